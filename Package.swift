@@ -1,0 +1,35 @@
+// swift-tools-version:6.0
+// dpohost: preference training (SFT, DPO, cDPO, IPO, TDPO) of causal LMs on the CPU.
+// Host modules live in Sources/, plugins in Plugins/, the C ABI in SDK/.
+import PackageDescription
+
+/// Kernels are the hot path: build them without bounds and exclusivity checks in release.
+let kernelFlags: [SwiftSetting] = [
+    .unsafeFlags(["-Ounchecked", "-enforce-exclusivity=unchecked"], .when(configuration: .release)),
+]
+
+let package = Package(
+    name: "dpohost",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "dpohost", targets: ["dpohost"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // Tensor core: storage, shapes and views, kernels (OpenBLAS + Swift), worker pool.
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .target(name: "TensorCore", dependencies: ["CBLAS"], swiftSettings: kernelFlags),
+        // Reverse-mode autograd: the tape and every differentiable op.
+        .target(name: "Autograd", dependencies: ["TensorCore"], swiftSettings: kernelFlags),
+        // The command-line tool.
+        .executableTarget(name: "dpohost", dependencies: [
+            "TensorCore", "Autograd",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"]),
+        .testTarget(name: "AutogradTests", dependencies: ["Autograd", "TensorCore"]),
+    ]
+)

@@ -1,0 +1,271 @@
+import Foundation
+
+/// A block of float32 memory shared by every tensor viewing it.
+///
+/// Parameters of one model block can live in one storage (as llm.c keeps all parameters in one
+/// allocation) so a sharded trainer can hold or all-gather a block by slicing a single buffer.
+public final class TensorStorage: @unchecked Sendable {
+    public let pointer: UnsafeMutablePointer<Float>
+    public let count: Int
+    private let release: (() -> Void)?
+
+    /// Allocates `count` floats, 64-byte aligned for the SIMD kernels, zero-filled.
+    public init(count: Int) {
+        precondition(count >= 0, "TensorStorage: negative element count \(count)")
+        var raw: UnsafeMutableRawPointer?
+        let bytes = max(count, 1) * MemoryLayout<Float>.stride
+        guard posix_memalign(&raw, 64, bytes) == 0, let raw else {
+            fatalError("TensorStorage: out of memory allocating \(bytes) bytes")
+        }
+        memset(raw, 0, bytes)
+        self.pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
+        self.count = count
+        self.release = nil
+    }
+
+    /// Wraps memory owned elsewhere (a memory-mapped checkpoint, a plugin's buffer);
+    /// `release` runs when the last tensor viewing it goes away.
+    public init(borrowing pointer: UnsafeMutablePointer<Float>, count: Int, release: (() -> Void)?) {
+        self.pointer = pointer
+        self.count = count
+        self.release = release
+    }
+
+    deinit {
+        if let release { release() } else { free(pointer) }
+    }
+}
+
+/// A float32 tensor: a strided view into a `TensorStorage`.
+///
+/// Reshapes of contiguous tensors, transposes and slices are free views; kernels that need
+/// row-major data call `contiguous()`, which copies only when the view is not already dense.
+public struct Tensor: @unchecked Sendable {
+    public let storage: TensorStorage
+    public let offset: Int
+    public let shape: [Int]
+    public let strides: [Int]
+
+    public init(storage: TensorStorage, offset: Int = 0, shape: [Int], strides: [Int]? = nil) {
+        let strides = strides ?? Tensor.rowMajorStrides(shape)
+        precondition(shape.count == strides.count, "Tensor: shape \(shape) and strides \(strides) differ in rank")
+        precondition(shape.allSatisfy { $0 >= 0 }, "Tensor: negative dimension in \(shape)")
+        self.storage = storage
+        self.offset = offset
+        self.shape = shape
+        self.strides = strides
+    }
+
+    /// A new zero-filled tensor.
+    public init(zeros shape: [Int]) {
+        self.init(storage: TensorStorage(count: Tensor.elementCount(shape)), shape: shape)
+    }
+
+    /// A new tensor holding `values` in row-major order.
+    public init(shape: [Int], values: [Float]) throws {
+        let n = Tensor.elementCount(shape)
+        guard n == values.count else {
+            throw TensorError.shapeMismatch(op: "Tensor(shape:values:)",
+                                            detail: "shape \(shape) holds \(n) values, got \(values.count)")
+        }
+        self.init(zeros: shape)
+        values.withUnsafeBufferPointer { src in
+            if n > 0 { storage.pointer.update(from: src.baseAddress!, count: n) }
+        }
+    }
+
+    public init(shape: [Int], repeating value: Float) {
+        self.init(zeros: shape)
+        if value != 0 { storage.pointer.update(repeating: value, count: count) }
+    }
+
+    /// A rank-0 scalar.
+    public init(scalar: Float) {
+        self.init(shape: [], repeating: scalar)
+    }
+
+    public static func rowMajorStrides(_ shape: [Int]) -> [Int] {
+        var strides = [Int](repeating: 1, count: shape.count)
+        var acc = 1
+        for i in stride(from: shape.count - 1, through: 0, by: -1) {
+            strides[i] = acc
+            acc *= shape[i]
+        }
+        return strides
+    }
+
+    public static func elementCount(_ shape: [Int]) -> Int { shape.reduce(1, *) }
+
+    public var rank: Int { shape.count }
+    public var count: Int { Tensor.elementCount(shape) }
+
+    /// True when the elements are dense and row-major from `offset`.
+    public var isContiguous: Bool {
+        var expected = 1
+        for i in stride(from: rank - 1, through: 0, by: -1) where shape[i] != 1 {
+            if strides[i] != expected { return false }
+            expected *= shape[i]
+        }
+        return true
+    }
+
+    /// Pointer to the first element. Only meaningful for row-major reads when `isContiguous`.
+    public var pointer: UnsafeMutablePointer<Float> { storage.pointer + offset }
+
+    /// A dense row-major copy, or `self` when already dense.
+    public func contiguous() -> Tensor {
+        if isContiguous { return self }
+        let out = Tensor(zeros: shape)
+        let dst = out.pointer
+        var i = 0
+        forEachOffset { src in
+            dst[i] = storage.pointer[src]
+            i += 1
+        }
+        return out
+    }
+
+    /// A deep copy that never shares storage with `self`.
+    public func copy() -> Tensor {
+        let out = Tensor(zeros: shape)
+        let src = contiguous()
+        out.pointer.update(from: src.pointer, count: count)
+        return out
+    }
+
+    /// Calls `body` with the storage offset of every element, in row-major order.
+    public func forEachOffset(_ body: (Int) -> Void) {
+        if count == 0 { return }
+        if rank == 0 { body(offset); return }
+        var index = [Int](repeating: 0, count: rank)
+        var off = offset
+        let last = rank - 1
+        while true {
+            let n = shape[last], s = strides[last]
+            for j in 0..<n { body(off + j * s) }
+            // advance the outer indices like an odometer
+            var d = last - 1
+            while d >= 0 {
+                index[d] += 1
+                off += strides[d]
+                if index[d] < shape[d] { break }
+                off -= strides[d] * shape[d]
+                index[d] = 0
+                d -= 1
+            }
+            if d < 0 { return }
+        }
+    }
+
+    /// The elements in row-major order.
+    public var scalars: [Float] {
+        let c = contiguous()
+        return Array(UnsafeBufferPointer(start: c.pointer, count: count))
+    }
+
+    /// The value of a one-element tensor.
+    public var item: Float {
+        precondition(count == 1, "Tensor.item: tensor of shape \(shape) has \(count) elements")
+        return storage.pointer[offset]
+    }
+
+    public subscript(_ index: Int...) -> Float {
+        get { storage.pointer[storageIndex(index)] }
+        nonmutating set { storage.pointer[storageIndex(index)] = newValue }
+    }
+
+    private func storageIndex(_ index: [Int]) -> Int {
+        precondition(index.count == rank, "Tensor: index \(index) for shape \(shape)")
+        var off = offset
+        for (d, i) in index.enumerated() {
+            precondition(i >= 0 && i < shape[d], "Tensor: index \(index) out of range for shape \(shape)")
+            off += i * strides[d]
+        }
+        return off
+    }
+
+    // MARK: views
+
+    /// Same elements with a new shape; free when contiguous. One dimension may be -1.
+    public func reshaped(_ newShape: [Int]) throws -> Tensor {
+        var resolved = newShape
+        let known = newShape.filter { $0 != -1 }.reduce(1, *)
+        let inferred = newShape.filter { $0 == -1 }.count
+        if inferred > 1 || newShape.contains(where: { $0 < -1 }) {
+            throw TensorError.shapeMismatch(op: "reshape", detail: "invalid target shape \(newShape)")
+        }
+        if inferred == 1 {
+            guard known > 0, count % known == 0 else {
+                throw TensorError.shapeMismatch(op: "reshape", detail: "cannot reshape \(shape) to \(newShape)")
+            }
+            resolved = newShape.map { $0 == -1 ? count / known : $0 }
+        }
+        guard Tensor.elementCount(resolved) == count else {
+            throw TensorError.shapeMismatch(op: "reshape", detail: "cannot reshape \(shape) (\(count) elements) to \(newShape)")
+        }
+        let base = contiguous()
+        return Tensor(storage: base.storage, offset: base.offset, shape: resolved)
+    }
+
+    /// Swaps two axes (a view).
+    public func transposed(_ a: Int, _ b: Int) throws -> Tensor {
+        guard a >= 0, a < rank, b >= 0, b < rank else {
+            throw TensorError.shapeMismatch(op: "transpose", detail: "axes (\(a), \(b)) for shape \(shape)")
+        }
+        var s = shape, st = strides
+        s.swapAt(a, b)
+        st.swapAt(a, b)
+        return Tensor(storage: storage, offset: offset, shape: s, strides: st)
+    }
+
+    /// Elements `range` along `axis` (a view).
+    public func slice(axis: Int, _ range: Range<Int>) throws -> Tensor {
+        guard axis >= 0, axis < rank, range.lowerBound >= 0, range.upperBound <= shape[axis] else {
+            throw TensorError.shapeMismatch(op: "slice", detail: "range \(range) on axis \(axis) of shape \(shape)")
+        }
+        var s = shape
+        s[axis] = range.count
+        return Tensor(storage: storage, offset: offset + range.lowerBound * strides[axis], shape: s, strides: strides)
+    }
+
+    /// Fills every element with `value`, through the view.
+    public func fill(_ value: Float) {
+        if isContiguous { pointer.update(repeating: value, count: count); return }
+        forEachOffset { storage.pointer[$0] = value }
+    }
+
+    /// `self += other` elementwise (same shape), through the view.
+    public func accumulate(_ other: Tensor) throws {
+        guard other.shape == shape else {
+            throw TensorError.shapeMismatch(op: "accumulate", detail: "\(shape) += \(other.shape)")
+        }
+        let src = other.contiguous()
+        if isContiguous {
+            let d = pointer, s = src.pointer
+            for i in 0..<count { d[i] += s[i] }
+            return
+        }
+        var i = 0
+        let s = src.pointer
+        forEachOffset { off in storage.pointer[off] += s[i]; i += 1 }
+    }
+
+    /// Copies `other` into this view (same shape).
+    public func assign(_ other: Tensor) throws {
+        guard other.shape == shape else {
+            throw TensorError.shapeMismatch(op: "assign", detail: "\(shape) = \(other.shape)")
+        }
+        let src = other.contiguous()
+        if isContiguous { pointer.update(from: src.pointer, count: count); return }
+        var i = 0
+        let s = src.pointer
+        forEachOffset { off in storage.pointer[off] = s[i]; i += 1 }
+    }
+}
+
+extension Tensor: CustomStringConvertible {
+    public var description: String {
+        let vals = scalars.prefix(8).map { String(format: "%.5g", $0) }.joined(separator: ", ")
+        return "Tensor(\(shape): [\(vals)\(count > 8 ? ", ..." : "")])"
+    }
+}
