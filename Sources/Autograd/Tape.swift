@@ -1,1 +1,115 @@
 import TensorCore
+
+/// A value in the computation graph: a tensor, and the gradient of the loss with respect to it.
+///
+/// Parameters are leaf variables with `requiresGrad`; their gradients accumulate across
+/// `backward` calls (gradient accumulation) until `zeroGrad()`. Variables made by ops are
+/// intermediate: their gradients are released as soon as backward has passed them.
+public final class Variable {
+    public let value: Tensor
+    public internal(set) var grad: Tensor?
+    public let requiresGrad: Bool
+    public let isLeaf: Bool
+
+    public init(_ value: Tensor, requiresGrad: Bool = false) {
+        self.value = value
+        self.requiresGrad = requiresGrad
+        self.isLeaf = true
+    }
+
+    init(result value: Tensor, requiresGrad: Bool) {
+        self.value = value
+        self.requiresGrad = requiresGrad
+        self.isLeaf = false
+    }
+
+    public var shape: [Int] { value.shape }
+
+    public func zeroGrad() { grad?.fill(0) }
+
+    /// The gradient buffer, allocated (zero) on first use, for kernels that accumulate in place.
+    func gradBuffer() -> Tensor {
+        if let grad { return grad }
+        let g = Tensor(zeros: value.shape)
+        grad = g
+        return g
+    }
+
+    /// Replaces the gradient (used by optimizers' clipping and by sharded trainers).
+    public func setGrad(_ g: Tensor?) { grad = g }
+}
+
+/// Records differentiable ops in execution order and replays their backward in reverse.
+///
+/// One tape per forward pass: the policy runs on a recording tape; the frozen reference model runs
+/// on a tape with `recording: false` (no-grad mode), which records nothing and keeps no
+/// activations. The tape also carries the worker pool that its kernels use.
+public final class Tape {
+    struct Node {
+        let output: Variable
+        let backward: (Tensor) throws -> Void
+    }
+
+    public let pool: WorkerPool
+    public var isRecording: Bool
+    private var nodes: [Node] = []
+
+    public init(pool: WorkerPool = WorkerPool(), recording: Bool = true) {
+        self.pool = pool
+        self.isRecording = recording
+    }
+
+    /// Number of recorded ops (each holds its saved activations until backward or `reset`).
+    public var recordedOps: Int { nodes.count }
+
+    /// Whether an op over `inputs` must be recorded.
+    func needsGrad(_ inputs: [Variable]) -> Bool {
+        isRecording && inputs.contains { $0.requiresGrad }
+    }
+
+    /// Creates the output variable and records `backward(dOutput)` when any input needs a gradient.
+    func result(_ value: Tensor, inputs: [Variable], backward: @escaping (Tensor) throws -> Void) -> Variable {
+        let needs = needsGrad(inputs)
+        let out = Variable(result: value, requiresGrad: needs)
+        if needs { nodes.append(Node(output: out, backward: backward)) }
+        return out
+    }
+
+    /// Runs `body` without recording (like `torch.no_grad()`).
+    public func withoutGrad<T>(_ body: () throws -> T) rethrows -> T {
+        let saved = isRecording
+        isRecording = false
+        defer { isRecording = saved }
+        return try body()
+    }
+
+    /// Back-propagates from a one-element `loss` (seed gradient `seed`), accumulating into every
+    /// variable that requires a gradient, then releases the recorded activations.
+    public func backward(_ loss: Variable, seed: Float = 1) throws {
+        guard loss.value.count == 1 else {
+            throw TensorError.shapeMismatch(op: "backward", detail: "loss must have one element, got shape \(loss.shape)")
+        }
+        guard loss.requiresGrad else {
+            throw TensorError.invalidArgument(op: "backward", detail: "loss does not depend on any variable that requires a gradient")
+        }
+        let g = loss.gradBuffer()
+        g.pointer[0] += seed
+        defer { nodes.removeAll() }
+        for node in nodes.reversed() {
+            guard let dy = node.output.grad else { continue }
+            try node.backward(dy)
+            if !node.output.isLeaf { node.output.grad = nil }
+        }
+    }
+
+    /// Drops everything recorded without running backward (e.g. after an evaluation pass).
+    public func reset() { nodes.removeAll() }
+}
+
+extension Variable {
+    /// `grad += t` (allocating on first use); `t` must have this variable's shape. Copies rather
+    /// than adopting `t`, which may be another variable's gradient.
+    func accumulate(_ t: Tensor) throws {
+        try gradBuffer().accumulate(t)
+    }
+}

@@ -1,0 +1,56 @@
+import TensorCore
+
+extension Tape {
+    public func add(_ a: Variable, _ b: Variable) throws -> Variable { try binary(.add, a, b, "add") }
+    public func sub(_ a: Variable, _ b: Variable) throws -> Variable { try binary(.sub, a, b, "sub") }
+    public func mul(_ a: Variable, _ b: Variable) throws -> Variable { try binary(.mul, a, b, "mul") }
+    public func div(_ a: Variable, _ b: Variable) throws -> Variable { try binary(.div, a, b, "div") }
+
+    /// Elementwise `a (op) b` with numpy broadcasting; gradients are summed back over broadcast axes.
+    private func binary(_ op: Broadcast.Operation, _ a: Variable, _ b: Variable, _ name: String) throws -> Variable {
+        guard let outShape = Broadcast.shape(a.shape, b.shape) else {
+            throw TensorError.shapeMismatch(op: name, detail: "\(a.shape) and \(b.shape) do not broadcast")
+        }
+        let av = a.value, bv = b.value
+        let out = Broadcast.forward(op, av, bv, outShape: outShape)
+        return result(out, inputs: [a, b]) { dy in
+            switch op {
+            case .add, .sub:
+                if a.requiresGrad { Broadcast.accumulateReduced(dy, into: a.gradBuffer()) }
+                if b.requiresGrad { Broadcast.accumulateReduced(dy, into: b.gradBuffer(), sign: op == .add ? 1 : -1) }
+            case .mul:
+                if a.requiresGrad { Broadcast.accumulateReduced(Broadcast.forward(.mul, dy, bv, outShape: outShape), into: a.gradBuffer()) }
+                if b.requiresGrad { Broadcast.accumulateReduced(Broadcast.forward(.mul, dy, av, outShape: outShape), into: b.gradBuffer()) }
+            case .div:
+                let dyOverB = Broadcast.forward(.div, dy, bv, outShape: outShape)
+                if a.requiresGrad { Broadcast.accumulateReduced(dyOverB, into: a.gradBuffer()) }
+                if b.requiresGrad {   // d(a/b)/db = -(a/b)/b = -out/b
+                    Broadcast.accumulateReduced(Broadcast.forward(.mul, dyOverB, out, outShape: outShape),
+                                                into: b.gradBuffer(), sign: -1)
+                }
+            }
+        }
+    }
+
+    /// `s * x`.
+    public func scale(_ x: Variable, _ s: Float) throws -> Variable {
+        let xv = x.value.contiguous()
+        let out = Tensor(zeros: x.shape)
+        for i in 0..<xv.count { out.pointer[i] = s * xv.pointer[i] }
+        return result(out, inputs: [x]) { dy in
+            let dy = dy.contiguous(), g = x.gradBuffer().pointer
+            for i in 0..<dy.count { g[i] += s * dy.pointer[i] }
+        }
+    }
+
+    /// `-x`.
+    public func neg(_ x: Variable) throws -> Variable { try scale(x, -1) }
+
+    /// `x + s`.
+    public func addScalar(_ x: Variable, _ s: Float) throws -> Variable {
+        let xv = x.value.contiguous()
+        let out = Tensor(zeros: x.shape)
+        for i in 0..<xv.count { out.pointer[i] = xv.pointer[i] + s }
+        return result(out, inputs: [x]) { dy in try x.accumulate(dy) }
+    }
+}

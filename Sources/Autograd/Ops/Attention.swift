@@ -1,0 +1,38 @@
+import TensorCore
+
+extension Tape {
+    /// Causal self-attention with an optional key padding mask and grouped-query sharing.
+    ///
+    /// `query [B, Tq, Hq, d]`, `key`/`value [B, Tk, Hkv, d]` with `Hq % Hkv == 0` and `Tq <= Tk`
+    /// (the last `Tq` positions attend; a key/value cache supplies the earlier ones);
+    /// `keyMask [B, Tk]` (1 = real, 0 = padding). `scale` defaults to `1/sqrt(d)`.
+    /// Output `[B, Tq, Hq, d]`.
+    public func attention(query: Variable, key: Variable, value: Variable,
+                          keyMask: IndexTensor? = nil, scale: Float? = nil) throws -> Variable {
+        let q = query.shape, k = key.shape, v = value.shape
+        let describe = "query \(q), key \(k), value \(v)"
+        guard q.count == 4, k.count == 4, k == v, q[0] == k[0], q[3] == k[3], k[2] > 0,
+              q[2] % k[2] == 0, q[1] <= k[1] else {
+            throw TensorError.shapeMismatch(op: "attention", detail: "\(describe): expected [B, Tq, Hq, d] and [B, Tk, Hkv, d] with Hq divisible by Hkv and Tq <= Tk")
+        }
+        if let keyMask, keyMask.shape != [k[0], k[1]] {
+            throw TensorError.shapeMismatch(op: "attention", detail: "keyMask \(keyMask.shape) for \(describe): expected [\(k[0]), \(k[1])]")
+        }
+        let s = AttentionShape(batch: q[0], queryLength: q[1], keyLength: k[1],
+                               queryHeads: q[2], keyValueHeads: k[2], headDim: q[3])
+        let sc = scale ?? 1 / Float(q[3]).squareRoot()
+        let qv = query.value.contiguous(), kv = key.value.contiguous(), vv = value.value.contiguous()
+        let out = Tensor(zeros: q)
+        let probs = Tensor(zeros: [s.probabilityCount])
+        AttentionKernel.forward(q: qv.pointer, k: kv.pointer, v: vv.pointer, keyMask: keyMask?.values, scale: sc,
+                                shape: s, out: out.pointer, probs: probs.pointer, pool: pool)
+        return result(out, inputs: [query, key, value]) { [pool] dy in
+            let dy = dy.contiguous()
+            AttentionKernel.backward(q: qv.pointer, k: kv.pointer, v: vv.pointer, probs: probs.pointer,
+                                     dOut: dy.pointer, scale: sc, shape: s,
+                                     dq: query.requiresGrad ? query.gradBuffer().pointer : nil,
+                                     dk: key.requiresGrad ? key.gradBuffer().pointer : nil,
+                                     dv: value.requiresGrad ? value.gradBuffer().pointer : nil, pool: pool)
+        }
+    }
+}

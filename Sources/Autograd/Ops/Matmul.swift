@@ -1,0 +1,118 @@
+import TensorCore
+
+/// How a linear layer's weight is stored in a checkpoint.
+public enum LinearLayout: Sendable {
+    /// PyTorch `nn.Linear`: `weight[out, in]`, `y = x W^T + b`.
+    case outIn
+    /// GPT-2 `Conv1D`: `weight[in, out]`, `y = x W + b`.
+    case inOut
+}
+
+extension Tape {
+    /// `op(a) op(b)` where `op` optionally transposes the last two axes.
+    /// Shapes: `a [..., M, K]` with `b [K, N]` (leading axes of `a` are folded into M), or batched
+    /// `a [B, M, K]` with `b [B, K, N]`.
+    public func matmul(_ a: Variable, _ b: Variable, transposeA: Bool = false, transposeB: Bool = false) throws -> Variable {
+        let av = a.value.contiguous(), bv = b.value.contiguous()
+        let fail = TensorError.shapeMismatch(
+            op: "matmul", detail: "\(a.shape)\(transposeA ? "ᵀ" : "") × \(b.shape)\(transposeB ? "ᵀ" : "") are incompatible")
+        guard av.rank >= 2, bv.rank >= 2 else { throw fail }
+        let batched = bv.rank == 3
+        if batched { guard av.rank == 3, av.shape[0] == bv.shape[0] else { throw fail } }
+        guard bv.rank <= 3 else { throw fail }
+        if transposeA { guard av.rank == 2 || batched else { throw fail } }
+        let batch = batched ? av.shape[0] : 1
+        let aRows = batched ? av.shape[1] : av.count / av.shape[av.rank - 1]
+        let aCols = av.shape[av.rank - 1]
+        let (m, k) = transposeA ? (aCols, aRows) : (aRows, aCols)
+        let bRows = bv.shape[bv.rank - 2], bCols = bv.shape[bv.rank - 1]
+        let (kb, n) = transposeB ? (bCols, bRows) : (bRows, bCols)
+        guard k == kb else { throw fail }
+
+        var outShape: [Int]
+        if batched { outShape = [batch, m, n] } else if transposeA { outShape = [m, n] } else {
+            outShape = Array(av.shape.dropLast()) + [n]
+        }
+        let out = Tensor(zeros: outShape)
+        let aStride = aRows * aCols, bStride = bRows * bCols, cStride = m * n
+        for i in 0..<batch {
+            Gemm.sgemm(transA: transposeA, transB: transposeB, m: m, n: n, k: k,
+                       a: av.pointer + i * aStride, lda: aCols, b: bv.pointer + i * bStride, ldb: bCols,
+                       c: out.pointer + i * cStride, ldc: n)
+        }
+        return result(out, inputs: [a, b]) { dy in
+            let dy = dy.contiguous()
+            for i in 0..<batch {
+                let dc = dy.pointer + i * cStride
+                if a.requiresGrad {
+                    let da = a.gradBuffer().pointer + i * aStride
+                    if transposeA {   // dA[K, M] += op(B) dC^T
+                        Gemm.sgemm(transA: transposeB, transB: true, m: k, n: m, k: n,
+                                   a: bv.pointer + i * bStride, lda: bCols, b: dc, ldb: n, beta: 1, c: da, ldc: aCols)
+                    } else {          // dA[M, K] += dC op(B)^T
+                        Gemm.sgemm(transA: false, transB: !transposeB, m: m, n: k, k: n,
+                                   a: dc, lda: n, b: bv.pointer + i * bStride, ldb: bCols, beta: 1, c: da, ldc: aCols)
+                    }
+                }
+                if b.requiresGrad {
+                    let db = b.gradBuffer().pointer + i * bStride
+                    if transposeB {   // dB[N, K] += dC^T op(A)
+                        Gemm.sgemm(transA: true, transB: transposeA, m: n, n: k, k: m,
+                                   a: dc, lda: n, b: av.pointer + i * aStride, ldb: aCols, beta: 1, c: db, ldc: bCols)
+                    } else {          // dB[K, N] += op(A)^T dC
+                        Gemm.sgemm(transA: !transposeA, transB: false, m: k, n: n, k: m,
+                                   a: av.pointer + i * aStride, lda: aCols, b: dc, ldb: n, beta: 1, c: db, ldc: bCols)
+                    }
+                }
+            }
+        }
+    }
+
+    /// A linear layer over the last axis of `x [..., in]`, with the weight in `layout`.
+    public func linear(_ x: Variable, weight: Variable, bias: Variable? = nil, layout: LinearLayout = .outIn) throws -> Variable {
+        let w = weight.shape
+        let inFeatures = x.shape.last ?? 0
+        guard w.count == 2, x.value.rank >= 1 else {
+            throw TensorError.shapeMismatch(op: "linear", detail: "input \(x.shape), weight \(w): weight must be 2-D")
+        }
+        let (wIn, wOut) = layout == .outIn ? (w[1], w[0]) : (w[0], w[1])
+        guard wIn == inFeatures else {
+            throw TensorError.shapeMismatch(op: "linear", detail: "input \(x.shape) has \(inFeatures) features, weight \(w) (\(layout == .outIn ? "[out, in]" : "[in, out]")) expects \(wIn)")
+        }
+        if let bias, bias.shape != [wOut] {
+            throw TensorError.shapeMismatch(op: "linear", detail: "bias \(bias.shape) for weight \(w), expected [\(wOut)]")
+        }
+        let xv = x.value.contiguous(), wv = weight.value.contiguous()
+        let rows = xv.count / max(inFeatures, 1)
+        let out = Tensor(zeros: Array(x.shape.dropLast()) + [wOut])
+        if let bias {
+            let b = bias.value.contiguous().pointer
+            for r in 0..<rows { (out.pointer + r * wOut).update(from: b, count: wOut) }
+        }
+        Gemm.sgemm(transA: false, transB: layout == .outIn, m: rows, n: wOut, k: inFeatures,
+                   a: xv.pointer, lda: inFeatures, b: wv.pointer, ldb: w[1], beta: bias == nil ? 0 : 1,
+                   c: out.pointer, ldc: wOut)
+        return result(out, inputs: [x, weight] + (bias.map { [$0] } ?? [])) { dy in
+            let dy = dy.contiguous()
+            if x.requiresGrad {   // dx += dy W  (or dy W^T for [in, out])
+                Gemm.sgemm(transA: false, transB: layout == .inOut, m: rows, n: inFeatures, k: wOut,
+                           a: dy.pointer, lda: wOut, b: wv.pointer, ldb: w[1], beta: 1,
+                           c: x.gradBuffer().pointer, ldc: inFeatures)
+            }
+            if weight.requiresGrad {
+                if layout == .outIn {   // dW[out, in] += dy^T x
+                    Gemm.sgemm(transA: true, transB: false, m: wOut, n: inFeatures, k: rows,
+                               a: dy.pointer, lda: wOut, b: xv.pointer, ldb: inFeatures, beta: 1,
+                               c: weight.gradBuffer().pointer, ldc: inFeatures)
+                } else {                // dW[in, out] += x^T dy
+                    Gemm.sgemm(transA: true, transB: false, m: inFeatures, n: wOut, k: rows,
+                               a: xv.pointer, lda: inFeatures, b: dy.pointer, ldb: wOut, beta: 1,
+                               c: weight.gradBuffer().pointer, ldc: wOut)
+                }
+            }
+            if let bias, bias.requiresGrad {
+                ReduceSum.backwardColumns(dy: dy.pointer, into: bias.gradBuffer().pointer, rows: rows, width: wOut)
+            }
+        }
+    }
+}

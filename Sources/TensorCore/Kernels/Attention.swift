@@ -1,0 +1,129 @@
+import Foundation
+
+/// Causal multi-head self-attention with a key padding mask and grouped-query sharing.
+///
+/// Layouts (dense): query `[B, Tq, Hq, d]`, key/value `[B, Tk, Hkv, d]`, output `[B, Tq, Hq, d]`.
+/// Query `i` sits at absolute position `i + (Tk - Tq)` (so a key/value cache works), and sees key
+/// `j` iff `j <= i + Tk - Tq` and `keyMask[b, j] != 0`. Hidden keys are SKIPPED, not weighted
+/// by zero, in the softmax, so a NaN or -inf score from a padded row cannot leak; a query with no
+/// visible key outputs zeros (so every row the model computes, and thus every value row, is finite,
+/// and hidden value rows enter the weighted sum with weight exactly 0).
+/// Query head `h` uses key/value head `h / (Hq / Hkv)`. Per (batch, head) the scores and the
+/// weighted sum are two `sgemm`s over strided head slices (leading dimension `H * d`).
+public struct AttentionShape: Sendable {
+    public let batch, queryLength, keyLength, queryHeads, keyValueHeads, headDim: Int
+    public var group: Int { queryHeads / keyValueHeads }
+    public var offset: Int { keyLength - queryLength }
+
+    public init(batch: Int, queryLength: Int, keyLength: Int, queryHeads: Int, keyValueHeads: Int, headDim: Int) {
+        self.batch = batch; self.queryLength = queryLength; self.keyLength = keyLength
+        self.queryHeads = queryHeads; self.keyValueHeads = keyValueHeads; self.headDim = headDim
+    }
+
+    /// Elements of the saved attention probabilities `[B, Hq, Tq, Tk]`.
+    public var probabilityCount: Int { batch * queryHeads * queryLength * keyLength }
+}
+
+public enum AttentionKernel {
+    /// Fills `out` and the probabilities `probs` (saved for backward).
+    public static func forward(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
+                               keyMask: [Int32]?, scale: Float, shape s: AttentionShape,
+                               out: UnsafeMutablePointer<Float>, probs: UnsafeMutablePointer<Float>, pool: WorkerPool) {
+        let p = UnsafeSendable((q, k, v, out, probs))
+        let mask = UnsafeSendable(keyMask)
+        let d = s.headDim, tq = s.queryLength, tk = s.keyLength
+        let ldq = s.queryHeads * d, ldk = s.keyValueHeads * d
+        pool.parallelFor(s.batch * s.queryHeads, grain: 1) { r in
+            let (q, k, v, out, probs) = p.value
+            for bh in r {
+                let b = bh / s.queryHeads, h = bh % s.queryHeads, g = h / s.group
+                let qp = q + b * tq * ldq + h * d
+                let kp = k + b * tk * ldk + g * d
+                let vp = v + b * tk * ldk + g * d
+                let pr = probs + bh * tq * tk
+                // scores = scale * Q K^T, then a masked softmax row by row
+                Gemm.sgemm(transA: false, transB: true, m: tq, n: tk, k: d, alpha: scale,
+                           a: qp, lda: ldq, b: kp, ldb: ldk, c: pr, ldc: tk)
+                for i in 0..<tq {
+                    let row = pr + i * tk
+                    let last = min(tk - 1, i + s.offset)
+                    var m = -Float.infinity
+                    var anyVisible = false
+                    if last >= 0 {
+                        for j in 0...last where visible(mask.value, b, j, tk) { m = max(m, row[j]); anyVisible = true }
+                    }
+                    var sum: Float = 0
+                    if anyVisible {
+                        for j in 0..<tk {
+                            if j <= last && visible(mask.value, b, j, tk) {
+                                let e = Foundation.exp(row[j] - m); row[j] = e; sum += e
+                            } else { row[j] = 0 }
+                        }
+                        let inv = 1 / sum
+                        for j in 0...last { row[j] *= inv }
+                    } else {
+                        for j in 0..<tk { row[j] = 0 }
+                    }
+                }
+                // out = P V
+                Gemm.sgemm(transA: false, transB: false, m: tq, n: d, k: tk,
+                           a: pr, lda: tk, b: vp, ldb: ldk, c: out + b * tq * ldq + h * d, ldc: ldq)
+            }
+        }
+    }
+
+    @inline(__always)
+    static func visible(_ mask: [Int32]?, _ b: Int, _ j: Int, _ tk: Int) -> Bool {
+        guard let mask else { return true }
+        return mask[b * tk + j] != 0
+    }
+
+    /// Accumulates dq, dk, dv. Work is split by (batch, key/value head) so the query heads that
+    /// share one key/value head never write the same gradient slice concurrently.
+    public static func backward(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
+                                probs: UnsafePointer<Float>, dOut: UnsafePointer<Float>, scale: Float,
+                                shape s: AttentionShape,
+                                dq: UnsafeMutablePointer<Float>?, dk: UnsafeMutablePointer<Float>?,
+                                dv: UnsafeMutablePointer<Float>?, pool: WorkerPool) {
+        let p = UnsafeSendable((q, k, v, probs, dOut, dq, dk, dv))
+        let d = s.headDim, tq = s.queryLength, tk = s.keyLength
+        let ldq = s.queryHeads * d, ldk = s.keyValueHeads * d
+        pool.parallelFor(s.batch * s.keyValueHeads, grain: 1) { r in
+            let (q, k, v, probs, dOut, dq, dk, dv) = p.value
+            let dP = UnsafeMutablePointer<Float>.allocate(capacity: max(tq * tk, 1))
+            defer { dP.deallocate() }
+            for bg in r {
+                let b = bg / s.keyValueHeads, g = bg % s.keyValueHeads
+                for h in (g * s.group)..<((g + 1) * s.group) {
+                    let bh = b * s.queryHeads + h
+                    let pr = probs + bh * tq * tk
+                    let qOff = b * tq * ldq + h * d, kOff = b * tk * ldk + g * d
+                    // dV += P^T dO
+                    if let dv {
+                        Gemm.sgemm(transA: true, transB: false, m: tk, n: d, k: tq,
+                                   a: pr, lda: tk, b: dOut + qOff, ldb: ldq, beta: 1, c: dv + kOff, ldc: ldk)
+                    }
+                    guard dq != nil || dk != nil else { continue }
+                    // dP = dO V^T; dS = P * (dP - rowsum(dP * P))  (zero where P is zero: hidden keys)
+                    Gemm.sgemm(transA: false, transB: true, m: tq, n: tk, k: d,
+                               a: dOut + qOff, lda: ldq, b: v + kOff, ldb: ldk, c: dP, ldc: tk)
+                    for i in 0..<tq {
+                        let pRow = pr + i * tk, dRow = dP + i * tk
+                        var dot: Float = 0
+                        for j in 0..<tk { dot += pRow[j] * dRow[j] }
+                        for j in 0..<tk { dRow[j] = pRow[j] * (dRow[j] - dot) }
+                    }
+                    // dQ += scale * dS K ; dK += scale * dS^T Q
+                    if let dq {
+                        Gemm.sgemm(transA: false, transB: false, m: tq, n: d, k: tk, alpha: scale,
+                                   a: dP, lda: tk, b: k + kOff, ldb: ldk, beta: 1, c: dq + qOff, ldc: ldq)
+                    }
+                    if let dk {
+                        Gemm.sgemm(transA: true, transB: false, m: tk, n: d, k: tq, alpha: scale,
+                                   a: dP, lda: tk, b: q + qOff, ldb: ldq, beta: 1, c: dk + kOff, ldc: ldk)
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,37 @@
+/// Sum over one axis, viewing a dense tensor as `[outer, n, inner]`.
+public enum ReduceSum {
+    /// `y[o, i] = sum_j x[o, j, i]`.
+    public static func forward(x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>,
+                               outer: Int, n: Int, inner: Int) {
+        for o in 0..<outer {
+            let yo = y + o * inner
+            for i in 0..<inner { yo[i] = 0 }
+            for j in 0..<n {
+                let xr = x + (o * n + j) * inner
+                for i in 0..<inner { yo[i] += xr[i] }
+            }
+        }
+    }
+
+    /// `dx[o, j, i] += dy[o, i]`.
+    public static func backward(dy: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>,
+                                outer: Int, n: Int, inner: Int) {
+        for o in 0..<outer {
+            let dyo = dy + o * inner
+            for j in 0..<n {
+                let dxr = dx + (o * n + j) * inner
+                for i in 0..<inner { dxr[i] += dyo[i] }
+            }
+        }
+    }
+}
+
+extension ReduceSum {
+    /// `db[i] += sum_r dy[r, i]`: the bias gradient of a linear layer.
+    public static func backwardColumns(dy: UnsafePointer<Float>, into db: UnsafeMutablePointer<Float>, rows: Int, width: Int) {
+        for r in 0..<rows {
+            let row = dy + r * width
+            for i in 0..<width { db[i] += row[i] }
+        }
+    }
+}

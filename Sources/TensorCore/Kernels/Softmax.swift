@@ -1,0 +1,47 @@
+import Foundation
+
+/// Softmax and log-softmax over the last axis of a dense `[rows, width]` view.
+public enum SoftmaxKernel {
+    public static func forward(x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, rows: Int, width: Int,
+                               log: Bool, pool: WorkerPool) {
+        let p = UnsafeSendable((x, y))
+        pool.parallelFor(rows, grain: max(1, 16384 / max(width, 1))) { r in
+            let (x, y) = p.value
+            for row in r {
+                let xr = x + row * width, yr = y + row * width
+                var m = -Float.infinity
+                for i in 0..<width { m = max(m, xr[i]) }
+                var s: Float = 0
+                for i in 0..<width { s += Foundation.exp(xr[i] - m) }
+                if log {
+                    let lse = m + Foundation.log(s)
+                    for i in 0..<width { yr[i] = xr[i] - lse }
+                } else {
+                    let inv = 1 / s
+                    for i in 0..<width { yr[i] = Foundation.exp(xr[i] - m) * inv }
+                }
+            }
+        }
+    }
+
+    /// softmax: `dx += y * (dy - sum(dy * y))`; log-softmax: `dx += dy - exp(y) * sum(dy)`.
+    public static func backward(y: UnsafePointer<Float>, dy: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>,
+                                rows: Int, width: Int, log: Bool, pool: WorkerPool) {
+        let p = UnsafeSendable((y, dy, dx))
+        pool.parallelFor(rows, grain: max(1, 16384 / max(width, 1))) { r in
+            let (y, dy, dx) = p.value
+            for row in r {
+                let yr = y + row * width, dyr = dy + row * width, dxr = dx + row * width
+                if log {
+                    var s: Float = 0
+                    for i in 0..<width { s += dyr[i] }
+                    for i in 0..<width { dxr[i] += dyr[i] - Foundation.exp(yr[i]) * s }
+                } else {
+                    var s: Float = 0
+                    for i in 0..<width { s += dyr[i] * yr[i] }
+                    for i in 0..<width { dxr[i] += yr[i] * (dyr[i] - s) }
+                }
+            }
+        }
+    }
+}

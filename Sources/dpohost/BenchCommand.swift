@@ -1,0 +1,81 @@
+import ArgumentParser
+import Autograd
+import CBLAS
+import Foundation
+import TensorCore
+
+/// `dpohost bench kernels`: GFLOP/s of the linear op on transformer-shaped problems, next to raw
+/// `cblas_sgemm` on the same shapes, so the framework's overhead over BLAS is visible.
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench", abstract: "Benchmarks.", subcommands: [KernelBench.self])
+}
+
+struct KernelBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kernels",
+        abstract: "Linear forward/backward GFLOP/s vs raw cblas_sgemm on transformer shapes.")
+
+    @Option(help: "Worker and OpenBLAS threads (default: all cores).") var threads: Int?
+    @Option(help: "Timed repetitions per shape (the best is reported).") var repeats = 5
+
+    struct Shape { let name: String; let tokens, input, output: Int }
+
+    func run() throws {
+        let pool = WorkerPool(threads: threads)
+        let shapes = [
+            Shape(name: "attn qkv  (gpt2-small)", tokens: 1024, input: 768, output: 2304),
+            Shape(name: "mlp up    (gpt2-small)", tokens: 1024, input: 768, output: 3072),
+            Shape(name: "mlp down  (gpt2-small)", tokens: 1024, input: 3072, output: 768),
+            Shape(name: "lm head   (pythia vocab)", tokens: 256, input: 512, output: 50304),
+        ]
+        print("threads: \(pool.threads) worker, \(pool.blasThreads) OpenBLAS")
+        print(pad("shape", 26) + pad("M×K×N", 18) + pad("sgemm", 10) + pad("linear fwd", 12) + pad("linear f+b", 12) + "GFLOP/s")
+        var rng = SplitMix64(seed: 1)
+        for s in shapes {
+            let x = Tensor.randomNormal([s.tokens, s.input], scale: 0.1, using: &rng)
+            let w = Tensor.randomNormal([s.output, s.input], scale: 0.1, using: &rng)
+            let c = Tensor(zeros: [s.tokens, s.output])
+            let flops = 2.0 * Double(s.tokens * s.input * s.output)
+            let raw = best {
+                Gemm.sgemm(transA: false, transB: true, m: s.tokens, n: s.output, k: s.input,
+                           a: x.pointer, lda: s.input, b: w.pointer, ldb: s.input, c: c.pointer, ldc: s.output)
+            }
+            let xv = Variable(x, requiresGrad: true), wv = Variable(w, requiresGrad: true)
+            let frozen = Tape(pool: pool, recording: false)
+            let fwd = try bestThrowing { _ = try frozen.linear(xv, weight: wv) }
+            let tape = Tape(pool: pool)
+            let both = try bestThrowing {
+                let y = try tape.linear(xv, weight: wv)
+                try tape.backward(tape.sum(y))
+            }
+            print(pad(s.name, 26) + pad("\(s.tokens)×\(s.input)×\(s.output)", 18)
+                  + pad(gf(flops, raw), 10) + pad(gf(flops, fwd), 12) + pad(gf(3 * flops, both), 12))
+        }
+    }
+
+    func best(_ body: () -> Void) -> Double {
+        body()
+        return (0..<repeats).map { _ in time(body) }.min()!
+    }
+
+    func bestThrowing(_ body: () throws -> Void) throws -> Double {
+        try body()
+        var times: [Double] = []
+        for _ in 0..<repeats {
+            let start = DispatchTime.now().uptimeNanoseconds
+            try body()
+            times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+        }
+        return times.min()!
+    }
+
+    func time(_ body: () -> Void) -> Double {
+        let start = DispatchTime.now().uptimeNanoseconds
+        body()
+        return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+    }
+
+    func gf(_ flops: Double, _ seconds: Double) -> String { String(format: "%.1f", flops / seconds / 1e9) }
+    func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s + " " : s + String(repeating: " ", count: n - s.count) }
+}
