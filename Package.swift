@@ -31,5 +31,7 @@ let package = Package(
         ]),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"]),
         .testTarget(name: "AutogradTests", dependencies: ["Autograd", "TensorCore"]),
+        .target(name: "Checkpoint", dependencies: ["TensorCore"]),
+        .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "TensorCore"]),
     ]
 )
