@@ -30,7 +30,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"]),
-        .testTarget(name: "AutogradTests", dependencies: ["Autograd", "TensorCore"]),
+        .testTarget(name: "AutogradTests", dependencies: ["Autograd", "TensorCore", "Checkpoint"]),
         .target(name: "Checkpoint", dependencies: ["TensorCore"]),
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "TensorCore"]),
     ]
