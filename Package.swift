@@ -24,12 +24,15 @@ let package = Package(
         .target(name: "TensorCore", dependencies: ["CBLAS"], swiftSettings: kernelFlags),
         // Reverse-mode autograd: the tape and every differentiable op.
         .target(name: "Autograd", dependencies: ["TensorCore"], swiftSettings: kernelFlags),
+        // Training: optimizers, schedule, clipping (and, as it lands, trainers and the loop).
+        .target(name: "Training", dependencies: ["TensorCore", "Autograd", "Checkpoint"], swiftSettings: kernelFlags),
         // The command-line tool.
         .executableTarget(name: "dpohost", dependencies: [
             "TensorCore", "Autograd",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Autograd", "TensorCore", "Checkpoint"]),
         .testTarget(name: "AutogradTests", dependencies: ["Autograd", "TensorCore", "Checkpoint"]),
         .target(name: "Checkpoint", dependencies: ["TensorCore"]),
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "TensorCore"]),
