@@ -34,5 +34,6 @@ let package = Package(
         // Tokenizers: byte-level BPE (GPT-2, GPT-NeoX) in Swift; SentencePiece (Llama) through a C++ shim.
         .target(name: "CSentencePiece", linkerSettings: [.linkedLibrary("sentencepiece")]),
         .target(name: "Tokenizers", dependencies: ["CSentencePiece"]),
+        .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers"]),
     ]
 )
