@@ -11,8 +11,13 @@ struct TokenName: Decodable, Equatable {
     init(from decoder: any Decoder) throws {
         if let text = try? decoder.singleValueContainer().decode(String.self) {
             content = text
+        } else if let object = try? decoder.container(keyedBy: CodingKeys.self),
+                  let text = try? object.decode(String.self, forKey: .content) {
+            content = text
         } else {
-            content = try decoder.container(keyedBy: CodingKeys.self).decode(String.self, forKey: .content)
+            throw DecodingError.typeMismatch(TokenName.self, DecodingError.Context(
+                codingPath: decoder.codingPath,
+                debugDescription: "expected a token string or an object with a 'content' string"))
         }
     }
 }
@@ -25,8 +30,11 @@ struct TokenIdField: Decodable {
         let container = try decoder.singleValueContainer()
         if let single = try? container.decode(Int32.self) {
             id = single
+        } else if let list = try? container.decode([Int32].self) {
+            id = list.first
         } else {
-            id = try container.decode([Int32].self).first
+            throw DecodingError.typeMismatch(TokenIdField.self, DecodingError.Context(
+                codingPath: decoder.codingPath, debugDescription: "expected a token id or a list of token ids"))
         }
     }
 }

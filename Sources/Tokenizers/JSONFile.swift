@@ -33,25 +33,18 @@ enum JSONFile {
     private static func describe(_ error: DecodingError) -> String {
         switch error {
         case let .dataCorrupted(context) where context.codingPath.isEmpty:
-            return "not valid JSON (\(underlyingMessage(context)))"
+            return "not valid JSON" + (context.underlyingError.map { " (\($0))" } ?? "")
         case let .dataCorrupted(context):
             return "invalid value at '\(path(context.codingPath))': \(context.debugDescription)"
         case let .keyNotFound(key, context):
             return "missing field '\(path(context.codingPath + [key]))'"
-        case let .typeMismatch(type, context):
-            return "field '\(path(context.codingPath))' is not of type \(type)"
+        case let .typeMismatch(_, context):
+            return "field '\(path(context.codingPath))' has the wrong type: \(context.debugDescription)"
         case let .valueNotFound(type, context):
             return "field '\(path(context.codingPath))' is null, expected \(type)"
         @unknown default:
             return "\(error)"
         }
-    }
-
-    private static func underlyingMessage(_ context: DecodingError.Context) -> String {
-        if let underlying = context.underlyingError {
-            return "\(underlying)"
-        }
-        return context.debugDescription
     }
 
     /// `model.merges[3]`-style path of a field.

@@ -25,6 +25,9 @@ public enum TokenizerLoader {
         if has("vocab.json") && has("merges.txt") {
             return try ByteLevelBPETokenizer(vocabularyAndMergesIn: directory)
         }
+        if has("vocab.json") {
+            throw TokenizerError.missingTokenizerFile(directory: directory.path, expected: "merges.txt next to vocab.json")
+        }
         throw TokenizerError.missingTokenizerFile(
             directory: directory.path,
             expected: "tokenizer.model, tokenizer.json, or vocab.json + merges.txt")

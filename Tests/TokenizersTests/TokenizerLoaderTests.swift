@@ -51,10 +51,11 @@ final class TokenizerLoaderTests: XCTestCase {
                              mentions: [directory.path, "tokenizer.json"])
     }
 
-    func testMissingMergesFileIsReportedAsMissingTokenizerFile() throws {
+    func testVocabularyWithoutMergesNamesTheMissingFile() throws {
         let directory = try Fixtures.temporaryDirectory(for: self)
         try Fixtures.copy(["vocab.json"], from: Fixtures.gpt2, to: directory)
-        assertTokenizerError(try TokenizerLoader.load(directory: directory), mentions: ["merges.txt"])
+        assertTokenizerError(try TokenizerLoader.load(directory: directory),
+                             mentions: [directory.path, "merges.txt next to vocab.json"])
     }
 
     func testMalformedTokenizerJSONNamesTheFile() throws {
@@ -77,7 +78,7 @@ final class TokenizerLoaderTests: XCTestCase {
         try Data(#"{"model": {"type": "BPE", "vocab": {}, "merges": 7}}"#.utf8)
             .write(to: directory.appendingPathComponent("tokenizer.json"))
         assertTokenizerError(try TokenizerLoader.load(directory: directory),
-                             mentions: ["tokenizer.json", "model.merges"])
+                             mentions: ["tokenizer.json", "model.merges", "[a, b] pairs"])
     }
 
     func testMalformedTokenizerConfigNamesTheFile() throws {
@@ -85,7 +86,7 @@ final class TokenizerLoaderTests: XCTestCase {
         try Fixtures.copy(["tokenizer.json"], from: Fixtures.gpt2, to: directory)
         try Data(#"{"eos_token": 5}"#.utf8).write(to: directory.appendingPathComponent("tokenizer_config.json"))
         assertTokenizerError(try TokenizerLoader.load(directory: directory),
-                             mentions: ["tokenizer_config.json", "eos_token"])
+                             mentions: ["tokenizer_config.json", "eos_token", "'content'"])
     }
 
     func testMalformedMergesLineNamesTheFile() throws {
