@@ -1,11 +1,4 @@
-/// What the pipeline needs from a tokenizer; the host's tokenizers conform.
-public protocol TextEncoder {
-    /// Ids of `text` without BOS/EOS (`add_special_tokens=False`, as the references call it).
-    func encode(_ text: String) -> [Int32]
-    var eosTokenId: Int32 { get }
-    /// The pad id, or the EOS id when the tokenizer has none.
-    var padTokenId: Int32 { get }
-}
+import Tokenizers
 
 /// Length limits for one element (data.md §7).
 public struct TruncationLimits: Sendable, Equatable {
@@ -53,10 +46,10 @@ public enum DataError: Error, CustomStringConvertible, Equatable {
 /// The reference's `tokenize_batch_element`: separate tokenization, EOS appended to each
 /// response, then the two-stage truncation (data.md §7, trap 16).
 public struct ElementTokenizer {
-    public let encoder: TextEncoder
+    public let encoder: any Tokenizer
     public let limits: TruncationLimits
 
-    public init(encoder: TextEncoder, limits: TruncationLimits) {
+    public init(encoder: any Tokenizer, limits: TruncationLimits) {
         self.encoder = encoder
         self.limits = limits
     }
@@ -64,6 +57,7 @@ public struct ElementTokenizer {
     /// `rejected == nil` builds an SFT element (chosen = the SFT target).
     public func element(prompt: String, chosen: String, rejected: String?, mode: TruncationMode) throws -> BatchElement {
         let eos = encoder.eosTokenId
+        // Separately, without BOS (add_special_tokens=False), as the references do.
         var p = encoder.encode(prompt)
         var c = encoder.encode(chosen)
         var r = rejected.map(encoder.encode)
