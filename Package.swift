@@ -13,6 +13,8 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "dpohost", targets: ["dpohost"]),
+        // Example plugin written in Swift against the SDK (loaded at run time, never linked).
+        .library(name: "ExampleSwiftLoss", type: .dynamic, targets: ["ExampleSwiftLoss"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -24,14 +26,23 @@ let package = Package(
         .target(name: "TensorCore", dependencies: ["CBLAS"], swiftSettings: kernelFlags),
         // Reverse-mode autograd: the tape and every differentiable op.
         .target(name: "Autograd", dependencies: ["TensorCore"], swiftSettings: kernelFlags),
+        // Plugin SDK: the one C header (the ABI) and a stateless Swift layer over it.
+        .target(name: "CDPOHostSDK", path: "SDK", exclude: ["Swift", "README.md"],
+                publicHeadersPath: "include"),
+        .target(name: "DPOHostSDK", dependencies: ["CDPOHostSDK"], path: "SDK/Swift"),
+        // Loads plugins (dlopen + ABI check), registry, options, bundles; bridges the SDK to the tape.
+        .target(name: "PluginHost", dependencies: ["TensorCore", "Autograd", "CDPOHostSDK"]),
+        .target(name: "ExampleSwiftLoss", dependencies: ["DPOHostSDK"], path: "examples/swift-loss",
+                exclude: ["README.md"]),
         // The command-line tool.
         .executableTarget(name: "dpohost", dependencies: [
-            "TensorCore", "Autograd",
+            "TensorCore", "Autograd", "PluginHost",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"]),
         .testTarget(name: "AutogradTests", dependencies: ["Autograd", "TensorCore"]),
         .target(name: "Checkpoint", dependencies: ["TensorCore"]),
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "TensorCore"]),
+        .testTarget(name: "PluginHostTests", dependencies: ["PluginHost", "Autograd", "TensorCore", "CDPOHostSDK"]),
     ]
 )
