@@ -56,11 +56,11 @@ public struct ResolvedOptions: Sendable {
     }
 
     /// Parses `name=value` words (as given after `--option` on the command line).
-    public static func pairs(_ words: [String]) throws -> [String: String] {
+    public static func pairs(_ words: [String], plugin: String) throws -> [String: String] {
         var out: [String: String] = [:]
         for w in words {
             guard let eq = w.firstIndex(of: "="), eq != w.startIndex else {
-                throw PluginError.mistypedOption(plugin: "?", option: w, expected: "NAME=VALUE", value: w)
+                throw PluginError.mistypedOption(plugin: plugin, option: w, expected: "the form NAME=VALUE", value: w)
             }
             out[String(w[..<eq])] = String(w[w.index(after: eq)...])
         }

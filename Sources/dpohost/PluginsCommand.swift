@@ -43,7 +43,7 @@ struct PluginsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "plugins",
         abstract: "List, inspect, install and verify model, dataset and loss plugins.",
-        subcommands: [List.self, Info.self, Install.self, Verify.self]
+        subcommands: [List.self, Info.self, Records.self, Install.self, Verify.self]
     )
 
     struct List: ParsableCommand {
@@ -91,8 +91,33 @@ struct PluginsCommand: ParsableCommand {
             if d.options.isEmpty { print("options: none"); return }
             print("options:")
             for o in d.options {
-                let def = o.defaultValue.map { "default \($0)" } ?? "required"
+                let def = o.defaultValue.map { "default \($0.isEmpty ? "\"\"" : $0)" } ?? "required"
                 print("  \(o.name) (\(o.type.rawValue), \(def))  \(o.help)")
+            }
+        }
+    }
+
+    struct Records: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print the records a dataset plugin yields, one JSON object per line.")
+        @Argument(help: "Dataset plugin name.") var name: String
+        @Option(help: "Split to load (train or test).") var split = "train"
+        @Option(name: .customLong("option"), help: ArgumentHelp("A plugin option (repeatable).", valueName: "NAME=VALUE"))
+        var options: [String] = []
+        @OptionGroup var source: PluginSourceOptions
+
+        func run() throws {
+            let registry = try source.registry()
+            let records = try PluginCLI.attempt {
+                let plugin = try registry.resolve(kind: .dataset, name: name)
+                let given = try ResolvedOptions.pairs(options, plugin: name)
+                return try DatasetPlugin(plugin, options: given).load(split: split)
+            }
+            for r in records {
+                let object: [String: Any] = ["prompt": r.prompt, "responses": r.responses,
+                                             "pairs": r.pairs.map { [$0.preferred, $0.dispreferred] },
+                                             "sft_target": r.sftTarget]
+                let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+                print(String(decoding: data, as: UTF8.self))
             }
         }
     }
