@@ -34,15 +34,27 @@ let package = Package(
         .target(name: "PluginHost", dependencies: ["TensorCore", "Autograd", "CDPOHostSDK"]),
         .target(name: "ExampleSwiftLoss", dependencies: ["DPOHostSDK"], path: "examples/swift-loss",
                 exclude: ["README.md"]),
+        // Checkpoints: safetensors (mmap, validated), atomic writes, Hugging Face model directories.
+        .target(name: "Checkpoint", dependencies: ["TensorCore"]),
+        // Tokenizers: byte-level BPE (GPT-2, GPT-NeoX) in Swift; SentencePiece (Llama) through a C++ shim.
+        .target(name: "CSentencePiece", linkerSettings: [.linkedLibrary("sentencepiece")]),
+        .target(name: "Tokenizers", dependencies: ["CSentencePiece"]),
+        // Data: records -> tokenized, truncated, padded batches; bit-exact shuffling.
+        .target(name: "Data", dependencies: ["TensorCore", "Tokenizers"]),
+        // Training: optimizers, schedule, clipping (and, as it lands, trainers and the loop).
+        .target(name: "Training", dependencies: ["TensorCore", "Autograd", "Checkpoint"], swiftSettings: kernelFlags),
         // The command-line tool.
         .executableTarget(name: "dpohost", dependencies: [
-            "TensorCore", "Autograd", "PluginHost",
+            "TensorCore", "Autograd", "CBLAS", "PluginHost",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"]),
-        .testTarget(name: "AutogradTests", dependencies: ["Autograd", "TensorCore"]),
-        .target(name: "Checkpoint", dependencies: ["TensorCore"]),
+        .testTarget(name: "AutogradTests", dependencies: ["Autograd", "TensorCore", "Checkpoint"]),
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "TensorCore"]),
+        .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers"]),
+        .testTarget(name: "DataTests", dependencies: ["Data", "Tokenizers", "TensorCore"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Autograd", "TensorCore", "Checkpoint"]),
         .testTarget(name: "PluginHostTests", dependencies: ["PluginHost", "Autograd", "TensorCore", "CDPOHostSDK"]),
     ]
 )

@@ -30,7 +30,8 @@ struct KernelBench: ParsableCommand {
             Shape(name: "lm head   (pythia vocab)", tokens: 256, input: 512, output: 50304),
         ]
         print("threads: \(pool.threads) worker, \(pool.blasThreads) OpenBLAS")
-        print(pad("shape", 26) + pad("M×K×N", 18) + pad("sgemm", 10) + pad("linear fwd", 12) + pad("linear f+b", 12) + "GFLOP/s")
+        print("GFLOP/s (best of \(repeats)); linear f+b counts 3 GEMMs (forward, input and weight gradients)")
+        print(pad("shape", 26) + pad("M×K×N", 18) + pad("sgemm", 10) + pad("linear fwd", 12) + pad("linear f+b", 12))
         var rng = SplitMix64(seed: 1)
         for s in shapes {
             let x = Tensor.randomNormal([s.tokens, s.input], scale: 0.1, using: &rng)

@@ -178,6 +178,32 @@ final class FiniteDifferenceTests: XCTestCase {
         }
     }
 
+    func testRandomlyShapedModelPiecesAgreeWithFiniteDifferences() throws {
+        // Shapes themselves drawn at random per seed: a norm + linear + attention + rotary block.
+        for seed: UInt64 in [11, 12, 13, 14] {
+            var rng = SplitMix64(seed: seed)
+            func dim(_ lo: Int, _ hi: Int) -> Int { lo + Int(rng.next() % UInt64(hi - lo + 1)) }
+            let (b, t, kv, group, d) = (dim(1, 2), dim(1, 4), dim(1, 2), dim(1, 2), 2 * dim(1, 3))
+            let h = kv * group, width = h * d
+            let mask = (0..<(b * t)).map { i in Int32(i % t == 0 || rng.next() % 4 != 0 ? 1 : 0) }
+            let r = 2 * dim(0, d / 2)
+            let inputs = [[b, t, width], [width], [h * d, width], [kv * d, width], [kv * d, width]]
+                .map { Tensor.randomNormal($0, scale: 0.7, using: &rng) }
+            let failure = try GradientCheck(step: 3e-3).run(inputs: inputs, seed: seed) { tp, v in
+                let x = try tp.rmsNorm(v[0], weight: v[1], eps: 1e-6)
+                let q = try tp.reshape(tp.linear(x, weight: v[2]), [b, t, h, d])
+                let k = try tp.reshape(tp.linear(x, weight: v[3]), [b, t, kv, d])
+                let val = try tp.reshape(tp.linear(x, weight: v[4]), [b, t, kv, d])
+                let pos = try IndexTensor(shape: [t], values: (0..<t).map(Int32.init))
+                let inv = RotaryKernel.inverseFrequencies(rotaryDims: r, base: 10000)
+                let qr = try tp.rotary(q, positions: pos, rotaryDims: r, inverseFrequencies: inv)
+                let kr = try tp.rotary(k, positions: pos, rotaryDims: r, inverseFrequencies: inv)
+                return try tp.attention(query: qr, key: kr, value: val, keyMask: IndexTensor(shape: [b, t], values: mask))
+            }
+            XCTAssertNil(failure, "seed \(seed) shapes b\(b) t\(t) h\(h) kv\(kv) d\(d) r\(r): \(failure.map(String.init(describing:)) ?? "")")
+        }
+    }
+
     func testDetachStopsTheGradient() throws {
         let x = Variable(Tensor(shape: [3], repeating: 2), requiresGrad: true)
         let tape = Tape(pool: .serial)

@@ -1,0 +1,22 @@
+# The two commands of the README: `make demo` (install, build, run the main job) and `make test`.
+SWIFT ?= swift
+
+.PHONY: deps build demo test bench clean
+
+deps:
+	@./scripts/install-deps.sh
+
+build: deps
+	$(SWIFT) build -c release --product dpohost
+
+demo: build
+	.build/release/dpohost selfcheck
+
+test: deps
+	$(SWIFT) test --disable-swift-testing
+
+bench: build
+	.build/release/dpohost bench kernels
+
+clean:
+	rm -rf .build

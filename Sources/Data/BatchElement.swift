@@ -1,0 +1,88 @@
+import Tokenizers
+
+/// Length limits for one element (data.md §7).
+public struct TruncationLimits: Sendable, Equatable {
+    public var maxLength: Int
+    public var maxPromptLength: Int
+    /// TRL/EasyDeL `max_completion_length`: each response keeps at most this many tokens
+    /// (EOS included) before the reference's two-stage cut; nil = no such cap.
+    public var maxCompletionLength: Int?
+
+    public init(maxLength: Int = 512, maxPromptLength: Int = 256, maxCompletionLength: Int? = nil) {
+        self.maxLength = maxLength
+        self.maxPromptLength = maxPromptLength
+        self.maxCompletionLength = maxCompletionLength
+    }
+}
+
+/// A tokenized example: prompt, chosen and (preference mode) rejected sequences with their masks
+/// and labels (prompt positions -100), plus the texts for logging and sampling.
+public struct BatchElement: Sendable, Equatable {
+    public var prompt: String
+    public var chosenResponse: String
+    public var rejectedResponse: String?
+    public var promptIds: [Int32]
+    public var chosenIds: [Int32]
+    public var chosenLabels: [Int32]
+    public var rejectedIds: [Int32]?
+    public var rejectedLabels: [Int32]?
+}
+
+public enum DataError: Error, CustomStringConvertible, Equatable {
+    case eosInText(field: String, prompt: String)
+    case noRecords(String)
+    case invalidArgument(String)
+
+    public var description: String {
+        switch self {
+        case let .eosInText(field, prompt):
+            return "the \(field) text contains the EOS token (e.g. a literal end-of-text marker) in the example whose prompt starts \(String(prompt.prefix(60)).debugDescription)"
+        case let .noRecords(what): return "no training examples: \(what)"
+        case let .invalidArgument(what): return what
+        }
+    }
+}
+
+/// The reference's `tokenize_batch_element`: separate tokenization, EOS appended to each
+/// response, then the two-stage truncation (data.md §7, trap 16).
+public struct ElementTokenizer {
+    public let encoder: any Tokenizer
+    public let limits: TruncationLimits
+
+    public init(encoder: any Tokenizer, limits: TruncationLimits) {
+        self.encoder = encoder
+        self.limits = limits
+    }
+
+    /// `rejected == nil` builds an SFT element (chosen = the SFT target).
+    public func element(prompt: String, chosen: String, rejected: String?, mode: TruncationMode) throws -> BatchElement {
+        let eos = encoder.eosTokenId
+        // Separately, without BOS (add_special_tokens=False), as the references do.
+        var p = encoder.encode(prompt)
+        var c = encoder.encode(chosen)
+        var r = rejected.map(encoder.encode)
+        if p.contains(eos) { throw DataError.eosInText(field: "prompt", prompt: prompt) }
+        if c.contains(eos) { throw DataError.eosInText(field: "chosen response", prompt: prompt) }
+        if r?.contains(eos) == true { throw DataError.eosInText(field: "rejected response", prompt: prompt) }
+        c.append(eos)
+        r?.append(eos)
+        if let cap = limits.maxCompletionLength {
+            c = Array(c.prefix(cap))
+            r = r.map { Array($0.prefix(cap)) }
+        }
+        // SFT uses (prompt, target, target), so the longer response is the target itself.
+        let longest = max(c.count, r?.count ?? 0)
+        if p.count + longest > limits.maxLength {
+            p = mode == .keepStart ? Array(p.prefix(limits.maxPromptLength)) : Array(p.suffix(limits.maxPromptLength))
+        }
+        if p.count + longest > limits.maxLength {
+            let room = max(0, limits.maxLength - limits.maxPromptLength)
+            c = Array(c.prefix(room))
+            r = r.map { Array($0.prefix(room)) }
+        }
+        let masked = [Int32](repeating: -100, count: p.count)
+        return BatchElement(prompt: prompt, chosenResponse: chosen, rejectedResponse: rejected,
+                            promptIds: p, chosenIds: p + c, chosenLabels: masked + c,
+                            rejectedIds: r.map { p + $0 }, rejectedLabels: r.map { masked + $0 })
+    }
+}

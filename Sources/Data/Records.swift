@@ -1,0 +1,65 @@
+/// One prompt's record as every dataset produces it (data.md §1): candidate responses, preference
+/// pairs `(preferred, dispreferred)` as indices into `responses`, and the SFT target.
+public struct PromptRecord: Equatable, Sendable {
+    public var responses: [String]
+    public var pairs: [Pair]
+    public var sftTarget: String
+
+    public struct Pair: Equatable, Sendable {
+        public let preferred: Int, dispreferred: Int
+        public init(_ preferred: Int, _ dispreferred: Int) {
+            self.preferred = preferred
+            self.dispreferred = dispreferred
+        }
+    }
+
+    public init(responses: [String], pairs: [Pair], sftTarget: String) {
+        self.responses = responses
+        self.pairs = pairs
+        self.sftTarget = sftTarget
+    }
+}
+
+/// How a too-long prompt is cut: keep its first tokens, or its last (HH).
+public enum TruncationMode: String, Sendable, Equatable {
+    case keepStart = "keep_start"
+    case keepEnd = "keep_end"
+}
+
+/// A dataset split: prompts in first-insertion order (the order matters for bit-exact shuffling).
+public struct PromptDataset: Sendable {
+    public let name: String
+    public let truncationMode: TruncationMode
+    public private(set) var prompts: [String] = []
+    public private(set) var records: [String: PromptRecord] = [:]
+
+    public init(name: String, truncationMode: TruncationMode) {
+        self.name = name
+        self.truncationMode = truncationMode
+    }
+
+    /// Inserts or replaces the record of `prompt` (a replaced prompt keeps its first position).
+    public mutating func set(_ prompt: String, _ record: PromptRecord) {
+        if records[prompt] == nil { prompts.append(prompt) }
+        records[prompt] = record
+    }
+
+    public func record(_ prompt: String) -> PromptRecord? { records[prompt] }
+
+    public var pairCount: Int { records.values.reduce(0) { $0 + $1.pairs.count } }
+}
+
+/// One entry of the flat list the iterator shuffles: a prompt with its record and the truncation
+/// mode of the dataset it came from (data.md §6).
+public struct FlatPrompt: Sendable, Equatable {
+    public let prompt: String
+    public let record: PromptRecord
+    public let truncationMode: TruncationMode
+}
+
+extension Array where Element == PromptDataset {
+    /// Datasets concatenated in the given order, prompts in record order; no mixing weights.
+    public func flattened() -> [FlatPrompt] {
+        flatMap { ds in ds.prompts.map { FlatPrompt(prompt: $0, record: ds.records[$0]!, truncationMode: ds.truncationMode) } }
+    }
+}

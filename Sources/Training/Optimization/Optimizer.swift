@@ -1,0 +1,88 @@
+import Autograd
+import Foundation
+import TensorCore
+
+/// A parameter under its Hugging Face name.
+public struct NamedParameter {
+    public let name: String
+    public let variable: Variable
+    public init(name: String, variable: Variable) {
+        self.name = name
+        self.variable = variable
+    }
+}
+
+/// An optimizer updates parameters in place from their accumulated gradients.
+///
+/// State tensors are keyed `<parameter name>.<slot>` (e.g. `...weight.square_avg`) so a
+/// checkpoint stores them next to the weights and a resumed run restores them by name.
+public protocol Optimizer: AnyObject {
+    var name: String { get }
+    /// Number of completed `step` calls.
+    var stepCount: Int { get }
+    /// One update with learning rate `lr`. Parameters without a gradient are skipped.
+    func step(_ parameters: [NamedParameter], lr: Float, pool: WorkerPool) throws
+    /// The state to checkpoint.
+    func stateTensors() -> [String: Tensor]
+    /// Restores `stateTensors()` output; shapes are checked against the parameters.
+    func loadState(_ state: [String: Tensor], stepCount: Int, parameters: [NamedParameter]) throws
+}
+
+public enum OptimizerError: Error, CustomStringConvertible {
+    case unknownOptimizer(String)
+    case stateMismatch(String)
+    public var description: String {
+        switch self {
+        case let .unknownOptimizer(n): return "unknown optimizer '\(n)' (choose RMSprop, Adam, AdamW or SGD)"
+        case let .stateMismatch(d): return "optimizer state does not fit the model: \(d)"
+        }
+    }
+}
+
+/// Builds the optimizer named in the config with PyTorch's defaults, as the reference does
+/// (`torch.optim.<name>(params, lr=lr)`).
+public enum OptimizerFactory {
+    public static let names = ["RMSprop", "Adam", "AdamW", "SGD"]
+
+    public static func make(_ name: String) throws -> Optimizer {
+        switch name.lowercased() {
+        case "rmsprop": return RMSprop()
+        case "adam": return Adam(weightDecay: 0, decoupled: false)
+        case "adamw": return Adam(weightDecay: 0.01, decoupled: true)
+        case "sgd": return SGD()
+        default: throw OptimizerError.unknownOptimizer(name)
+        }
+    }
+}
+
+/// Per-parameter state slots, allocated on first use.
+final class SlotStore {
+    private(set) var slots: [String: Tensor] = [:]
+
+    func slot(_ parameter: String, _ slot: String, shape: [Int]) -> Tensor {
+        let key = "\(parameter).\(slot)"
+        if let t = slots[key] { return t }
+        let t = Tensor(zeros: shape)
+        slots[key] = t
+        return t
+    }
+
+    func load(_ state: [String: Tensor], slotNames: [String], parameters: [NamedParameter]) throws {
+        let shapes = Dictionary(uniqueKeysWithValues: parameters.map { ($0.name, $0.variable.shape) })
+        var loaded: [String: Tensor] = [:]
+        for (key, t) in state {
+            guard let slot = slotNames.first(where: { key.hasSuffix("." + $0) }) else {
+                throw OptimizerError.stateMismatch("unexpected state tensor '\(key)'")
+            }
+            let param = String(key.dropLast(slot.count + 1))
+            guard let shape = shapes[param] else {
+                throw OptimizerError.stateMismatch("state '\(key)' names no parameter of the model")
+            }
+            guard shape == t.shape else {
+                throw OptimizerError.stateMismatch("state '\(key)' has shape \(t.shape), parameter has \(shape)")
+            }
+            loaded[key] = t.copy()
+        }
+        slots = loaded
+    }
+}
