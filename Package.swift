@@ -13,6 +13,8 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "dpohost", targets: ["dpohost"]),
+        // Example plugin written in Swift against the SDK (loaded at run time, never linked).
+        .library(name: "ExampleSwiftLoss", type: .dynamic, targets: ["ExampleSwiftLoss"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -24,6 +26,14 @@ let package = Package(
         .target(name: "TensorCore", dependencies: ["CBLAS"], swiftSettings: kernelFlags),
         // Reverse-mode autograd: the tape and every differentiable op.
         .target(name: "Autograd", dependencies: ["TensorCore"], swiftSettings: kernelFlags),
+        // Plugin SDK: the one C header (the ABI) and a stateless Swift layer over it.
+        .target(name: "CDPOHostSDK", path: "SDK", exclude: ["Swift", "README.md"],
+                publicHeadersPath: "include"),
+        .target(name: "DPOHostSDK", dependencies: ["CDPOHostSDK"], path: "SDK/Swift"),
+        // Loads plugins (dlopen + ABI check), registry, options, bundles; bridges the SDK to the tape.
+        .target(name: "PluginHost", dependencies: ["TensorCore", "Autograd", "CDPOHostSDK"]),
+        .target(name: "ExampleSwiftLoss", dependencies: ["DPOHostSDK"], path: "examples/swift-loss",
+                exclude: ["README.md"]),
         // Checkpoints: safetensors (mmap, validated), atomic writes, Hugging Face model directories.
         .target(name: "Checkpoint", dependencies: ["TensorCore"]),
         // Tokenizers: byte-level BPE (GPT-2, GPT-NeoX) in Swift; SentencePiece (Llama) through a C++ shim.
@@ -35,7 +45,7 @@ let package = Package(
         .target(name: "Training", dependencies: ["TensorCore", "Autograd", "Checkpoint"], swiftSettings: kernelFlags),
         // The command-line tool.
         .executableTarget(name: "dpohost", dependencies: [
-            "TensorCore", "Autograd", "CBLAS",
+            "TensorCore", "Autograd", "CBLAS", "PluginHost",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -45,5 +55,6 @@ let package = Package(
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers"]),
         .testTarget(name: "DataTests", dependencies: ["Data", "Tokenizers", "TensorCore"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Autograd", "TensorCore", "Checkpoint"]),
+        .testTarget(name: "PluginHostTests", dependencies: ["PluginHost", "Autograd", "TensorCore", "CDPOHostSDK"]),
     ]
 )

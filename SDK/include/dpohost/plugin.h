@@ -1,0 +1,362 @@
+/*
+ * dpohost plugin ABI — the whole contract between the dpohost host and a plugin.
+ *
+ * A plugin is a shared object exporting exactly two C symbols:
+ *
+ *   uint32_t   dph_plugin_abi_version(void);              read FIRST; must not do anything else
+ *   dph_status dph_plugin_init(const dph_host_api *host, dph_ctx *ctx, dph_plugin_desc *out_desc);
+ *
+ * (DPH_PLUGIN_ABI_VERSION_EXPORT defines the first one for you.) The host checks the ABI
+ * version before calling anything else, then calls dph_plugin_init once, which fills the
+ * descriptor: name, kind, version, options and the kind-specific vtable.
+ *
+ * Conventions
+ *  - Every struct starts with `struct_size` (sizeof as the writer compiled it) so the ABI can
+ *    grow by appending fields; a reader never touches bytes beyond struct_size.
+ *  - Every host function returns a dph_status. On failure the message is kept in the context:
+ *    host->last_error(ctx). A plugin reports its own failure with host->set_error(ctx, ...),
+ *    which records the message and returns the code to pass back up.
+ *  - Tensors cross the ABI as dph_tensor handles (0 = none) owned by the per-call context:
+ *    the host frees every handle created during a call when that call returns. Never keep a
+ *    handle across calls.
+ *  - Strings passed TO the host are copied by the host; the caller keeps ownership.
+ *    Strings returned BY the host stay valid for the lifetime stated next to the function.
+ *  - All host functions are differentiable where the math is: ops called by a plugin are
+ *    recorded on the same autograd tape as the host's own calls.
+ *
+ * Versioning: DPH_ABI_VERSION changes only when an existing field, function or meaning
+ * changes or is removed. Appending a field or host function keeps the version; check
+ * DPH_HOST_HAS(host, fn) before calling a function newer than your oldest supported host.
+ */
+#ifndef DPOHOST_PLUGIN_H
+#define DPOHOST_PLUGIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define DPH_ABI_VERSION 1u
+
+#if defined(_WIN32)
+#define DPH_EXPORT __declspec(dllexport)
+#else
+#define DPH_EXPORT __attribute__((visibility("default")))
+#endif
+
+/* ------------------------------------------------------------------ status codes */
+
+typedef int32_t dph_status;
+enum {
+    DPH_OK = 0,
+    DPH_ERR_INVALID_ARGUMENT = 1, /* bad value, wrong dtype, unknown handle */
+    DPH_ERR_SHAPE = 2,            /* operand shapes do not fit the op */
+    DPH_ERR_INDEX = 3,            /* token id / label / position out of range */
+    DPH_ERR_NOT_FOUND = 4,        /* option, config key or parameter absent */
+    DPH_ERR_IO = 5,               /* file could not be read */
+    DPH_ERR_FORMAT = 6,           /* file read but malformed (name the file and line) */
+    DPH_ERR_UNSUPPORTED = 7,      /* not available in this host or configuration */
+    DPH_ERR_PLUGIN = 8            /* any other failure inside the plugin */
+};
+
+/* ------------------------------------------------------------------ opaque types */
+
+/* Per-call context (arena). Owned by the host; valid only during the call it was passed to. */
+typedef struct dph_ctx dph_ctx;
+
+/* Tensor handle, 0 = none. Owned by the ctx it was created in; freed when the call returns. */
+typedef uint64_t dph_tensor;
+
+typedef enum dph_dtype { DPH_FLOAT32 = 0, DPH_INT32 = 1 } dph_dtype;
+
+/* Reduce over every axis (sum/mean). Other negative axes count from the end, as in numpy. */
+enum { DPH_AXIS_ALL = INT32_MIN };
+
+/* Elementwise ops without parameters, all differentiable. softmax/log_softmax: last axis. */
+typedef enum dph_unary_op {
+    DPH_UNARY_NEG = 0,
+    DPH_UNARY_EXP = 1,
+    DPH_UNARY_LOG = 2,
+    DPH_UNARY_SQUARE = 3,
+    DPH_UNARY_RELU = 4,
+    DPH_UNARY_SIGMOID = 5,
+    DPH_UNARY_LOG_SIGMOID = 6, /* stable: min(x,0) - log1p(exp(-|x|)) */
+    DPH_UNARY_SILU = 7,
+    DPH_UNARY_GELU_ERF = 8,    /* exact: 0.5 x (1 + erf(x / sqrt 2)) */
+    DPH_UNARY_GELU_TANH = 9,   /* GPT-2 "gelu_new" */
+    DPH_UNARY_SOFTMAX = 10,
+    DPH_UNARY_LOG_SOFTMAX = 11
+} dph_unary_op;
+
+typedef enum dph_binary_op {
+    DPH_BINARY_ADD = 0, DPH_BINARY_SUB = 1, DPH_BINARY_MUL = 2, DPH_BINARY_DIV = 3 /* numpy broadcasting */
+} dph_binary_op;
+
+typedef enum dph_linear_layout {
+    DPH_LINEAR_OUT_IN = 0, /* PyTorch nn.Linear: weight [out, in], y = x W^T + b */
+    DPH_LINEAR_IN_OUT = 1  /* GPT-2 Conv1D:      weight [in, out], y = x W + b   */
+} dph_linear_layout;
+
+/* How tensor parallelism may split a model's linear weight (declared with the parameter). */
+typedef enum dph_parallel {
+    DPH_PARALLEL_NONE = 0,
+    DPH_PARALLEL_COLUMN = 1, /* split the output features */
+    DPH_PARALLEL_ROW = 2     /* split the input features */
+} dph_parallel;
+
+typedef enum dph_log_level { DPH_LOG_DEBUG = 0, DPH_LOG_INFO = 1, DPH_LOG_WARNING = 2 } dph_log_level;
+
+/* ------------------------------------------------------------------ dataset records */
+
+/* One prompt's record (data.md section 1). Every pointer is borrowed for the duration of the
+ * emit_record call only: the host copies all strings and arrays before returning. */
+typedef struct dph_record {
+    uint32_t struct_size;
+    const char *prompt;            /* UTF-8, NUL-terminated */
+    const char *const *responses;  /* n_responses UTF-8 strings */
+    int32_t n_responses;
+    const int32_t *pairs;          /* 2*n_pairs indices into responses: (preferred, dispreferred) */
+    int32_t n_pairs;
+    const char *sft_target;        /* UTF-8; may equal one of the responses */
+} dph_record;
+
+/* ------------------------------------------------------------------ loss inputs */
+
+enum {
+    DPH_LOSS_NEEDS_SEQUENCE = 1u << 0, /* per-sequence log-probs (and response lengths) */
+    DPH_LOSS_NEEDS_TOKEN = 1u << 1,    /* per-token log-probs of the labels and the response mask */
+    DPH_LOSS_NEEDS_LOGITS = 1u << 2    /* full policy and reference logits and the labels */
+};
+
+/* Inputs of one loss call; B = pairs in the batch (B = rows for SFT). Handles belong to the
+ * call's ctx. Policy tensors carry gradient, reference ones do not. Fields whose level the
+ * plugin did not declare in `needs` are 0. Rows 0..B-1 are chosen, B..2B-1 rejected. */
+typedef struct dph_loss_inputs {
+    uint32_t struct_size;
+    int64_t batch_pairs;
+    /* sequence level, each [B] float32 */
+    dph_tensor policy_chosen_logps, policy_rejected_logps;
+    dph_tensor reference_chosen_logps, reference_rejected_logps;
+    dph_tensor chosen_lengths, rejected_lengths; /* response tokens per sequence, as float */
+    /* token level, [2B, T-1] float32 */
+    dph_tensor policy_token_logps, reference_token_logps;
+    dph_tensor response_mask; /* 1.0 where the label counts, else 0.0 */
+    /* vocabulary level */
+    dph_tensor policy_logits, reference_logits; /* [2B, T, V] float32 */
+    dph_tensor labels;                          /* [2B, T] int32, -100 = ignored */
+} dph_loss_inputs;
+
+/* ------------------------------------------------------------------ model forward */
+
+typedef struct dph_forward_args {
+    uint32_t struct_size;
+    dph_tensor input_ids;      /* [N, T] int32 */
+    dph_tensor attention_mask; /* [N, T] int32, 1 = real token, 0 = padding */
+    dph_tensor position_ids;   /* [N, T] int32, or 0 for 0..T-1 on every row */
+    int32_t use_cache;         /* nonzero: generation; append keys/values through kv_cache_append */
+} dph_forward_args;
+
+/* ------------------------------------------------------------------ the host table */
+
+typedef struct dph_host_api {
+    uint32_t struct_size;
+    uint32_t abi_version; /* the host's DPH_ABI_VERSION */
+
+    /* --- errors and logging ------------------------------------------------------------ */
+    /* Message of the last failed call in ctx. Owned by ctx; valid until the next host call. */
+    const char *(*last_error)(dph_ctx *ctx);
+    /* Records `message` (copied) as the plugin's error and returns `code` for convenience. */
+    dph_status (*set_error)(dph_ctx *ctx, dph_status code, const char *message);
+    void (*log)(dph_ctx *ctx, dph_log_level level, const char *message /* copied */);
+
+    /* --- the plugin's options (validated by the host against the descriptor) ------------ */
+    dph_status (*option_int)(dph_ctx *ctx, const char *name, int64_t *out);
+    dph_status (*option_float)(dph_ctx *ctx, const char *name, double *out);
+    dph_status (*option_bool)(dph_ctx *ctx, const char *name, int32_t *out);
+    /* *out owned by the host; valid for the lifetime of the plugin instance. */
+    dph_status (*option_string)(dph_ctx *ctx, const char *name, const char **out);
+    dph_status (*option_list_count)(dph_ctx *ctx, const char *name, int32_t *out);
+    dph_status (*option_list_item)(dph_ctx *ctx, const char *name, int32_t index, const char **out);
+
+    /* --- tensors ------------------------------------------------------------------------ */
+    /* data/shape are copied. rank 0 = scalar. requires_grad: a leaf the tape differentiates. */
+    dph_status (*tensor_from_floats)(dph_ctx *ctx, const float *data, const int64_t *shape, int32_t rank,
+                                     int32_t requires_grad, dph_tensor *out);
+    dph_status (*tensor_from_int32)(dph_ctx *ctx, const int32_t *data, const int64_t *shape, int32_t rank,
+                                    dph_tensor *out);
+    dph_status (*tensor_zeros)(dph_ctx *ctx, const int64_t *shape, int32_t rank, dph_tensor *out);
+    dph_status (*tensor_dtype)(dph_ctx *ctx, dph_tensor t, dph_dtype *out);
+    dph_status (*tensor_rank)(dph_ctx *ctx, dph_tensor t, int32_t *out);
+    /* Writes min(rank, capacity) dims into out_dims (caller-owned). */
+    dph_status (*tensor_shape)(dph_ctx *ctx, dph_tensor t, int64_t *out_dims, int32_t capacity);
+    /* Copies the values in row-major order into dst (caller-owned, `count` = element count). */
+    dph_status (*tensor_read_floats)(dph_ctx *ctx, dph_tensor t, float *dst, int64_t count);
+    dph_status (*tensor_read_int32)(dph_ctx *ctx, dph_tensor t, int32_t *dst, int64_t count);
+
+    /* --- differentiable ops; every *out is a new handle in ctx ---------------------------- */
+    dph_status (*unary)(dph_ctx *ctx, dph_unary_op op, dph_tensor x, dph_tensor *out);
+    dph_status (*binary)(dph_ctx *ctx, dph_binary_op op, dph_tensor a, dph_tensor b, dph_tensor *out);
+    dph_status (*scale)(dph_ctx *ctx, dph_tensor x, float s, dph_tensor *out);
+    dph_status (*add_scalar)(dph_ctx *ctx, dph_tensor x, float s, dph_tensor *out);
+    dph_status (*sum)(dph_ctx *ctx, dph_tensor x, int32_t axis, int32_t keep_dims, dph_tensor *out);
+    dph_status (*mean)(dph_ctx *ctx, dph_tensor x, int32_t axis, int32_t keep_dims, dph_tensor *out);
+    /* [..,M,K] x [K,N], or batched [B,M,K] x [B,K,N]. */
+    dph_status (*matmul)(dph_ctx *ctx, dph_tensor a, dph_tensor b, int32_t transpose_a, int32_t transpose_b,
+                         dph_tensor *out);
+    dph_status (*linear)(dph_ctx *ctx, dph_tensor x, dph_tensor weight, dph_tensor bias /* 0 = none */,
+                         dph_linear_layout layout, dph_tensor *out);
+    dph_status (*embedding)(dph_ctx *ctx, dph_tensor ids /* int32 */, dph_tensor table, dph_tensor *out);
+    dph_status (*layer_norm)(dph_ctx *ctx, dph_tensor x, dph_tensor weight, dph_tensor bias, float eps,
+                             dph_tensor *out);
+    dph_status (*rms_norm)(dph_ctx *ctx, dph_tensor x, dph_tensor weight, float eps, dph_tensor *out);
+    /* Causal attention with grouped-query heads. q [B,Tq,Hq,d], k/v [B,Tk,Hkv,d],
+     * key_mask [B,Tk] int32 (0 = none); has_scale = 0 uses 1/sqrt(d). */
+    dph_status (*attention)(dph_ctx *ctx, dph_tensor q, dph_tensor k, dph_tensor v, dph_tensor key_mask,
+                            int32_t has_scale, float scale, dph_tensor *out);
+    /* Rotate-half rotary embedding on the first rotary_dims of each head of x [B,T,H,d];
+     * positions [T] or [B,T] int32; inv_freq (rotary_dims/2 values) is copied. */
+    dph_status (*rotary)(dph_ctx *ctx, dph_tensor x, dph_tensor positions, int32_t rotary_dims,
+                         const float *inv_freq, int32_t n_inv_freq, dph_tensor *out);
+    /* Fused log_softmax + gather: logits [N,T,V], labels [N,T] int32 -> [N,T-1]; -100 -> 0. */
+    dph_status (*label_log_probs)(dph_ctx *ctx, dph_tensor logits, dph_tensor labels, dph_tensor *out);
+    dph_status (*concat)(dph_ctx *ctx, const dph_tensor *xs /* n handles, borrowed */, int32_t n, int32_t axis,
+                         dph_tensor *out);
+    /* out: caller-owned array of n handles, filled with new handles. */
+    dph_status (*split)(dph_ctx *ctx, dph_tensor x, const int64_t *sizes, int32_t n, int32_t axis,
+                        dph_tensor *out);
+    dph_status (*reshape)(dph_ctx *ctx, dph_tensor x, const int64_t *shape, int32_t rank, dph_tensor *out);
+    dph_status (*transpose)(dph_ctx *ctx, dph_tensor x, int32_t axis_a, int32_t axis_b, dph_tensor *out);
+    dph_status (*slice)(dph_ctx *ctx, dph_tensor x, int32_t axis, int64_t start, int64_t end, dph_tensor *out);
+    /* Same values, cut from the tape (no gradient flows back through it). */
+    dph_status (*detach)(dph_ctx *ctx, dph_tensor x, dph_tensor *out);
+
+    /* --- losses ------------------------------------------------------------------------- */
+    /* A named per-example metric ([B] values, copied, never differentiated). */
+    dph_status (*emit_metric)(dph_ctx *ctx, const char *name, dph_tensor values);
+
+    /* --- datasets ------------------------------------------------------------------------ */
+    /* Appends one record; everything in *record is copied before return. */
+    dph_status (*emit_record)(dph_ctx *ctx, const dph_record *record);
+
+    /* --- models ------------------------------------------------------------------------- */
+    /* The HF config.json text. *out owned by the host; valid for the plugin instance's life. */
+    dph_status (*config_json)(dph_ctx *ctx, const char **out);
+    /* Typed lookups; `key` may be dotted ("rope_parameters.rope_theta"). Absent or null ->
+     * DPH_ERR_NOT_FOUND, so plugins apply the HF default. Strings: valid for the instance's life. */
+    dph_status (*config_int)(dph_ctx *ctx, const char *key, int64_t *out);
+    dph_status (*config_float)(dph_ctx *ctx, const char *key, double *out);
+    dph_status (*config_bool)(dph_ctx *ctx, const char *key, int32_t *out);
+    dph_status (*config_string)(dph_ctx *ctx, const char *key, const char **out);
+    /* During `configure` only: declares a float32 parameter under its HF name (copied). */
+    dph_status (*declare_parameter)(dph_ctx *ctx, const char *name, const int64_t *shape, int32_t rank,
+                                    dph_parallel parallel);
+    /* During `forward`: a handle (in this ctx) to the declared parameter, on the tape. */
+    dph_status (*parameter)(dph_ctx *ctx, const char *name, dph_tensor *out);
+    /* During a cached forward: appends k/v [B,T,Hkv,d] of `layer` to the instance's cache and
+     * returns the full keys/values so far. Without use_cache it returns k and v unchanged. */
+    dph_status (*kv_cache_append)(dph_ctx *ctx, int32_t layer, dph_tensor k, dph_tensor v,
+                                  dph_tensor *out_k, dph_tensor *out_v);
+} dph_host_api;
+
+/* True when `host` is new enough to have function `field`. */
+#define DPH_HOST_HAS(host, field) \
+    ((host)->struct_size >= offsetof(dph_host_api, field) + sizeof((host)->field) && (host)->field != NULL)
+
+/* ------------------------------------------------------------------ the descriptor */
+
+typedef enum dph_plugin_kind { DPH_KIND_MODEL = 1, DPH_KIND_DATASET = 2, DPH_KIND_LOSS = 3 } dph_plugin_kind;
+
+typedef enum dph_option_type {
+    DPH_OPTION_INT = 1,
+    DPH_OPTION_FLOAT = 2,
+    DPH_OPTION_BOOL = 3,   /* true/false */
+    DPH_OPTION_STRING = 4,
+    DPH_OPTION_LIST = 5    /* of strings: "a,b" or "[a, b]" */
+} dph_option_type;
+
+/* All strings are owned by the plugin and must live as long as the loaded library (static). */
+typedef struct dph_option_spec {
+    uint32_t struct_size;
+    const char *name;          /* [a-z0-9_]+, unique within the plugin */
+    dph_option_type type;
+    const char *default_value; /* as written on a command line; NULL = the option is required */
+    const char *help;          /* one line */
+} dph_option_spec;
+
+typedef struct dph_loss_vtable {
+    uint32_t struct_size;
+    uint32_t needs; /* DPH_LOSS_NEEDS_* flags */
+    /* Computes the scalar (rank-0) loss, mean over the batch, through host ops; metrics via
+     * host->emit_metric. *out_loss must be a handle of ctx. */
+    dph_status (*compute)(const dph_host_api *host, dph_ctx *ctx, void *state, const dph_loss_inputs *inputs, dph_tensor *out_loss);
+} dph_loss_vtable;
+
+typedef enum dph_truncation_mode { DPH_KEEP_START = 0, DPH_KEEP_END = 1 } dph_truncation_mode;
+
+typedef struct dph_dataset_vtable {
+    uint32_t struct_size;
+    dph_truncation_mode truncation_mode;
+    /* Yields the records of `split` ("train" or "test") in order through host->emit_record.
+     * Errors must name the file and line. */
+    dph_status (*load)(const dph_host_api *host, dph_ctx *ctx, void *state, const char *split /* borrowed */);
+} dph_dataset_vtable;
+
+typedef struct dph_model_vtable {
+    uint32_t struct_size;
+    const char *tokenizer_kind; /* static: "gpt2-bpe", "neox-bpe", "llama-spm", ... */
+    const char *block_name;     /* static: HF prefix of the repeated block with "{i}", e.g. "h.{i}" */
+    /* Reads the config (host->config_*) and declares every parameter (host->declare_parameter). */
+    dph_status (*configure)(const dph_host_api *host, dph_ctx *ctx, void *state);
+    /* input ids + attention mask -> logits [N, T, V] float32, through host ops. */
+    dph_status (*forward)(const dph_host_api *host, dph_ctx *ctx, void *state, const dph_forward_args *args,
+                          dph_tensor *out_logits);
+} dph_model_vtable;
+
+/* Every callback receives the host table (the same pointer as in dph_plugin_init) and its
+ * call's ctx, so a plugin needs no global state of its own.
+ *
+ * Filled by dph_plugin_init. The host zeroes it and sets struct_size to its own size before
+ * the call; the plugin must then write struct_size = sizeof(dph_plugin_desc) as it compiled
+ * it. Every pointer is owned by the plugin and must stay valid while the library is loaded. */
+typedef struct dph_plugin_desc {
+    uint32_t struct_size;
+    uint32_t abi_version;  /* DPH_ABI_VERSION the plugin was built against */
+    dph_plugin_kind kind;
+    const char *name;      /* [a-z0-9_.-]+ ; unique per kind in one registry */
+    const char *version;   /* free-form, e.g. "1.0.0" */
+    const char *description;
+    const dph_option_spec *options; /* n_options specs */
+    int32_t n_options;
+    /* Optional. Creates one instance; options are readable through host->option_* here.
+     * *out_state is the plugin's own, passed back to every callback and to destroy. */
+    dph_status (*create)(const dph_host_api *host, dph_ctx *ctx, void **out_state);
+    void (*destroy)(void *state);
+    /* Exactly the one matching `kind` is non-NULL. */
+    const dph_model_vtable *model;
+    const dph_dataset_vtable *dataset;
+    const dph_loss_vtable *loss;
+} dph_plugin_desc;
+
+/* ------------------------------------------------------------------ entry points */
+
+typedef uint32_t (*dph_plugin_abi_version_fn)(void);
+typedef dph_status (*dph_plugin_init_fn)(const dph_host_api *host, dph_ctx *ctx, dph_plugin_desc *out_desc);
+
+/* `host` is owned by the host and stays valid for the life of the process: keep it.
+ * `ctx` is for set_error/log during this call only (no options, no tensors yet).
+ * (Not declared for Swift, whose plugins define these with @_cdecl.) */
+#if !defined(__swift__)
+DPH_EXPORT dph_status dph_plugin_init(const dph_host_api *host, dph_ctx *ctx, dph_plugin_desc *out_desc);
+DPH_EXPORT uint32_t dph_plugin_abi_version(void);
+#endif
+
+/* Put this once in a plugin's source to export the version it was built against. */
+#define DPH_PLUGIN_ABI_VERSION_EXPORT \
+    DPH_EXPORT uint32_t dph_plugin_abi_version(void) { return DPH_ABI_VERSION; }
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* DPOHOST_PLUGIN_H */

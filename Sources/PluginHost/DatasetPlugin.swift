@@ -1,0 +1,76 @@
+import Autograd
+import CDPOHostSDK
+
+/// One prompt's record (data.md section 1), copied out of the plugin's buffers.
+public struct DatasetRecord: Equatable, Sendable {
+    public struct Pair: Equatable, Sendable {
+        public let preferred: Int
+        public let dispreferred: Int
+        public init(_ preferred: Int, _ dispreferred: Int) {
+            self.preferred = preferred
+            self.dispreferred = dispreferred
+        }
+    }
+
+    public let prompt: String
+    public let responses: [String]
+    public let pairs: [Pair]
+    public let sftTarget: String
+
+    public init(prompt: String, responses: [String], pairs: [Pair], sftTarget: String) {
+        self.prompt = prompt
+        self.responses = responses
+        self.pairs = pairs
+        self.sftTarget = sftTarget
+    }
+
+    init(copying r: dph_record) throws {
+        let expected = UInt32(MemoryLayout<dph_record>.size)
+        guard r.struct_size == expected else {
+            throw HostCallError.invalid("record struct_size is \(r.struct_size), expected \(expected)")
+        }
+        prompt = try requireString(r.prompt, "record prompt")
+        sftTarget = try requireString(r.sft_target, "record sft_target")
+        guard r.n_responses >= 0, r.n_pairs >= 0 else { throw HostCallError.invalid("negative response or pair count") }
+        guard r.n_responses == 0 || r.responses != nil else { throw HostCallError.invalid("record responses is NULL") }
+        responses = try (0..<Int(r.n_responses)).map { try requireString(r.responses![$0], "response \($0)") }
+        guard r.n_pairs == 0 || r.pairs != nil else { throw HostCallError.invalid("record pairs is NULL") }
+        var pairs: [Pair] = []
+        for i in 0..<Int(r.n_pairs) {
+            let a = Int(r.pairs![2 * i]), b = Int(r.pairs![2 * i + 1])
+            guard responses.indices.contains(a), responses.indices.contains(b) else {
+                throw HostCallError(status: Int32(DPH_ERR_INDEX),
+                                    message: "pair (\(a), \(b)) of prompt \(prompt.debugDescription.prefix(60)) is outside its \(responses.count) responses")
+            }
+            pairs.append(Pair(a, b))
+        }
+        self.pairs = pairs
+    }
+}
+
+/// A dataset plugin instance: yields the ordered records of a split.
+public struct DatasetPlugin {
+    public enum TruncationMode: String, Sendable { case keepStart = "keep_start", keepEnd = "keep_end" }
+
+    public let instance: PluginInstance
+    private let vtable: dph_dataset_vtable
+
+    public init(_ plugin: LoadedPlugin, options: [String: String] = [:]) throws {
+        let instance = try PluginInstance(plugin: plugin, options: options)
+        try instance.requireKind(.dataset)
+        self.instance = instance
+        self.vtable = plugin.descriptor.raw.dataset!.pointee
+    }
+
+    public var truncationMode: TruncationMode { vtable.truncation_mode == DPH_KEEP_END ? .keepEnd : .keepStart }
+
+    /// The records of `split` in the order the plugin emitted them.
+    public func load(split: String) throws -> [DatasetRecord] {
+        let load = vtable.load!
+        let state = instance.state
+        let ctx = try split.withCString { s in
+            try instance.call("load(\(split))", tape: Tape(pool: .serial, recording: false)) { load(HostAPI.table, $0, state, s) }
+        }
+        return ctx.records
+    }
+}

@@ -1,0 +1,115 @@
+import Autograd
+import CDPOHostSDK
+import Foundation
+import TensorCore
+
+/// Host functions only model plugins use: the HF config, parameters, the key/value cache.
+extension HostAPI {
+    static func modelInstance(_ ctx: CallContext, _ what: String) throws -> PluginInstance {
+        guard let instance = ctx.instance, instance.plugin.kind == .model else {
+            throw HostCallError(status: Int32(DPH_ERR_UNSUPPORTED), message: "\(what) is only available to model plugins")
+        }
+        return instance
+    }
+
+    static func configValue(_ ctx: CallContext, _ key: UnsafePointer<CChar>?) throws -> (String, Any) {
+        let k = try requireString(key, "config key")
+        guard let config = try HostAPI.modelInstance(ctx, "config").config else {
+            throw HostCallError(status: Int32(DPH_ERR_UNSUPPORTED), message: "no config.json is loaded yet (call from configure)")
+        }
+        guard let v = config.value(k) else { throw HostCallError.notFound("config.json has no key '\(k)'") }
+        return (k, v)
+    }
+
+    static func installModel(_ api: inout dph_host_api) {
+        api.config_json = { p, out in CallContext.run(p) { ctx in
+            let instance = try HostAPI.modelInstance(ctx, "config_json")
+            guard let config = instance.config else { throw HostCallError.notFound("no config.json is loaded") }
+            try requireOut(out).pointee = instance.strings.intern(config.text)
+        } }
+        api.config_int = { p, key, out in CallContext.run(p) { ctx in
+            let (k, v) = try HostAPI.configValue(ctx, key)
+            guard let n = v as? NSNumber, let i = Int64(exactly: n.doubleValue) else {
+                throw HostCallError.invalid("config key '\(k)' is \(v), not an integer")
+            }
+            try requireOut(out).pointee = i
+        } }
+        api.config_float = { p, key, out in CallContext.run(p) { ctx in
+            let (k, v) = try HostAPI.configValue(ctx, key)
+            guard let n = v as? NSNumber else { throw HostCallError.invalid("config key '\(k)' is \(v), not a number") }
+            try requireOut(out).pointee = n.doubleValue
+        } }
+        api.config_bool = { p, key, out in CallContext.run(p) { ctx in
+            let (k, v) = try HostAPI.configValue(ctx, key)
+            guard let b = v as? Bool else { throw HostCallError.invalid("config key '\(k)' is \(v), not a bool") }
+            try requireOut(out).pointee = b ? 1 : 0
+        } }
+        api.config_string = { p, key, out in CallContext.run(p) { ctx in
+            let (k, v) = try HostAPI.configValue(ctx, key)
+            guard let s = v as? String else { throw HostCallError.invalid("config key '\(k)' is \(v), not a string") }
+            try requireOut(out).pointee = ctx.instance!.strings.intern(s)
+        } }
+        api.declare_parameter = { p, name, shape, rank, parallel in CallContext.run(p) { ctx in
+            let instance = try HostAPI.modelInstance(ctx, "declare_parameter")
+            guard ctx.declaring else { throw HostCallError.invalid("declare_parameter is only allowed during configure") }
+            let n = try requireString(name, "parameter name")
+            guard !n.isEmpty else { throw HostCallError.invalid("parameter name is empty") }
+            guard !instance.declared.contains(where: { $0.name == n }) else {
+                throw HostCallError.invalid("parameter '\(n)' is declared twice")
+            }
+            guard let style = ParallelStyle(abi: parallel) else {
+                throw HostCallError.invalid("parameter '\(n)': unknown parallel style \(parallel.rawValue)")
+            }
+            instance.declared.append(ParameterSpec(name: n, shape: try HostAPI.readShape(shape, rank), parallel: style))
+        } }
+        api.parameter = { p, name, out in CallContext.run(p) { ctx in
+            let instance = try HostAPI.modelInstance(ctx, "parameter")
+            let n = try requireString(name, "parameter name")
+            guard let v = instance.parameters[n] else {
+                throw HostCallError.notFound("parameter '\(n)' is not declared or not bound")
+            }
+            try requireOut(out).pointee = ctx.arena.add(v)
+        } }
+        api.kv_cache_append = { p, layer, k, v, outK, outV in CallContext.run(p) { ctx in
+            let instance = try HostAPI.modelInstance(ctx, "kv_cache_append")
+            let key = try ctx.arena.float(k, "k"), value = try ctx.arena.float(v, "v")
+            let ok = try requireOut(outK, "out_k"), ov = try requireOut(outV, "out_v")
+            guard instance.cacheEnabled else {
+                ok.pointee = ctx.arena.add(key)
+                ov.pointee = ctx.arena.add(value)
+                return
+            }
+            // The cache holds values only: generation never back-propagates.
+            let tape = ctx.arena.tape
+            var fullK = tape.detach(key), fullV = tape.detach(value)
+            if let past = instance.kvCache[layer] {
+                fullK = try tape.concat([past.key, fullK], axis: 1)
+                fullV = try tape.concat([past.value, fullV], axis: 1)
+            }
+            instance.kvCache[layer] = (fullK, fullV)
+            ok.pointee = ctx.arena.add(fullK)
+            ov.pointee = ctx.arena.add(fullV)
+        } }
+    }
+}
+
+/// How tensor parallelism may split a declared linear weight.
+public enum ParallelStyle: String, Sendable {
+    case none, column, row
+
+    init?(abi: dph_parallel) {
+        switch abi {
+        case DPH_PARALLEL_NONE: self = .none
+        case DPH_PARALLEL_COLUMN: self = .column
+        case DPH_PARALLEL_ROW: self = .row
+        default: return nil
+        }
+    }
+}
+
+/// A parameter a model plugin declared: HF name, shape, and its tensor-parallel style.
+public struct ParameterSpec: Equatable, Sendable {
+    public let name: String
+    public let shape: [Int]
+    public let parallel: ParallelStyle
+}

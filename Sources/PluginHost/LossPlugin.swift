@@ -1,0 +1,89 @@
+import Autograd
+import CDPOHostSDK
+import TensorCore
+
+/// The inputs a loss plugin may consume (losses.md section 8); levels not declared stay nil.
+public struct LossInputs {
+    public var batchPairs: Int
+    public var policyChosenLogps, policyRejectedLogps: Variable?
+    public var referenceChosenLogps, referenceRejectedLogps: Variable?
+    public var chosenLengths, rejectedLengths: Variable?
+    public var policyTokenLogps, referenceTokenLogps, responseMask: Variable?
+    public var policyLogits, referenceLogits: Variable?
+    public var labels: IndexTensor?
+
+    public init(batchPairs: Int) { self.batchPairs = batchPairs }
+}
+
+/// What a loss call produced: the scalar loss (on the caller's tape) and per-example metrics
+/// in the order the plugin emitted them.
+public struct LossResult {
+    public let loss: Variable
+    public let metrics: [(name: String, values: [Float])]
+
+    public func metric(_ name: String) -> [Float]? { metrics.first { $0.name == name }?.values }
+}
+
+/// A loss plugin instance.
+public struct LossPlugin {
+    public struct Needs: OptionSet, Sendable {
+        public let rawValue: UInt32
+        public init(rawValue: UInt32) { self.rawValue = rawValue }
+        public static let sequence = Needs(rawValue: UInt32(DPH_LOSS_NEEDS_SEQUENCE))
+        public static let token = Needs(rawValue: UInt32(DPH_LOSS_NEEDS_TOKEN))
+        public static let logits = Needs(rawValue: UInt32(DPH_LOSS_NEEDS_LOGITS))
+    }
+
+    public let instance: PluginInstance
+    private let vtable: dph_loss_vtable
+
+    public init(_ plugin: LoadedPlugin, options: [String: String] = [:]) throws {
+        let instance = try PluginInstance(plugin: plugin, options: options)
+        try instance.requireKind(.loss)
+        self.instance = instance
+        self.vtable = plugin.descriptor.raw.loss!.pointee
+    }
+
+    public var needs: Needs { Needs(rawValue: vtable.needs) }
+
+    /// Runs the plugin's loss on `tape`; the loss can be back-propagated like any host op.
+    public func compute(_ inputs: LossInputs, tape: Tape) throws -> LossResult {
+        let compute = vtable.compute!
+        let state = instance.state
+        let needs = self.needs
+        var out: dph_tensor = 0
+        var arena: TensorArena?
+        let ctx = try instance.call("compute", tape: tape) { p in
+            let a = CallContext.from(p)!.arena
+            arena = a
+            func h(_ v: Variable?, _ level: Needs) -> dph_tensor { needs.contains(level) ? v.map(a.add) ?? 0 : 0 }
+            var c = dph_loss_inputs()
+            c.struct_size = UInt32(MemoryLayout<dph_loss_inputs>.size)
+            c.batch_pairs = Int64(inputs.batchPairs)
+            c.policy_chosen_logps = h(inputs.policyChosenLogps, .sequence)
+            c.policy_rejected_logps = h(inputs.policyRejectedLogps, .sequence)
+            c.reference_chosen_logps = h(inputs.referenceChosenLogps, .sequence)
+            c.reference_rejected_logps = h(inputs.referenceRejectedLogps, .sequence)
+            c.chosen_lengths = h(inputs.chosenLengths, .sequence)
+            c.rejected_lengths = h(inputs.rejectedLengths, .sequence)
+            c.policy_token_logps = h(inputs.policyTokenLogps, .token)
+            c.reference_token_logps = h(inputs.referenceTokenLogps, .token)
+            c.response_mask = h(inputs.responseMask, .token)
+            c.policy_logits = h(inputs.policyLogits, .logits)
+            c.reference_logits = h(inputs.referenceLogits, .logits)
+            c.labels = needs.contains(.logits) ? inputs.labels.map(a.add) ?? 0 : 0
+            return compute(HostAPI.table, p, state, &c, &out)
+        }
+        let loss: Variable
+        do {
+            loss = try arena!.float(out, "the returned loss")
+        } catch let e as HostCallError {
+            throw PluginError.pluginFailed(plugin: instance.plugin.name, call: "compute", status: e.status, message: e.message)
+        }
+        guard loss.value.count == 1 else {
+            throw PluginError.pluginFailed(plugin: instance.plugin.name, call: "compute", status: Int32(DPH_ERR_SHAPE),
+                                           message: "the loss must be a scalar, got shape \(loss.shape)")
+        }
+        return LossResult(loss: loss, metrics: ctx.metrics)
+    }
+}

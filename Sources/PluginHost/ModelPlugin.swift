@@ -1,0 +1,83 @@
+import Autograd
+import CDPOHostSDK
+import TensorCore
+
+/// A model plugin instance: configure from a HF config.json, bind parameters, run forward.
+public struct ModelPlugin {
+    public let instance: PluginInstance
+    private let vtable: dph_model_vtable
+
+    public init(_ plugin: LoadedPlugin, options: [String: String] = [:]) throws {
+        let instance = try PluginInstance(plugin: plugin, options: options)
+        try instance.requireKind(.model)
+        self.instance = instance
+        self.vtable = plugin.descriptor.raw.model!.pointee
+    }
+
+    public var tokenizerKind: String { String(cString: vtable.tokenizer_kind) }
+    /// HF name pattern of the repeated block, with "{i}" for the block index.
+    public var blockName: String { String(cString: vtable.block_name) }
+    public var parameterSpecs: [ParameterSpec] { instance.declared }
+
+    /// Reads `configJSON` and returns the parameters the plugin declared for it.
+    @discardableResult
+    public func configure(configJSON: String) throws -> [ParameterSpec] {
+        do {
+            instance.config = try ModelConfig(text: configJSON)
+        } catch let e as HostCallError {
+            throw PluginError.pluginFailed(plugin: instance.plugin.name, call: "configure", status: e.status, message: e.message)
+        }
+        instance.declared = []
+        let configure = vtable.configure!
+        let state = instance.state
+        _ = try instance.call("configure", tape: Tape(pool: .serial, recording: false)) { p in
+            CallContext.from(p)!.declaring = true
+            return configure(HostAPI.table, p, state)
+        }
+        return instance.declared
+    }
+
+    /// Supplies the values of every declared parameter (shapes checked).
+    public func bind(_ parameters: [String: Variable]) throws {
+        for spec in instance.declared {
+            guard let v = parameters[spec.name] else {
+                throw PluginError.pluginFailed(plugin: instance.plugin.name, call: "bind", status: Int32(DPH_ERR_NOT_FOUND),
+                                               message: "no value for declared parameter '\(spec.name)'")
+            }
+            guard v.shape == spec.shape else {
+                throw PluginError.pluginFailed(plugin: instance.plugin.name, call: "bind", status: Int32(DPH_ERR_SHAPE),
+                                               message: "parameter '\(spec.name)' declared \(spec.shape), given \(v.shape)")
+            }
+        }
+        instance.parameters = parameters
+    }
+
+    /// Logits `[N, T, V]` for `inputIDs`/`attentionMask` `[N, T]`, recorded on `tape`.
+    public func forward(inputIDs: IndexTensor, attentionMask: IndexTensor, positionIDs: IndexTensor? = nil,
+                        useCache: Bool = false, tape: Tape) throws -> Variable {
+        let forward = vtable.forward!
+        let state = instance.state
+        instance.cacheEnabled = useCache
+        var out: dph_tensor = 0
+        var arena: TensorArena?
+        _ = try instance.call("forward", tape: tape) { p in
+            let a = CallContext.from(p)!.arena
+            arena = a
+            var args = dph_forward_args()
+            args.struct_size = UInt32(MemoryLayout<dph_forward_args>.size)
+            args.input_ids = a.add(inputIDs)
+            args.attention_mask = a.add(attentionMask)
+            args.position_ids = positionIDs.map(a.add) ?? 0
+            args.use_cache = useCache ? 1 : 0
+            return forward(HostAPI.table, p, state, &args, &out)
+        }
+        do {
+            return try arena!.float(out, "the returned logits")
+        } catch let e as HostCallError {
+            throw PluginError.pluginFailed(plugin: instance.plugin.name, call: "forward", status: e.status, message: e.message)
+        }
+    }
+
+    /// Forgets cached keys and values (start of a new generation).
+    public func resetCache() { instance.kvCache = [:] }
+}

@@ -1,0 +1,75 @@
+import Autograd
+import CDPOHostSDK
+import Foundation
+
+/// One configured instance of a plugin: its validated options, its private state (from
+/// `create`) and, for models, its config, declared parameters and key/value cache.
+public final class PluginInstance {
+    public let plugin: LoadedPlugin
+    public let options: ResolvedOptions
+    let strings = CStringPool()
+    private(set) var state: UnsafeMutableRawPointer?
+
+    // Model instances only.
+    var config: ModelConfig?
+    var declared: [ParameterSpec] = []
+    var parameters: [String: Variable] = [:]
+    var kvCache: [Int32: (key: Variable, value: Variable)] = [:]
+    var cacheEnabled = false
+
+    /// Validates `options` (name -> text) against the descriptor, then calls the plugin's `create`.
+    public init(plugin: LoadedPlugin, options: [String: String] = [:]) throws {
+        self.plugin = plugin
+        self.options = try ResolvedOptions(plugin: plugin.name, specs: plugin.descriptor.options, given: options)
+        if let create = plugin.descriptor.raw.create {
+            var out: UnsafeMutableRawPointer?
+            try call("create", tape: Tape(pool: .serial, recording: false)) { create(HostAPI.table, $0, &out) }
+            state = out
+        }
+    }
+
+    deinit {
+        if let destroy = plugin.descriptor.raw.destroy { destroy(state) }
+    }
+
+    /// Calls into the plugin with a fresh context; a failure status becomes `pluginFailed` with
+    /// the plugin's message. The returned context holds what the call emitted.
+    @discardableResult
+    func call(_ name: String, tape: Tape, _ body: (OpaquePointer) -> Int32) throws -> CallContext {
+        let ctx = CallContext(pluginName: plugin.name, instance: self, arena: TensorArena(tape: tape))
+        let status = ctx.withPointer(body)
+        guard status == Int32(DPH_OK) else { throw ctx.failure(call: name, status: status) }
+        return ctx
+    }
+
+    func requireKind(_ kind: PluginKind) throws {
+        guard plugin.kind == kind else {
+            throw PluginError.badDescriptor(path: plugin.path, detail: "plugin '\(plugin.name)' is a \(plugin.kind) plugin, not a \(kind) plugin")
+        }
+    }
+}
+
+/// A parsed HF config.json with dotted-key lookups.
+struct ModelConfig {
+    let text: String
+    private let root: [String: Any]
+
+    init(text: String) throws {
+        guard let data = text.data(using: .utf8),
+              let obj = try? JSONSerialization.jsonObject(with: data), let dict = obj as? [String: Any] else {
+            throw HostCallError(status: Int32(DPH_ERR_FORMAT), message: "config.json is not a JSON object")
+        }
+        self.text = text
+        self.root = dict
+    }
+
+    /// The value at `key` ("a.b.c"), nil when absent or JSON null.
+    func value(_ key: String) -> Any? {
+        var cur: Any = root
+        for part in key.split(separator: ".") {
+            guard let dict = cur as? [String: Any], let next = dict[String(part)] else { return nil }
+            cur = next
+        }
+        return cur is NSNull ? nil : cur
+    }
+}

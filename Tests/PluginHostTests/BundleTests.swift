@@ -1,0 +1,104 @@
+import XCTest
+@testable import PluginHost
+
+/// Bundles install only when every checksum, the manifest and the ABI check out.
+final class BundleTests: XCTestCase {
+    var dir: URL!
+
+    override func setUpWithError() throws { dir = try Build.tempDir() }
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
+
+    func testSHA256MatchesKnownVectors() {
+        XCTAssertEqual(SHA256.hex(Data()), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        XCTAssertEqual(SHA256.hex(Data("abc".utf8)), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        XCTAssertEqual(SHA256.hex(Data("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8)),
+                       "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
+        XCTAssertEqual(SHA256.hex(Data(repeating: UInt8(ascii: "a"), count: 1_000_000)),
+                       "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+    }
+
+    /// A bundle folder with the two C examples and a manifest (optionally edited).
+    func makeBundle(edit: (inout [String: Any]) -> Void = { _ in }) throws -> URL {
+        let b = dir.appendingPathComponent("bundle-src")
+        try FileManager.default.createDirectory(at: b, withIntermediateDirectories: true)
+        let hinge = try Build.example("examples/hinge-loss/hinge.c", into: b)
+        let mydata = try Build.example("examples/mydata/mydata.c", into: b)
+        var manifest: [String: Any] = [
+            "name": "extras", "version": "1.2.0", "abi": Int(PluginABI.current),
+            "plugins": [
+                ["file": "hinge.so", "kind": "loss", "name": "hinge", "sha256": try SHA256.hex(fileAt: hinge)],
+                ["file": "mydata.so", "kind": "dataset", "name": "mydata", "sha256": try SHA256.hex(fileAt: mydata)],
+            ],
+        ]
+        edit(&manifest)
+        try JSONSerialization.data(withJSONObject: manifest).write(to: b.appendingPathComponent("manifest.json"))
+        return b
+    }
+
+    func testADirectoryBundleInstallsAndItsPluginsAreDiscovered() throws {
+        let store = BundleStore(directory: dir.appendingPathComponent("installed").path)
+        let installed = try store.install(bundlePath: try makeBundle().path)
+        XCTAssertEqual(installed.manifest.name, "extras")
+        XCTAssertTrue(store.verifyInstalled().allSatisfy { $0.error == nil })
+        let registry = PluginRegistry()
+        try PluginDiscovery(builtinDirectory: nil, installDirectory: store.directory, searchPath: []).discover(into: registry)
+        XCTAssertEqual(Set(registry.plugins().map(\.name)), ["hinge", "mydata"])
+    }
+
+    func testATarGzBundleInstalls() throws {
+        let src = try makeBundle()
+        let archive = dir.appendingPathComponent("extras.tar.gz").path
+        let tar = try Build.run("/usr/bin/env", ["tar", "-czf", archive, "-C", src.deletingLastPathComponent().path, src.lastPathComponent])
+        XCTAssertEqual(tar.status, 0, tar.stderr)
+        let store = BundleStore(directory: dir.appendingPathComponent("installed").path)
+        XCTAssertEqual(try store.install(bundlePath: archive).manifest.plugins.count, 2)
+    }
+
+    func testABundleWithAWrongChecksumIsRefusedAndNothingIsInstalled() throws {
+        let b = try makeBundle { m in
+            var plugins = m["plugins"] as! [[String: Any]]
+            plugins[1]["sha256"] = String(repeating: "0", count: 64)
+            m["plugins"] = plugins
+        }
+        let target = dir.appendingPathComponent("installed")
+        XCTAssertThrowsPluginError(try BundleStore(directory: target.path).install(bundlePath: b.path),
+                                   contains: ["checksum mismatch for mydata.so", String(repeating: "0", count: 64)])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: target.appendingPathComponent("extras").path))
+    }
+
+    func testABundleWithAWrongManifestIsRefused() throws {
+        let store = BundleStore(directory: dir.appendingPathComponent("installed").path)
+        let noName = try makeBundle { $0["name"] = nil }
+        XCTAssertThrowsPluginError(try store.install(bundlePath: noName.path), contains: ["manifest.json lacks 'name'"])
+        let lying = try makeBundle { m in
+            var plugins = m["plugins"] as! [[String: Any]]
+            plugins[0]["name"] = "sigmoid"
+            m["plugins"] = plugins
+        }
+        XCTAssertThrowsPluginError(try store.install(bundlePath: lying.path),
+                                   contains: ["hinge.so is the loss plugin 'hinge', manifest says loss 'sigmoid'"])
+        let future = try makeBundle { $0["abi"] = 42 }
+        XCTAssertThrowsPluginError(try store.install(bundlePath: future.path), contains: ["built for plugin ABI 42"])
+        let escape = try makeBundle { m in
+            var plugins = m["plugins"] as! [[String: Any]]
+            plugins[0]["file"] = "../hinge.so"
+            m["plugins"] = plugins
+        }
+        XCTAssertThrowsPluginError(try store.install(bundlePath: escape.path), contains: ["relative path inside the bundle"])
+        let notArchive = dir.appendingPathComponent("x.tar.gz")
+        try "not gzip".write(to: notArchive, atomically: true, encoding: .utf8)
+        XCTAssertThrowsPluginError(try store.install(bundlePath: notArchive.path), contains: ["not a readable .tar.gz"])
+    }
+
+    func testVerifyDetectsATamperedInstalledPlugin() throws {
+        let store = BundleStore(directory: dir.appendingPathComponent("installed").path)
+        let installed = try store.install(bundlePath: try makeBundle().path)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: installed.directory + "/hinge.so"))
+        handle.seekToEndOfFile()
+        handle.write(Data([0]))
+        handle.closeFile()
+        let results = store.verifyInstalled()
+        XCTAssertEqual(results.count, 1)
+        XCTAssertTrue(results[0].error?.description.contains("checksum mismatch for hinge.so") ?? false)
+    }
+}

@@ -1,0 +1,88 @@
+import Autograd
+import TensorCore
+import XCTest
+@testable import PluginHost
+
+/// The model path of the ABI, through a tiny C model: a one-layer linear LM
+/// (logits = wte[ids] @ lm_head^T) that reads its sizes from a HF config.json.
+final class ModelPluginTests: XCTestCase {
+    static let source = #"""
+    #include <dpohost/plugin.h>
+    DPH_PLUGIN_ABI_VERSION_EXPORT
+    #define TRY(call) do { dph_status s_ = (call); if (s_ != DPH_OK) return s_; } while (0)
+
+    static dph_status configure(const dph_host_api *host, dph_ctx *ctx, void *state) {
+        (void)state;
+        int64_t v, e;
+        TRY(host->config_int(ctx, "vocab_size", &v));
+        if (host->config_int(ctx, "n_embd", &e) != DPH_OK) e = 4; /* HF-style default when absent */
+        int64_t shape[2] = {v, e};
+        TRY(host->declare_parameter(ctx, "wte.weight", shape, 2, DPH_PARALLEL_NONE));
+        TRY(host->declare_parameter(ctx, "lm_head.weight", shape, 2, DPH_PARALLEL_COLUMN));
+        return DPH_OK;
+    }
+
+    static dph_status forward(const dph_host_api *host, dph_ctx *ctx, void *state, const dph_forward_args *a,
+                              dph_tensor *out) {
+        (void)state;
+        dph_tensor wte, head, x;
+        TRY(host->parameter(ctx, "wte.weight", &wte));
+        TRY(host->parameter(ctx, "lm_head.weight", &head));
+        TRY(host->embedding(ctx, a->input_ids, wte, &x));
+        return host->linear(ctx, x, head, 0, DPH_LINEAR_OUT_IN, out);
+    }
+
+    static const dph_model_vtable vtable = {sizeof(dph_model_vtable), "gpt2-bpe", "h.{i}", configure, forward};
+
+    DPH_EXPORT dph_status dph_plugin_init(const dph_host_api *host, dph_ctx *ctx, dph_plugin_desc *d) {
+        (void)host; (void)ctx;
+        d->struct_size = sizeof(dph_plugin_desc);
+        d->abi_version = DPH_ABI_VERSION;
+        d->kind = DPH_KIND_MODEL;
+        d->name = "tiny_linear";
+        d->version = "0.1";
+        d->model = &vtable;
+        return DPH_OK;
+    }
+    """#
+
+    func testAModelPluginDeclaresParametersAndItsForwardIsDifferentiable() throws {
+        let dir = try Build.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let model = try ModelPlugin(try PluginLoader.load(path: try Build.plugin(code: Self.source, into: dir, name: "tiny")))
+        XCTAssertEqual(model.tokenizerKind, "gpt2-bpe")
+        XCTAssertEqual(model.blockName, "h.{i}")
+        let specs = try model.configure(configJSON: #"{"vocab_size": 5, "n_embd": 3, "n_inner": null}"#)
+        XCTAssertEqual(specs, [ParameterSpec(name: "wte.weight", shape: [5, 3], parallel: .none),
+                               ParameterSpec(name: "lm_head.weight", shape: [5, 3], parallel: .column)])
+
+        let wteValues = (0..<15).map { Float($0) * 0.1 - 0.7 }, headValues = (0..<15).map { Float(($0 * 7) % 11) * 0.05 }
+        let wte = Variable(try Tensor(shape: [5, 3], values: wteValues), requiresGrad: true)
+        let head = Variable(try Tensor(shape: [5, 3], values: headValues), requiresGrad: true)
+        try model.bind(["wte.weight": wte, "lm_head.weight": head])
+
+        let tape = Tape(pool: .serial)
+        let ids = try IndexTensor(shape: [1, 3], values: [2, 0, 4])
+        let logits = try model.forward(inputIDs: ids, attentionMask: IndexTensor(shape: [1, 3], repeating: 1), tape: tape)
+        XCTAssertEqual(logits.shape, [1, 3, 5])
+        for (t, id) in ids.values.enumerated() {
+            for v in 0..<5 {
+                let expected = (0..<3).reduce(Float(0)) { $0 + wteValues[Int(id) * 3 + $1] * headValues[v * 3 + $1] }
+                XCTAssertEqual(logits.value[0, t, v], expected, accuracy: 1e-5)
+            }
+        }
+        // Gradients reach the bound parameters through the plugin's ops.
+        try tape.backward(try tape.sum(logits))
+        let headGrad = try XCTUnwrap(head.grad).scalars
+        for v in 0..<5 {
+            for k in 0..<3 {
+                let expected = ids.values.reduce(Float(0)) { $0 + wteValues[Int($1) * 3 + k] }
+                XCTAssertEqual(headGrad[v * 3 + k], expected, accuracy: 1e-5)
+            }
+        }
+
+        XCTAssertThrowsPluginError(try model.configure(configJSON: #"{"n_embd": 3}"#),
+                                   contains: ["failed in configure", "no key 'vocab_size'"])
+        XCTAssertThrowsPluginError(try model.configure(configJSON: "not json"), contains: ["not a JSON object"])
+    }
+}

@@ -1,0 +1,131 @@
+import Foundation
+import XCTest
+@testable import PluginHost
+
+/// Builds plugins with the system C compiler exactly as a user would, into a per-test folder.
+enum Build {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+    static let sdkInclude = root.appendingPathComponent("SDK/include").path
+    /// SwiftPM's products folder (the dpohost binary and Swift plugin products live here).
+    static let products = Bundle.main.bundleURL
+
+    static func tempDir() throws -> URL {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("dph-test-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        return dir
+    }
+
+    /// `cc -shared -fPIC -I SDK/include SOURCE -o OUT -lm`; fails the test on compiler errors.
+    static func plugin(_ source: URL, into dir: URL, name: String, defines: [String] = []) throws -> String {
+        let out = dir.appendingPathComponent(name + ".so").path
+        let r = try run("/usr/bin/env", ["cc", "-shared", "-fPIC", "-std=gnu11", "-I", sdkInclude]
+            + defines.map { "-D" + $0 } + [source.path, "-o", out, "-lm"])
+        guard r.status == 0 else { throw CompileError(message: "cc failed for \(source.lastPathComponent): \(r.stderr)") }
+        return out
+    }
+
+    static func plugin(code: String, into dir: URL, name: String, defines: [String] = []) throws -> String {
+        let src = dir.appendingPathComponent(name + ".c")
+        try code.write(to: src, atomically: true, encoding: .utf8)
+        return try plugin(src, into: dir, name: name, defines: defines)
+    }
+
+    static func example(_ relative: String, into dir: URL) throws -> String {
+        let src = root.appendingPathComponent(relative)
+        return try plugin(src, into: dir, name: src.deletingPathExtension().lastPathComponent)
+    }
+
+    struct CompileError: Error { let message: String }
+
+    struct Result { let status: Int32; let stdout: String; let stderr: String }
+
+    static func run(_ exe: String, _ args: [String], environment: [String: String]? = nil) throws -> Result {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: exe)
+        p.arguments = args
+        if let environment { p.environment = environment }
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
+                      stderr: String(decoding: e, as: UTF8.self))
+    }
+
+    /// Runs the built `dpohost` with an empty plugin environment (no stray installed bundles).
+    static func dpohost(_ args: [String], home: URL) throws -> Result {
+        var env = ProcessInfo.processInfo.environment
+        env["DPOHOST_HOME"] = home.path
+        env["DPOHOST_PLUGIN_PATH"] = ""
+        return try run(products.appendingPathComponent("dpohost").path, args, environment: env)
+    }
+}
+
+/// A configurable minimal loss plugin for the refusal cases; each -D flag breaks one thing.
+let brokenPluginSource = #"""
+#include <dpohost/plugin.h>
+#ifndef ABI
+#define ABI DPH_ABI_VERSION
+#endif
+#ifndef DESC_SIZE
+#define DESC_SIZE sizeof(dph_plugin_desc)
+#endif
+#ifndef NAME
+#define NAME "broken"
+#endif
+#ifndef NO_VERSION_SYMBOL
+DPH_EXPORT uint32_t dph_plugin_abi_version(void) { return ABI; }
+#endif
+static const dph_option_spec options[] = {
+    {sizeof(dph_option_spec), "beta", DPH_OPTION_FLOAT, "0.1", "temperature"},
+    {sizeof(dph_option_spec), "label_smoothing", DPH_OPTION_FLOAT, "0", "cDPO epsilon"},
+};
+static dph_status compute(const dph_host_api *host, dph_ctx *ctx, void *state, const dph_loss_inputs *in, dph_tensor *out) {
+    (void)state;
+#ifdef COMPUTE_FAILS
+    (void)in; (void)out;
+    return host->set_error(ctx, DPH_ERR_INVALID_ARGUMENT, "broken: the reference log-probs are missing");
+#else
+    return host->mean(ctx, in->policy_chosen_logps, DPH_AXIS_ALL, 0, out);
+#endif
+}
+static const dph_loss_vtable vtable = {sizeof(dph_loss_vtable), DPH_LOSS_NEEDS_SEQUENCE, compute};
+#ifndef NO_INIT
+DPH_EXPORT dph_status dph_plugin_init(const dph_host_api *host, dph_ctx *ctx, dph_plugin_desc *d) {
+#ifdef INIT_FAILS
+    (void)d;
+    return host->set_error(ctx, DPH_ERR_IO, "broken: cannot read its license file /nonexistent/LICENSE");
+#else
+    (void)host; (void)ctx;
+    d->struct_size = DESC_SIZE;
+    d->abi_version = ABI;
+    d->kind = DPH_KIND_LOSS;
+    d->name = NAME;
+    d->version = "0.1";
+    d->description = "test plugin";
+    d->options = options;
+    d->n_options = 2;
+    d->loss = &vtable;
+    return DPH_OK;
+#endif
+}
+#endif
+"""#
+
+func XCTAssertThrowsPluginError(_ body: @autoclosure () throws -> Any, contains fragments: [String],
+                                file: StaticString = #filePath, line: UInt = #line) {
+    do {
+        _ = try body()
+        XCTFail("expected a PluginError", file: file, line: line)
+    } catch let e as PluginError {
+        for f in fragments {
+            XCTAssertTrue(e.description.contains(f), "'\(e.description)' lacks '\(f)'", file: file, line: line)
+        }
+    } catch {
+        XCTFail("expected a PluginError, got \(error)", file: file, line: line)
+    }
+}
