@@ -15,6 +15,12 @@ let package = Package(
         .executable(name: "dpohost", targets: ["dpohost"]),
         // Example plugin written in Swift against the SDK (loaded at run time, never linked).
         .library(name: "ExampleSwiftLoss", type: .dynamic, targets: ["ExampleSwiftLoss"]),
+        // Built-in losses (issue 6), found next to the binary as libdph_*.so.
+        .library(name: "dph_sft", type: .dynamic, targets: ["DPHLossSFT"]),
+        .library(name: "dph_dpo", type: .dynamic, targets: ["DPHLossDPO"]),
+        .library(name: "dph_cdpo", type: .dynamic, targets: ["DPHLossCDPO"]),
+        .library(name: "dph_ipo", type: .dynamic, targets: ["DPHLossIPO"]),
+        .library(name: "dph_tdpo", type: .dynamic, targets: ["DPHLossTDPO"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -34,6 +40,13 @@ let package = Package(
         .target(name: "PluginHost", dependencies: ["TensorCore", "Autograd", "CDPOHostSDK"]),
         .target(name: "ExampleSwiftLoss", dependencies: ["DPOHostSDK"], path: "examples/swift-loss",
                 exclude: ["README.md"]),
+        // Built-in loss plugins: shared preference-loss pieces, then one target per plugin.
+        .target(name: "DPHLossKit", dependencies: ["DPOHostSDK"], path: "Plugins/Losses/Common"),
+        .target(name: "DPHLossSFT", dependencies: ["DPOHostSDK", "DPHLossKit"], path: "Plugins/Losses/SFT"),
+        .target(name: "DPHLossDPO", dependencies: ["DPOHostSDK", "DPHLossKit"], path: "Plugins/Losses/DPO"),
+        .target(name: "DPHLossCDPO", dependencies: ["DPOHostSDK", "DPHLossKit"], path: "Plugins/Losses/CDPO"),
+        .target(name: "DPHLossIPO", dependencies: ["DPOHostSDK", "DPHLossKit"], path: "Plugins/Losses/IPO"),
+        .target(name: "DPHLossTDPO", dependencies: ["DPOHostSDK", "DPHLossKit"], path: "Plugins/Losses/TDPO"),
         // Checkpoints: safetensors (mmap, validated), atomic writes, Hugging Face model directories.
         .target(name: "Checkpoint", dependencies: ["TensorCore"]),
         // Tokenizers: byte-level BPE (GPT-2, GPT-NeoX) in Swift; SentencePiece (Llama) through a C++ shim.
