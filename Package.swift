@@ -15,6 +15,10 @@ let package = Package(
         .executable(name: "dpohost", targets: ["dpohost"]),
         // Example plugin written in Swift against the SDK (loaded at run time, never linked).
         .library(name: "ExampleSwiftLoss", type: .dynamic, targets: ["ExampleSwiftLoss"]),
+        // Built-in model plugins (found next to the binary as libdph_*.so).
+        .library(name: "dph_gpt2", type: .dynamic, targets: ["GPT2Model"]),
+        .library(name: "dph_pythia", type: .dynamic, targets: ["PythiaModel"]),
+        .library(name: "dph_llama", type: .dynamic, targets: ["LlamaModel"]),
         // Built-in losses (issue 6), found next to the binary as libdph_*.so.
         .library(name: "dph_sft", type: .dynamic, targets: ["DPHLossSFT"]),
         .library(name: "dph_dpo", type: .dynamic, targets: ["DPHLossDPO"]),
@@ -40,6 +44,10 @@ let package = Package(
         .target(name: "PluginHost", dependencies: ["TensorCore", "Autograd", "CDPOHostSDK"]),
         .target(name: "ExampleSwiftLoss", dependencies: ["DPOHostSDK"], path: "examples/swift-loss",
                 exclude: ["README.md"]),
+        // Model plugins: each sees only the SDK.
+        .target(name: "GPT2Model", dependencies: ["DPOHostSDK"], path: "Plugins/Models/GPT2"),
+        .target(name: "PythiaModel", dependencies: ["DPOHostSDK"], path: "Plugins/Models/Pythia"),
+        .target(name: "LlamaModel", dependencies: ["DPOHostSDK"], path: "Plugins/Models/Llama"),
         // Built-in loss plugins: shared preference-loss pieces, then one target per plugin.
         .target(name: "DPHLossKit", dependencies: ["DPOHostSDK"], path: "Plugins/Losses/Common"),
         .target(name: "DPHLossSFT", dependencies: ["DPOHostSDK", "DPHLossKit"], path: "Plugins/Losses/SFT"),
@@ -55,7 +63,8 @@ let package = Package(
         // Data: records -> tokenized, truncated, padded batches; bit-exact shuffling.
         .target(name: "Data", dependencies: ["TensorCore", "Tokenizers"]),
         // Training: optimizers, schedule, clipping (and, as it lands, trainers and the loop).
-        .target(name: "Training", dependencies: ["TensorCore", "Autograd", "Checkpoint"], swiftSettings: kernelFlags),
+        .target(name: "Training", dependencies: ["TensorCore", "Autograd", "Checkpoint", "PluginHost", "Tokenizers", "Data"],
+                swiftSettings: kernelFlags),
         // The command-line tool.
         .executableTarget(name: "dpohost", dependencies: [
             "TensorCore", "Autograd", "CBLAS", "PluginHost",
@@ -68,6 +77,7 @@ let package = Package(
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers"]),
         .testTarget(name: "DataTests", dependencies: ["Data", "Tokenizers", "TensorCore"], exclude: ["Golden"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Autograd", "TensorCore", "Checkpoint"]),
+        .testTarget(name: "ModelTests", dependencies: ["Training", "PluginHost", "Checkpoint", "Autograd", "TensorCore", "Tokenizers"]),
         .testTarget(name: "PluginHostTests", dependencies: ["PluginHost", "Autograd", "TensorCore", "CDPOHostSDK"]),
     ]
 )
