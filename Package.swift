@@ -78,6 +78,7 @@ let package = Package(
         .testTarget(name: "DataTests", dependencies: ["Data", "Tokenizers", "TensorCore"], exclude: ["Golden"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Autograd", "TensorCore", "Checkpoint"]),
         .testTarget(name: "ModelTests", dependencies: ["Training", "PluginHost", "Checkpoint", "Autograd", "TensorCore", "Tokenizers"]),
+        .testTarget(name: "LossPluginTests", dependencies: ["Training", "PluginHost", "Autograd", "TensorCore", "Checkpoint"]),
         .testTarget(name: "PluginHostTests", dependencies: ["PluginHost", "Autograd", "TensorCore", "CDPOHostSDK"]),
     ]
 )

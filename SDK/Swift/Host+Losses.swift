@@ -2,9 +2,9 @@
 import Glibc
 #endif
 
-// What loss plugins need beyond DPOHostSDK.swift: the remaining unary ops by name, slicing and
-// splitting, the fused label log-prob op, int32 reads, required-input checks, and per-instance
-// state for `create`/`destroy`. Same rules as the rest of the layer: thin, stateless, throwing.
+// What loss plugins need beyond DPOHostSDK.swift and Host+Models.swift: the remaining unary ops
+// by name, slicing, chosen/rejected halves, the fused label log-prob op, required-input checks
+// and per-instance state for `create`/`destroy`. Thin, stateless and throwing like the rest.
 
 extension Host {
     // MARK: unary ops by name
@@ -22,25 +22,12 @@ extension Host {
     // MARK: shapes
 
     /// Elements `range` along `axis` (negative axes count from the end).
-    public func slice(_ x: dph_tensor, axis: Int32, _ range: Range<Int>) throws -> dph_tensor {
-        try made { api.pointee.slice(ctx, x, axis, Int64(range.lowerBound), Int64(range.upperBound), $0) }
+    public func slice(_ x: dph_tensor, axis: Int, _ range: Range<Int>) throws -> dph_tensor {
+        try made { api.pointee.slice(ctx, x, Int32(axis), Int64(range.lowerBound), Int64(range.upperBound), $0) }
     }
 
-    /// Cuts `x` along `axis` into pieces of `sizes`.
-    public func split(_ x: dph_tensor, sizes: [Int], axis: Int32) throws -> [dph_tensor] {
-        let dims = sizes.map(Int64.init)
-        var out = [dph_tensor](repeating: 0, count: sizes.count)
-        try checked(api.pointee.split(ctx, x, dims, Int32(dims.count), axis, &out))
-        return out
-    }
-
-    public func concat(_ xs: [dph_tensor], axis: Int32) throws -> dph_tensor {
-        try made { api.pointee.concat(ctx, xs, Int32(xs.count), axis, $0) }
-    }
-
-    public func reshape(_ x: dph_tensor, _ shape: [Int]) throws -> dph_tensor {
-        let dims = shape.map(Int64.init)
-        return try made { api.pointee.reshape(ctx, x, dims, Int32(dims.count), $0) }
+    public func concat(_ xs: [dph_tensor], axis: Int) throws -> dph_tensor {
+        try made { api.pointee.concat(ctx, xs, Int32(xs.count), Int32(axis), $0) }
     }
 
     /// A preference batch's `[2B, ...]` tensor as its chosen (rows 0..<B) and rejected halves.
@@ -51,19 +38,12 @@ extension Host {
         return (parts[0], parts[1])
     }
 
-    // MARK: log-probs and int32 data
+    // MARK: log-probs
 
     /// `[N, T, V]` logits and `[N, T]` int32 labels -> `[N, T-1]` log-probs of the next label
     /// (0 where the label is -100), log-softmax over the full last axis.
     public func labelLogProbs(_ logits: dph_tensor, labels: dph_tensor) throws -> dph_tensor {
         try made { api.pointee.label_log_probs(ctx, logits, labels, $0) }
-    }
-
-    public func int32s(_ t: dph_tensor) throws -> [Int32] {
-        let n = try shape(t).reduce(1, *)
-        var values = [Int32](repeating: 0, count: n)
-        try checked(api.pointee.tensor_read_int32(ctx, t, &values, Int64(n)))
-        return values
     }
 
     // MARK: inputs
@@ -75,15 +55,10 @@ extension Host {
         }
         return handle
     }
-
-    /// Fails with `message` (shown by the host with the plugin's name).
-    public func fail(_ status: Int32 = Int32(DPH_ERR_INVALID_ARGUMENT), _ message: String) -> DPHError {
-        DPHError(status, message)
-    }
 }
 
 extension Host {
-    // DPOHostSDK.swift keeps its status helpers private; these are this file's copies.
+    // The other SDK files keep their status helpers private; these are this file's copies.
     fileprivate func checked(_ status: dph_status) throws {
         guard status == Int32(DPH_OK) else {
             throw DPHError(status, api.pointee.last_error(ctx).map { String(cString: $0) } ?? "status \(status)")
