@@ -93,3 +93,22 @@ func assertGradientClose(_ actual: [Float], _ expected: [Float], _ what: String,
     XCTAssertGreaterThan(scale, 0, "\(what): the golden gradient is all zero", file: file, line: line)
     XCTAssertLessThanOrEqual(worst, 1e-4 * scale, "\(what): max |a-b| \(worst) vs max |golden| \(scale)", file: file, line: line)
 }
+
+/// pythia-tiny (the policy, trainable) and pythia-tiny-ref (the frozen reference), loaded
+/// through the built-in `dph_pythia` model plugin as a trainer loads them.
+struct PreferenceModels {
+    let policy: LanguageModel
+    let reference: LanguageModel
+    let pool = WorkerPool(threads: 2)
+
+    init() throws {
+        let registry = try LossFixtures.registry()
+        policy = try LanguageModel(directory: LossFixtures.model("pythia-tiny"), registry: registry, trainable: true)
+        reference = try LanguageModel(directory: LossFixtures.model("pythia-tiny-ref"), registry: registry, trainable: false)
+    }
+
+    /// The reference's logits, computed without recording (no gradient, no saved activations).
+    func referenceLogits(ids: IndexTensor, mask: IndexTensor) throws -> Variable {
+        try reference.forward(ids: ids, mask: mask, tape: Tape(pool: pool, recording: false))
+    }
+}
