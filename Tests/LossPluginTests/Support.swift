@@ -112,3 +112,18 @@ struct PreferenceModels {
         try reference.forward(ids: ids, mask: mask, tape: Tape(pool: pool, recording: false))
     }
 }
+
+/// A small batch for shape and naming checks: 2 pairs (4 rows), T = 5, V = 6; a 2-token prompt,
+/// then response labels (row 1's last label ignored).
+func syntheticBatch(layout: LossBatchLayout = .preference) throws -> LossBatch {
+    let rows = layout == .preference ? 4 : 2, t = 5, v = 6
+    func logits(_ seed: Int) throws -> Tensor {
+        try Tensor(shape: [rows, t, v], values: (0..<(rows * t * v)).map { Float(($0 * seed + 3) % 17) * 0.25 - 2 })
+    }
+    let labels = try IndexTensor(shape: [rows, t], values: (0..<rows).flatMap { r -> [Int32] in
+        [-100, -100, Int32(r % v), Int32((r + 2) % v), r == 1 ? -100 : 4]
+    })
+    return try LossBatch(policyLogits: Variable(try logits(7), requiresGrad: true),
+                         referenceLogits: layout == .preference ? Variable(try logits(5)) : nil,
+                         labels: labels, layout: layout)
+}

@@ -15,7 +15,7 @@ public func dphPluginInit(_ host: UnsafePointer<dph_host_api>?, _ ctx: OpaquePoi
                                + "eps = label_smoothing (default 0.2)",
                            options: DPOLoss.options(labelSmoothingDefault: "0.2"))
     PluginDescription.setInstanceState(desc) { api, ctx, out in
-        LossEntry.create(api, ctx, out) { try DPOLoss($0, plugin: "cdpo") }
+        LossEntry.create(api, ctx, out) { try DPOLoss($0) }
     }
     desc?.pointee.loss = PluginDescription.lossVTable(needs: UInt32(DPH_LOSS_NEEDS_SEQUENCE)) { api, ctx, state, inputs, out in
         LossEntry.compute(api, ctx, state, inputs, out, as: DPOLoss.self) { host, loss, inputs in

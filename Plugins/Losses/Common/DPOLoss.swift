@@ -20,8 +20,8 @@ public final class DPOLoss {
                help: "divide every sequence log-prob by its response length (the references sum)")]
     }
 
-    public init(_ host: Host, plugin: String) throws {
-        let rules = OptionRules(host, plugin: plugin)
+    public init(_ host: Host) throws {
+        let rules = OptionRules(host)
         beta = try rules.positive("beta")
         labelSmoothing = try rules.halfOpen("label_smoothing", 0, 0.5)
         referenceFree = try rules.flag("reference_free")

@@ -1,15 +1,12 @@
 import DPOHostSDK
 
 /// Reads a loss plugin's options in `create` and refuses values the math cannot use, naming the
-/// option, the value and the allowed range (the host has already checked the types).
+/// option, the value and the allowed range. The host has already checked the types, and its
+/// error message names the plugin.
 public struct OptionRules {
     let host: Host
-    let plugin: String
 
-    public init(_ host: Host, plugin: String) {
-        self.host = host
-        self.plugin = plugin
-    }
+    public init(_ host: Host) { self.host = host }
 
     /// A float option that must be > 0 (a temperature such as beta).
     public func positive(_ name: String) throws -> Float {
@@ -35,6 +32,6 @@ public struct OptionRules {
     public func flag(_ name: String) throws -> Bool { try host.optionBool(name) }
 
     func invalid(_ name: String, _ value: Double, _ rule: String) -> DPHError {
-        DPHError(Int32(DPH_ERR_INVALID_ARGUMENT), "\(plugin): option \(name) \(rule), got \(value)")
+        DPHError(Int32(DPH_ERR_INVALID_ARGUMENT), "option '\(name)' \(rule), got \(value)")
     }
 }

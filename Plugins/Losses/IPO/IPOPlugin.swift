@@ -18,7 +18,7 @@ final class IPOLoss {
     ] }
 
     init(_ host: Host) throws {
-        let rules = OptionRules(host, plugin: "ipo")
+        let rules = OptionRules(host)
         beta = try rules.positive("beta")
         averageLogProb = try rules.flag("average_log_prob")
     }

@@ -15,7 +15,7 @@ final class SFTLoss {
     ] }
 
     init(_ host: Host) throws {
-        averageLogProb = try OptionRules(host, plugin: "sft").flag("average_log_prob")
+        averageLogProb = try OptionRules(host).flag("average_log_prob")
     }
 
     func compute(_ host: Host, _ inputs: dph_loss_inputs) throws -> dph_tensor {

@@ -26,12 +26,12 @@ final class TDPOLoss {
     ] }
 
     init(_ host: Host) throws {
-        let rules = OptionRules(host, plugin: "tdpo")
+        let rules = OptionRules(host)
         tdpo2 = try rules.flag("if_tdpo2")
         alpha = try rules.nonNegative("alpha")
         beta = try rules.positive("beta")
         averageLogProb = try rules.flag("average_log_prob")
-        host.log(tdpo2 ? "tdpo: TDPO2 (alpha \(alpha), beta \(beta))" : "tdpo: TDPO1 (beta \(beta); alpha unused)")
+        host.log(tdpo2 ? "TDPO2 (alpha \(alpha), beta \(beta))" : "TDPO1 (beta \(beta); alpha unused; if_tdpo2=true for TDPO2)")
     }
 
     func compute(_ host: Host, _ inputs: dph_loss_inputs) throws -> dph_tensor {
@@ -71,7 +71,7 @@ struct TokenTerms {
         let mask = try host.require(inputs.response_mask, "response_mask", for: tokens)
         let shape = try host.shape(policyLogits)
         guard shape.count == 3, try host.shape(referenceLogits) == shape, try host.shape(mask) == [shape[0], shape[1] - 1] else {
-            throw DPHError(Int32(DPH_ERR_SHAPE), "tdpo: policy/reference logits must be [2B, T, V] and the mask [2B, T-1], got "
+            throw DPHError(Int32(DPH_ERR_SHAPE), "policy/reference logits must be [2B, T, V] and the mask [2B, T-1], got "
                            + "\(shape), \(try host.shape(referenceLogits)), \(try host.shape(mask))")
         }
 
@@ -108,7 +108,7 @@ struct TokenTerms {
             }
         }
         if underflows > 0 {
-            host.log("tdpo: the reference softmax underflows to 0 at \(underflows) response position(s); the TDPO "
+            host.log("the reference softmax underflows to 0 at \(underflows) response position(s); the TDPO "
                      + "reference's log(softmax) would give NaN there, this plugin uses log_softmax", level: DPH_LOG_WARNING)
         }
     }
