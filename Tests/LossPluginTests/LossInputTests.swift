@@ -1,4 +1,5 @@
 import Autograd
+import Foundation
 import PluginHost
 import TensorCore
 import Training
@@ -84,5 +85,21 @@ final class LossInputTests: XCTestCase {
         XCTAssertTrue(result.loss.value.item.isFinite)
         XCTAssertEqual(try XCTUnwrap(result.metric("logps_{split}/chosen")), [-2, 0])
         XCTAssertEqual(try XCTUnwrap(result.metric("logps_{split}/rejected")), [-2, -1.5])
+    }
+
+    /// Trap 9: where the reference softmax underflows to exactly 0, `log(softmax)` would make the
+    /// KL NaN; the plugin's `log_softmax` keeps it finite (and warns on stderr).
+    func testTDPOStaysFiniteWhereTheReferenceSoftmaxUnderflows() throws {
+        let b = try syntheticBatch()
+        let extreme = b.referenceLogits!.value.scalars.enumerated().map { $0.offset % 6 == 0 ? Float(150) : -150 }
+        let reference = Variable(try Tensor(shape: b.policyLogits.shape, values: extreme))
+        XCTAssertEqual(Foundation.exp(Float(-300)), 0, "the softmax of these logits underflows")
+        let batch = try LossBatch(policyLogits: b.policyLogits, referenceLogits: reference, labels: b.labels, layout: .preference)
+        let tape = Tape(pool: .serial)
+        let outcome = try LossComputation(plugin: try LossVariant.tdpo1.plugin()).compute(batch, split: .train, tape: tape)
+        try tape.backward(outcome.loss)
+        XCTAssertTrue(outcome.loss.value.item.isFinite)
+        XCTAssertTrue(try XCTUnwrap(outcome.metric("kl_train/chosen")).allSatisfy(\.isFinite))
+        XCTAssertTrue(b.policyLogits.grad!.scalars.allSatisfy(\.isFinite))
     }
 }

@@ -30,6 +30,28 @@ final class SequenceGoldenTests: XCTestCase {
         XCTAssertGreaterThan(result.loss.value.item, 5 * tokenMean)
     }
 
+    /// TRL's IPO: `h' = Dw/lc - Dl/lr` from length-averaged log-probs. The dpo_avg_logp golden
+    /// stores exactly that `h'` as its preference logits.
+    func testLengthAveragedIPOIsTRLsIPO() throws {
+        let g = try LossVariant.averaged.file()
+        let lc = responseLengths(try g.indexTensor(named: "chosen_labels"))
+        let lr = responseLengths(try g.indexTensor(named: "rejected_labels"))
+        func sums(_ name: String, _ lengths: [Float]) throws -> Variable {
+            vector(zip(try g.floatTensor(named: name).scalars, lengths).map { $0 * $1 })
+        }
+        var inputs = LossInputs(batchPairs: 4)
+        inputs.policyChosenLogps = try sums("policy_chosen_logps", lc)
+        inputs.policyRejectedLogps = try sums("policy_rejected_logps", lr)
+        inputs.referenceChosenLogps = try sums("reference_chosen_logps", lc)
+        inputs.referenceRejectedLogps = try sums("reference_rejected_logps", lr)
+        inputs.chosenLengths = vector(lc)
+        inputs.rejectedLengths = vector(lr)
+        let plugin = try LossFixtures.loss("ipo", ["beta": "0.1", "average_log_prob": "true"])
+        let result = try plugin.compute(inputs, tape: Tape(pool: .serial))
+        let expected = try g.floatTensor(named: "preference_logits").scalars.map { ($0 - 5) * ($0 - 5) }
+        assertClose(try XCTUnwrap(result.metric("loss/{split}")), expected, atol: 1e-4, rtol: 1e-4, "averaged IPO losses")
+    }
+
     /// Feeds the golden pc, pr (as leaves) and qc, qr. The averaged golden stores MEANS; the
     /// plugin averages itself, so it gets the sums (mean x length) and the lengths, and its
     /// gradient w.r.t. a sum is the golden one w.r.t. the mean divided by the length.
