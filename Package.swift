@@ -54,7 +54,7 @@ let package = Package(
                 swiftSettings: kernelFlags),
         // The command-line tool.
         .executableTarget(name: "dpohost", dependencies: [
-            "TensorCore", "Autograd", "CBLAS", "PluginHost",
+            "TensorCore", "Autograd", "CBLAS", "PluginHost", "Training", "Tokenizers",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
