@@ -18,6 +18,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // YAML for config/ files and --config (Hydra-style configuration).
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
     ],
     targets: [
         // Tensor core: storage, shapes and views, kernels (OpenBLAS + Swift), worker pool.
@@ -41,8 +43,11 @@ let package = Package(
         .target(name: "Tokenizers", dependencies: ["CSentencePiece"]),
         // Data: records -> tokenized, truncated, padded batches; bit-exact shuffling.
         .target(name: "Data", dependencies: ["TensorCore", "Tokenizers"]),
-        // Training: optimizers, schedule, clipping (and, as it lands, trainers and the loop).
-        .target(name: "Training", dependencies: ["TensorCore", "Autograd", "Checkpoint"], swiftSettings: kernelFlags),
+        // Training: configuration, optimizers, schedule, clipping (and, as it lands, trainers and the loop).
+        .target(name: "Training", dependencies: [
+            "TensorCore", "Autograd", "Checkpoint",
+            .product(name: "Yams", package: "Yams"),
+        ], swiftSettings: kernelFlags),
         // The command-line tool.
         .executableTarget(name: "dpohost", dependencies: [
             "TensorCore", "Autograd", "CBLAS", "PluginHost",
