@@ -37,8 +37,8 @@ public enum ConfigError: Error, CustomStringConvertible, Equatable {
             return "malformed override '\(argument)': \(reason)"
         case let .unknownKey(key, suggestion):
             var text = "unknown config key '\(key)'"
-            if let suggestion { text += "; did you mean '\(suggestion)'?" }
-            return text + " (use +\(key)=... to add a new key)"
+            if let suggestion { return text + "; did you mean '\(suggestion)'?" }
+            return text + " (to add a new key, write +\(key)=...)"
         case let .keyAlreadyExists(key):
             return "cannot add '+\(key)': the key already exists; set it with \(key)=... instead"
         case let .unknownGroupOption(group, option, available):

@@ -28,6 +28,9 @@ public struct ConfigOverride: Sendable, Equatable {
     }
 
     public init(parsing argument: String) throws {
+        if argument.hasPrefix("~") {
+            throw ConfigError.malformedOverride(argument: argument, reason: "deleting keys (~key) is not supported")
+        }
         guard let eq = argument.firstIndex(of: "=") else {
             let reason = argument.hasPrefix("-")
                 ? "options are not overrides; expected key=value"
@@ -36,9 +39,6 @@ public struct ConfigOverride: Sendable, Equatable {
         }
         var keyText = Substring(argument[..<eq])
         let valueText = String(argument[argument.index(after: eq)...])
-        if keyText.hasPrefix("~") {
-            throw ConfigError.malformedOverride(argument: argument, reason: "deleting keys (~key) is not supported")
-        }
         if keyText.hasPrefix("++") {
             action = .upsert; keyText = keyText.dropFirst(2)
         } else if keyText.hasPrefix("+") {
