@@ -36,7 +36,7 @@ public enum ConfigError: Error, CustomStringConvertible, Equatable {
         case let .malformedOverride(argument, reason):
             return "malformed override '\(argument)': \(reason)"
         case let .unknownKey(key, suggestion):
-            var text = "unknown config key '\(key)'"
+            let text = "unknown config key '\(key)'"
             if let suggestion { return text + "; did you mean '\(suggestion)'?" }
             return text + " (to add a new key, write +\(key)=...)"
         case let .keyAlreadyExists(key):
