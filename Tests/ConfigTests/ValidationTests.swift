@@ -40,8 +40,8 @@ final class ValidationTests: XCTestCase {
     }
 
     func testProgressAcceptsBooleans() throws {
-        XCTAssertEqual(try load(required + ["progress=false"]).config.progress, .never)
-        XCTAssertEqual(try load(required + ["progress=always"]).config.progress, .always)
+        XCTAssertEqual(try load(required + ["progress=false"]).config.progress, .off)
+        XCTAssertEqual(try load(required + ["progress=lines"]).config.progress, .lines)
     }
 
     func testNullEpochsNeedsExamples() throws {

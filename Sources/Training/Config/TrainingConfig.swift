@@ -79,13 +79,6 @@ public struct WandbConfig: Sendable, Equatable {
     }
 }
 
-public enum ProgressMode: String, Sendable, Equatable {
-    /// A progress bar on a terminal, plain log lines otherwise.
-    case auto
-    case always
-    case never
-}
-
 public enum TruncationMode: String, Sendable, Equatable {
     case keepStart = "keep_start"
     case keepEnd = "keep_end"
@@ -129,7 +122,8 @@ public struct TrainingConfig: Sendable, Equatable {
     public var resume: String?
     public var threads: Int?
     public var plugins: [String]
-    public var progress: ProgressMode
+    /// How `ProgressDisplay` shows progress: auto, bar, lines or off.
+    public var progress: ProgressDisplay.Mode
     public var maxCompletionLength: Int?
     public var truncationMode: TruncationMode?
     public var syncRefModel: Bool
@@ -207,9 +201,9 @@ public struct TrainingConfig: Sendable, Equatable {
         }
     }
 
-    /// `progress` also takes true/false (YAML booleans) for always/never.
-    private static func progressMode(_ r: TypedReader) throws -> ProgressMode {
-        if case let .bool(b)? = r.node["progress"] { return b ? .always : .never }
-        return try r.oneOf("progress", [("auto", .auto), ("always", .always), ("never", .never)])
+    /// `progress` also takes true/false (YAML booleans) for bar/off.
+    private static func progressMode(_ r: TypedReader) throws -> ProgressDisplay.Mode {
+        if case let .bool(b)? = r.node["progress"] { return b ? .bar : .off }
+        return try r.oneOf("progress", [("auto", .auto), ("bar", .bar), ("lines", .lines), ("off", .off)])
     }
 }
