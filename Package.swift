@@ -22,6 +22,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // YAML for config/ files and --config (Hydra-style configuration).
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
     ],
     targets: [
         // Tensor core: storage, shapes and views, kernels (OpenBLAS + Swift), worker pool.
@@ -49,9 +51,11 @@ let package = Package(
         .target(name: "Tokenizers", dependencies: ["CSentencePiece"]),
         // Data: records -> tokenized, truncated, padded batches; bit-exact shuffling.
         .target(name: "Data", dependencies: ["TensorCore", "Tokenizers"]),
-        // Training: optimizers, schedule, clipping (and, as it lands, trainers and the loop).
-        .target(name: "Training", dependencies: ["TensorCore", "Autograd", "Checkpoint", "PluginHost", "Tokenizers", "Data"],
-                swiftSettings: kernelFlags),
+        // Training: configuration, optimizers, schedule, clipping (and, as it lands, trainers and the loop).
+        .target(name: "Training", dependencies: [
+            "TensorCore", "Autograd", "Checkpoint", "PluginHost", "Tokenizers", "Data",
+            .product(name: "Yams", package: "Yams"),
+        ], swiftSettings: kernelFlags),
         // The command-line tool.
         .executableTarget(name: "dpohost", dependencies: [
             "TensorCore", "Autograd", "CBLAS", "PluginHost", "Training", "Tokenizers",
@@ -65,6 +69,7 @@ let package = Package(
         .testTarget(name: "DataTests", dependencies: ["Data", "Tokenizers", "TensorCore"], exclude: ["Golden"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Autograd", "TensorCore", "Checkpoint"]),
         .testTarget(name: "ModelTests", dependencies: ["Training", "PluginHost", "Checkpoint", "Autograd", "TensorCore", "Tokenizers"]),
+        .testTarget(name: "ConfigTests", dependencies: ["Training"]),
         .testTarget(name: "PluginHostTests", dependencies: ["PluginHost", "Autograd", "TensorCore", "CDPOHostSDK"]),
     ]
 )
