@@ -19,6 +19,12 @@ let package = Package(
         .library(name: "dph_gpt2", type: .dynamic, targets: ["GPT2Model"]),
         .library(name: "dph_pythia", type: .dynamic, targets: ["PythiaModel"]),
         .library(name: "dph_llama", type: .dynamic, targets: ["LlamaModel"]),
+        // Built-in losses (issue 6), found next to the binary as libdph_*.so.
+        .library(name: "dph_sft", type: .dynamic, targets: ["DPHLossSFT"]),
+        .library(name: "dph_dpo", type: .dynamic, targets: ["DPHLossDPO"]),
+        .library(name: "dph_cdpo", type: .dynamic, targets: ["DPHLossCDPO"]),
+        .library(name: "dph_ipo", type: .dynamic, targets: ["DPHLossIPO"]),
+        .library(name: "dph_tdpo", type: .dynamic, targets: ["DPHLossTDPO"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -44,6 +50,13 @@ let package = Package(
         .target(name: "GPT2Model", dependencies: ["DPOHostSDK"], path: "Plugins/Models/GPT2"),
         .target(name: "PythiaModel", dependencies: ["DPOHostSDK"], path: "Plugins/Models/Pythia"),
         .target(name: "LlamaModel", dependencies: ["DPOHostSDK"], path: "Plugins/Models/Llama"),
+        // Built-in loss plugins: shared preference-loss pieces, then one target per plugin.
+        .target(name: "DPHLossKit", dependencies: ["DPOHostSDK"], path: "Plugins/Losses/Common"),
+        .target(name: "DPHLossSFT", dependencies: ["DPOHostSDK", "DPHLossKit"], path: "Plugins/Losses/SFT"),
+        .target(name: "DPHLossDPO", dependencies: ["DPOHostSDK", "DPHLossKit"], path: "Plugins/Losses/DPO"),
+        .target(name: "DPHLossCDPO", dependencies: ["DPOHostSDK", "DPHLossKit"], path: "Plugins/Losses/CDPO"),
+        .target(name: "DPHLossIPO", dependencies: ["DPOHostSDK", "DPHLossKit"], path: "Plugins/Losses/IPO"),
+        .target(name: "DPHLossTDPO", dependencies: ["DPOHostSDK", "DPHLossKit"], path: "Plugins/Losses/TDPO"),
         // Checkpoints: safetensors (mmap, validated), atomic writes, Hugging Face model directories.
         .target(name: "Checkpoint", dependencies: ["TensorCore"]),
         // Tokenizers: byte-level BPE (GPT-2, GPT-NeoX) in Swift; SentencePiece (Llama) through a C++ shim.
@@ -70,6 +83,7 @@ let package = Package(
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Autograd", "TensorCore", "Checkpoint"]),
         .testTarget(name: "ModelTests", dependencies: ["Training", "PluginHost", "Checkpoint", "Autograd", "TensorCore", "Tokenizers"]),
         .testTarget(name: "ConfigTests", dependencies: ["Training"]),
+        .testTarget(name: "LossPluginTests", dependencies: ["Training", "PluginHost", "Autograd", "TensorCore", "Checkpoint"]),
         .testTarget(name: "PluginHostTests", dependencies: ["PluginHost", "Autograd", "TensorCore", "CDPOHostSDK"]),
     ]
 )
