@@ -15,6 +15,11 @@ let package = Package(
         .executable(name: "dpohost", targets: ["dpohost"]),
         // Example plugin written in Swift against the SDK (loaded at run time, never linked).
         .library(name: "ExampleSwiftLoss", type: .dynamic, targets: ["ExampleSwiftLoss"]),
+        // Built-in dataset plugins: libdph_<name>.so next to the binary.
+        .library(name: "dph_hh", type: .dynamic, targets: ["dph_hh"]),
+        .library(name: "dph_shp", type: .dynamic, targets: ["dph_shp"]),
+        .library(name: "dph_se", type: .dynamic, targets: ["dph_se"]),
+        .library(name: "dph_jsonl", type: .dynamic, targets: ["dph_jsonl"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -34,6 +39,14 @@ let package = Package(
         .target(name: "PluginHost", dependencies: ["TensorCore", "Autograd", "CDPOHostSDK"]),
         .target(name: "ExampleSwiftLoss", dependencies: ["DPOHostSDK"], path: "examples/swift-loss",
                 exclude: ["README.md"]),
+        // Dataset plugins: a stateless support library (zlib line reader, JSON rows, record table,
+        // HTML stripping) linked into each plugin, never into the host.
+        .systemLibrary(name: "CZlib", path: "Plugins/Datasets/CZlib", providers: [.apt(["zlib1g-dev"])]),
+        .target(name: "DatasetSupport", dependencies: ["DPOHostSDK", "CZlib"], path: "Plugins/Datasets/Support"),
+        .target(name: "dph_hh", dependencies: ["DatasetSupport", "DPOHostSDK"], path: "Plugins/Datasets/HH"),
+        .target(name: "dph_shp", dependencies: ["DatasetSupport", "DPOHostSDK"], path: "Plugins/Datasets/SHP"),
+        .target(name: "dph_se", dependencies: ["DatasetSupport", "DPOHostSDK"], path: "Plugins/Datasets/SE"),
+        .target(name: "dph_jsonl", dependencies: ["DatasetSupport", "DPOHostSDK"], path: "Plugins/Datasets/JSONL"),
         // Checkpoints: safetensors (mmap, validated), atomic writes, Hugging Face model directories.
         .target(name: "Checkpoint", dependencies: ["TensorCore"]),
         // Tokenizers: byte-level BPE (GPT-2, GPT-NeoX) in Swift; SentencePiece (Llama) through a C++ shim.
@@ -42,10 +55,10 @@ let package = Package(
         // Data: records -> tokenized, truncated, padded batches; bit-exact shuffling.
         .target(name: "Data", dependencies: ["TensorCore", "Tokenizers"]),
         // Training: optimizers, schedule, clipping (and, as it lands, trainers and the loop).
-        .target(name: "Training", dependencies: ["TensorCore", "Autograd", "Checkpoint"], swiftSettings: kernelFlags),
+        .target(name: "Training", dependencies: ["TensorCore", "Autograd", "Checkpoint", "PluginHost", "Data"], swiftSettings: kernelFlags),
         // The command-line tool.
         .executableTarget(name: "dpohost", dependencies: [
-            "TensorCore", "Autograd", "CBLAS", "PluginHost",
+            "TensorCore", "Autograd", "CBLAS", "PluginHost", "Data", "Tokenizers", "Training",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
