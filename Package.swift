@@ -25,9 +25,16 @@ let package = Package(
         .library(name: "dph_cdpo", type: .dynamic, targets: ["DPHLossCDPO"]),
         .library(name: "dph_ipo", type: .dynamic, targets: ["DPHLossIPO"]),
         .library(name: "dph_tdpo", type: .dynamic, targets: ["DPHLossTDPO"]),
+        // Built-in dataset plugins: libdph_<name>.so next to the binary.
+        .library(name: "dph_hh", type: .dynamic, targets: ["dph_hh"]),
+        .library(name: "dph_shp", type: .dynamic, targets: ["dph_shp"]),
+        .library(name: "dph_se", type: .dynamic, targets: ["dph_se"]),
+        .library(name: "dph_jsonl", type: .dynamic, targets: ["dph_jsonl"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // YAML for config/ files and --config (Hydra-style configuration).
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
     ],
     targets: [
         // Tensor core: storage, shapes and views, kernels (OpenBLAS + Swift), worker pool.
@@ -55,6 +62,14 @@ let package = Package(
         .target(name: "DPHLossCDPO", dependencies: ["DPOHostSDK", "DPHLossKit"], path: "Plugins/Losses/CDPO"),
         .target(name: "DPHLossIPO", dependencies: ["DPOHostSDK", "DPHLossKit"], path: "Plugins/Losses/IPO"),
         .target(name: "DPHLossTDPO", dependencies: ["DPOHostSDK", "DPHLossKit"], path: "Plugins/Losses/TDPO"),
+        // Dataset plugins: a stateless support library (zlib line reader, JSON rows, record table,
+        // HTML stripping) linked into each plugin, never into the host.
+        .systemLibrary(name: "CZlib", path: "Plugins/Datasets/CZlib", providers: [.apt(["zlib1g-dev"])]),
+        .target(name: "DatasetSupport", dependencies: ["DPOHostSDK", "CZlib"], path: "Plugins/Datasets/Support"),
+        .target(name: "dph_hh", dependencies: ["DatasetSupport", "DPOHostSDK"], path: "Plugins/Datasets/HH"),
+        .target(name: "dph_shp", dependencies: ["DatasetSupport", "DPOHostSDK"], path: "Plugins/Datasets/SHP"),
+        .target(name: "dph_se", dependencies: ["DatasetSupport", "DPOHostSDK"], path: "Plugins/Datasets/SE"),
+        .target(name: "dph_jsonl", dependencies: ["DatasetSupport", "DPOHostSDK"], path: "Plugins/Datasets/JSONL"),
         // Checkpoints: safetensors (mmap, validated), atomic writes, Hugging Face model directories.
         .target(name: "Checkpoint", dependencies: ["TensorCore"]),
         // Tokenizers: byte-level BPE (GPT-2, GPT-NeoX) in Swift; SentencePiece (Llama) through a C++ shim.
@@ -62,12 +77,14 @@ let package = Package(
         .target(name: "Tokenizers", dependencies: ["CSentencePiece"]),
         // Data: records -> tokenized, truncated, padded batches; bit-exact shuffling.
         .target(name: "Data", dependencies: ["TensorCore", "Tokenizers"]),
-        // Training: optimizers, schedule, clipping (and, as it lands, trainers and the loop).
-        .target(name: "Training", dependencies: ["TensorCore", "Autograd", "Checkpoint", "PluginHost", "Tokenizers", "Data"],
-                swiftSettings: kernelFlags),
+        // Training: configuration, models, losses, optimizers, the trainer, reports.
+        .target(name: "Training", dependencies: [
+            "TensorCore", "Autograd", "Checkpoint", "PluginHost", "Tokenizers", "Data",
+            .product(name: "Yams", package: "Yams"),
+        ], swiftSettings: kernelFlags),
         // The command-line tool.
         .executableTarget(name: "dpohost", dependencies: [
-            "TensorCore", "Autograd", "CBLAS", "PluginHost",
+            "TensorCore", "Autograd", "CBLAS", "PluginHost", "Data", "Tokenizers", "Training",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -78,6 +95,7 @@ let package = Package(
         .testTarget(name: "DataTests", dependencies: ["Data", "Tokenizers", "TensorCore"], exclude: ["Golden"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Autograd", "TensorCore", "Checkpoint"]),
         .testTarget(name: "ModelTests", dependencies: ["Training", "PluginHost", "Checkpoint", "Autograd", "TensorCore", "Tokenizers"]),
+        .testTarget(name: "ConfigTests", dependencies: ["Training"]),
         .testTarget(name: "LossPluginTests", dependencies: ["Training", "PluginHost", "Autograd", "TensorCore", "Checkpoint"]),
         .testTarget(name: "PluginHostTests", dependencies: ["PluginHost", "Autograd", "TensorCore", "CDPOHostSDK"]),
     ]

@@ -1,0 +1,99 @@
+import DatasetSupport
+import DPOHostSDK
+
+// A generic preference dataset in JSON Lines (data.md section 5). Each row is either
+//   {"prompt", "chosen", "rejected"}                  (TRL / EasyDeL: one pair per row), or
+//   {"prompt", "responses", "pairs", "sft_target"}     (one record, pairs as [[i, j], ...]).
+// Rows sharing a prompt merge as the reference's dictionary does: responses are appended (pair
+// indices shifted), pairs appended, and the SFT target is the last row's (chosen, for flat rows).
+
+@_cdecl("dph_plugin_abi_version")
+public func dphPluginABIVersion() -> UInt32 { UInt32(DPH_ABI_VERSION) }
+
+@_cdecl("dph_plugin_init")
+public func dphPluginInit(_ host: UnsafePointer<dph_host_api>?, _ ctx: OpaquePointer?,
+                          _ desc: UnsafeMutablePointer<dph_plugin_desc>?) -> dph_status {
+    PluginDescription.fill(desc, kind: DPH_KIND_DATASET, name: "jsonl", version: "1.0.0",
+                           summary: "preference rows {prompt, chosen, rejected} or {prompt, responses, pairs, sft_target} from .jsonl(.gz)",
+                           options: [
+                               .init("path", DPH_OPTION_STRING, default: "",
+                                     help: "a .jsonl(.gz) file (the train split), or a folder with train.jsonl(.gz) and test.jsonl(.gz)"),
+                               .init("train_path", DPH_OPTION_STRING, default: "", help: "file of the train split (overrides path)"),
+                               .init("test_path", DPH_OPTION_STRING, default: "", help: "file of the test split (overrides path)"),
+                           ])
+    desc?.pointee.dataset = PluginDescription.datasetVTable(truncationMode: DPH_KEEP_START) { api, ctx, _, split in
+        Host(api, ctx).run { host in try JSONLLoader.load(host: host, split: String(cString: split!)) }
+    }
+    return Int32(DPH_OK)
+}
+
+enum JSONLLoader {
+    static func load(host: Host, split: String) throws {
+        try DatasetFiles.requireSplit(split, plugin: "jsonl")
+        let path = try file(host: host, split: split)
+        var table = RecordTable()
+        var rows = 0
+        try JSONRow.forEach(path: path) { row in
+            rows += 1
+            if row.fields["responses"] != nil {
+                try addRecordRow(row, to: &table)
+            } else {
+                let t = try row.strings(["prompt", "chosen", "rejected"])
+                table.update(t[0]) { r in
+                    r.addPair(r.responses.count, r.responses.count + 1)
+                    r.responses += [t[1], t[2]]
+                    r.sftTarget = t[1]
+                }
+            }
+        }
+        guard rows > 0 else { throw DPHError(Int32(DPH_ERR_FORMAT), "jsonl: no records in \(path) (empty dataset)") }
+        host.log("\(split): \(rows) rows from \(path) -> \(table.count) prompts, \(table.pairCount) pairs")
+        try table.emit(to: host)
+    }
+
+    /// The split's file from `<split>_path`, else `path` (a folder, or the train file).
+    static func file(host: Host, split: String) throws -> String {
+        if let explicit = try host.optionNonEmptyString(split + "_path") { return explicit }
+        guard let path = try host.optionNonEmptyString("path") else {
+            throw DPHError(Int32(DPH_ERR_INVALID_ARGUMENT), "jsonl: set path=FILE (or a folder), or \(split)_path=FILE")
+        }
+        if DatasetFiles.isDirectory(path) {
+            guard let file = try DatasetFiles.splitFile(in: path, split: split) else {
+                throw DPHError(Int32(DPH_ERR_IO), "jsonl: no \(split).jsonl or \(split).jsonl.gz in \(path)")
+            }
+            return file
+        }
+        guard split == "train" else {
+            throw DPHError(Int32(DPH_ERR_INVALID_ARGUMENT),
+                           "jsonl: no file for split '\(split)': path=\(path) is the train file; set \(split)_path=FILE")
+        }
+        return path
+    }
+
+    static func addRecordRow(_ row: JSONRow, to table: inout RecordTable) throws {
+        let t = try row.strings(["prompt", "sft_target"])
+        guard case let .array(items) = try row.value("responses") else {
+            throw row.location.error("type error: 'responses' is \(try row.value("responses").typeName), an array of strings expected")
+        }
+        let responses = try items.enumerated().map { k, item -> String in
+            guard case let .string(s) = item else { throw row.location.error("type error: responses[\(k)] is \(item.typeName), a string expected") }
+            return s
+        }
+        guard case let .array(pairItems) = try row.value("pairs") else {
+            throw row.location.error("type error: 'pairs' is \(try row.value("pairs").typeName), an array of [i, j] expected")
+        }
+        let pairs = try pairItems.enumerated().map { k, item -> (Int, Int) in
+            guard case let .array(ij) = item, ij.count == 2, case let .number(a) = ij[0], case let .number(b) = ij[1],
+                  let i = Int(exactly: a), let j = Int(exactly: b), responses.indices.contains(i), responses.indices.contains(j) else {
+                throw row.location.error("pairs[\(k)] must be [i, j] with indices into the \(responses.count) responses")
+            }
+            return (i, j)
+        }
+        table.update(t[0]) { r in
+            let offset = r.responses.count
+            for (i, j) in pairs { r.addPair(offset + i, offset + j) }
+            r.responses += responses
+            r.sftTarget = t[1]
+        }
+    }
+}

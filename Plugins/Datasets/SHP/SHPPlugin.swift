@@ -1,0 +1,71 @@
+import DatasetSupport
+import DPOHostSDK
+
+// Stanford Human Preferences (data.md section 3, trap 13): a row is kept only when
+// max(sA/sB, sB/sA) >= 2; `labels == 1` means A is preferred; the SFT target is the
+// highest-scoring response with first-occurrence ties; no cap on pairs per post by default.
+
+@_cdecl("dph_plugin_abi_version")
+public func dphPluginABIVersion() -> UInt32 { UInt32(DPH_ABI_VERSION) }
+
+@_cdecl("dph_plugin_init")
+public func dphPluginInit(_ host: UnsafePointer<dph_host_api>?, _ ctx: OpaquePointer?,
+                          _ desc: UnsafeMutablePointer<dph_plugin_desc>?) -> dph_status {
+    PluginDescription.fill(desc, kind: DPH_KIND_DATASET, name: "shp", version: "1.0.0",
+                           summary: "Stanford SHP comment pairs (score ratio >= 2) from local JSON Lines files",
+                           options: [
+                               .init("data_dir", DPH_OPTION_STRING, default: nil,
+                                     help: "folder with <split>.json(l)(.gz), or domain folders each holding one "
+                                         + "(askculinary/train.json, ...; read in sorted order)"),
+                               .init("max_pairs_per_prompt", DPH_OPTION_INT, default: "0",
+                                     help: "keep at most this many pairs per post, in file order (0 = no cap, as the reference)"),
+                           ])
+    desc?.pointee.dataset = PluginDescription.datasetVTable(truncationMode: DPH_KEEP_START) { api, ctx, _, split in
+        Host(api, ctx).run { host in try SHPLoader.load(host: host, split: String(cString: split!)) }
+    }
+    return Int32(DPH_OK)
+}
+
+enum SHPLoader {
+    static func load(host: Host, split: String) throws {
+        try DatasetFiles.requireSplit(split, plugin: "shp")
+        let files = try DatasetFiles.splitFiles(dataDir: try host.optionString("data_dir"), split: split, plugin: "shp")
+        let cap = try host.optionInt("max_pairs_per_prompt")
+        guard cap >= 0 else {
+            throw DPHError(Int32(DPH_ERR_INVALID_ARGUMENT), "shp: max_pairs_per_prompt must be >= 0, got \(cap)")
+        }
+        var table = RecordTable()
+        var rows = 0, lowRatio = 0, zeroScore = 0, capped = 0
+        for path in files {
+            try JSONRow.forEach(path: path) { row in
+                rows += 1
+                let texts = try row.strings(["history", "human_ref_A", "human_ref_B"])
+                let a = try row.number("score_A"), b = try row.number("score_B")
+                let aPreferred = try row.integer("labels") == 1
+                let prompt = "\n\nHuman: " + texts[0] + "\n\nAssistant:"
+                // The reference divides by zero here; such rows are skipped and counted instead.
+                if a == 0 || b == 0 { zeroScore += 1; return }
+                if max(a / b, b / a) < 2 { lowRatio += 1; return }
+                if cap > 0, table.contains(prompt) {
+                    var full = false
+                    table.update(prompt) { full = $0.pairs.count / 2 >= cap }
+                    if full { capped += 1; return }
+                }
+                table.update(prompt) { r in
+                    let n = r.responses.count
+                    if aPreferred { r.addPair(n, n + 1) } else { r.addPair(n + 1, n) }
+                    r.responses += [" " + texts[1], " " + texts[2]]
+                    r.scores += [a, b]
+                }
+            }
+        }
+        guard rows > 0 else {
+            throw DPHError(Int32(DPH_ERR_FORMAT), "shp: no records in \(files.joined(separator: ", ")) (empty dataset)")
+        }
+        table.chooseHighestScoringTargets()
+        host.log("\(split): \(rows) rows from \(files.count) file\(files.count == 1 ? "" : "s"); skipped \(lowRatio) "
+            + "with score ratio < 2, \(zeroScore) with a zero score, \(capped) over max_pairs_per_prompt -> "
+            + "\(table.count) prompts, \(table.pairCount) pairs")
+        try table.emit(to: host)
+    }
+}

@@ -1,0 +1,134 @@
+import CZlib
+import DPOHostSDK
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One line of a text file: its bytes without the newline (valid UTF-8, checked), its 1-based
+/// number and the offset of its first byte in the (uncompressed) file.
+public struct TextLine {
+    public let bytes: UnsafeBufferPointer<UInt8>
+    public let number: Int
+    public let fileOffset: Int
+
+    /// True for lines holding only spaces, tabs or a carriage return (skipped by the readers).
+    public var isBlank: Bool { bytes.allSatisfy { $0 == 0x20 || $0 == 0x09 || $0 == 0x0D } }
+}
+
+/// Reads plain or gzip-compressed text line by line through zlib (`gzread` reads both), so a
+/// dataset is never half-read in silence: a truncated or corrupt gzip stream, a read error and
+/// invalid UTF-8 are errors naming the file and line.
+public enum LineReader {
+    /// Calls `body` for every line of `path` in order; `line.bytes` is valid during the call only.
+    public static func forEachLine(path: String, _ body: (TextLine) throws -> Void) throws {
+        guard let file = gzopen(path, "rb") else {
+            throw DPHError(Int32(DPH_ERR_IO), "cannot open \(path): \(String(cString: strerror(errno)))")
+        }
+        var open = true
+        defer { if open { gzclose_r(file) } }
+        gzbuffer(file, 1 << 18) // before the first read, as zlib requires
+        if path.hasSuffix(".gz") && gzdirect(file) != 0 {
+            throw DPHError(Int32(DPH_ERR_FORMAT), "\(path): not a gzip file (it has a .gz name but no gzip header)")
+        }
+
+        var capacity = 1 << 20
+        var buffer = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity)
+        defer { buffer.deallocate() }
+        var start = 0, end = 0, scanned = 0 // pending bytes are start..<end; no newline in start..<scanned
+        var lineNumber = 0, fileOffset = 0
+
+        func emit(_ length: Int) throws {
+            lineNumber += 1
+            let line = TextLine(bytes: UnsafeBufferPointer(start: buffer + start, count: length),
+                                number: lineNumber, fileOffset: fileOffset)
+            if let bad = UTF8Check.firstInvalidByte(line.bytes) {
+                let byte = String(line.bytes[bad], radix: 16, uppercase: true)
+                throw DPHError(Int32(DPH_ERR_FORMAT),
+                               "\(path):\(lineNumber): invalid UTF-8: byte 0x\(byte) at byte offset \(fileOffset + bad) "
+                                   + "of the file (column \(bad + 1) of the line)")
+            }
+            try body(line)
+        }
+
+        while true {
+            while scanned < end, let hit = memchr(buffer + scanned, 0x0A, end - scanned) {
+                let newline = buffer.distance(to: hit.assumingMemoryBound(to: UInt8.self))
+                try emit(newline - start)
+                fileOffset += newline + 1 - start
+                start = newline + 1
+                scanned = start
+            }
+            scanned = end
+            // Keep the unfinished line at the front; grow when one line fills the buffer.
+            if start > 0 {
+                buffer.update(from: buffer + start, count: end - start)
+                end -= start
+                scanned -= start
+                start = 0
+            }
+            if end == capacity {
+                let grown = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity * 2)
+                grown.update(from: buffer, count: end)
+                buffer.deallocate()
+                buffer = grown
+                capacity *= 2
+            }
+            let n = gzread(file, buffer + end, UInt32(min(capacity - end, 1 << 30)))
+            if n < 0 { throw streamError(file, path: path, line: lineNumber + 1) }
+            if n == 0 {
+                var code: Int32 = 0
+                _ = gzerror(file, &code)
+                if code != Z_OK { throw streamError(file, path: path, line: lineNumber + 1) }
+                break
+            }
+            end += Int(n)
+        }
+        if end > start { try emit(end - start) }
+        open = false
+        let closed = gzclose_r(file)
+        if closed != Z_OK {
+            throw DPHError(Int32(DPH_ERR_IO), "\(path): reading failed when closing (zlib status \(closed)); "
+                + "the file may be truncated or corrupt")
+        }
+    }
+
+    /// zlib's own message, naming the line the stream broke in.
+    private static func streamError(_ file: gzFile, path: String, line: Int) -> DPHError {
+        var code: Int32 = 0
+        var message = gzerror(file, &code).map { String(cString: $0) } ?? "read error"
+        if message.hasPrefix(path + ": ") { message.removeFirst(path.count + 2) } // zlib prefixes the path
+        if code == Z_ERRNO {
+            return DPHError(Int32(DPH_ERR_IO), "\(path):\(line): read error: \(String(cString: strerror(errno)))")
+        }
+        return DPHError(Int32(DPH_ERR_FORMAT),
+                        "\(path):\(line): corrupt or truncated gzip stream (zlib: \(message)); the file was not fully read")
+    }
+}
+
+/// UTF-8 validation by the Unicode table (no overlong forms, surrogates or values past U+10FFFF).
+public enum UTF8Check {
+    /// The index of the lead byte of the first invalid sequence, nil when all of `bytes` is valid.
+    public static func firstInvalidByte(_ bytes: UnsafeBufferPointer<UInt8>) -> Int? {
+        var i = 0
+        let n = bytes.count
+        while i < n {
+            let b = bytes[i]
+            if b < 0x80 { i += 1; continue }
+            let length: Int, low: UInt8, high: UInt8 // range of the second byte
+            switch b {
+            case 0xC2...0xDF: (length, low, high) = (2, 0x80, 0xBF)
+            case 0xE0: (length, low, high) = (3, 0xA0, 0xBF)
+            case 0xE1...0xEC, 0xEE...0xEF: (length, low, high) = (3, 0x80, 0xBF)
+            case 0xED: (length, low, high) = (3, 0x80, 0x9F)
+            case 0xF0: (length, low, high) = (4, 0x90, 0xBF)
+            case 0xF1...0xF3: (length, low, high) = (4, 0x80, 0xBF)
+            case 0xF4: (length, low, high) = (4, 0x80, 0x8F)
+            default: return i
+            }
+            guard i + length <= n, (low...high).contains(bytes[i + 1]) else { return i }
+            for k in 2..<length where bytes[i + k] & 0xC0 != 0x80 { return i }
+            i += length
+        }
+        return nil
+    }
+}

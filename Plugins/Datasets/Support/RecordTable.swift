@@ -1,0 +1,73 @@
+import DPOHostSDK
+
+/// The reference's `data[prompt]` dictionary: records keyed by prompt, kept in first-insertion
+/// order (the order the host shuffles from, data.md section 1).
+public struct RecordTable {
+    public struct Record {
+        public var prompt: String
+        public var responses: [String] = []
+        /// (preferred, dispreferred) index pairs, flattened as the ABI takes them.
+        public var pairs: [Int32] = []
+        public var sftTarget = ""
+        /// Per-response scores while building (SHP); never emitted.
+        public var scores: [Double] = []
+
+        public init(prompt: String) { self.prompt = prompt }
+
+        public mutating func addPair(_ preferred: Int, _ dispreferred: Int) {
+            pairs.append(Int32(preferred))
+            pairs.append(Int32(dispreferred))
+        }
+    }
+
+    public private(set) var records: [Record] = []
+    private var index: [String: Int] = [:]
+
+    public init() {}
+
+    public var count: Int { records.count }
+    public var pairCount: Int { records.reduce(0) { $0 + $1.pairs.count / 2 } }
+
+    /// The record of `prompt`, created empty at the end of the order when new.
+    public mutating func update(_ prompt: String, _ body: (inout Record) throws -> Void) rethrows {
+        let i: Int
+        if let existing = index[prompt] {
+            i = existing
+        } else {
+            i = records.count
+            index[prompt] = i
+            records.append(Record(prompt: prompt))
+        }
+        try body(&records[i])
+    }
+
+    public func contains(_ prompt: String) -> Bool { index[prompt] != nil }
+
+    /// Sets every record's SFT target to its highest-scoring response (SHP, SE).
+    public mutating func chooseHighestScoringTargets() {
+        for i in records.indices {
+            records[i].sftTarget = highestScoring(records[i].responses, scores: records[i].scores) ?? ""
+            records[i].scores = []
+        }
+    }
+
+    /// Emits every record, in order.
+    public func emit(to host: Host) throws {
+        for r in records {
+            try host.emitRecord(prompt: r.prompt, responses: r.responses, flatPairs: r.pairs, sftTarget: r.sftTarget)
+        }
+    }
+}
+
+/// Python's `max(responses, key=lambda x: scores[responses.index(x)])`: a response is scored by
+/// the FIRST occurrence of its text, and the earliest of equal maxima wins. Nil when empty.
+public func highestScoring(_ responses: [String], scores: [Double]) -> String? {
+    var firstScore: [String: Double] = [:]
+    var best: (text: String, score: Double)?
+    for (text, score) in zip(responses, scores) {
+        let key = firstScore[text] ?? score
+        if firstScore[text] == nil { firstScore[text] = score }
+        if best == nil || key > best!.score { best = (text, key) }
+    }
+    return best?.text
+}
