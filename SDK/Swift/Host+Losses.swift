@@ -8,10 +8,10 @@ import Glibc
 
 extension Host {
     // MARK: unary ops by name
+    // (No `exp`/`log` members: inside Host extensions they would hide the math functions;
+    // use `unary(DPH_UNARY_EXP, x)`.)
 
     public func neg(_ x: dph_tensor) throws -> dph_tensor { try unary(DPH_UNARY_NEG, x) }
-    public func exp(_ x: dph_tensor) throws -> dph_tensor { try unary(DPH_UNARY_EXP, x) }
-    public func log(_ x: dph_tensor) throws -> dph_tensor { try unary(DPH_UNARY_LOG, x) }
     public func square(_ x: dph_tensor) throws -> dph_tensor { try unary(DPH_UNARY_SQUARE, x) }
     public func relu(_ x: dph_tensor) throws -> dph_tensor { try unary(DPH_UNARY_RELU, x) }
     /// Softmax over the last axis.
