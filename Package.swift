@@ -75,16 +75,16 @@ let package = Package(
         // Tokenizers: byte-level BPE (GPT-2, GPT-NeoX) in Swift; SentencePiece (Llama) through a C++ shim.
         .target(name: "CSentencePiece", linkerSettings: [.linkedLibrary("sentencepiece")]),
         .target(name: "Tokenizers", dependencies: ["CSentencePiece"]),
-        // Data: records -> tokenized, truncated, padded batches; bit-exact shuffling.
-        .target(name: "Data", dependencies: ["TensorCore", "Tokenizers"]),
+        // DataPipeline: records -> tokenized, truncated, padded batches; bit-exact shuffling.
+        .target(name: "DataPipeline", dependencies: ["TensorCore", "Tokenizers"]),
         // Training: configuration, models, losses, optimizers, the trainer, reports.
         .target(name: "Training", dependencies: [
-            "TensorCore", "Autograd", "Checkpoint", "PluginHost", "Tokenizers", "Data",
+            "TensorCore", "Autograd", "Checkpoint", "PluginHost", "Tokenizers", "DataPipeline",
             .product(name: "Yams", package: "Yams"),
         ], swiftSettings: kernelFlags),
         // The command-line tool.
         .executableTarget(name: "dpohost", dependencies: [
-            "TensorCore", "Autograd", "CBLAS", "PluginHost", "Data", "Tokenizers", "Training",
+            "TensorCore", "Autograd", "CBLAS", "PluginHost", "DataPipeline", "Tokenizers", "Training",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -92,10 +92,11 @@ let package = Package(
         .testTarget(name: "AutogradTests", dependencies: ["Autograd", "TensorCore", "Checkpoint"]),
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "TensorCore"]),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers"]),
-        .testTarget(name: "DataTests", dependencies: ["Data", "Tokenizers", "TensorCore"], exclude: ["Golden"]),
+        .testTarget(name: "DataTests", dependencies: ["DataPipeline", "Tokenizers", "TensorCore"], exclude: ["Golden"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Autograd", "TensorCore", "Checkpoint"]),
         .testTarget(name: "ModelTests", dependencies: ["Training", "PluginHost", "Checkpoint", "Autograd", "TensorCore", "Tokenizers"]),
         .testTarget(name: "ConfigTests", dependencies: ["Training"]),
+        .testTarget(name: "TrainerTests", dependencies: ["Training"]),
         .testTarget(name: "LossPluginTests", dependencies: ["Training", "PluginHost", "Autograd", "TensorCore", "Checkpoint"]),
         .testTarget(name: "PluginHostTests", dependencies: ["PluginHost", "Autograd", "TensorCore", "CDPOHostSDK"]),
     ]

@@ -60,6 +60,8 @@ final class DefaultsTests: XCTestCase {
         XCTAssertEqual(c.refModelSyncSteps, 512)
         XCTAssertFalse(c.precomputeRefLogProbs)
         XCTAssertEqual(c.extras, [:])
+        XCTAssertEqual(c.datasetOptions["hh"], ["data_dir": "data/hh-rlhf"])
+        XCTAssertEqual(c.datasetOptions["jsonl"], [:])
     }
 
     func testModelGroupFilesMatchTheReferenceTable() throws {

@@ -1,3 +1,4 @@
+import DataPipeline
 import Foundation
 
 /// The model group (`config/model/*.yaml`).
@@ -79,11 +80,6 @@ public struct WandbConfig: Sendable, Equatable {
     }
 }
 
-public enum TruncationMode: String, Sendable, Equatable {
-    case keepStart = "keep_start"
-    case keepEnd = "keep_end"
-}
-
 /// Every top-level key of `config/config.yaml`, typed, after composition and resolution.
 public struct TrainingConfig: Sendable, Equatable {
     public var seed: Int
@@ -131,6 +127,9 @@ public struct TrainingConfig: Sendable, Equatable {
     public var refModelSyncSteps: Int
     public var precomputeRefLogProbs: Bool
 
+    /// Options of each dataset plugin by dataset name (`dataset_options.hh.data_dir=...`), as text.
+    public var datasetOptions: [String: [String: String]]
+
     /// Top-level keys added with `+key=value` that the host does not know (for plugins).
     public var extras: [String: ConfigValue]
 
@@ -141,7 +140,7 @@ public struct TrainingConfig: Sendable, Equatable {
         "n_examples", "n_eval_examples", "trainer", "optimizer", "warmup_steps", "activation_checkpointing",
         "eval_every", "minimum_log_interval_secs", "model", "loss", "resume", "threads", "plugins", "progress",
         "max_completion_length", "truncation_mode", "sync_ref_model", "ref_model_mixup_alpha",
-        "ref_model_sync_steps", "precompute_ref_log_probs",
+        "ref_model_sync_steps", "precompute_ref_log_probs", "dataset_options",
     ]
 
     /// Reads a fully resolved tree (no `???`, no `${...}`).
@@ -191,6 +190,20 @@ public struct TrainingConfig: Sendable, Equatable {
         refModelMixupAlpha = try r.double("ref_model_mixup_alpha")
         refModelSyncSteps = try r.positive("ref_model_sync_steps")
         precomputeRefLogProbs = try r.bool("precompute_ref_log_probs")
+        var datasetOptions: [String: [String: String]] = [:]
+        if let node = root["dataset_options"], node != .null {
+            guard let mapping = node.mappingValue else {
+                throw ConfigError.typeMismatch(key: "dataset_options", expected: "a mapping of dataset name to options", value: node.displayText)
+            }
+            for (name, options) in mapping.entries {
+                guard let opts = options.mappingValue else {
+                    if options == .null { datasetOptions[name] = [:]; continue }
+                    throw ConfigError.typeMismatch(key: "dataset_options.\(name)", expected: "a mapping of option to value", value: options.displayText)
+                }
+                datasetOptions[name] = opts.entries.reduce(into: [:]) { $0[$1.key] = $1.value.displayText }
+            }
+        }
+        self.datasetOptions = datasetOptions
 
         var extras: [String: ConfigValue] = [:]
         for (key, value) in root.entries where !Self.knownKeys.contains(key) { extras[key] = value }
