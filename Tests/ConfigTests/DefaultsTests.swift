@@ -106,7 +106,7 @@ final class DefaultsTests: XCTestCase {
 
         let cdpo = try load(required + ["loss=cdpo", "loss.beta=0.1"]).config.loss
         XCTAssertEqual(cdpo.name, "cdpo")
-        XCTAssertEqual(cdpo.labelSmoothing, 0.1)
+        XCTAssertEqual(cdpo.labelSmoothing, 0.2)
         XCTAssertFalse(cdpo.referenceFree)
 
         let ipo = try load(required + ["loss=ipo", "loss.beta=0.5"]).config.loss
