@@ -7,10 +7,10 @@ deps:
 	@./scripts/install-deps.sh
 
 build: deps
-	$(SWIFT) build -c release --product dpohost
+	$(SWIFT) build -c release
 
 demo: build
-	.build/release/dpohost selfcheck
+	./scripts/demo.sh
 
 test: deps
 	$(SWIFT) test --disable-swift-testing

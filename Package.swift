@@ -15,6 +15,16 @@ let package = Package(
         .executable(name: "dpohost", targets: ["dpohost"]),
         // Example plugin written in Swift against the SDK (loaded at run time, never linked).
         .library(name: "ExampleSwiftLoss", type: .dynamic, targets: ["ExampleSwiftLoss"]),
+        // Built-in model plugins (found next to the binary as libdph_*.so).
+        .library(name: "dph_gpt2", type: .dynamic, targets: ["GPT2Model"]),
+        .library(name: "dph_pythia", type: .dynamic, targets: ["PythiaModel"]),
+        .library(name: "dph_llama", type: .dynamic, targets: ["LlamaModel"]),
+        // Built-in losses (issue 6), found next to the binary as libdph_*.so.
+        .library(name: "dph_sft", type: .dynamic, targets: ["DPHLossSFT"]),
+        .library(name: "dph_dpo", type: .dynamic, targets: ["DPHLossDPO"]),
+        .library(name: "dph_cdpo", type: .dynamic, targets: ["DPHLossCDPO"]),
+        .library(name: "dph_ipo", type: .dynamic, targets: ["DPHLossIPO"]),
+        .library(name: "dph_tdpo", type: .dynamic, targets: ["DPHLossTDPO"]),
         // Built-in dataset plugins: libdph_<name>.so next to the binary.
         .library(name: "dph_hh", type: .dynamic, targets: ["dph_hh"]),
         .library(name: "dph_shp", type: .dynamic, targets: ["dph_shp"]),
@@ -23,6 +33,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // YAML for config/ files and --config (Hydra-style configuration).
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
     ],
     targets: [
         // Tensor core: storage, shapes and views, kernels (OpenBLAS + Swift), worker pool.
@@ -39,6 +51,17 @@ let package = Package(
         .target(name: "PluginHost", dependencies: ["TensorCore", "Autograd", "CDPOHostSDK"]),
         .target(name: "ExampleSwiftLoss", dependencies: ["DPOHostSDK"], path: "examples/swift-loss",
                 exclude: ["README.md"]),
+        // Model plugins: each sees only the SDK.
+        .target(name: "GPT2Model", dependencies: ["DPOHostSDK"], path: "Plugins/Models/GPT2"),
+        .target(name: "PythiaModel", dependencies: ["DPOHostSDK"], path: "Plugins/Models/Pythia"),
+        .target(name: "LlamaModel", dependencies: ["DPOHostSDK"], path: "Plugins/Models/Llama"),
+        // Built-in loss plugins: shared preference-loss pieces, then one target per plugin.
+        .target(name: "DPHLossKit", dependencies: ["DPOHostSDK"], path: "Plugins/Losses/Common"),
+        .target(name: "DPHLossSFT", dependencies: ["DPOHostSDK", "DPHLossKit"], path: "Plugins/Losses/SFT"),
+        .target(name: "DPHLossDPO", dependencies: ["DPOHostSDK", "DPHLossKit"], path: "Plugins/Losses/DPO"),
+        .target(name: "DPHLossCDPO", dependencies: ["DPOHostSDK", "DPHLossKit"], path: "Plugins/Losses/CDPO"),
+        .target(name: "DPHLossIPO", dependencies: ["DPOHostSDK", "DPHLossKit"], path: "Plugins/Losses/IPO"),
+        .target(name: "DPHLossTDPO", dependencies: ["DPOHostSDK", "DPHLossKit"], path: "Plugins/Losses/TDPO"),
         // Dataset plugins: a stateless support library (zlib line reader, JSON rows, record table,
         // HTML stripping) linked into each plugin, never into the host.
         .systemLibrary(name: "CZlib", path: "Plugins/Datasets/CZlib", providers: [.apt(["zlib1g-dev"])]),
@@ -52,13 +75,16 @@ let package = Package(
         // Tokenizers: byte-level BPE (GPT-2, GPT-NeoX) in Swift; SentencePiece (Llama) through a C++ shim.
         .target(name: "CSentencePiece", linkerSettings: [.linkedLibrary("sentencepiece")]),
         .target(name: "Tokenizers", dependencies: ["CSentencePiece"]),
-        // Data: records -> tokenized, truncated, padded batches; bit-exact shuffling.
-        .target(name: "Data", dependencies: ["TensorCore", "Tokenizers"]),
-        // Training: optimizers, schedule, clipping (and, as it lands, trainers and the loop).
-        .target(name: "Training", dependencies: ["TensorCore", "Autograd", "Checkpoint", "PluginHost", "Data"], swiftSettings: kernelFlags),
+        // DataPipeline: records -> tokenized, truncated, padded batches; bit-exact shuffling.
+        .target(name: "DataPipeline", dependencies: ["TensorCore", "Tokenizers"]),
+        // Training: configuration, models, losses, optimizers, the trainer, reports.
+        .target(name: "Training", dependencies: [
+            "TensorCore", "Autograd", "Checkpoint", "PluginHost", "Tokenizers", "DataPipeline",
+            .product(name: "Yams", package: "Yams"),
+        ], swiftSettings: kernelFlags),
         // The command-line tool.
         .executableTarget(name: "dpohost", dependencies: [
-            "TensorCore", "Autograd", "CBLAS", "PluginHost", "Data", "Tokenizers", "Training",
+            "TensorCore", "Autograd", "CBLAS", "PluginHost", "DataPipeline", "Tokenizers", "Training",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -66,9 +92,12 @@ let package = Package(
         .testTarget(name: "AutogradTests", dependencies: ["Autograd", "TensorCore", "Checkpoint"]),
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "TensorCore"]),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers"]),
-        .testTarget(name: "DataTests", dependencies: ["Data", "Tokenizers", "TensorCore"], exclude: ["Golden"]),
+        .testTarget(name: "DataTests", dependencies: ["DataPipeline", "Tokenizers", "TensorCore"], exclude: ["Golden"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Autograd", "TensorCore", "Checkpoint"]),
-        .testTarget(name: "DatasetPluginTests", dependencies: ["PluginHost", "Training", "Data", "Tokenizers", "TensorCore", "DatasetSupport"]),
+        .testTarget(name: "ModelTests", dependencies: ["Training", "PluginHost", "Checkpoint", "Autograd", "TensorCore", "Tokenizers"]),
+        .testTarget(name: "ConfigTests", dependencies: ["Training"]),
+        .testTarget(name: "LossPluginTests", dependencies: ["Training", "PluginHost", "Autograd", "TensorCore", "Checkpoint"]),
+        .testTarget(name: "DatasetPluginTests", dependencies: ["PluginHost", "Training", "DataPipeline", "Tokenizers", "TensorCore", "DatasetSupport"]),
         .testTarget(name: "PluginHostTests", dependencies: ["PluginHost", "Autograd", "TensorCore", "CDPOHostSDK"]),
     ]
 )

@@ -5,12 +5,14 @@ import TensorCore
 ///
 /// Weights are found in this order: `model.safetensors`; else `model.safetensors.index.json`
 /// and the shards its `weight_map` names (each opened once, every listed tensor checked to be
-/// present up front); else a `pytorch_model.bin` is reported as needing offline conversion,
-/// since pickles can execute code and are never parsed here.
+/// present up front); else `policy.safetensors` (a dpohost checkpoint folder, which also holds
+/// config.json and the tokenizer files); else a `pytorch_model.bin` is reported as needing
+/// offline conversion, since pickles can execute code and are never parsed here.
 public final class ModelDirectory: @unchecked Sendable {
     public static let singleFileName = "model.safetensors"
     public static let indexFileName = "model.safetensors.index.json"
     public static let pickleFileName = "pytorch_model.bin"
+    public static let checkpointFileName = "policy.safetensors"
     public static let configFileName = "config.json"
 
     public let path: String
@@ -26,11 +28,15 @@ public final class ModelDirectory: @unchecked Sendable {
         let single = ModelDirectory.join(path, ModelDirectory.singleFileName)
         let index = ModelDirectory.join(path, ModelDirectory.indexFileName)
         let pickle = ModelDirectory.join(path, ModelDirectory.pickleFileName)
+        let checkpoint = ModelDirectory.join(path, ModelDirectory.checkpointFileName)
         if FileManager.default.fileExists(atPath: single) {
             let file = try SafeTensorsFile(path: single)
             owners = Dictionary(uniqueKeysWithValues: file.tensorNames.map { ($0, file) })
         } else if FileManager.default.fileExists(atPath: index) {
             owners = try ModelDirectory.openShards(directory: path, index: index)
+        } else if FileManager.default.fileExists(atPath: checkpoint) {
+            let file = try SafeTensorsFile(path: checkpoint)
+            owners = Dictionary(uniqueKeysWithValues: file.tensorNames.map { ($0, file) })
         } else if FileManager.default.fileExists(atPath: pickle) {
             throw CheckpointError.pickleOnly(file: pickle)
         } else {

@@ -1,3 +1,4 @@
+import Foundation
 import Autograd
 import CDPOHostSDK
 import TensorCore
@@ -18,6 +19,11 @@ public struct ModelPlugin {
     /// HF name pattern of the repeated block, with "{i}" for the block index.
     public var blockName: String { String(cString: vtable.block_name) }
     public var parameterSpecs: [ParameterSpec] { instance.declared }
+    /// The Hugging Face `model_type` values this plugin runs (its own name when it lists none).
+    public var modelTypes: [String] {
+        guard let types = vtable.model_types else { return [instance.plugin.name] }
+        return String(cString: types).split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+    }
 
     /// Reads `configJSON` and returns the parameters the plugin declared for it.
     @discardableResult

@@ -1,4 +1,4 @@
-import Data
+import DataPipeline
 import PluginHost
 
 /// One dataset of a run: a dataset plugin's name and its options (`datasets=[hh,shp]` is two).

@@ -6,6 +6,7 @@ struct DPOHost: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dpohost",
         abstract: "Preference training (SFT, DPO, cDPO, IPO, TDPO) of causal language models on the CPU.",
-        subcommands: [SelfCheckCommand.self, BenchCommand.self, PluginsCommand.self, DataCommand.self]
+        subcommands: [TrainCommand.self, ReportCommand.self, GenerateCommand.self, ExportCommand.self, DataCommand.self,
+                      PluginsCommand.self, SelfCheckCommand.self, BenchCommand.self]
     )
 }

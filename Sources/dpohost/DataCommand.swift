@@ -1,5 +1,5 @@
 import ArgumentParser
-import Data
+import DataPipeline
 import Foundation
 import PluginHost
 import Tokenizers

@@ -309,9 +309,15 @@ typedef struct dph_model_vtable {
     const char *block_name;     /* static: HF prefix of the repeated block with "{i}", e.g. "h.{i}" */
     /* Reads the config (host->config_*) and declares every parameter (host->declare_parameter). */
     dph_status (*configure)(const dph_host_api *host, dph_ctx *ctx, void *state);
-    /* input ids + attention mask -> logits [N, T, V] float32, through host ops. */
+    /* input ids + attention mask -> logits [N, T, V] float32, through host ops.
+     * attention_mask always spans the KEYS: with use_cache it covers the cached positions
+     * plus the new ones (input_ids holds only the new tokens), as in transformers' generate. */
     dph_status (*forward)(const dph_host_api *host, dph_ctx *ctx, void *state, const dph_forward_args *args,
                           dph_tensor *out_logits);
+    /* static, may be NULL: comma-separated Hugging Face `model_type` values this plugin runs
+     * (e.g. "gpt_neox"); the host picks the model plugin from config.json with it.
+     * NULL means the plugin's own name. */
+    const char *model_types;
 } dph_model_vtable;
 
 /* Every callback receives the host table (the same pointer as in dph_plugin_init) and its

@@ -55,6 +55,17 @@ public struct FlatPrompt: Sendable, Equatable {
     public let prompt: String
     public let record: PromptRecord
     public let truncationMode: TruncationMode
+
+    public init(prompt: String, record: PromptRecord, truncationMode: TruncationMode) {
+        self.prompt = prompt
+        self.record = record
+        self.truncationMode = truncationMode
+    }
+
+    /// The same prompt cut the other way (the `truncation_mode` config override).
+    public func truncated(_ mode: TruncationMode) -> FlatPrompt {
+        FlatPrompt(prompt: prompt, record: record, truncationMode: mode)
+    }
 }
 
 extension Array where Element == PromptDataset {

@@ -1,0 +1,28 @@
+import DPOHostSDK
+
+/// The C callbacks of a loss plugin reduced to Swift closures: `create` turns the options into
+/// a settings object kept as instance state, `compute` gets those settings back with the inputs.
+public enum LossEntry {
+    /// Body of `create`: `make` reads and checks the options; its result is the instance state.
+    public static func create(_ api: UnsafePointer<dph_host_api>?, _ ctx: OpaquePointer?,
+                              _ out: UnsafeMutablePointer<UnsafeMutableRawPointer?>?,
+                              _ make: (Host) throws -> AnyObject) -> dph_status {
+        Host(api, ctx).run { host in
+            guard let out else { throw DPHError(Int32(DPH_ERR_INVALID_ARGUMENT), "out_state is NULL") }
+            out.pointee = InstanceState.box(try make(host))
+        }
+    }
+
+    /// Body of `compute`: `body` returns the scalar loss handle.
+    public static func compute<Settings: AnyObject>(
+        _ api: UnsafePointer<dph_host_api>?, _ ctx: OpaquePointer?, _ state: UnsafeMutableRawPointer?,
+        _ inputs: UnsafePointer<dph_loss_inputs>?, _ out: UnsafeMutablePointer<dph_tensor>?, as type: Settings.Type,
+        _ body: (Host, Settings, dph_loss_inputs) throws -> dph_tensor) -> dph_status {
+        Host(api, ctx).run { host in
+            guard let inputs = inputs?.pointee, let out else {
+                throw DPHError(Int32(DPH_ERR_INVALID_ARGUMENT), "compute called without inputs or out_loss")
+            }
+            out.pointee = try body(host, try InstanceState.borrow(state, as: type), inputs)
+        }
+    }
+}

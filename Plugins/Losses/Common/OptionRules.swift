@@ -1,0 +1,40 @@
+import DPOHostSDK
+
+/// Reads a loss plugin's options in `create` and refuses values the math cannot use, naming the
+/// option, the value and the allowed range (the host has already checked the types).
+public struct OptionRules {
+    let host: Host
+    let plugin: String
+
+    public init(_ host: Host, plugin: String) {
+        self.host = host
+        self.plugin = plugin
+    }
+
+    /// A float option that must be > 0 (a temperature such as beta).
+    public func positive(_ name: String) throws -> Float {
+        let v = try host.optionFloat(name)
+        guard v > 0, v.isFinite else { throw invalid(name, v, "must be > 0") }
+        return Float(v)
+    }
+
+    /// A float option in `[lower, upper)` (label smoothing: the assumed fraction of flipped labels).
+    public func halfOpen(_ name: String, _ lower: Double, _ upper: Double) throws -> Float {
+        let v = try host.optionFloat(name)
+        guard v >= lower, v < upper else { throw invalid(name, v, "must be in [\(lower), \(upper))") }
+        return Float(v)
+    }
+
+    /// A float option that must be >= 0 (a weight such as TDPO2's alpha).
+    public func nonNegative(_ name: String) throws -> Float {
+        let v = try host.optionFloat(name)
+        guard v >= 0, v.isFinite else { throw invalid(name, v, "must be >= 0") }
+        return Float(v)
+    }
+
+    public func flag(_ name: String) throws -> Bool { try host.optionBool(name) }
+
+    func invalid(_ name: String, _ value: Double, _ rule: String) -> DPHError {
+        DPHError(Int32(DPH_ERR_INVALID_ARGUMENT), "\(plugin): option \(name) \(rule), got \(value)")
+    }
+}

@@ -1,0 +1,21 @@
+import DPOHostSDK
+
+/// The per-example losses of the DPO reference's `preference_loss` (losses.md 2.1-2.4), built
+/// from host ops so their gradient flows back through the tape.
+public enum PreferenceLoss {
+    /// `-(1 - eps) logsig(beta h) - eps logsig(-beta h)`; with `eps == 0` exactly `-logsig(beta h)`.
+    public static func sigmoid(_ host: Host, logits h: dph_tensor, beta: Float, labelSmoothing eps: Float) throws -> dph_tensor {
+        let agree = try host.logSigmoid(try host.scale(h, beta))
+        if eps == 0 { return try host.neg(agree) }
+        let flipped = try host.logSigmoid(try host.scale(h, -beta))
+        return try host.add(try host.scale(agree, -(1 - eps)), try host.scale(flipped, -eps))
+    }
+
+    /// IPO: `(h - 1/(2 beta))^2`.
+    public static func ipo(_ host: Host, logits h: dph_tensor, beta: Float) throws -> dph_tensor {
+        try host.square(try host.addScalar(h, -1 / (2 * beta)))
+    }
+
+    /// The differentiated batch loss: the mean of the per-example losses (losses.md 0.4).
+    public static func batchMean(_ host: Host, _ losses: dph_tensor) throws -> dph_tensor { try host.mean(losses) }
+}

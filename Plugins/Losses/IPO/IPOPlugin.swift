@@ -1,0 +1,56 @@
+import DPHLossKit
+import DPOHostSDK
+
+// `ipo`: (h - 1/(2 beta))^2 on SUMMED log-probs as in the DPO reference (losses.md 2.4, trap 3);
+// average_log_prob=true gives TRL's / EasyDeL's length-averaged IPO. label_smoothing and
+// reference_free do not apply to IPO, so they are not options here.
+
+/// The `ipo` plugin's settings.
+final class IPOLoss {
+    let beta: Float
+    let averageLogProb: Bool
+
+    static var options: [PluginDescription.Option] { [
+        .init("beta", DPH_OPTION_FLOAT, default: nil,
+              help: "IPO regularisation; the target log-ratio margin is 1/(2*beta), > 0"),
+        .init("average_log_prob", DPH_OPTION_BOOL, default: "false",
+              help: "length-average log-probs first (TRL/EasyDeL IPO); false sums them (DPO reference)"),
+    ] }
+
+    init(_ host: Host) throws {
+        let rules = OptionRules(host, plugin: "ipo")
+        beta = try rules.positive("beta")
+        averageLogProb = try rules.flag("average_log_prob")
+    }
+
+    func compute(_ host: Host, _ inputs: dph_loss_inputs) throws -> dph_tensor {
+        let logps = try SequenceLogps(host, inputs, averaged: averageLogProb)
+        let losses = try PreferenceLoss.ipo(host, logits: try logps.preferenceLogits(host, referenceFree: false), beta: beta)
+        let rewards = try logps.rewards(host, beta: beta)
+        let metrics = PreferenceMetrics(host)
+        try metrics.rewards(chosen: rewards.chosen, rejected: rewards.rejected)
+        try metrics.logpsAndLoss(chosen: logps.policyChosen, rejected: logps.policyRejected, losses: losses)
+        return try PreferenceLoss.batchMean(host, losses)
+    }
+}
+
+@_cdecl("dph_plugin_abi_version")
+public func dphPluginABIVersion() -> UInt32 { UInt32(DPH_ABI_VERSION) }
+
+@_cdecl("dph_plugin_init")
+public func dphPluginInit(_ host: UnsafePointer<dph_host_api>?, _ ctx: OpaquePointer?,
+                          _ desc: UnsafeMutablePointer<dph_plugin_desc>?) -> dph_status {
+    PluginDescription.fill(desc, kind: DPH_KIND_LOSS, name: "ipo", version: "1.0.0",
+                           summary: "IPO loss (h - 1/(2*beta))^2 on summed log-probs as in the DPO reference; "
+                               + "average_log_prob gives TRL's IPO",
+                           options: IPOLoss.options)
+    PluginDescription.setInstanceState(desc) { api, ctx, out in
+        LossEntry.create(api, ctx, out) { try IPOLoss($0) }
+    }
+    desc?.pointee.loss = PluginDescription.lossVTable(needs: UInt32(DPH_LOSS_NEEDS_SEQUENCE)) { api, ctx, state, inputs, out in
+        LossEntry.compute(api, ctx, state, inputs, out, as: IPOLoss.self) { host, loss, inputs in
+            try loss.compute(host, inputs)
+        }
+    }
+    return Int32(DPH_OK)
+}

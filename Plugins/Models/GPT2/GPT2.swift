@@ -1,0 +1,112 @@
+import DPOHostSDK
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// GPT-2 (transformers' GPT2LMHeadModel), as models.md section 2 specifies: learned absolute
+// positions, pre-LN blocks, Conv1D weights stored [in, out] with q|k|v as column blocks,
+// tanh-approximated GELU, output matrix tied to wte. Names carry the `transformer.` prefix of
+// files saved from GPT2LMHeadModel; the host also finds hub files without it.
+
+struct GPT2Config {
+    let embed, heads, layers, inner, vocab, positions: Int
+    let eps: Float
+    let scaleByInverseLayer: Bool
+    let scaleWeights: Bool
+
+    init(_ host: Host) throws {
+        if let type = try host.configString("model_type"), type != "gpt2" {
+            throw DPHError(Int32(DPH_ERR_UNSUPPORTED), "config.json model_type '\(type)' is not gpt2")
+        }
+        embed = try host.requireConfigInt("n_embd")
+        heads = try host.requireConfigInt("n_head")
+        layers = try host.requireConfigInt("n_layer")
+        inner = try host.configInt("n_inner") ?? 4 * embed
+        vocab = try host.requireConfigInt("vocab_size")
+        positions = try host.configInt("n_positions") ?? 1024
+        guard heads > 0, embed % heads == 0 else {
+            throw DPHError(Int32(DPH_ERR_INVALID_ARGUMENT), "n_embd \(embed) is not divisible by n_head \(heads)")
+        }
+        eps = Float(try host.configFloat("layer_norm_epsilon") ?? 1e-5)
+        scaleByInverseLayer = try host.configBool("scale_attn_by_inverse_layer_idx") ?? false
+        scaleWeights = try host.configBool("scale_attn_weights") ?? true
+        if let act = try host.configString("activation_function"), !["gelu_new", "gelu_pytorch_tanh", "gelu_fast"].contains(act) {
+            throw DPHError(Int32(DPH_ERR_UNSUPPORTED), "activation_function '\(act)' is not supported for gpt2 (expected gelu_new)")
+        }
+        if let tied = try host.configBool("tie_word_embeddings"), !tied {
+            throw DPHError(Int32(DPH_ERR_UNSUPPORTED), "an untied GPT-2 head (tie_word_embeddings false) is not supported")
+        }
+    }
+}
+
+private func configure(_ api: UnsafePointer<dph_host_api>?, _ ctx: OpaquePointer?, _ state: UnsafeMutableRawPointer?) -> dph_status {
+    Host(api, ctx).run { host in
+        let c = try GPT2Config(host)
+        let e = c.embed
+        try host.declareParameter("transformer.wte.weight", [c.vocab, e])
+        try host.declareParameter("transformer.wpe.weight", [c.positions, e])
+        for l in 0..<c.layers {
+            let p = "transformer.h.\(l)."
+            for norm in ["ln_1", "ln_2"] {
+                try host.declareParameter(p + norm + ".weight", [e])
+                try host.declareParameter(p + norm + ".bias", [e])
+            }
+            // Conv1D layout [in, out]: column-parallel splits the second axis.
+            try host.declareParameter(p + "attn.c_attn.weight", [e, 3 * e], parallel: DPH_PARALLEL_COLUMN)
+            try host.declareParameter(p + "attn.c_attn.bias", [3 * e])
+            try host.declareParameter(p + "attn.c_proj.weight", [e, e], parallel: DPH_PARALLEL_ROW)
+            try host.declareParameter(p + "attn.c_proj.bias", [e])
+            try host.declareParameter(p + "mlp.c_fc.weight", [e, c.inner], parallel: DPH_PARALLEL_COLUMN)
+            try host.declareParameter(p + "mlp.c_fc.bias", [c.inner])
+            try host.declareParameter(p + "mlp.c_proj.weight", [c.inner, e], parallel: DPH_PARALLEL_ROW)
+            try host.declareParameter(p + "mlp.c_proj.bias", [e])
+        }
+        try host.declareParameter("transformer.ln_f.weight", [e])
+        try host.declareParameter("transformer.ln_f.bias", [e])
+    }
+}
+
+private func forward(_ api: UnsafePointer<dph_host_api>?, _ ctx: OpaquePointer?, _ state: UnsafeMutableRawPointer?,
+                     _ args: UnsafePointer<dph_forward_args>?, _ out: UnsafeMutablePointer<dph_tensor>?) -> dph_status {
+    Host(api, ctx).run { host in
+        guard let a = args?.pointee, let out else { throw DPHError(Int32(DPH_ERR_INVALID_ARGUMENT), "missing forward arguments") }
+        let c = try GPT2Config(host)
+        let dims = try host.shape(a.input_ids)
+        let (b, t, e) = (dims[0], dims[1], c.embed)
+        let hd = e / c.heads
+        let positions = a.position_ids != 0 ? a.position_ids : try host.indices((0..<t).map(Int32.init), shape: [t])
+        let p = { (name: String) in try host.parameter("transformer." + name) }
+        var x = try host.add(host.embedding(a.input_ids, p("wte.weight")), host.embedding(positions, p("wpe.weight")))
+        for l in 0..<c.layers {
+            let n = "h.\(l)."
+            let normed = try host.layerNorm(x, weight: p(n + "ln_1.weight"), bias: p(n + "ln_1.bias"), eps: c.eps)
+            let qkv = try host.linear(normed, p(n + "attn.c_attn.weight"), bias: p(n + "attn.c_attn.bias"), layout: DPH_LINEAR_IN_OUT)
+            let parts = try host.split(qkv, sizes: [e, e, e], axis: 2).map { try host.reshape($0, [b, t, c.heads, hd]) }
+            let kv = try host.kvCacheAppend(layer: l, key: parts[1], value: parts[2])
+            var scale: Float = c.scaleWeights ? 1 / Float(hd).squareRoot() : 1
+            if c.scaleByInverseLayer { scale /= Float(l + 1) }
+            let attended = try host.reshape(host.attention(query: parts[0], key: kv.key, value: kv.value,
+                                                           keyMask: a.attention_mask, scale: scale), [b, t, e])
+            x = try host.add(x, host.linear(attended, p(n + "attn.c_proj.weight"), bias: p(n + "attn.c_proj.bias"), layout: DPH_LINEAR_IN_OUT))
+            let m = try host.layerNorm(x, weight: p(n + "ln_2.weight"), bias: p(n + "ln_2.bias"), eps: c.eps)
+            let up = try host.gelu(host.linear(m, p(n + "mlp.c_fc.weight"), bias: p(n + "mlp.c_fc.bias"), layout: DPH_LINEAR_IN_OUT),
+                                   tanhApproximation: true)
+            x = try host.add(x, host.linear(up, p(n + "mlp.c_proj.weight"), bias: p(n + "mlp.c_proj.bias"), layout: DPH_LINEAR_IN_OUT))
+        }
+        x = try host.layerNorm(x, weight: p("ln_f.weight"), bias: p("ln_f.bias"), eps: c.eps)
+        out.pointee = try host.linear(x, p("wte.weight"))   // tied head
+    }
+}
+
+@_cdecl("dph_plugin_abi_version")
+public func dphPluginABIVersion() -> UInt32 { UInt32(DPH_ABI_VERSION) }
+
+@_cdecl("dph_plugin_init")
+public func dphPluginInit(_ host: UnsafePointer<dph_host_api>?, _ ctx: OpaquePointer?,
+                          _ desc: UnsafeMutablePointer<dph_plugin_desc>?) -> dph_status {
+    PluginDescription.fill(desc, kind: DPH_KIND_MODEL, name: "gpt2", version: "1.0.0",
+                           summary: "GPT-2 (Conv1D layout, learned positions, tied head)", options: [])
+    desc?.pointee.model = PluginDescription.modelVTable(tokenizerKind: "gpt2-bpe", blockName: "transformer.h.{i}",
+                                                        modelTypes: ["gpt2"], configure: configure, forward: forward)
+    return Int32(DPH_OK)
+}

@@ -1,0 +1,147 @@
+import DPOHostSDK
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// Llama (transformers' LlamaForCausalLM), as models.md section 4 specifies: RMSNorm, rotary
+// (rotate-half) over the full head dim with rope_theta, grouped-query attention, SwiGLU MLP,
+// tied or untied head, optional linear / llama3 rope scaling.
+
+struct LlamaConfig {
+    let hidden, heads, kvHeads, headDim, layers, intermediate, vocab: Int
+    let eps: Float
+    let tiedHead, attentionBias, mlpBias: Bool
+    let inverseFrequencies: [Float]
+    /// `linear` rope scaling divides positions by this factor.
+    let positionDivisor: Float
+
+    init(_ host: Host) throws {
+        if let type = try host.configString("model_type"), type != "llama" {
+            throw DPHError(Int32(DPH_ERR_UNSUPPORTED), "config.json model_type '\(type)' is not llama")
+        }
+        hidden = try host.requireConfigInt("hidden_size")
+        heads = try host.requireConfigInt("num_attention_heads")
+        kvHeads = try host.configInt("num_key_value_heads") ?? heads
+        layers = try host.requireConfigInt("num_hidden_layers")
+        intermediate = try host.requireConfigInt("intermediate_size")
+        vocab = try host.requireConfigInt("vocab_size")
+        guard heads > 0, kvHeads > 0, heads % kvHeads == 0 else {
+            throw DPHError(Int32(DPH_ERR_INVALID_ARGUMENT), "num_attention_heads \(heads) is not a multiple of num_key_value_heads \(kvHeads)")
+        }
+        headDim = try host.configInt("head_dim") ?? hidden / heads
+        eps = Float(try host.configFloat("rms_norm_eps") ?? 1e-6)
+        tiedHead = try host.configBool("tie_word_embeddings") ?? false
+        attentionBias = try host.configBool("attention_bias") ?? false
+        mlpBias = try host.configBool("mlp_bias") ?? false
+        if let act = try host.configString("hidden_act"), act != "silu" {
+            throw DPHError(Int32(DPH_ERR_UNSUPPORTED), "hidden_act '\(act)' is not supported for llama (expected silu)")
+        }
+        let theta = try host.configFloat("rope_theta") ?? host.configFloat("rope_parameters.rope_theta") ?? 10000
+        let d = headDim
+        var inv = (0..<(d / 2)).map { i in 1 / pow(Float(theta), Float(2 * i) / Float(d)) }
+        var divisor: Float = 1
+        // Scaling lives in `rope_scaling` (transformers 4) or `rope_parameters` (transformers 5).
+        let scalingType = try host.configString("rope_scaling.rope_type") ?? host.configString("rope_scaling.type")
+            ?? host.configString("rope_parameters.rope_type")
+        let prefix = try host.configString("rope_scaling.rope_type") != nil || host.configString("rope_scaling.type") != nil
+            ? "rope_scaling." : "rope_parameters."
+        switch scalingType ?? "default" {
+        case "default": break
+        case "linear":
+            divisor = Float(try host.configFloat(prefix + "factor") ?? 1)
+        case "llama3":
+            let factor = try host.configFloat(prefix + "factor") ?? 8
+            let low = try host.configFloat(prefix + "low_freq_factor") ?? 1
+            let high = try host.configFloat(prefix + "high_freq_factor") ?? 4
+            let original = try host.configFloat(prefix + "original_max_position_embeddings") ?? 8192
+            let lowWavelen = original / low, highWavelen = original / high
+            inv = inv.map { f in
+                let wavelen = 2 * Double.pi / Double(f)
+                if wavelen < highWavelen { return f }
+                if wavelen > lowWavelen { return Float(Double(f) / factor) }
+                let smooth = (original / wavelen - low) / (high - low)
+                return Float((1 - smooth) * Double(f) / factor + smooth * Double(f))
+            }
+        case let other:
+            throw DPHError(Int32(DPH_ERR_UNSUPPORTED), "rope scaling '\(other)' is not supported (default, linear and llama3 are)")
+        }
+        inverseFrequencies = inv
+        positionDivisor = divisor
+    }
+}
+
+private func configure(_ api: UnsafePointer<dph_host_api>?, _ ctx: OpaquePointer?, _ state: UnsafeMutableRawPointer?) -> dph_status {
+    Host(api, ctx).run { host in
+        let c = try LlamaConfig(host)
+        let (h, i, q, kv) = (c.hidden, c.intermediate, c.heads * c.headDim, c.kvHeads * c.headDim)
+        try host.declareParameter("model.embed_tokens.weight", [c.vocab, h])
+        for l in 0..<c.layers {
+            let p = "model.layers.\(l)."
+            try host.declareParameter(p + "input_layernorm.weight", [h])
+            try host.declareParameter(p + "post_attention_layernorm.weight", [h])
+            for (name, rows) in [("q_proj", q), ("k_proj", kv), ("v_proj", kv)] {
+                try host.declareParameter(p + "self_attn.\(name).weight", [rows, h], parallel: DPH_PARALLEL_COLUMN)
+                if c.attentionBias { try host.declareParameter(p + "self_attn.\(name).bias", [rows]) }
+            }
+            try host.declareParameter(p + "self_attn.o_proj.weight", [h, q], parallel: DPH_PARALLEL_ROW)
+            if c.attentionBias { try host.declareParameter(p + "self_attn.o_proj.bias", [h]) }
+            for name in ["gate_proj", "up_proj"] {
+                try host.declareParameter(p + "mlp.\(name).weight", [i, h], parallel: DPH_PARALLEL_COLUMN)
+                if c.mlpBias { try host.declareParameter(p + "mlp.\(name).bias", [i]) }
+            }
+            try host.declareParameter(p + "mlp.down_proj.weight", [h, i], parallel: DPH_PARALLEL_ROW)
+            if c.mlpBias { try host.declareParameter(p + "mlp.down_proj.bias", [h]) }
+        }
+        try host.declareParameter("model.norm.weight", [h])
+        if !c.tiedHead { try host.declareParameter("lm_head.weight", [c.vocab, h]) }
+    }
+}
+
+private func forward(_ api: UnsafePointer<dph_host_api>?, _ ctx: OpaquePointer?, _ state: UnsafeMutableRawPointer?,
+                     _ args: UnsafePointer<dph_forward_args>?, _ out: UnsafeMutablePointer<dph_tensor>?) -> dph_status {
+    Host(api, ctx).run { host in
+        guard let a = args?.pointee, let out else { throw DPHError(Int32(DPH_ERR_INVALID_ARGUMENT), "missing forward arguments") }
+        let c = try LlamaConfig(host)
+        let dims = try host.shape(a.input_ids)
+        let (b, t, hd) = (dims[0], dims[1], c.headDim)
+        let positions = a.position_ids != 0 ? a.position_ids : try host.indices((0..<t).map(Int32.init), shape: [t])
+        // Linear rope scaling: angles use pos / factor, the same as scaling every frequency.
+        let inv = c.positionDivisor == 1 ? c.inverseFrequencies : c.inverseFrequencies.map { $0 / c.positionDivisor }
+        let p = { (name: String) in try host.parameter(name) }
+        let bias = { (name: String, on: Bool) in on ? try host.parameter(name) : 0 }
+        var x = try host.embedding(a.input_ids, p("model.embed_tokens.weight"))
+        for l in 0..<c.layers {
+            let n = "model.layers.\(l)."
+            let normed = try host.rmsNorm(x, weight: p(n + "input_layernorm.weight"), eps: c.eps)
+            let proj = { (name: String, heads: Int) in
+                try host.reshape(host.linear(normed, p(n + "self_attn.\(name).weight"), bias: bias(n + "self_attn.\(name).bias", c.attentionBias)),
+                                 [b, t, heads, hd])
+            }
+            let q = try host.rotary(proj("q_proj", c.heads), positions: positions, rotaryDims: hd, inverseFrequencies: inv)
+            let k = try host.rotary(proj("k_proj", c.kvHeads), positions: positions, rotaryDims: hd, inverseFrequencies: inv)
+            let kv = try host.kvCacheAppend(layer: l, key: k, value: proj("v_proj", c.kvHeads))
+            let attended = try host.reshape(host.attention(query: q, key: kv.key, value: kv.value, keyMask: a.attention_mask),
+                                            [b, t, c.heads * hd])
+            x = try host.add(x, host.linear(attended, p(n + "self_attn.o_proj.weight"), bias: bias(n + "self_attn.o_proj.bias", c.attentionBias)))
+            let m = try host.rmsNorm(x, weight: p(n + "post_attention_layernorm.weight"), eps: c.eps)
+            let gate = try host.silu(host.linear(m, p(n + "mlp.gate_proj.weight"), bias: bias(n + "mlp.gate_proj.bias", c.mlpBias)))
+            let up = try host.linear(m, p(n + "mlp.up_proj.weight"), bias: bias(n + "mlp.up_proj.bias", c.mlpBias))
+            x = try host.add(x, host.linear(host.mul(gate, up), p(n + "mlp.down_proj.weight"), bias: bias(n + "mlp.down_proj.bias", c.mlpBias)))
+        }
+        x = try host.rmsNorm(x, weight: p("model.norm.weight"), eps: c.eps)
+        out.pointee = try host.linear(x, p(c.tiedHead ? "model.embed_tokens.weight" : "lm_head.weight"))
+    }
+}
+
+@_cdecl("dph_plugin_abi_version")
+public func dphPluginABIVersion() -> UInt32 { UInt32(DPH_ABI_VERSION) }
+
+@_cdecl("dph_plugin_init")
+public func dphPluginInit(_ host: UnsafePointer<dph_host_api>?, _ ctx: OpaquePointer?,
+                          _ desc: UnsafeMutablePointer<dph_plugin_desc>?) -> dph_status {
+    PluginDescription.fill(desc, kind: DPH_KIND_MODEL, name: "llama", version: "1.0.0",
+                           summary: "Llama (RMSNorm, SwiGLU, rotary with rope_theta, grouped-query attention)", options: [])
+    desc?.pointee.model = PluginDescription.modelVTable(tokenizerKind: "llama-spm", blockName: "model.layers.{i}",
+                                                        modelTypes: ["llama"], configure: configure, forward: forward)
+    return Int32(DPH_OK)
+}

@@ -1,0 +1,135 @@
+import DPOHostSDK
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// GPT-NeoX / Pythia (transformers' GPTNeoXForCausalLM), as models.md section 3 specifies:
+// per-head fused query/key/value, partial rotary (rotate-half) on the first
+// int(head_dim * rotary_pct) dims, exact-erf GELU, parallel or sequential residual, untied head.
+
+/// The config.json values the forward pass needs; both the transformers-4 keys (`rotary_pct`,
+/// `rotary_emb_base`) and the transformers-5 ones (`rope_parameters.*`) are read.
+struct NeoXConfig {
+    let hidden, heads, layers, intermediate, vocab: Int
+    let rotaryDims: Int
+    let base: Float
+    let parallelResidual: Bool
+    let eps: Float
+    let bias: Bool
+    let tiedHead: Bool
+    let tanhGELU: Bool
+
+    init(_ host: Host) throws {
+        if let type = try host.configString("model_type"), type != "gpt_neox" {
+            throw DPHError(Int32(DPH_ERR_UNSUPPORTED), "config.json model_type '\(type)' is not gpt_neox")
+        }
+        hidden = try host.requireConfigInt("hidden_size")
+        heads = try host.requireConfigInt("num_attention_heads")
+        layers = try host.requireConfigInt("num_hidden_layers")
+        intermediate = try host.configInt("intermediate_size") ?? 4 * hidden
+        vocab = try host.requireConfigInt("vocab_size")
+        guard heads > 0, hidden % heads == 0 else {
+            throw DPHError(Int32(DPH_ERR_INVALID_ARGUMENT), "hidden_size \(hidden) is not divisible by num_attention_heads \(heads)")
+        }
+        let pct = try host.configFloat("rotary_pct") ?? host.configFloat("partial_rotary_factor")
+            ?? host.configFloat("rope_parameters.partial_rotary_factor") ?? 0.25
+        rotaryDims = Int(Double(hidden / heads) * pct)
+        base = Float(try host.configFloat("rotary_emb_base") ?? host.configFloat("rope_theta")
+            ?? host.configFloat("rope_parameters.rope_theta") ?? 10000)
+        if let scaling = try host.configString("rope_scaling.type") ?? host.configString("rope_scaling.rope_type") {
+            throw DPHError(Int32(DPH_ERR_UNSUPPORTED), "rope_scaling '\(scaling)' is not supported for gpt_neox")
+        }
+        parallelResidual = try host.configBool("use_parallel_residual") ?? true
+        eps = Float(try host.configFloat("layer_norm_eps") ?? 1e-5)
+        bias = try host.configBool("attention_bias") ?? true
+        tiedHead = try host.configBool("tie_word_embeddings") ?? false
+        switch try host.configString("hidden_act") ?? "gelu" {
+        case "gelu": tanhGELU = false
+        case "gelu_new", "gelu_pytorch_tanh", "gelu_fast": tanhGELU = true
+        case let other: throw DPHError(Int32(DPH_ERR_UNSUPPORTED), "hidden_act '\(other)' is not supported for gpt_neox")
+        }
+    }
+
+    var headDim: Int { hidden / heads }
+
+    var inverseFrequencies: [Float] {
+        (0..<(rotaryDims / 2)).map { i in 1 / pow(base, Float(2 * i) / Float(rotaryDims)) }
+    }
+}
+
+private func configure(_ api: UnsafePointer<dph_host_api>?, _ ctx: OpaquePointer?, _ state: UnsafeMutableRawPointer?) -> dph_status {
+    Host(api, ctx).run { host in
+        let c = try NeoXConfig(host)
+        let (h, i) = (c.hidden, c.intermediate)
+        try host.declareParameter("gpt_neox.embed_in.weight", [c.vocab, h])
+        for l in 0..<c.layers {
+            let p = "gpt_neox.layers.\(l)."
+            for norm in ["input_layernorm", "post_attention_layernorm"] {
+                try host.declareParameter(p + norm + ".weight", [h])
+                try host.declareParameter(p + norm + ".bias", [h])
+            }
+            try host.declareParameter(p + "attention.query_key_value.weight", [3 * h, h], parallel: DPH_PARALLEL_COLUMN)
+            if c.bias { try host.declareParameter(p + "attention.query_key_value.bias", [3 * h]) }
+            try host.declareParameter(p + "attention.dense.weight", [h, h], parallel: DPH_PARALLEL_ROW)
+            if c.bias { try host.declareParameter(p + "attention.dense.bias", [h]) }
+            try host.declareParameter(p + "mlp.dense_h_to_4h.weight", [i, h], parallel: DPH_PARALLEL_COLUMN)
+            try host.declareParameter(p + "mlp.dense_h_to_4h.bias", [i])
+            try host.declareParameter(p + "mlp.dense_4h_to_h.weight", [h, i], parallel: DPH_PARALLEL_ROW)
+            try host.declareParameter(p + "mlp.dense_4h_to_h.bias", [h])
+        }
+        try host.declareParameter("gpt_neox.final_layer_norm.weight", [h])
+        try host.declareParameter("gpt_neox.final_layer_norm.bias", [h])
+        if !c.tiedHead { try host.declareParameter("embed_out.weight", [c.vocab, h]) }
+    }
+}
+
+private func forward(_ api: UnsafePointer<dph_host_api>?, _ ctx: OpaquePointer?, _ state: UnsafeMutableRawPointer?,
+                     _ args: UnsafePointer<dph_forward_args>?, _ out: UnsafeMutablePointer<dph_tensor>?) -> dph_status {
+    Host(api, ctx).run { host in
+        guard let a = args?.pointee, let out else { throw DPHError(Int32(DPH_ERR_INVALID_ARGUMENT), "missing forward arguments") }
+        let c = try NeoXConfig(host)
+        let dims = try host.shape(a.input_ids)
+        let (b, t, hd) = (dims[0], dims[1], c.headDim)
+        let positions = a.position_ids != 0 ? a.position_ids : try host.indices((0..<t).map(Int32.init), shape: [t])
+        let inv = c.inverseFrequencies
+        let p = { (name: String) in try host.parameter(name) }
+        let optionalBias = { (name: String) in c.bias ? try host.parameter(name) : 0 }
+        var x = try host.embedding(a.input_ids, p("gpt_neox.embed_in.weight"))
+        for l in 0..<c.layers {
+            let n = "gpt_neox.layers.\(l)."
+            let normed = try host.layerNorm(x, weight: p(n + "input_layernorm.weight"), bias: p(n + "input_layernorm.bias"), eps: c.eps)
+            let qkv = try host.reshape(host.linear(normed, p(n + "attention.query_key_value.weight"),
+                                                   bias: optionalBias(n + "attention.query_key_value.bias")), [b, t, c.heads, 3 * hd])
+            // Per-head interleaving: for head h the outputs are (q_h, k_h, v_h) blocks of head_dim.
+            let qkvParts = try host.split(qkv, sizes: [hd, hd, hd], axis: 3)
+            let q = try host.rotary(qkvParts[0], positions: positions, rotaryDims: c.rotaryDims, inverseFrequencies: inv)
+            let k = try host.rotary(qkvParts[1], positions: positions, rotaryDims: c.rotaryDims, inverseFrequencies: inv)
+            let kv = try host.kvCacheAppend(layer: l, key: k, value: qkvParts[2])
+            let attended = try host.reshape(host.attention(query: q, key: kv.key, value: kv.value, keyMask: a.attention_mask), [b, t, c.hidden])
+            let attnOut = try host.linear(attended, p(n + "attention.dense.weight"), bias: optionalBias(n + "attention.dense.bias"))
+            // Parallel residual: attention and MLP both read the block input, through two norms.
+            let mlpIn = c.parallelResidual ? x : try host.add(x, attnOut)
+            let m = try host.layerNorm(mlpIn, weight: p(n + "post_attention_layernorm.weight"),
+                                       bias: p(n + "post_attention_layernorm.bias"), eps: c.eps)
+            let up = try host.gelu(host.linear(m, p(n + "mlp.dense_h_to_4h.weight"), bias: p(n + "mlp.dense_h_to_4h.bias")),
+                                   tanhApproximation: c.tanhGELU)
+            let mlpOut = try host.linear(up, p(n + "mlp.dense_4h_to_h.weight"), bias: p(n + "mlp.dense_4h_to_h.bias"))
+            x = c.parallelResidual ? try host.add(host.add(x, attnOut), mlpOut) : try host.add(mlpIn, mlpOut)
+        }
+        x = try host.layerNorm(x, weight: p("gpt_neox.final_layer_norm.weight"), bias: p("gpt_neox.final_layer_norm.bias"), eps: c.eps)
+        out.pointee = try host.linear(x, p(c.tiedHead ? "gpt_neox.embed_in.weight" : "embed_out.weight"))
+    }
+}
+
+@_cdecl("dph_plugin_abi_version")
+public func dphPluginABIVersion() -> UInt32 { UInt32(DPH_ABI_VERSION) }
+
+@_cdecl("dph_plugin_init")
+public func dphPluginInit(_ host: UnsafePointer<dph_host_api>?, _ ctx: OpaquePointer?,
+                          _ desc: UnsafeMutablePointer<dph_plugin_desc>?) -> dph_status {
+    PluginDescription.fill(desc, kind: DPH_KIND_MODEL, name: "pythia", version: "1.0.0",
+                           summary: "GPT-NeoX / Pythia (parallel or sequential residual, partial rotary)", options: [])
+    desc?.pointee.model = PluginDescription.modelVTable(tokenizerKind: "neox-bpe", blockName: "gpt_neox.layers.{i}",
+                                                        modelTypes: ["gpt_neox"], configure: configure, forward: forward)
+    return Int32(DPH_OK)
+}

@@ -1,0 +1,162 @@
+import CDPOHostSDK
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// Wrappers model plugins use: config lookups, parameters, the key/value cache and the ops of a
+// transformer block. Like the rest of this layer they hold no state.
+extension Host {
+    private func status(_ s: dph_status) throws {
+        guard s == Int32(DPH_OK) else {
+            throw DPHError(s, api.pointee.last_error(ctx).map { String(cString: $0) } ?? "status \(s)")
+        }
+    }
+
+    private func handle(_ body: (UnsafeMutablePointer<dph_tensor>) -> dph_status) throws -> dph_tensor {
+        var out: dph_tensor = 0
+        try status(body(&out))
+        return out
+    }
+
+    // MARK: config.json
+
+    /// nil when the key is absent or null (the caller applies the Hugging Face default).
+    public func configInt(_ key: String) throws -> Int? {
+        var v: Int64 = 0
+        let s = api.pointee.config_int(ctx, key, &v)
+        if s == Int32(DPH_ERR_NOT_FOUND) { return nil }
+        try status(s)
+        return Int(v)
+    }
+
+    public func configFloat(_ key: String) throws -> Double? {
+        var v = 0.0
+        let s = api.pointee.config_float(ctx, key, &v)
+        if s == Int32(DPH_ERR_NOT_FOUND) { return nil }
+        try status(s)
+        return v
+    }
+
+    public func configBool(_ key: String) throws -> Bool? {
+        var v: Int32 = 0
+        let s = api.pointee.config_bool(ctx, key, &v)
+        if s == Int32(DPH_ERR_NOT_FOUND) { return nil }
+        try status(s)
+        return v != 0
+    }
+
+    public func configString(_ key: String) throws -> String? {
+        var v: UnsafePointer<CChar>?
+        let s = api.pointee.config_string(ctx, key, &v)
+        if s == Int32(DPH_ERR_NOT_FOUND) { return nil }
+        try status(s)
+        return v.map { String(cString: $0) }
+    }
+
+    /// A required integer key: an error naming the key when absent.
+    public func requireConfigInt(_ key: String) throws -> Int {
+        guard let v = try configInt(key) else {
+            throw DPHError(Int32(DPH_ERR_NOT_FOUND), "config.json has no '\(key)'")
+        }
+        return v
+    }
+
+    // MARK: parameters
+
+    public func declareParameter(_ name: String, _ shape: [Int], parallel: dph_parallel = DPH_PARALLEL_NONE) throws {
+        let dims = shape.map(Int64.init)
+        try status(api.pointee.declare_parameter(ctx, name, dims, Int32(dims.count), parallel))
+    }
+
+    public func parameter(_ name: String) throws -> dph_tensor {
+        try handle { api.pointee.parameter(ctx, name, $0) }
+    }
+
+    public func kvCacheAppend(layer: Int, key: dph_tensor, value: dph_tensor) throws -> (key: dph_tensor, value: dph_tensor) {
+        var k: dph_tensor = 0, v: dph_tensor = 0
+        try status(api.pointee.kv_cache_append(ctx, Int32(layer), key, value, &k, &v))
+        return (k, v)
+    }
+
+    // MARK: tensors and ops
+
+    public func indices(_ values: [Int32], shape: [Int]) throws -> dph_tensor {
+        let dims = shape.map(Int64.init)
+        return try handle { api.pointee.tensor_from_int32(ctx, values, dims, Int32(dims.count), $0) }
+    }
+
+    public func linear(_ x: dph_tensor, _ weight: dph_tensor, bias: dph_tensor = 0,
+                       layout: dph_linear_layout = DPH_LINEAR_OUT_IN) throws -> dph_tensor {
+        try handle { api.pointee.linear(ctx, x, weight, bias, layout, $0) }
+    }
+
+    public func embedding(_ ids: dph_tensor, _ table: dph_tensor) throws -> dph_tensor {
+        try handle { api.pointee.embedding(ctx, ids, table, $0) }
+    }
+
+    public func layerNorm(_ x: dph_tensor, weight: dph_tensor, bias: dph_tensor, eps: Float) throws -> dph_tensor {
+        try handle { api.pointee.layer_norm(ctx, x, weight, bias, eps, $0) }
+    }
+
+    public func rmsNorm(_ x: dph_tensor, weight: dph_tensor, eps: Float) throws -> dph_tensor {
+        try handle { api.pointee.rms_norm(ctx, x, weight, eps, $0) }
+    }
+
+    public func attention(query: dph_tensor, key: dph_tensor, value: dph_tensor, keyMask: dph_tensor,
+                          scale: Float? = nil) throws -> dph_tensor {
+        try handle { api.pointee.attention(ctx, query, key, value, keyMask, scale == nil ? 0 : 1, scale ?? 0, $0) }
+    }
+
+    public func rotary(_ x: dph_tensor, positions: dph_tensor, rotaryDims: Int, inverseFrequencies: [Float]) throws -> dph_tensor {
+        try handle { api.pointee.rotary(ctx, x, positions, Int32(rotaryDims), inverseFrequencies, Int32(inverseFrequencies.count), $0) }
+    }
+
+    public func reshape(_ x: dph_tensor, _ shape: [Int]) throws -> dph_tensor {
+        let dims = shape.map(Int64.init)
+        return try handle { api.pointee.reshape(ctx, x, dims, Int32(dims.count), $0) }
+    }
+
+    public func split(_ x: dph_tensor, sizes: [Int], axis: Int) throws -> [dph_tensor] {
+        var out = [dph_tensor](repeating: 0, count: sizes.count)
+        try status(api.pointee.split(ctx, x, sizes.map(Int64.init), Int32(sizes.count), Int32(axis), &out))
+        return out
+    }
+
+    public func gelu(_ x: dph_tensor, tanhApproximation: Bool) throws -> dph_tensor {
+        try unary(tanhApproximation ? DPH_UNARY_GELU_TANH : DPH_UNARY_GELU_ERF, x)
+    }
+
+    public func silu(_ x: dph_tensor) throws -> dph_tensor { try unary(DPH_UNARY_SILU, x) }
+
+    public func int32s(_ t: dph_tensor) throws -> [Int32] {
+        let n = try shape(t).reduce(1, *)
+        var values = [Int32](repeating: 0, count: n)
+        try status(api.pointee.tensor_read_int32(ctx, t, &values, Int64(n)))
+        return values
+    }
+}
+
+/// The C types of a model plugin's callbacks.
+public typealias dph_model_configure_fn = @convention(c) (
+    UnsafePointer<dph_host_api>?, OpaquePointer?, UnsafeMutableRawPointer?) -> dph_status
+public typealias dph_model_forward_fn = @convention(c) (
+    UnsafePointer<dph_host_api>?, OpaquePointer?, UnsafeMutableRawPointer?,
+    UnsafePointer<dph_forward_args>?, UnsafeMutablePointer<dph_tensor>?) -> dph_status
+
+extension PluginDescription {
+    /// A model vtable that lives as long as the library.
+    public static func modelVTable(tokenizerKind: String, blockName: String, modelTypes: [String],
+                                   configure: dph_model_configure_fn,
+                                   forward: dph_model_forward_fn) -> UnsafePointer<dph_model_vtable> {
+        let v = UnsafeMutablePointer<dph_model_vtable>.allocate(capacity: 1)
+        var t = dph_model_vtable()
+        t.struct_size = UInt32(MemoryLayout<dph_model_vtable>.size)
+        t.tokenizer_kind = UnsafePointer(strdup(tokenizerKind))
+        t.block_name = UnsafePointer(strdup(blockName))
+        t.configure = configure
+        t.forward = forward
+        t.model_types = UnsafePointer(strdup(modelTypes.joined(separator: ",")))
+        v.initialize(to: t)
+        return UnsafePointer(v)
+    }
+}

@@ -1,0 +1,222 @@
+import DataPipeline
+import Foundation
+
+/// The model group (`config/model/*.yaml`).
+public struct ModelConfig: Sendable, Equatable {
+    /// Local model directory (or the reference's hub id). Relative paths are relative to the
+    /// current directory.
+    public var nameOrPath: String
+    /// nil: the tokenizer lives with the model.
+    public var tokenizerNameOrPath: String?
+    /// Policy weights loaded over the pretrained ones (e.g. an SFT run's LATEST checkpoint).
+    public var archive: String?
+    /// Transformer block class name (FSDP units, activation checkpointing).
+    public var blockName: String?
+    public var policyDtype: String
+    public var fsdpPolicyMp: String?
+    public var referenceDtype: String
+
+    init(_ r: TypedReader) throws {
+        nameOrPath = try r.string("name_or_path")
+        tokenizerNameOrPath = try r.optionalString("tokenizer_name_or_path")
+        archive = try r.optionalString("archive")
+        blockName = try r.optionalString("block_name")
+        policyDtype = try r.string("policy_dtype")
+        fsdpPolicyMp = try r.optionalString("fsdp_policy_mp")
+        referenceDtype = try r.string("reference_dtype")
+    }
+}
+
+/// The loss group (`config/loss/*.yaml`): its name and every other key as an option, so a loss
+/// plugin can declare options the host does not know. The options the built-in losses use are
+/// type-checked when the config is read and offered as properties.
+public struct LossConfig: Sendable, Equatable {
+    public var name: String
+    /// Every key of the loss section except `name`.
+    public var options: [String: ConfigValue]
+
+    public var beta: Double? { number("beta") }
+    public var labelSmoothing: Double? { number("label_smoothing") }
+    public var alpha: Double? { number("alpha") }
+    public var referenceFree: Bool { flag("reference_free") }
+    public var ifTDPO2: Bool { flag("if_tdpo2") }
+    public var averageLogProb: Bool { flag("average_log_prob") }
+
+    static let numberOptions = ["beta", "label_smoothing", "alpha"]
+    static let flagOptions = ["reference_free", "if_tdpo2", "average_log_prob"]
+
+    init(_ r: TypedReader) throws {
+        name = try r.string("name")
+        var options: [String: ConfigValue] = [:]
+        for (key, value) in r.node.entries where key != "name" {
+            if Self.numberOptions.contains(key), value != .null { options[key] = .double(try r.double(key)) }
+            else if Self.flagOptions.contains(key) { options[key] = .bool(try r.bool(key)) }
+            else { options[key] = value }
+        }
+        self.options = options
+    }
+
+    private func number(_ key: String) -> Double? {
+        if case let .double(d)? = options[key] { return d }
+        return nil
+    }
+
+    private func flag(_ key: String) -> Bool {
+        if case let .bool(b)? = options[key] { return b }
+        return false
+    }
+}
+
+/// `wandb.*`: accepted so reference command lines parse; dpohost logs locally only.
+public struct WandbConfig: Sendable, Equatable {
+    public var enabled: Bool
+    public var entity: String?
+    public var project: String
+
+    init(_ r: TypedReader) throws {
+        enabled = try r.bool("enabled")
+        entity = try r.optionalString("entity")
+        project = try r.string("project")
+    }
+}
+
+/// Every top-level key of `config/config.yaml`, typed, after composition and resolution.
+public struct TrainingConfig: Sendable, Equatable {
+    public var seed: Int
+    public var expName: String
+    public var batchSize: Int
+    public var evalBatchSize: Int
+    public var debug: Bool
+    public var fsdpPort: Int?
+    public var datasets: [String]
+    public var wandb: WandbConfig
+    public var localDirs: [String]
+    public var sampleDuringEval: Bool
+    public var nEvalModelSamples: Int
+    public var doFirstEval: Bool
+    /// The resolved run directory (relative paths are relative to the current directory).
+    public var localRunDir: String
+    public var lr: Double
+    public var gradientAccumulationSteps: Int
+    public var maxGradNorm: Double
+    public var maxLength: Int
+    public var maxPromptLength: Int
+    public var nEpochs: Int?
+    public var nExamples: Int?
+    public var nEvalExamples: Int
+    public var trainer: String
+    public var optimizer: String
+    public var warmupSteps: Int
+    public var activationCheckpointing: Bool
+    /// Already rounded down to a multiple of `batchSize`.
+    public var evalEvery: Int
+    public var minimumLogIntervalSecs: Double
+    public var model: ModelConfig
+    public var loss: LossConfig
+
+    // dpohost additions
+    public var resume: String?
+    public var threads: Int?
+    public var plugins: [String]
+    /// How `ProgressDisplay` shows progress: auto, bar, lines or off.
+    public var progress: ProgressDisplay.Mode
+    public var maxCompletionLength: Int?
+    public var truncationMode: TruncationMode?
+    public var syncRefModel: Bool
+    public var refModelMixupAlpha: Double
+    public var refModelSyncSteps: Int
+    public var precomputeRefLogProbs: Bool
+
+    /// Options of each dataset plugin by dataset name (`dataset_options.hh.data_dir=...`), as text.
+    public var datasetOptions: [String: [String: String]]
+
+    /// Top-level keys added with `+key=value` that the host does not know (for plugins).
+    public var extras: [String: ConfigValue]
+
+    static let knownKeys: Set<String> = [
+        "seed", "exp_name", "batch_size", "eval_batch_size", "debug", "fsdp_port", "datasets", "wandb",
+        "local_dirs", "sample_during_eval", "n_eval_model_samples", "do_first_eval", "local_run_dir", "lr",
+        "gradient_accumulation_steps", "max_grad_norm", "max_length", "max_prompt_length", "n_epochs",
+        "n_examples", "n_eval_examples", "trainer", "optimizer", "warmup_steps", "activation_checkpointing",
+        "eval_every", "minimum_log_interval_secs", "model", "loss", "resume", "threads", "plugins", "progress",
+        "max_completion_length", "truncation_mode", "sync_ref_model", "ref_model_mixup_alpha",
+        "ref_model_sync_steps", "precompute_ref_log_probs", "dataset_options",
+    ]
+
+    /// Reads a fully resolved tree (no `???`, no `${...}`).
+    public init(tree: ConfigValue) throws {
+        guard case let .mapping(root) = tree else {
+            throw ConfigError.typeMismatch(key: "<root>", expected: "a mapping", value: tree.displayText)
+        }
+        let r = TypedReader(node: root, prefix: "")
+        seed = try r.int("seed")
+        expName = try r.string("exp_name")
+        batchSize = try r.positive("batch_size")
+        evalBatchSize = try r.positive("eval_batch_size")
+        debug = try r.bool("debug")
+        fsdpPort = try r.optionalInt("fsdp_port")
+        datasets = try r.stringList("datasets")
+        wandb = try WandbConfig(r.section("wandb"))
+        localDirs = try r.stringList("local_dirs")
+        sampleDuringEval = try r.bool("sample_during_eval")
+        nEvalModelSamples = try r.int("n_eval_model_samples")
+        doFirstEval = try r.bool("do_first_eval")
+        localRunDir = try r.string("local_run_dir")
+        lr = try r.double("lr")
+        gradientAccumulationSteps = try r.positive("gradient_accumulation_steps")
+        maxGradNorm = try r.double("max_grad_norm")
+        maxLength = try r.positive("max_length")
+        maxPromptLength = try r.int("max_prompt_length")
+        nEpochs = try r.optionalInt("n_epochs")
+        nExamples = try r.optionalInt("n_examples")
+        nEvalExamples = try r.int("n_eval_examples")
+        trainer = try r.string("trainer")
+        optimizer = try r.string("optimizer")
+        warmupSteps = try r.int("warmup_steps")
+        activationCheckpointing = try r.bool("activation_checkpointing")
+        evalEvery = try r.positive("eval_every")
+        minimumLogIntervalSecs = try r.double("minimum_log_interval_secs")
+        model = try ModelConfig(r.section("model"))
+        loss = try LossConfig(r.section("loss"))
+
+        resume = try r.optionalString("resume")
+        threads = try r.optionalInt("threads")
+        plugins = try r.stringList("plugins")
+        progress = try Self.progressMode(r)
+        maxCompletionLength = try r.optionalInt("max_completion_length")
+        truncationMode = try root["truncation_mode"] == .null ? nil
+            : r.oneOf("truncation_mode", [("keep_start", .keepStart), ("keep_end", .keepEnd)])
+        syncRefModel = try r.bool("sync_ref_model")
+        refModelMixupAlpha = try r.double("ref_model_mixup_alpha")
+        refModelSyncSteps = try r.positive("ref_model_sync_steps")
+        precomputeRefLogProbs = try r.bool("precompute_ref_log_probs")
+        var datasetOptions: [String: [String: String]] = [:]
+        if let node = root["dataset_options"], node != .null {
+            guard let mapping = node.mappingValue else {
+                throw ConfigError.typeMismatch(key: "dataset_options", expected: "a mapping of dataset name to options", value: node.displayText)
+            }
+            for (name, options) in mapping.entries {
+                guard let opts = options.mappingValue else {
+                    if options == .null { datasetOptions[name] = [:]; continue }
+                    throw ConfigError.typeMismatch(key: "dataset_options.\(name)", expected: "a mapping of option to value", value: options.displayText)
+                }
+                datasetOptions[name] = opts.entries.reduce(into: [:]) { $0[$1.key] = $1.value.displayText }
+            }
+        }
+        self.datasetOptions = datasetOptions
+
+        var extras: [String: ConfigValue] = [:]
+        for (key, value) in root.entries where !Self.knownKeys.contains(key) { extras[key] = value }
+        self.extras = extras
+
+        if nEpochs == nil && nExamples == nil {
+            throw ConfigError.invalidValue(key: "n_epochs", value: "null", reason: "n_epochs or n_examples must be set")
+        }
+    }
+
+    /// `progress` also takes true/false (YAML booleans) for bar/off.
+    private static func progressMode(_ r: TypedReader) throws -> ProgressDisplay.Mode {
+        if case let .bool(b)? = r.node["progress"] { return b ? .bar : .off }
+        return try r.oneOf("progress", [("auto", .auto), ("bar", .bar), ("lines", .lines), ("off", .off)])
+    }
+}

@@ -1,0 +1,36 @@
+import Autograd
+import Foundation
+import PluginHost
+
+/// Whether a loss runs for training or evaluation. The ABI does not tell the plugin, so the
+/// built-in losses emit keys with the placeholder `{split}` (e.g. `rewards_{split}/chosen`)
+/// and the host fills it here, giving the DPO reference's `rewards_train/chosen`.
+public enum LossMetricSplit: String, Sendable {
+    case train, eval
+
+    /// `name` with every `{split}` replaced; names without the placeholder are kept as given.
+    public func qualify(_ name: String) -> String { name.replacingOccurrences(of: "{split}", with: rawValue) }
+}
+
+/// The loss of one batch and its per-example metrics, with split-qualified names.
+public struct LossOutcome {
+    /// Scalar, on the caller's tape: `tape.backward(loss)` reaches the policy parameters.
+    public let loss: Variable
+    public let metrics: [(name: String, values: [Float])]
+
+    public func metric(_ name: String) -> [Float]? { metrics.first { $0.name == name }?.values }
+}
+
+/// Runs a loss plugin on a batch's logits: builds the inputs it declared, calls it, names its
+/// metrics for the split.
+public struct LossComputation {
+    public let plugin: LossPlugin
+
+    public init(plugin: LossPlugin) { self.plugin = plugin }
+
+    public func compute(_ batch: LossBatch, split: LossMetricSplit, tape: Tape) throws -> LossOutcome {
+        let inputs = try LossInputBuilder(needs: plugin.needs).inputs(for: batch, tape: tape)
+        let result = try plugin.compute(inputs, tape: tape)
+        return LossOutcome(loss: result.loss, metrics: result.metrics.map { (split.qualify($0.name), $0.values) })
+    }
+}

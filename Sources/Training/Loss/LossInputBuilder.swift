@@ -1,0 +1,57 @@
+import Autograd
+import PluginHost
+import TensorCore
+
+/// Fills a loss plugin's inputs (losses.md 0.2 and 8) from a batch's logits, computing only the
+/// levels the plugin declared. Sequence log-probs are always SUMS; a plugin that averages
+/// divides by the lengths it is given (its `average_log_prob` option).
+public struct LossInputBuilder {
+    public let needs: LossPlugin.Needs
+
+    public init(needs: LossPlugin.Needs) { self.needs = needs }
+
+    public func inputs(for batch: LossBatch, tape: Tape) throws -> LossInputs {
+        var inputs = LossInputs(batchPairs: batch.pairs)
+        if needs.contains(.logits) {
+            inputs.policyLogits = batch.policyLogits
+            inputs.referenceLogits = batch.referenceLogits
+            inputs.labels = batch.labels
+        }
+        guard needs.contains(.sequence) || needs.contains(.token) else { return inputs }
+
+        // One fused log-softmax + gather per model, shared by the token and sequence levels.
+        let policyTokens = try tape.labelLogProbs(logits: batch.policyLogits, labels: batch.labels)
+        let referenceTokens = try batch.referenceLogits.map { logits in
+            try tape.withoutGrad { try tape.labelLogProbs(logits: logits, labels: batch.labels) }
+        }
+        if needs.contains(.token) {
+            inputs.policyTokenLogps = policyTokens
+            inputs.referenceTokenLogps = referenceTokens
+            inputs.responseMask = Variable(batch.responseMask())
+        }
+        if needs.contains(.sequence) {
+            let policy = try halves(try tape.sum(policyTokens, axis: 1), batch, tape)
+            inputs.policyChosenLogps = policy.chosen
+            inputs.policyRejectedLogps = policy.rejected
+            if let referenceTokens {
+                let reference = try tape.withoutGrad { try halves(try tape.sum(referenceTokens, axis: 1), batch, tape) }
+                inputs.referenceChosenLogps = reference.chosen
+                inputs.referenceRejectedLogps = reference.rejected
+            }
+            let lengths = batch.responseLengths()
+            let b = batch.pairs
+            inputs.chosenLengths = Variable(try Tensor(shape: [b], values: Array(lengths[0..<b])))
+            if batch.layout == .preference {
+                inputs.rejectedLengths = Variable(try Tensor(shape: [b], values: Array(lengths[b...])))
+            }
+        }
+        return inputs
+    }
+
+    /// `[N]` per-row values as (chosen, rejected); a chosen-only batch has no rejected half.
+    func halves(_ perRow: Variable, _ batch: LossBatch, _ tape: Tape) throws -> (chosen: Variable, rejected: Variable?) {
+        guard batch.layout == .preference else { return (perRow, nil) }
+        let parts = try tape.split(perRow, sizes: [batch.pairs, batch.pairs], axis: 0)
+        return (parts[0], parts[1])
+    }
+}

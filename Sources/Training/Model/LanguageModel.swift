@@ -1,0 +1,118 @@
+import Autograd
+import Checkpoint
+import Foundation
+import PluginHost
+import TensorCore
+
+public enum ModelError: Error, CustomStringConvertible, Equatable {
+    case missingConfigKey(file: String, key: String)
+    case unknownArchitecture(file: String, modelType: String, available: [String])
+    case missingTensor(directory: String, tensor: String)
+    case shapeMismatch(file: String, tensor: String, expected: [Int], found: [Int])
+    case notAModelDirectory(String)
+
+    public var description: String {
+        switch self {
+        case let .missingConfigKey(file, key): return "\(file): no '\(key)' key; cannot tell which architecture this is"
+        case let .unknownArchitecture(file, type, available):
+            return "\(file): unknown architecture model_type '\(type)'; the loaded model plugins run: \(available.isEmpty ? "none" : available.joined(separator: ", "))"
+        case let .missingTensor(dir, tensor): return "\(dir): checkpoint has no tensor '\(tensor)' (declared by the model plugin)"
+        case let .shapeMismatch(file, tensor, expected, found):
+            return "\(file): tensor '\(tensor)' has shape \(found), the model's config.json implies \(expected)"
+        case let .notAModelDirectory(what): return what
+        }
+    }
+}
+
+/// A causal LM: a model plugin chosen by config.json's `model_type`, with its declared
+/// parameters filled from a Hugging Face directory (safetensors, single file or sharded).
+///
+/// The policy is loaded `trainable` (its parameters collect gradients); the frozen reference is
+/// not, and runs on non-recording tapes.
+public final class LanguageModel {
+    public let directory: String
+    public let configText: String
+    public let modelType: String
+    public let plugin: ModelPlugin
+    /// In declaration order; names are the Hugging Face names.
+    public let parameters: [NamedParameter]
+
+    public init(directory: String, registry: PluginRegistry, trainable: Bool) throws {
+        let dir = try ModelDirectory(path: directory)
+        let configPath = directory + "/config.json"
+        let configText: String
+        do { configText = try String(contentsOfFile: configPath, encoding: .utf8) } catch {
+            throw ModelError.notAModelDirectory("\(configPath): cannot read config.json (\(error.localizedDescription))")
+        }
+        let config = try dir.configObject()
+        guard let type = config["model_type"]?.stringValue else {
+            throw ModelError.missingConfigKey(file: configPath, key: "model_type")
+        }
+        let candidates = registry.plugins(kind: .model)
+        var chosen: ModelPlugin?
+        var available: [String] = []
+        for candidate in candidates {
+            let instance = try ModelPlugin(candidate)
+            available += instance.modelTypes
+            if instance.modelTypes.contains(type) { chosen = instance; break }
+        }
+        guard let plugin = chosen else {
+            throw ModelError.unknownArchitecture(file: configPath, modelType: type, available: available.sorted())
+        }
+        let specs = try plugin.configure(configJSON: configText)
+        var params: [NamedParameter] = []
+        var bound: [String: Variable] = [:]
+        for spec in specs {
+            let name = try Self.storedName(of: spec.name, in: dir, directory: directory)
+            let found = try dir.shape(of: name)
+            guard found == spec.shape else {
+                throw ModelError.shapeMismatch(file: try dir.file(containing: name), tensor: name, expected: spec.shape, found: found)
+            }
+            let v = Variable(try dir.floatTensor(named: name), requiresGrad: trainable)
+            params.append(NamedParameter(name: spec.name, variable: v))
+            bound[spec.name] = v
+        }
+        try plugin.bind(bound)
+        self.directory = directory
+        self.configText = configText
+        self.modelType = type
+        self.plugin = plugin
+        self.parameters = params
+    }
+
+    /// The checkpoint's name for a declared parameter: the declared name, or the name without
+    /// its first component (hub GPT-2 files lack the `transformer.` prefix of saved ones).
+    static func storedName(of declared: String, in dir: ModelDirectory, directory: String) throws -> String {
+        if dir.contains(declared) { return declared }
+        if let dot = declared.firstIndex(of: ".") {
+            let stripped = String(declared[declared.index(after: dot)...])
+            if dir.contains(stripped) { return stripped }
+        }
+        throw ModelError.missingTensor(directory: directory, tensor: declared)
+    }
+
+    /// Logits `[N, T, V]`, recorded on `tape` (a non-recording tape for the reference).
+    public func forward(ids: IndexTensor, mask: IndexTensor, positions: IndexTensor? = nil,
+                        useCache: Bool = false, tape: Tape) throws -> Variable {
+        try plugin.forward(inputIDs: ids, attentionMask: mask, positionIDs: positions, useCache: useCache, tape: tape)
+    }
+
+    /// Parameter values by Hugging Face name (shared storage, not copies).
+    public var state: [String: Tensor] {
+        Dictionary(uniqueKeysWithValues: parameters.map { ($0.name, $0.variable.value) })
+    }
+
+    /// Overwrites parameters from `weights` (e.g. `model.archive`); every parameter must be present.
+    public func load(weights: [String: Tensor], from source: String) throws {
+        for p in parameters {
+            guard let t = weights[p.name] else { throw ModelError.missingTensor(directory: source, tensor: p.name) }
+            guard t.shape == p.variable.shape else {
+                throw ModelError.shapeMismatch(file: source, tensor: p.name, expected: p.variable.shape, found: t.shape)
+            }
+            try p.variable.value.assign(t)
+        }
+    }
+
+    /// Parameter count (for reports).
+    public var parameterCount: Int { parameters.reduce(0) { $0 + $1.variable.value.count } }
+}

@@ -1,0 +1,236 @@
+import Autograd
+import DataPipeline
+import Foundation
+import PluginHost
+import TensorCore
+import Tokenizers
+
+/// Everything one training run needs, resolved from the config by the caller.
+public struct TrainingRun {
+    public var config: TrainingConfig
+    public var policy: LanguageModel
+    /// The frozen reference (nil for SFT).
+    public var reference: LanguageModel?
+    public var tokenizer: any Tokenizer
+    public var loss: LossComputation
+    public var train: [FlatPrompt]
+    public var eval: [FlatPrompt]
+    public var runDirectory: URL
+
+    public init(config: TrainingConfig, policy: LanguageModel, reference: LanguageModel?, tokenizer: any Tokenizer,
+                loss: LossComputation, train: [FlatPrompt], eval: [FlatPrompt], runDirectory: URL) {
+        self.config = config; self.policy = policy; self.reference = reference; self.tokenizer = tokenizer
+        self.loss = loss; self.train = train; self.eval = eval; self.runDirectory = runDirectory
+    }
+
+    /// SFT trains on the SFT targets only, with no reference model (the reference's sft_mode).
+    public var sftMode: Bool { config.loss.name == "sft" }
+}
+
+public enum TrainingError: Error, CustomStringConvertible {
+    case nonFinite(what: String, update: Int, examples: Int)
+    case emptyEvalSet
+    public var description: String {
+        switch self {
+        case let .nonFinite(what, update, examples):
+            return "the \(what) became non-finite at update \(update) (after \(examples) examples); stopped without saving, the last complete checkpoint is kept"
+        case .emptyEvalSet: return "the evaluation set is empty (n_eval_examples or the test split)"
+        }
+    }
+}
+
+public struct TrainingSummary {
+    public let examples: Int
+    public let updates: Int
+    public let lastEval: [String: Double]
+    public let firstEval: [String: Double]
+    public let runDirectory: URL
+}
+
+/// One process: policy forward/backward on each microbatch, frozen reference forward, loss
+/// plugin, clipping, optimizer; evaluation before the update at every `eval_every` examples,
+/// checkpoints, metrics.jsonl and eval samples in the run directory (training.md section 6-8).
+public final class BasicTrainer {
+    public let run: TrainingRun
+    public let pool: WorkerPool
+    private let log: (String) -> Void
+    private let store: CheckpointStore
+    private let optimizer: Optimizer
+    private let schedule: WarmupSchedule
+    private var examples = 0
+    private var updates = 0
+    private var lastLogTime: Date?
+    private var firstEval: [String: Double] = [:]
+    private var lastEval: [String: Double] = [:]
+
+    public init(run: TrainingRun, pool: WorkerPool, log: @escaping (String) -> Void) throws {
+        self.run = run
+        self.pool = pool
+        self.log = log
+        self.store = CheckpointStore(runDirectory: run.runDirectory)
+        self.optimizer = try OptimizerFactory.make(run.config.optimizer)
+        self.schedule = WarmupSchedule(baseLearningRate: Float(run.config.lr), warmupSteps: run.config.warmupSteps)
+    }
+
+    var limits: TruncationLimits {
+        TruncationLimits(maxLength: run.config.maxLength, maxPromptLength: run.config.maxPromptLength,
+                         maxCompletionLength: run.config.maxCompletionLength)
+    }
+
+    public func train() throws -> TrainingSummary {
+        let c = run.config
+        var resumeAt: IteratorPosition?
+        var resumedExamples: Int?
+        if c.resume != nil {
+            let (folder, state, optimizerState) = try store.loadLatest()
+            try run.policy.load(weights: CheckpointStore.weights(in: folder.path), from: folder.path)
+            try optimizer.loadState(optimizerState, stepCount: state.optimizerSteps, parameters: run.policy.parameters)
+            examples = state.examples
+            updates = state.updates
+            resumeAt = state.data
+            resumedExamples = state.examples
+            log("resumed from \(folder.path) at \(examples) examples, \(updates) updates")
+        }
+        var iterator = try BatchIterator(prompts: run.train, tokenizer: run.tokenizer, options: BatchIteratorOptions(
+            batchSize: c.batchSize, epochs: c.nEpochs, examples: c.nExamples, sftMode: run.sftMode, limits: limits),
+            resumingAt: resumeAt)
+        var evalIterator = try BatchIterator(prompts: run.eval, tokenizer: run.tokenizer, options: BatchIteratorOptions(
+            batchSize: c.evalBatchSize, examples: c.nEvalExamples, sftMode: run.sftMode, limits: limits))
+        let evalBatches = try evalIterator.collect()
+        guard !evalBatches.isEmpty else { throw TrainingError.emptyEvalSet }
+        let metricsLog = try MetricsLog(url: run.runDirectory.appendingPathComponent("metrics.jsonl"))
+        let units = run.sftMode ? run.train.count : run.train.reduce(0) { $0 + $1.record.pairs.count }
+        let total = [c.nExamples, c.nEpochs.map { $0 * (units / c.batchSize) * c.batchSize }].compactMap { $0 }.min()
+        let progress = ProgressDisplay(total: total, mode: c.progress)
+        defer { progress.finish() }
+
+        while true {
+            let before = iterator.position
+            guard let batch = try iterator.next() else { break }
+            if examples % c.evalEvery == 0 && (examples > 0 || c.doFirstEval) && resumedExamples != examples {
+                let metrics = try evaluate(evalBatches)
+                try metricsLog.append(MetricsRecord(examples: examples, split: "eval", values: metrics))
+                log("eval after \(examples) examples: " + Self.format(metrics))
+                if c.sampleDuringEval { try sample(evalBatches) }
+                if examples > 0 && !c.debug { try save(position: before, evalMetrics: metrics) }
+            }
+            resumedExamples = nil
+            let values = try step(batch)
+            let now = Date()
+            if lastLogTime == nil || now.timeIntervalSince(lastLogTime!) >= c.minimumLogIntervalSecs {
+                lastLogTime = now
+                try metricsLog.append(MetricsRecord(examples: examples, split: "train", values: values))
+                progress.update(examples: examples, values: values.filter {
+                    ["loss/train", "rewards_train/accuracies", "grad_norm"].contains($0.key)
+                })
+            }
+        }
+        try save(position: iterator.position, evalMetrics: [:])
+        log("saved \(store.latest.path)")
+        return TrainingSummary(examples: examples, updates: updates, lastEval: lastEval, firstEval: firstEval,
+                               runDirectory: run.runDirectory)
+    }
+
+    /// Forward, loss and backward over the microbatches, then clip and update. Returns the
+    /// metrics to log (per-example values averaged, plus the reference's counters).
+    func step(_ batch: Batch) throws -> [String: Double] {
+        let c = run.config
+        let start = Date()
+        let parts = max(1, c.gradientAccumulationSteps)
+        var lists: [String: [Float]] = [:]
+        for k in 0..<parts {
+            let micro = parts == 1 ? batch : batch.slice(part: k, of: parts, padId: run.tokenizer.padTokenId)
+            let tape = Tape(pool: pool)
+            let outcome = try lossOf(micro, split: .train, tape: tape)
+            guard outcome.loss.value.item.isFinite else {
+                throw TrainingError.nonFinite(what: "loss", update: updates + 1, examples: examples)
+            }
+            try tape.backward(outcome.loss, seed: 1 / Float(parts))
+            for m in outcome.metrics { lists[m.name, default: []] += m.values }
+        }
+        let params = run.policy.parameters
+        let norm = GradientClipping.clip(params, maxNorm: Float(c.maxGradNorm))
+        guard norm.isFinite else { throw TrainingError.nonFinite(what: "gradient norm", update: updates + 1, examples: examples) }
+        try optimizer.step(params, lr: schedule.learningRate(completedSteps: optimizer.stepCount), pool: pool)
+        for p in params { p.variable.zeroGrad() }
+        examples += c.batchSize
+        updates += 1
+        var values = lists.mapValues(Self.mean)
+        values["grad_norm"] = Double(norm)
+        values["examples_per_second"] = Double(c.batchSize) / max(Date().timeIntervalSince(start), 1e-9)
+        values["counters/examples"] = Double(examples)
+        values["counters/updates"] = Double(updates)
+        return values
+    }
+
+    /// Policy (on `tape`) and reference (no-grad) logits for one batch, then the loss plugin.
+    func lossOf(_ batch: Batch, split: LossMetricSplit, tape: Tape) throws -> LossOutcome {
+        let (ids, mask, labels) = run.sftMode ? (batch.chosenIds, batch.chosenMask, batch.chosenLabels) : batch.concatenated()
+        let logits = try run.policy.forward(ids: ids, mask: mask, tape: tape)
+        let referenceLogits = try run.reference.map { try $0.forward(ids: ids, mask: mask, tape: Tape(pool: pool, recording: false)) }
+        let lossBatch = try LossBatch(policyLogits: logits, referenceLogits: referenceLogits, labels: labels,
+                                      layout: run.sftMode ? .chosenOnly : .preference)
+        return try run.loss.compute(lossBatch, split: split, tape: tape)
+    }
+
+    /// Mean of every per-example metric over the fixed eval batches, without gradients.
+    func evaluate(_ batches: [Batch]) throws -> [String: Double] {
+        var lists: [String: [Float]] = [:]
+        for batch in batches {
+            let outcome = try lossOf(batch, split: .eval, tape: Tape(pool: pool, recording: false))
+            for m in outcome.metrics { lists[m.name, default: []] += m.values }
+        }
+        let metrics = lists.mapValues(Self.mean)
+        if firstEval.isEmpty { firstEval = metrics }
+        lastEval = metrics
+        return metrics
+    }
+
+    /// Samples from the policy (and the reference) for the first eval prompts, appended to
+    /// samples.jsonl; transformers' sampling defaults (top-k 50, temperature 1), `max_length`
+    /// counting the prompt.
+    func sample(_ batches: [Batch]) throws {
+        let c = run.config
+        let count = max(1, c.nEvalModelSamples / max(c.evalBatchSize, 1))
+        let url = run.runDirectory.appendingPathComponent("samples.jsonl")
+        if !FileManager.default.fileExists(atPath: url.path) { FileManager.default.createFile(atPath: url.path, contents: nil) }
+        let handle = try FileHandle(forWritingTo: url)
+        defer { try? handle.close() }
+        try handle.seekToEnd()
+        let models = [("policy", run.policy)] + (run.reference.map { [("reference", $0)] } ?? [])
+        for batch in batches.prefix(count) {
+            let prompts = batch.elements.map(\.promptIds)
+            let width = prompts.map(\.count).max() ?? 0
+            let newTokens = max(0, c.maxLength - width)
+            guard newTokens > 0 else { continue }
+            for (name, model) in models {
+                let generator = Generator(model: model, eosId: run.tokenizer.eosTokenId, padId: run.tokenizer.padTokenId, pool: pool)
+                let out = try generator.generate(prompts: prompts, options: SamplingOptions(
+                    maxNewTokens: newTokens, greedy: false, seed: UInt64(c.seed) &+ UInt64(examples)))
+                for (element, ids) in zip(batch.elements, out) {
+                    let line: [String: Any] = ["step": examples, "model": name, "prompt": element.prompt,
+                                               "sample": run.tokenizer.decode(ids, skipSpecialTokens: true)]
+                    var data = try JSONSerialization.data(withJSONObject: line, options: [.sortedKeys])
+                    data.append(0x0A)
+                    try handle.write(contentsOf: data)
+                }
+            }
+        }
+    }
+
+    func save(position: IteratorPosition, evalMetrics: [String: Double]) throws {
+        let state = TrainerState(examples: examples, updates: updates, optimizer: optimizer.name,
+                                 optimizerSteps: optimizer.stepCount, data: position,
+                                 samplingSeed: UInt64(run.config.seed), evalMetrics: evalMetrics)
+        try store.save(policy: run.policy.state, optimizerState: optimizer.stateTensors(), state: state,
+                       modelConfigText: run.policy.configText, sideFilesFrom: run.policy.directory)
+    }
+
+    static func mean(_ values: [Float]) -> Double {
+        values.isEmpty ? .nan : values.reduce(0.0) { $0 + Double($1) } / Double(values.count)
+    }
+
+    static func format(_ metrics: [String: Double]) -> String {
+        metrics.keys.sorted().map { "\($0)=\(String(format: "%.4g", metrics[$0]!))" }.joined(separator: " ")
+    }
+}

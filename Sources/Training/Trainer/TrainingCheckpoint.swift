@@ -1,0 +1,100 @@
+import Checkpoint
+import DataPipeline
+import Foundation
+import TensorCore
+
+/// What a checkpoint records besides weights, so a resumed run continues exactly.
+public struct TrainerState: Codable, Equatable, Sendable {
+    public var examples: Int
+    public var updates: Int
+    public var optimizer: String
+    public var optimizerSteps: Int
+    public var data: IteratorPosition
+    public var samplingSeed: UInt64
+    public var evalMetrics: [String: Double]
+
+    public init(examples: Int, updates: Int, optimizer: String, optimizerSteps: Int, data: IteratorPosition,
+                samplingSeed: UInt64, evalMetrics: [String: Double]) {
+        self.examples = examples; self.updates = updates; self.optimizer = optimizer
+        self.optimizerSteps = optimizerSteps; self.data = data; self.samplingSeed = samplingSeed
+        self.evalMetrics = evalMetrics
+    }
+}
+
+public enum CheckpointStoreError: Error, CustomStringConvertible {
+    case noCheckpoint(String)
+    case unreadable(file: String, detail: String)
+    public var description: String {
+        switch self {
+        case let .noCheckpoint(dir): return "\(dir): no LATEST checkpoint to resume from"
+        case let .unreadable(file, detail): return "\(file): \(detail)"
+        }
+    }
+}
+
+/// Checkpoint folders in a run directory, as the reference lays them out: `step-N/` (N =
+/// examples seen) and `LATEST`. A folder is written under a temporary name and renamed into
+/// place only when complete; `LATEST` is a symbolic link replaced by an atomic rename. So a
+/// kill at any moment leaves the previous complete checkpoint as LATEST.
+///
+/// Each folder is also a Hugging Face model directory (`policy.safetensors` + config.json +
+/// tokenizer files): `model.name_or_path=`, `model.archive=` and `dpohost export` take it.
+public struct CheckpointStore {
+    public let runDirectory: URL
+
+    public init(runDirectory: URL) { self.runDirectory = runDirectory }
+
+    public var latest: URL { runDirectory.appendingPathComponent("LATEST") }
+
+    /// Writes `step-<examples>` and points LATEST at it.
+    @discardableResult
+    public func save(policy: [String: Tensor], optimizerState: [String: Tensor], state: TrainerState,
+                     modelConfigText: String, sideFilesFrom modelDirectory: String) throws -> URL {
+        let fm = FileManager.default
+        let name = "step-\(state.examples)"
+        let final = runDirectory.appendingPathComponent(name)
+        let temp = runDirectory.appendingPathComponent(".\(name).partial-\(UUID().uuidString.prefix(8))")
+        try fm.createDirectory(at: temp, withIntermediateDirectories: true)
+        try ModelExport.write(weights: policy, configText: modelConfigText, sideFilesFrom: modelDirectory,
+                              to: temp.path, weightsFileName: ModelDirectory.checkpointFileName)
+        try SafeTensorsWriter(tensors: optimizerState).write(to: temp.appendingPathComponent("optimizer.safetensors").path)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let json = try encoder.encode(state)
+        try AtomicFile.write(to: temp.appendingPathComponent("trainer_state.json").path) { try $0.write(Array(json)) }
+        if fm.fileExists(atPath: final.path) { try fm.removeItem(at: final) }   // a re-save of the same step
+        try fm.moveItem(at: temp, to: final)
+        // Replace the LATEST link atomically: a new link under a temporary name, renamed over it.
+        let link = runDirectory.appendingPathComponent(".LATEST-\(UUID().uuidString.prefix(8))")
+        try fm.createSymbolicLink(atPath: link.path, withDestinationPath: name)
+        guard rename(link.path, latest.path) == 0 else {
+            throw CheckpointStoreError.unreadable(file: latest.path, detail: "could not replace LATEST (errno \(errno))")
+        }
+        return final
+    }
+
+    /// The state and optimizer tensors of the LATEST checkpoint.
+    public func loadLatest() throws -> (folder: URL, state: TrainerState, optimizer: [String: Tensor]) {
+        let folder = latest.resolvingSymlinksInPath()
+        let stateFile = folder.appendingPathComponent("trainer_state.json")
+        guard FileManager.default.fileExists(atPath: stateFile.path) else {
+            throw CheckpointStoreError.noCheckpoint(runDirectory.path)
+        }
+        let state: TrainerState
+        do { state = try JSONDecoder().decode(TrainerState.self, from: Data(contentsOf: stateFile)) } catch {
+            throw CheckpointStoreError.unreadable(file: stateFile.path, detail: "not a trainer state (\(error))")
+        }
+        let file = try SafeTensorsFile(path: folder.appendingPathComponent("optimizer.safetensors").path)
+        var tensors: [String: Tensor] = [:]
+        for name in file.tensorNames { tensors[name] = try file.floatTensor(named: name).copy() }
+        return (folder, state, tensors)
+    }
+
+    /// The policy weights of a checkpoint folder (for `model.archive=`).
+    public static func weights(in folder: String) throws -> [String: Tensor] {
+        let dir = try ModelDirectory(path: folder)
+        var out: [String: Tensor] = [:]
+        for name in dir.tensorNames { out[name] = try dir.floatTensor(named: name).copy() }
+        return out
+    }
+}

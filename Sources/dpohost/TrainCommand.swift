@@ -1,0 +1,102 @@
+import ArgumentParser
+import Foundation
+import PluginHost
+import TensorCore
+import Tokenizers
+import Training
+
+/// `dpohost train key=value ...`: the reference's `python -u train.py key=value ...`.
+struct TrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Train a policy: SFT (loss=sft) or preference training (loss=dpo|cdpo|ipo|tdpo|<plugin>).",
+        discussion: """
+        Arguments are the DPO reference's Hydra overrides, e.g.
+          dpohost train model=pythia28 datasets=[hh] loss=dpo loss.beta=0.1 exp_name=my_run \\
+                        model.archive=/path/to/sft_run/LATEST
+        Also: --config FILE.yaml (merged before the overrides), --config-dir DIR, +key=value to add a key,
+        resume=RUN_DIR to continue an interrupted run. Datasets read local files: set
+        dataset_options.<name>.<option>=... (see `dpohost plugins info <dataset>`).
+        """)
+
+    @Argument(parsing: .allUnrecognized, help: "Overrides: key=value, group=name, +key=value, --config FILE, --config-dir DIR.")
+    var arguments: [String] = []
+
+    @OptionGroup var plugins: PluginSourceOptions
+
+    func run() throws {
+        try CLIErrors.run {
+            let summary = try TrainingSession(arguments: arguments, extraPlugins: plugins.plugins,
+                                              installDirectory: plugins.installDirectory).run()
+            print("run directory: \(summary.runDirectory.path)")
+        }
+    }
+}
+
+/// Resolves the config into models, tokenizer, loss and data, then runs the chosen trainer.
+struct TrainingSession {
+    let arguments: [String]
+    let extraPlugins: [String]
+    let installDirectory: String
+
+    func log(_ line: String) { FileHandle.standardError.write(Data((line + "\n").utf8)) }
+
+    func run() throws -> TrainingSummary {
+        let commandLine = try ConfigCommandLine(arguments)
+        let environment = ConfigEnvironment.current()
+        let configDir = try ConfigDirectoryLocator(environment: environment, executablePath: CommandLine.arguments[0])
+            .locate(explicit: commandLine.configDirectory)
+        let loaded = try ConfigLoader(configDirectory: configDir, environment: environment)
+            .load(arguments: commandLine.overrides, userConfigFile: commandLine.userConfigFile)
+        for warning in loaded.warnings { log("warning: \(warning)") }
+        var config = loaded.config
+        guard config.trainer == "BasicTrainer" else {
+            throw ValidationError("trainer '\(config.trainer)' is not available in this build (BasicTrainer is)")
+        }
+        // Accepted keys whose features this build does not have: refuse rather than ignore.
+        for (key, on) in [("sync_ref_model", config.syncRefModel), ("precompute_ref_log_probs", config.precomputeRefLogProbs),
+                          ("activation_checkpointing", config.activationCheckpointing)] where on {
+            throw ValidationError("\(key)=true is not supported by this build's BasicTrainer")
+        }
+
+        let registry = PluginRegistry()
+        for warning in try PluginDiscovery(installDirectory: installDirectory, explicit: config.plugins + extraPlugins)
+            .discover(into: registry) { log("warning: \(warning)") }
+
+        // The run directory: the one being resumed, or a new one.
+        let runDirectory: URL
+        if let resume = config.resume {
+            runDirectory = URL(fileURLWithPath: resume)
+            config.localRunDir = resume
+        } else {
+            runDirectory = try RunDirectory.create(config.localRunDir, environment: environment)
+            try Data(loaded.effectiveYAML().utf8).write(to: runDirectory.appendingPathComponent("config.yaml"), options: .atomic)
+        }
+        log("run directory: \(runDirectory.path)")
+
+        let pool = WorkerPool(threads: config.threads)
+        let modelPath = config.model.nameOrPath
+        let tokenizer = try TokenizerLoader.load(directory: URL(fileURLWithPath: config.model.tokenizerNameOrPath ?? modelPath))
+        let policy = try LanguageModel(directory: modelPath, registry: registry, trainable: true)
+        let sft = config.loss.name == "sft"
+        let reference = sft ? nil : try LanguageModel(directory: modelPath, registry: registry, trainable: false)
+        if let archive = config.model.archive {
+            // As the reference: the archive initialises the policy AND the reference.
+            let weights = try CheckpointStore.weights(in: archive)
+            try policy.load(weights: weights, from: archive)
+            try reference?.load(weights: weights, from: archive)
+            log("loaded \(archive) into the policy\(reference == nil ? "" : " and the reference")")
+        }
+        let lossPlugin = try LossPlugin(registry.resolve(kind: .loss, name: config.loss.name),
+                                        options: config.loss.options.filter { $0.key != "name" }.mapValues(\.displayText))
+        let specs = config.datasets.map { DatasetSpec(name: $0, options: config.datasetOptions[$0] ?? [:]) }
+        let source = DatasetSource(registry: registry)
+        let train = try source.flatPrompts(specs, split: "train").truncating(config.truncationMode)
+        let eval = try source.flatPrompts(specs, split: "test").truncating(config.truncationMode)
+        log("\(config.loss.name): \(train.count) train prompts, \(eval.count) eval prompts; policy \(policy.modelType) with \(policy.parameterCount) parameters")
+
+        let run = TrainingRun(config: config, policy: policy, reference: reference, tokenizer: tokenizer,
+                              loss: LossComputation(plugin: lossPlugin), train: train, eval: eval, runDirectory: runDirectory)
+        return try BasicTrainer(run: run, pool: pool, log: log).train()
+    }
+}

@@ -1,0 +1,131 @@
+import XCTest
+@testable import Training
+
+final class DefaultsTests: XCTestCase {
+    func testTopLevelDefaultsMatchTheReference() throws {
+        let c = try load(required).config
+        XCTAssertEqual(c.seed, 0)
+        XCTAssertEqual(c.batchSize, 4)
+        XCTAssertEqual(c.evalBatchSize, 16)
+        XCTAssertFalse(c.debug)
+        XCTAssertNil(c.fsdpPort)
+        XCTAssertEqual(c.datasets, ["hh"])
+        XCTAssertTrue(c.wandb.enabled)
+        XCTAssertNil(c.wandb.entity)
+        XCTAssertEqual(c.wandb.project, "direct-preference-optimization")
+        XCTAssertEqual(c.localDirs, ["/scr-ssd", "/scr", ".cache"])
+        XCTAssertTrue(c.sampleDuringEval)
+        XCTAssertEqual(c.nEvalModelSamples, 16)
+        XCTAssertTrue(c.doFirstEval)
+        XCTAssertEqual(c.lr, 5e-7)
+        XCTAssertEqual(c.gradientAccumulationSteps, 1)
+        XCTAssertEqual(c.maxGradNorm, 10.0)
+        XCTAssertEqual(c.maxLength, 512)
+        XCTAssertEqual(c.maxPromptLength, 256)
+        XCTAssertEqual(c.nEpochs, 1)
+        XCTAssertNil(c.nExamples)
+        XCTAssertEqual(c.nEvalExamples, 256)
+        XCTAssertEqual(c.trainer, "BasicTrainer")
+        XCTAssertEqual(c.optimizer, "RMSprop")
+        XCTAssertEqual(c.warmupSteps, 150)
+        XCTAssertFalse(c.activationCheckpointing)
+        XCTAssertEqual(c.evalEvery, 20_000)
+        XCTAssertEqual(c.minimumLogIntervalSecs, 1.0)
+        XCTAssertEqual(c.expName, "run")
+    }
+
+    func testDefaultGroupsAreBlankModelAndSFT() throws {
+        let c = try load(required).config
+        XCTAssertEqual(c.model.nameOrPath, "/models/m")
+        XCTAssertNil(c.model.tokenizerNameOrPath)
+        XCTAssertNil(c.model.archive)
+        XCTAssertNil(c.model.blockName)
+        XCTAssertEqual(c.model.policyDtype, "float32")
+        XCTAssertNil(c.model.fsdpPolicyMp)
+        XCTAssertEqual(c.model.referenceDtype, "float16")
+        XCTAssertEqual(c.loss.name, "sft")
+        XCTAssertEqual(c.loss.options, ["average_log_prob": .bool(false)])
+    }
+
+    func testDpohostAdditionsHaveTheirDocumentedDefaults() throws {
+        let c = try load(required).config
+        XCTAssertNil(c.resume)
+        XCTAssertNil(c.threads)
+        XCTAssertEqual(c.plugins, [])
+        XCTAssertEqual(c.progress, .auto)
+        XCTAssertNil(c.maxCompletionLength)
+        XCTAssertNil(c.truncationMode)
+        XCTAssertFalse(c.syncRefModel)
+        XCTAssertEqual(c.refModelMixupAlpha, 0.6)
+        XCTAssertEqual(c.refModelSyncSteps, 512)
+        XCTAssertFalse(c.precomputeRefLogProbs)
+        XCTAssertEqual(c.extras, [:])
+        XCTAssertEqual(c.datasetOptions["hh"], ["data_dir": "data/hh-rlhf"])
+        XCTAssertEqual(c.datasetOptions["jsonl"], [:])
+    }
+
+    func testModelGroupFilesMatchTheReferenceTable() throws {
+        let table: [(String, String, String?, String)] = [
+            ("gpt2-large", "gpt2-large", "GPT2Block", "float16"),
+            ("gpt2-xl", "gpt2-xl", "GPT2Block", "float16"),
+            ("pythia28", "EleutherAI/pythia-2.8b", "GPTNeoXLayer", "float16"),
+            ("pythia69", "EleutherAI/pythia-6.9b", "GPTNeoXLayer", "float16"),
+            ("llama7b", "huggyllama/llama-7b", "LlamaDecoderLayer", "float16"),
+            ("gptj", "EleutherAI/gpt-j-6b", "GPTJBlock", "float16"),
+            ("gpt2-tiny", "Tests/Fixtures/models/gpt2-tiny", "GPT2Block", "float32"),
+            ("pythia-tiny", "Tests/Fixtures/models/pythia-tiny", "GPTNeoXLayer", "float32"),
+            ("llama-tiny", "Tests/Fixtures/models/llama-tiny", "LlamaDecoderLayer", "float32"),
+        ]
+        for (file, path, block, refDtype) in table {
+            let m = try load(["exp_name=run", "model=\(file)"]).config.model
+            XCTAssertEqual(m.nameOrPath, path, file)
+            XCTAssertEqual(m.blockName, block, file)
+            XCTAssertEqual(m.policyDtype, "float32", file)
+            XCTAssertNil(m.fsdpPolicyMp, file)
+            XCTAssertEqual(m.referenceDtype, refDtype, file)
+            XCTAssertNil(m.tokenizerNameOrPath, file)
+            XCTAssertNil(m.archive, file)
+        }
+    }
+
+    func testTinyModelPathsPointAtTheFixtures() throws {
+        let repo = repoConfigDirectory.deletingLastPathComponent()
+        for name in ["gpt2-tiny", "pythia-tiny", "llama-tiny"] {
+            let path = try load(["exp_name=run", "model=\(name)"]).config.model.nameOrPath
+            XCTAssertTrue(FileManager.default.fileExists(atPath: repo.appendingPathComponent(path + "/config.json").path), path)
+        }
+    }
+
+    func testLossGroupDefaults() throws {
+        let dpo = try load(required + ["loss=dpo", "loss.beta=0.1"]).config.loss
+        XCTAssertEqual(dpo.name, "dpo")
+        XCTAssertEqual(dpo.beta, 0.1)
+        XCTAssertEqual(dpo.labelSmoothing, 0)
+        XCTAssertFalse(dpo.referenceFree)
+        XCTAssertFalse(dpo.averageLogProb)
+
+        let cdpo = try load(required + ["loss=cdpo", "loss.beta=0.1"]).config.loss
+        XCTAssertEqual(cdpo.name, "cdpo")
+        XCTAssertEqual(cdpo.labelSmoothing, 0.1)
+        XCTAssertFalse(cdpo.referenceFree)
+
+        let ipo = try load(required + ["loss=ipo", "loss.beta=0.5"]).config.loss
+        XCTAssertEqual(ipo.name, "ipo")
+        XCTAssertEqual(Set(ipo.options.keys), ["beta", "average_log_prob"])
+
+        let tdpo = try load(required + ["loss=tdpo"]).config.loss
+        XCTAssertEqual(tdpo.name, "tdpo")
+        XCTAssertFalse(tdpo.ifTDPO2)
+        XCTAssertEqual(tdpo.alpha, 0.5)
+        XCTAssertEqual(tdpo.beta, 0.1)
+        XCTAssertFalse(tdpo.referenceFree)
+        XCTAssertFalse(tdpo.averageLogProb)
+    }
+
+    func testUnderscoredIntegerInConfigYAMLReadsAsInteger() throws {
+        // The reference writes eval_every: 20_000.
+        let tree = try YAMLReader.read(file: repoConfigDirectory.appendingPathComponent("config.yaml"))
+        XCTAssertEqual(tree.value(at: ["eval_every"]), .int(20_000))
+        XCTAssertEqual(tree.value(at: ["lr"]), .double(5e-7))
+    }
+}
