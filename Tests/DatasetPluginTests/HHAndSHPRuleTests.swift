@@ -53,6 +53,15 @@ final class HHAndSHPRuleTests: XCTestCase {
         XCTAssertEqual(r[0].sftTarget, " second")
     }
 
+    func testHHPromptsDifferingOnlyInUnicodeNormalizationStaySeparate() throws {
+        // Python compares code points: "café" (precomposed) and "cafe\u{301}" are two prompts,
+        // although Swift's String == calls them equal.
+        let r = try hh([("\n\nHuman: caf\u{E9}\n\nAssistant: a", "\n\nHuman: caf\u{E9}\n\nAssistant: b"),
+                        ("\n\nHuman: cafe\u{301}\n\nAssistant: c", "\n\nHuman: cafe\u{301}\n\nAssistant: d")])
+        XCTAssertEqual(r.count, 2)
+        XCTAssertEqual(r.map { $0.responses.count }, [2, 2])
+    }
+
     func testHHReadsSubsetFoldersInSortedOrderAndIgnoresOtherFiles() throws {
         let row = { (q: String) in try Paths.jsonl([["chosen": "\n\nHuman: \(q)\n\nAssistant: a", "rejected": "\n\nHuman: \(q)\n\nAssistant: b"]]) }
         try Paths.write(try row("from b"), to: "helpful-base/train.jsonl", in: dir)
