@@ -96,6 +96,7 @@ let package = Package(
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Autograd", "TensorCore", "Checkpoint"]),
         .testTarget(name: "ModelTests", dependencies: ["Training", "PluginHost", "Checkpoint", "Autograd", "TensorCore", "Tokenizers"]),
         .testTarget(name: "ConfigTests", dependencies: ["Training"]),
+        .testTarget(name: "TrainerTests", dependencies: ["Training"]),
         .testTarget(name: "LossPluginTests", dependencies: ["Training", "PluginHost", "Autograd", "TensorCore", "Checkpoint"]),
         .testTarget(name: "DatasetPluginTests", dependencies: ["PluginHost", "Training", "DataPipeline", "Tokenizers", "TensorCore", "DatasetSupport"]),
         .testTarget(name: "PluginHostTests", dependencies: ["PluginHost", "Autograd", "TensorCore", "CDPOHostSDK"]),

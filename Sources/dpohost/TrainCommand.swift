@@ -63,17 +63,6 @@ struct TrainingSession {
         for warning in try PluginDiscovery(installDirectory: installDirectory, explicit: config.plugins + extraPlugins)
             .discover(into: registry) { log("warning: \(warning)") }
 
-        // The run directory: the one being resumed, or a new one.
-        let runDirectory: URL
-        if let resume = config.resume {
-            runDirectory = URL(fileURLWithPath: resume)
-            config.localRunDir = resume
-        } else {
-            runDirectory = try RunDirectory.create(config.localRunDir, environment: environment)
-            try Data(loaded.effectiveYAML().utf8).write(to: runDirectory.appendingPathComponent("config.yaml"), options: .atomic)
-        }
-        log("run directory: \(runDirectory.path)")
-
         let pool = WorkerPool(threads: config.threads)
         let modelPath = config.model.nameOrPath
         let tokenizer = try TokenizerLoader.load(directory: URL(fileURLWithPath: config.model.tokenizerNameOrPath ?? modelPath))
@@ -94,6 +83,17 @@ struct TrainingSession {
         let train = try source.flatPrompts(specs, split: "train").truncating(config.truncationMode)
         let eval = try source.flatPrompts(specs, split: "test").truncating(config.truncationMode)
         log("\(config.loss.name): \(train.count) train prompts, \(eval.count) eval prompts; policy \(policy.modelType) with \(policy.parameterCount) parameters")
+
+        // The run directory: the one being resumed, or a new one.
+        let runDirectory: URL
+        if let resume = config.resume {
+            runDirectory = URL(fileURLWithPath: resume)
+            config.localRunDir = resume
+        } else {
+            runDirectory = try RunDirectory.create(config.localRunDir, environment: environment)
+            try Data(loaded.effectiveYAML().utf8).write(to: runDirectory.appendingPathComponent("config.yaml"), options: .atomic)
+        }
+        log("run directory: \(runDirectory.path)")
 
         let run = TrainingRun(config: config, policy: policy, reference: reference, tokenizer: tokenizer,
                               loss: LossComputation(plugin: lossPlugin), train: train, eval: eval, runDirectory: runDirectory)

@@ -1,0 +1,137 @@
+import Foundation
+import Training
+import XCTest
+
+/// SFT then DPO through the real CLI on the fixture models and HH sample data: run directory,
+/// checkpoints that reload, resume after a kill with identical losses.
+final class TrainCommandTests: XCTestCase {
+    static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let binary = Bundle.main.bundleURL.appendingPathComponent("dpohost").path
+
+    struct Result { let status: Int32; let output: String }
+
+    func dpohost(_ args: [String], killWhen: ((URL) -> Bool)? = nil, watch: URL? = nil) throws -> Result {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: Self.binary)
+        p.arguments = args
+        p.currentDirectoryURL = Self.repo
+        var env = ProcessInfo.processInfo.environment
+        env["DPOHOST_HOME"] = FileManager.default.temporaryDirectory.appendingPathComponent("dpohost-home-\(UUID())").path
+        p.environment = env
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("dpohost-out-\(UUID()).txt")
+        FileManager.default.createFile(atPath: out.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: out)
+        p.standardOutput = handle
+        p.standardError = handle
+        try p.run()
+        if let killWhen, let watch {
+            while p.isRunning {
+                if killWhen(watch) { kill(p.processIdentifier, SIGKILL); break }
+                usleep(2000)
+            }
+        }
+        p.waitUntilExit()
+        try handle.close()
+        return Result(status: p.terminationStatus, output: (try? String(contentsOf: out, encoding: .utf8)) ?? "")
+    }
+
+    func tempRun(_ name: String) -> URL {
+        FileManager.default.temporaryDirectory.appendingPathComponent("dpohost-runs-\(UUID())").appendingPathComponent(name)
+    }
+
+    /// Small but real: batch 4, eval every 8 examples, fixture Pythia and HH samples.
+    func common(_ runDir: URL) -> [String] {
+        ["model=pythia-tiny", "datasets=[hh]", "dataset_options.hh.data_dir=Tests/Fixtures/data/hh", "exp_name=e2e",
+         "local_run_dir=\(runDir.path)", "batch_size=4", "eval_batch_size=4", "n_eval_examples=8", "eval_every=8",
+         "lr=1e-4", "warmup_steps=2", "max_length=128", "max_prompt_length=64", "sample_during_eval=false",
+         "minimum_log_interval_secs=0", "progress=lines", "threads=1"]
+    }
+
+    func trainLosses(_ runDir: URL) throws -> [Int: Double] {
+        var out: [Int: Double] = [:]
+        for r in try MetricsLog.read(runDir.appendingPathComponent("metrics.jsonl")) where r.split == "train" {
+            out[r.examples] = r.values["loss/train"]
+        }
+        return out
+    }
+
+    func testSFTThenDPOWritesRunDirectoriesAndReloadableCheckpoints() throws {
+        let sft = tempRun("sft"), dpo = tempRun("dpo")
+        let a = try dpohost(["train"] + common(sft) + ["loss=sft", "n_examples=8"])
+        XCTAssertEqual(a.status, 0, a.output)
+        for f in ["config.yaml", "metrics.jsonl", "LATEST/policy.safetensors", "LATEST/optimizer.safetensors",
+                  "LATEST/trainer_state.json", "LATEST/config.json", "LATEST/tokenizer.json"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: sft.appendingPathComponent(f).path), f)
+        }
+        XCTAssertTrue(try String(contentsOf: sft.appendingPathComponent("config.yaml"), encoding: .utf8).contains("name: sft"))
+        let b = try dpohost(["train"] + common(dpo) + ["loss=dpo", "loss.beta=0.1", "n_examples=8",
+                                                       "model.archive=\(sft.appendingPathComponent("LATEST").path)"])
+        XCTAssertEqual(b.status, 0, b.output)
+        let records = try MetricsLog.read(dpo.appendingPathComponent("metrics.jsonl"))
+        let firstEval = try XCTUnwrap(records.first { $0.split == "eval" })
+        // Policy and reference both start from the SFT archive: zero margins, ties are misses.
+        XCTAssertEqual(firstEval.values["rewards_eval/margins"] ?? .nan, 0, accuracy: 1e-6)
+        XCTAssertEqual(firstEval.values["rewards_eval/accuracies"], 0)
+        XCTAssertNotNil(records.last { $0.split == "train" }?.values["rewards_train/accuracies"])
+        // The checkpoint is a model directory: export and generate take it.
+        let export = FileManager.default.temporaryDirectory.appendingPathComponent("dpohost-export-\(UUID())")
+        let c = try dpohost(["export", dpo.path, export.path])
+        XCTAssertEqual(c.status, 0, c.output)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: export.appendingPathComponent("model.safetensors").path))
+        let report = try dpohost(["report", dpo.path])
+        XCTAssertEqual(report.status, 0, report.output)
+        XCTAssertTrue(try String(contentsOf: dpo.appendingPathComponent("report.html"), encoding: .utf8).contains("Reward accuracy"))
+    }
+
+    func testResumeAfterAKillContinuesWithIdenticalLosses() throws {
+        let straight = tempRun("straight"), killed = tempRun("killed")
+        let args = ["loss=dpo", "loss.beta=0.1", "n_examples=24"]
+        let a = try dpohost(["train"] + common(straight) + args)
+        XCTAssertEqual(a.status, 0, a.output)
+        // Kill as soon as the first periodic checkpoint (step-8) is complete.
+        let k = try dpohost(["train"] + common(killed) + args, killWhen: { dir in
+            FileManager.default.fileExists(atPath: dir.appendingPathComponent("step-8/trainer_state.json").path)
+        }, watch: killed)
+        XCTAssertNotEqual(k.status, 0, "the run should have been killed")
+        let r = try dpohost(["train"] + common(killed) + args + ["resume=\(killed.path)"])
+        XCTAssertEqual(r.status, 0, r.output)
+        XCTAssertTrue(r.output.contains("resumed from"), r.output)
+        let expected = try trainLosses(straight), got = try trainLosses(killed)
+        XCTAssertEqual(Set(expected.keys), [4, 8, 12, 16, 20, 24])
+        for (step, loss) in expected {
+            XCTAssertEqual(got[step] ?? .nan, loss, accuracy: 1e-6, "loss after \(step) examples")
+        }
+    }
+
+    func testReferenceCommandLineRunsWithLocalPaths() throws {
+        // The DPO reference README's SFT command, with a local model and data (and BasicTrainer,
+        // since FSDP needs the distributed build) and a short run.
+        let run = tempRun("reference")
+        let r = try dpohost(["train", "model=pythia28", "datasets=[hh]", "loss=sft", "exp_name=anthropic_dpo_pythia28",
+                             "gradient_accumulation_steps=2", "batch_size=4", "eval_batch_size=4", "trainer=BasicTrainer",
+                             "sample_during_eval=false", "model.name_or_path=Tests/Fixtures/models/pythia-tiny",
+                             "dataset_options.hh.data_dir=Tests/Fixtures/data/hh", "n_examples=8", "n_eval_examples=4",
+                             "local_run_dir=\(run.path)", "progress=off", "threads=1"])
+        XCTAssertEqual(r.status, 0, r.output)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: run.appendingPathComponent("LATEST/policy.safetensors").path))
+    }
+
+    func testUnknownConfigKeyIsOneClearErrorAndNonZeroExit() throws {
+        let r = try dpohost(["train", "model=pythia-tiny", "exp_name=x", "loss=dpo", "loss.bta=0.1"])
+        XCTAssertEqual(r.status, 1)
+        XCTAssertTrue(r.output.contains("error: unknown config key 'loss.bta'; did you mean 'loss.beta'?"), r.output)
+    }
+
+    func testMalformedDataLineStopsTheRunNamingFileAndLine() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("dpohost-bad-\(UUID())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: Self.repo.appendingPathComponent("Tests/Fixtures/data/bad/hh_no_assistant.jsonl"),
+                                         to: dir.appendingPathComponent("train.jsonl"))
+        try FileManager.default.copyItem(at: Self.repo.appendingPathComponent("Tests/Fixtures/data/bad/hh_no_assistant.jsonl"),
+                                         to: dir.appendingPathComponent("test.jsonl"))
+        let r = try dpohost(["train"] + common(tempRun("bad")) + ["loss=sft", "n_examples=4", "dataset_options.hh.data_dir=\(dir.path)"])
+        XCTAssertEqual(r.status, 1)
+        XCTAssertTrue(r.output.contains("train.jsonl:2"), r.output)
+        XCTAssertFalse(r.output.contains("run directory:"), "no run directory is made for a run that cannot start")
+    }
+}
