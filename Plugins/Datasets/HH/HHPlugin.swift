@@ -1,5 +1,8 @@
 import DatasetSupport
 import DPOHostSDK
+#if canImport(Glibc)
+import Glibc
+#endif
 
 // Anthropic HH-RLHF (data.md section 2): {"chosen", "rejected"} transcripts; the prompt is the
 // chosen text up to and including its LAST "\n\nAssistant:", and the rejected transcript is cut
@@ -70,7 +73,7 @@ enum HHLoader {
         let prompt = String(decoding: c[..<promptEnd], as: UTF8.self)
         let chosenResponse = String(decoding: c[promptEnd...], as: UTF8.self)
         let r = Array(rejected.utf8)
-        if r.count >= promptEnd && r[..<promptEnd].elementsEqual(c[..<promptEnd]) {
+        if r.count >= promptEnd && memcmp(r, c, promptEnd) == 0 {
             return (prompt, chosenResponse, String(decoding: r[promptEnd...], as: UTF8.self), true)
         }
         let cut = prompt.unicodeScalars.count

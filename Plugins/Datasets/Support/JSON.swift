@@ -183,6 +183,18 @@ public struct JSONParser {
         return v
     }
 
+    /// Skips eight bytes at a time while none is a quote, a backslash or a control character.
+    private mutating func skipPlainBytes() {
+        guard let base = bytes.baseAddress else { return }
+        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+        func hasZeroByte(_ v: UInt64) -> Bool { (v &- ones) & ~v & highs != 0 }
+        while i + 8 <= bytes.count {
+            let w = UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self)
+            if hasZeroByte(w ^ (ones &* 0x22)) || hasZeroByte(w ^ (ones &* 0x5C)) || (w &- ones &* 0x20) & ~w & highs != 0 { return }
+            i += 8
+        }
+    }
+
     private mutating func string() throws -> String {
         i += 1 // opening quote
         var segmentStart = i
@@ -199,7 +211,7 @@ public struct JSONParser {
                 return result
             }
             if b < 0x20 { throw error("invalid control character in a string") }
-            if b != UInt8(ascii: "\\") { i += 1; continue }
+            if b != UInt8(ascii: "\\") { i += 1; skipPlainBytes(); continue }
             flush(self)
             i += 1
             guard i < bytes.count else { throw error("unexpected end of input in a string") }
