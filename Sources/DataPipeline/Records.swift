@@ -27,11 +27,18 @@ public enum TruncationMode: String, Sendable, Equatable {
 }
 
 /// A dataset split: prompts in first-insertion order (the order matters for bit-exact shuffling).
+/// Prompts are told apart by their exact UTF-8 bytes, as Python's dict keys are: Swift's `==`
+/// would merge canonically equivalent texts ("é" and "e" + U+0301) that the reference keeps apart.
 public struct PromptDataset: Sendable {
+    struct Key: Hashable, Sendable {
+        let bytes: [UInt8]
+        init(_ s: String) { bytes = Array(s.utf8) }
+    }
+
     public let name: String
     public let truncationMode: TruncationMode
     public private(set) var prompts: [String] = []
-    public private(set) var records: [String: PromptRecord] = [:]
+    private var table: [Key: PromptRecord] = [:]
 
     public init(name: String, truncationMode: TruncationMode) {
         self.name = name
@@ -40,13 +47,16 @@ public struct PromptDataset: Sendable {
 
     /// Inserts or replaces the record of `prompt` (a replaced prompt keeps its first position).
     public mutating func set(_ prompt: String, _ record: PromptRecord) {
-        if records[prompt] == nil { prompts.append(prompt) }
-        records[prompt] = record
+        let key = Key(prompt)
+        if table[key] == nil { prompts.append(prompt) }
+        table[key] = record
     }
 
-    public func record(_ prompt: String) -> PromptRecord? { records[prompt] }
+    public func record(_ prompt: String) -> PromptRecord? { table[Key(prompt)] }
 
-    public var pairCount: Int { records.values.reduce(0) { $0 + $1.pairs.count } }
+    public var records: [PromptRecord] { prompts.map { table[Key($0)]! } }
+
+    public var pairCount: Int { table.values.reduce(0) { $0 + $1.pairs.count } }
 }
 
 /// One entry of the flat list the iterator shuffles: a prompt with its record and the truncation
@@ -71,6 +81,6 @@ public struct FlatPrompt: Sendable, Equatable {
 extension Array where Element == PromptDataset {
     /// Datasets concatenated in the given order, prompts in record order; no mixing weights.
     public func flattened() -> [FlatPrompt] {
-        flatMap { ds in ds.prompts.map { FlatPrompt(prompt: $0, record: ds.records[$0]!, truncationMode: ds.truncationMode) } }
+        flatMap { ds in ds.prompts.map { FlatPrompt(prompt: $0, record: ds.record($0)!, truncationMode: ds.truncationMode) } }
     }
 }

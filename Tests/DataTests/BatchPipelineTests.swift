@@ -227,3 +227,14 @@ final class BatchIteratorTests: XCTestCase {
                                                options: BatchIteratorOptions(batchSize: 1, sftMode: true)))
     }
 }
+
+final class PromptDatasetTests: XCTestCase {
+    func testCanonicallyEquivalentPromptsStayApartAsInPython() {
+        var ds = PromptDataset(name: "t", truncationMode: .keepStart)
+        ds.set("caf\u{E9}", PromptRecord(responses: [" a"], pairs: [], sftTarget: " a"))
+        ds.set("cafe\u{301}", PromptRecord(responses: [" b"], pairs: [], sftTarget: " b"))
+        ds.set("caf\u{E9}", PromptRecord(responses: [" c"], pairs: [], sftTarget: " c"))
+        XCTAssertEqual(ds.prompts.count, 2)
+        XCTAssertEqual(ds.records.map(\.sftTarget), [" c", " b"])
+    }
+}
