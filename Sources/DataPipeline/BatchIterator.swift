@@ -66,6 +66,9 @@ public struct BatchIterator {
             // Replay the compounding shuffles up to the saved epoch, then continue from there.
             while self.position.epoch < position.epoch { self.position.epoch += 1; startEpoch() }
             self.position = position
+            // A run resumed with a larger budget (more epochs or examples) goes on; `next`
+            // re-checks both limits.
+            self.position.finished = false
         }
     }
 
@@ -81,6 +84,7 @@ public struct BatchIterator {
     /// The next batch, or nil when the epochs or the example budget are used up.
     public mutating func next() throws -> Batch? {
         var elements: [BatchElement] = []
+        if let n = options.examples, position.examplesServed >= n { position.finished = true }
         while !position.finished {
             if let epochs = options.epochs, position.epoch >= epochs { position.finished = true; break }
             if position.promptIndex >= order.count {

@@ -116,6 +116,22 @@ final class TrainCommandTests: XCTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: run.appendingPathComponent("LATEST/policy.safetensors").path))
     }
 
+    func testNonFiniteLossStopsTheRunAndKeepsTheLastGoodCheckpoint() throws {
+        let run = tempRun("nan")
+        let good = try dpohost(["train"] + common(run) + ["loss=sft", "n_examples=8", "eval_every=4"])
+        XCTAssertEqual(good.status, 0, good.output)
+        let latest = run.appendingPathComponent("LATEST/policy.safetensors")
+        let before = try Data(contentsOf: latest)
+        // An absurd learning rate blows the weights up after one more update.
+        let bad = try dpohost(["train"] + common(run) + ["loss=sft", "n_examples=24", "eval_every=4", "lr=1e30",
+                                                         "resume=\(run.path)"])
+        XCTAssertEqual(bad.status, 1)
+        XCTAssertTrue(bad.output.contains("non-finite"), bad.output)
+        XCTAssertTrue(bad.output.contains("the last complete checkpoint is kept"), bad.output)
+        XCTAssertEqual(try Data(contentsOf: latest), before, "LATEST still holds the last good weights")
+        XCTAssertEqual(run.appendingPathComponent("LATEST").resolvingSymlinksInPath().lastPathComponent, "step-8")
+    }
+
     func testUnknownConfigKeyIsOneClearErrorAndNonZeroExit() throws {
         let r = try dpohost(["train", "model=pythia-tiny", "exp_name=x", "loss=dpo", "loss.bta=0.1"])
         XCTAssertEqual(r.status, 1)

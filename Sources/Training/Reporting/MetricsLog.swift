@@ -34,6 +34,8 @@ public final class MetricsLog {
     public func append(_ record: MetricsRecord) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
+        // A diverged run logs its NaN/inf values too (as strings, since JSON has no such numbers).
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         var line = try encoder.encode(record)
         line.append(0x0A)
         try handle.write(contentsOf: line)
@@ -46,7 +48,9 @@ public final class MetricsLog {
         var out: [MetricsRecord] = []
         for (i, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() where !line.isEmpty {
             do {
-                out.append(try JSONDecoder().decode(MetricsRecord.self, from: Data(line.utf8)))
+                let decoder = JSONDecoder()
+                decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+                out.append(try decoder.decode(MetricsRecord.self, from: Data(line.utf8)))
             } catch {
                 throw ReportError.malformedMetrics(file: url.path, line: i + 1)
             }

@@ -110,6 +110,10 @@ public final class BasicTrainer {
             if examples % c.evalEvery == 0 && (examples > 0 || c.doFirstEval) && resumedExamples != examples {
                 let metrics = try evaluate(evalBatches)
                 try metricsLog.append(MetricsRecord(examples: examples, split: "eval", values: metrics))
+                // Weights that evaluate to a non-finite loss are never checkpointed.
+                if let evalLoss = metrics.first(where: { $0.key.hasPrefix("loss/") })?.value, !evalLoss.isFinite {
+                    throw TrainingError.nonFinite(what: "eval loss", update: updates, examples: examples)
+                }
                 log("eval after \(examples) examples: " + Self.format(metrics))
                 if c.sampleDuringEval { try sample(evalBatches) }
                 if examples > 0 && !c.debug { try save(position: before, evalMetrics: metrics) }

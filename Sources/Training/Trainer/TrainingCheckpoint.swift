@@ -53,17 +53,21 @@ public struct CheckpointStore {
         let fm = FileManager.default
         let name = "step-\(state.examples)"
         let final = runDirectory.appendingPathComponent(name)
-        let temp = runDirectory.appendingPathComponent(".\(name).partial-\(UUID().uuidString.prefix(8))")
-        try fm.createDirectory(at: temp, withIntermediateDirectories: true)
+        // A new folder is built under a temporary name and renamed into place when complete. A
+        // folder that already exists (the same step saved again, e.g. a resumed run that had
+        // nothing left to do) is refreshed file by file, each file replaced atomically, so the
+        // folder LATEST points to never disappears.
+        let exists = fm.fileExists(atPath: final.path)
+        let target = exists ? final : runDirectory.appendingPathComponent(".\(name).partial-\(UUID().uuidString.prefix(8))")
+        try fm.createDirectory(at: target, withIntermediateDirectories: true)
         try ModelExport.write(weights: policy, configText: modelConfigText, sideFilesFrom: modelDirectory,
-                              to: temp.path, weightsFileName: ModelDirectory.checkpointFileName)
-        try SafeTensorsWriter(tensors: optimizerState).write(to: temp.appendingPathComponent("optimizer.safetensors").path)
+                              to: target.path, weightsFileName: ModelDirectory.checkpointFileName)
+        try SafeTensorsWriter(tensors: optimizerState).write(to: target.appendingPathComponent("optimizer.safetensors").path)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         let json = try encoder.encode(state)
-        try AtomicFile.write(to: temp.appendingPathComponent("trainer_state.json").path) { try $0.write(Array(json)) }
-        if fm.fileExists(atPath: final.path) { try fm.removeItem(at: final) }   // a re-save of the same step
-        try fm.moveItem(at: temp, to: final)
+        try AtomicFile.write(to: target.appendingPathComponent("trainer_state.json").path) { try $0.write(Array(json)) }
+        if !exists { try fm.moveItem(at: target, to: final) }
         // Replace the LATEST link atomically: a new link under a temporary name, renamed over it.
         let link = runDirectory.appendingPathComponent(".LATEST-\(UUID().uuidString.prefix(8))")
         try fm.createSymbolicLink(atPath: link.path, withDestinationPath: name)
