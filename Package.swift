@@ -84,7 +84,7 @@ let package = Package(
         ], swiftSettings: kernelFlags),
         // The command-line tool.
         .executableTarget(name: "dpohost", dependencies: [
-            "TensorCore", "Autograd", "CBLAS", "PluginHost", "DataPipeline", "Tokenizers", "Training",
+            "TensorCore", "Autograd", "CBLAS", "PluginHost", "DataPipeline", "Tokenizers", "Training", "Checkpoint",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

@@ -8,7 +8,7 @@ import TensorCore
 /// `cblas_sgemm` on the same shapes, so the framework's overhead over BLAS is visible.
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench", abstract: "Benchmarks.", subcommands: [KernelBench.self])
+        commandName: "bench", abstract: "Benchmarks.", subcommands: [KernelBench.self, StepBench.self])
 }
 
 struct KernelBench: ParsableCommand {

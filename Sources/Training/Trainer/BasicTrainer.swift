@@ -56,7 +56,7 @@ public final class BasicTrainer {
     private let log: (String) -> Void
     private let store: CheckpointStore
     private let optimizer: Optimizer
-    private let schedule: WarmupSchedule
+    private let update: PolicyUpdate
     private var examples = 0
     private var updates = 0
     private var lastLogTime: Date?
@@ -68,8 +68,12 @@ public final class BasicTrainer {
         self.pool = pool
         self.log = log
         self.store = CheckpointStore(runDirectory: run.runDirectory)
-        self.optimizer = try OptimizerFactory.make(run.config.optimizer)
-        self.schedule = WarmupSchedule(baseLearningRate: Float(run.config.lr), warmupSteps: run.config.warmupSteps)
+        let optimizer = try OptimizerFactory.make(run.config.optimizer)
+        self.optimizer = optimizer
+        self.update = PolicyUpdate(
+            policy: run.policy, reference: run.reference, loss: run.loss, optimizer: optimizer,
+            schedule: WarmupSchedule(baseLearningRate: Float(run.config.lr), warmupSteps: run.config.warmupSteps),
+            maxGradNorm: Float(run.config.maxGradNorm), pool: pool)
     }
 
     var limits: TruncationLimits {
@@ -141,40 +145,34 @@ public final class BasicTrainer {
         let c = run.config
         let start = Date()
         let parts = max(1, c.gradientAccumulationSteps)
-        var lists: [String: [Float]] = [:]
-        for k in 0..<parts {
-            let micro = parts == 1 ? batch : batch.slice(part: k, of: parts, padId: run.tokenizer.padTokenId)
-            let tape = Tape(pool: pool)
-            let outcome = try lossOf(micro, split: .train, tape: tape)
-            guard outcome.loss.value.item.isFinite else {
-                throw TrainingError.nonFinite(what: "loss", update: updates + 1, examples: examples)
-            }
-            try tape.backward(outcome.loss, seed: 1 / Float(parts))
-            for m in outcome.metrics { lists[m.name, default: []] += m.values }
+        let micro = (0..<parts).map { k in
+            input(parts == 1 ? batch : batch.slice(part: k, of: parts, padId: run.tokenizer.padTokenId))
         }
-        let params = run.policy.parameters
-        let norm = GradientClipping.clip(params, maxNorm: Float(c.maxGradNorm))
-        guard norm.isFinite else { throw TrainingError.nonFinite(what: "gradient norm", update: updates + 1, examples: examples) }
-        try optimizer.step(params, lr: schedule.learningRate(completedSteps: optimizer.stepCount), pool: pool)
-        for p in params { p.variable.zeroGrad() }
+        let outcome: UpdateOutcome
+        do {
+            outcome = try update.run(micro, chosenOnly: run.sftMode)
+        } catch let e as NonFiniteValue {
+            throw TrainingError.nonFinite(what: e.what, update: updates + 1, examples: examples)
+        }
         examples += c.batchSize
         updates += 1
-        var values = lists.mapValues(Self.mean)
-        values["grad_norm"] = Double(norm)
+        var values = outcome.metrics.mapValues(Self.mean)
+        values["grad_norm"] = Double(outcome.gradNorm)
         values["examples_per_second"] = Double(c.batchSize) / max(Date().timeIntervalSince(start), 1e-9)
         values["counters/examples"] = Double(examples)
         values["counters/updates"] = Double(updates)
         return values
     }
 
+    /// The forward input of a batch: chosen rows only for SFT, else chosen then rejected.
+    func input(_ batch: Batch) -> StepInput {
+        let (ids, mask, labels) = run.sftMode ? (batch.chosenIds, batch.chosenMask, batch.chosenLabels) : batch.concatenated()
+        return StepInput(ids: ids, mask: mask, labels: labels)
+    }
+
     /// Policy (on `tape`) and reference (no-grad) logits for one batch, then the loss plugin.
     func lossOf(_ batch: Batch, split: LossMetricSplit, tape: Tape) throws -> LossOutcome {
-        let (ids, mask, labels) = run.sftMode ? (batch.chosenIds, batch.chosenMask, batch.chosenLabels) : batch.concatenated()
-        let logits = try run.policy.forward(ids: ids, mask: mask, tape: tape)
-        let referenceLogits = try run.reference.map { try $0.forward(ids: ids, mask: mask, tape: Tape(pool: pool, recording: false)) }
-        let lossBatch = try LossBatch(policyLogits: logits, referenceLogits: referenceLogits, labels: labels,
-                                      layout: run.sftMode ? .chosenOnly : .preference)
-        return try run.loss.compute(lossBatch, split: split, tape: tape)
+        try update.lossOf(input(batch), chosenOnly: run.sftMode, split: split, tape: tape)
     }
 
     /// Mean of every per-example metric over the fixed eval batches, without gradients.

@@ -1,0 +1,98 @@
+import Autograd
+import Foundation
+import PluginHost
+import TensorCore
+import Training
+
+/// What one configuration measured; the child process prints it as one JSON line.
+struct StepBenchResult: Codable {
+    var model, arch, size, loss: String
+    var batch, seq, steps, warmup, threads: Int
+    var flopParameters: Int
+    var tokensPerStep: Int
+    var flopsPerStep: Double
+    var stepSeconds: [Double]
+    var peakRSSMiB: Double
+    var firstLoss: Double
+    /// Mean seconds per timed step spent in each phase (with `--phases`).
+    var phases: [String: Double]?
+
+    var median: Double {
+        let s = stepSeconds.sorted()
+        return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+    }
+    var best: Double { stepSeconds.min() ?? .nan }
+    var tokensPerSecond: Double { Double(tokensPerStep) / median }
+    var gflops: Double { flopsPerStep / median / 1e9 }
+}
+
+/// Builds one configuration (random weights through the real model plugins, the loss plugin,
+/// RMSprop with the reference's schedule and clipping) and times `PolicyUpdate.run`, the step
+/// the trainer runs. Runs in its own process so peak memory is this configuration's alone.
+struct StepBenchCase {
+    let shape: BenchModelShape
+    let loss: BenchLoss
+    let pairs: Int
+    let steps: Int
+    let warmup: Int
+    let threads: Int?
+    let seed: UInt64
+    let phases: Bool
+
+    func run() throws -> StepBenchResult {
+        let registry = PluginRegistry()
+        try PluginDiscovery(installDirectory: nil, searchPath: []).discover(into: registry)
+        let directory = try RandomModelDirectory(shape: shape, registry: registry, seed: seed)
+        defer { directory.remove() }
+        let pool = WorkerPool(threads: threads)
+        let policy = try LanguageModel(directory: directory.path, registry: registry, trainable: true)
+        let reference = loss.needsReference
+            ? try LanguageModel(directory: directory.path, registry: registry, trainable: false) : nil
+        let plugin = loss.plugin
+        let lossPlugin = try LossPlugin(registry.resolve(kind: .loss, name: plugin.name), options: plugin.options)
+        let update = PolicyUpdate(policy: policy, reference: reference, loss: LossComputation(plugin: lossPlugin),
+                                  optimizer: RMSprop(), schedule: WarmupSchedule(baseLearningRate: 5e-7, warmupSteps: 150),
+                                  maxGradNorm: 10, pool: pool)
+        let input = try BenchBatch.make(pairs: pairs, length: shape.sequence, vocab: shape.size.vocab, loss: loss, seed: seed + 1)
+
+        var firstLoss = Double.nan
+        for _ in 0..<warmup {
+            let outcome = try update.run([input], chosenOnly: loss == .sft)
+            if firstLoss.isNaN { firstLoss = Self.meanLoss(outcome) }
+        }
+        let timer = phases ? PhaseTimer() : nil
+        update.timer = timer
+        var times: [Double] = []
+        for _ in 0..<steps {
+            let start = DispatchTime.now().uptimeNanoseconds
+            let outcome = try update.run([input], chosenOnly: loss == .sft)
+            times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+            if firstLoss.isNaN { firstLoss = Self.meanLoss(outcome) }
+        }
+
+        let rows = input.ids.shape[0]
+        let tokens = rows * shape.sequence
+        let n = shape.flopParameters(policy.parameters.map { ($0.name, $0.variable.value.count) })
+        let flops = 6.0 * Double(n) * Double(tokens) + (loss.needsReference ? 2.0 * Double(n) * Double(tokens) : 0)
+        return StepBenchResult(
+            model: shape.name, arch: shape.arch.rawValue, size: shape.size.rawValue, loss: loss.rawValue,
+            batch: pairs, seq: shape.sequence, steps: steps, warmup: warmup, threads: pool.threads,
+            flopParameters: n, tokensPerStep: tokens, flopsPerStep: flops, stepSeconds: times,
+            peakRSSMiB: ResourceUsage.peakResidentMiB(), firstLoss: firstLoss,
+            phases: timer.map { t in t.totals.mapValues { $0 / Double(max(steps, 1)) } })
+    }
+
+    static func meanLoss(_ outcome: UpdateOutcome) -> Double {
+        guard let losses = outcome.metrics.first(where: { $0.key.hasPrefix("loss/") })?.value, !losses.isEmpty else { return .nan }
+        return losses.reduce(0.0) { $0 + Double($1) } / Double(losses.count)
+    }
+}
+
+/// Peak resident memory of this process.
+enum ResourceUsage {
+    static func peakResidentMiB() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Double(usage.ru_maxrss) / 1024   // Linux reports KiB
+    }
+}

@@ -1,0 +1,146 @@
+import ArgumentParser
+import Foundation
+import TensorCore
+
+/// One configuration of the grid.
+struct BenchCaseSpec {
+    let arch: BenchArch
+    let size: BenchSize
+    let loss: BenchLoss
+    let pairs, sequence, steps, warmup: Int
+}
+
+/// `dpohost bench step`: SFT / DPO / TDPO training steps of gpt2, pythia and llama at the PyTorch
+/// benchmark's shapes, from random weights, each configuration in a fresh child process; with
+/// `--vs-torch`, the PyTorch script on the same configurations in the same run.
+struct StepBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "step",
+        abstract: "Time SFT/DPO/TDPO training steps (random weights) against the sgemm peak and, optionally, PyTorch.",
+        discussion: """
+        Shapes are those of ../shared/bench/torch_dpo_step.py: tiny (2 layers, hidden 64, vocab 1000),
+        small (6/256/8192), base (12/768/50304). GFLOP/s use its formula: 16·N·B·T per preference step
+        (policy forward+backward and reference forward over 2B rows of T), 6·N·B·T for SFT, where N is
+        the non-embedding parameters plus vocab×hidden. '%peak' divides by the best square sgemm
+        measured at the start of the same run.
+        """)
+
+    @Option(help: "Architectures, comma-separated (gpt2, pythia, llama).") var arch = "gpt2,pythia,llama"
+    @Option(help: "Sizes, comma-separated (tiny, small, base).") var size = "tiny,small"
+    @Option(help: "Losses, comma-separated (sft, dpo, tdpo).") var loss = "sft,dpo,tdpo"
+    @Option(help: "Preference pairs per step (default 4; 2 at base size, as the PyTorch grid).") var batch: Int?
+    @Option(help: "Tokens per sequence; the first half is the prompt.") var seq = 128
+    @Option(help: "Timed steps after the warm-up.") var steps = 5
+    @Option(help: "Untimed warm-up steps.") var warmup = 1
+    @Option(help: "Worker and OpenBLAS threads (default: all cores).") var threads: Int?
+    @Option(help: "Seconds spent on each sgemm size when measuring the peak.") var sgemmSeconds = 1.0
+    @Flag(help: "Also print where each step's time goes (policy forward, reference forward, loss, backward, clip, optimizer).")
+    var phases = false
+    @Flag(help: "Run ../shared/bench/torch_dpo_step.py on the same configurations and print the ratios.")
+    var vsTorch = false
+    @Option(help: "The PyTorch benchmark script (default: shared/bench/torch_dpo_step.py in an ancestor directory).")
+    var torchScript: String?
+    @Option(help: "Python interpreter for --vs-torch (default: $DPOHOST_PYTHON or python3).") var python: String?
+    @Flag(help: "Print each configuration's full result as a JSON line as well.") var json = false
+    @Flag(help: .hidden) var single = false
+
+    func validate() throws {
+        guard seq >= 4, steps >= 1, warmup >= 0, (batch ?? 1) >= 1 else {
+            throw ValidationError("--seq must be >= 4, --steps and --batch >= 1, --warmup >= 0")
+        }
+        _ = try cases()
+    }
+
+    func run() throws {
+        try CLIErrors.run {
+            if single { return try runSingle() }
+            try runGrid()
+        }
+    }
+
+    func cases() throws -> [BenchCaseSpec] {
+        func parse<T: RawRepresentable>(_ text: String, _ what: String) throws -> [T] where T.RawValue == String {
+            try text.split(separator: ",").map { word in
+                guard let v = T(rawValue: word.trimmingCharacters(in: .whitespaces)) else {
+                    throw ValidationError("unknown \(what) '\(word)'")
+                }
+                return v
+            }
+        }
+        let archs: [BenchArch] = try parse(arch, "architecture")
+        let sizes: [BenchSize] = try parse(size, "size")
+        let losses: [BenchLoss] = try parse(loss, "loss")
+        return sizes.flatMap { s in archs.flatMap { a in losses.map { l in
+            BenchCaseSpec(arch: a, size: s, loss: l, pairs: batch ?? (s == .base ? 2 : 4),
+                          sequence: seq, steps: steps, warmup: warmup)
+        } } }
+    }
+
+    /// Child mode: exactly one configuration, in this process, as one JSON line.
+    func runSingle() throws {
+        let specs = try cases()
+        guard specs.count == 1, let c = specs.first else { throw BenchError("--single takes exactly one configuration") }
+        let result = try StepBenchCase(shape: BenchModelShape(arch: c.arch, size: c.size, sequence: c.sequence), loss: c.loss,
+                                       pairs: c.pairs, steps: c.steps, warmup: c.warmup, threads: threads, seed: 0,
+                                       phases: phases).run()
+        let data = try JSONEncoder().encode(result)
+        print(String(decoding: data, as: UTF8.self))
+    }
+
+    func runGrid() throws {
+        let pool = WorkerPool(threads: threads)
+        let peak = SgemmPeak(sizes: [1024, 2048], seconds: sgemmSeconds).measure(pool: pool)
+        let peakGflops = peak.map(\.gflops).max() ?? .nan
+        print("sgemm peak: \(Fmt.f(peakGflops, 1)) GFLOP/s (" + peak.map { "n=\($0.n) \(Fmt.f($0.gflops, 1))" }.joined(separator: ", ")
+              + "), \(pool.threads) threads")
+        let torch = vsTorch ? try torchAnchor() : nil
+        let table = StepBenchTable(withTorch: torch != nil, withPhases: phases)
+        print(table.header)
+        for c in try cases() {
+            let ours = try runChild(c)
+            var theirs: TorchAnchor.Result?
+            if let torch {
+                do { theirs = try torch.run(c, threads: pool.threads) } catch { print("  PyTorch: \(error)") }
+            }
+            print(table.row(ours, peakGflops: peakGflops, torch: theirs))
+            if phases, let p = ours.phases { print(table.phaseLine(p, total: ours.stepSeconds.reduce(0, +) / Double(ours.steps))) }
+            if json { print(String(decoding: try JSONEncoder().encode(ours), as: UTF8.self)) }
+        }
+    }
+
+    /// `nil` with the reason printed when PyTorch is not importable (the comparison is skipped).
+    func torchAnchor() throws -> TorchAnchor? {
+        let interpreter = python ?? ProcessInfo.processInfo.environment["DPOHOST_PYTHON"] ?? "python3"
+        guard let script = torchScript ?? TorchAnchor.locateScript() else {
+            print("PyTorch comparison skipped: torch_dpo_step.py not found (pass --torch-script PATH)")
+            return nil
+        }
+        let anchor = TorchAnchor(python: interpreter, script: script)
+        if let reason = anchor.unavailableReason() {
+            print("PyTorch comparison skipped: \(reason)")
+            return nil
+        }
+        print("PyTorch: \(interpreter) \(script)")
+        return anchor
+    }
+
+    /// Runs one configuration in a fresh process of this binary, so peak memory is its own.
+    func runChild(_ c: BenchCaseSpec) throws -> StepBenchResult {
+        var args = ["bench", "step", "--single", "--arch", c.arch.rawValue, "--size", c.size.rawValue,
+                    "--loss", c.loss.rawValue, "--batch", "\(c.pairs)", "--seq", "\(c.sequence)",
+                    "--steps", "\(c.steps)", "--warmup", "\(c.warmup)"]
+        if let threads { args += ["--threads", "\(threads)"] }
+        if phases { args.append("--phases") }
+        let (status, out, err) = TorchAnchor.execute(Self.executablePath, args)
+        guard status == 0, let line = out.split(separator: "\n").last,
+              let result = try? JSONDecoder().decode(StepBenchResult.self, from: Data(line.utf8)) else {
+            throw BenchError("\(c.arch.rawValue)-\(c.size.rawValue) \(c.loss.rawValue) failed (status \(status)): "
+                             + err.trimmingCharacters(in: .whitespacesAndNewlines))
+        }
+        return result
+    }
+
+    static var executablePath: String {
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    }
+}

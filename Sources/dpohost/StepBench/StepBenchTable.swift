@@ -1,0 +1,46 @@
+import Foundation
+
+/// The text table `dpohost bench step` prints: one row per configuration.
+struct StepBenchTable {
+    let withTorch: Bool
+    let withPhases: Bool
+
+    var header: String {
+        var h = Fmt.pad("model", 14) + Fmt.pad("loss", 6) + Fmt.pad("B", 3) + Fmt.pad("T", 5) + Fmt.pad("median_s", 10)
+            + Fmt.pad("min_s", 10) + Fmt.pad("tokens/s", 10) + Fmt.pad("GFLOP/s", 9) + Fmt.pad("%peak", 7) + Fmt.pad("peak_MiB", 9)
+        if withTorch {
+            h += "| " + Fmt.pad("torch_s", 9) + Fmt.pad("torch_GF/s", 11) + Fmt.pad("speedup", 8) + Fmt.pad("torch_MiB", 10) + "mem_ratio"
+        }
+        return h
+    }
+
+    func row(_ r: StepBenchResult, peakGflops: Double, torch: TorchAnchor.Result?) -> String {
+        var line = Fmt.pad(r.model, 14) + Fmt.pad(r.loss, 6) + Fmt.pad("\(r.batch)", 3) + Fmt.pad("\(r.seq)", 5)
+            + Fmt.pad(Fmt.f(r.median, 4), 10) + Fmt.pad(Fmt.f(r.best, 4), 10) + Fmt.pad(Fmt.f(r.tokensPerSecond, 0), 10)
+            + Fmt.pad(Fmt.f(r.gflops, 1), 9) + Fmt.pad(Fmt.f(100 * r.gflops / peakGflops, 1), 7) + Fmt.pad(Fmt.f(r.peakRSSMiB, 0), 9)
+        if withTorch {
+            if let t = torch {
+                line += "| " + Fmt.pad(Fmt.f(t.median, 4), 9) + Fmt.pad(Fmt.f(t.gflops, 1), 11)
+                    + Fmt.pad(Fmt.f(t.median / r.median, 2) + "x", 8) + Fmt.pad(Fmt.f(t.peakRSSMiB, 0), 10)
+                    + Fmt.f(r.peakRSSMiB / t.peakRSSMiB, 2)
+                if let load = t.otherLoad, load > 0.1 { line += " (torch disturbed: other load \(Fmt.f(load, 2)))" }
+            } else {
+                line += "| (no PyTorch result)"
+            }
+        }
+        return line
+    }
+
+    /// Per-phase seconds of an average step, as shares of the step.
+    func phaseLine(_ phases: [String: Double], total: Double) -> String {
+        let order = ["policy forward", "reference forward", "loss", "backward", "clip", "optimizer"]
+        return "    phases: " + order.compactMap { name in
+            phases[name].map { "\(name) \(Fmt.f($0 * 1000, 1)) ms (\(Fmt.f(100 * $0 / total, 0))%)" }
+        }.joined(separator: ", ")
+    }
+}
+
+enum Fmt {
+    static func f(_ x: Double, _ digits: Int) -> String { x.isFinite ? String(format: "%.\(digits)f", x) : "-" }
+    static func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s + " " : s + String(repeating: " ", count: n - s.count) }
+}
