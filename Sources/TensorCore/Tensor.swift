@@ -9,15 +9,22 @@ public final class TensorStorage: @unchecked Sendable {
     public let count: Int
     private let release: (() -> Void)?
 
-    /// Allocates `count` floats, 64-byte aligned for the SIMD kernels, zero-filled.
-    public init(count: Int) {
+    /// Allocates `count` floats, 64-byte aligned for the SIMD kernels, zero-filled unless
+    /// `zeroed` is false (for outputs a kernel overwrites entirely).
+    public init(count: Int, zeroed: Bool = true) {
         precondition(count >= 0, "TensorStorage: negative element count \(count)")
-        var raw: UnsafeMutableRawPointer?
         let bytes = max(count, 1) * MemoryLayout<Float>.stride
-        guard posix_memalign(&raw, 64, bytes) == 0, let raw else {
-            fatalError("TensorStorage: out of memory allocating \(bytes) bytes")
+        let raw: UnsafeMutableRawPointer
+        if let reused = BufferCache.shared.take(bytes: bytes) {
+            raw = reused
+        } else {
+            var fresh: UnsafeMutableRawPointer?
+            guard posix_memalign(&fresh, 64, bytes) == 0, let fresh else {
+                fatalError("TensorStorage: out of memory allocating \(bytes) bytes")
+            }
+            raw = fresh
         }
-        memset(raw, 0, bytes)
+        if zeroed { memset(raw, 0, bytes) }
         self.pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
         self.count = count
         self.release = nil
@@ -32,7 +39,10 @@ public final class TensorStorage: @unchecked Sendable {
     }
 
     deinit {
-        if let release { release() } else { free(pointer) }
+        if let release { release() } else {
+            let bytes = max(count, 1) * MemoryLayout<Float>.stride
+            if !BufferCache.shared.give(UnsafeMutableRawPointer(pointer), bytes: bytes) { free(pointer) }
+        }
     }
 }
 
@@ -59,6 +69,12 @@ public struct Tensor: @unchecked Sendable {
     /// A new zero-filled tensor.
     public init(zeros shape: [Int]) {
         self.init(storage: TensorStorage(count: Tensor.elementCount(shape)), shape: shape)
+    }
+
+    /// A new tensor whose elements are unspecified: only for outputs a kernel writes in full
+    /// (skips zeroing memory that is about to be overwritten).
+    public init(uninitialized shape: [Int]) {
+        self.init(storage: TensorStorage(count: Tensor.elementCount(shape), zeroed: false), shape: shape)
     }
 
     /// A new tensor holding `values` in row-major order.
@@ -115,7 +131,7 @@ public struct Tensor: @unchecked Sendable {
     /// A dense row-major copy, or `self` when already dense.
     public func contiguous() -> Tensor {
         if isContiguous { return self }
-        let out = Tensor(zeros: shape)
+        let out = Tensor(uninitialized: shape)
         let dst = out.pointer
         var i = 0
         forEachOffset { src in
@@ -127,7 +143,7 @@ public struct Tensor: @unchecked Sendable {
 
     /// A deep copy that never shares storage with `self`.
     public func copy() -> Tensor {
-        let out = Tensor(zeros: shape)
+        let out = Tensor(uninitialized: shape)
         let src = contiguous()
         out.pointer.update(from: src.pointer, count: count)
         return out

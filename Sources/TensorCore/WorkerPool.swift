@@ -1,20 +1,22 @@
 import CBLAS
 import Dispatch
 
-/// Spreads the non-BLAS kernels over the cores, and sets OpenBLAS's own thread count.
+/// Spreads the kernels over the cores, and sets how many blocks a matrix product is split into.
 ///
-/// A pool is a value the caller owns (the autograd tape holds one), not process state; OpenBLAS's
-/// thread count is process-wide inside OpenBLAS itself, so the last pool created sets it.
+/// A pool is a value the caller owns (the autograd tape holds one), not process state; the
+/// product split (`Gemm.threads`) is process-wide, like OpenBLAS's thread count, so the last
+/// pool created sets it. OpenBLAS itself is kept single-threaded (see `Gemm`).
 public struct WorkerPool: Sendable {
     public let threads: Int
     public let blasThreads: Int
 
-    /// `threads`: workers for Swift kernels; `blasThreads`: OpenBLAS threads (default: same).
+    /// `threads`: workers for Swift kernels; `blasThreads`: blocks per matrix product (default: same).
     public init(threads: Int? = nil, blasThreads: Int? = nil) {
         let cores = max(1, ProcessInfo.processInfo.activeProcessorCount)
         self.threads = max(1, threads ?? cores)
         self.blasThreads = max(1, blasThreads ?? self.threads)
-        openblas_set_num_threads(Int32(self.blasThreads))
+        openblas_set_num_threads(1)
+        Gemm.threads = self.blasThreads
     }
 
     /// A single-threaded pool (used inside already-parallel loops and in tests).
@@ -43,9 +45,9 @@ public struct WorkerPool: Sendable {
 }
 
 /// Lets a non-Sendable closure cross into `concurrentPerform`; each chunk touches disjoint data.
-struct UnsafeSendable<T>: @unchecked Sendable {
-    let value: T
-    init(_ value: T) { self.value = value }
+public struct UnsafeSendable<T>: @unchecked Sendable {
+    public let value: T
+    public init(_ value: T) { self.value = value }
 }
 
 import Foundation

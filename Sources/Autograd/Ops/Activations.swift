@@ -18,7 +18,7 @@ extension Tape {
 
     private func pointwise(_ f: Pointwise.Function, _ x: Variable) -> Variable {
         let xv = x.value.contiguous()
-        let out = Tensor(zeros: x.shape)
+        let out = Tensor(uninitialized: x.shape)
         Pointwise.forward(f, x: xv.pointer, y: out.pointer, count: out.count, pool: pool)
         return result(out, inputs: [x]) { [pool] dy in
             let dy = dy.contiguous()

@@ -22,8 +22,9 @@ extension Tape {
                                queryHeads: q[2], keyValueHeads: k[2], headDim: q[3])
         let sc = scale ?? 1 / Float(q[3]).squareRoot()
         let qv = query.value.contiguous(), kv = key.value.contiguous(), vv = value.value.contiguous()
-        let out = Tensor(zeros: q)
-        let probs = Tensor(zeros: [s.probabilityCount])
+        // Both are written in full: every (batch, head) block of scores and of the output.
+        let out = Tensor(uninitialized: q)
+        let probs = Tensor(uninitialized: [s.probabilityCount])
         AttentionKernel.forward(q: qv.pointer, k: kv.pointer, v: vv.pointer, keyMask: keyMask?.values, scale: sc,
                                 shape: s, out: out.pointer, probs: probs.pointer, pool: pool)
         return result(out, inputs: [query, key, value]) { [pool] dy in

@@ -33,7 +33,7 @@ extension Tape {
         if batched { outShape = [batch, m, n] } else if transposeA { outShape = [m, n] } else {
             outShape = Array(av.shape.dropLast()) + [n]
         }
-        let out = Tensor(zeros: outShape)
+        let out = Tensor(uninitialized: outShape)   // beta 0: written in full
         let aStride = aRows * aCols, bStride = bRows * bCols, cStride = m * n
         for i in 0..<batch {
             Gemm.sgemm(transA: transposeA, transB: transposeB, m: m, n: n, k: k,
@@ -84,7 +84,8 @@ extension Tape {
         }
         let xv = x.value.contiguous(), wv = weight.value.contiguous()
         let rows = xv.count / max(inFeatures, 1)
-        let out = Tensor(zeros: Array(x.shape.dropLast()) + [wOut])
+        // Written in full: rows of the bias then beta 1, or beta 0.
+        let out = Tensor(uninitialized: Array(x.shape.dropLast()) + [wOut])
         if let bias {
             let b = bias.value.contiguous().pointer
             for r in 0..<rows { (out.pointer + r * wOut).update(from: b, count: wOut) }

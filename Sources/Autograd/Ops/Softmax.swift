@@ -13,7 +13,7 @@ extension Tape {
         }
         let xv = x.value.contiguous()
         let rows = xv.count / width
-        let out = Tensor(zeros: x.shape)
+        let out = Tensor(uninitialized: x.shape)
         SoftmaxKernel.forward(x: xv.pointer, y: out.pointer, rows: rows, width: width, log: log, pool: pool)
         return result(out, inputs: [x]) { [pool] dy in
             let dy = dy.contiguous()

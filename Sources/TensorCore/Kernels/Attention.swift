@@ -9,7 +9,8 @@ import Foundation
 /// visible key outputs zeros (so every row the model computes, and thus every value row, is finite,
 /// and hidden value rows enter the weighted sum with weight exactly 0).
 /// Query head `h` uses key/value head `h / (Hq / Hkv)`. Per (batch, head) the scores and the
-/// weighted sum are two `sgemm`s over strided head slices (leading dimension `H * d`).
+/// weighted sum are two `sgemm`s over strided head slices (leading dimension `H * d`), each on one
+/// thread: the parallelism is over (batch, head).
 public struct AttentionShape: Sendable {
     public let batch, queryLength, keyLength, queryHeads, keyValueHeads, headDim: Int
     public var group: Int { queryHeads / keyValueHeads }
@@ -33,6 +34,10 @@ public enum AttentionKernel {
         let mask = UnsafeSendable(keyMask)
         let d = s.headDim, tq = s.queryLength, tk = s.keyLength
         let ldq = s.queryHeads * d, ldk = s.keyValueHeads * d
+        // Rows whose keys are all real take the vectorised path.
+        let unmasked = UnsafeSendable((0..<s.batch).map { b in
+            keyMask.map { m in !m[(b * tk)..<((b + 1) * tk)].contains(0) } ?? true
+        })
         pool.parallelFor(s.batch * s.queryHeads, grain: 1) { r in
             let (q, k, v, out, probs) = p.value
             for bh in r {
@@ -43,33 +48,54 @@ public enum AttentionKernel {
                 let pr = probs + bh * tq * tk
                 // scores = scale * Q K^T, then a masked softmax row by row
                 Gemm.sgemm(transA: false, transB: true, m: tq, n: tk, k: d, alpha: scale,
-                           a: qp, lda: ldq, b: kp, ldb: ldk, c: pr, ldc: tk)
+                           a: qp, lda: ldq, b: kp, ldb: ldk, c: pr, ldc: tk, parallel: false)
                 for i in 0..<tq {
                     let row = pr + i * tk
                     let last = min(tk - 1, i + s.offset)
-                    var m = -Float.infinity
-                    var anyVisible = false
-                    if last >= 0 {
-                        for j in 0...last where visible(mask.value, b, j, tk) { m = max(m, row[j]); anyVisible = true }
-                    }
-                    var sum: Float = 0
-                    if anyVisible {
-                        for j in 0..<tk {
-                            if j <= last && visible(mask.value, b, j, tk) {
-                                let e = Foundation.exp(row[j] - m); row[j] = e; sum += e
-                            } else { row[j] = 0 }
-                        }
-                        let inv = 1 / sum
-                        for j in 0...last { row[j] *= inv }
+                    if unmasked.value[b] {
+                        softmaxPrefix(row, count: last + 1, width: tk)
                     } else {
-                        for j in 0..<tk { row[j] = 0 }
+                        maskedSoftmax(row, last: last, b: b, tk: tk, mask: mask.value)
                     }
                 }
                 // out = P V
                 Gemm.sgemm(transA: false, transB: false, m: tq, n: d, k: tk,
-                           a: pr, lda: tk, b: vp, ldb: ldk, c: out + b * tq * ldq + h * d, ldc: ldq)
+                           a: pr, lda: tk, b: vp, ldb: ldk, c: out + b * tq * ldq + h * d, ldc: ldq, parallel: false)
             }
         }
+    }
+
+    /// Softmax over `row[0..<count]` (the causal prefix), zeros over `row[count..<width]`.
+    @inline(__always)
+    static func softmaxPrefix(_ row: UnsafeMutablePointer<Float>, count: Int, width: Int) {
+        if count > 0 {
+            let m = VectorMath.max(row, count)
+            let sum = VectorMath.expInPlaceSum(row, count, shift: m)
+            let inv = 1 / sum
+            for j in 0..<count { row[j] *= inv }
+        }
+        if count < width { (row + max(count, 0)).update(repeating: 0, count: width - max(count, 0)) }
+    }
+
+    /// The padded case: hidden keys are skipped (never weighted), a row with none visible is zero.
+    static func maskedSoftmax(_ row: UnsafeMutablePointer<Float>, last: Int, b: Int, tk: Int, mask: [Int32]?) {
+        var m = -Float.infinity
+        var anyVisible = false
+        if last >= 0 {
+            for j in 0...last where visible(mask, b, j, tk) { m = max(m, row[j]); anyVisible = true }
+        }
+        guard anyVisible else {
+            for j in 0..<tk { row[j] = 0 }
+            return
+        }
+        var sum: Float = 0
+        for j in 0..<tk {
+            if j <= last && visible(mask, b, j, tk) {
+                let e = Foundation.exp(row[j] - m); row[j] = e; sum += e
+            } else { row[j] = 0 }
+        }
+        let inv = 1 / sum
+        for j in 0...last { row[j] *= inv }
     }
 
     @inline(__always)
@@ -101,12 +127,12 @@ public enum AttentionKernel {
                     // dV += P^T dO
                     if let dv {
                         Gemm.sgemm(transA: true, transB: false, m: tk, n: d, k: tq,
-                                   a: pr, lda: tk, b: dOut + qOff, ldb: ldq, beta: 1, c: dv + kOff, ldc: ldk)
+                                   a: pr, lda: tk, b: dOut + qOff, ldb: ldq, beta: 1, c: dv + kOff, ldc: ldk, parallel: false)
                     }
                     guard dq != nil || dk != nil else { continue }
                     // dP = dO V^T; dS = P * (dP - rowsum(dP * P))  (zero where P is zero: hidden keys)
                     Gemm.sgemm(transA: false, transB: true, m: tq, n: tk, k: d,
-                               a: dOut + qOff, lda: ldq, b: v + kOff, ldb: ldk, c: dP, ldc: tk)
+                               a: dOut + qOff, lda: ldq, b: v + kOff, ldb: ldk, c: dP, ldc: tk, parallel: false)
                     for i in 0..<tq {
                         let pRow = pr + i * tk, dRow = dP + i * tk
                         var dot: Float = 0
@@ -116,11 +142,11 @@ public enum AttentionKernel {
                     // dQ += scale * dS K ; dK += scale * dS^T Q
                     if let dq {
                         Gemm.sgemm(transA: false, transB: false, m: tq, n: d, k: tk, alpha: scale,
-                                   a: dP, lda: tk, b: k + kOff, ldb: ldk, beta: 1, c: dq + qOff, ldc: ldq)
+                                   a: dP, lda: tk, b: k + kOff, ldb: ldk, beta: 1, c: dq + qOff, ldc: ldq, parallel: false)
                     }
                     if let dk {
                         Gemm.sgemm(transA: true, transB: false, m: tk, n: d, k: tq, alpha: scale,
-                                   a: dP, lda: tk, b: q + qOff, ldb: ldq, beta: 1, c: dk + kOff, ldc: ldk)
+                                   a: dP, lda: tk, b: q + qOff, ldb: ldq, beta: 1, c: dk + kOff, ldc: ldk, parallel: false)
                     }
                 }
             }

@@ -49,7 +49,7 @@ public enum Broadcast {
 
     /// `out = a (op) b` into a new dense tensor of the broadcast shape.
     public static func forward(_ op: Operation, _ a: Tensor, _ b: Tensor, outShape: [Int]) -> Tensor {
-        let out = Tensor(zeros: outShape)
+        let out = Tensor(uninitialized: outShape)
         let y = out.pointer
         if a.shape == b.shape && a.isContiguous && b.isContiguous {
             let pa = a.pointer, pb = b.pointer

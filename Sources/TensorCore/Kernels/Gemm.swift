@@ -1,27 +1,76 @@
 import CBLAS
+import Dispatch
 
 /// Every matrix product in dpohost goes through `cblas_sgemm`.
 ///
 /// `C[M,N] = alpha * op(A)[M,K] * op(B)[K,N] + beta * C`, row-major, with leading dimensions
 /// so that strided head slices (rows of `[T, H*d]` at stride `H*d`) need no copy.
+///
+/// OpenBLAS runs single-threaded; a large product is split here into `threads` row (or column)
+/// blocks on the same dispatch workers as every other kernel. OpenBLAS's own threads spin and
+/// yield after each call, which on a small, shared machine steals the cores from the Swift
+/// kernels that follow, and its lock serialises the concurrent calls the attention kernel makes.
 public enum Gemm {
+    /// Blocks a product is split into (set by `WorkerPool`).
+    nonisolated(unsafe) public static var threads = 1
+    /// Below this many multiply-adds a product runs on the calling thread.
+    public static let minimumParallelWork = 1 << 18
+
     @inline(__always)
     public static func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
                              alpha: Float = 1,
                              a: UnsafePointer<Float>, lda: Int,
                              b: UnsafePointer<Float>, ldb: Int,
                              beta: Float = 0,
-                             c: UnsafeMutablePointer<Float>, ldc: Int) {
+                             c: UnsafeMutablePointer<Float>, ldc: Int,
+                             parallel: Bool = true) {
         if m == 0 || n == 0 { return }
         if k == 0 {
-            // BLAS leaves C scaled by beta; make that explicit for the empty inner dimension.
-            for i in 0..<m { for j in 0..<n { c[i * ldc + j] *= beta } }
+            // BLAS leaves C scaled by beta; make that explicit for the empty inner dimension
+            // (beta 0 writes zeros, so C may start uninitialised).
+            for i in 0..<m { for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : c[i * ldc + j] * beta } }
             return
         }
+        let blocks = parallel ? min(threads, max(m, n) / 16) : 1
+        if blocks <= 1 || m * n * k < minimumParallelWork {
+            call(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+            return
+        }
+        let p = UnsafeSendableGemm(a: a, b: b, c: c)
+        if m >= n {
+            // Rows of C and of op(A): op(A) row i is A[i, :] (no transpose) or A[:, i].
+            let per = (m + blocks - 1) / blocks
+            DispatchQueue.concurrentPerform(iterations: blocks) { i in
+                let lo = i * per, hi = min(m, lo + per)
+                guard lo < hi else { return }
+                call(transA, transB, hi - lo, n, k, alpha, p.a + (transA ? lo : lo * lda), lda, p.b, ldb,
+                     beta, p.c + lo * ldc, ldc)
+            }
+        } else {
+            // Columns of C and of op(B): op(B) column j is B[:, j] (no transpose) or B[j, :].
+            let per = (n + blocks - 1) / blocks
+            DispatchQueue.concurrentPerform(iterations: blocks) { i in
+                let lo = i * per, hi = min(n, lo + per)
+                guard lo < hi else { return }
+                call(transA, transB, m, hi - lo, k, alpha, p.a, lda, p.b + (transB ? lo * ldb : lo), ldb,
+                     beta, p.c + lo, ldc)
+            }
+        }
+    }
+
+    @inline(__always)
+    static func call(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
+                     _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
+                     _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int) {
         cblas_sgemm(CblasRowMajor,
                     transA ? CblasTrans : CblasNoTrans,
                     transB ? CblasTrans : CblasNoTrans,
                     Int32(m), Int32(n), Int32(k), alpha,
                     a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
+}
+
+/// The operands of one split product, handed to workers that write disjoint blocks of C.
+private struct UnsafeSendableGemm: @unchecked Sendable {
+    let a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>
 }

@@ -20,11 +20,8 @@ public enum LabelLogProbsKernel {
                     let y = labels.value[n * length + t + 1]
                     if y == ignoreIndex { out[row] = 0; lse[row] = 0; continue }
                     let zr = z + (n * length + t) * vocab
-                    var m = -Float.infinity
-                    for i in 0..<vocab { m = max(m, zr[i]) }
-                    var s: Float = 0
-                    for i in 0..<vocab { s += Foundation.exp(zr[i] - m) }
-                    let l = m + Foundation.log(s)
+                    let m = VectorMath.max(zr, vocab)
+                    let l = m + Foundation.log(VectorMath.sumExp(zr, vocab, shift: m))
                     lse[row] = l
                     out[row] = zr[Int(y)] - l
                 }
@@ -50,7 +47,7 @@ public enum LabelLogProbsKernel {
                     if g == 0 { continue }
                     let base = (n * length + t) * vocab
                     let zr = z + base, dr = dz + base, l = lse[row]
-                    for i in 0..<vocab { dr[i] -= g * Foundation.exp(zr[i] - l) }
+                    VectorMath.addScaledExp(zr, dr, vocab, shift: l, a: -g)
                     dr[Int(y)] += g
                 }
             }

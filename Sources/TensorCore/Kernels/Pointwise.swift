@@ -15,7 +15,10 @@ public enum Pointwise {
             switch f {
             case .geluErf: for i in r { y[i] = geluErf(x[i]) }
             case .geluTanh: for i in r { y[i] = geluTanh(x[i]) }
-            case .silu: for i in r { y[i] = x[i] * sigmoid(x[i]) }
+            case .silu:
+                var i = r.lowerBound
+                while i + 8 <= r.upperBound { VectorMath.store(VectorMath.silu(VectorMath.load(x + i)), y + i); i += 8 }
+                while i < r.upperBound { y[i] = x[i] * sigmoid(x[i]); i += 1 }
             case .sigmoid: for i in r { y[i] = sigmoid(x[i]) }
             case .logSigmoid: for i in r { y[i] = logSigmoid(x[i]) }
             case .exp: for i in r { y[i] = Foundation.exp(x[i]) }
@@ -52,9 +55,17 @@ public enum Pointwise {
                     dx[i] += dy[i] * (0.5 * (1 + t) + 0.5 * v * (1 - t * t) * du)
                 }
             case .silu:
-                for i in r {
+                var i = r.lowerBound
+                while i + 8 <= r.upperBound {
+                    let v = VectorMath.load(x + i)
+                    let s = 1 / (1 + VectorMath.exp(-v))
+                    VectorMath.store(VectorMath.load(dx + i) + VectorMath.load(dy + i) * (s * (1 + v * (1 - s))), dx + i)
+                    i += 8
+                }
+                while i < r.upperBound {
                     let s = sigmoid(x[i])
                     dx[i] += dy[i] * (s * (1 + x[i] * (1 - s)))
+                    i += 1
                 }
             case .sigmoid: for i in r { dx[i] += dy[i] * y[i] * (1 - y[i]) }
             case .logSigmoid: for i in r { dx[i] += dy[i] * sigmoid(-x[i]) }

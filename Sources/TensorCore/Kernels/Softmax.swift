@@ -9,16 +9,13 @@ public enum SoftmaxKernel {
             let (x, y) = p.value
             for row in r {
                 let xr = x + row * width, yr = y + row * width
-                var m = -Float.infinity
-                for i in 0..<width { m = max(m, xr[i]) }
-                var s: Float = 0
-                for i in 0..<width { s += Foundation.exp(xr[i] - m) }
+                let m = VectorMath.max(xr, width)
+                let s = VectorMath.sumExp(xr, width, shift: m)
                 if log {
                     let lse = m + Foundation.log(s)
                     for i in 0..<width { yr[i] = xr[i] - lse }
                 } else {
-                    let inv = 1 / s
-                    for i in 0..<width { yr[i] = Foundation.exp(xr[i] - m) * inv }
+                    VectorMath.expScaled(xr, yr, width, shift: m, scale: 1 / s)
                 }
             }
         }
@@ -35,7 +32,8 @@ public enum SoftmaxKernel {
                 if log {
                     var s: Float = 0
                     for i in 0..<width { s += dyr[i] }
-                    for i in 0..<width { dxr[i] += dyr[i] - Foundation.exp(yr[i]) * s }
+                    for i in 0..<width { dxr[i] += dyr[i] }
+                    VectorMath.addScaledExp(yr, dxr, width, shift: 0, a: -s)
                 } else {
                     var s: Float = 0
                     for i in 0..<width { s += dyr[i] * yr[i] }

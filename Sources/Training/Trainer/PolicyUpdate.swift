@@ -78,7 +78,7 @@ public final class PolicyUpdate {
             for m in outcome.metrics { lists[m.name, default: []] += m.values }
         }
         let params = policy.parameters
-        let norm = GradientClipping.clip(params, maxNorm: maxGradNorm)
+        let norm = GradientClipping.clip(params, maxNorm: maxGradNorm, pool: pool)
         timer?.mark("clip")
         guard norm.isFinite else { throw NonFiniteValue(what: "gradient norm") }
         try optimizer.step(params, lr: schedule.learningRate(completedSteps: optimizer.stepCount), pool: pool)

@@ -14,6 +14,8 @@ struct StepBenchResult: Codable {
     var stepSeconds: [Double]
     var peakRSSMiB: Double
     var firstLoss: Double
+    /// Share of the machine's CPU that other processes used during the timed steps.
+    var otherLoad: Double?
     /// Mean seconds per timed step spent in each phase (with `--phases`).
     var phases: [String: Double]?
 
@@ -63,6 +65,7 @@ struct StepBenchCase {
         let timer = phases ? PhaseTimer() : nil
         update.timer = timer
         var times: [Double] = []
+        let load = CPULoad()
         for _ in 0..<steps {
             let start = DispatchTime.now().uptimeNanoseconds
             let outcome = try update.run([input], chosenOnly: loss == .sft)
@@ -79,6 +82,7 @@ struct StepBenchCase {
             batch: pairs, seq: shape.sequence, steps: steps, warmup: warmup, threads: pool.threads,
             flopParameters: n, tokensPerStep: tokens, flopsPerStep: flops, stepSeconds: times,
             peakRSSMiB: ResourceUsage.peakResidentMiB(), firstLoss: firstLoss,
+            otherLoad: load.flatMap { start in CPULoad()?.otherLoad(since: start) },
             phases: timer.map { t in t.totals.mapValues { $0 / Double(max(steps, 1)) } })
     }
 

@@ -90,9 +90,9 @@ struct StepBench: ParsableCommand {
     func runGrid() throws {
         let pool = WorkerPool(threads: threads)
         let peak = SgemmPeak(sizes: [1024, 2048], seconds: sgemmSeconds).measure(pool: pool)
-        let peakGflops = peak.map(\.gflops).max() ?? .nan
-        print("sgemm peak: \(Fmt.f(peakGflops, 1)) GFLOP/s (" + peak.map { "n=\($0.n) \(Fmt.f($0.gflops, 1))" }.joined(separator: ", ")
-              + "), \(pool.threads) threads")
+        let peakGflops = peak.map { max($0.split, $0.openblasThreads) }.max() ?? .nan
+        print("sgemm peak: \(Fmt.f(peakGflops, 1)) GFLOP/s, \(pool.threads) threads (GFLOP/s split by dpohost / OpenBLAS threads: "
+              + peak.map { "n=\($0.n) \(Fmt.f($0.split, 1)) / \(Fmt.f($0.openblasThreads, 1))" }.joined(separator: ", ") + ")")
         let torch = vsTorch ? try torchAnchor() : nil
         let table = StepBenchTable(withTorch: torch != nil, withPhases: phases)
         print(table.header)

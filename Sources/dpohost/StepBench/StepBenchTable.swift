@@ -18,6 +18,7 @@ struct StepBenchTable {
         var line = Fmt.pad(r.model, 14) + Fmt.pad(r.loss, 6) + Fmt.pad("\(r.batch)", 3) + Fmt.pad("\(r.seq)", 5)
             + Fmt.pad(Fmt.f(r.median, 4), 10) + Fmt.pad(Fmt.f(r.best, 4), 10) + Fmt.pad(Fmt.f(r.tokensPerSecond, 0), 10)
             + Fmt.pad(Fmt.f(r.gflops, 1), 9) + Fmt.pad(Fmt.f(100 * r.gflops / peakGflops, 1), 7) + Fmt.pad(Fmt.f(r.peakRSSMiB, 0), 9)
+        if let load = r.otherLoad, load > 0.1 { line += "(disturbed: other load \(Fmt.f(load, 2))) " }
         if withTorch {
             if let t = torch {
                 line += "| " + Fmt.pad(Fmt.f(t.median, 4), 9) + Fmt.pad(Fmt.f(t.gflops, 1), 11)

@@ -1,0 +1,51 @@
+import Foundation
+
+/// Large freed tensor buffers kept for the next allocation of the same size.
+///
+/// A training step allocates the same activation and gradient sizes every time; glibc serves
+/// buffers this large with fresh `mmap`s, so each step would page-fault and have the kernel zero
+/// every page again before `TensorStorage` zeroes it once more. Only buffers of at least
+/// `minimumBytes` are kept, at most `limitBytes` in all, so idle memory stays bounded.
+public final class BufferCache: @unchecked Sendable {
+    public static let shared = BufferCache(minimumBytes: 1 << 20, limitBytes: 512 << 20)
+
+    public let minimumBytes: Int
+    public let limitBytes: Int
+    private let lock = NSLock()
+    private var free: [Int: [UnsafeMutableRawPointer]] = [:]
+    private var held = 0
+
+    public init(minimumBytes: Int, limitBytes: Int) {
+        self.minimumBytes = minimumBytes
+        self.limitBytes = limitBytes
+    }
+
+    /// A kept buffer of exactly `bytes`, or nil.
+    func take(bytes: Int) -> UnsafeMutableRawPointer? {
+        guard bytes >= minimumBytes else { return nil }
+        lock.lock()
+        defer { lock.unlock() }
+        guard let p = free[bytes]?.popLast() else { return nil }
+        held -= bytes
+        return p
+    }
+
+    /// Keeps `p` (allocated with `posix_memalign`) unless that would pass the limit; false means
+    /// the caller frees it.
+    func give(_ p: UnsafeMutableRawPointer, bytes: Int) -> Bool {
+        guard bytes >= minimumBytes else { return false }
+        lock.lock()
+        defer { lock.unlock() }
+        guard held + bytes <= limitBytes else { return false }
+        free[bytes, default: []].append(p)
+        held += bytes
+        return true
+    }
+
+    /// Bytes currently kept.
+    public var heldBytes: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return held
+    }
+}

@@ -1,0 +1,115 @@
+import Foundation
+
+/// SIMD8 building blocks for the row kernels (softmax, log-softmax, label log-probs, attention).
+///
+/// `exp` is the Cephes single-precision polynomial (about 1 ulp, like `expf`) with the power of
+/// two built by the float-to-int bit trick; a vector holding an argument below -87.3 (where `expf`
+/// goes subnormal and then to exactly 0) or above 88 (near overflow) falls back to `expf` lane by
+/// lane, so those values, and thus exact underflows, are `expf`'s.
+public enum VectorMath {
+    public typealias V = SIMD8<Float>
+
+    @inline(__always)
+    public static func exp(_ x: V) -> V {
+        if any(x .< -87.3) || any(x .> 88.0) {
+            var out = V()
+            for i in 0..<8 { out[i] = Foundation.exp(x[i]) }
+            return out
+        }
+        // Rounding by adding 1.5·2^23 (+127): t's low mantissa bits hold n + 127, and t - that
+        // constant is n as a float (the vector `rounded` calls `rintf` lane by lane).
+        let t = x * 1.44269504088896341 + 12583039
+        let n = t - 12583039
+        let r = x - n * 0.693359375 + n * 2.12194440e-4
+        var p: V = V(repeating: 1.9875691500e-4)
+        p = p * r + 1.3981999507e-3
+        p = p * r + 8.3334519073e-3
+        p = p * r + 4.1665795894e-2
+        p = p * r + 1.6666665459e-1
+        p = p * r + 5.0000001201e-1
+        p = p * r * r + r + 1
+        let biased = unsafeBitCast(t, to: SIMD8<UInt32>.self) &<< 23
+        return p * unsafeBitCast(biased, to: V.self)
+    }
+
+    /// `x * sigmoid(x)` (SiLU).
+    @inline(__always)
+    public static func silu(_ x: V) -> V { x / (1 + exp(-x)) }
+
+    /// The maximum of `x[0..<n]` (-inf for n = 0).
+    @inline(__always)
+    public static func max(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
+        var i = 0
+        var m = -Float.infinity
+        if n >= 8 {
+            var mv = V(repeating: -.infinity)
+            while i + 8 <= n {
+                let v = load(x + i)
+                mv = mv.replacing(with: v, where: v .> mv)
+                i += 8
+            }
+            m = mv.max()
+        }
+        while i < n { m = Swift.max(m, x[i]); i += 1 }
+        return m
+    }
+
+    /// `sum_i exp(x[i] - shift)` over `x[0..<n]`.
+    @inline(__always)
+    public static func sumExp(_ x: UnsafePointer<Float>, _ n: Int, shift: Float) -> Float {
+        var i = 0
+        var acc = V()
+        let s = V(repeating: shift)
+        while i + 8 <= n { acc += exp(load(x + i) - s); i += 8 }
+        var total = acc.sum()
+        while i < n { total += Foundation.exp(x[i] - shift); i += 1 }
+        return total
+    }
+
+    /// `y[i] = exp(x[i] - shift) * scale` over `0..<n` (x and y may be the same buffer).
+    @inline(__always)
+    public static func expScaled(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int,
+                                 shift: Float, scale: Float) {
+        var i = 0
+        let s = V(repeating: shift), c = V(repeating: scale)
+        while i + 8 <= n { store(exp(load(x + i) - s) * c, y + i); i += 8 }
+        while i < n { y[i] = Foundation.exp(x[i] - shift) * scale; i += 1 }
+    }
+
+    /// `x[i] = exp(x[i] - shift)` in place over `0..<n`; returns their sum.
+    @inline(__always)
+    public static func expInPlaceSum(_ x: UnsafeMutablePointer<Float>, _ n: Int, shift: Float) -> Float {
+        var i = 0
+        var acc = V()
+        let s = V(repeating: shift)
+        while i + 8 <= n {
+            let e = exp(load(x + i) - s)
+            store(e, x + i)
+            acc += e
+            i += 8
+        }
+        var total = acc.sum()
+        while i < n { x[i] = Foundation.exp(x[i] - shift); total += x[i]; i += 1 }
+        return total
+    }
+
+    /// `y[i] += a * exp(x[i] - shift)` over `0..<n`.
+    @inline(__always)
+    public static func addScaledExp(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int,
+                                    shift: Float, a: Float) {
+        var i = 0
+        let s = V(repeating: shift), av = V(repeating: a)
+        while i + 8 <= n { store(load(y + i) + av * exp(load(x + i) - s), y + i); i += 8 }
+        while i < n { y[i] += a * Foundation.exp(x[i] - shift); i += 1 }
+    }
+
+    @inline(__always)
+    public static func load(_ p: UnsafePointer<Float>) -> V {
+        UnsafeRawPointer(p).loadUnaligned(as: V.self)
+    }
+
+    @inline(__always)
+    public static func store(_ v: V, _ p: UnsafeMutablePointer<Float>) {
+        UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self)
+    }
+}

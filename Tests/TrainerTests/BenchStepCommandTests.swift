@@ -1,0 +1,32 @@
+import Foundation
+import XCTest
+
+/// `dpohost bench step` on one tiny configuration: the columns a reader compares, and the reason
+/// the PyTorch side is skipped when its interpreter cannot import torch. No timing is asserted.
+final class BenchStepCommandTests: XCTestCase {
+    func testOneTinyConfigurationPrintsTheColumnsAndTheTorchSkipReason() throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: TrainCommandTests.binary)
+        p.arguments = ["bench", "step", "--arch", "pythia", "--size", "tiny", "--loss", "dpo", "--steps", "1",
+                       "--warmup", "0", "--sgemm-seconds", "0", "--vs-torch", "--python", "/nonexistent/python3",
+                       "--torch-script", #filePath]
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = out
+        try p.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 0, text)
+        XCTAssertTrue(text.contains("sgemm peak: "), text)
+        XCTAssertTrue(text.contains("PyTorch comparison skipped: "), text)
+        let lines = text.split(separator: "\n").map(String.init)
+        let header = try XCTUnwrap(lines.first { $0.hasPrefix("model ") }, text)
+        for column in ["loss", "B", "T", "median_s", "min_s", "tokens/s", "GFLOP/s", "%peak", "peak_MiB"] {
+            XCTAssertTrue(header.split(separator: " ").contains(Substring(column)), "\(column) missing: \(header)")
+        }
+        let row = try XCTUnwrap(lines.first { $0.hasPrefix("pythia-tiny") }, text)
+        let fields = row.split(separator: " ")
+        XCTAssertEqual(Array(fields.prefix(4)), ["pythia-tiny", "dpo", "4", "128"], row)
+        XCTAssertEqual(fields.dropFirst(4).prefix(6).compactMap { Double($0) }.count, 6, row)
+    }
+}
