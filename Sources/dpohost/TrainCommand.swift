@@ -17,6 +17,13 @@ struct TrainCommand: ParsableCommand {
         Also: --config FILE.yaml (merged before the overrides), --config-dir DIR, +key=value to add a key,
         resume=RUN_DIR to continue an interrupted run. Datasets read local files: set
         dataset_options.<name>.<option>=... (see `dpohost plugins info <dataset>`).
+        Several losses: loss=[dpo,sft] loss.weights=[1.0,0.2].
+        EasyDeL/TRL-style flags are accepted as aliases, e.g.
+          dpohost train --loss-type ipo --beta 0.1 --dataset-path data.jsonl --model-name-or-path DIR \
+                        --learning-rate 1e-6 --max-prompt-length 256 --max-completion-length 256 --exp-name run
+        (also --loss-weights, --label-smoothing, --reference-free, --num-train-epochs, --total-batch-size,
+        --gradient-accumulation-steps, --max-length, --truncation-mode, --sync-ref-model,
+        --ref-model-mixup-alpha, --ref-model-sync-steps, --warmup-steps, --seed, --output-dir, --optimizer).
         """)
 
     @Argument(parsing: .allUnrecognized, help: "Overrides: key=value, group=name, +key=value, --config FILE, --config-dir DIR.")
@@ -42,7 +49,7 @@ struct TrainingSession {
     func log(_ line: String) { FileHandle.standardError.write(Data((line + "\n").utf8)) }
 
     func run() throws -> TrainingSummary {
-        let commandLine = try ConfigCommandLine(arguments)
+        let commandLine = try ConfigCommandLine(EasyDeLArguments.translate(arguments))
         let environment = ConfigEnvironment.current()
         let configDir = try ConfigDirectoryLocator(environment: environment, executablePath: CommandLine.arguments[0])
             .locate(explicit: commandLine.configDirectory)

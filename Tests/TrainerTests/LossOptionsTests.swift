@@ -48,3 +48,19 @@ final class LossOptionsTests: XCTestCase, CLIRunning {
         XCTAssertTrue(moved, "the reference should have moved toward the policy")
     }
 }
+
+final class EasyDeLCommandLineTests: XCTestCase, CLIRunning {
+    func testEasyDeLStyleCommandTrainsOnAFlatJSONLFile() throws {
+        let run = tempRun("easydel")
+        let r = try dpohost(["train", "--loss-type", "ipo", "--beta", "0.1", "--dataset-path", "Tests/Fixtures/data/preference.jsonl",
+                             "--model-name-or-path", "Tests/Fixtures/models/pythia-tiny", "--learning-rate", "1e-4",
+                             "--max-prompt-length", "48", "--max-completion-length", "32", "--exp-name", "easydel",
+                             "--output-dir", run.path, "--total-batch-size", "4", "n_examples=8", "eval_batch_size=4",
+                             "n_eval_examples=4", "dataset_options.jsonl.test_path=Tests/Fixtures/data/preference.jsonl",
+                             "sample_during_eval=false", "progress=off", "threads=1"])
+        XCTAssertEqual(r.status, 0, r.output)
+        let yaml = try String(contentsOf: run.appendingPathComponent("config.yaml"), encoding: .utf8)
+        XCTAssertTrue(yaml.contains("max_completion_length: 32"), yaml)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: run.appendingPathComponent("LATEST/policy.safetensors").path))
+    }
+}

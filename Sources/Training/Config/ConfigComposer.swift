@@ -142,6 +142,13 @@ struct ConfigComposer {
         let existing = tree.value(at: o.path)
         switch o.action {
         case .set:
+            // Dataset plugins validate their own options (with suggestions), so any key may be
+            // set under dataset_options.<name>.
+            if existing == nil, o.path.first == "dataset_options", o.path.count >= 2 {
+                try checkParents(of: o.path, in: tree)
+                tree.setValue(o.value, at: o.path)
+                return
+            }
             guard let existing else {
                 throw ConfigError.unknownKey(key: o.key, suggestion: KeySuggester.nearest(to: o.key, among: tree.dottedPaths))
             }
