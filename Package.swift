@@ -77,9 +77,13 @@ let package = Package(
         .target(name: "Tokenizers", dependencies: ["CSentencePiece"]),
         // DataPipeline: records -> tokenized, truncated, padded batches; bit-exact shuffling.
         .target(name: "DataPipeline", dependencies: ["TensorCore", "Tokenizers"]),
+        // Collectives over Open MPI (world size 1 without mpirun); CMPI reaches mpi.h's macros.
+        .systemLibrary(name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c",
+                       providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
+        .target(name: "Distributed", dependencies: ["CMPI"]),
         // Training: configuration, models, losses, optimizers, the trainer, reports.
         .target(name: "Training", dependencies: [
-            "TensorCore", "Autograd", "Checkpoint", "PluginHost", "Tokenizers", "DataPipeline",
+            "TensorCore", "Autograd", "Checkpoint", "PluginHost", "Tokenizers", "DataPipeline", "Distributed",
             .product(name: "Yams", package: "Yams"),
         ], swiftSettings: kernelFlags),
         // The command-line tool.

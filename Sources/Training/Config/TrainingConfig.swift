@@ -156,6 +156,8 @@ public struct TrainingConfig: Sendable, Equatable {
     public var refModelMixupAlpha: Double
     public var refModelSyncSteps: Int
     public var precomputeRefLogProbs: Bool
+    /// Seconds one collective (FSDP) may wait for the other ranks before the job is aborted.
+    public var collectiveTimeoutSecs: Double
 
     /// Options of each dataset plugin by dataset name (`dataset_options.hh.data_dir=...`), as text.
     public var datasetOptions: [String: [String: String]]
@@ -170,7 +172,7 @@ public struct TrainingConfig: Sendable, Equatable {
         "n_examples", "n_eval_examples", "trainer", "optimizer", "warmup_steps", "activation_checkpointing",
         "eval_every", "minimum_log_interval_secs", "model", "loss", "resume", "threads", "plugins", "progress",
         "max_completion_length", "truncation_mode", "sync_ref_model", "ref_model_mixup_alpha",
-        "ref_model_sync_steps", "precompute_ref_log_probs", "dataset_options",
+        "ref_model_sync_steps", "precompute_ref_log_probs", "dataset_options", "collective_timeout_secs",
     ]
 
     /// Reads a fully resolved tree (no `???`, no `${...}`).
@@ -220,6 +222,7 @@ public struct TrainingConfig: Sendable, Equatable {
         refModelMixupAlpha = try r.double("ref_model_mixup_alpha")
         refModelSyncSteps = try r.positive("ref_model_sync_steps")
         precomputeRefLogProbs = try r.bool("precompute_ref_log_probs")
+        collectiveTimeoutSecs = try r.double("collective_timeout_secs")
         var datasetOptions: [String: [String: String]] = [:]
         if let node = root["dataset_options"], node != .null {
             guard let mapping = node.mappingValue else {
