@@ -32,7 +32,8 @@ protocol ParameterUpdate: AnyObject {
     /// The whole optimizer state keyed `<parameter>.<slot>` (collective under FSDP; only the
     /// root's value is complete).
     func checkpointState() throws -> [String: Tensor]
-    /// Restores `checkpointState()` output saved at any world size.
+    /// Restores `checkpointState()` output saved at any world size, after the parameters were
+    /// loaded from the same checkpoint.
     func load(state: [String: Tensor], stepCount: Int) throws
     func memory() -> TrainingMemory
 }

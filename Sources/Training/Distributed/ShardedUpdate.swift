@@ -26,13 +26,22 @@ final class ShardedUpdate: ParameterUpdate {
                                  blockName: blockName, worldSize: communicator.size)
         self.layout = layout
         shards = layout.units.map { unit in
-            let flat = Self.flatten(unit, worldSize: layout.worldSize) { parameters[$0].variable.value }
-            let mine = Tensor(zeros: [unit.shardLength])
-            let start = communicator.rank * unit.shardLength
-            flat.withUnsafeBufferPointer { mine.pointer.update(from: $0.baseAddress! + start, count: unit.shardLength) }
-            let v = Variable(mine, requiresGrad: true)
+            let v = Variable(Tensor(zeros: [unit.shardLength]), requiresGrad: true)
             v.setGrad(Tensor(zeros: [unit.shardLength]))
             return NamedParameter(name: unit.name, variable: v)
+        }
+        refreshShards()
+    }
+
+    /// Copies this rank's slices of the full parameters into the master shards (at start and
+    /// after a checkpoint replaced the parameters).
+    func refreshShards() {
+        for (unit, shard) in zip(layout.units, shards) {
+            let flat = Self.flatten(unit, worldSize: layout.worldSize) { parameters[$0].variable.value }
+            let start = communicator.rank * unit.shardLength
+            flat.withUnsafeBufferPointer {
+                shard.variable.value.pointer.update(from: $0.baseAddress! + start, count: unit.shardLength)
+            }
         }
     }
 
@@ -111,6 +120,7 @@ final class ShardedUpdate: ParameterUpdate {
     }
 
     func load(state: [String: Tensor], stepCount: Int) throws {
+        refreshShards()
         let index = Dictionary(uniqueKeysWithValues: parameters.enumerated().map { ($1.name, $0) })
         var bySlot: [String: [Int: Tensor]] = [:]
         for (key, t) in state {
