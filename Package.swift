@@ -125,6 +125,7 @@ let package = Package(
         .testTarget(name: "ConfigTests", dependencies: ["Training"]),
         .testTarget(name: "TrainerTests", dependencies: ["Training"]),
         .testTarget(name: "LossPluginTests", dependencies: ["Training", "PluginHost", "Autograd", "TensorCore", "Checkpoint"]),
+        .testTarget(name: "LossZooTests", dependencies: ["Training", "PluginHost", "Autograd", "TensorCore"], exclude: ["Golden"]),
         .testTarget(name: "DatasetPluginTests", dependencies: ["PluginHost", "Training", "DataPipeline", "Tokenizers", "TensorCore", "DatasetSupport"]),
         .testTarget(name: "PluginHostTests", dependencies: ["PluginHost", "Autograd", "TensorCore", "CDPOHostSDK"]),
     ]
