@@ -17,6 +17,13 @@ struct TrainCommand: ParsableCommand {
         Also: --config FILE.yaml (merged before the overrides), --config-dir DIR, +key=value to add a key,
         resume=RUN_DIR to continue an interrupted run. Datasets read local files: set
         dataset_options.<name>.<option>=... (see `dpohost plugins info <dataset>`).
+        Several losses: loss=[dpo,sft] loss.weights=[1.0,0.2].
+        EasyDeL/TRL-style flags are accepted as aliases, e.g.
+          dpohost train --loss-type ipo --beta 0.1 --dataset-path data.jsonl --model-name-or-path DIR \
+                        --learning-rate 1e-6 --max-prompt-length 256 --max-completion-length 256 --exp-name run
+        (also --loss-weights, --label-smoothing, --reference-free, --num-train-epochs, --total-batch-size,
+        --gradient-accumulation-steps, --max-length, --truncation-mode, --sync-ref-model,
+        --ref-model-mixup-alpha, --ref-model-sync-steps, --warmup-steps, --seed, --output-dir, --optimizer).
         """)
 
     @Argument(parsing: .allUnrecognized, help: "Overrides: key=value, group=name, +key=value, --config FILE, --config-dir DIR.")
@@ -42,7 +49,7 @@ struct TrainingSession {
     func log(_ line: String) { FileHandle.standardError.write(Data((line + "\n").utf8)) }
 
     func run() throws -> TrainingSummary {
-        let commandLine = try ConfigCommandLine(arguments)
+        let commandLine = try ConfigCommandLine(EasyDeLArguments.translate(arguments))
         let environment = ConfigEnvironment.current()
         let configDir = try ConfigDirectoryLocator(environment: environment, executablePath: CommandLine.arguments[0])
             .locate(explicit: commandLine.configDirectory)
@@ -54,7 +61,7 @@ struct TrainingSession {
             throw ValidationError("trainer '\(config.trainer)' is not available in this build (BasicTrainer is)")
         }
         // Accepted keys whose features this build does not have: refuse rather than ignore.
-        for (key, on) in [("sync_ref_model", config.syncRefModel), ("precompute_ref_log_probs", config.precomputeRefLogProbs),
+        for (key, on) in [("precompute_ref_log_probs", config.precomputeRefLogProbs),
                           ("activation_checkpointing", config.activationCheckpointing)] where on {
             throw ValidationError("\(key)=true is not supported by this build's BasicTrainer")
         }
@@ -67,7 +74,7 @@ struct TrainingSession {
         let modelPath = config.model.nameOrPath
         let tokenizer = try TokenizerLoader.load(directory: URL(fileURLWithPath: config.model.tokenizerNameOrPath ?? modelPath))
         let policy = try LanguageModel(directory: modelPath, registry: registry, trainable: true)
-        let sft = config.loss.name == "sft"
+        let sft = config.loss.names.allSatisfy { $0 == "sft" }
         let reference = sft ? nil : try LanguageModel(directory: modelPath, registry: registry, trainable: false)
         if let archive = config.model.archive {
             // As the reference: the archive initialises the policy AND the reference.
@@ -76,8 +83,7 @@ struct TrainingSession {
             try reference?.load(weights: weights, from: archive)
             log("loaded \(archive) into the policy\(reference == nil ? "" : " and the reference")")
         }
-        let lossPlugin = try LossPlugin(registry.resolve(kind: .loss, name: config.loss.name),
-                                        options: config.loss.options.filter { $0.key != "name" }.mapValues(\.displayText))
+        let objective = try LossObjective.build(config.loss, registry: registry)
         let specs = config.datasets.map { DatasetSpec(name: $0, options: config.datasetOptions[$0] ?? [:]) }
         let source = DatasetSource(registry: registry)
         let train = try source.flatPrompts(specs, split: "train").truncating(config.truncationMode)
@@ -96,7 +102,7 @@ struct TrainingSession {
         log("run directory: \(runDirectory.path)")
 
         let run = TrainingRun(config: config, policy: policy, reference: reference, tokenizer: tokenizer,
-                              loss: LossComputation(plugin: lossPlugin), train: train, eval: eval, runDirectory: runDirectory)
+                              loss: objective, train: train, eval: eval, runDirectory: runDirectory)
         return try BasicTrainer(run: run, pool: pool, log: log).train()
     }
 }

@@ -12,19 +12,19 @@ public struct TrainingRun {
     /// The frozen reference (nil for SFT).
     public var reference: LanguageModel?
     public var tokenizer: any Tokenizer
-    public var loss: LossComputation
+    public var loss: CombinedLoss
     public var train: [FlatPrompt]
     public var eval: [FlatPrompt]
     public var runDirectory: URL
 
     public init(config: TrainingConfig, policy: LanguageModel, reference: LanguageModel?, tokenizer: any Tokenizer,
-                loss: LossComputation, train: [FlatPrompt], eval: [FlatPrompt], runDirectory: URL) {
+                loss: CombinedLoss, train: [FlatPrompt], eval: [FlatPrompt], runDirectory: URL) {
         self.config = config; self.policy = policy; self.reference = reference; self.tokenizer = tokenizer
         self.loss = loss; self.train = train; self.eval = eval; self.runDirectory = runDirectory
     }
 
     /// SFT trains on the SFT targets only, with no reference model (the reference's sft_mode).
-    public var sftMode: Bool { config.loss.name == "sft" }
+    public var sftMode: Bool { config.loss.names.allSatisfy { $0 == "sft" } }
 }
 
 public enum TrainingError: Error, CustomStringConvertible {
@@ -85,6 +85,10 @@ public final class BasicTrainer {
             let (folder, state, optimizerState) = try store.loadLatest()
             try run.policy.load(weights: CheckpointStore.weights(in: folder.path), from: folder.path)
             try optimizer.loadState(optimizerState, stepCount: state.optimizerSteps, parameters: run.policy.parameters)
+            let syncedReference = folder.appendingPathComponent(CheckpointStore.referenceFileName).path
+            if let reference = run.reference, FileManager.default.fileExists(atPath: syncedReference) {
+                try reference.load(weights: CheckpointStore.tensors(inFile: syncedReference), from: syncedReference)
+            }
             examples = state.examples
             updates = state.updates
             resumeAt = state.data
@@ -159,6 +163,10 @@ public final class BasicTrainer {
         for p in params { p.variable.zeroGrad() }
         examples += c.batchSize
         updates += 1
+        if c.syncRefModel, let reference = run.reference, updates % c.refModelSyncSteps == 0 {
+            // TR-DPO: the reference moves toward the policy every ref_model_sync_steps updates.
+            try reference.mix(toward: run.policy, alpha: Float(c.refModelMixupAlpha))
+        }
         var values = lists.mapValues(Self.mean)
         values["grad_norm"] = Double(norm)
         values["examples_per_second"] = Double(c.batchSize) / max(Date().timeIntervalSince(start), 1e-9)
@@ -227,6 +235,7 @@ public final class BasicTrainer {
                                  optimizerSteps: optimizer.stepCount, data: position,
                                  samplingSeed: UInt64(run.config.seed), evalMetrics: evalMetrics)
         try store.save(policy: run.policy.state, optimizerState: optimizer.stateTensors(), state: state,
+                       reference: run.config.syncRefModel ? run.reference?.state : nil,
                        modelConfigText: run.policy.configText, sideFilesFrom: run.policy.directory)
     }
 
