@@ -18,6 +18,11 @@ final class CLITests: XCTestCase {
         let rows = list.stdout.split(separator: "\n").map { $0.split(separator: " ", omittingEmptySubsequences: true).map(String.init) }
         XCTAssertTrue(rows.contains(["hinge", "loss", "1.0.0", "1", hinge]), list.stdout)
         XCTAssertTrue(rows.contains { $0.prefix(2) == ["mydata", "dataset"] }, list.stdout)
+        // Every plugin row is followed by its one-line description.
+        let lines = list.stdout.split(separator: "\n").map(String.init)
+        for (i, l) in lines.enumerated() where l.hasPrefix("dpo ") || l.hasPrefix("ipo ") || l.hasPrefix("simpo ") {
+            XCTAssertTrue(i + 1 < lines.count && lines[i + 1].hasPrefix("    ") && lines[i + 1].count > 10, list.stdout)
+        }
         let info = try Build.dpohost(["plugins", "info", "hinge", "--plugin", hinge], home: dir)
         XCTAssertEqual(info.status, 0, info.stderr)
         XCTAssertTrue(info.stdout.contains("beta (float, default 0.1)  scale of the margin h inside the hinge"), info.stdout)
