@@ -19,6 +19,10 @@ final class EasyDeLArgumentsTests: XCTestCase {
                        ["lr=1e-6", "lr=1e-5", "--config", "f.yaml"])
     }
 
+    func testTRLLossTypeNamesMapToDpohostsLosses() throws {
+        XCTAssertEqual(try EasyDeLArguments.translate(["--loss-type", "sigmoid,aot_unpaired"]), ["loss=[dpo,aot_pair]"])
+    }
+
     func testUnknownFlagSuggestsTheNearest() {
         XCTAssertThrowsError(try EasyDeLArguments.translate(["--los-type", "dpo"])) {
             XCTAssertTrue(String(describing: $0).contains("--loss-type"), String(describing: $0))

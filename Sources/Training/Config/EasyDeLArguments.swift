@@ -1,3 +1,5 @@
+import Foundation
+
 /// EasyDeL/TRL-style flags as a thin alias over the Hydra-style overrides, so users of those
 /// trainers can start from what they know:
 ///   dpohost train --loss-type ipo --beta 0.1 --dataset-path data.jsonl --model-name-or-path DIR
@@ -7,7 +9,7 @@
 public enum EasyDeLArguments {
     /// Flags that take a value, and the overrides each value becomes.
     static let valued: [String: @Sendable (String) -> [String]] = [
-        "--loss-type": { v in ["loss=" + bracketed(v)] },
+        "--loss-type": { v in ["loss=" + bracketed(lossNames(v))] },
         "--loss-weights": { v in ["loss.weights=" + bracketed(v)] },
         "--beta": { ["loss.beta=" + $0] },
         "--label-smoothing": { ["loss.label_smoothing=" + $0] },
@@ -41,6 +43,16 @@ public enum EasyDeLArguments {
     static let passThrough: Set<String> = ["--config", "--config-dir"]
 
     static func bracketed(_ v: String) -> String { v.hasPrefix("[") ? v : "[" + v + "]" }
+
+    /// TRL's loss_type names that dpohost calls otherwise: `sigmoid` is DPO, `aot_unpaired`
+    /// (TRL HEAD) is `aot_pair`.
+    static let lossAliases = ["sigmoid": "dpo", "aot_unpaired": "aot_pair"]
+
+    static func lossNames(_ v: String) -> String {
+        v.trimmingCharacters(in: CharacterSet(charactersIn: "[]")).split(separator: ",")
+            .map { name in let n = name.trimmingCharacters(in: .whitespaces); return lossAliases[n] ?? n }
+            .joined(separator: ",")
+    }
 
     /// The overrides the arguments mean; an unknown `--flag` is an error naming the nearest one.
     public static func translate(_ arguments: [String]) throws -> [String] {
