@@ -62,6 +62,16 @@ final class FSDPTrainerTests: XCTestCase, CLIRunning {
         let optB = try CheckpointStore.tensors(inFile: fsdp.appendingPathComponent("LATEST/optimizer.safetensors").path)
         XCTAssertEqual(Set(optA.keys), Set(optB.keys), file: file, line: line)
         XCTAssertEqual(optA.mapValues(\.shape), optB.mapValues(\.shape), file: file, line: line)
+        // A sharded run exports the same Hugging Face directory as any other run.
+        let export = FileManager.default.temporaryDirectory.appendingPathComponent("dpohost-export-\(UUID())")
+        let e = try dpohost(["export", fsdp.path, export.path])
+        XCTAssertEqual(e.status, 0, e.output, file: file, line: line)
+        let exported = try CheckpointStore.weights(in: export.path)
+        XCTAssertEqual(Set(exported.keys), Set(got.keys), file: file, line: line)
+        for (name, t) in got {
+            XCTAssertEqual(exported[name].map { Array(UnsafeBufferPointer(start: $0.pointer, count: $0.count)) },
+                           Array(UnsafeBufferPointer(start: t.pointer, count: t.count)), name, file: file, line: line)
+        }
     }
 
     func testResumeAcrossWorldSizesContinuesIdentically() throws {
