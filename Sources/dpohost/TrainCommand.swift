@@ -74,7 +74,9 @@ struct TrainingSession {
             }
             return nil
         case "FSDPTrainer":
-            return try MPIWorld(collectiveTimeout: config.collectiveTimeoutSecs > 0 ? config.collectiveTimeoutSecs : nil)
+            let world = try MPIWorld(collectiveTimeout: config.collectiveTimeoutSecs > 0 ? config.collectiveTimeoutSecs : nil)
+            try FSDPTrainer.validate(config, worldSize: world.communicator.size)
+            return world
         default:
             throw ValidationError("trainer '\(config.trainer)' is not available in this build (BasicTrainer and FSDPTrainer are)")
         }

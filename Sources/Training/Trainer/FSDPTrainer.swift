@@ -29,6 +29,15 @@ public final class FSDPTrainer {
     public init(run: TrainingRun, pool: WorkerPool, communicator: Communicator, log: @escaping (String) -> Void) throws {
         let c = run.config
         let n = communicator.size
+        try Self.validate(c, worldSize: n)
+        let update = ShardedUpdate(parameters: run.policy.parameters, blockName: run.policy.plugin.blockName,
+                                   communicator: communicator, optimizer: try OptimizerFactory.make(c.optimizer))
+        log("FSDP: \(n) ranks, \(update.layout.units.count) sharded units (blocks '\(run.policy.plugin.blockName)' + \(ShardLayout.outsideBlocks)), \(c.batchSize / n) examples per rank per batch")
+        loop = try BasicTrainer(run: run, pool: pool, log: log, share: RankShare(communicator: communicator), update: update)
+    }
+
+    /// The config errors a sharded run would meet, checked before a run directory is made.
+    public static func validate(_ c: TrainingConfig, worldSize n: Int) throws {
         let perStep = n * max(1, c.gradientAccumulationSteps)
         guard c.batchSize % perStep == 0 else {
             throw FSDPConfigError.indivisible(key: "batch_size", value: c.batchSize, by: perStep,
@@ -41,10 +50,6 @@ public final class FSDPTrainer {
         if let mp = c.model.fsdpPolicyMp {
             throw FSDPConfigError.unsupported("model.fsdp_policy_mp=\(mp): this FSDPTrainer computes and communicates in float32 only")
         }
-        let update = ShardedUpdate(parameters: run.policy.parameters, blockName: run.policy.plugin.blockName,
-                                   communicator: communicator, optimizer: try OptimizerFactory.make(c.optimizer))
-        log("FSDP: \(n) ranks, \(update.layout.units.count) sharded units (blocks '\(run.policy.plugin.blockName)' + \(ShardLayout.outsideBlocks)), \(c.batchSize / n) examples per rank per batch")
-        loop = try BasicTrainer(run: run, pool: pool, log: log, share: RankShare(communicator: communicator), update: update)
     }
 
     public func train() throws -> TrainingSummary { try loop.train() }
