@@ -1,5 +1,5 @@
 // swift-tools-version:6.0
-// dpohost: preference training (SFT, DPO, cDPO, IPO, TDPO) of causal LMs on the CPU.
+// dpohost: preference training (SFT, DPO, cDPO, IPO, TDPO and the TRL/EasyDeL loss zoo) of causal LMs on the CPU.
 // Host modules live in Sources/, plugins in Plugins/, the C ABI in SDK/.
 import PackageDescription
 
@@ -25,6 +25,20 @@ let package = Package(
         .library(name: "dph_cdpo", type: .dynamic, targets: ["DPHLossCDPO"]),
         .library(name: "dph_ipo", type: .dynamic, targets: ["DPHLossIPO"]),
         .library(name: "dph_tdpo", type: .dynamic, targets: ["DPHLossTDPO"]),
+        // The loss zoo of TRL and EasyDeL (issue 9, losses.md 6), one plugin each.
+        .library(name: "dph_hinge", type: .dynamic, targets: ["DPHLossHinge"]),
+        .library(name: "dph_robust", type: .dynamic, targets: ["DPHLossRobust"]),
+        .library(name: "dph_exo_pair", type: .dynamic, targets: ["DPHLossEXOPair"]),
+        .library(name: "dph_nca_pair", type: .dynamic, targets: ["DPHLossNCAPair"]),
+        .library(name: "dph_bco_pair", type: .dynamic, targets: ["DPHLossBCOPair"]),
+        .library(name: "dph_sppo_hard", type: .dynamic, targets: ["DPHLossSPPOHard"]),
+        .library(name: "dph_aot", type: .dynamic, targets: ["DPHLossAOT"]),
+        .library(name: "dph_aot_pair", type: .dynamic, targets: ["DPHLossAOTPair"]),
+        .library(name: "dph_apo_zero", type: .dynamic, targets: ["DPHLossAPOZero"]),
+        .library(name: "dph_apo_down", type: .dynamic, targets: ["DPHLossAPODown"]),
+        .library(name: "dph_discopop", type: .dynamic, targets: ["DPHLossDiscoPOP"]),
+        .library(name: "dph_rpo", type: .dynamic, targets: ["DPHLossRPO"]),
+        .library(name: "dph_simpo", type: .dynamic, targets: ["DPHLossSimPO"]),
         // Built-in dataset plugins: libdph_<name>.so next to the binary.
         .library(name: "dph_hh", type: .dynamic, targets: ["dph_hh"]),
         .library(name: "dph_shp", type: .dynamic, targets: ["dph_shp"]),
@@ -62,6 +76,19 @@ let package = Package(
         .target(name: "DPHLossCDPO", dependencies: ["DPOHostSDK", "DPHLossKit"], path: "Plugins/Losses/CDPO"),
         .target(name: "DPHLossIPO", dependencies: ["DPOHostSDK", "DPHLossKit"], path: "Plugins/Losses/IPO"),
         .target(name: "DPHLossTDPO", dependencies: ["DPOHostSDK", "DPHLossKit"], path: "Plugins/Losses/TDPO"),
+        .target(name: "DPHLossHinge", dependencies: ["DPOHostSDK", "DPHLossKit"], path: "Plugins/Losses/Hinge"),
+        .target(name: "DPHLossRobust", dependencies: ["DPOHostSDK", "DPHLossKit"], path: "Plugins/Losses/Robust"),
+        .target(name: "DPHLossEXOPair", dependencies: ["DPOHostSDK", "DPHLossKit"], path: "Plugins/Losses/EXOPair"),
+        .target(name: "DPHLossNCAPair", dependencies: ["DPOHostSDK", "DPHLossKit"], path: "Plugins/Losses/NCAPair"),
+        .target(name: "DPHLossBCOPair", dependencies: ["DPOHostSDK", "DPHLossKit"], path: "Plugins/Losses/BCOPair"),
+        .target(name: "DPHLossSPPOHard", dependencies: ["DPOHostSDK", "DPHLossKit"], path: "Plugins/Losses/SPPOHard"),
+        .target(name: "DPHLossAOT", dependencies: ["DPOHostSDK", "DPHLossKit"], path: "Plugins/Losses/AOT"),
+        .target(name: "DPHLossAOTPair", dependencies: ["DPOHostSDK", "DPHLossKit"], path: "Plugins/Losses/AOTPair"),
+        .target(name: "DPHLossAPOZero", dependencies: ["DPOHostSDK", "DPHLossKit"], path: "Plugins/Losses/APOZero"),
+        .target(name: "DPHLossAPODown", dependencies: ["DPOHostSDK", "DPHLossKit"], path: "Plugins/Losses/APODown"),
+        .target(name: "DPHLossDiscoPOP", dependencies: ["DPOHostSDK", "DPHLossKit"], path: "Plugins/Losses/DiscoPOP"),
+        .target(name: "DPHLossRPO", dependencies: ["DPOHostSDK", "DPHLossKit"], path: "Plugins/Losses/RPO"),
+        .target(name: "DPHLossSimPO", dependencies: ["DPOHostSDK", "DPHLossKit"], path: "Plugins/Losses/SimPO"),
         // Dataset plugins: a stateless support library (zlib line reader, JSON rows, record table,
         // HTML stripping) linked into each plugin, never into the host.
         .systemLibrary(name: "CZlib", path: "Plugins/Datasets/CZlib", providers: [.apt(["zlib1g-dev"])]),
@@ -77,9 +104,13 @@ let package = Package(
         .target(name: "Tokenizers", dependencies: ["CSentencePiece"]),
         // DataPipeline: records -> tokenized, truncated, padded batches; bit-exact shuffling.
         .target(name: "DataPipeline", dependencies: ["TensorCore", "Tokenizers"]),
+        // Collectives over Open MPI (world size 1 without mpirun); CMPI reaches mpi.h's macros.
+        .systemLibrary(name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c",
+                       providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
+        .target(name: "Distributed", dependencies: ["CMPI"]),
         // Training: configuration, models, losses, optimizers, the trainer, reports.
         .target(name: "Training", dependencies: [
-            "TensorCore", "Autograd", "Checkpoint", "PluginHost", "Tokenizers", "DataPipeline",
+            "TensorCore", "Autograd", "Checkpoint", "PluginHost", "Tokenizers", "DataPipeline", "Distributed",
             .product(name: "Yams", package: "Yams"),
         ], swiftSettings: kernelFlags),
         // The command-line tool.
@@ -98,6 +129,7 @@ let package = Package(
         .testTarget(name: "ConfigTests", dependencies: ["Training"]),
         .testTarget(name: "TrainerTests", dependencies: ["Training"]),
         .testTarget(name: "LossPluginTests", dependencies: ["Training", "PluginHost", "Autograd", "TensorCore", "Checkpoint"]),
+        .testTarget(name: "LossZooTests", dependencies: ["Training", "PluginHost", "Autograd", "TensorCore"], exclude: ["Golden"]),
         .testTarget(name: "DatasetPluginTests", dependencies: ["PluginHost", "Training", "DataPipeline", "Tokenizers", "TensorCore", "DatasetSupport"]),
         .testTarget(name: "PluginHostTests", dependencies: ["PluginHost", "Autograd", "TensorCore", "CDPOHostSDK"]),
     ]

@@ -4,8 +4,9 @@ import Tokenizers
 public struct TruncationLimits: Sendable, Equatable {
     public var maxLength: Int
     public var maxPromptLength: Int
-    /// TRL/EasyDeL `max_completion_length`: each response keeps at most this many tokens
-    /// (EOS included) before the reference's two-stage cut; nil = no such cap.
+    /// TRL/EasyDeL `max_completion_length`: when set, the prompt is always cut to
+    /// `maxPromptLength` and each response to this many tokens (EOS included), before the
+    /// reference's whole-sequence rule; nil = the reference's rule alone.
     public var maxCompletionLength: Int?
 
     public init(maxLength: Int = 512, maxPromptLength: Int = 256, maxCompletionLength: Int? = nil) {
@@ -67,13 +68,16 @@ public struct ElementTokenizer {
         c.append(eos)
         r?.append(eos)
         if let cap = limits.maxCompletionLength {
+            // TRL/EasyDeL semantics: each part is capped on its own (prompt to max_prompt_length,
+            // responses to max_completion_length, EOS included), then the whole-sequence rule below.
+            p = cut(p, to: limits.maxPromptLength, mode)
             c = Array(c.prefix(cap))
             r = r.map { Array($0.prefix(cap)) }
         }
         // SFT uses (prompt, target, target), so the longer response is the target itself.
         let longest = max(c.count, r?.count ?? 0)
         if p.count + longest > limits.maxLength {
-            p = mode == .keepStart ? Array(p.prefix(limits.maxPromptLength)) : Array(p.suffix(limits.maxPromptLength))
+            p = cut(p, to: limits.maxPromptLength, mode)
         }
         if p.count + longest > limits.maxLength {
             let room = max(0, limits.maxLength - limits.maxPromptLength)
@@ -84,5 +88,9 @@ public struct ElementTokenizer {
         return BatchElement(prompt: prompt, chosenResponse: chosen, rejectedResponse: rejected,
                             promptIds: p, chosenIds: p + c, chosenLabels: masked + c,
                             rejectedIds: r.map { p + $0 }, rejectedLabels: r.map { masked + $0 })
+    }
+
+    private func cut(_ ids: [Int32], to n: Int, _ mode: TruncationMode) -> [Int32] {
+        mode == .keepStart ? Array(ids.prefix(n)) : Array(ids.suffix(n))
     }
 }

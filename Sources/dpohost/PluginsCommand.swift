@@ -47,7 +47,7 @@ struct PluginsCommand: ParsableCommand {
     )
 
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List loaded plugins: name, kind, version, ABI, file.")
+        static let configuration = CommandConfiguration(abstract: "List loaded plugins: name, kind, version, ABI, file, and a one-line description.")
         @OptionGroup var source: PluginSourceOptions
 
         func run() throws {
@@ -59,10 +59,17 @@ struct PluginsCommand: ParsableCommand {
             }
             let header = ["NAME", "KIND", "VERSION", "ABI", "FILE"]
             let widths = (0..<header.count).map { c in ([header] + rows).map { $0[c].count }.max()! }
-            for row in [header] + rows {
-                print(row.enumerated().map { c, cell in
+            func line(_ row: [String]) -> String {
+                row.enumerated().map { c, cell in
                     c == row.count - 1 ? cell : cell.padding(toLength: widths[c], withPad: " ", startingAt: 0)
-                }.joined(separator: "  "))
+                }.joined(separator: "  ")
+            }
+            print(line(header))
+            // Each plugin's description on the line below its row, indented.
+            for (row, e) in zip(rows, entries) {
+                print(line(row))
+                let summary = e.plugin.descriptor.summary
+                if !summary.isEmpty { print("    " + summary) }
             }
         }
     }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Distributed
 import Foundation
 import PluginHost
 import TensorCore
@@ -17,6 +18,13 @@ struct TrainCommand: ParsableCommand {
         Also: --config FILE.yaml (merged before the overrides), --config-dir DIR, +key=value to add a key,
         resume=RUN_DIR to continue an interrupted run. Datasets read local files: set
         dataset_options.<name>.<option>=... (see `dpohost plugins info <dataset>`).
+        Several losses: loss=[dpo,sft] loss.weights=[1.0,0.2].
+        EasyDeL/TRL-style flags are accepted as aliases, e.g.
+          dpohost train --loss-type ipo --beta 0.1 --dataset-path data.jsonl --model-name-or-path DIR \
+                        --learning-rate 1e-6 --max-prompt-length 256 --max-completion-length 256 --exp-name run
+        (also --loss-weights, --label-smoothing, --reference-free, --num-train-epochs, --total-batch-size,
+        --gradient-accumulation-steps, --max-length, --truncation-mode, --sync-ref-model,
+        --ref-model-mixup-alpha, --ref-model-sync-steps, --warmup-steps, --seed, --output-dir, --optimizer).
         """)
 
     @Argument(parsing: .allUnrecognized, help: "Overrides: key=value, group=name, +key=value, --config FILE, --config-dir DIR.")
@@ -39,10 +47,46 @@ struct TrainingSession {
     let extraPlugins: [String]
     let installDirectory: String
 
-    func log(_ line: String) { FileHandle.standardError.write(Data((line + "\n").utf8)) }
+    static func log(_ line: String) { FileHandle.standardError.write(Data((line + "\n").utf8)) }
 
     func run() throws -> TrainingSummary {
-        let commandLine = try ConfigCommandLine(arguments)
+        let world = try startWorld()
+        let summary = try run(communicator: world?.communicator)
+        // Only after success: a rank that fails exits without MPI_Finalize, which makes mpirun
+        // end the other ranks instead of leaving them waiting in a collective.
+        world?.finalize()
+        return summary
+    }
+
+    /// The MPI world for FSDP (one per process); BasicTrainer runs alone.
+    private func startWorld() throws -> MPIWorld? {
+        let commandLine = try ConfigCommandLine(EasyDeLArguments.translate(arguments))
+        let environment = ConfigEnvironment.current()
+        let configDir = try ConfigDirectoryLocator(environment: environment, executablePath: CommandLine.arguments[0])
+            .locate(explicit: commandLine.configDirectory)
+        let config = try ConfigLoader(configDirectory: configDir, environment: environment)
+            .load(arguments: commandLine.overrides, userConfigFile: commandLine.userConfigFile).config
+        switch config.trainer {
+        case "BasicTrainer":
+            let ranks = Int(ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_SIZE"] ?? "1") ?? 1
+            guard ranks <= 1 else {
+                throw ValidationError("BasicTrainer runs in one process, but mpirun started \(ranks); use trainer=FSDPTrainer")
+            }
+            return nil
+        case "FSDPTrainer":
+            let world = try MPIWorld(collectiveTimeout: config.collectiveTimeoutSecs > 0 ? config.collectiveTimeoutSecs : nil)
+            try FSDPTrainer.validate(config, worldSize: world.communicator.size)
+            return world
+        default:
+            throw ValidationError("trainer '\(config.trainer)' is not available in this build (BasicTrainer and FSDPTrainer are)")
+        }
+    }
+
+    private func run(communicator: Communicator?) throws -> TrainingSummary {
+        let isRoot = (communicator?.rank ?? 0) == 0
+        // The other ranks compute the same things: only the root narrates.
+        let log: (String) -> Void = { if isRoot { Self.log($0) } }
+        let commandLine = try ConfigCommandLine(EasyDeLArguments.translate(arguments))
         let environment = ConfigEnvironment.current()
         let configDir = try ConfigDirectoryLocator(environment: environment, executablePath: CommandLine.arguments[0])
             .locate(explicit: commandLine.configDirectory)
@@ -50,13 +94,10 @@ struct TrainingSession {
             .load(arguments: commandLine.overrides, userConfigFile: commandLine.userConfigFile)
         for warning in loaded.warnings { log("warning: \(warning)") }
         var config = loaded.config
-        guard config.trainer == "BasicTrainer" else {
-            throw ValidationError("trainer '\(config.trainer)' is not available in this build (BasicTrainer is)")
-        }
         // Accepted keys whose features this build does not have: refuse rather than ignore.
-        for (key, on) in [("sync_ref_model", config.syncRefModel), ("precompute_ref_log_probs", config.precomputeRefLogProbs),
+        for (key, on) in [("precompute_ref_log_probs", config.precomputeRefLogProbs),
                           ("activation_checkpointing", config.activationCheckpointing)] where on {
-            throw ValidationError("\(key)=true is not supported by this build's BasicTrainer")
+            throw ValidationError("\(key)=true is not supported by this build's \(config.trainer)")
         }
 
         let registry = PluginRegistry()
@@ -67,7 +108,7 @@ struct TrainingSession {
         let modelPath = config.model.nameOrPath
         let tokenizer = try TokenizerLoader.load(directory: URL(fileURLWithPath: config.model.tokenizerNameOrPath ?? modelPath))
         let policy = try LanguageModel(directory: modelPath, registry: registry, trainable: true)
-        let sft = config.loss.name == "sft"
+        let sft = config.loss.names.allSatisfy { $0 == "sft" }
         let reference = sft ? nil : try LanguageModel(directory: modelPath, registry: registry, trainable: false)
         if let archive = config.model.archive {
             // As the reference: the archive initialises the policy AND the reference.
@@ -76,8 +117,7 @@ struct TrainingSession {
             try reference?.load(weights: weights, from: archive)
             log("loaded \(archive) into the policy\(reference == nil ? "" : " and the reference")")
         }
-        let lossPlugin = try LossPlugin(registry.resolve(kind: .loss, name: config.loss.name),
-                                        options: config.loss.options.filter { $0.key != "name" }.mapValues(\.displayText))
+        let objective = try LossObjective.build(config.loss, registry: registry)
         let specs = config.datasets.map { DatasetSpec(name: $0, options: config.datasetOptions[$0] ?? [:]) }
         let source = DatasetSource(registry: registry)
         let train = try source.flatPrompts(specs, split: "train").truncating(config.truncationMode)
@@ -85,18 +125,28 @@ struct TrainingSession {
         log("\(config.loss.name): \(train.count) train prompts, \(eval.count) eval prompts; policy \(policy.modelType) with \(policy.parameterCount) parameters")
 
         // The run directory: the one being resumed, or a new one.
-        let runDirectory: URL
+        var runDirectory: URL
         if let resume = config.resume {
             runDirectory = URL(fileURLWithPath: resume)
             config.localRunDir = resume
-        } else {
+        } else if isRoot {
             runDirectory = try RunDirectory.create(config.localRunDir, environment: environment)
             try Data(loaded.effectiveYAML().utf8).write(to: runDirectory.appendingPathComponent("config.yaml"), options: .atomic)
+        } else {
+            runDirectory = URL(fileURLWithPath: config.localRunDir, isDirectory: true)
+        }
+        if let communicator {
+            // The directory name carries a timestamp: every rank uses the root's.
+            config.localRunDir = try communicator.broadcast(string: runDirectory.path)
+            runDirectory = URL(fileURLWithPath: config.localRunDir, isDirectory: true)
         }
         log("run directory: \(runDirectory.path)")
 
         let run = TrainingRun(config: config, policy: policy, reference: reference, tokenizer: tokenizer,
-                              loss: LossComputation(plugin: lossPlugin), train: train, eval: eval, runDirectory: runDirectory)
+                              loss: objective, train: train, eval: eval, runDirectory: runDirectory)
+        if let communicator {
+            return try FSDPTrainer(run: run, pool: pool, communicator: communicator, log: log).train()
+        }
         return try BasicTrainer(run: run, pool: pool, log: log).train()
     }
 }

@@ -129,3 +129,30 @@ final class DefaultsTests: XCTestCase {
         XCTAssertEqual(tree.value(at: ["lr"]), .double(5e-7))
     }
 }
+
+final class MultiLossConfigTests: XCTestCase {
+    static let configDir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("config")
+
+    func load(_ args: [String]) throws -> TrainingConfig {
+        try ConfigLoader(configDirectory: Self.configDir).load(arguments: ["exp_name=x", "model.name_or_path=/m"] + args).config
+    }
+
+    func testListOfLossesCombinesTheirFilesWithWeights() throws {
+        let c = try load(["loss=[dpo,sft]", "loss.beta=0.1", "loss.weights=[1.0,0.2]"])
+        XCTAssertEqual(c.loss.names, ["dpo", "sft"])
+        XCTAssertEqual(c.loss.name, "dpo")
+        XCTAssertEqual(c.loss.weights, [1.0, 0.2])
+        XCTAssertEqual(c.loss.beta, 0.1)
+    }
+
+    func testWeightsDefaultToOne() throws {
+        XCTAssertEqual(try load(["loss=[dpo,ipo]", "loss.beta=0.1"]).loss.weights, [1, 1])
+    }
+
+    func testASingleLossHasOneNameAndWeight() throws {
+        let c = try load(["loss=sft"])
+        XCTAssertEqual(c.loss.names, ["sft"])
+        XCTAssertEqual(c.loss.weights, [1])
+    }
+}

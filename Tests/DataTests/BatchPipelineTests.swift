@@ -62,6 +62,14 @@ final class TruncationTests: XCTestCase {
         XCTAssertEqual(Array(e.rejectedIds!.dropFirst(2)), [114, 114, 114])
     }
 
+    func testMaxCompletionLengthAlsoCapsThePromptAlwaysAsTRLDoes() throws {
+        // Short enough for the reference rule (7 + 3 <= 100), yet the prompt keeps its last 5.
+        let e = try element(7, 2, 1, .keepEnd, maxLength: 100, maxPrompt: 5, completion: 10)
+        XCTAssertEqual(e.promptIds, [67, 68, 69, 70, 71])
+        let reference = try element(7, 2, 1, .keepEnd, maxLength: 100, maxPrompt: 5)
+        XCTAssertEqual(reference.promptIds.count, 7, "without max_completion_length the reference's rule applies")
+    }
+
     func testSFTElementHasNoRejectedSequence() throws {
         let e = try ElementTokenizer(encoder: CharacterTokenizer(), limits: TruncationLimits())
             .element(prompt: "P", chosen: "t", rejected: nil, mode: .keepEnd)

@@ -4,57 +4,7 @@ import XCTest
 
 /// SFT then DPO through the real CLI on the fixture models and HH sample data: run directory,
 /// checkpoints that reload, resume after a kill with identical losses.
-final class TrainCommandTests: XCTestCase {
-    static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static let binary = Bundle.main.bundleURL.appendingPathComponent("dpohost").path
-
-    struct Result { let status: Int32; let output: String }
-
-    func dpohost(_ args: [String], killWhen: ((URL) -> Bool)? = nil, watch: URL? = nil) throws -> Result {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: Self.binary)
-        p.arguments = args
-        p.currentDirectoryURL = Self.repo
-        var env = ProcessInfo.processInfo.environment
-        env["DPOHOST_HOME"] = FileManager.default.temporaryDirectory.appendingPathComponent("dpohost-home-\(UUID())").path
-        p.environment = env
-        let out = FileManager.default.temporaryDirectory.appendingPathComponent("dpohost-out-\(UUID()).txt")
-        FileManager.default.createFile(atPath: out.path, contents: nil)
-        let handle = try FileHandle(forWritingTo: out)
-        p.standardOutput = handle
-        p.standardError = handle
-        try p.run()
-        if let killWhen, let watch {
-            while p.isRunning {
-                if killWhen(watch) { kill(p.processIdentifier, SIGKILL); break }
-                usleep(2000)
-            }
-        }
-        p.waitUntilExit()
-        try handle.close()
-        return Result(status: p.terminationStatus, output: (try? String(contentsOf: out, encoding: .utf8)) ?? "")
-    }
-
-    func tempRun(_ name: String) -> URL {
-        FileManager.default.temporaryDirectory.appendingPathComponent("dpohost-runs-\(UUID())").appendingPathComponent(name)
-    }
-
-    /// Small but real: batch 4, eval every 8 examples, fixture Pythia and HH samples.
-    func common(_ runDir: URL) -> [String] {
-        ["model=pythia-tiny", "datasets=[hh]", "dataset_options.hh.data_dir=Tests/Fixtures/data/hh", "exp_name=e2e",
-         "local_run_dir=\(runDir.path)", "batch_size=4", "eval_batch_size=4", "n_eval_examples=8", "eval_every=8",
-         "lr=1e-4", "warmup_steps=2", "max_length=128", "max_prompt_length=64", "sample_during_eval=false",
-         "minimum_log_interval_secs=0", "progress=lines", "threads=1"]
-    }
-
-    func trainLosses(_ runDir: URL) throws -> [Int: Double] {
-        var out: [Int: Double] = [:]
-        for r in try MetricsLog.read(runDir.appendingPathComponent("metrics.jsonl")) where r.split == "train" {
-            out[r.examples] = r.values["loss/train"]
-        }
-        return out
-    }
-
+final class TrainCommandTests: XCTestCase, CLIRunning {
     func testSFTThenDPOWritesRunDirectoriesAndReloadableCheckpoints() throws {
         let sft = tempRun("sft"), dpo = tempRun("dpo")
         let a = try dpohost(["train"] + common(sft) + ["loss=sft", "n_examples=8"])
@@ -141,9 +91,9 @@ final class TrainCommandTests: XCTestCase {
     func testMalformedDataLineStopsTheRunNamingFileAndLine() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("dpohost-bad-\(UUID())")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        try FileManager.default.copyItem(at: Self.repo.appendingPathComponent("Tests/Fixtures/data/bad/hh_no_assistant.jsonl"),
+        try FileManager.default.copyItem(at: CLIHarness.repo.appendingPathComponent("Tests/Fixtures/data/bad/hh_no_assistant.jsonl"),
                                          to: dir.appendingPathComponent("train.jsonl"))
-        try FileManager.default.copyItem(at: Self.repo.appendingPathComponent("Tests/Fixtures/data/bad/hh_no_assistant.jsonl"),
+        try FileManager.default.copyItem(at: CLIHarness.repo.appendingPathComponent("Tests/Fixtures/data/bad/hh_no_assistant.jsonl"),
                                          to: dir.appendingPathComponent("test.jsonl"))
         let r = try dpohost(["train"] + common(tempRun("bad")) + ["loss=sft", "n_examples=4", "dataset_options.hh.data_dir=\(dir.path)"])
         XCTAssertEqual(r.status, 1)

@@ -25,4 +25,11 @@ public enum LossEntry {
             out.pointee = try body(host, try InstanceState.borrow(state, as: type), inputs)
         }
     }
+
+    /// Body of `compute` for settings that compute themselves.
+    public static func compute<Loss: LossComputing>(
+        _ api: UnsafePointer<dph_host_api>?, _ ctx: OpaquePointer?, _ state: UnsafeMutableRawPointer?,
+        _ inputs: UnsafePointer<dph_loss_inputs>?, _ out: UnsafeMutablePointer<dph_tensor>?, as type: Loss.Type) -> dph_status {
+        compute(api, ctx, state, inputs, out, as: type) { host, loss, inputs in try loss.compute(host, inputs) }
+    }
 }

@@ -15,4 +15,6 @@ public enum MetricKey {
     /// Chosen minus rejected sequential KL; singular "margin", as in the TDPO reference.
     public static let klMargin = "kl_{split}/margin"
     public static let loss = "loss/{split}"
+    /// RPO's token-mean NLL term (TRL logs it as `nll_loss`), repeated for every example.
+    public static let nllLoss = "nll_loss/{split}"
 }

@@ -29,6 +29,23 @@ public struct OptionRules {
         return Float(v)
     }
 
+    /// A float option in `(lower, upper)`, both ends excluded (EXO's eps, whose log is taken).
+    public func open(_ name: String, _ lower: Double, _ upper: Double) throws -> Float {
+        let v = try host.optionFloat(name)
+        guard v > lower, v < upper else { throw invalid(name, v, "must be in (\(lower), \(upper))") }
+        return Float(v)
+    }
+
+    /// A string option that must be one of `choices`.
+    public func choice(_ name: String, _ choices: [String]) throws -> String {
+        let v = try host.optionString(name)
+        guard choices.contains(v) else {
+            throw DPHError(Int32(DPH_ERR_INVALID_ARGUMENT),
+                           "option '\(name)' must be one of \(choices.joined(separator: ", ")), got '\(v)'")
+        }
+        return v
+    }
+
     public func flag(_ name: String) throws -> Bool { try host.optionBool(name) }
 
     func invalid(_ name: String, _ value: Double, _ rule: String) -> DPHError {

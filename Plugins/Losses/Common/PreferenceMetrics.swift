@@ -31,4 +31,12 @@ public struct PreferenceMetrics {
         try host.emitMetric(MetricKey.logpsChosen, try host.detach(chosen))
         try host.emitMetric(MetricKey.loss, try host.detach(losses))
     }
+
+    /// All of the DPO reference's keys for a sequence-level loss: rewards `beta * (p - q)`,
+    /// accuracies, margins, policy log-probs and the per-example loss, in its order.
+    public func dpo(_ logps: SequenceLogps, beta: Float, losses: dph_tensor) throws {
+        let r = try logps.rewards(host, beta: beta)
+        try rewards(chosen: r.chosen, rejected: r.rejected)
+        try logpsAndLoss(chosen: logps.policyChosen, rejected: logps.policyRejected, losses: losses)
+    }
 }

@@ -35,6 +35,12 @@ public struct SequenceLogps {
         return try host.sub(policyRatio, try host.sub(referenceChosen, referenceRejected))
     }
 
+    /// `Dw = pc - qc`, the chosen log-ratio of policy to reference (losses.md 0.3).
+    public func chosenLogRatio(_ host: Host) throws -> dph_tensor { try host.sub(policyChosen, referenceChosen) }
+
+    /// `Dl = pr - qr`, the rejected log-ratio.
+    public func rejectedLogRatio(_ host: Host) throws -> dph_tensor { try host.sub(policyRejected, referenceRejected) }
+
     /// DPO rewards `beta * (pc - qc)` and `beta * (pr - qr)` (losses.md 2.5), detached; they use
     /// the reference even for reference-free losses.
     public func rewards(_ host: Host, beta: Float) throws -> (chosen: dph_tensor, rejected: dph_tensor) {

@@ -73,6 +73,8 @@ struct ConfigComposer {
             }
         }
 
+        // A list choice (`loss=[dpo,sft]`) combines several options of one group (multi-loss).
+        var listChoices: [String: [String]] = [:]
         var dotted: [ConfigOverride] = []
         for o in overrides {
             if o.path.first == "hydra" {
@@ -80,8 +82,13 @@ struct ConfigComposer {
             } else if o.action == .set, o.path.count == 1, choices.keys.contains(o.path[0]) {
                 if case .mapping = o.value {
                     dotted.append(o)
+                } else if let list = o.value.listValue, !list.isEmpty,
+                          case let names = list.compactMap({ Self.optionName($0) ?? nil }), names.count == list.count {
+                    choices[o.path[0]] = names[0]
+                    listChoices[o.path[0]] = names.count > 1 ? names : nil
                 } else if let option = Self.optionName(o.value) {
                     choices[o.path[0]] = option
+                    listChoices[o.path[0]] = nil
                 } else {
                     throw ConfigError.invalidValue(key: o.path[0], value: o.value.displayText,
                                                    reason: "choose one of: " + options(of: o.path[0]).joined(separator: ", "))
@@ -99,7 +106,15 @@ struct ConfigComposer {
             case let .group(name, _):
                 guard let option = choices[name] ?? nil else { continue }
                 var node = tree.value(at: [name]) ?? .mapping(ConfigMapping())
-                Self.mergeLoose(&node, try load(group: name, option: option))
+                if let names = listChoices[name] {
+                    // Later files first, so on a shared key (beta, ...) the FIRST listed option's
+                    // value wins; `name` becomes the list and `weights` defaults to all 1.
+                    for n in names.reversed() { Self.mergeLoose(&node, try load(group: name, option: n)) }
+                    node.setValue(.list(names.map { .string($0) }), at: ["name"])
+                    node.setValue(.list(names.map { _ in .double(1) }), at: ["weights"])
+                } else {
+                    Self.mergeLoose(&node, try load(group: name, option: option))
+                }
                 tree.setValue(node, at: [name])
             }
         }
@@ -127,6 +142,13 @@ struct ConfigComposer {
         let existing = tree.value(at: o.path)
         switch o.action {
         case .set:
+            // Dataset plugins validate their own options (with suggestions), so any key may be
+            // set under dataset_options.<name>.
+            if existing == nil, o.path.first == "dataset_options", o.path.count >= 2 {
+                try checkParents(of: o.path, in: tree)
+                tree.setValue(o.value, at: o.path)
+                return
+            }
             guard let existing else {
                 throw ConfigError.unknownKey(key: o.key, suggestion: KeySuggester.nearest(to: o.key, among: tree.dottedPaths))
             }

@@ -31,8 +31,13 @@ public struct ModelConfig: Sendable, Equatable {
 /// plugin can declare options the host does not know. The options the built-in losses use are
 /// type-checked when the config is read and offered as properties.
 public struct LossConfig: Sendable, Equatable {
+    /// The (first) loss; `loss=[dpo,sft]` names several, see `names` and `weights`.
     public var name: String
-    /// Every key of the loss section except `name`.
+    /// Every loss of a combined objective, in order (one entry for a single loss).
+    public var names: [String]
+    /// Weight of each loss in `names`: total = sum_k weights[k] * mean loss_k (TRL's loss_weights).
+    public var weights: [Double]
+    /// Every key of the loss section except `name` and `weights`, shared by the losses.
     public var options: [String: ConfigValue]
 
     public var beta: Double? { number("beta") }
@@ -46,9 +51,34 @@ public struct LossConfig: Sendable, Equatable {
     static let flagOptions = ["reference_free", "if_tdpo2", "average_log_prob"]
 
     init(_ r: TypedReader) throws {
-        name = try r.string("name")
+        if let list = r.node["name"]?.listValue {
+            names = try list.map { v in
+                guard case let .string(s) = v else {
+                    throw ConfigError.typeMismatch(key: "loss.name", expected: "a loss name or a list of names", value: v.displayText)
+                }
+                return s
+            }
+        } else {
+            names = [try r.string("name")]
+        }
+        name = names[0]
+        if let list = r.node["weights"]?.listValue {
+            weights = try list.map { v in
+                switch v {
+                case let .double(d): return d
+                case let .int(i): return Double(i)
+                default: throw ConfigError.typeMismatch(key: "loss.weights", expected: "a list of numbers", value: v.displayText)
+                }
+            }
+        } else {
+            weights = names.map { _ in 1 }
+        }
+        guard weights.count == names.count else {
+            throw ConfigError.invalidValue(key: "loss.weights", value: "\(weights)",
+                                           reason: "needs one weight per loss in loss.name \(names)")
+        }
         var options: [String: ConfigValue] = [:]
-        for (key, value) in r.node.entries where key != "name" {
+        for (key, value) in r.node.entries where key != "name" && key != "weights" {
             if Self.numberOptions.contains(key), value != .null { options[key] = .double(try r.double(key)) }
             else if Self.flagOptions.contains(key) { options[key] = .bool(try r.bool(key)) }
             else { options[key] = value }
@@ -126,6 +156,8 @@ public struct TrainingConfig: Sendable, Equatable {
     public var refModelMixupAlpha: Double
     public var refModelSyncSteps: Int
     public var precomputeRefLogProbs: Bool
+    /// Seconds one collective (FSDP) may wait for the other ranks before the job is aborted.
+    public var collectiveTimeoutSecs: Double
 
     /// Options of each dataset plugin by dataset name (`dataset_options.hh.data_dir=...`), as text.
     public var datasetOptions: [String: [String: String]]
@@ -140,7 +172,7 @@ public struct TrainingConfig: Sendable, Equatable {
         "n_examples", "n_eval_examples", "trainer", "optimizer", "warmup_steps", "activation_checkpointing",
         "eval_every", "minimum_log_interval_secs", "model", "loss", "resume", "threads", "plugins", "progress",
         "max_completion_length", "truncation_mode", "sync_ref_model", "ref_model_mixup_alpha",
-        "ref_model_sync_steps", "precompute_ref_log_probs", "dataset_options",
+        "ref_model_sync_steps", "precompute_ref_log_probs", "dataset_options", "collective_timeout_secs",
     ]
 
     /// Reads a fully resolved tree (no `???`, no `${...}`).
@@ -190,6 +222,7 @@ public struct TrainingConfig: Sendable, Equatable {
         refModelMixupAlpha = try r.double("ref_model_mixup_alpha")
         refModelSyncSteps = try r.positive("ref_model_sync_steps")
         precomputeRefLogProbs = try r.bool("precompute_ref_log_probs")
+        collectiveTimeoutSecs = try r.double("collective_timeout_secs")
         var datasetOptions: [String: [String: String]] = [:]
         if let node = root["dataset_options"], node != .null {
             guard let mapping = node.mappingValue else {

@@ -113,6 +113,19 @@ public final class LanguageModel {
         }
     }
 
+    /// `self = (1 - alpha) * self + alpha * other`, parameter by parameter (TR-DPO reference sync).
+    public func mix(toward other: LanguageModel, alpha: Float) throws {
+        let theirs = Dictionary(uniqueKeysWithValues: other.parameters.map { ($0.name, $0.variable.value) })
+        for p in parameters {
+            guard let t = theirs[p.name], t.shape == p.variable.shape else {
+                throw ModelError.shapeMismatch(file: other.directory, tensor: p.name, expected: p.variable.shape,
+                                               found: theirs[p.name]?.shape ?? [])
+            }
+            let mine = p.variable.value.pointer, src = t.contiguous().pointer
+            for i in 0..<p.variable.value.count { mine[i] = (1 - alpha) * mine[i] + alpha * src[i] }
+        }
+    }
+
     /// Parameter count (for reports).
     public var parameterCount: Int { parameters.reduce(0) { $0 + $1.variable.value.count } }
 }

@@ -12,19 +12,19 @@ public struct TrainingRun {
     /// The frozen reference (nil for SFT).
     public var reference: LanguageModel?
     public var tokenizer: any Tokenizer
-    public var loss: LossComputation
+    public var loss: CombinedLoss
     public var train: [FlatPrompt]
     public var eval: [FlatPrompt]
     public var runDirectory: URL
 
     public init(config: TrainingConfig, policy: LanguageModel, reference: LanguageModel?, tokenizer: any Tokenizer,
-                loss: LossComputation, train: [FlatPrompt], eval: [FlatPrompt], runDirectory: URL) {
+                loss: CombinedLoss, train: [FlatPrompt], eval: [FlatPrompt], runDirectory: URL) {
         self.config = config; self.policy = policy; self.reference = reference; self.tokenizer = tokenizer
         self.loss = loss; self.train = train; self.eval = eval; self.runDirectory = runDirectory
     }
 
     /// SFT trains on the SFT targets only, with no reference model (the reference's sft_mode).
-    public var sftMode: Bool { config.loss.name == "sft" }
+    public var sftMode: Bool { config.loss.names.allSatisfy { $0 == "sft" } }
 }
 
 public enum TrainingError: Error, CustomStringConvertible {
@@ -50,30 +50,39 @@ public struct TrainingSummary {
 /// One process: policy forward/backward on each microbatch, frozen reference forward, loss
 /// plugin, clipping, optimizer; evaluation before the update at every `eval_every` examples,
 /// checkpoints, metrics.jsonl and eval samples in the run directory (training.md section 6-8).
+///
+/// The same loop runs FSDP (`FSDPTrainer`): then every rank computes on its slice of each batch
+/// (`RankShare`), the update is sharded (`ShardedUpdate`), metrics are gathered, and only the
+/// root writes.
 public final class BasicTrainer {
     public let run: TrainingRun
     public let pool: WorkerPool
     private let log: (String) -> Void
     private let store: CheckpointStore
-    private let optimizer: Optimizer
-    private let update: PolicyUpdate
+    private let update: ParameterUpdate
+    private let share: RankShare
+    private let schedule: WarmupSchedule
     private var examples = 0
     private var updates = 0
     private var lastLogTime: Date?
+    private var memoryReported = false
     private var firstEval: [String: Double] = [:]
     private var lastEval: [String: Double] = [:]
 
-    public init(run: TrainingRun, pool: WorkerPool, log: @escaping (String) -> Void) throws {
+    public convenience init(run: TrainingRun, pool: WorkerPool, log: @escaping (String) -> Void) throws {
+        let update = LocalUpdate(parameters: run.policy.parameters, optimizer: try OptimizerFactory.make(run.config.optimizer),
+                                 pool: pool)
+        try self.init(run: run, pool: pool, log: log, share: RankShare(communicator: nil), update: update)
+    }
+
+    init(run: TrainingRun, pool: WorkerPool, log: @escaping (String) -> Void, share: RankShare, update: ParameterUpdate) throws {
         self.run = run
         self.pool = pool
         self.log = log
+        self.share = share
+        self.update = update
         self.store = CheckpointStore(runDirectory: run.runDirectory)
-        let optimizer = try OptimizerFactory.make(run.config.optimizer)
-        self.optimizer = optimizer
-        self.update = PolicyUpdate(
-            policy: run.policy, reference: run.reference, loss: run.loss, optimizer: optimizer,
-            schedule: WarmupSchedule(baseLearningRate: Float(run.config.lr), warmupSteps: run.config.warmupSteps),
-            maxGradNorm: Float(run.config.maxGradNorm), pool: pool)
+        self.schedule = WarmupSchedule(baseLearningRate: Float(run.config.lr), warmupSteps: run.config.warmupSteps)
     }
 
     var limits: TruncationLimits {
@@ -86,9 +95,24 @@ public final class BasicTrainer {
         var resumeAt: IteratorPosition?
         var resumedExamples: Int?
         if c.resume != nil {
-            let (folder, state, optimizerState) = try store.loadLatest()
-            try run.policy.load(weights: CheckpointStore.weights(in: folder.path), from: folder.path)
-            try optimizer.loadState(optimizerState, stepCount: state.optimizerSteps, parameters: run.policy.parameters)
+            // The root reads the checkpoint and hands it to the other ranks, so only the root's
+            // machine needs the run directory.
+            var folder = URL(fileURLWithPath: ""), saved: TrainerState?
+            var optimizerState: [String: Tensor] = [:], weights: [String: Tensor] = [:], synced: [String: Tensor] = [:]
+            if share.isRoot {
+                (folder, saved, optimizerState) = try store.loadLatest()
+                weights = try CheckpointStore.weights(in: folder.path)
+                let syncedReference = folder.appendingPathComponent(CheckpointStore.referenceFileName).path
+                if run.reference != nil, FileManager.default.fileExists(atPath: syncedReference) {
+                    synced = try CheckpointStore.tensors(inFile: syncedReference)
+                }
+            }
+            folder = URL(fileURLWithPath: try share.broadcast(share.isRoot ? folder.path : nil) as String)
+            let state = try share.broadcast(saved) as TrainerState
+            try run.policy.load(weights: share.broadcast(weights), from: folder.path)
+            try update.load(state: share.broadcast(optimizerState), stepCount: state.optimizerSteps)
+            synced = try share.broadcast(synced)
+            if let reference = run.reference, !synced.isEmpty { try reference.load(weights: synced, from: folder.path) }
             examples = state.examples
             updates = state.updates
             resumeAt = state.data
@@ -102,10 +126,10 @@ public final class BasicTrainer {
             batchSize: c.evalBatchSize, examples: c.nEvalExamples, sftMode: run.sftMode, limits: limits))
         let evalBatches = try evalIterator.collect()
         guard !evalBatches.isEmpty else { throw TrainingError.emptyEvalSet }
-        let metricsLog = try MetricsLog(url: run.runDirectory.appendingPathComponent("metrics.jsonl"))
+        let metricsLog = share.isRoot ? try MetricsLog(url: run.runDirectory.appendingPathComponent("metrics.jsonl")) : nil
         let units = run.sftMode ? run.train.count : run.train.reduce(0) { $0 + $1.record.pairs.count }
         let total = [c.nExamples, c.nEpochs.map { $0 * (units / c.batchSize) * c.batchSize }].compactMap { $0 }.min()
-        let progress = ProgressDisplay(total: total, mode: c.progress)
+        let progress = ProgressDisplay(total: total, mode: share.isRoot ? c.progress : .off)
         defer { progress.finish() }
 
         while true {
@@ -113,21 +137,23 @@ public final class BasicTrainer {
             guard let batch = try iterator.next() else { break }
             if examples % c.evalEvery == 0 && (examples > 0 || c.doFirstEval) && resumedExamples != examples {
                 let metrics = try evaluate(evalBatches)
-                try metricsLog.append(MetricsRecord(examples: examples, split: "eval", values: metrics))
+                try metricsLog?.append(MetricsRecord(examples: examples, split: "eval", values: metrics))
                 // Weights that evaluate to a non-finite loss are never checkpointed.
                 if let evalLoss = metrics.first(where: { $0.key.hasPrefix("loss/") })?.value, !evalLoss.isFinite {
                     throw TrainingError.nonFinite(what: "eval loss", update: updates, examples: examples)
                 }
                 log("eval after \(examples) examples: " + Self.format(metrics))
-                if c.sampleDuringEval { try sample(evalBatches) }
+                // Every rank holds the full parameters, so the root samples alone.
+                if c.sampleDuringEval && share.isRoot { try sample(evalBatches) }
                 if examples > 0 && !c.debug { try save(position: before, evalMetrics: metrics) }
             }
             resumedExamples = nil
             let values = try step(batch)
+            if !memoryReported { try reportMemory(); memoryReported = true }
             let now = Date()
             if lastLogTime == nil || now.timeIntervalSince(lastLogTime!) >= c.minimumLogIntervalSecs {
                 lastLogTime = now
-                try metricsLog.append(MetricsRecord(examples: examples, split: "train", values: values))
+                try metricsLog?.append(MetricsRecord(examples: examples, split: "train", values: values))
                 progress.update(examples: examples, values: values.filter {
                     ["loss/train", "rewards_train/accuracies", "grad_norm"].contains($0.key)
                 })
@@ -145,44 +171,55 @@ public final class BasicTrainer {
         let c = run.config
         let start = Date()
         let parts = max(1, c.gradientAccumulationSteps)
-        let micro = (0..<parts).map { k in
-            input(parts == 1 ? batch : batch.slice(part: k, of: parts, padId: run.tokenizer.padTokenId))
+        var lists: [String: [Float]] = [:]
+        for k in 0..<parts {
+            let micro = share.slice(parts == 1 ? batch : batch.slice(part: k, of: parts, padId: run.tokenizer.padTokenId),
+                                    padId: run.tokenizer.padTokenId)
+            let tape = Tape(pool: pool)
+            let outcome = try lossOf(micro, split: .train, tape: tape)
+            guard outcome.loss.value.item.isFinite else {
+                throw TrainingError.nonFinite(what: "loss", update: updates + 1, examples: examples)
+            }
+            try tape.backward(outcome.loss, seed: 1 / Float(parts))
+            for m in outcome.metrics { lists[m.name, default: []] += m.values }
         }
-        let outcome: UpdateOutcome
-        do {
-            outcome = try update.run(micro, chosenOnly: run.sftMode)
-        } catch let e as NonFiniteValue {
-            throw TrainingError.nonFinite(what: e.what, update: updates + 1, examples: examples)
-        }
+        lists = try share.gather(lists)
+        let norm = try update.synchronizeAndClip(maxNorm: Float(c.maxGradNorm))
+        guard norm.isFinite else { throw TrainingError.nonFinite(what: "gradient norm", update: updates + 1, examples: examples) }
+        try update.step(lr: schedule.learningRate(completedSteps: update.stepCount), pool: pool)
         examples += c.batchSize
         updates += 1
-        var values = outcome.metrics.mapValues(Self.mean)
-        values["grad_norm"] = Double(outcome.gradNorm)
+        if c.syncRefModel, let reference = run.reference, updates % c.refModelSyncSteps == 0 {
+            // TR-DPO: the reference moves toward the policy every ref_model_sync_steps updates.
+            try reference.mix(toward: run.policy, alpha: Float(c.refModelMixupAlpha))
+        }
+        var values = lists.mapValues(Self.mean)
+        values["grad_norm"] = Double(norm)
         values["examples_per_second"] = Double(c.batchSize) / max(Date().timeIntervalSince(start), 1e-9)
         values["counters/examples"] = Double(examples)
         values["counters/updates"] = Double(updates)
         return values
     }
 
-    /// The forward input of a batch: chosen rows only for SFT, else chosen then rejected.
-    func input(_ batch: Batch) -> StepInput {
-        let (ids, mask, labels) = run.sftMode ? (batch.chosenIds, batch.chosenMask, batch.chosenLabels) : batch.concatenated()
-        return StepInput(ids: ids, mask: mask, labels: labels)
-    }
-
     /// Policy (on `tape`) and reference (no-grad) logits for one batch, then the loss plugin.
     func lossOf(_ batch: Batch, split: LossMetricSplit, tape: Tape) throws -> LossOutcome {
-        try update.lossOf(input(batch), chosenOnly: run.sftMode, split: split, tape: tape)
+        let (ids, mask, labels) = run.sftMode ? (batch.chosenIds, batch.chosenMask, batch.chosenLabels) : batch.concatenated()
+        let logits = try run.policy.forward(ids: ids, mask: mask, tape: tape)
+        let referenceLogits = try run.reference.map { try $0.forward(ids: ids, mask: mask, tape: Tape(pool: pool, recording: false)) }
+        let lossBatch = try LossBatch(policyLogits: logits, referenceLogits: referenceLogits, labels: labels,
+                                      layout: run.sftMode ? .chosenOnly : .preference)
+        return try run.loss.compute(lossBatch, split: split, tape: tape)
     }
 
     /// Mean of every per-example metric over the fixed eval batches, without gradients.
     func evaluate(_ batches: [Batch]) throws -> [String: Double] {
         var lists: [String: [Float]] = [:]
         for batch in batches {
-            let outcome = try lossOf(batch, split: .eval, tape: Tape(pool: pool, recording: false))
+            let outcome = try lossOf(share.slice(batch, padId: run.tokenizer.padTokenId), split: .eval,
+                                     tape: Tape(pool: pool, recording: false))
             for m in outcome.metrics { lists[m.name, default: []] += m.values }
         }
-        let metrics = lists.mapValues(Self.mean)
+        let metrics = try share.gather(lists).mapValues(Self.mean)
         if firstEval.isEmpty { firstEval = metrics }
         lastEval = metrics
         return metrics
@@ -220,12 +257,28 @@ public final class BasicTrainer {
         }
     }
 
+    /// Writes a checkpoint with the FULL parameters and optimizer state (gathered to the root
+    /// under FSDP), so it loads at any world size.
     func save(position: IteratorPosition, evalMetrics: [String: Double]) throws {
-        let state = TrainerState(examples: examples, updates: updates, optimizer: optimizer.name,
-                                 optimizerSteps: optimizer.stepCount, data: position,
+        let optimizerState = try update.checkpointState()
+        guard share.isRoot else { return }
+        let state = TrainerState(examples: examples, updates: updates, optimizer: update.optimizerName,
+                                 optimizerSteps: update.stepCount, data: position,
                                  samplingSeed: UInt64(run.config.seed), evalMetrics: evalMetrics)
-        try store.save(policy: run.policy.state, optimizerState: optimizer.stateTensors(), state: state,
+        try store.save(policy: run.policy.state, optimizerState: optimizerState, state: state,
+                       reference: run.config.syncRefModel ? run.reference?.state : nil,
                        modelConfigText: run.policy.configText, sideFilesFrom: run.policy.directory)
+    }
+
+    /// Per-rank bytes of parameters, gradients and optimizer state, logged once the optimizer
+    /// state exists (after the first update).
+    func reportMemory() throws {
+        let m = update.memory()
+        let all = try share.gatherPerRank([m.parameters, m.masterShard, m.gradients, m.optimizerState].map(Double.init))
+        for (rank, v) in all.enumerated() {
+            log(TrainingMemory(parameters: Int(v[0]), masterShard: Int(v[1]), gradients: Int(v[2]),
+                               optimizerState: Int(v[3])).line(rank: rank))
+        }
     }
 
     static func mean(_ values: [Float]) -> Double {

@@ -46,10 +46,20 @@ public struct CheckpointStore {
 
     public var latest: URL { runDirectory.appendingPathComponent("LATEST") }
 
+    public static let referenceFileName = "reference.safetensors"
+
+    /// Every tensor of one safetensors file, copied into memory.
+    public static func tensors(inFile path: String) throws -> [String: Tensor] {
+        let file = try SafeTensorsFile(path: path)
+        var out: [String: Tensor] = [:]
+        for name in file.tensorNames { out[name] = try file.floatTensor(named: name).copy() }
+        return out
+    }
+
     /// Writes `step-<examples>` and points LATEST at it.
     @discardableResult
     public func save(policy: [String: Tensor], optimizerState: [String: Tensor], state: TrainerState,
-                     modelConfigText: String, sideFilesFrom modelDirectory: String) throws -> URL {
+                     reference: [String: Tensor]? = nil, modelConfigText: String, sideFilesFrom modelDirectory: String) throws -> URL {
         let fm = FileManager.default
         let name = "step-\(state.examples)"
         let final = runDirectory.appendingPathComponent(name)
@@ -63,6 +73,9 @@ public struct CheckpointStore {
         try ModelExport.write(weights: policy, configText: modelConfigText, sideFilesFrom: modelDirectory,
                               to: target.path, weightsFileName: ModelDirectory.checkpointFileName)
         try SafeTensorsWriter(tensors: optimizerState).write(to: target.appendingPathComponent("optimizer.safetensors").path)
+        if let reference {   // a reference synced toward the policy (TR-DPO) is part of the state
+            try SafeTensorsWriter(tensors: reference).write(to: target.appendingPathComponent(Self.referenceFileName).path)
+        }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         let json = try encoder.encode(state)
@@ -88,10 +101,7 @@ public struct CheckpointStore {
         do { state = try JSONDecoder().decode(TrainerState.self, from: Data(contentsOf: stateFile)) } catch {
             throw CheckpointStoreError.unreadable(file: stateFile.path, detail: "not a trainer state (\(error))")
         }
-        let file = try SafeTensorsFile(path: folder.appendingPathComponent("optimizer.safetensors").path)
-        var tensors: [String: Tensor] = [:]
-        for name in file.tensorNames { tensors[name] = try file.floatTensor(named: name).copy() }
-        return (folder, state, tensors)
+        return (folder, state, try Self.tensors(inFile: folder.appendingPathComponent("optimizer.safetensors").path))
     }
 
     /// The policy weights of a checkpoint folder (for `model.archive=`).

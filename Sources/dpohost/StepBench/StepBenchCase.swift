@@ -29,8 +29,8 @@ struct StepBenchResult: Codable {
 }
 
 /// Builds one configuration (random weights through the real model plugins, the loss plugin,
-/// RMSprop with the reference's schedule and clipping) and times `PolicyUpdate.run`, the step
-/// the trainer runs. Runs in its own process so peak memory is this configuration's alone.
+/// RMSprop with the reference's schedule and clipping) and times `TrainingStep.run`, the
+/// trainer's step. Runs in its own process so peak memory is this configuration's alone.
 struct StepBenchCase {
     let shape: BenchModelShape
     let loss: BenchLoss
@@ -52,7 +52,7 @@ struct StepBenchCase {
             ? try LanguageModel(directory: directory.path, registry: registry, trainable: false) : nil
         let plugin = loss.plugin
         let lossPlugin = try LossPlugin(registry.resolve(kind: .loss, name: plugin.name), options: plugin.options)
-        let update = PolicyUpdate(policy: policy, reference: reference, loss: LossComputation(plugin: lossPlugin),
+        let update = TrainingStep(policy: policy, reference: reference, loss: LossComputation(plugin: lossPlugin),
                                   optimizer: RMSprop(), schedule: WarmupSchedule(baseLearningRate: 5e-7, warmupSteps: 150),
                                   maxGradNorm: 10, pool: pool)
         let input = try BenchBatch.make(pairs: pairs, length: shape.sequence, vocab: shape.size.vocab, loss: loss, seed: seed + 1)

@@ -2,47 +2,49 @@ import Autograd
 import Foundation
 import PluginHost
 import TensorCore
+import Training
 
 /// The model inputs of one microbatch: `[N, T]` ids, mask and labels (-100 off the response).
 /// For preference losses N = 2B (chosen rows, then rejected rows); for SFT N = B.
-public struct StepInput {
-    public let ids: IndexTensor
-    public let mask: IndexTensor
-    public let labels: IndexTensor
+struct StepInput {
+    let ids: IndexTensor
+    let mask: IndexTensor
+    let labels: IndexTensor
 
-    public init(ids: IndexTensor, mask: IndexTensor, labels: IndexTensor) {
+    init(ids: IndexTensor, mask: IndexTensor, labels: IndexTensor) {
         self.ids = ids; self.mask = mask; self.labels = labels
     }
 }
 
 /// A value that stopped an update because it was NaN or infinite ("loss", "gradient norm").
-public struct NonFiniteValue: Error {
-    public let what: String
+struct NonFiniteValue: Error {
+    let what: String
 }
 
 /// What one update produced: every per-example metric of every microbatch, and the gradient norm
 /// before clipping.
-public struct UpdateOutcome {
-    public let metrics: [String: [Float]]
-    public let gradNorm: Float
+struct UpdateOutcome {
+    let metrics: [String: [Float]]
+    let gradNorm: Float
 }
 
-/// One optimizer update of the policy, as the reference's `BasicTrainer` does it: per microbatch
-/// the policy forward (recorded), the frozen reference forward (no grad), the loss plugin and
-/// backward; then global-norm clipping, the optimizer step at the scheduled learning rate and
-/// zeroed gradients. The trainer and `dpohost bench step` both run exactly this.
-public final class PolicyUpdate {
-    public let policy: LanguageModel
-    public let reference: LanguageModel?
-    public let loss: LossComputation
-    public let optimizer: Optimizer
-    public let schedule: WarmupSchedule
-    public let maxGradNorm: Float
-    public let pool: WorkerPool
+/// One optimizer update of the policy in one process, op for op what `BasicTrainer.step` runs
+/// (with one rank): per microbatch the policy forward (recorded), the frozen reference forward
+/// (no grad), the loss plugin and backward; then global-norm clipping, the optimizer step at the
+/// scheduled learning rate and zeroed gradients. Built from the same pieces so the
+/// benchmark can time each phase and needs no dataset or run directory.
+final class TrainingStep {
+    let policy: LanguageModel
+    let reference: LanguageModel?
+    let loss: LossComputation
+    let optimizer: Optimizer
+    let schedule: WarmupSchedule
+    let maxGradNorm: Float
+    let pool: WorkerPool
     /// When set, each phase of `run` is timed into it.
-    public var timer: PhaseTimer?
+    var timer: PhaseTimer?
 
-    public init(policy: LanguageModel, reference: LanguageModel?, loss: LossComputation, optimizer: Optimizer,
+    init(policy: LanguageModel, reference: LanguageModel?, loss: LossComputation, optimizer: Optimizer,
                 schedule: WarmupSchedule, maxGradNorm: Float, pool: WorkerPool) {
         self.policy = policy; self.reference = reference; self.loss = loss; self.optimizer = optimizer
         self.schedule = schedule; self.maxGradNorm = maxGradNorm; self.pool = pool
@@ -50,7 +52,7 @@ public final class PolicyUpdate {
 
     /// Policy (on `tape`) and reference (no-grad) logits for one microbatch, then the loss plugin.
     /// `chosenOnly` marks an SFT batch (B rows, no rejected half).
-    public func lossOf(_ input: StepInput, chosenOnly: Bool, split: LossMetricSplit, tape: Tape) throws -> LossOutcome {
+    func lossOf(_ input: StepInput, chosenOnly: Bool, split: LossMetricSplit, tape: Tape) throws -> LossOutcome {
         let logits = try policy.forward(ids: input.ids, mask: input.mask, tape: tape)
         timer?.mark("policy forward")
         let referenceLogits = try reference.map {
@@ -65,7 +67,7 @@ public final class PolicyUpdate {
     }
 
     /// Gradients averaged over `microbatches` (each backward seeded with 1/count), then one update.
-    public func run(_ microbatches: [StepInput], chosenOnly: Bool) throws -> UpdateOutcome {
+    func run(_ microbatches: [StepInput], chosenOnly: Bool) throws -> UpdateOutcome {
         var lists: [String: [Float]] = [:]
         let seed = 1 / Float(max(1, microbatches.count))
         timer?.restart()

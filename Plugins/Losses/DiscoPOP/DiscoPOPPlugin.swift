@@ -1,0 +1,52 @@
+import DPHLossKit
+import DPOHostSDK
+
+// `discopop` (DiscoPOP, losses.md 6): x = beta*h, w = sigmoid(x/tau),
+// l = (1-w)*(-logsig(x)) + w*exp(-x). TRL's `discopop_tau` defaults to 0.05, which we follow;
+// EasyDeL hard-codes tau = 1 (pass tau=1 for its numbers).
+
+/// The `discopop` plugin's settings and formula.
+final class DiscoPOPLoss: PairwiseLoss {
+    let beta: Float
+    let tau: Float
+
+    static var options: [PluginDescription.Option] { [
+        LossOptions.beta(),
+        .init("tau", DPH_OPTION_FLOAT, default: "0.05",
+              help: "temperature of the logistic/exponential mix w = sigmoid(beta*h/tau), > 0 (TRL 0.05; EasyDeL uses 1)"),
+    ] }
+
+    init(_ host: Host) throws {
+        let rules = OptionRules(host)
+        beta = try rules.positive("beta")
+        tau = try rules.positive("tau")
+    }
+
+    func losses(_ host: Host, _ logps: SequenceLogps) throws -> dph_tensor {
+        let x = try host.scale(try logps.preferenceLogits(host, referenceFree: false), beta)
+        let modulation = try host.scale(x, 1 / tau)
+        let logistic = try host.mul(try host.sigmoid(try host.neg(modulation)), try host.neg(try host.logSigmoid(x)))
+        // w*exp(-x) as exp(log w - x): where w underflows to 0, exp(-x) may overflow and 0*inf
+        // would be NaN; the product itself is tiny there.
+        let exponential = try host.unary(DPH_UNARY_EXP, try host.sub(try host.logSigmoid(modulation), x))
+        return try host.add(logistic, exponential)
+    }
+}
+
+@_cdecl("dph_plugin_abi_version")
+public func dphPluginABIVersion() -> UInt32 { UInt32(DPH_ABI_VERSION) }
+
+@_cdecl("dph_plugin_init")
+public func dphPluginInit(_ host: UnsafePointer<dph_host_api>?, _ ctx: OpaquePointer?,
+                          _ desc: UnsafeMutablePointer<dph_plugin_desc>?) -> dph_status {
+    PluginDescription.fill(desc, kind: DPH_KIND_LOSS, name: "discopop", version: "1.0.0",
+                           summary: "DiscoPOP: x = beta*h, w = sigmoid(x/tau), (1-w)*(-logsig(x)) + w*exp(-x); tau default 0.05 as in TRL (EasyDeL: 1)",
+                           options: DiscoPOPLoss.options)
+    PluginDescription.setInstanceState(desc) { api, ctx, out in
+        LossEntry.create(api, ctx, out) { try DiscoPOPLoss($0) }
+    }
+    desc?.pointee.loss = PluginDescription.lossVTable(needs: UInt32(DPH_LOSS_NEEDS_SEQUENCE)) { api, ctx, state, inputs, out in
+        LossEntry.compute(api, ctx, state, inputs, out, as: DiscoPOPLoss.self)
+    }
+    return Int32(DPH_OK)
+}

@@ -1,0 +1,40 @@
+import DPHLossKit
+import DPOHostSDK
+
+// `nca_pair` (NCA, losses.md 6): with Dw = pc - qc, Dl = pr - qr,
+// l = -logsig(beta*Dw) - 0.5*logsig(-beta*Dw) - 0.5*logsig(-beta*Dl). TRL and EasyDeL agree.
+
+/// The `nca_pair` plugin's settings and formula.
+final class NCAPairLoss: PairwiseLoss {
+    let beta: Float
+
+    static var options: [PluginDescription.Option] { [LossOptions.beta()] }
+
+    init(_ host: Host) throws { beta = try OptionRules(host).positive("beta") }
+
+    func losses(_ host: Host, _ logps: SequenceLogps) throws -> dph_tensor {
+        let chosen = try host.scale(try logps.chosenLogRatio(host), beta)
+        let rejected = try host.scale(try logps.rejectedLogRatio(host), beta)
+        let pull = try host.neg(try host.logSigmoid(chosen))
+        let push = try host.add(try host.logSigmoid(try host.neg(chosen)), try host.logSigmoid(try host.neg(rejected)))
+        return try host.sub(pull, try host.scale(push, 0.5))
+    }
+}
+
+@_cdecl("dph_plugin_abi_version")
+public func dphPluginABIVersion() -> UInt32 { UInt32(DPH_ABI_VERSION) }
+
+@_cdecl("dph_plugin_init")
+public func dphPluginInit(_ host: UnsafePointer<dph_host_api>?, _ ctx: OpaquePointer?,
+                          _ desc: UnsafeMutablePointer<dph_plugin_desc>?) -> dph_status {
+    PluginDescription.fill(desc, kind: DPH_KIND_LOSS, name: "nca_pair", version: "1.0.0",
+                           summary: "NCA (pairwise): -logsig(beta*Dw) - 0.5*logsig(-beta*Dw) - 0.5*logsig(-beta*Dl), Dw = pc-qc, Dl = pr-qr, as in TRL and EasyDeL",
+                           options: NCAPairLoss.options)
+    PluginDescription.setInstanceState(desc) { api, ctx, out in
+        LossEntry.create(api, ctx, out) { try NCAPairLoss($0) }
+    }
+    desc?.pointee.loss = PluginDescription.lossVTable(needs: UInt32(DPH_LOSS_NEEDS_SEQUENCE)) { api, ctx, state, inputs, out in
+        LossEntry.compute(api, ctx, state, inputs, out, as: NCAPairLoss.self)
+    }
+    return Int32(DPH_OK)
+}

@@ -1,0 +1,64 @@
+import DPHLossKit
+import DPOHostSDK
+
+// `simpo` (SimPO, TRL's CPO trainer with loss_type=simpo and cpo_alpha=0, losses.md 6):
+// reference-free and length-normalised. With ac = pc/lc, ar = pr/lr (policy log-probs averaged
+// over response tokens), g = (ac - ar) - gamma/beta and
+// l = -(1-eps) logsig(beta*g) - eps logsig(-beta*g). No reference model is read; rewards are
+// TRL CPO's beta*ac and beta*ar, and the logged log-probs are the averaged ones.
+
+/// The `simpo` plugin's settings and formula.
+final class SimPOLoss: LossComputing {
+    let beta: Float
+    let gamma: Float
+    let labelSmoothing: Float
+
+    static var options: [PluginDescription.Option] { [
+        LossOptions.beta(help: "scale of the averaged log-prob reward, > 0 (TRL default 0.1; the SimPO paper uses 2 to 2.5)"),
+        .init("gamma", DPH_OPTION_FLOAT, default: "0.5",
+              help: "target reward margin; the log-prob gap must exceed gamma/beta, >= 0 (TRL simpo_gamma 0.5)"),
+        LossOptions.labelSmoothing(help: "assumed fraction of flipped preference labels, in [0, 0.5) (TRL CPO's label_smoothing)"),
+    ] }
+
+    init(_ host: Host) throws {
+        let rules = OptionRules(host)
+        beta = try rules.positive("beta")
+        gamma = try rules.nonNegative("gamma")
+        labelSmoothing = try rules.halfOpen("label_smoothing", 0, 0.5)
+    }
+
+    func compute(_ host: Host, _ inputs: dph_loss_inputs) throws -> dph_tensor {
+        let need = "for the length-averaged policy log-probs"
+        let chosen = try LengthAverage(host, lengths: try host.require(inputs.chosen_lengths, "chosen_lengths", for: need), what: "chosen")
+            .apply(try host.require(inputs.policy_chosen_logps, "policy_chosen_logps", for: need))
+        let rejected = try LengthAverage(host, lengths: try host.require(inputs.rejected_lengths, "rejected_lengths", for: need),
+                                         what: "rejected")
+            .apply(try host.require(inputs.policy_rejected_logps, "policy_rejected_logps", for: need))
+        let margin = try host.addScalar(try host.sub(chosen, rejected), -gamma / beta)
+        let losses = try PreferenceLoss.sigmoid(host, logits: margin, beta: beta, labelSmoothing: labelSmoothing)
+
+        let metrics = PreferenceMetrics(host)
+        try metrics.rewards(chosen: try host.scale(chosen, beta), rejected: try host.scale(rejected, beta))
+        try metrics.logpsAndLoss(chosen: chosen, rejected: rejected, losses: losses)
+        return try PreferenceLoss.batchMean(host, losses)
+    }
+}
+
+@_cdecl("dph_plugin_abi_version")
+public func dphPluginABIVersion() -> UInt32 { UInt32(DPH_ABI_VERSION) }
+
+@_cdecl("dph_plugin_init")
+public func dphPluginInit(_ host: UnsafePointer<dph_host_api>?, _ ctx: OpaquePointer?,
+                          _ desc: UnsafeMutablePointer<dph_plugin_desc>?) -> dph_status {
+    PluginDescription.fill(desc, kind: DPH_KIND_LOSS, name: "simpo", version: "1.0.0",
+                           summary: "SimPO (reference-free): g = pc/lc - pr/lr - gamma/beta, -(1-eps)*logsig(beta*g) "
+                               + "- eps*logsig(-beta*g), as TRL's CPO trainer with loss_type=simpo",
+                           options: SimPOLoss.options)
+    PluginDescription.setInstanceState(desc) { api, ctx, out in
+        LossEntry.create(api, ctx, out) { try SimPOLoss($0) }
+    }
+    desc?.pointee.loss = PluginDescription.lossVTable(needs: UInt32(DPH_LOSS_NEEDS_SEQUENCE)) { api, ctx, state, inputs, out in
+        LossEntry.compute(api, ctx, state, inputs, out, as: SimPOLoss.self)
+    }
+    return Int32(DPH_OK)
+}

@@ -1,0 +1,139 @@
+import CMPI
+import Foundation
+
+/// Collectives over one MPI communicator on float32 buffers (plus small double and byte helpers
+/// for metrics and state). Every rank must make the same calls in the same order.
+public final class Communicator: @unchecked Sendable {
+    public let rank: Int
+    public let size: Int
+    private let comm: MPI_Comm
+    private let watchdog: CollectiveWatchdog?
+
+    init(comm: MPI_Comm, collectiveTimeout: Double?) throws {
+        var r: Int32 = 0, s: Int32 = 0
+        try MPIResult.check("MPI_Comm_rank", MPI_Comm_rank(comm, &r))
+        try MPIResult.check("MPI_Comm_size", MPI_Comm_size(comm, &s))
+        self.comm = comm
+        rank = Int(r)
+        size = Int(s)
+        // One rank has no one to wait for.
+        watchdog = (collectiveTimeout.map { $0 > 0 } ?? false) && s > 1
+            ? CollectiveWatchdog(timeout: collectiveTimeout!, rank: Int(r), comm: comm) : nil
+    }
+
+    public var isRoot: Bool { rank == 0 }
+
+    func stopWatchdog() { watchdog?.stop() }
+
+    private func guarded(_ name: String, _ body: () -> Int32) throws {
+        watchdog?.begin(name)
+        let code = body()
+        watchdog?.end()
+        try MPIResult.check(name, code)
+    }
+
+    // MARK: float32
+
+    /// `buffer[i] = sum over ranks of buffer[i]`, in place.
+    public func allReduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws {
+        let n = try MPIResult.count("MPI_Allreduce", buffer.count)
+        try guarded("MPI_Allreduce") {
+            MPI_Allreduce(cmpi_in_place(), buffer.baseAddress, n, cmpi_float(), cmpi_sum(), comm)
+        }
+    }
+
+    /// Rank r's `send` lands at `recv[r*send.count ..< (r+1)*send.count]`.
+    public func allGather(_ send: UnsafeBufferPointer<Float>, into recv: UnsafeMutableBufferPointer<Float>) throws {
+        guard recv.count == send.count * size else {
+            throw DistributedError.mismatch("all-gather of \(send.count) per rank into \(recv.count) elements")
+        }
+        let n = try MPIResult.count("MPI_Allgather", send.count)
+        try guarded("MPI_Allgather") {
+            MPI_Allgather(send.baseAddress, n, cmpi_float(), recv.baseAddress, n, cmpi_float(), comm)
+        }
+    }
+
+    /// Sums `send` over ranks and leaves block r (`recv.count` elements) on rank r.
+    public func reduceScatterSum(_ send: UnsafeBufferPointer<Float>, into recv: UnsafeMutableBufferPointer<Float>) throws {
+        guard send.count == recv.count * size else {
+            throw DistributedError.mismatch("reduce-scatter of \(send.count) into \(recv.count) per rank")
+        }
+        let n = try MPIResult.count("MPI_Reduce_scatter_block", recv.count)
+        try guarded("MPI_Reduce_scatter_block") {
+            MPI_Reduce_scatter_block(send.baseAddress, recv.baseAddress, n, cmpi_float(), cmpi_sum(), comm)
+        }
+    }
+
+    /// Root's `send` blocks land in rank order in root's `recv` (`recv` is ignored elsewhere).
+    public func gather(_ send: UnsafeBufferPointer<Float>, into recv: UnsafeMutableBufferPointer<Float>?, root: Int = 0) throws {
+        let n = try MPIResult.count("MPI_Gather", send.count)
+        try guarded("MPI_Gather") {
+            MPI_Gather(send.baseAddress, n, cmpi_float(), recv?.baseAddress, n, cmpi_float(), Int32(root), comm)
+        }
+    }
+
+    /// Overwrites `buffer` on every rank with root's values.
+    public func broadcast(_ buffer: UnsafeMutableBufferPointer<Float>, root: Int = 0) throws {
+        let n = try MPIResult.count("MPI_Bcast", buffer.count)
+        try guarded("MPI_Bcast") { MPI_Bcast(buffer.baseAddress, n, cmpi_float(), Int32(root), comm) }
+    }
+
+    public func barrier() throws {
+        try guarded("MPI_Barrier") { MPI_Barrier(comm) }
+    }
+
+    // MARK: small helpers
+
+    /// Element-wise sum over ranks of a few doubles (norms, counters).
+    public func allReduceSum(_ values: [Double]) throws -> [Double] {
+        var out = values
+        let n = try MPIResult.count("MPI_Allreduce", values.count)
+        try out.withUnsafeMutableBufferPointer { b in
+            try guarded("MPI_Allreduce") {
+                MPI_Allreduce(cmpi_in_place(), b.baseAddress, n, cmpi_double(), cmpi_sum(), comm)
+            }
+        }
+        return out
+    }
+
+    /// Every rank's `values` concatenated in rank order (lengths may differ).
+    public func allGatherConcatenated(_ values: [Float]) throws -> [Float] {
+        var counts = [Int32](repeating: 0, count: size)
+        var mine = try MPIResult.count("MPI_Allgather", values.count)
+        try counts.withUnsafeMutableBufferPointer { c in
+            try guarded("MPI_Allgather") {
+                MPI_Allgather(&mine, 1, cmpi_int32(), c.baseAddress, 1, cmpi_int32(), comm)
+            }
+        }
+        var displacements = [Int32](repeating: 0, count: size)
+        for r in 1..<max(size, 1) { displacements[r] = displacements[r - 1] + counts[r - 1] }
+        var out = [Float](repeating: 0, count: Int(counts.reduce(0, +)))
+        try values.withUnsafeBufferPointer { s in
+            try out.withUnsafeMutableBufferPointer { o in
+                try guarded("MPI_Allgatherv") {
+                    MPI_Allgatherv(s.baseAddress, mine, cmpi_float(), o.baseAddress, counts, displacements, cmpi_float(), comm)
+                }
+            }
+        }
+        return out
+    }
+
+    /// Root's bytes on every rank (length sent first).
+    public func broadcast(bytes: [UInt8], root: Int = 0) throws -> [UInt8] {
+        var length = [Double(bytes.count)]
+        try length.withUnsafeMutableBufferPointer { b in
+            try guarded("MPI_Bcast") { MPI_Bcast(b.baseAddress, 1, cmpi_double(), Int32(root), comm) }
+        }
+        var out = rank == root ? bytes : [UInt8](repeating: 0, count: Int(length[0]))
+        let n = try MPIResult.count("MPI_Bcast", out.count)
+        try out.withUnsafeMutableBufferPointer { b in
+            try guarded("MPI_Bcast") { MPI_Bcast(b.baseAddress, n, cmpi_byte(), Int32(root), comm) }
+        }
+        return out
+    }
+
+    /// Root's string on every rank.
+    public func broadcast(string: String, root: Int = 0) throws -> String {
+        String(decoding: try broadcast(bytes: Array(string.utf8), root: root), as: UTF8.self)
+    }
+}

@@ -1,0 +1,89 @@
+import Foundation
+
+/// EasyDeL/TRL-style flags as a thin alias over the Hydra-style overrides, so users of those
+/// trainers can start from what they know:
+///   dpohost train --loss-type ipo --beta 0.1 --dataset-path data.jsonl --model-name-or-path DIR
+/// becomes `loss=ipo loss.beta=0.1 datasets=[jsonl] dataset_options.jsonl.path=data.jsonl
+/// model.name_or_path=DIR`. Everything else (key=value overrides, --config, --config-dir) passes
+/// through unchanged, after the translated flags so explicit overrides win.
+public enum EasyDeLArguments {
+    /// Flags that take a value, and the overrides each value becomes.
+    static let valued: [String: @Sendable (String) -> [String]] = [
+        "--loss-type": { v in ["loss=" + bracketed(lossNames(v))] },
+        "--loss-weights": { v in ["loss.weights=" + bracketed(v)] },
+        "--beta": { ["loss.beta=" + $0] },
+        "--label-smoothing": { ["loss.label_smoothing=" + $0] },
+        "--dataset-path": { ["datasets=[jsonl]", "dataset_options.jsonl.path=" + $0] },
+        "--model-name-or-path": { ["model.name_or_path=" + $0] },
+        "--learning-rate": { ["lr=" + $0] },
+        "--num-train-epochs": { ["n_epochs=" + $0] },
+        "--total-batch-size": { ["batch_size=" + $0] },
+        "--per-device-train-batch-size": { ["batch_size=" + $0] },
+        "--eval-batch-size": { ["eval_batch_size=" + $0] },
+        "--gradient-accumulation-steps": { ["gradient_accumulation_steps=" + $0] },
+        "--max-length": { ["max_length=" + $0] },
+        "--max-prompt-length": { ["max_prompt_length=" + $0] },
+        "--max-completion-length": { ["max_completion_length=" + $0] },
+        "--truncation-mode": { ["truncation_mode=" + $0] },
+        "--ref-model-mixup-alpha": { ["ref_model_mixup_alpha=" + $0] },
+        "--ref-model-sync-steps": { ["ref_model_sync_steps=" + $0] },
+        "--warmup-steps": { ["warmup_steps=" + $0] },
+        "--seed": { ["seed=" + $0] },
+        "--output-dir": { ["local_run_dir=" + $0] },
+        "--exp-name": { ["exp_name=" + $0] },
+        "--optimizer": { ["optimizer=" + $0] },
+    ]
+    static let switches: [String: String] = [
+        "--reference-free": "loss.reference_free=true",
+        "--sync-ref-model": "sync_ref_model=true",
+        "--precompute-ref-log-probs": "precompute_ref_log_probs=true",
+        "--do-first-eval": "do_first_eval=true",
+    ]
+    /// Flags that belong to the Hydra-style command line itself.
+    static let passThrough: Set<String> = ["--config", "--config-dir"]
+
+    static func bracketed(_ v: String) -> String { v.hasPrefix("[") ? v : "[" + v + "]" }
+
+    /// TRL's loss_type names that dpohost calls otherwise: `sigmoid` is DPO, `aot_unpaired`
+    /// (TRL HEAD) is `aot_pair`.
+    static let lossAliases = ["sigmoid": "dpo", "aot_unpaired": "aot_pair"]
+
+    static func lossNames(_ v: String) -> String {
+        v.trimmingCharacters(in: CharacterSet(charactersIn: "[]")).split(separator: ",")
+            .map { name in let n = name.trimmingCharacters(in: .whitespaces); return lossAliases[n] ?? n }
+            .joined(separator: ",")
+    }
+
+    /// The overrides the arguments mean; an unknown `--flag` is an error naming the nearest one.
+    public static func translate(_ arguments: [String]) throws -> [String] {
+        var translated: [String] = [], rest: [String] = []
+        var i = 0
+        while i < arguments.count {
+            let arg = arguments[i]
+            guard arg.hasPrefix("--") else { rest.append(arg); i += 1; continue }
+            let parts = arg.split(separator: "=", maxSplits: 1).map(String.init)
+            let flag = parts[0].replacingOccurrences(of: "_", with: "-")
+            if passThrough.contains(flag) {
+                rest.append(arg)
+                if parts.count == 1, i + 1 < arguments.count { rest.append(arguments[i + 1]); i += 1 }
+            } else if let override = switches[flag] {
+                translated.append(parts.count == 2 ? override.replacingOccurrences(of: "=true", with: "=" + parts[1]) : override)
+            } else if let make = valued[flag] {
+                var value: String
+                if parts.count == 2 { value = parts[1] } else {
+                    guard i + 1 < arguments.count else {
+                        throw ConfigError.invalidValue(key: flag, value: "", reason: "needs a value")
+                    }
+                    value = arguments[i + 1]
+                    i += 1
+                }
+                translated += make(value)
+            } else {
+                let known = Array(valued.keys) + Array(switches.keys) + Array(passThrough)
+                throw ConfigError.unknownKey(key: flag, suggestion: KeySuggester.nearest(to: flag, among: known))
+            }
+            i += 1
+        }
+        return translated + rest
+    }
+}

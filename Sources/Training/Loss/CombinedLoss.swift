@@ -1,0 +1,54 @@
+import Autograd
+import TensorCore
+
+/// One term of the objective: a loss plugin and its weight.
+public struct WeightedLoss {
+    public let name: String
+    public let computation: LossComputation
+    public let weight: Double
+
+    public init(name: String, computation: LossComputation, weight: Double = 1) {
+        self.name = name
+        self.computation = computation
+        self.weight = weight
+    }
+}
+
+/// The training objective: one loss, or several combined with weights as TRL's multi-loss option
+/// does (`loss=[dpo,sft] loss.weights=[1.0,0.2]`): total = sum_k w_k * mean(loss_k).
+///
+/// Metrics: the first loss's keep their names (rewards, log-probs); every term's per-example loss
+/// is also reported as `<name>/loss/<split>`, and `loss/<split>` is the weighted per-example sum.
+public struct CombinedLoss {
+    public let terms: [WeightedLoss]
+
+    public init(_ terms: [WeightedLoss]) { self.terms = terms }
+
+    public func compute(_ batch: LossBatch, split: LossMetricSplit, tape: Tape) throws -> LossOutcome {
+        if terms.count == 1, terms[0].weight == 1 {
+            return try terms[0].computation.compute(batch, split: split, tape: tape)
+        }
+        let lossKey = "loss/\(split.rawValue)"
+        var total: Variable?
+        var metrics: [(name: String, values: [Float])] = []
+        var combined: [Float]?
+        for (k, term) in terms.enumerated() {
+            let outcome = try term.computation.compute(batch, split: split, tape: tape)
+            let scaled = try tape.scale(outcome.loss, Float(term.weight))
+            total = try total.map { try tape.add($0, scaled) } ?? scaled
+            for m in outcome.metrics {
+                if m.name == lossKey {
+                    let weighted = m.values.map { $0 * Float(term.weight) }
+                    combined = combined.map { zip($0, weighted).map { $0 + $1 } } ?? weighted
+                    metrics.append(("\(term.name)/\(m.name)", m.values))
+                } else if k == 0 {
+                    metrics.append(m)
+                } else {
+                    metrics.append(("\(term.name)/\(m.name)", m.values))
+                }
+            }
+        }
+        if let combined { metrics.append((lossKey, combined)) }
+        return LossOutcome(loss: total!, metrics: metrics)
+    }
+}

@@ -1,0 +1,34 @@
+import PluginHost
+
+public enum LossObjectiveError: Error, CustomStringConvertible {
+    case unusedOption(String, losses: [String])
+    public var description: String {
+        switch self {
+        case let .unusedOption(key, losses):
+            return "loss.\(key) is an option of none of the losses \(losses.joined(separator: ", "))"
+        }
+    }
+}
+
+/// Builds the objective from the `loss` config: one plugin per name in `loss.name`, each given
+/// the shared `loss.*` options it declares (a single loss gets all of them, so a misspelt option
+/// is the plugin's clear error with a suggestion).
+public enum LossObjective {
+    public static func build(_ config: LossConfig, registry: PluginRegistry) throws -> CombinedLoss {
+        let options = config.options.mapValues(\.displayText)
+        let plugins = try config.names.map { try registry.resolve(kind: .loss, name: $0) }
+        if plugins.count > 1 {
+            let declared = Set(plugins.flatMap { $0.descriptor.options.map(\.name) })
+            if let unused = options.keys.sorted().first(where: { !declared.contains($0) }) {
+                throw LossObjectiveError.unusedOption(unused, losses: config.names)
+            }
+        }
+        let terms = try zip(zip(config.names, plugins), config.weights).map { pair, weight in
+            let (name, plugin) = pair
+            let mine = plugins.count == 1 ? options
+                : options.filter { key, _ in plugin.descriptor.options.contains { $0.name == key } }
+            return WeightedLoss(name: name, computation: LossComputation(plugin: try LossPlugin(plugin, options: mine)), weight: weight)
+        }
+        return CombinedLoss(terms)
+    }
+}

@@ -1,0 +1,35 @@
+import Training
+import XCTest
+
+final class EasyDeLArgumentsTests: XCTestCase {
+    func testFlagsBecomeTheEquivalentOverrides() throws {
+        XCTAssertEqual(try EasyDeLArguments.translate(["--loss-type", "ipo", "--beta=0.1", "--dataset-path", "d.jsonl",
+                                                       "--max-prompt-length", "256", "--max-completion-length=128", "--sync-ref-model"]),
+                       ["loss=[ipo]", "loss.beta=0.1", "datasets=[jsonl]", "dataset_options.jsonl.path=d.jsonl",
+                        "max_prompt_length=256", "max_completion_length=128", "sync_ref_model=true"])
+    }
+
+    func testSeveralLossTypesAndWeights() throws {
+        XCTAssertEqual(try EasyDeLArguments.translate(["--loss-type", "dpo,sft", "--loss-weights", "1.0,0.2"]),
+                       ["loss=[dpo,sft]", "loss.weights=[1.0,0.2]"])
+    }
+
+    func testHydraOverridesPassThroughAfterTheFlagsSoTheyWin() throws {
+        XCTAssertEqual(try EasyDeLArguments.translate(["lr=1e-5", "--learning-rate", "1e-6", "--config", "f.yaml"]),
+                       ["lr=1e-6", "lr=1e-5", "--config", "f.yaml"])
+    }
+
+    func testTRLLossTypeNamesMapToDpohostsLosses() throws {
+        XCTAssertEqual(try EasyDeLArguments.translate(["--loss-type", "sigmoid,aot_unpaired"]), ["loss=[dpo,aot_pair]"])
+    }
+
+    func testUnknownFlagSuggestsTheNearest() {
+        XCTAssertThrowsError(try EasyDeLArguments.translate(["--los-type", "dpo"])) {
+            XCTAssertTrue(String(describing: $0).contains("--loss-type"), String(describing: $0))
+        }
+    }
+
+    func testFlagWithoutItsValueIsAnError() {
+        XCTAssertThrowsError(try EasyDeLArguments.translate(["--beta"]))
+    }
+}

@@ -1,0 +1,63 @@
+import Foundation
+import Training
+import XCTest
+
+/// Runs the built `dpohost` binary the way a user does, from the repository root.
+enum CLIHarness {
+    static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let binary = Bundle.main.bundleURL.appendingPathComponent("dpohost").path
+}
+
+protocol CLIRunning {}
+
+/// Exit status and everything the command printed (stdout and stderr together).
+struct RunResult { let status: Int32; let output: String }
+
+extension CLIRunning {
+
+    func dpohost(_ args: [String], killWhen: ((URL) -> Bool)? = nil, watch: URL? = nil) throws -> RunResult {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: CLIHarness.binary)
+        p.arguments = args
+        p.currentDirectoryURL = CLIHarness.repo
+        var env = ProcessInfo.processInfo.environment
+        env["DPOHOST_HOME"] = FileManager.default.temporaryDirectory.appendingPathComponent("dpohost-home-\(UUID())").path
+        p.environment = env
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("dpohost-out-\(UUID()).txt")
+        FileManager.default.createFile(atPath: out.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: out)
+        p.standardOutput = handle
+        p.standardError = handle
+        try p.run()
+        if let killWhen, let watch {
+            while p.isRunning {
+                if killWhen(watch) { kill(p.processIdentifier, SIGKILL); break }
+                usleep(2000)
+            }
+        }
+        p.waitUntilExit()
+        try handle.close()
+        return RunResult(status: p.terminationStatus, output: (try? String(contentsOf: out, encoding: .utf8)) ?? "")
+    }
+
+    func tempRun(_ name: String) -> URL {
+        FileManager.default.temporaryDirectory.appendingPathComponent("dpohost-runs-\(UUID())").appendingPathComponent(name)
+    }
+
+    /// Small but real: batch 4, eval every 8 examples, fixture Pythia and HH samples.
+    func common(_ runDir: URL) -> [String] {
+        ["model=pythia-tiny", "datasets=[hh]", "dataset_options.hh.data_dir=Tests/Fixtures/data/hh", "exp_name=e2e",
+         "local_run_dir=\(runDir.path)", "batch_size=4", "eval_batch_size=4", "n_eval_examples=8", "eval_every=8",
+         "lr=1e-4", "warmup_steps=2", "max_length=128", "max_prompt_length=64", "sample_during_eval=false",
+         "minimum_log_interval_secs=0", "progress=lines", "threads=1"]
+    }
+
+    func trainLosses(_ runDir: URL) throws -> [Int: Double] {
+        var out: [Int: Double] = [:]
+        for r in try MetricsLog.read(runDir.appendingPathComponent("metrics.jsonl")) where r.split == "train" {
+            out[r.examples] = r.values["loss/train"]
+        }
+        return out
+    }
+
+}

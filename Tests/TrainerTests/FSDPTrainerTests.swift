@@ -1,0 +1,219 @@
+import Checkpoint
+import Foundation
+import TensorCore
+import Training
+import XCTest
+
+/// FSDPTrainer with real processes (`mpirun -np 2` running the built binary) against
+/// BasicTrainer on the same global batches.
+///
+/// Tolerances: both trainers compute the same float32 operations, but FSDP sums each gradient as
+/// two half-batch gradients (one per rank) reduce-scattered and averaged, where BasicTrainer
+/// sums over the whole batch in one backward; float32 re-association changes the last bits
+/// (relative ~1e-7 per sum). Losses, norms and metrics therefore agree to 1e-4 relative after
+/// 5 steps. Parameters: with SGD an update is linear in the gradient, so they agree to 1e-6. With
+/// RMSprop the first updates are ~lr*g/sqrt((1-alpha) g^2) = 10*lr*sign(g): an element whose
+/// gradient is itself at rounding level (a near-cancelling sum) may take a different sign, so a
+/// handful of elements differ by up to ~10*lr while all the others agree to 1e-6.
+final class FSDPTrainerTests: XCTestCase, CLIRunning {
+    let dpo = ["loss=dpo", "loss.beta=0.1"]
+
+    func testFiveDPOStepsMatchBasicTrainerWithSGD() throws {
+        try compareWithBasic(extra: ["optimizer=SGD", "lr=0.05"], parameterTolerance: 1e-6, outliers: 0)
+    }
+
+    func testFiveDPOStepsMatchBasicTrainerWithRMSprop() throws {
+        // lr=1e-4 (common): outliers bounded by 10*lr = 1e-3, at most 0.1% of the elements.
+        try compareWithBasic(extra: [], parameterTolerance: 1e-6, outliers: 0.001, outlierBound: 1e-3)
+    }
+
+    private func compareWithBasic(extra: [String], parameterTolerance: Float, outliers: Double,
+                                  outlierBound: Float = 0, file: StaticString = #filePath, line: UInt = #line) throws {
+        _ = try MPIHarness.requireMPIRun()
+        let basic = tempRun("basic"), fsdp = tempRun("fsdp")
+        let args = dpo + ["n_examples=20"] + extra   // 5 updates of 4 examples
+        let a = try dpohost(["train"] + common(basic) + args)
+        XCTAssertEqual(a.status, 0, a.output, file: file, line: line)
+        let b = try mpirun(2, ["train"] + common(fsdp) + args + ["trainer=FSDPTrainer"])
+        XCTAssertEqual(b.result.status, 0, b.result.output, file: file, line: line)
+        XCTAssertTrue(b.result.output.contains("FSDP: 2 ranks"), b.result.output, file: file, line: line)
+        try assertSameMetrics(basic, fsdp, steps: [4, 8, 12, 16, 20], file: file, line: line)
+
+        let expected = try CheckpointStore.weights(in: basic.appendingPathComponent("LATEST").path)
+        let got = try CheckpointStore.weights(in: fsdp.appendingPathComponent("LATEST").path)
+        XCTAssertEqual(Set(expected.keys), Set(got.keys), file: file, line: line)
+        var total = 0, far = 0
+        var largest: Float = 0
+        for (name, t) in expected {
+            let u = try XCTUnwrap(got[name], file: file, line: line)
+            XCTAssertEqual(t.shape, u.shape, name, file: file, line: line)
+            for i in 0..<t.count {
+                let d = abs(t.pointer[i] - u.pointer[i])
+                total += 1
+                if d > parameterTolerance { far += 1 }
+                largest = max(largest, d)
+            }
+        }
+        XCTAssertLessThanOrEqual(Double(far), outliers * Double(total),
+                                 "\(far) of \(total) parameters differ by more than \(parameterTolerance)", file: file, line: line)
+        XCTAssertLessThanOrEqual(largest, max(parameterTolerance, outlierBound), file: file, line: line)
+        // The optimizer state is saved in full, in BasicTrainer's layout.
+        let optA = try CheckpointStore.tensors(inFile: basic.appendingPathComponent("LATEST/optimizer.safetensors").path)
+        let optB = try CheckpointStore.tensors(inFile: fsdp.appendingPathComponent("LATEST/optimizer.safetensors").path)
+        XCTAssertEqual(Set(optA.keys), Set(optB.keys), file: file, line: line)
+        XCTAssertEqual(optA.mapValues(\.shape), optB.mapValues(\.shape), file: file, line: line)
+        // A sharded run exports the same Hugging Face directory as any other run.
+        let export = FileManager.default.temporaryDirectory.appendingPathComponent("dpohost-export-\(UUID())")
+        let e = try dpohost(["export", fsdp.path, export.path])
+        XCTAssertEqual(e.status, 0, e.output, file: file, line: line)
+        let exported = try CheckpointStore.weights(in: export.path)
+        XCTAssertEqual(Set(exported.keys), Set(got.keys), file: file, line: line)
+        for (name, t) in got {
+            XCTAssertEqual(exported[name].map { Array(UnsafeBufferPointer(start: $0.pointer, count: $0.count)) },
+                           Array(UnsafeBufferPointer(start: t.pointer, count: t.count)), name, file: file, line: line)
+        }
+    }
+
+    func testResumeAcrossWorldSizesContinuesIdentically() throws {
+        _ = try MPIHarness.requireMPIRun()
+        let straight = tempRun("straight")
+        let s = try mpirun(2, ["train"] + common(straight) + dpo + ["n_examples=24", "trainer=FSDPTrainer"])
+        XCTAssertEqual(s.result.status, 0, s.result.output)
+
+        // 2 ranks -> 1 process (BasicTrainer) and -> 1 rank (FSDPTrainer without mpirun).
+        for oneRank in [["trainer=BasicTrainer"], ["trainer=FSDPTrainer"]] {
+            let run = tempRun("two-to-one")
+            let first = try mpirun(2, ["train"] + common(run) + dpo + ["n_examples=12", "trainer=FSDPTrainer"])
+            XCTAssertEqual(first.result.status, 0, first.result.output)
+            let second = try dpohost(["train"] + common(run) + dpo + ["n_examples=24", "resume=\(run.path)"] + oneRank)
+            XCTAssertEqual(second.status, 0, second.output)
+            XCTAssertTrue(second.output.contains("resumed from"), second.output)
+            try assertSameMetrics(straight, run, steps: [4, 8, 12, 16, 20, 24])
+        }
+
+        // 1 process -> 2 ranks.
+        let run = tempRun("one-to-two")
+        let first = try dpohost(["train"] + common(run) + dpo + ["n_examples=12"])
+        XCTAssertEqual(first.status, 0, first.output)
+        let second = try mpirun(2, ["train"] + common(run) + dpo + ["n_examples=24", "resume=\(run.path)", "trainer=FSDPTrainer"])
+        XCTAssertEqual(second.result.status, 0, second.result.output)
+        XCTAssertTrue(second.result.output.contains("resumed from"), second.result.output)
+        try assertSameMetrics(straight, run, steps: [4, 8, 12, 16, 20, 24])
+    }
+
+    func testAKilledRankEndsTheJobWithAnErrorAndTheRunResumes() throws {
+        _ = try MPIHarness.requireMPIRun()
+        let run = tempRun("killed")
+        let long = dpo + ["n_examples=4000", "n_epochs=1000", "trainer=FSDPTrainer"]
+        var killedAt: Date?
+        let r = try mpirun(2, ["train"] + common(run) + long, timeout: 120) { mpirunPid in
+            guard FileManager.default.fileExists(atPath: run.appendingPathComponent("step-8/trainer_state.json").path),
+                  let rank1 = MPIHarness.ranks(of: mpirunPid)[1] else { return false }
+            kill(rank1, SIGKILL)
+            killedAt = Date()
+            return true
+        }
+        XCTAssertNotNil(killedAt, "rank 1 was never killed")
+        XCTAssertNotEqual(r.result.status, 0, r.result.output)
+        if let killedAt { XCTAssertLessThan(Date().timeIntervalSince(killedAt), 60, "the job must end soon after a rank dies") }
+
+        let resumed = try mpirun(2, ["train"] + common(run) + dpo + ["n_examples=16", "trainer=FSDPTrainer", "resume=\(run.path)"])
+        XCTAssertEqual(resumed.result.status, 0, resumed.result.output)
+        XCTAssertTrue(resumed.result.output.contains("resumed from"), resumed.result.output)
+    }
+
+    func testAHangingRankIsAbortedByTheCollectiveTimeout() throws {
+        _ = try MPIHarness.requireMPIRun()
+        let run = tempRun("hung")
+        var stopped: Int32?
+        let r = try mpirun(2, ["train"] + common(run) + dpo + ["n_examples=4000", "n_epochs=1000", "trainer=FSDPTrainer",
+                                                               "collective_timeout_secs=3"], timeout: 120) { mpirunPid in
+            guard FileManager.default.fileExists(atPath: run.appendingPathComponent("metrics.jsonl").path),
+                  let rank1 = MPIHarness.ranks(of: mpirunPid)[1] else { return false }
+            kill(rank1, SIGSTOP)   // alive but never answers again
+            stopped = rank1
+            return true
+        }
+        if let stopped { kill(stopped, SIGKILL) }
+        XCTAssertNotNil(stopped)
+        XCTAssertNotEqual(r.result.status, 0, r.result.output)
+        XCTAssertTrue(r.result.output.contains("waited") && r.result.output.contains("a rank died or hangs"), r.result.output)
+        XCTAssertLessThan(r.seconds, 60)
+    }
+
+    func testMemoryPerRankOfShardedStateIsHalfOfBasicTrainers() throws {
+        _ = try MPIHarness.requireMPIRun()
+        let a = try dpohost(["train"] + common(tempRun("mem-basic")) + dpo + ["n_examples=4"])
+        XCTAssertEqual(a.status, 0, a.output)
+        let b = try mpirun(2, ["train"] + common(tempRun("mem-fsdp")) + dpo + ["n_examples=4", "trainer=FSDPTrainer"])
+        XCTAssertEqual(b.result.status, 0, b.result.output)
+        let basic = try XCTUnwrap(memory(a.output)[0])
+        let ranks = memory(b.result.output)
+        XCTAssertEqual(ranks.count, 2, b.result.output)
+        for (rank, m) in ranks {
+            XCTAssertEqual(m.parameters, basic.parameters, "full parameters for compute (rank \(rank))")
+            // Padding to a multiple of the world size adds at most one element per unit.
+            XCTAssertEqual(m.master / basic.parameters, 0.5, accuracy: 0.01, "master shard (rank \(rank))")
+            XCTAssertEqual(m.gradients / basic.gradients, 0.5, accuracy: 0.01, "gradients (rank \(rank))")
+            XCTAssertEqual(m.optimizer / basic.optimizer, 0.5, accuracy: 0.01, "optimizer state (rank \(rank))")
+        }
+    }
+
+    // MARK: helpers
+
+    private struct Memory { let parameters, master, gradients, optimizer: Double }
+
+    /// The `memory rank R: ...` lines of a train log, by rank (MiB).
+    private func memory(_ log: String) -> [Int: Memory] {
+        var out: [Int: Memory] = [:]
+        for line in log.split(separator: "\n") where line.hasPrefix("memory rank ") {
+            let rank = Int(line.dropFirst("memory rank ".count).prefix { $0.isNumber })!
+            let numbers = line.split(separator: " ").compactMap { Double($0) }
+            guard numbers.count == 4 else { continue }
+            out[rank] = Memory(parameters: numbers[0], master: numbers[1], gradients: numbers[2], optimizer: numbers[3])
+        }
+        return out
+    }
+
+    private func assertSameMetrics(_ expected: URL, _ got: URL, steps: Set<Int>,
+                                   file: StaticString = #filePath, line: UInt = #line) throws {
+        let a = try MetricsLog.read(expected.appendingPathComponent("metrics.jsonl")).filter { $0.split == "train" }
+        let b = try MetricsLog.read(got.appendingPathComponent("metrics.jsonl")).filter { $0.split == "train" }
+        XCTAssertEqual(Set(a.map(\.examples)), steps, file: file, line: line)
+        XCTAssertEqual(Set(b.map(\.examples)), steps, file: file, line: line)
+        let byStep = Dictionary(b.map { ($0.examples, $0.values) }, uniquingKeysWith: { $1 })
+        for record in a {
+            let other = try XCTUnwrap(byStep[record.examples], file: file, line: line)
+            for key in ["loss/train", "grad_norm", "rewards_train/margins", "logps_train/chosen"] {
+                let x = try XCTUnwrap(record.values[key], key, file: file, line: line)
+                let y = try XCTUnwrap(other[key], key, file: file, line: line)
+                XCTAssertEqual(y, x, accuracy: 1e-4 * max(1, abs(x)), "\(key) after \(record.examples) examples", file: file, line: line)
+            }
+        }
+    }
+}
+
+/// How parameters fall into FSDP units and shards (no MPI needed).
+final class ShardLayoutTests: XCTestCase {
+    func testBlocksAreUnitsAndTheRestIsOneUnitPaddedToTheWorldSize() {
+        let params = [("gpt_neox.embed_in.weight", 10), ("gpt_neox.layers.0.attention.dense.weight", 4),
+                      ("gpt_neox.layers.0.mlp.bias", 3), ("gpt_neox.layers.1.mlp.bias", 3),
+                      ("gpt_neox.layers.10.mlp.bias", 2), ("gpt_neox.final_layer_norm.weight", 5), ("embed_out.weight", 1)]
+        let layout = ShardLayout(parameters: params.map { (name: $0.0, count: $0.1) }, blockName: "gpt_neox.layers.{i}", worldSize: 2)
+        XCTAssertEqual(layout.units.map(\.name), ["non_block", "gpt_neox.layers.0", "gpt_neox.layers.1", "gpt_neox.layers.10"])
+        XCTAssertEqual(layout.units.map(\.length), [16, 7, 3, 2])
+        XCTAssertEqual(layout.units.map(\.shardLength), [8, 4, 2, 1])
+        XCTAssertEqual(layout.units[0].members.map(\.parameter), [0, 5, 6])
+        XCTAssertEqual(layout.units[0].members.map(\.offset), [0, 10, 15])
+        XCTAssertEqual(layout.totalElements, 28)
+        XCTAssertEqual(layout.shardElements, 15)
+    }
+
+    func testGPT2StyleBlockNamesWithASuffix() {
+        let layout = ShardLayout(parameters: [("transformer.h.3.attn.c_attn.weight", 6), ("transformer.h.3x.weight", 1),
+                                              ("transformer.wte.weight", 4)].map { (name: $0.0, count: $0.1) },
+                                 blockName: "transformer.h.{i}", worldSize: 3)
+        XCTAssertEqual(layout.units.map(\.name), ["transformer.h.3", "non_block"])
+        XCTAssertEqual(layout.units.map(\.shardLength), [2, 2])
+    }
+}

@@ -1,0 +1,66 @@
+import Checkpoint
+import Foundation
+import TensorCore
+import Training
+import XCTest
+
+/// Issue 9's trainer options: several losses with weights, and reference-model syncing.
+final class LossOptionsTests: XCTestCase, CLIRunning {
+
+    func testCombinedLossesReportEachTermAndTheirWeightedSum() throws {
+        let run = tempRun("multi")
+        let r = try dpohost(["train"] + common(run) + ["loss=[dpo,sft]", "loss.beta=0.1", "loss.weights=[1.0,0.2]",
+                                                              "n_examples=8"])
+        XCTAssertEqual(r.status, 0, r.output)
+        let records = try MetricsLog.read(run.appendingPathComponent("metrics.jsonl"))
+        let train = try XCTUnwrap(records.first { $0.split == "train" }).values
+        let dpo = try XCTUnwrap(train["dpo/loss/train"]), sft = try XCTUnwrap(train["sft/loss/train"])
+        XCTAssertEqual(try XCTUnwrap(train["loss/train"]), dpo + 0.2 * sft, accuracy: 1e-4 * max(1, abs(sft)))
+        XCTAssertNotNil(train["rewards_train/accuracies"], "the first loss keeps its own metric names")
+        XCTAssertTrue(try String(contentsOf: run.appendingPathComponent("config.yaml"), encoding: .utf8).contains("weights"))
+    }
+
+    func testLossWeightsMustMatchTheLosses() throws {
+        let r = try dpohost(["train"] + common(tempRun("w")) + ["loss=[dpo,sft]", "loss.beta=0.1", "loss.weights=[1.0]"])
+        XCTAssertEqual(r.status, 1)
+        XCTAssertTrue(r.output.contains("loss.weights"), r.output)
+    }
+
+    func testReferenceSyncMixesThePolicyIntoTheReference() throws {
+        let run = tempRun("sync")
+        // One update, then ref <- 0.5 * ref + 0.5 * policy.
+        let r = try dpohost(["train"] + common(run) + ["loss=dpo", "loss.beta=0.1", "n_examples=4",
+                                                              "sync_ref_model=true", "ref_model_sync_steps=1", "ref_model_mixup_alpha=0.5"])
+        XCTAssertEqual(r.status, 0, r.output)
+        let start = try ModelDirectory(path: CLIHarness.repo.appendingPathComponent("Tests/Fixtures/models/pythia-tiny").path)
+        let latest = run.appendingPathComponent("LATEST")
+        let policy = try SafeTensorsFile(path: latest.appendingPathComponent("policy.safetensors").path)
+        let reference = try SafeTensorsFile(path: latest.appendingPathComponent("reference.safetensors").path)
+        var moved = false
+        for name in policy.tensorNames {
+            let p = try policy.floatTensor(named: name).scalars, r0 = try start.floatTensor(named: name).scalars
+            let r1 = try reference.floatTensor(named: name).scalars
+            for i in 0..<p.count {
+                XCTAssertEqual(r1[i], 0.5 * r0[i] + 0.5 * p[i], accuracy: 1e-6, name)
+                if r1[i] != r0[i] { moved = true }
+            }
+        }
+        XCTAssertTrue(moved, "the reference should have moved toward the policy")
+    }
+}
+
+final class EasyDeLCommandLineTests: XCTestCase, CLIRunning {
+    func testEasyDeLStyleCommandTrainsOnAFlatJSONLFile() throws {
+        let run = tempRun("easydel")
+        let r = try dpohost(["train", "--loss-type", "ipo", "--beta", "0.1", "--dataset-path", "Tests/Fixtures/data/preference.jsonl",
+                             "--model-name-or-path", "Tests/Fixtures/models/pythia-tiny", "--learning-rate", "1e-4",
+                             "--max-prompt-length", "48", "--max-completion-length", "32", "--exp-name", "easydel",
+                             "--output-dir", run.path, "--total-batch-size", "4", "n_examples=8", "eval_batch_size=4",
+                             "n_eval_examples=4", "dataset_options.jsonl.test_path=Tests/Fixtures/data/preference.jsonl",
+                             "sample_during_eval=false", "progress=off", "threads=1"])
+        XCTAssertEqual(r.status, 0, r.output)
+        let yaml = try String(contentsOf: run.appendingPathComponent("config.yaml"), encoding: .utf8)
+        XCTAssertTrue(yaml.contains("max_completion_length: 32"), yaml)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: run.appendingPathComponent("LATEST/policy.safetensors").path))
+    }
+}

@@ -1,0 +1,87 @@
+import Foundation
+import XCTest
+
+/// Starts `mpirun -np N dpohost ...` as a user would, with Open MPI's allow-run-as-root settings
+/// when the tests run as root, and finds the rank processes it started.
+enum MPIHarness {
+    /// `mpirun` on PATH, or nil (the MPI tests are then skipped, saying why).
+    static let mpirun: String? = {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+        for dir in path.split(separator: ":") {
+            let candidate = "\(dir)/mpirun"
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        return nil
+    }()
+
+    static func requireMPIRun() throws -> String {
+        guard let mpirun else { throw XCTSkip("mpirun not found on PATH: install openmpi-bin (scripts/install-deps.sh) to run the MPI tests") }
+        return mpirun
+    }
+
+    /// The process ids of `mpirun`'s children by their MPI rank (from OMPI_COMM_WORLD_RANK).
+    static func ranks(of mpirunPid: Int32) -> [Int: Int32] {
+        var out: [Int: Int32] = [:]
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return out }
+        for entry in entries {
+            guard let pid = Int32(entry),
+                  let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")") else { continue }
+            // After "pid (comm)": state, then the parent pid.
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            guard fields.count > 1, Int32(fields[1]) == mpirunPid,
+                  let environ = FileManager.default.contents(atPath: "/proc/\(pid)/environ") else { continue }
+            for item in environ.split(separator: 0) {
+                let text = String(decoding: item, as: UTF8.self)
+                if text.hasPrefix("OMPI_COMM_WORLD_RANK="), let rank = Int(text.dropFirst("OMPI_COMM_WORLD_RANK=".count)) {
+                    out[rank] = pid
+                }
+            }
+        }
+        return out
+    }
+}
+
+struct TimedResult { let result: RunResult; let seconds: Double }
+
+extension CLIRunning {
+    /// `mpirun -np ranks dpohost args`. `monitor(mpirunPid)` is polled every 20 ms while it runs
+    /// until it returns true. The job is killed (and the test fails) after `timeout` seconds.
+    func mpirun(_ ranks: Int, _ args: [String], timeout: Double = 180,
+                monitor: ((Int32) -> Bool)? = nil) throws -> TimedResult {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: try MPIHarness.requireMPIRun())
+        p.arguments = ["-np", "\(ranks)", CLIHarness.binary] + args
+        p.currentDirectoryURL = CLIHarness.repo
+        var env = ProcessInfo.processInfo.environment
+        env["DPOHOST_HOME"] = FileManager.default.temporaryDirectory.appendingPathComponent("dpohost-home-\(UUID())").path
+        if geteuid() == 0 {
+            env["OMPI_ALLOW_RUN_AS_ROOT"] = "1"
+            env["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
+        }
+        p.environment = env
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("dpohost-mpi-\(UUID()).txt")
+        FileManager.default.createFile(atPath: out.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: out)
+        p.standardOutput = handle
+        p.standardError = handle
+        let start = Date()
+        try p.run()
+        var monitoring = monitor != nil
+        while p.isRunning {
+            if monitoring, monitor!(p.processIdentifier) { monitoring = false }
+            if Date().timeIntervalSince(start) > timeout {
+                for pid in MPIHarness.ranks(of: p.processIdentifier).values { kill(pid, SIGKILL) }
+                kill(p.processIdentifier, SIGKILL)
+                XCTFail("mpirun still running after \(timeout) s: killed")
+                break
+            }
+            usleep(20_000)
+        }
+        p.waitUntilExit()
+        let seconds = Date().timeIntervalSince(start)
+        try handle.close()
+        let text = (try? String(contentsOf: out, encoding: .utf8)) ?? ""
+        return TimedResult(result: RunResult(status: p.terminationStatus, output: text), seconds: seconds)
+    }
+}
