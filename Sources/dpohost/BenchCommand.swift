@@ -29,7 +29,7 @@ struct KernelBench: ParsableCommand {
             Shape(name: "mlp down  (gpt2-small)", tokens: 1024, input: 3072, output: 768),
             Shape(name: "lm head   (pythia vocab)", tokens: 256, input: 512, output: 50304),
         ]
-        print("threads: \(pool.threads) worker, \(pool.blasThreads) OpenBLAS")
+        print("threads: \(pool.threads) worker, products split in \(pool.blasThreads) (OpenBLAS single-threaded)")
         print("GFLOP/s (best of \(repeats)); linear f+b counts 3 GEMMs (forward, input and weight gradients)")
         print(pad("shape", 26) + pad("M×K×N", 18) + pad("sgemm", 10) + pad("linear fwd", 12) + pad("linear f+b", 12))
         var rng = SplitMix64(seed: 1)

@@ -46,7 +46,7 @@ struct SelfCheckCommand: ParsableCommand {
             }
         }
         let pool = WorkerPool()
-        print("threads: \(pool.threads) worker, \(pool.blasThreads) OpenBLAS")
+        print("threads: \(pool.threads) worker, products split in \(pool.blasThreads) (OpenBLAS single-threaded)")
         if failed > 0 { throw ValidationError("\(failed) of \(checks.count) gradient checks failed") }
         print("\(checks.count) passed, 0 failed")
     }

@@ -6,7 +6,7 @@ import XCTest
 final class BenchStepCommandTests: XCTestCase {
     func testOneTinyConfigurationPrintsTheColumnsAndTheTorchSkipReason() throws {
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: TrainCommandTests.binary)
+        p.executableURL = Bundle.main.bundleURL.appendingPathComponent("dpohost")
         p.arguments = ["bench", "step", "--arch", "pythia", "--size", "tiny", "--loss", "dpo", "--steps", "1",
                        "--warmup", "0", "--sgemm-seconds", "0", "--vs-torch", "--python", "/nonexistent/python3",
                        "--torch-script", #filePath]
