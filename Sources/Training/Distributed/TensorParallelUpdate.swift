@@ -1,4 +1,5 @@
 import Autograd
+import Distributed
 import Foundation
 import TensorCore
 
@@ -52,6 +53,7 @@ final class TensorParallelUpdate: ParameterUpdate {
     /// Slots of split parameters gathered to the root along their parameter's axis, so the
     /// checkpoint holds BasicTrainer's full state.
     func checkpointState() throws -> [String: Tensor] {
+        try checkReplicasAgree()
         let state = optimizer.stateTensors()
         var out: [String: Tensor] = [:]
         for key in state.keys.sorted() {
@@ -81,6 +83,23 @@ final class TensorParallelUpdate: ParameterUpdate {
                                optimizerState: optimizer.stateTensors().values.reduce(0) { $0 + $1.count } * bytes)
         m.parameterKind = "this rank's blocks of split linears + replicated rest"
         return m
+    }
+
+    /// The root saves its own copy of the replicated parameters, so they must be the same bits
+    /// on every rank (`TensorParallelGroup` sums in rank order for that); a divergence is an
+    /// error rather than a silently inconsistent checkpoint.
+    func checkReplicasAgree() throws {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325   // FNV-1a over the values' bits
+        for p in parameters where shards.axes[p.name] == nil {
+            let t = p.variable.value.contiguous()
+            for i in 0..<t.count { hash = (hash ^ UInt64(t.pointer[i].bitPattern)) &* 0x100_0000_01b3 }
+        }
+        // Two 32-bit halves: exact in the doubles the collective carries.
+        let mine = [Double(hash >> 32), Double(hash & 0xffff_ffff)]
+        let all = try RankShare(communicator: group.communicator).gatherPerRank(mine)
+        if let rank = all.firstIndex(where: { $0 != mine }) {
+            throw DistributedError.mismatch("the replicated parameters of rank \(group.rank) and rank \(rank) differ")
+        }
     }
 
     /// `<parameter>` of a state key `<parameter>.<slot>` (slot names hold no dot).
