@@ -37,8 +37,16 @@ final class TensorParallelTrainerTests: XCTestCase, CLIRunning {
         try compareWithBasic(model: "gpt2-tiny", extra: [], parameterTolerance: 1e-6, outliers: 0.001, outlierBound: 1e-3)
     }
 
+    func testTRDPOReferenceSyncOfASplitReferenceMatchesBasicTrainer() throws {
+        // The reference moves toward the policy block by block and is checkpointed in full.
+        try compareWithBasic(model: "llama-tiny", extra: ["sync_ref_model=true", "ref_model_sync_steps=2", "ref_model_mixup_alpha=0.5"],
+                             parameterTolerance: 1e-6, outliers: 0.001, outlierBound: 1e-3,
+                             files: ["policy.safetensors", "optimizer.safetensors", CheckpointStore.referenceFileName])
+    }
+
     private func compareWithBasic(model: String, extra: [String], parameterTolerance: Float, outliers: Double,
-                                  outlierBound: Float = 0, file: StaticString = #filePath, line: UInt = #line) throws {
+                                  outlierBound: Float = 0, files: [String] = ["policy.safetensors", "optimizer.safetensors"],
+                                  file: StaticString = #filePath, line: UInt = #line) throws {
         _ = try MPIHarness.requireMPIRun()
         let basic = tempRun("basic"), split = tempRun("tp")
         let args = dpo + ["n_examples=20"] + extra   // 5 updates of 4 examples
@@ -49,7 +57,7 @@ final class TensorParallelTrainerTests: XCTestCase, CLIRunning {
         XCTAssertTrue(b.result.output.contains("TP: 2 ranks"), b.result.output, file: file, line: line)
         try assertSameMetrics(basic, split, steps: [4, 8, 12, 16, 20], file: file, line: line)
 
-        for checkpointFile in ["policy.safetensors", "optimizer.safetensors"] {
+        for checkpointFile in files {
             let expected = try CheckpointStore.tensors(inFile: basic.appendingPathComponent("LATEST/\(checkpointFile)").path)
             let got = try CheckpointStore.tensors(inFile: split.appendingPathComponent("LATEST/\(checkpointFile)").path)
             // Full tensors in BasicTrainer's layout, whatever was split.
@@ -145,6 +153,25 @@ final class TensorParallelTrainerTests: XCTestCase, CLIRunning {
         XCTAssertNotEqual(r.result.status, 0, r.result.output)
         XCTAssertTrue(r.result.output.contains("not divisible by 3"), r.result.output)
         XCTAssertFalse(FileManager.default.fileExists(atPath: run.path), "no run directory for a run that cannot start")
+    }
+
+    func testAHangingRankIsAbortedByTheCollectiveTimeout() throws {
+        _ = try MPIHarness.requireMPIRun()
+        let run = tempRun("hung")
+        var stopped: Int32?
+        let r = try mpirun(2, ["train"] + common(run) + dpo + ["n_examples=4000", "n_epochs=1000", "collective_timeout_secs=3"] + tp,
+                           timeout: 120) { mpirunPid in
+            guard FileManager.default.fileExists(atPath: run.appendingPathComponent("metrics.jsonl").path),
+                  let rank1 = MPIHarness.ranks(of: mpirunPid)[1] else { return false }
+            kill(rank1, SIGSTOP)   // alive but never answers again
+            stopped = rank1
+            return true
+        }
+        if let stopped { kill(stopped, SIGKILL) }
+        XCTAssertNotNil(stopped)
+        XCTAssertNotEqual(r.result.status, 0, r.result.output)
+        XCTAssertTrue(r.result.output.contains("a rank died or hangs"), r.result.output)
+        XCTAssertLessThan(r.seconds, 60)
     }
 
     // MARK: helpers
