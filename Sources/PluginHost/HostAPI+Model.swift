@@ -112,4 +112,10 @@ public struct ParameterSpec: Equatable, Sendable {
     public let name: String
     public let shape: [Int]
     public let parallel: ParallelStyle
+
+    public init(name: String, shape: [Int], parallel: ParallelStyle = .none) {
+        self.name = name
+        self.shape = shape
+        self.parallel = parallel
+    }
 }

@@ -74,8 +74,13 @@ extension HostAPI {
             case DPH_LINEAR_IN_OUT: l = .inOut
             default: throw HostCallError.invalid("unknown linear layout \(layout.rawValue)")
             }
-            return try t.linear(try ctx.arena.float(x, "x"), weight: try ctx.arena.float(w, "weight"),
-                                bias: try ctx.arena.optionalFloat(b, "bias"), layout: l)
+            let input = try ctx.arena.float(x, "x"), weight = try ctx.arena.float(w, "weight")
+            let bias = try ctx.arena.optionalFloat(b, "bias")
+            if let interceptor = ctx.instance?.linearInterceptor,
+               let out = try interceptor.linear(input, weight: weight, bias: bias, layout: l, tape: t) {
+                return out
+            }
+            return try t.linear(input, weight: weight, bias: bias, layout: l)
         } }
         api.embedding = { p, ids, table, out in HostAPI.op(p, out) { ctx, t in
             try t.embedding(try ctx.arena.index(ids, "ids"), table: try ctx.arena.float(table, "table"))

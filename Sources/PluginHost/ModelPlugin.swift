@@ -43,9 +43,11 @@ public struct ModelPlugin {
         return instance.declared
     }
 
-    /// Supplies the values of every declared parameter (shapes checked).
-    public func bind(_ parameters: [String: Variable]) throws {
-        for spec in instance.declared {
+    /// Supplies the values of every declared parameter (shapes checked). `shapes` replaces the
+    /// declared shape of the parameters it names (a rank's shard under tensor parallelism).
+    public func bind(_ parameters: [String: Variable], shapes: [String: [Int]] = [:]) throws {
+        for declared in instance.declared {
+            let spec = ParameterSpec(name: declared.name, shape: shapes[declared.name] ?? declared.shape, parallel: declared.parallel)
             guard let v = parameters[spec.name] else {
                 throw PluginError.pluginFailed(plugin: instance.plugin.name, call: "bind", status: Int32(DPH_ERR_NOT_FOUND),
                                                message: "no value for declared parameter '\(spec.name)'")
@@ -82,6 +84,12 @@ public struct ModelPlugin {
         } catch let e as HostCallError {
             throw PluginError.pluginFailed(plugin: instance.plugin.name, call: "forward", status: e.status, message: e.message)
         }
+    }
+
+    /// Takes over `linear` for the weights it handles (nil: every linear runs as declared).
+    public var linearInterceptor: LinearInterceptor? {
+        get { instance.linearInterceptor }
+        nonmutating set { instance.linearInterceptor = newValue }
     }
 
     /// Forgets cached keys and values (start of a new generation).

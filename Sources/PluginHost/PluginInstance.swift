@@ -16,6 +16,8 @@ public final class PluginInstance {
     var parameters: [String: Variable] = [:]
     var kvCache: [Int32: (key: Variable, value: Variable)] = [:]
     var cacheEnabled = false
+    /// Handles `linear` for weights the host split across ranks (tensor parallelism).
+    var linearInterceptor: LinearInterceptor?
 
     /// Validates `options` (name -> text) against the descriptor, then calls the plugin's `create`.
     public init(plugin: LoadedPlugin, options: [String: String] = [:]) throws {

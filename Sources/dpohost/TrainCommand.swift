@@ -58,7 +58,7 @@ struct TrainingSession {
         return summary
     }
 
-    /// The MPI world for FSDP (one per process); BasicTrainer runs alone.
+    /// The MPI world for FSDP and tensor parallelism (one per process); BasicTrainer runs alone.
     private func startWorld() throws -> MPIWorld? {
         let commandLine = try ConfigCommandLine(EasyDeLArguments.translate(arguments))
         let environment = ConfigEnvironment.current()
@@ -70,15 +70,17 @@ struct TrainingSession {
         case "BasicTrainer":
             let ranks = Int(ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_SIZE"] ?? "1") ?? 1
             guard ranks <= 1 else {
-                throw ValidationError("BasicTrainer runs in one process, but mpirun started \(ranks); use trainer=FSDPTrainer")
+                throw ValidationError("BasicTrainer runs in one process, but mpirun started \(ranks); use trainer=FSDPTrainer or trainer=TensorParallelTrainer")
             }
             return nil
         case "FSDPTrainer":
             let world = try MPIWorld(collectiveTimeout: config.collectiveTimeoutSecs > 0 ? config.collectiveTimeoutSecs : nil)
             try FSDPTrainer.validate(config, worldSize: world.communicator.size)
             return world
+        case "TensorParallelTrainer":
+            return try MPIWorld(collectiveTimeout: config.collectiveTimeoutSecs > 0 ? config.collectiveTimeoutSecs : nil)
         default:
-            throw ValidationError("trainer '\(config.trainer)' is not available in this build (BasicTrainer and FSDPTrainer are)")
+            throw ValidationError("trainer '\(config.trainer)' is not available in this build (BasicTrainer, FSDPTrainer and TensorParallelTrainer are)")
         }
     }
 
@@ -117,6 +119,10 @@ struct TrainingSession {
             try reference?.load(weights: weights, from: archive)
             log("loaded \(archive) into the policy\(reference == nil ? "" : " and the reference")")
         }
+        // Split before the run directory exists: a model that cannot be split fails first.
+        let tensorParallel = try config.trainer == "TensorParallelTrainer" ? communicator.map {
+            try TensorParallelTrainer.Models(policy: policy, reference: reference, communicator: $0)
+        } : nil
         let objective = try LossObjective.build(config.loss, registry: registry)
         let specs = config.datasets.map { DatasetSpec(name: $0, options: config.datasetOptions[$0] ?? [:]) }
         let source = DatasetSource(registry: registry)
@@ -144,6 +150,9 @@ struct TrainingSession {
 
         let run = TrainingRun(config: config, policy: policy, reference: reference, tokenizer: tokenizer,
                               loss: objective, train: train, eval: eval, runDirectory: runDirectory)
+        if let tensorParallel {
+            return try TensorParallelTrainer(run: run, models: tensorParallel, pool: pool, log: log).train()
+        }
         if let communicator {
             return try FSDPTrainer(run: run, pool: pool, communicator: communicator, log: log).train()
         }

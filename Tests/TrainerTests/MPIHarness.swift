@@ -47,11 +47,12 @@ struct TimedResult { let result: RunResult; let seconds: Double }
 extension CLIRunning {
     /// `mpirun -np ranks dpohost args`. `monitor(mpirunPid)` is polled every 20 ms while it runs
     /// until it returns true. The job is killed (and the test fails) after `timeout` seconds.
-    func mpirun(_ ranks: Int, _ args: [String], timeout: Double = 180,
+    /// `oversubscribe`: more ranks than cores (Open MPI refuses that by default).
+    func mpirun(_ ranks: Int, _ args: [String], timeout: Double = 180, oversubscribe: Bool = false,
                 monitor: ((Int32) -> Bool)? = nil) throws -> TimedResult {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: try MPIHarness.requireMPIRun())
-        p.arguments = ["-np", "\(ranks)", CLIHarness.binary] + args
+        p.arguments = ["-np", "\(ranks)"] + (oversubscribe ? ["--oversubscribe"] : []) + [CLIHarness.binary] + args
         p.currentDirectoryURL = CLIHarness.repo
         var env = ProcessInfo.processInfo.environment
         env["DPOHOST_HOME"] = FileManager.default.temporaryDirectory.appendingPathComponent("dpohost-home-\(UUID())").path

@@ -11,10 +11,19 @@ public struct TrainingMemory: Sendable, Equatable {
     /// Gradients kept between steps (BasicTrainer: full; FSDP: this rank's reduced shard).
     public var gradients: Int
     public var optimizerState: Int
+    /// What `parameters` holds.
+    public var parameterKind = "full, for compute"
+
+    public init(parameters: Int, masterShard: Int, gradients: Int, optimizerState: Int) {
+        self.parameters = parameters
+        self.masterShard = masterShard
+        self.gradients = gradients
+        self.optimizerState = optimizerState
+    }
 
     public func line(rank: Int) -> String {
         func mib(_ b: Int) -> String { String(format: "%.3f MiB", Double(b) / 1_048_576) }
-        return "memory rank \(rank): parameters \(mib(parameters)) (full, for compute) + master shard \(mib(masterShard)), gradients \(mib(gradients)), optimizer state \(mib(optimizerState))"
+        return "memory rank \(rank): parameters \(mib(parameters)) (\(parameterKind)) + master shard \(mib(masterShard)), gradients \(mib(gradients)), optimizer state \(mib(optimizerState))"
     }
 }
 

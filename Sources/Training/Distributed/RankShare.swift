@@ -7,8 +7,18 @@ import TensorCore
 /// and takes its own contiguous slice (the reference's `slice_and_move_batch_for_device`); metrics
 /// are gathered so the root logs the global batch's figures. Without a communicator it is the
 /// whole work of one process (BasicTrainer).
+///
+/// Under tensor parallelism (`splitsBatch` false) every rank runs the whole batch through its
+/// part of the model: nothing is sliced, and the metrics, identical on every rank, are not
+/// gathered.
 struct RankShare {
     let communicator: Communicator?
+    var splitsBatch = true
+    /// Split parameters gathered for checkpoints (tensor parallelism).
+    var tensorParallel: TensorParallelGroup?
+
+    /// Every rank must run each forward of the model (its parameters are split across ranks).
+    var modelSpansRanks: Bool { tensorParallel != nil && size > 1 }
 
     var rank: Int { communicator?.rank ?? 0 }
     var size: Int { communicator?.size ?? 1 }
@@ -16,12 +26,12 @@ struct RankShare {
     var isRoot: Bool { rank == 0 }
 
     func slice(_ batch: Batch, padId: Int32) -> Batch {
-        size == 1 ? batch : batch.slice(part: rank, of: size, padId: padId)
+        size == 1 || !splitsBatch ? batch : batch.slice(part: rank, of: size, padId: padId)
     }
 
     /// Per-example metric lists of every rank, concatenated in rank order.
     func gather(_ lists: [String: [Float]]) throws -> [String: [Float]] {
-        guard let communicator, size > 1 else { return lists }
+        guard let communicator, size > 1, splitsBatch else { return lists }
         // Every rank runs the same losses, so the same keys; sorted for the same call order.
         let keys = lists.keys.sorted()
         let signature = try communicator.broadcast(string: keys.joined(separator: "\n"))
@@ -31,6 +41,13 @@ struct RankShare {
         var out: [String: [Float]] = [:]
         for key in keys { out[key] = try communicator.allGatherConcatenated(lists[key]!) }
         return out
+    }
+
+    /// The model's full parameter values on the root (split ones gathered); nil elsewhere.
+    /// Collective under tensor parallelism.
+    func fullState(of model: LanguageModel) throws -> [String: Tensor]? {
+        guard let shards = model.shards, let tensorParallel else { return isRoot ? model.state : nil }
+        return try shards.gatherFull(model.state, group: tensorParallel)
     }
 
     /// Each rank's `values` (same count everywhere), as one list per rank, on every rank.

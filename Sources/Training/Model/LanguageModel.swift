@@ -34,8 +34,11 @@ public final class LanguageModel {
     public let configText: String
     public let modelType: String
     public let plugin: ModelPlugin
-    /// In declaration order; names are the Hugging Face names.
-    public let parameters: [NamedParameter]
+    /// In declaration order; names are the Hugging Face names. Under tensor parallelism the
+    /// split ones are this rank's blocks (see `shards`).
+    public private(set) var parameters: [NamedParameter]
+    /// Set when tensor parallelism split some parameters across ranks.
+    public private(set) var shards: ModelShards?
 
     public init(directory: String, registry: PluginRegistry, trainable: Bool) throws {
         let dir = try ModelDirectory(path: directory)
@@ -102,15 +105,26 @@ public final class LanguageModel {
         Dictionary(uniqueKeysWithValues: parameters.map { ($0.name, $0.variable.value) })
     }
 
-    /// Overwrites parameters from `weights` (e.g. `model.archive`); every parameter must be present.
+    /// Overwrites parameters from full `weights` (e.g. `model.archive`, a checkpoint saved at any
+    /// world size); every parameter must be present. A split parameter takes its block.
     public func load(weights: [String: Tensor], from source: String) throws {
         for p in parameters {
             guard let t = weights[p.name] else { throw ModelError.missingTensor(directory: source, tensor: p.name) }
-            guard t.shape == p.variable.shape else {
-                throw ModelError.shapeMismatch(file: source, tensor: p.name, expected: p.variable.shape, found: t.shape)
+            let full = shards?.fullShapes[p.name] ?? p.variable.shape
+            guard t.shape == full else {
+                throw ModelError.shapeMismatch(file: source, tensor: p.name, expected: full, found: t.shape)
             }
-            try p.variable.value.assign(t)
+            try p.variable.value.assign(shards?.local(p.name, of: t) ?? t)
         }
+    }
+
+    /// Replaces the parameters by this rank's blocks of them (tensor parallelism), rebinding the
+    /// plugin to them.
+    func adopt(shards: ModelShards, parameters local: [NamedParameter]) throws {
+        try plugin.bind(Dictionary(uniqueKeysWithValues: local.map { ($0.name, $0.variable) }),
+                        shapes: Dictionary(uniqueKeysWithValues: local.map { ($0.name, $0.variable.shape) }))
+        parameters = local
+        self.shards = shards
     }
 
     /// `self = (1 - alpha) * self + alpha * other`, parameter by parameter (TR-DPO reference sync).

@@ -53,7 +53,8 @@ public struct TrainingSummary {
 ///
 /// The same loop runs FSDP (`FSDPTrainer`): then every rank computes on its slice of each batch
 /// (`RankShare`), the update is sharded (`ShardedUpdate`), metrics are gathered, and only the
-/// root writes.
+/// root writes. Tensor parallelism (`TensorParallelTrainer`) runs it with the whole batch on every
+/// rank, the marked linears split (`TensorParallelUpdate`) and checkpoints gathered to the root.
 public final class BasicTrainer {
     public let run: TrainingRun
     public let pool: WorkerPool
@@ -143,8 +144,9 @@ public final class BasicTrainer {
                     throw TrainingError.nonFinite(what: "eval loss", update: updates, examples: examples)
                 }
                 log("eval after \(examples) examples: " + Self.format(metrics))
-                // Every rank holds the full parameters, so the root samples alone.
-                if c.sampleDuringEval && share.isRoot { try sample(evalBatches) }
+                // With full parameters on every rank the root samples alone; split ones need
+                // every rank in each forward.
+                if c.sampleDuringEval && (share.isRoot || share.modelSpansRanks) { try sample(evalBatches) }
                 if examples > 0 && !c.debug { try save(position: before, evalMetrics: metrics) }
             }
             resumedExamples = nil
@@ -232,10 +234,13 @@ public final class BasicTrainer {
         let c = run.config
         let count = max(1, c.nEvalModelSamples / max(c.evalBatchSize, 1))
         let url = run.runDirectory.appendingPathComponent("samples.jsonl")
-        if !FileManager.default.fileExists(atPath: url.path) { FileManager.default.createFile(atPath: url.path, contents: nil) }
-        let handle = try FileHandle(forWritingTo: url)
-        defer { try? handle.close() }
-        try handle.seekToEnd()
+        var handle: FileHandle?
+        if share.isRoot {
+            if !FileManager.default.fileExists(atPath: url.path) { FileManager.default.createFile(atPath: url.path, contents: nil) }
+            handle = try FileHandle(forWritingTo: url)
+            try handle?.seekToEnd()
+        }
+        defer { try? handle?.close() }
         let models = [("policy", run.policy)] + (run.reference.map { [("reference", $0)] } ?? [])
         for batch in batches.prefix(count) {
             let prompts = batch.elements.map(\.promptIds)
@@ -251,7 +256,7 @@ public final class BasicTrainer {
                                                "sample": run.tokenizer.decode(ids, skipSpecialTokens: true)]
                     var data = try JSONSerialization.data(withJSONObject: line, options: [.sortedKeys])
                     data.append(0x0A)
-                    try handle.write(contentsOf: data)
+                    try handle?.write(contentsOf: data)
                 }
             }
         }
@@ -261,12 +266,14 @@ public final class BasicTrainer {
     /// under FSDP), so it loads at any world size.
     func save(position: IteratorPosition, evalMetrics: [String: Double]) throws {
         let optimizerState = try update.checkpointState()
-        guard share.isRoot else { return }
+        let policyState = try share.fullState(of: run.policy)
+        let referenceState = try run.config.syncRefModel ? run.reference.map { try share.fullState(of: $0) } : nil
+        guard share.isRoot, let policyState else { return }
         let state = TrainerState(examples: examples, updates: updates, optimizer: update.optimizerName,
                                  optimizerSteps: update.stepCount, data: position,
                                  samplingSeed: UInt64(run.config.seed), evalMetrics: evalMetrics)
-        try store.save(policy: run.policy.state, optimizerState: optimizerState, state: state,
-                       reference: run.config.syncRefModel ? run.reference?.state : nil,
+        try store.save(policy: policyState, optimizerState: optimizerState, state: state,
+                       reference: referenceState ?? nil,
                        modelConfigText: run.policy.configText, sideFilesFrom: run.policy.directory)
     }
 
@@ -276,8 +283,9 @@ public final class BasicTrainer {
         let m = update.memory()
         let all = try share.gatherPerRank([m.parameters, m.masterShard, m.gradients, m.optimizerState].map(Double.init))
         for (rank, v) in all.enumerated() {
-            log(TrainingMemory(parameters: Int(v[0]), masterShard: Int(v[1]), gradients: Int(v[2]),
-                               optimizerState: Int(v[3])).line(rank: rank))
+            var line = TrainingMemory(parameters: Int(v[0]), masterShard: Int(v[1]), gradients: Int(v[2]), optimizerState: Int(v[3]))
+            line.parameterKind = m.parameterKind
+            log(line.line(rank: rank))
         }
     }
 
