@@ -97,8 +97,7 @@ struct TrainingSession {
         for warning in loaded.warnings { log("warning: \(warning)") }
         var config = loaded.config
         // Accepted keys whose features this build does not have: refuse rather than ignore.
-        for (key, on) in [("precompute_ref_log_probs", config.precomputeRefLogProbs),
-                          ("activation_checkpointing", config.activationCheckpointing)] where on {
+        for (key, on) in [("activation_checkpointing", config.activationCheckpointing)] where on {
             throw ValidationError("\(key)=true is not supported by this build's \(config.trainer)")
         }
 
@@ -124,6 +123,16 @@ struct TrainingSession {
             try TensorParallelTrainer.Models(policy: policy, reference: reference, communicator: $0)
         } : nil
         let objective = try LossObjective.build(config.loss, registry: registry)
+        if config.precomputeRefLogProbs {
+            // Cached per-sequence log-probs cannot follow a moving reference nor feed a loss that
+            // needs the reference's full distribution (TDPO's per-token KL).
+            if config.syncRefModel {
+                throw ValidationError("precompute_ref_log_probs=true cannot be combined with sync_ref_model=true (the reference changes during training)")
+            }
+            if let term = objective.terms.first(where: { $0.computation.plugin.needs.contains(.logits) }) {
+                throw ValidationError("precompute_ref_log_probs=true: loss '\(term.name)' needs the reference model's full logits, not cached sequence log-probs")
+            }
+        }
         let specs = config.datasets.map { DatasetSpec(name: $0, options: config.datasetOptions[$0] ?? [:]) }
         let source = DatasetSource(registry: registry)
         let train = try source.flatPrompts(specs, split: "train").truncating(config.truncationMode)

@@ -50,7 +50,8 @@ final class OptionValidationTests: XCTestCase {
         XCTAssertEqual(try defaults("dpo"), ["beta": nil, "label_smoothing": "0", "reference_free": "false", "average_log_prob": "false"])
         XCTAssertEqual(try defaults("cdpo")["label_smoothing"], "0.2")
         XCTAssertEqual(try defaults("ipo"), ["beta": nil, "average_log_prob": "false"])
-        XCTAssertEqual(try defaults("tdpo"), ["if_tdpo2": "false", "alpha": "0.5", "beta": "0.1", "average_log_prob": "false"])
+        XCTAssertEqual(try defaults("tdpo"), ["if_tdpo2": "false", "alpha": "0.5", "beta": "0.1", "average_log_prob": "false",
+                                              "reference_free": "false"])
         XCTAssertEqual(try defaults("sft"), ["average_log_prob": "false"])
     }
 

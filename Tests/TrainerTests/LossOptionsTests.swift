@@ -64,3 +64,29 @@ final class EasyDeLCommandLineTests: XCTestCase, CLIRunning {
         XCTAssertTrue(FileManager.default.fileExists(atPath: run.appendingPathComponent("LATEST/policy.safetensors").path))
     }
 }
+
+final class PrecomputedReferenceTests: XCTestCase, CLIRunning {
+    func testCachedReferenceLogProbsGiveTheSameLossesAsRunningTheReference() throws {
+        let live = tempRun("live"), cached = tempRun("cached")
+        let args = ["loss=dpo", "loss.beta=0.1", "n_examples=12"]
+        let a = try dpohost(["train"] + common(live) + args)
+        XCTAssertEqual(a.status, 0, a.output)
+        let b = try dpohost(["train"] + common(cached) + args + ["precompute_ref_log_probs=true"])
+        XCTAssertEqual(b.status, 0, b.output)
+        XCTAssertTrue(b.output.contains("reference log-probs cached for"), b.output)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: cached.appendingPathComponent("reference_logps.jsonl").path))
+        let expected = try trainLosses(live), got = try trainLosses(cached)
+        XCTAssertEqual(Set(got.keys), Set(expected.keys))
+        for (step, loss) in expected { XCTAssertEqual(got[step] ?? .nan, loss, accuracy: 1e-4, "after \(step) examples") }
+    }
+
+    func testPrecomputingIsRefusedForTDPOAndWithReferenceSync() throws {
+        let t = try dpohost(["train"] + common(tempRun("t")) + ["loss=tdpo", "n_examples=4", "precompute_ref_log_probs=true"])
+        XCTAssertEqual(t.status, 1)
+        XCTAssertTrue(t.output.contains("full logits"), t.output)
+        let s = try dpohost(["train"] + common(tempRun("s")) + ["loss=dpo", "loss.beta=0.1", "n_examples=4",
+                                                               "precompute_ref_log_probs=true", "sync_ref_model=true"])
+        XCTAssertEqual(s.status, 1)
+        XCTAssertTrue(s.output.contains("sync_ref_model"), s.output)
+    }
+}

@@ -53,6 +53,20 @@ final class TrainCommandTests: XCTestCase, CLIRunning {
         }
     }
 
+    func testResumeUsesTheNewestCompleteCheckpointEvenWithoutTheLatestLink() throws {
+        // A kill between a checkpoint's rename and the LATEST update leaves step-N without LATEST.
+        let straight = tempRun("straight2"), cut = tempRun("cut")
+        let args = ["loss=sft", "n_examples=16", "eval_every=8"]
+        XCTAssertEqual(try dpohost(["train"] + common(straight) + args).status, 0)
+        let first = try dpohost(["train"] + common(cut) + ["loss=sft", "n_examples=8", "eval_every=8"])
+        XCTAssertEqual(first.status, 0, first.output)
+        try FileManager.default.removeItem(at: cut.appendingPathComponent("LATEST"))
+        let r = try dpohost(["train"] + common(cut) + args + ["resume=\(cut.path)"])
+        XCTAssertEqual(r.status, 0, r.output)
+        XCTAssertTrue(r.output.contains("step-8 at 8 examples"), r.output)
+        XCTAssertEqual(try trainLosses(cut)[16] ?? .nan, try trainLosses(straight)[16] ?? 0, accuracy: 1e-6)
+    }
+
     func testReferenceCommandLineRunsWithLocalPaths() throws {
         // The DPO reference README's SFT command, with a local model and data (and BasicTrainer,
         // since FSDP needs the distributed build) and a short run.
@@ -80,6 +94,16 @@ final class TrainCommandTests: XCTestCase, CLIRunning {
         XCTAssertTrue(bad.output.contains("the last complete checkpoint is kept"), bad.output)
         XCTAssertEqual(try Data(contentsOf: latest), before, "LATEST still holds the last good weights")
         XCTAssertEqual(run.appendingPathComponent("LATEST").resolvingSymlinksInPath().lastPathComponent, "step-8")
+    }
+
+    func testEveryBuiltInLossTrainsFromItsConfigFile() throws {
+        // Each config/loss/<name>.yaml must load into its plugin (keys = options) and run a step.
+        for loss in ["sft", "dpo", "cdpo", "ipo", "tdpo"] {
+            let run = tempRun(loss)
+            let extra = ["dpo", "cdpo", "ipo"].contains(loss) ? ["loss.beta=0.1"] : []
+            let r = try dpohost(["train"] + common(run) + ["loss=\(loss)", "n_examples=4", "do_first_eval=false"] + extra)
+            XCTAssertEqual(r.status, 0, "\(loss): \(r.output)")
+        }
     }
 
     func testUnknownConfigKeyIsOneClearErrorAndNonZeroExit() throws {

@@ -19,8 +19,12 @@ public struct LossBatch {
     /// `[N, T]`; -100 marks prompt and padding positions.
     public let labels: IndexTensor
     public let layout: LossBatchLayout
+    /// Cached per-sequence reference log-probs `(chosen [B], rejected [B])` (summed), used
+    /// instead of running the reference (`precompute_ref_log_probs`); nil = none.
+    public let referenceSequenceLogps: (chosen: [Float], rejected: [Float])?
 
-    public init(policyLogits: Variable, referenceLogits: Variable?, labels: IndexTensor, layout: LossBatchLayout) throws {
+    public init(policyLogits: Variable, referenceLogits: Variable?, labels: IndexTensor, layout: LossBatchLayout,
+                referenceSequenceLogps: (chosen: [Float], rejected: [Float])? = nil) throws {
         let s = policyLogits.shape
         guard s.count == 3, labels.shape == [s[0], s[1]], s[1] >= 2 else {
             throw LossComputationError.shape("policy logits \(s) and labels \(labels.shape) must be [N, T, V] and [N, T] with T >= 2")
@@ -35,6 +39,13 @@ public struct LossBatch {
         self.referenceLogits = referenceLogits
         self.labels = labels
         self.layout = layout
+        if let cached = referenceSequenceLogps {
+            let b = layout == .preference ? s[0] / 2 : s[0]
+            guard cached.chosen.count == b, cached.rejected.count == b else {
+                throw LossComputationError.shape("cached reference log-probs for \(cached.chosen.count) pairs, batch has \(b)")
+            }
+        }
+        self.referenceSequenceLogps = referenceSequenceLogps
     }
 
     public var rows: Int { labels.shape[0] }

@@ -37,6 +37,10 @@ public struct LossInputBuilder {
                 let reference = try tape.withoutGrad { try halves(try tape.sum(referenceTokens, axis: 1), batch, tape) }
                 inputs.referenceChosenLogps = reference.chosen
                 inputs.referenceRejectedLogps = reference.rejected
+            } else if let cached = batch.referenceSequenceLogps {
+                let b = cached.chosen.count
+                inputs.referenceChosenLogps = Variable(try Tensor(shape: [b], values: cached.chosen))
+                inputs.referenceRejectedLogps = Variable(try Tensor(shape: [b], values: cached.rejected))
             }
             let lengths = batch.responseLengths()
             let b = batch.pairs

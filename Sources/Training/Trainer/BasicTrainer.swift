@@ -66,6 +66,8 @@ public final class BasicTrainer {
     private var examples = 0
     private var updates = 0
     private var lastLogTime: Date?
+    /// Reference log-probs computed once before training (`precompute_ref_log_probs`).
+    private var referenceCache: ReferenceLogProbCache?
     private var memoryReported = false
     private var firstEval: [String: Double] = [:]
     private var lastEval: [String: Double] = [:]
@@ -127,6 +129,9 @@ public final class BasicTrainer {
             batchSize: c.evalBatchSize, examples: c.nEvalExamples, sftMode: run.sftMode, limits: limits))
         let evalBatches = try evalIterator.collect()
         guard !evalBatches.isEmpty else { throw TrainingError.emptyEvalSet }
+        if c.precomputeRefLogProbs, let reference = run.reference {
+            referenceCache = try precomputeReference(reference)
+        }
         let metricsLog = share.isRoot ? try MetricsLog(url: run.runDirectory.appendingPathComponent("metrics.jsonl")) : nil
         let units = run.sftMode ? run.train.count : run.train.reduce(0) { $0 + $1.record.pairs.count }
         let total = [c.nExamples, c.nEpochs.map { $0 * (units / c.batchSize) * c.batchSize }].compactMap { $0 }.min()
@@ -207,10 +212,25 @@ public final class BasicTrainer {
     func lossOf(_ batch: Batch, split: LossMetricSplit, tape: Tape) throws -> LossOutcome {
         let (ids, mask, labels) = run.sftMode ? (batch.chosenIds, batch.chosenMask, batch.chosenLabels) : batch.concatenated()
         let logits = try run.policy.forward(ids: ids, mask: mask, tape: tape)
-        let referenceLogits = try run.reference.map { try $0.forward(ids: ids, mask: mask, tape: Tape(pool: pool, recording: false)) }
+        let cached = try referenceCache.map { try $0.lookup(batch) }
+        let referenceLogits = cached != nil ? nil
+            : try run.reference.map { try $0.forward(ids: ids, mask: mask, tape: Tape(pool: pool, recording: false)) }
         let lossBatch = try LossBatch(policyLogits: logits, referenceLogits: referenceLogits, labels: labels,
-                                      layout: run.sftMode ? .chosenOnly : .preference)
+                                      layout: run.sftMode ? .chosenOnly : .preference, referenceSequenceLogps: cached)
         return try run.loss.compute(lossBatch, split: split, tape: tape)
+    }
+
+    /// One reference pass over the train and eval pairs (or the cache a resumed run saved).
+    func precomputeReference(_ reference: LanguageModel) throws -> ReferenceLogProbCache {
+        let cache = ReferenceLogProbCache()
+        let file = run.runDirectory.appendingPathComponent(ReferenceLogProbCache.fileName)
+        if FileManager.default.fileExists(atPath: file.path) { try cache.load(from: file) }
+        let before = cache.count
+        try cache.fill(prompts: run.train + run.eval, reference: reference, tokenizer: run.tokenizer, limits: limits,
+                       batchSize: run.config.evalBatchSize, pool: pool)
+        if cache.count != before, share.isRoot { try cache.save(to: file) }
+        log("reference log-probs cached for \(cache.count) pairs (\(cache.count - before) computed now)")
+        return cache
     }
 
     /// Mean of every per-example metric over the fixed eval batches, without gradients.

@@ -92,16 +92,27 @@ public struct CheckpointStore {
 
     /// The state and optimizer tensors of the LATEST checkpoint.
     public func loadLatest() throws -> (folder: URL, state: TrainerState, optimizer: [String: Tensor]) {
-        let folder = latest.resolvingSymlinksInPath()
+        guard let folder = newestComplete() else { throw CheckpointStoreError.noCheckpoint(runDirectory.path) }
         let stateFile = folder.appendingPathComponent("trainer_state.json")
-        guard FileManager.default.fileExists(atPath: stateFile.path) else {
-            throw CheckpointStoreError.noCheckpoint(runDirectory.path)
-        }
         let state: TrainerState
         do { state = try JSONDecoder().decode(TrainerState.self, from: Data(contentsOf: stateFile)) } catch {
             throw CheckpointStoreError.unreadable(file: stateFile.path, detail: "not a trainer state (\(error))")
         }
         return (folder, state, try Self.tensors(inFile: folder.appendingPathComponent("optimizer.safetensors").path))
+    }
+
+    /// The newest complete checkpoint: the `step-N` folder with the largest N. Folders appear only
+    /// once complete (renamed into place), so this is right even when a kill struck between the
+    /// rename and the update of the LATEST link, which is then only a convenience for users.
+    public func newestComplete() -> URL? {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: runDirectory.path)) ?? []
+        let steps = names.compactMap { name -> (Int, String)? in
+            guard name.hasPrefix("step-"), let n = Int(name.dropFirst(5)),
+                  FileManager.default.fileExists(atPath: runDirectory.appendingPathComponent(name + "/trainer_state.json").path)
+            else { return nil }
+            return (n, name)
+        }
+        return steps.max { $0.0 < $1.0 }.map { runDirectory.appendingPathComponent($0.1) }
     }
 
     /// The policy weights of a checkpoint folder (for `model.archive=`).

@@ -1,0 +1,98 @@
+import Autograd
+import DataPipeline
+import Foundation
+import TensorCore
+import Tokenizers
+
+/// The reference model's summed log-probs of every (prompt, chosen, rejected) example, computed
+/// once before training (`precompute_ref_log_probs`, as TRL and EasyDeL offer) so the reference
+/// forward drops out of every step. Keyed by the example's exact texts, since the data order is
+/// shuffled after the pass; kept in the run directory (`reference_logps.jsonl`) so a resumed run
+/// does not recompute it.
+public final class ReferenceLogProbCache {
+    struct Key: Hashable {
+        let bytes: [UInt8]
+        init(_ prompt: String, _ chosen: String, _ rejected: String) {
+            bytes = Array(prompt.utf8) + [0] + Array(chosen.utf8) + [0] + Array(rejected.utf8)
+        }
+    }
+
+    struct Line: Codable { let prompt, chosen, rejected: String; let chosen_logp, rejected_logp: Float }
+
+    private var values: [Key: (Float, Float)] = [:]
+    private var lines: [Line] = []
+
+    public static let fileName = "reference_logps.jsonl"
+
+    public init() {}
+
+    public var count: Int { values.count }
+
+    /// Runs `reference` over every pair of `prompts` not cached yet, `batchSize` pairs at a time.
+    public func fill(prompts: [FlatPrompt], reference: LanguageModel, tokenizer: any Tokenizer,
+                     limits: TruncationLimits, batchSize: Int, pool: WorkerPool) throws {
+        let elements = ElementTokenizer(encoder: tokenizer, limits: limits)
+        let collator = Collator(padId: tokenizer.padTokenId)
+        var pending: [BatchElement] = []
+        func flush() throws {
+            guard !pending.isEmpty else { return }
+            let batch = collator.collate(pending)
+            let (ids, mask, labels) = batch.concatenated()
+            let tape = Tape(pool: pool, recording: false)
+            let logits = try reference.forward(ids: ids, mask: mask, tape: tape)
+            let sums = try tape.sum(tape.labelLogProbs(logits: logits, labels: labels), axis: 1).value.scalars
+            let b = pending.count
+            for (i, e) in pending.enumerated() {
+                add(Line(prompt: e.prompt, chosen: e.chosenResponse, rejected: e.rejectedResponse ?? "",
+                         chosen_logp: sums[i], rejected_logp: sums[b + i]))
+            }
+            pending.removeAll()
+        }
+        for item in prompts {
+            for pair in item.record.pairs {
+                let chosen = item.record.responses[pair.preferred], rejected = item.record.responses[pair.dispreferred]
+                guard values[Key(item.prompt, chosen, rejected)] == nil else { continue }
+                pending.append(try elements.element(prompt: item.prompt, chosen: chosen, rejected: rejected, mode: item.truncationMode))
+                if pending.count == batchSize { try flush() }
+            }
+        }
+        try flush()
+    }
+
+    private func add(_ line: Line) {
+        let key = Key(line.prompt, line.chosen, line.rejected)
+        if values[key] == nil { lines.append(line) }
+        values[key] = (line.chosen_logp, line.rejected_logp)
+    }
+
+    /// Cached `(chosen, rejected)` log-probs of a batch's pairs; an uncached pair is an error.
+    public func lookup(_ batch: Batch) throws -> (chosen: [Float], rejected: [Float]) {
+        var chosen: [Float] = [], rejected: [Float] = []
+        for e in batch.elements {
+            guard let v = values[Key(e.prompt, e.chosenResponse, e.rejectedResponse ?? "")] else {
+                throw DataError.invalidArgument("no cached reference log-probs for the example whose prompt starts \(String(e.prompt.prefix(60)).debugDescription)")
+            }
+            chosen.append(v.0)
+            rejected.append(v.1)
+        }
+        return (chosen, rejected)
+    }
+
+    public func save(to url: URL) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        var data = Data()
+        for line in lines { data.append(try encoder.encode(line)); data.append(0x0A) }
+        try data.write(to: url, options: .atomic)
+    }
+
+    /// Reads a saved cache; a malformed line is an error naming the file and line.
+    public func load(from url: URL) throws {
+        let text = try String(contentsOf: url, encoding: .utf8)
+        for (i, line) in text.split(separator: "\n").enumerated() {
+            do { add(try JSONDecoder().decode(Line.self, from: Data(line.utf8))) } catch {
+                throw DataError.invalidArgument("\(url.path):\(i + 1): not a cached reference log-prob line")
+            }
+        }
+    }
+}
