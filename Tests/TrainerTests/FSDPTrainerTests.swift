@@ -39,24 +39,9 @@ final class FSDPTrainerTests: XCTestCase, CLIRunning {
         XCTAssertTrue(b.result.output.contains("FSDP: 2 ranks"), b.result.output, file: file, line: line)
         try assertSameMetrics(basic, fsdp, steps: [4, 8, 12, 16, 20], file: file, line: line)
 
-        let expected = try CheckpointStore.weights(in: basic.appendingPathComponent("LATEST").path)
+        try assertCheckpointsAgree(basic, fsdp, checkpointFile: "policy.safetensors", tolerance: parameterTolerance,
+                                   outliers: outliers, outlierBound: outlierBound, file: file, line: line)
         let got = try CheckpointStore.weights(in: fsdp.appendingPathComponent("LATEST").path)
-        XCTAssertEqual(Set(expected.keys), Set(got.keys), file: file, line: line)
-        var total = 0, far = 0
-        var largest: Float = 0
-        for (name, t) in expected {
-            let u = try XCTUnwrap(got[name], file: file, line: line)
-            XCTAssertEqual(t.shape, u.shape, name, file: file, line: line)
-            for i in 0..<t.count {
-                let d = abs(t.pointer[i] - u.pointer[i])
-                total += 1
-                if d > parameterTolerance { far += 1 }
-                largest = max(largest, d)
-            }
-        }
-        XCTAssertLessThanOrEqual(Double(far), outliers * Double(total),
-                                 "\(far) of \(total) parameters differ by more than \(parameterTolerance)", file: file, line: line)
-        XCTAssertLessThanOrEqual(largest, max(parameterTolerance, outlierBound), file: file, line: line)
         // The optimizer state is saved in full, in BasicTrainer's layout.
         let optA = try CheckpointStore.tensors(inFile: basic.appendingPathComponent("LATEST/optimizer.safetensors").path)
         let optB = try CheckpointStore.tensors(inFile: fsdp.appendingPathComponent("LATEST/optimizer.safetensors").path)
@@ -173,23 +158,6 @@ final class FSDPTrainerTests: XCTestCase, CLIRunning {
             out[rank] = Memory(parameters: numbers[0], master: numbers[1], gradients: numbers[2], optimizer: numbers[3])
         }
         return out
-    }
-
-    private func assertSameMetrics(_ expected: URL, _ got: URL, steps: Set<Int>,
-                                   file: StaticString = #filePath, line: UInt = #line) throws {
-        let a = try MetricsLog.read(expected.appendingPathComponent("metrics.jsonl")).filter { $0.split == "train" }
-        let b = try MetricsLog.read(got.appendingPathComponent("metrics.jsonl")).filter { $0.split == "train" }
-        XCTAssertEqual(Set(a.map(\.examples)), steps, file: file, line: line)
-        XCTAssertEqual(Set(b.map(\.examples)), steps, file: file, line: line)
-        let byStep = Dictionary(b.map { ($0.examples, $0.values) }, uniquingKeysWith: { $1 })
-        for record in a {
-            let other = try XCTUnwrap(byStep[record.examples], file: file, line: line)
-            for key in ["loss/train", "grad_norm", "rewards_train/margins", "logps_train/chosen"] {
-                let x = try XCTUnwrap(record.values[key], key, file: file, line: line)
-                let y = try XCTUnwrap(other[key], key, file: file, line: line)
-                XCTAssertEqual(y, x, accuracy: 1e-4 * max(1, abs(x)), "\(key) after \(record.examples) examples", file: file, line: line)
-            }
-        }
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Training
 import XCTest
 
 /// Starts `mpirun -np N dpohost ...` as a user would, with Open MPI's allow-run-as-root settings
@@ -84,5 +85,50 @@ extension CLIRunning {
         try handle.close()
         let text = (try? String(contentsOf: out, encoding: .utf8)) ?? ""
         return TimedResult(result: RunResult(status: p.terminationStatus, output: text), seconds: seconds)
+    }
+
+    /// Training metrics of two runs agree at every step in `steps` (a sharded run against
+    /// BasicTrainer on the same global batch: float32 sums in another order).
+    func assertSameMetrics(_ expected: URL, _ got: URL, steps: Set<Int>,
+                                   file: StaticString = #filePath, line: UInt = #line) throws {
+        let a = try MetricsLog.read(expected.appendingPathComponent("metrics.jsonl")).filter { $0.split == "train" }
+        let b = try MetricsLog.read(got.appendingPathComponent("metrics.jsonl")).filter { $0.split == "train" }
+        XCTAssertEqual(Set(a.map(\.examples)), steps, file: file, line: line)
+        XCTAssertEqual(Set(b.map(\.examples)), steps, file: file, line: line)
+        let byStep = Dictionary(b.map { ($0.examples, $0.values) }, uniquingKeysWith: { $1 })
+        for record in a {
+            let other = try XCTUnwrap(byStep[record.examples], file: file, line: line)
+            for key in ["loss/train", "grad_norm", "rewards_train/margins", "logps_train/chosen"] {
+                let x = try XCTUnwrap(record.values[key], key, file: file, line: line)
+                let y = try XCTUnwrap(other[key], key, file: file, line: line)
+                XCTAssertEqual(y, x, accuracy: 1e-4 * max(1, abs(x)), "\(key) after \(record.examples) examples", file: file, line: line)
+            }
+        }
+    }
+
+    /// The tensors of `checkpointFile` in two runs' LATEST checkpoints have the same names and
+    /// shapes, and at most a fraction `outliers` of their values differ by more than `tolerance`
+    /// (none by more than `max(tolerance, outlierBound)`): an update that is not linear in the
+    /// gradient (RMSprop) can flip near-zero gradients' signs when float sums are re-associated.
+    func assertCheckpointsAgree(_ expected: URL, _ got: URL, checkpointFile: String, tolerance: Float,
+                                outliers: Double, outlierBound: Float,
+                                file: StaticString = #filePath, line: UInt = #line) throws {
+        let a = try CheckpointStore.tensors(inFile: expected.appendingPathComponent("LATEST/\(checkpointFile)").path)
+        let b = try CheckpointStore.tensors(inFile: got.appendingPathComponent("LATEST/\(checkpointFile)").path)
+        XCTAssertEqual(a.mapValues(\.shape), b.mapValues(\.shape), checkpointFile, file: file, line: line)
+        var total = 0, far = 0
+        var largest: Float = 0
+        for (name, x) in a {
+            guard let y = b[name], y.shape == x.shape else { continue }
+            for i in 0..<x.count {
+                let d = abs(x.pointer[i] - y.pointer[i])
+                total += 1
+                if d > tolerance { far += 1 }
+                largest = max(largest, d)
+            }
+        }
+        XCTAssertLessThanOrEqual(Double(far), outliers * Double(total),
+                                 "\(checkpointFile): \(far) of \(total) values differ by more than \(tolerance)", file: file, line: line)
+        XCTAssertLessThanOrEqual(largest, max(tolerance, outlierBound), checkpointFile, file: file, line: line)
     }
 }

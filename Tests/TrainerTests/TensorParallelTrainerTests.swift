@@ -58,24 +58,9 @@ final class TensorParallelTrainerTests: XCTestCase, CLIRunning {
         try assertSameMetrics(basic, split, steps: [4, 8, 12, 16, 20], file: file, line: line)
 
         for checkpointFile in files {
-            let expected = try CheckpointStore.tensors(inFile: basic.appendingPathComponent("LATEST/\(checkpointFile)").path)
-            let got = try CheckpointStore.tensors(inFile: split.appendingPathComponent("LATEST/\(checkpointFile)").path)
             // Full tensors in BasicTrainer's layout, whatever was split.
-            XCTAssertEqual(expected.mapValues(\.shape), got.mapValues(\.shape), checkpointFile, file: file, line: line)
-            var total = 0, far = 0
-            var largest: Float = 0
-            for (name, t) in expected {
-                guard let u = got[name], u.shape == t.shape else { continue }
-                for i in 0..<t.count {
-                    let d = abs(t.pointer[i] - u.pointer[i])
-                    total += 1
-                    if d > parameterTolerance { far += 1 }
-                    largest = max(largest, d)
-                }
-            }
-            XCTAssertLessThanOrEqual(Double(far), outliers * Double(total),
-                                     "\(checkpointFile): \(far) of \(total) values differ by more than \(parameterTolerance)", file: file, line: line)
-            XCTAssertLessThanOrEqual(largest, max(parameterTolerance, outlierBound), checkpointFile, file: file, line: line)
+            try assertCheckpointsAgree(basic, split, checkpointFile: checkpointFile, tolerance: parameterTolerance,
+                                       outliers: outliers, outlierBound: outlierBound, file: file, line: line)
         }
     }
 
@@ -188,23 +173,6 @@ final class TensorParallelTrainerTests: XCTestCase, CLIRunning {
             out[rank] = line.split(separator: " ").dropFirst(3).compactMap { Double($0) }
         }
         return out
-    }
-
-    private func assertSameMetrics(_ expected: URL, _ got: URL, steps: Set<Int>,
-                                   file: StaticString = #filePath, line: UInt = #line) throws {
-        let a = try MetricsLog.read(expected.appendingPathComponent("metrics.jsonl")).filter { $0.split == "train" }
-        let b = try MetricsLog.read(got.appendingPathComponent("metrics.jsonl")).filter { $0.split == "train" }
-        XCTAssertEqual(Set(a.map(\.examples)), steps, file: file, line: line)
-        XCTAssertEqual(Set(b.map(\.examples)), steps, file: file, line: line)
-        let byStep = Dictionary(b.map { ($0.examples, $0.values) }, uniquingKeysWith: { $1 })
-        for record in a {
-            let other = try XCTUnwrap(byStep[record.examples], file: file, line: line)
-            for key in ["loss/train", "grad_norm", "rewards_train/margins", "logps_train/chosen"] {
-                let x = try XCTUnwrap(record.values[key], key, file: file, line: line)
-                let y = try XCTUnwrap(other[key], key, file: file, line: line)
-                XCTAssertEqual(y, x, accuracy: 1e-4 * max(1, abs(x)), "\(key) after \(record.examples) examples", file: file, line: line)
-            }
-        }
     }
 }
 

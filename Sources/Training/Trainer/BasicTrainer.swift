@@ -208,16 +208,12 @@ public final class BasicTrainer {
         return values
     }
 
-    /// Policy (on `tape`) and reference (no-grad) logits for one batch, then the loss plugin.
+    /// Policy (on `tape`) and reference (no-grad, or cached) logits for one batch, then the loss plugins.
     func lossOf(_ batch: Batch, split: LossMetricSplit, tape: Tape) throws -> LossOutcome {
         let (ids, mask, labels) = run.sftMode ? (batch.chosenIds, batch.chosenMask, batch.chosenLabels) : batch.concatenated()
-        let logits = try run.policy.forward(ids: ids, mask: mask, tape: tape)
-        let cached = try referenceCache.map { try $0.lookup(batch) }
-        let referenceLogits = cached != nil ? nil
-            : try run.reference.map { try $0.forward(ids: ids, mask: mask, tape: Tape(pool: pool, recording: false)) }
-        let lossBatch = try LossBatch(policyLogits: logits, referenceLogits: referenceLogits, labels: labels,
-                                      layout: run.sftMode ? .chosenOnly : .preference, referenceSequenceLogps: cached)
-        return try run.loss.compute(lossBatch, split: split, tape: tape)
+        return try ModelLoss(policy: run.policy, reference: run.reference, loss: run.loss, pool: pool)
+            .compute(ids: ids, mask: mask, labels: labels, chosenOnly: run.sftMode,
+                     cachedReference: try referenceCache.map { try $0.lookup(batch) }, split: split, tape: tape)
     }
 
     /// One reference pass over the train and eval pairs (or the cache a resumed run saved).

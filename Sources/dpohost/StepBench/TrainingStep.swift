@@ -35,8 +35,7 @@ struct UpdateOutcome {
 /// benchmark can time each phase and needs no dataset or run directory.
 final class TrainingStep {
     let policy: LanguageModel
-    let reference: LanguageModel?
-    let loss: LossComputation
+    let model: ModelLoss
     let optimizer: Optimizer
     let schedule: WarmupSchedule
     let maxGradNorm: Float
@@ -46,24 +45,18 @@ final class TrainingStep {
 
     init(policy: LanguageModel, reference: LanguageModel?, loss: LossComputation, optimizer: Optimizer,
                 schedule: WarmupSchedule, maxGradNorm: Float, pool: WorkerPool) {
-        self.policy = policy; self.reference = reference; self.loss = loss; self.optimizer = optimizer
+        self.policy = policy
+        self.model = ModelLoss(policy: policy, reference: reference, loss: CombinedLoss([WeightedLoss(name: "loss", computation: loss)]),
+                               pool: pool)
+        self.optimizer = optimizer
         self.schedule = schedule; self.maxGradNorm = maxGradNorm; self.pool = pool
     }
 
-    /// Policy (on `tape`) and reference (no-grad) logits for one microbatch, then the loss plugin.
+    /// The trainer's own forward + loss (`ModelLoss`) on one microbatch, each part timed.
     /// `chosenOnly` marks an SFT batch (B rows, no rejected half).
     func lossOf(_ input: StepInput, chosenOnly: Bool, split: LossMetricSplit, tape: Tape) throws -> LossOutcome {
-        let logits = try policy.forward(ids: input.ids, mask: input.mask, tape: tape)
-        timer?.mark("policy forward")
-        let referenceLogits = try reference.map {
-            try $0.forward(ids: input.ids, mask: input.mask, tape: Tape(pool: pool, recording: false))
-        }
-        timer?.mark("reference forward")
-        let batch = try LossBatch(policyLogits: logits, referenceLogits: referenceLogits, labels: input.labels,
-                                  layout: chosenOnly ? .chosenOnly : .preference)
-        let outcome = try loss.compute(batch, split: split, tape: tape)
-        timer?.mark("loss")
-        return outcome
+        try model.compute(ids: input.ids, mask: input.mask, labels: input.labels, chosenOnly: chosenOnly,
+                          split: split, tape: tape, phase: { [timer] in timer?.mark($0) })
     }
 
     /// Gradients averaged over `microbatches` (each backward seeded with 1/count), then one update.
