@@ -1,4 +1,5 @@
 import Foundation
+import Tokenizers
 import XCTest
 
 /// Paths of the shared fixtures (Tests/Fixtures), found relative to this source file.
@@ -89,4 +90,49 @@ func assertSameScalars(_ actual: String, _ expected: String?, _ message: String 
                        file: StaticString = #filePath, line: UInt = #line) {
     XCTAssertEqual(actual.unicodeScalars.map(\.value), expected?.unicodeScalars.map(\.value),
                    "\(actual.debugDescription) vs \(expected.debugDescription) \(message)", file: file, line: line)
+}
+
+/// The golden.json checks every byte-level BPE tokenizer passes, one per behaviour (GPT-2 and
+/// NeoX test classes call these with their own tokenizer and golden entry).
+enum GoldenChecks {
+    static func ids(_ t: any Tokenizer, _ g: GoldenTokenizer, file: StaticString = #filePath, line: UInt = #line) {
+        for item in g.cases {
+            XCTAssertEqual(t.encode(item.text), item.ids, "\(item.text.debugDescription)", file: file, line: line)
+        }
+    }
+
+    static func idsWithSpecialTokens(_ t: any Tokenizer, _ g: GoldenTokenizer, file: StaticString = #filePath, line: UInt = #line) {
+        for item in g.cases {
+            XCTAssertEqual(t.encode(item.text, addSpecialTokens: true), item.idsAddSpecialTokens,
+                           "\(item.text.debugDescription)", file: file, line: line)
+        }
+    }
+
+    static func tokenStrings(_ t: any Tokenizer, _ g: GoldenTokenizer, file: StaticString = #filePath, line: UInt = #line) {
+        for item in g.cases {
+            XCTAssertEqual(item.ids.map { t.token(for: $0) }, item.tokens, "\(item.text.debugDescription)", file: file, line: line)
+        }
+    }
+
+    static func decoded(_ t: any Tokenizer, _ g: GoldenTokenizer, file: StaticString = #filePath, line: UInt = #line) {
+        for item in g.cases {
+            assertSameScalars(t.decode(item.ids, skipSpecialTokens: false), item.decoded,
+                              "\(item.text.debugDescription)", file: file, line: line)
+        }
+    }
+
+    static func decodedSkippingSpecial(_ t: any Tokenizer, _ g: GoldenTokenizer, file: StaticString = #filePath, line: UInt = #line) {
+        for item in g.cases {
+            assertSameScalars(t.decode(item.idsAddSpecialTokens, skipSpecialTokens: true),
+                              item.decodedAddSpecialTokensSkipSpecial, "\(item.text.debugDescription)", file: file, line: line)
+        }
+    }
+
+    static func specialTokenIds(_ t: any Tokenizer, _ g: GoldenTokenizer, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(t.vocabularySize, g.vocabSize, file: file, line: line)
+        XCTAssertEqual(t.bosTokenId, g.bosTokenId, file: file, line: line)
+        XCTAssertEqual(t.eosTokenId, g.eosTokenId, file: file, line: line)
+        XCTAssertEqual(t.unknownTokenId, g.unkTokenId, file: file, line: line)
+        XCTAssertNil(g.padTokenId, file: file, line: line)
+    }
 }

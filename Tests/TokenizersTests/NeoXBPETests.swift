@@ -9,51 +9,15 @@ final class NeoXBPETests: XCTestCase {
         try ByteLevelBPETokenizer(tokenizerJSONIn: Fixtures.neox)
     }
 
-    func testGoldenIdsWithoutSpecialTokens() throws {
-        let tokenizer = try tokenizer()
-        for item in golden.cases {
-            XCTAssertEqual(tokenizer.encode(item.text), item.ids, "\(item.text.debugDescription)")
-        }
-    }
-
-    func testGoldenIdsWithSpecialTokensAddNothing() throws {
-        let tokenizer = try tokenizer()
-        for item in golden.cases {
-            XCTAssertEqual(tokenizer.encode(item.text, addSpecialTokens: true), item.idsAddSpecialTokens,
-                           "\(item.text.debugDescription)")
-        }
-    }
-
-    func testGoldenTokenStrings() throws {
-        let tokenizer = try tokenizer()
-        for item in golden.cases {
-            XCTAssertEqual(item.ids.map { tokenizer.token(for: $0) }, item.tokens, "\(item.text.debugDescription)")
-        }
-    }
-
-    func testGoldenDecodedText() throws {
-        let tokenizer = try tokenizer()
-        for item in golden.cases {
-            assertSameScalars(tokenizer.decode(item.ids, skipSpecialTokens: false), item.decoded,
-                              "\(item.text.debugDescription)")
-        }
-    }
-
-    func testGoldenDecodedSkippingSpecialTokens() throws {
-        let tokenizer = try tokenizer()
-        for item in golden.cases {
-            assertSameScalars(tokenizer.decode(item.idsAddSpecialTokens, skipSpecialTokens: true),
-                              item.decodedAddSpecialTokensSkipSpecial, "\(item.text.debugDescription)")
-        }
-    }
+    func testGoldenIdsWithoutSpecialTokens() throws { GoldenChecks.ids(try tokenizer(), golden) }
+    func testGoldenIdsWithSpecialTokensAddNothing() throws { GoldenChecks.idsWithSpecialTokens(try tokenizer(), golden) }
+    func testGoldenTokenStrings() throws { GoldenChecks.tokenStrings(try tokenizer(), golden) }
+    func testGoldenDecodedText() throws { GoldenChecks.decoded(try tokenizer(), golden) }
+    func testGoldenDecodedSkippingSpecialTokens() throws { GoldenChecks.decodedSkippingSpecial(try tokenizer(), golden) }
 
     func testSpecialTokenIdsAndPadFallsBackToEOS() throws {
         let tokenizer = try tokenizer()
-        XCTAssertEqual(tokenizer.vocabularySize, golden.vocabSize)
-        XCTAssertEqual(tokenizer.bosTokenId, golden.bosTokenId)
-        XCTAssertEqual(tokenizer.eosTokenId, golden.eosTokenId)
-        XCTAssertEqual(tokenizer.unknownTokenId, golden.unkTokenId)
-        XCTAssertNil(golden.padTokenId)
+        GoldenChecks.specialTokenIds(tokenizer, golden)
         XCTAssertEqual(tokenizer.padTokenId, 0)
     }
 
