@@ -2,7 +2,8 @@ import Foundation
 import XCTest
 
 /// `dpohost bench step` on one tiny configuration: the columns a reader compares, and the reason
-/// the PyTorch side is skipped when its interpreter cannot import torch. No timing is asserted.
+/// the PyTorch side is skipped when its interpreter cannot import torch, and the cached-reference
+/// line under a DPO row. No timing is asserted.
 final class BenchStepCommandTests: XCTestCase {
     func testOneTinyConfigurationPrintsTheColumnsAndTheTorchSkipReason() throws {
         let p = Process()
@@ -28,5 +29,11 @@ final class BenchStepCommandTests: XCTestCase {
         let fields = row.split(separator: " ")
         XCTAssertEqual(Array(fields.prefix(4)), ["pythia-tiny", "dpo", "4", "128"], row)
         XCTAssertEqual(fields.dropFirst(4).prefix(6).compactMap { Double($0) }.count, 6, row)
+        // DPO also times the step with cached reference log-probs, on the line under its row.
+        let rowIndex = try XCTUnwrap(lines.firstIndex(of: row))
+        let cached = lines[rowIndex + 1]
+        XCTAssertTrue(cached.hasPrefix("    cached reference log-probs: median "), text)
+        let ratio = try XCTUnwrap(cached.components(separatedBy: " = ").last?.split(separator: "x").first, cached)
+        XCTAssertNotNil(Double(ratio), cached)
     }
 }

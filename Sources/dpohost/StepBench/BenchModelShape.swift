@@ -33,6 +33,10 @@ enum BenchLoss: String, CaseIterable {
     }
 
     var needsReference: Bool { self != .sft }
+
+    /// Whether the loss needs only the reference's per-sequence log-probs, so they can be cached
+    /// (`precompute_ref_log_probs`; TDPO needs the reference's full logits).
+    var cachesReference: Bool { self == .dpo }
 }
 
 /// One model shape as a Hugging Face config.json, plus what the FLOP formula needs to know.

@@ -18,12 +18,21 @@ struct StepBenchResult: Codable {
     var otherLoad: Double?
     /// Mean seconds per timed step spent in each phase (with `--phases`).
     var phases: [String: Double]?
+    /// DPO only: the same step with cached reference log-probs (`precompute_ref_log_probs`, the
+    /// reference forward skipped), each timed step right after a live-reference one.
+    var cachedStepSeconds: [Double]?
+    var cachedPhases: [String: Double]?
 
-    var median: Double {
-        let s = stepSeconds.sorted()
+    var median: Double { Self.median(stepSeconds) }
+    var best: Double { stepSeconds.min() ?? .nan }
+    var cachedMedian: Double? { cachedStepSeconds.map(Self.median) }
+    var cachedBest: Double? { cachedStepSeconds?.min() }
+
+    static func median(_ values: [Double]) -> Double {
+        let s = values.sorted()
+        guard !s.isEmpty else { return .nan }
         return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
     }
-    var best: Double { stepSeconds.min() ?? .nan }
     var tokensPerSecond: Double { Double(tokensPerStep) / median }
     var gflops: Double { flopsPerStep / median / 1e9 }
 }
@@ -40,6 +49,8 @@ struct StepBenchCase {
     let threads: Int?
     let seed: UInt64
     let phases: Bool
+    /// Also time the step with cached reference log-probs (DPO only).
+    let cachedReference: Bool
 
     func run() throws -> StepBenchResult {
         let registry = PluginRegistry()
@@ -57,21 +68,34 @@ struct StepBenchCase {
                                   maxGradNorm: 10, pool: pool)
         let input = try BenchBatch.make(pairs: pairs, length: shape.sequence, vocab: shape.size.vocab, loss: loss, seed: seed + 1)
 
+        let cached = cachedReference && loss.cachesReference
+            ? [try update.referenceLogProbs(input)] : nil
+
         var firstLoss = Double.nan
         for _ in 0..<warmup {
             let outcome = try update.run([input], chosenOnly: loss == .sft)
             if firstLoss.isNaN { firstLoss = Self.meanLoss(outcome) }
+            if let cached { _ = try update.run([input], chosenOnly: false, cachedReference: cached) }
         }
         let timer = phases ? PhaseTimer() : nil
-        update.timer = timer
-        var times: [Double] = []
+        let cachedTimer = phases && cached != nil ? PhaseTimer() : nil
+        var times: [Double] = [], cachedTimes: [Double] = []
         let load = CPULoad()
         for _ in 0..<steps {
+            update.timer = timer
             let start = DispatchTime.now().uptimeNanoseconds
             let outcome = try update.run([input], chosenOnly: loss == .sft)
             times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
             if firstLoss.isNaN { firstLoss = Self.meanLoss(outcome) }
+            if let cached {
+                // Interleaved with the live steps, so both see the same machine load.
+                update.timer = cachedTimer
+                let start = DispatchTime.now().uptimeNanoseconds
+                _ = try update.run([input], chosenOnly: false, cachedReference: cached)
+                cachedTimes.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+            }
         }
+        update.timer = nil
 
         let rows = input.ids.shape[0]
         let tokens = rows * shape.sequence
@@ -83,7 +107,9 @@ struct StepBenchCase {
             flopParameters: n, tokensPerStep: tokens, flopsPerStep: flops, stepSeconds: times,
             peakRSSMiB: ResourceUsage.peakResidentMiB(), firstLoss: firstLoss,
             otherLoad: load.flatMap { start in CPULoad()?.otherLoad(since: start) },
-            phases: timer.map { t in t.totals.mapValues { $0 / Double(max(steps, 1)) } })
+            phases: timer.map { t in t.totals.mapValues { $0 / Double(max(steps, 1)) } },
+            cachedStepSeconds: cached == nil ? nil : cachedTimes,
+            cachedPhases: cachedTimer.map { t in t.totals.mapValues { $0 / Double(max(steps, 1)) } })
     }
 
     static func meanLoss(_ outcome: UpdateOutcome) -> Double {

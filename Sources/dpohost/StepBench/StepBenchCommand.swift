@@ -36,6 +36,9 @@ struct StepBench: ParsableCommand {
     @Option(help: "Seconds spent on each sgemm size when measuring the peak.") var sgemmSeconds = 1.0
     @Flag(help: "Also print where each step's time goes (policy forward, reference forward, loss, backward, clip, optimizer).")
     var phases = false
+    @Flag(inversion: .prefixedNo,
+          help: "For DPO, also time the step with cached reference log-probs (precompute_ref_log_probs) and print its ratio to the live-reference step.")
+    var cachedReference = true
     @Flag(help: "Run ../shared/bench/torch_dpo_step.py on the same configurations and print the ratios.")
     var vsTorch = false
     @Option(help: "The PyTorch benchmark script (default: shared/bench/torch_dpo_step.py in an ancestor directory).")
@@ -82,7 +85,7 @@ struct StepBench: ParsableCommand {
         guard specs.count == 1, let c = specs.first else { throw BenchError("--single takes exactly one configuration") }
         let result = try StepBenchCase(shape: BenchModelShape(arch: c.arch, size: c.size, sequence: c.sequence), loss: c.loss,
                                        pairs: c.pairs, steps: c.steps, warmup: c.warmup, threads: threads, seed: 0,
-                                       phases: phases).run()
+                                       phases: phases, cachedReference: cachedReference).run()
         let data = try JSONEncoder().encode(result)
         print(String(decoding: data, as: UTF8.self))
     }
@@ -104,6 +107,10 @@ struct StepBench: ParsableCommand {
             }
             print(table.row(ours, peakGflops: peakGflops, torch: theirs))
             if phases, let p = ours.phases { print(table.phaseLine(p, total: ours.stepSeconds.reduce(0, +) / Double(ours.steps))) }
+            if let line = table.cachedLine(ours) { print(line) }
+            if phases, let p = ours.cachedPhases, let s = ours.cachedStepSeconds {
+                print(table.phaseLine(p, total: s.reduce(0, +) / Double(max(s.count, 1)), label: "cached phases"))
+            }
             if json { print(String(decoding: try JSONEncoder().encode(ours), as: UTF8.self)) }
         }
     }
@@ -131,6 +138,7 @@ struct StepBench: ParsableCommand {
                     "--steps", "\(c.steps)", "--warmup", "\(c.warmup)"]
         if let threads { args += ["--threads", "\(threads)"] }
         if phases { args.append("--phases") }
+        if !cachedReference { args.append("--no-cached-reference") }
         let (status, out, err) = TorchAnchor.execute(Self.executablePath, args)
         guard status == 0, let line = out.split(separator: "\n").last,
               let result = try? JSONDecoder().decode(StepBenchResult.self, from: Data(line.utf8)) else {

@@ -32,10 +32,17 @@ struct StepBenchTable {
         return line
     }
 
+    /// The cached-reference step under a DPO row: its times and its ratio to the live-reference step.
+    func cachedLine(_ r: StepBenchResult) -> String? {
+        guard let median = r.cachedMedian, let best = r.cachedBest else { return nil }
+        return "    cached reference log-probs: median \(Fmt.f(median, 4)) s, min \(Fmt.f(best, 4)) s = "
+            + "\(Fmt.f(median / r.median, 2))x of the live-reference step (min/min \(Fmt.f(best / r.best, 2))x)"
+    }
+
     /// Per-phase seconds of an average step, as shares of the step.
-    func phaseLine(_ phases: [String: Double], total: Double) -> String {
+    func phaseLine(_ phases: [String: Double], total: Double, label: String = "phases") -> String {
         let order = ["policy forward", "reference forward", "loss", "backward", "clip", "optimizer"]
-        return "    phases: " + order.compactMap { name in
+        return "    \(label): " + order.compactMap { name in
             phases[name].map { "\(name) \(Fmt.f($0 * 1000, 1)) ms (\(Fmt.f(100 * $0 / total, 0))%)" }
         }.joined(separator: ", ")
     }

@@ -54,19 +54,36 @@ final class TrainingStep {
 
     /// The trainer's own forward + loss (`ModelLoss`) on one microbatch, each part timed.
     /// `chosenOnly` marks an SFT batch (B rows, no rejected half).
-    func lossOf(_ input: StepInput, chosenOnly: Bool, split: LossMetricSplit, tape: Tape) throws -> LossOutcome {
+    /// `cachedReference`: the reference's summed log-probs of the batch's pairs, computed once
+    /// beforehand (`precompute_ref_log_probs`): the reference forward is skipped, as in the trainer.
+    func lossOf(_ input: StepInput, chosenOnly: Bool, cachedReference: (chosen: [Float], rejected: [Float])? = nil,
+                split: LossMetricSplit, tape: Tape) throws -> LossOutcome {
         try model.compute(ids: input.ids, mask: input.mask, labels: input.labels, chosenOnly: chosenOnly,
-                          split: split, tape: tape, phase: { [timer] in timer?.mark($0) })
+                          cachedReference: cachedReference, split: split, tape: tape, phase: { [timer] in timer?.mark($0) })
+    }
+
+    /// The reference's summed log-probs of each pair in `input` (chosen rows, then rejected), as
+    /// `ReferenceLogProbCache.fill` computes them before training.
+    func referenceLogProbs(_ input: StepInput) throws -> (chosen: [Float], rejected: [Float]) {
+        guard let reference = model.reference else { throw BenchError("no reference model to cache log-probs from") }
+        let tape = Tape(pool: pool, recording: false)
+        let logits = try reference.forward(ids: input.ids, mask: input.mask, tape: tape)
+        let sums = try tape.sum(tape.labelLogProbs(logits: logits, labels: input.labels), axis: 1).value.scalars
+        let b = sums.count / 2
+        return (Array(sums[..<b]), Array(sums[b...]))
     }
 
     /// Gradients averaged over `microbatches` (each backward seeded with 1/count), then one update.
-    func run(_ microbatches: [StepInput], chosenOnly: Bool) throws -> UpdateOutcome {
+    /// `cachedReference`, one entry per microbatch, replaces the reference forward.
+    func run(_ microbatches: [StepInput], chosenOnly: Bool,
+             cachedReference: [(chosen: [Float], rejected: [Float])]? = nil) throws -> UpdateOutcome {
         var lists: [String: [Float]] = [:]
         let seed = 1 / Float(max(1, microbatches.count))
         timer?.restart()
-        for input in microbatches {
+        for (i, input) in microbatches.enumerated() {
             let tape = Tape(pool: pool)
-            let outcome = try lossOf(input, chosenOnly: chosenOnly, split: .train, tape: tape)
+            let outcome = try lossOf(input, chosenOnly: chosenOnly, cachedReference: cachedReference?[i],
+                                     split: .train, tape: tape)
             guard outcome.loss.value.item.isFinite else { throw NonFiniteValue(what: "loss") }
             try tape.backward(outcome.loss, seed: seed)
             timer?.mark("backward")
