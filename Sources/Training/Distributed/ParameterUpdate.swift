@@ -68,8 +68,7 @@ final class LocalUpdate: ParameterUpdate {
     }
 
     func step(lr: Float, pool: WorkerPool) throws {
-        try optimizer.step(parameters, lr: lr, pool: pool)
-        for p in parameters { p.variable.zeroGrad() }
+        try optimizer.step(parameters, lr: lr, zeroingGradients: true, pool: pool)
     }
 
     func checkpointState() throws -> [String: Tensor] { optimizer.stateTensors() }

@@ -16,31 +16,50 @@ public final class Adam: Optimizer {
     }
 
     public func step(_ parameters: [NamedParameter], lr: Float, pool: WorkerPool) throws {
+        try step(parameters, lr: lr, zeroingGradients: false, pool: pool)
+    }
+
+    /// One pass over all parameters (spread over the pool, 8 floats at a time), zeroing each
+    /// gradient after it is read when `zeroingGradients`; the per-element arithmetic is the
+    /// scalar form's, so results do not change.
+    public func step(_ parameters: [NamedParameter], lr: Float, zeroingGradients: Bool, pool: WorkerPool) throws {
         let k = stepCount + 1
         let bc1 = 1 - Float(pow(Double(beta1), Double(k)))
         let bc2 = 1 - Float(pow(Double(beta2), Double(k)))
         let (b1, b2, eps, wd, decoupled) = (beta1, beta2, self.eps, weightDecay, self.decoupled)
+        let (oneMinusB1, oneMinusB2) = (1 - b1, 1 - b2)
         let bc2Root = bc2.squareRoot()
-        for p in parameters {
-            guard let g = p.variable.grad else { continue }
-            let m = store.slot(p.name, "exp_avg", shape: p.variable.shape)
-            let v = store.slot(p.name, "exp_avg_sq", shape: p.variable.shape)
-            let w = p.variable.value
-            let ptrs = UnsafeSendable3(w.pointer, m.pointer, v.pointer)
-            let gp = UnsafeSendable3(g.pointer, g.pointer, g.pointer)
-            pool.parallelFor(w.count, grain: 16384) { r in
-                let (w, m, v, g) = (ptrs.a, ptrs.b, ptrs.c, gp.a)
-                for i in r {
-                    var grad = g[i]
-                    if decoupled { w[i] *= 1 - lr * wd } else if wd != 0 { grad += wd * w[i] }
-                    m[i] = b1 * m[i] + (1 - b1) * grad
-                    v[i] = b2 * v[i] + (1 - b2) * grad * grad
-                    // PyTorch's form: denom = sqrt(v) / sqrt(bc2) + eps; step = lr / bc1
-                    let denom = v[i].squareRoot() / bc2Root + eps
-                    w[i] -= (lr / bc1) * m[i] / denom
-                }
+        let decay = 1 - lr * wd, stepSize = lr / bc1
+        let (pointers, counts, distinct) = ElementwiseUpdate.gather(parameters) { p in
+            (store.slot(p.name, "exp_avg", shape: p.variable.shape), store.slot(p.name, "exp_avg_sq", shape: p.variable.shape))
+        }
+        let zero = zeroingGradients && distinct
+        ElementwiseUpdate.run(pointers, counts: counts, pool: pool) { p, n in
+            let (w, g, m, v) = (p.w, p.g, p.s0!, p.s1!)
+            var i = 0
+            while i + 8 <= n {
+                var grad = g.load8(i), wi = w.load8(i)
+                // PyTorch's form: denom = sqrt(v) / sqrt(bc2) + eps; step = lr / bc1
+                if decoupled { wi *= decay } else if wd != 0 { grad += wd * wi }
+                let mi = b1 * m.load8(i) + oneMinusB1 * grad
+                let vi = b2 * v.load8(i) + oneMinusB2 * grad * grad
+                m.store8(mi, i)
+                v.store8(vi, i)
+                w.store8(wi - stepSize * mi / (vi.squareRoot() / bc2Root + eps), i)
+                if zero { g.store8(SIMD8<Float>(), i) }
+                i += 8
+            }
+            while i < n {
+                var grad = g[i]
+                if decoupled { w[i] *= decay } else if wd != 0 { grad += wd * w[i] }
+                m[i] = b1 * m[i] + oneMinusB1 * grad
+                v[i] = b2 * v[i] + oneMinusB2 * grad * grad
+                w[i] -= stepSize * m[i] / (v[i].squareRoot() / bc2Root + eps)
+                if zero { g[i] = 0 }
+                i += 1
             }
         }
+        if zeroingGradients && !distinct { for p in parameters { p.variable.zeroGrad() } }
         stepCount = k
     }
 

@@ -22,10 +22,20 @@ public protocol Optimizer: AnyObject {
     var stepCount: Int { get }
     /// One update with learning rate `lr`. Parameters without a gradient are skipped.
     func step(_ parameters: [NamedParameter], lr: Float, pool: WorkerPool) throws
+    /// The same update, then every gradient set to zero when `zeroingGradients` (the built-in
+    /// optimizers do both in one pass over the gradients).
+    func step(_ parameters: [NamedParameter], lr: Float, zeroingGradients: Bool, pool: WorkerPool) throws
     /// The state to checkpoint.
     func stateTensors() -> [String: Tensor]
     /// Restores `stateTensors()` output; shapes are checked against the parameters.
     func loadState(_ state: [String: Tensor], stepCount: Int, parameters: [NamedParameter]) throws
+}
+
+extension Optimizer {
+    public func step(_ parameters: [NamedParameter], lr: Float, zeroingGradients: Bool, pool: WorkerPool) throws {
+        try step(parameters, lr: lr, pool: pool)
+        if zeroingGradients { for p in parameters { p.variable.zeroGrad() } }
+    }
 }
 
 public enum OptimizerError: Error, CustomStringConvertible {

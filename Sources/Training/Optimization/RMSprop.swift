@@ -16,20 +16,38 @@ public final class RMSprop: Optimizer {
     }
 
     public func step(_ parameters: [NamedParameter], lr: Float, pool: WorkerPool) throws {
-        for p in parameters {
-            guard let g = p.variable.grad else { continue }
-            let v = store.slot(p.name, "square_avg", shape: p.variable.shape)
-            let w = p.variable.value
-            let (alpha, eps) = (self.alpha, self.eps)
-            let ptrs = UnsafeSendable3(w.pointer, g.pointer, v.pointer)
-            pool.parallelFor(w.count, grain: 16384) { r in
-                let (w, g, v) = (ptrs.a, ptrs.b, ptrs.c)
-                for i in r {
-                    v[i] = alpha * v[i] + (1 - alpha) * g[i] * g[i]
-                    w[i] -= lr * g[i] / (v[i].squareRoot() + eps)
-                }
+        try step(parameters, lr: lr, zeroingGradients: false, pool: pool)
+    }
+
+    /// One pass over all parameters (spread over the pool, 8 floats at a time): the update and,
+    /// with `zeroingGradients`, the gradient set to zero right after it is read. Each element gets
+    /// exactly the arithmetic of the scalar form above, so results do not change.
+    public func step(_ parameters: [NamedParameter], lr: Float, zeroingGradients: Bool, pool: WorkerPool) throws {
+        let (pointers, counts, distinct) = ElementwiseUpdate.gather(parameters) { p in
+            (store.slot(p.name, "square_avg", shape: p.variable.shape), nil)
+        }
+        let zero = zeroingGradients && distinct
+        let (alpha, oneMinusAlpha, eps) = (self.alpha, 1 - self.alpha, self.eps)
+        ElementwiseUpdate.run(pointers, counts: counts, pool: pool) { p, n in
+            let (w, g, v) = (p.w, p.g, p.s0!)
+            var i = 0
+            while i + 8 <= n {
+                let gi = g.load8(i)
+                let vi = alpha * v.load8(i) + oneMinusAlpha * gi * gi
+                v.store8(vi, i)
+                w.store8(w.load8(i) - lr * gi / (vi.squareRoot() + eps), i)
+                if zero { g.store8(SIMD8<Float>(), i) }
+                i += 8
+            }
+            while i < n {
+                let gi = g[i]
+                v[i] = alpha * v[i] + oneMinusAlpha * gi * gi
+                w[i] -= lr * gi / (v[i].squareRoot() + eps)
+                if zero { g[i] = 0 }
+                i += 1
             }
         }
+        if zeroingGradients && !distinct { for p in parameters { p.variable.zeroGrad() } }
         stepCount += 1
     }
 

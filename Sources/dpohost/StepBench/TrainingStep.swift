@@ -93,8 +93,8 @@ final class TrainingStep {
         let norm = GradientClipping.clip(params, maxNorm: maxGradNorm, pool: pool)
         timer?.mark("clip")
         guard norm.isFinite else { throw NonFiniteValue(what: "gradient norm") }
-        try optimizer.step(params, lr: schedule.learningRate(completedSteps: optimizer.stepCount), pool: pool)
-        for p in params { p.variable.zeroGrad() }
+        try optimizer.step(params, lr: schedule.learningRate(completedSteps: optimizer.stepCount),
+                           zeroingGradients: true, pool: pool)
         timer?.mark("optimizer")
         return UpdateOutcome(metrics: lists, gradNorm: norm)
     }
