@@ -41,7 +41,7 @@ struct StepBenchTable {
 
     /// Per-phase seconds of an average step, as shares of the step.
     func phaseLine(_ phases: [String: Double], total: Double, label: String = "phases") -> String {
-        let order = ["policy forward", "reference forward", "loss", "backward", "clip", "optimizer"]
+        let order = ["reference forward", "policy forward", "loss", "backward", "clip", "optimizer"]
         return "    \(label): " + order.compactMap { name in
             phases[name].map { "\(name) \(Fmt.f($0 * 1000, 1)) ms (\(Fmt.f(100 * $0 / total, 0))%)" }
         }.joined(separator: ", ")
