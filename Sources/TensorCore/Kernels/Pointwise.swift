@@ -14,7 +14,8 @@ public enum Pointwise {
             let x = xs.value, y = ys.value
             switch f {
             case .geluErf: for i in r { y[i] = geluErf(x[i]) }
-            case .geluTanh: for i in r { y[i] = geluTanh(x[i]) }
+            case .geluTanh:
+                forEachVector(r) { i, n in VectorMath.store(VectorMath.geluTanh(VectorMath.load(x + i, n)), y + i, n) }
             case .silu:
                 var i = r.lowerBound
                 while i + 8 <= r.upperBound { VectorMath.store(VectorMath.silu(VectorMath.load(x + i)), y + i); i += 8 }
@@ -46,13 +47,15 @@ public enum Pointwise {
                     dx[i] += dy[i] * (cdf + v * pdf)
                 }
             case .geluTanh:
-                for i in r {
-                    let v = x[i]
+                // 0.5 (1 + tanh u) = s = sigmoid(2u) and 0.5 (1 - tanh² u) = 2 s (1 - s).
+                forEachVector(r) { i, n in
+                    let v = VectorMath.load(x + i, n)
                     let c: Float = 0.79788456080286536 // sqrt(2/pi)
                     let u = c * (v + 0.044715 * v * v * v)
-                    let t = tanh(u)
+                    let s = 1 / (1 + VectorMath.exp(-2 * u))
                     let du = c * (1 + 3 * 0.044715 * v * v)
-                    dx[i] += dy[i] * (0.5 * (1 + t) + 0.5 * v * (1 - t * t) * du)
+                    let d = s + 2 * v * s * (1 - s) * du
+                    VectorMath.store(VectorMath.load(dx + i, n) + VectorMath.load(dy + i, n) * d, dx + i, n)
                 }
             case .silu:
                 var i = r.lowerBound
@@ -77,6 +80,15 @@ public enum Pointwise {
         }
     }
 
+    /// `body(i, n)` for each run of 8 elements of `r` and a last run of `n < 8`, so every element
+    /// goes through the same vector code whatever the chunking (results do not depend on the
+    /// thread count).
+    @inline(__always) static func forEachVector(_ r: Range<Int>, _ body: (Int, Int) -> Void) {
+        var i = r.lowerBound
+        while i + 8 <= r.upperBound { body(i, 8); i += 8 }
+        if i < r.upperBound { body(i, r.upperBound - i) }
+    }
+
     @inline(__always) public static func sigmoid(_ x: Float) -> Float {
         // Split by sign so exp never overflows.
         if x >= 0 { return 1 / (1 + Foundation.exp(-x)) }
@@ -93,7 +105,8 @@ public enum Pointwise {
         0.5 * x * (1 + erf(x * Float(0.70710678118654752)))
     }
 
+    /// `0.5 x (1 + tanh u) = x sigmoid(2u)`, `u = sqrt(2/pi) (x + 0.044715 x³)`: the kernel's vector form.
     @inline(__always) public static func geluTanh(_ x: Float) -> Float {
-        0.5 * x * (1 + tanh(Float(0.79788456080286536) * (x + 0.044715 * x * x * x)))
+        VectorMath.geluTanh(VectorMath.V(repeating: x))[0]
     }
 }

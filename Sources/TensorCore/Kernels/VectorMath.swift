@@ -36,6 +36,14 @@ public enum VectorMath {
     @inline(__always)
     public static func silu(_ x: V) -> V { x / (1 + exp(-x)) }
 
+    /// GELU, tanh approximation (`gelu_new`): `0.5 x (1 + tanh u) = x / (1 + exp(-2u))` with
+    /// `u = sqrt(2/pi) (x + 0.044715 x³)`; the sigmoid form has no cancellation near 0.
+    @inline(__always)
+    public static func geluTanh(_ x: V) -> V {
+        let u = 0.79788456080286536 * (x + 0.044715 * x * x * x)
+        return x / (1 + exp(-2 * u))
+    }
+
     /// The maximum of `x[0..<n]` (-inf for n = 0).
     @inline(__always)
     public static func max(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
@@ -101,6 +109,22 @@ public enum VectorMath {
         let s = V(repeating: shift), av = V(repeating: a)
         while i + 8 <= n { store(load(y + i) + av * exp(load(x + i) - s), y + i); i += 8 }
         while i < n { y[i] += a * Foundation.exp(x[i] - shift); i += 1 }
+    }
+
+    /// The first `n` (at most 8) floats at `p`, the other lanes 0.
+    @inline(__always)
+    public static func load(_ p: UnsafePointer<Float>, _ n: Int) -> V {
+        if n == 8 { return load(p) }
+        var v = V()
+        for j in 0..<n { v[j] = p[j] }
+        return v
+    }
+
+    /// Stores the first `n` (at most 8) lanes of `v` at `p`.
+    @inline(__always)
+    public static func store(_ v: V, _ p: UnsafeMutablePointer<Float>, _ n: Int) {
+        if n == 8 { store(v, p); return }
+        for j in 0..<n { p[j] = v[j] }
     }
 
     @inline(__always)
