@@ -16,6 +16,13 @@ import TensorCore
 /// frees the whole unit and its full-size gradients. Every rank runs the same forward, so every
 /// rank meets the same collectives in the same order.
 final class FullyShardedParameters: ParameterAccess {
+    /// What travels between ranks: float32, or bfloat16 for the parameters all-gathered for
+    /// compute and the gradients reduce-scattered (`model.fsdp_policy_mp=bfloat16`, as the
+    /// reference's MixedPrecision for the policy). The slices and the optimizer stay float32;
+    /// the kernels compute in float32 on the bf16-rounded parameters (this CPU has no bf16
+    /// arithmetic), so what bf16 saves here is half the bytes on the wire.
+    enum Precision: String { case float32, bfloat16 }
+
     let layout: ShardLayout
     let communicator: Communicator
     let parameters: [NamedParameter]
@@ -26,6 +33,7 @@ final class FullyShardedParameters: ParameterAccess {
     private let storages: [TensorStorage]
     private let unitOfParameter: [String: Int]
     private let trainable: Bool
+    let precision: Precision
     /// The unit of the visit in progress during a forward.
     private var visiting: Int?
     /// Most floats whole at once (all units' gathered buffers), for the memory report.
@@ -33,7 +41,7 @@ final class FullyShardedParameters: ParameterAccess {
 
     /// Takes over `model`'s parameters: each rank keeps its slice of their current values, and
     /// the full values are freed until a forward uses them.
-    init(model: LanguageModel, communicator: Communicator) throws {
+    init(model: LanguageModel, communicator: Communicator, precision: Precision = .float32) throws {
         let n = communicator.size
         let layout = ShardLayout(parameters: model.parameters.map { ($0.name, $0.variable.value.count) },
                                  blockName: model.plugin.blockName, worldSize: n)
@@ -63,6 +71,7 @@ final class FullyShardedParameters: ParameterAccess {
         self.storages = storages
         self.unitOfParameter = unitOf
         self.trainable = trainable
+        self.precision = precision
         try model.adoptSharded(parameters: rebound, access: self)
     }
 
@@ -99,7 +108,15 @@ final class FullyShardedParameters: ParameterAccess {
         storage.acquireMemory()
         let unit = layout.units[u]
         let mine = UnsafeBufferPointer(start: shards[u].variable.value.pointer, count: unit.shardLength)
-        try communicator.allGather(mine, into: UnsafeMutableBufferPointer(start: storage.pointer, count: storage.count))
+        switch precision {
+        case .float32:
+            try communicator.allGather(mine, into: UnsafeMutableBufferPointer(start: storage.pointer, count: storage.count))
+        case .bfloat16:
+            let send = mine.map(BFloat16.bits)
+            var all = [UInt16](repeating: 0, count: storage.count)
+            try send.withUnsafeBufferPointer { s in try all.withUnsafeMutableBufferPointer { try communicator.allGather(bfloat16: s, into: $0) } }
+            for i in 0..<all.count { storage.pointer[i] = BFloat16.value(all[i]) }
+        }
         peakGatheredElements = max(peakGatheredElements, storages.reduce(0) { $0 + ($1.isResident ? $1.count : 0) })
     }
 
@@ -108,13 +125,24 @@ final class FullyShardedParameters: ParameterAccess {
     func reduceGradients(of u: Int) throws {
         let unit = layout.units[u]
         let send = ShardedUpdate.flatten(unit, worldSize: layout.worldSize) { parameters[$0].variable.grad }
-        var reduced = [Float](repeating: 0, count: unit.shardLength)
-        try send.withUnsafeBufferPointer { s in
-            try reduced.withUnsafeMutableBufferPointer { try communicator.reduceScatterSum(s, into: $0) }
-        }
         let grad = shards[u].variable.grad!.pointer
         let scale = 1 / Float(communicator.size)
-        for i in 0..<unit.shardLength { grad[i] += reduced[i] * scale }
+        switch precision {
+        case .float32:
+            var reduced = [Float](repeating: 0, count: unit.shardLength)
+            try send.withUnsafeBufferPointer { s in
+                try reduced.withUnsafeMutableBufferPointer { try communicator.reduceScatterSum(s, into: $0) }
+            }
+            for i in 0..<unit.shardLength { grad[i] += reduced[i] * scale }
+        case .bfloat16:
+            // Divided by the world size before the bf16 sum, which keeps partial sums in range.
+            let bits = send.map { BFloat16.bits($0 * scale) }
+            var reduced = [UInt16](repeating: 0, count: unit.shardLength)
+            try bits.withUnsafeBufferPointer { s in
+                try reduced.withUnsafeMutableBufferPointer { try communicator.reduceScatterSum(bfloat16: s, into: $0) }
+            }
+            for i in 0..<unit.shardLength { grad[i] += BFloat16.value(reduced[i]) }
+        }
         for m in unit.members { parameters[m.parameter].variable.setGrad(nil) }
         storages[u].releaseMemory()
     }

@@ -28,10 +28,11 @@ public final class FSDPTrainer {
         let c = run.config
         let n = communicator.size
         try Self.validate(c, worldSize: n)
-        let policy = try FullyShardedParameters(model: run.policy, communicator: communicator)
+        let precision = try Self.precision(c)
+        let policy = try FullyShardedParameters(model: run.policy, communicator: communicator, precision: precision)
         if let reference = run.reference { _ = try FullyShardedParameters(model: reference, communicator: communicator) }
         let update = ShardedUpdate(sharded: policy, optimizer: try OptimizerFactory.make(c.optimizer))
-        log("FSDP: \(n) ranks, \(policy.layout.units.count) sharded units (blocks '\(run.policy.plugin.blockName)' + \(ShardLayout.outsideBlocks)), \(c.batchSize / n) examples per rank per batch")
+        log("FSDP: \(n) ranks, \(policy.layout.units.count) sharded units (blocks '\(run.policy.plugin.blockName)' + \(ShardLayout.outsideBlocks)), \(c.batchSize / n) examples per rank per batch, \(precision.rawValue) communication for the policy")
         var share = RankShare(communicator: communicator)
         share.parametersSharded = true
         loop = try BasicTrainer(run: run, pool: pool, log: log, share: share, update: update)
@@ -48,8 +49,17 @@ public final class FSDPTrainer {
             throw FSDPConfigError.indivisible(key: "eval_batch_size", value: c.evalBatchSize, by: n,
                                               reason: "each of \(n) ranks evaluates an equal slice")
         }
-        if let mp = c.model.fsdpPolicyMp {
-            throw FSDPConfigError.unsupported("model.fsdp_policy_mp=\(mp): this FSDPTrainer computes and communicates in float32 only")
+        _ = try precision(c)
+    }
+
+    /// `model.fsdp_policy_mp`: null or float32 (the default), or bfloat16 for the policy's
+    /// communication.
+    static func precision(_ c: TrainingConfig) throws -> FullyShardedParameters.Precision {
+        switch c.model.fsdpPolicyMp {
+        case nil, "float32", "fp32": return .float32
+        case "bfloat16", "bf16": return .bfloat16
+        case let other?:
+            throw FSDPConfigError.unsupported("model.fsdp_policy_mp=\(other): FSDPTrainer supports bfloat16 (parameters and gradients communicated in bf16) or float32; this CPU has no float16 arithmetic")
         }
     }
 
