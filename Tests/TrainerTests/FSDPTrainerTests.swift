@@ -37,6 +37,8 @@ final class FSDPTrainerTests: XCTestCase, CLIRunning {
         let b = try mpirun(2, ["train"] + common(fsdp) + args + ["trainer=FSDPTrainer"])
         XCTAssertEqual(b.result.status, 0, b.result.output, file: file, line: line)
         XCTAssertTrue(b.result.output.contains("FSDP: 2 ranks"), b.result.output, file: file, line: line)
+        func reports(_ log: String) -> Int { log.split(separator: "\n").filter { $0.hasPrefix("run directory:") }.count }
+        XCTAssertEqual(reports(b.result.output), reports(a.output), "only rank 0 reports", file: file, line: line)
         try assertSameMetrics(basic, fsdp, steps: [4, 8, 12, 16, 20], file: file, line: line)
 
         try assertCheckpointsAgree(basic, fsdp, checkpointFile: "policy.safetensors", tolerance: parameterTolerance,
