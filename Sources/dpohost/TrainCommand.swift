@@ -113,6 +113,8 @@ struct TrainingSession {
         let policy = try LanguageModel(directory: modelPath, registry: registry, trainable: true)
         let objective = try LossObjective.build(config.loss, registry: registry)
         let reference = objective.needsReference ? try LanguageModel(directory: modelPath, registry: registry, trainable: false) : nil
+        // The reference's weights in reference_dtype, as the reference implementation casts them.
+        reference?.castWeights(to: try WeightPrecision(configValue: config.model.referenceDtype))
         if reference == nil && config.syncRefModel {
             throw ValidationError("sync_ref_model=true: no loss of \(config.loss.names.joined(separator: ", ")) reads a reference model")
         }
@@ -162,6 +164,11 @@ struct TrainingSession {
         }
         log("run directory: \(runDirectory.path)")
 
+        if communicator == nil, let reference, reference.valuePrecision != .float32 {
+            // One process: hold the reference as 16-bit values (FSDP slices it instead).
+            try reference.compactWeights()
+            log("reference weights held in \(reference.valuePrecision.rawValue): \(String(format: "%.3f", Double(reference.parameterCount * 2) / 1_048_576)) MiB, one block expanded to float32 at a time")
+        }
         let run = TrainingRun(config: config, policy: policy, reference: reference, tokenizer: tokenizer,
                               loss: objective, train: train, eval: eval, runDirectory: runDirectory)
         if let tensorParallel {

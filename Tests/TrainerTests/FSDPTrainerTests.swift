@@ -154,10 +154,13 @@ final class FSDPTrainerTests: XCTestCase, CLIRunning {
         // Every path that runs a sharded model outside the plain step: two microbatches per
         // update (two forward/backward passes before the optimizer), evaluation samples (every
         // rank generates, token by token), reference log-probs computed once up front, and
-        // TR-DPO's reference moving toward the policy (sharded slice by slice).
+        // TR-DPO's reference moving toward the policy (sharded slice by slice), and a float16
+        // reference.
         for extra in [["gradient_accumulation_steps=2", "sample_during_eval=true", "n_eval_model_samples=4", "max_length=48", "max_prompt_length=24"],
                       ["precompute_ref_log_probs=true"],
-                      ["sync_ref_model=true", "ref_model_sync_steps=2", "ref_model_mixup_alpha=0.5"]] {
+                      ["sync_ref_model=true", "ref_model_sync_steps=2", "ref_model_mixup_alpha=0.5"],
+                      // float16 reference: 16-bit weights in one process, rounded slices under FSDP.
+                      ["model.reference_dtype=float16", "sync_ref_model=true", "ref_model_sync_steps=2", "ref_model_mixup_alpha=0.5"]] {
             let basic = tempRun("paths-basic"), fsdp = tempRun("paths-fsdp")
             let args = dpo + ["n_examples=16"] + extra
             let a = try dpohost(["train"] + common(basic) + args)

@@ -15,7 +15,7 @@ import TensorCore
 /// reduce-scatters the unit's gradients into this rank's shard gradient (averaged over ranks) and
 /// frees the whole unit and its full-size gradients. Every rank runs the same forward, so every
 /// rank meets the same collectives in the same order.
-final class FullyShardedParameters: ParameterAccess {
+final class FullyShardedParameters: ParameterAccess, ParameterStore {
     /// What travels between ranks: float32, or bfloat16 for the parameters all-gathered for
     /// compute and the gradients reduce-scattered (`model.fsdp_policy_mp=bfloat16`, as the
     /// reference's MixedPrecision for the policy). The slices and the optimizer stay float32;
@@ -34,6 +34,8 @@ final class FullyShardedParameters: ParameterAccess {
     private let unitOfParameter: [String: Int]
     private let trainable: Bool
     let precision: Precision
+    /// The model's `valuePrecision`: loaded and mixed values are rounded to it.
+    private let valuePrecision: WeightPrecision
     /// The unit of the visit in progress during a forward.
     private var visiting: Int?
     /// Most floats whole at once (all units' gathered buffers), for the memory report.
@@ -72,7 +74,8 @@ final class FullyShardedParameters: ParameterAccess {
         self.unitOfParameter = unitOf
         self.trainable = trainable
         self.precision = precision
-        try model.adoptSharded(parameters: rebound, access: self)
+        self.valuePrecision = model.valuePrecision
+        try model.adopt(store: self, parameters: rebound, access: self)
     }
 
     // MARK: - ParameterAccess
@@ -179,22 +182,23 @@ final class FullyShardedParameters: ParameterAccess {
         releaseAll()
         for (u, unit) in layout.units.enumerated() {
             let flat = ShardedUpdate.flatten(unit, worldSize: layout.worldSize) { weights[parameters[$0].name] }
+            let mine = shards[u].variable.value.pointer
             flat.withUnsafeBufferPointer {
-                shards[u].variable.value.pointer.update(from: $0.baseAddress! + communicator.rank * unit.shardLength,
-                                                         count: unit.shardLength)
+                mine.update(from: $0.baseAddress! + communicator.rank * unit.shardLength, count: unit.shardLength)
             }
+            valuePrecision.round(mine, count: unit.shardLength)
         }
     }
 
     /// `self = (1 - alpha) * self + alpha * other`, slice by slice (both sharded alike).
-    func mix(toward other: FullyShardedParameters, alpha: Float) throws {
-        guard other.layout == layout else {
+    func mix(toward model: LanguageModel, alpha: Float) throws {
+        guard let other = model.fullySharded, other.layout == layout else {
             throw FSDPConfigError.unsupported("reference and policy are sharded differently; cannot mix them")
         }
         releaseAll()
         for (mine, theirs) in zip(shards, other.shards) {
             let a = mine.variable.value.pointer, b = theirs.variable.value.pointer
-            for i in 0..<mine.variable.value.count { a[i] = (1 - alpha) * a[i] + alpha * b[i] }
+            for i in 0..<mine.variable.value.count { a[i] = valuePrecision.round((1 - alpha) * a[i] + alpha * b[i]) }
         }
     }
 

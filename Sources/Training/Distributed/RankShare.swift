@@ -50,6 +50,7 @@ struct RankShare {
     /// elsewhere. Collective under tensor parallelism and FSDP.
     func fullState(of model: LanguageModel) throws -> [String: Tensor]? {
         if let sharded = model.fullySharded { return try sharded.fullState() }
+        if let store = model.store { return isRoot ? try store.fullState() : nil }
         guard let shards = model.shards, let tensorParallel else { return isRoot ? model.state : nil }
         return try shards.gatherFull(model.state, group: tensorParallel)
     }

@@ -39,8 +39,12 @@ public final class LanguageModel {
     public private(set) var parameters: [NamedParameter]
     /// Set when tensor parallelism split some parameters across ranks.
     public private(set) var shards: ModelShards?
-    /// Set when FSDP keeps only this rank's slices of the parameters between uses.
-    private(set) var fullySharded: FullyShardedParameters?
+    /// Set when the parameters are not plain float32 tensors between uses: FSDP's slices, or a
+    /// frozen reference's 16-bit weights.
+    private(set) var store: ParameterStore?
+    var fullySharded: FullyShardedParameters? { store as? FullyShardedParameters }
+    /// The type every value written into the parameters is rounded to (`reference_dtype`).
+    public private(set) var valuePrecision: WeightPrecision = .float32
 
     public init(directory: String, registry: PluginRegistry, trainable: Bool) throws {
         let dir = try ModelDirectory(path: directory)
@@ -105,7 +109,7 @@ public final class LanguageModel {
     /// Parameter values by Hugging Face name (shared storage, not copies). Not available under
     /// FSDP, where the values are whole only during a forward (see `RankShare.fullState(of:)`).
     public var state: [String: Tensor] {
-        precondition(fullySharded == nil, "LanguageModel.state: the parameters are sharded (FSDP)")
+        precondition(store == nil, "LanguageModel.state: the parameters are held by \(String(describing: store.map { type(of: $0) }))")
         return Dictionary(uniqueKeysWithValues: parameters.map { ($0.name, $0.variable.value) })
     }
 
@@ -119,16 +123,34 @@ public final class LanguageModel {
                 throw ModelError.shapeMismatch(file: source, tensor: p.name, expected: full, found: t.shape)
             }
         }
-        if let fullySharded { return fullySharded.load(weights) }
-        for p in parameters { try p.variable.value.assign(shards?.local(p.name, of: weights[p.name]!) ?? weights[p.name]!) }
+        if let store { return try store.load(weights) }
+        for p in parameters {
+            try p.variable.value.assign(shards?.local(p.name, of: weights[p.name]!) ?? weights[p.name]!)
+            valuePrecision.round(p.variable.value.pointer, count: p.variable.value.count)
+        }
     }
 
-    /// Rebinds the plugin to FSDP's views of the parameters, whose memory it fills on use.
-    func adoptSharded(parameters rebound: [NamedParameter], access: FullyShardedParameters) throws {
+    /// Rounds the parameters to `precision` now and whatever is loaded or mixed into them later
+    /// (the frozen reference's `reference_dtype`). Call before any sharding or compaction.
+    public func castWeights(to precision: WeightPrecision) {
+        precondition(store == nil, "castWeights before the parameters are sharded or compacted")
+        valuePrecision = precision
+        for p in parameters { precision.round(p.variable.value.pointer, count: p.variable.value.count) }
+    }
+
+    /// Holds the weights as 16-bit values between uses (`valuePrecision` float16 or bfloat16),
+    /// halving their memory; for a frozen model.
+    public func compactWeights() throws {
+        guard valuePrecision != .float32 else { return }
+        _ = try CompactParameters(model: self, precision: valuePrecision)
+    }
+
+    /// Rebinds the plugin to views of the parameters that `store` fills on use.
+    func adopt(store: ParameterStore, parameters rebound: [NamedParameter], access: ParameterAccess) throws {
         try plugin.bind(Dictionary(uniqueKeysWithValues: rebound.map { ($0.name, $0.variable) }))
         plugin.parameterAccess = access
         parameters = rebound
-        fullySharded = access
+        self.store = store
     }
 
     /// Replaces the parameters by this rank's blocks of them (tensor parallelism), rebinding the
@@ -142,9 +164,9 @@ public final class LanguageModel {
 
     /// `self = (1 - alpha) * self + alpha * other`, parameter by parameter (TR-DPO reference sync).
     public func mix(toward other: LanguageModel, alpha: Float) throws {
-        if let mine = fullySharded, let theirs = other.fullySharded { return try mine.mix(toward: theirs, alpha: alpha) }
-        guard fullySharded == nil && other.fullySharded == nil else {
-            throw ModelError.notAModelDirectory("cannot mix a sharded (FSDP) model with an unsharded one")
+        if let store { return try store.mix(toward: other, alpha: alpha) }
+        guard other.store == nil else {
+            throw ModelError.notAModelDirectory("cannot mix a plain model toward a sharded or compacted one")
         }
         let theirs = Dictionary(uniqueKeysWithValues: other.parameters.map { ($0.name, $0.variable.value) })
         for p in parameters {
@@ -154,6 +176,7 @@ public final class LanguageModel {
             }
             let mine = p.variable.value.pointer, src = t.contiguous().pointer
             for i in 0..<p.variable.value.count { mine[i] = (1 - alpha) * mine[i] + alpha * src[i] }
+            valuePrecision.round(mine, count: p.variable.value.count)
         }
     }
 
