@@ -61,6 +61,9 @@ extension CLIRunning {
             env["OMPI_ALLOW_RUN_AS_ROOT"] = "1"
             env["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
         }
+        // Ranks waiting in a collective give the core away instead of spinning: a test machine
+        // busy with other work would otherwise slow every MPI test many times over.
+        env["OMPI_MCA_mpi_yield_when_idle"] = "1"
         p.environment = env
         let out = FileManager.default.temporaryDirectory.appendingPathComponent("dpohost-mpi-\(UUID()).txt")
         FileManager.default.createFile(atPath: out.path, contents: nil)
