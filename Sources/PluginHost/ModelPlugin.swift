@@ -76,6 +76,8 @@ public struct ModelPlugin {
         instance.cacheEnabled = useCache
         var out: dph_tensor = 0
         var arena: TensorArena?
+        var ended = false
+        defer { if !ended { try? instance.parameterAccess?.forwardEnded(tape: tape) } }
         _ = try instance.call("forward", tape: tape) { p in
             let a = CallContext.from(p)!.arena
             arena = a
@@ -87,6 +89,8 @@ public struct ModelPlugin {
             args.use_cache = useCache ? 1 : 0
             return forward(HostAPI.table, p, state, &args, &out)
         }
+        ended = true
+        try instance.parameterAccess?.forwardEnded(tape: tape)
         do {
             return try arena!.float(out, "the returned logits")
         } catch let e as HostCallError {
@@ -98,6 +102,12 @@ public struct ModelPlugin {
     public var linearInterceptor: LinearInterceptor? {
         get { instance.linearInterceptor }
         nonmutating set { instance.linearInterceptor = newValue }
+    }
+
+    /// Sees every parameter fetch and the end of every forward (nil: parameters are plain).
+    public var parameterAccess: ParameterAccess? {
+        get { instance.parameterAccess }
+        nonmutating set { instance.parameterAccess = newValue }
     }
 
     /// Forgets cached keys and values (start of a new generation).

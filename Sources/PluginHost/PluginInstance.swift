@@ -20,6 +20,7 @@ public final class PluginInstance {
     var cacheEnabled = false
     /// Handles `linear` for weights the host split across ranks (tensor parallelism).
     var linearInterceptor: LinearInterceptor?
+    var parameterAccess: ParameterAccess?
 
     /// Validates `options` (name -> text) against the descriptor, then calls the plugin's `create`.
     public init(plugin: LoadedPlugin, options: [String: String] = [:]) throws {

@@ -34,9 +34,9 @@ struct TrainCommand: ParsableCommand {
 
     func run() throws {
         try CLIErrors.run {
-            let summary = try TrainingSession(arguments: arguments, extraPlugins: plugins.plugins,
-                                              installDirectory: plugins.installDirectory).run()
-            print("run directory: \(summary.runDirectory.path)")
+            let (summary, isRoot) = try TrainingSession(arguments: arguments, extraPlugins: plugins.plugins,
+                                                        installDirectory: plugins.installDirectory).run()
+            if isRoot { print("run directory: \(summary.runDirectory.path)") }
         }
     }
 }
@@ -49,13 +49,15 @@ struct TrainingSession {
 
     static func log(_ line: String) { FileHandle.standardError.write(Data((line + "\n").utf8)) }
 
-    func run() throws -> TrainingSummary {
+    /// The summary, and whether this process is rank 0 (the one that reports).
+    func run() throws -> (TrainingSummary, isRoot: Bool) {
         let world = try startWorld()
         let summary = try run(communicator: world?.communicator)
+        let isRoot = (world?.communicator.rank ?? 0) == 0
         // Only after success: a rank that fails exits without MPI_Finalize, which makes mpirun
         // end the other ranks instead of leaving them waiting in a collective.
         world?.finalize()
-        return summary
+        return (summary, isRoot)
     }
 
     /// The MPI world for FSDP and tensor parallelism (one per process); BasicTrainer runs alone.

@@ -89,7 +89,7 @@ extension CLIRunning {
 
     /// Training metrics of two runs agree at every step in `steps` (a sharded run against
     /// BasicTrainer on the same global batch: float32 sums in another order).
-    func assertSameMetrics(_ expected: URL, _ got: URL, steps: Set<Int>,
+    func assertSameMetrics(_ expected: URL, _ got: URL, steps: Set<Int>, relativeTolerance: Double = 1e-4,
                                    file: StaticString = #filePath, line: UInt = #line) throws {
         let a = try MetricsLog.read(expected.appendingPathComponent("metrics.jsonl")).filter { $0.split == "train" }
         let b = try MetricsLog.read(got.appendingPathComponent("metrics.jsonl")).filter { $0.split == "train" }
@@ -101,7 +101,7 @@ extension CLIRunning {
             for key in ["loss/train", "grad_norm", "rewards_train/margins", "logps_train/chosen"] {
                 let x = try XCTUnwrap(record.values[key], key, file: file, line: line)
                 let y = try XCTUnwrap(other[key], key, file: file, line: line)
-                XCTAssertEqual(y, x, accuracy: 1e-4 * max(1, abs(x)), "\(key) after \(record.examples) examples", file: file, line: line)
+                XCTAssertEqual(y, x, accuracy: relativeTolerance * max(1, abs(x)), "\(key) after \(record.examples) examples", file: file, line: line)
             }
         }
     }

@@ -270,7 +270,17 @@ struct dph_host_api {
     dph_status (*kv_cache_append)(dph_ctx *ctx, int32_t layer, dph_tensor k, dph_tensor v,
                                   dph_tensor *out_k, dph_tensor *out_v);
 
-    /* --- appended after ABI version 1 was first released: check DPH_HOST_HAS ------------- */
+    /* --- appended after the first v1 hosts: test with DPH_HOST_HAS(host, field) ----------- */
+    /* TDPO's per-position KL of the reference from the policy, fused over the vocabulary:
+     * policy and reference logits [N,T,V], mask [N,T-1] float -> out [N,T-1] with
+     * out[n,t] = sum_v softmax(ref[n,t])_v * (log_softmax(ref[n,t])_v - log_softmax(pol[n,t])_v)
+     * where mask[n,t] != 0, else 0 (logits t score label t+1, as in label_log_probs).
+     * Differentiable in both logits, never in the mask; keeps no [N,T,V] intermediates.
+     * out_underflows (may be NULL, caller-owned): kept positions where softmax(ref) has an
+     * exact 0 (where log(softmax) would be -inf). */
+    dph_status (*token_kl)(dph_ctx *ctx, dph_tensor policy_logits, dph_tensor reference_logits, dph_tensor mask,
+                           dph_tensor *out, int64_t *out_underflows);
+
     /* During `forward`: runs block `layer` as fn(host, ctx', user, layer, inputs, n_inputs, out)
      * and puts its output in *out (a handle of ctx). inputs: the block's input handles
      * (borrowed, read before return), e.g. the hidden state plus the attention mask and

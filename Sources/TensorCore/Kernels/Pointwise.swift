@@ -13,8 +13,14 @@ public enum Pointwise {
         pool.parallelFor(count) { r in
             let x = xs.value, y = ys.value
             switch f {
-            case .geluErf: for i in r { y[i] = geluErf(x[i]) }
-            case .geluTanh: for i in r { y[i] = geluTanh(x[i]) }
+            case .geluErf:
+                var i = r.lowerBound
+                while i + 8 <= r.upperBound { VectorMath.store(VectorMath.geluErf(VectorMath.load(x + i)), y + i); i += 8 }
+                while i < r.upperBound { y[i] = geluErf(x[i]); i += 1 }
+            case .geluTanh:
+                var i = r.lowerBound
+                while i + 8 <= r.upperBound { VectorMath.store(VectorMath.geluTanh(VectorMath.load(x + i)), y + i); i += 8 }
+                while i < r.upperBound { y[i] = geluTanh(x[i]); i += 1 }
             case .silu:
                 var i = r.lowerBound
                 while i + 8 <= r.upperBound { VectorMath.store(VectorMath.silu(VectorMath.load(x + i)), y + i); i += 8 }
@@ -39,20 +45,40 @@ public enum Pointwise {
             switch f {
             case .geluErf:
                 // d/dx [x Φ(x)] = Φ(x) + x φ(x)
-                for i in r {
+                var i = r.lowerBound
+                while i + 8 <= r.upperBound {
+                    let v = VectorMath.load(x + i)
+                    let cdf = 0.5 * (1 + VectorMath.erf(v * 0.70710678118654752))
+                    let pdf = VectorMath.exp(-0.5 * v * v) * 0.39894228040143268
+                    VectorMath.store(VectorMath.load(dx + i) + VectorMath.load(dy + i) * (cdf + v * pdf), dx + i)
+                    i += 8
+                }
+                while i < r.upperBound {
                     let v = x[i]
                     let cdf = 0.5 * (1 + erf(v * Float(0.70710678118654752)))
                     let pdf = Foundation.exp(-0.5 * v * v) * Float(0.39894228040143268)
                     dx[i] += dy[i] * (cdf + v * pdf)
+                    i += 1
                 }
             case .geluTanh:
-                for i in r {
+                // 0.5 (1 + tanh(u)) = sigmoid(2u) = s, and d/dx [x s] = s + 2 x s (1 - s) u'.
+                let c: Float = 0.79788456080286536 // sqrt(2/pi)
+                var i = r.lowerBound
+                while i + 8 <= r.upperBound {
+                    let v = VectorMath.load(x + i)
+                    let u = c * (v + 0.044715 * v * v * v)
+                    let s = 1 / (1 + VectorMath.exp(-2 * u))
+                    let du = c * (1 + 3 * 0.044715 * v * v)
+                    VectorMath.store(VectorMath.load(dx + i) + VectorMath.load(dy + i) * (s + 2 * v * s * (1 - s) * du), dx + i)
+                    i += 8
+                }
+                while i < r.upperBound {
                     let v = x[i]
-                    let c: Float = 0.79788456080286536 // sqrt(2/pi)
                     let u = c * (v + 0.044715 * v * v * v)
                     let t = tanh(u)
                     let du = c * (1 + 3 * 0.044715 * v * v)
                     dx[i] += dy[i] * (0.5 * (1 + t) + 0.5 * v * (1 - t * t) * du)
+                    i += 1
                 }
             case .silu:
                 var i = r.lowerBound

@@ -36,6 +36,33 @@ public enum VectorMath {
     @inline(__always)
     public static func silu(_ x: V) -> V { x / (1 + exp(-x)) }
 
+    /// GPT-2's `gelu_new`, `0.5 x (1 + tanh(u))` with `u = sqrt(2/pi) (x + 0.044715 x^3)`, as
+    /// `x sigmoid(2u)` (the same function, with no cancellation near 0).
+    @inline(__always)
+    public static func geluTanh(_ x: V) -> V {
+        let u = 0.79788456080286536 * (x + 0.044715 * x * x * x)
+        return x / (1 + exp(-2 * u))
+    }
+
+    /// The exact GELU `x Φ(x) = 0.5 x (1 + erf(x / sqrt 2))`.
+    @inline(__always)
+    public static func geluErf(_ x: V) -> V { 0.5 * x * (1 + erf(x * 0.70710678118654752)) }
+
+    /// erf by Abramowitz & Stegun 7.1.26 (absolute error below 1.5e-7, float32's rounding of
+    /// values near 1), odd-extended to negative arguments.
+    @inline(__always)
+    public static func erf(_ x: V) -> V {
+        let a = x.replacing(with: -x, where: x .< 0)
+        let t = 1 / (1 + 0.3275911 * a)
+        var p = V(repeating: 1.061405429)
+        p = p * t - 1.453152027
+        p = p * t + 1.421413741
+        p = p * t - 0.284496736
+        p = p * t + 0.254829592
+        let y = 1 - p * t * exp(-a * a)
+        return y.replacing(with: -y, where: x .< 0)
+    }
+
     /// The maximum of `x[0..<n]` (-inf for n = 0).
     @inline(__always)
     public static func max(_ x: UnsafePointer<Float>, _ n: Int) -> Float {

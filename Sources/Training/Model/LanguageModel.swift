@@ -39,6 +39,8 @@ public final class LanguageModel {
     public private(set) var parameters: [NamedParameter]
     /// Set when tensor parallelism split some parameters across ranks.
     public private(set) var shards: ModelShards?
+    /// Set when FSDP keeps only this rank's slices of the parameters between uses.
+    private(set) var fullySharded: FullyShardedParameters?
 
     public init(directory: String, registry: PluginRegistry, trainable: Bool) throws {
         let dir = try ModelDirectory(path: directory)
@@ -107,9 +109,11 @@ public final class LanguageModel {
         try plugin.forward(inputIDs: ids, attentionMask: mask, positionIDs: positions, useCache: useCache, tape: tape)
     }
 
-    /// Parameter values by Hugging Face name (shared storage, not copies).
+    /// Parameter values by Hugging Face name (shared storage, not copies). Not available under
+    /// FSDP, where the values are whole only during a forward (see `RankShare.fullState(of:)`).
     public var state: [String: Tensor] {
-        Dictionary(uniqueKeysWithValues: parameters.map { ($0.name, $0.variable.value) })
+        precondition(fullySharded == nil, "LanguageModel.state: the parameters are sharded (FSDP)")
+        return Dictionary(uniqueKeysWithValues: parameters.map { ($0.name, $0.variable.value) })
     }
 
     /// Overwrites parameters from full `weights` (e.g. `model.archive`, a checkpoint saved at any
@@ -121,8 +125,17 @@ public final class LanguageModel {
             guard t.shape == full else {
                 throw ModelError.shapeMismatch(file: source, tensor: p.name, expected: full, found: t.shape)
             }
-            try p.variable.value.assign(shards?.local(p.name, of: t) ?? t)
         }
+        if let fullySharded { return fullySharded.load(weights) }
+        for p in parameters { try p.variable.value.assign(shards?.local(p.name, of: weights[p.name]!) ?? weights[p.name]!) }
+    }
+
+    /// Rebinds the plugin to FSDP's views of the parameters, whose memory it fills on use.
+    func adoptSharded(parameters rebound: [NamedParameter], access: FullyShardedParameters) throws {
+        try plugin.bind(Dictionary(uniqueKeysWithValues: rebound.map { ($0.name, $0.variable) }))
+        plugin.parameterAccess = access
+        parameters = rebound
+        fullySharded = access
     }
 
     /// Replaces the parameters by this rank's blocks of them (tensor parallelism), rebinding the
@@ -136,6 +149,10 @@ public final class LanguageModel {
 
     /// `self = (1 - alpha) * self + alpha * other`, parameter by parameter (TR-DPO reference sync).
     public func mix(toward other: LanguageModel, alpha: Float) throws {
+        if let mine = fullySharded, let theirs = other.fullySharded { return try mine.mix(toward: theirs, alpha: alpha) }
+        guard fullySharded == nil && other.fullySharded == nil else {
+            throw ModelError.notAModelDirectory("cannot mix a sharded (FSDP) model with an unsharded one")
+        }
         let theirs = Dictionary(uniqueKeysWithValues: other.parameters.map { ($0.name, $0.variable.value) })
         for p in parameters {
             guard let t = theirs[p.name], t.shape == p.variable.shape else {
