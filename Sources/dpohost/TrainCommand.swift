@@ -107,8 +107,12 @@ struct TrainingSession {
         let modelPath = config.model.nameOrPath
         let tokenizer = try TokenizerLoader.load(directory: URL(fileURLWithPath: config.model.tokenizerNameOrPath ?? modelPath))
         let policy = try LanguageModel(directory: modelPath, registry: registry, trainable: true)
-        let sft = config.loss.names.allSatisfy { $0 == "sft" }
-        let reference = sft ? nil : try LanguageModel(directory: modelPath, registry: registry, trainable: false)
+        let objective = try LossObjective.build(config.loss, registry: registry)
+        let reference = objective.needsReference ? try LanguageModel(directory: modelPath, registry: registry, trainable: false) : nil
+        if reference == nil && config.syncRefModel {
+            throw ValidationError("sync_ref_model=true: no loss of \(config.loss.names.joined(separator: ", ")) reads a reference model")
+        }
+        if reference == nil { log("no reference model: every loss (\(config.loss.names.joined(separator: ", "))) is reference-free") }
         if let archive = config.model.archive {
             // As the reference: the archive initialises the policy AND the reference.
             let weights = try CheckpointStore.weights(in: archive)
@@ -120,7 +124,6 @@ struct TrainingSession {
         let tensorParallel = try config.trainer == "TensorParallelTrainer" ? communicator.map {
             try TensorParallelTrainer.Models(policy: policy, reference: reference, communicator: $0)
         } : nil
-        let objective = try LossObjective.build(config.loss, registry: registry)
         if config.precomputeRefLogProbs {
             // Cached per-sequence log-probs cannot follow a moving reference nor feed a loss that
             // needs the reference's full distribution (TDPO's per-token KL).

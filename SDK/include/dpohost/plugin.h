@@ -127,7 +127,10 @@ typedef struct dph_record {
 enum {
     DPH_LOSS_NEEDS_SEQUENCE = 1u << 0, /* per-sequence log-probs (and response lengths) */
     DPH_LOSS_NEEDS_TOKEN = 1u << 1,    /* per-token log-probs of the labels and the response mask */
-    DPH_LOSS_NEEDS_LOGITS = 1u << 2    /* full policy and reference logits and the labels */
+    DPH_LOSS_NEEDS_LOGITS = 1u << 2,   /* full policy and reference logits and the labels */
+    /* Not an input level: the loss never reads reference_* inputs (SimPO, SFT). When every loss
+     * of a run sets it, the host loads and runs no reference model and those inputs are 0. */
+    DPH_LOSS_REFERENCE_FREE = 1u << 3
 };
 
 /* Inputs of one loss call; B = pairs in the batch (B = rows for SFT). Handles belong to the
