@@ -21,6 +21,10 @@ extension HostAPI {
                 }
                 return
             }
+            // To a ParameterAccess (FSDP) a checkpointed block is a forward of its own (see
+            // CheckpointedBlock.run): what the forward gathered before it ends here, on the
+            // recording tape, so that backward gathers it again after recomputing this block.
+            try instance.parameterAccess?.forwardEnded(tape: tape)
             let block = CheckpointedBlock(instance: instance, fn: fn, user: user, layer: layer,
                                           slots: try (0..<Int(n)).map { try ctx.arena.slot(inputs![$0]) })
             do {
@@ -56,8 +60,22 @@ private struct CheckpointedBlock {
         instance.parameters.values.first { $0.requiresGrad }.map { [$0] } ?? []
     }
 
-    /// Runs the block on `tape` with `floats` in place of the float inputs.
+    /// Runs the block on `tape` with `floats` in place of the float inputs: without recording
+    /// during the forward, on a recording sub-tape when backward recomputes it.
+    ///
+    /// Each run is a forward of its own to a ParameterAccess (FSDP gathers the block's
+    /// parameters on their first fetch): the no-grad run ends as soon as it returned (its
+    /// parameters are freed, nothing recorded); the recomputation ends after the sub-tape's
+    /// backward (a hook recorded first runs last, after the block's gradients were reduced), so
+    /// the parameters stay whole for the block's backward and nothing is gathered again later.
     func run(on tape: Tape, floats: [Variable]) throws -> Variable {
+        let access = instance.parameterAccess
+        if let access, tape.isRecording {
+            tape.recordHook { [weak tape] in
+                guard let tape else { return }
+                try tape.withoutGrad { try access.forwardEnded(tape: tape) }
+            }
+        }
         let ctx = CallContext(pluginName: instance.plugin.name, instance: instance, arena: TensorArena(tape: tape))
         var next = floats.makeIterator()
         let handles = slots.map { slot -> dph_tensor in
@@ -75,6 +93,7 @@ private struct CheckpointedBlock {
             handles.withUnsafeBufferPointer { fn(HostAPI.table, p, user, layer, $0.baseAddress, Int32($0.count), &out) }
         }
         guard status == Int32(DPH_OK) else { throw ctx.failure(call: "run_block (block \(layer))", status: status) }
+        if !tape.isRecording { try access?.forwardEnded(tape: tape) }
         do {
             return try ctx.arena.float(out, "the output of block \(layer)")
         } catch let e as HostCallError {
