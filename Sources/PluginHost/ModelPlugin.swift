@@ -19,6 +19,14 @@ public struct ModelPlugin {
     /// HF name pattern of the repeated block, with "{i}" for the block index.
     public var blockName: String { String(cString: vtable.block_name) }
     public var parameterSpecs: [ParameterSpec] { instance.declared }
+
+    /// Activation checkpointing: on a recording forward, each block the plugin runs through
+    /// `run_block` keeps only its inputs and is recomputed during backward (fewer activations
+    /// held, one more forward of every block). Off by default; no effect on no-grad forwards.
+    public var activationCheckpointing: Bool {
+        get { instance.activationCheckpointing }
+        nonmutating set { instance.activationCheckpointing = newValue }
+    }
     /// The Hugging Face `model_type` values this plugin runs (its own name when it lists none).
     public var modelTypes: [String] {
         guard let types = vtable.model_types else { return [instance.plugin.name] }

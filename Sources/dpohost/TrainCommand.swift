@@ -98,10 +98,6 @@ struct TrainingSession {
             .load(arguments: commandLine.overrides, userConfigFile: commandLine.userConfigFile)
         for warning in loaded.warnings { log("warning: \(warning)") }
         var config = loaded.config
-        // Accepted keys whose features this build does not have: refuse rather than ignore.
-        for (key, on) in [("activation_checkpointing", config.activationCheckpointing)] where on {
-            throw ValidationError("\(key)=true is not supported by this build's \(config.trainer)")
-        }
 
         let registry = PluginRegistry()
         for warning in try PluginDiscovery(installDirectory: installDirectory, explicit: config.plugins + extraPlugins)

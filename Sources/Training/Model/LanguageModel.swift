@@ -100,6 +100,13 @@ public final class LanguageModel {
         throw ModelError.missingTensor(directory: directory, tensor: declared)
     }
 
+    /// Activation checkpointing of the plugin's blocks on recording forwards (see
+    /// `ModelPlugin.activationCheckpointing`); the trainers set it on the policy only.
+    public var activationCheckpointing: Bool {
+        get { plugin.activationCheckpointing }
+        set { plugin.activationCheckpointing = newValue }
+    }
+
     /// Logits `[N, T, V]`, recorded on `tape` (a non-recording tape for the reference).
     public func forward(ids: IndexTensor, mask: IndexTensor, positions: IndexTensor? = nil,
                         useCache: Bool = false, tape: Tape) throws -> Variable {

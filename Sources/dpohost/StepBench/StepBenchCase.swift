@@ -40,6 +40,7 @@ struct StepBenchCase {
     let threads: Int?
     let seed: UInt64
     let phases: Bool
+    var activationCheckpointing = false
 
     func run() throws -> StepBenchResult {
         let registry = PluginRegistry()
@@ -48,6 +49,7 @@ struct StepBenchCase {
         defer { directory.remove() }
         let pool = WorkerPool(threads: threads)
         let policy = try LanguageModel(directory: directory.path, registry: registry, trainable: true)
+        policy.activationCheckpointing = activationCheckpointing
         let reference = loss.needsReference
             ? try LanguageModel(directory: directory.path, registry: registry, trainable: false) : nil
         let plugin = loss.plugin
