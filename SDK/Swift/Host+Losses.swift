@@ -46,6 +46,19 @@ extension Host {
         try made { api.pointee.label_log_probs(ctx, logits, labels, $0) }
     }
 
+    /// TDPO's per-position KL of the reference from the policy (`[N, T, V]` logits twice and a
+    /// `[N, T-1]` mask -> `[N, T-1]`), fused over the vocabulary; nil when the host predates
+    /// `token_kl` (compose it from log_softmax/softmax then). `underflows`: kept positions where
+    /// the reference softmax has an exact 0.
+    public func tokenKL(policy: dph_tensor, reference: dph_tensor, mask: dph_tensor) throws -> (kl: dph_tensor, underflows: Int)? {
+        let api = self.api
+        guard api.pointee.struct_size >= MemoryLayout<dph_host_api>.offset(of: \dph_host_api.token_kl)! + MemoryLayout<UnsafeRawPointer>.size,
+              let tokenKL = api.pointee.token_kl else { return nil }
+        var zeros: Int64 = 0
+        let kl = try made { tokenKL(ctx, policy, reference, mask, $0, &zeros) }
+        return (kl, Int(zeros))
+    }
+
     // MARK: inputs
 
     /// `handle`, or a clear error naming the missing input and why the plugin needs it.

@@ -78,6 +78,43 @@ extension Host {
         return (k, v)
     }
 
+    // MARK: blocks
+
+    /// Whether the host has `run_block` (hosts older than it lack the field).
+    public var hasRunBlock: Bool {
+        let offset = MemoryLayout<dph_host_api>.offset(of: \dph_host_api.run_block)!
+        guard Int(api.pointee.struct_size) >= offset + MemoryLayout<dph_block_fn?>.size else { return false }
+        return UnsafeRawPointer(api).load(fromByteOffset: offset, as: dph_block_fn?.self) != nil
+    }
+
+    /// Runs one repeated block through `host->run_block` (the host may checkpoint it: `fn` then
+    /// runs again during backward, see the header), or calls `fn` directly on an older host.
+    /// `fn` is a plain function (no captures); `user` must outlive the tape's backward.
+    public func runBlock(layer: Int, _ fn: dph_block_fn, user: UnsafeMutableRawPointer? = nil,
+                         inputs: [dph_tensor]) throws -> dph_tensor {
+        let runBlock = hasRunBlock ? api.pointee.run_block : nil
+        return try handle { out in
+            inputs.withUnsafeBufferPointer { buf in
+                let n = Int32(buf.count)
+                if let runBlock { return runBlock(ctx, Int32(layer), fn, user, buf.baseAddress, n, out) }
+                return fn(api, ctx, user, Int32(layer), buf.baseAddress, n, out)
+            }
+        }
+    }
+
+    /// Runs the body of a block function (`dph_block_fn`) with the host bound to its context and
+    /// its inputs as an array; the tensor the body returns is the block's output.
+    public static func block(_ api: UnsafePointer<dph_host_api>?, _ ctx: OpaquePointer?,
+                             _ inputs: UnsafePointer<dph_tensor>?, _ count: Int32, _ out: UnsafeMutablePointer<dph_tensor>?,
+                             _ body: (Host, [dph_tensor]) throws -> dph_tensor) -> dph_status {
+        Host(api, ctx).run { host in
+            guard let out, count >= 0, count == 0 || inputs != nil else {
+                throw DPHError(Int32(DPH_ERR_INVALID_ARGUMENT), "missing block arguments")
+            }
+            out.pointee = try body(host, Array(UnsafeBufferPointer(start: inputs, count: Int(count))))
+        }
+    }
+
     // MARK: tensors and ops
 
     public func indices(_ values: [Int32], shape: [Int]) throws -> dph_tensor {

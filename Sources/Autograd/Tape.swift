@@ -46,8 +46,9 @@ public final class Variable {
 /// activations. The tape also carries the worker pool that its kernels use.
 public final class Tape {
     struct Node {
-        let output: Variable
-        let backward: (Tensor) throws -> Void
+        /// nil for a hook, which runs whether or not a gradient reached it.
+        let output: Variable?
+        let backward: (Tensor?) throws -> Void
     }
 
     public let pool: WorkerPool
@@ -71,8 +72,17 @@ public final class Tape {
     func result(_ value: Tensor, inputs: [Variable], backward: @escaping (Tensor) throws -> Void) -> Variable {
         let needs = needsGrad(inputs)
         let out = Variable(result: value, requiresGrad: needs)
-        if needs { nodes.append(Node(output: out, backward: backward)) }
+        if needs { nodes.append(Node(output: out, backward: { try backward($0!) })) }
         return out
+    }
+
+    /// Records `body` to run when backward reaches this point of the tape (after the backward of
+    /// everything recorded later, before that of everything recorded earlier), whether or not a
+    /// gradient flows here. FSDP uses it to gather a block's parameters again before the block's
+    /// backward and to reduce its gradients right after. Nothing is recorded when not recording.
+    public func recordHook(_ body: @escaping () throws -> Void) {
+        guard isRecording else { return }
+        nodes.append(Node(output: nil, backward: { _ in try body() }))
     }
 
     /// Runs `body` without recording (like `torch.no_grad()`).
@@ -95,10 +105,16 @@ public final class Tape {
         let g = loss.gradBuffer()
         g.pointer[0] += seed
         defer { nodes.removeAll() }
-        for node in nodes.reversed() {
-            guard let dy = node.output.grad else { continue }
+        // Each node is dropped as soon as it ran, so its saved activations are freed while
+        // backward goes on rather than all at the end.
+        while let node = nodes.popLast() {
+            guard let output = node.output else {
+                try node.backward(nil)
+                continue
+            }
+            guard let dy = output.grad else { continue }
             try node.backward(dy)
-            if !node.output.isLeaf { node.output.grad = nil }
+            if !output.isLeaf { output.grad = nil }
         }
     }
 

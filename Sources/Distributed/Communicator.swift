@@ -64,6 +64,41 @@ public final class Communicator: @unchecked Sendable {
         }
     }
 
+    // MARK: bfloat16 (FSDP's mixed precision for communication)
+
+    /// Rank r's bfloat16 `send` lands at `recv[r*send.count ..< (r+1)*send.count]`.
+    public func allGather(bfloat16 send: UnsafeBufferPointer<UInt16>, into recv: UnsafeMutableBufferPointer<UInt16>) throws {
+        guard recv.count == send.count * size else {
+            throw DistributedError.mismatch("all-gather of \(send.count) per rank into \(recv.count) elements")
+        }
+        let n = try MPIResult.count("MPI_Allgather", send.count)
+        try guarded("MPI_Allgather") {
+            MPI_Allgather(send.baseAddress, n, cmpi_uint16(), recv.baseAddress, n, cmpi_uint16(), comm)
+        }
+    }
+
+    /// Sums bfloat16 `send` over ranks, rounding every partial sum to bfloat16, and leaves block r
+    /// on rank r.
+    public func reduceScatterSum(bfloat16 send: UnsafeBufferPointer<UInt16>, into recv: UnsafeMutableBufferPointer<UInt16>) throws {
+        guard send.count == recv.count * size else {
+            throw DistributedError.mismatch("reduce-scatter of \(send.count) into \(recv.count) per rank")
+        }
+        let n = try MPIResult.count("MPI_Reduce_scatter_block", recv.count)
+        let op = try bfloat16Sum()
+        try guarded("MPI_Reduce_scatter_block") {
+            MPI_Reduce_scatter_block(send.baseAddress, recv.baseAddress, n, cmpi_uint16(), op, comm)
+        }
+    }
+
+    private var bf16SumOp: MPI_Op?
+    private func bfloat16Sum() throws -> MPI_Op {
+        if let bf16SumOp { return bf16SumOp }
+        var op: MPI_Op?
+        try MPIResult.check("MPI_Op_create", cmpi_op_create_bf16_sum(&op))
+        bf16SumOp = op
+        return op!
+    }
+
     /// Root's `send` blocks land in rank order in root's `recv` (`recv` is ignored elsewhere).
     public func gather(_ send: UnsafeBufferPointer<Float>, into recv: UnsafeMutableBufferPointer<Float>?, root: Int = 0) throws {
         let n = try MPIResult.count("MPI_Gather", send.count)

@@ -68,6 +68,7 @@ extension HostAPI {
             guard let v = instance.parameters[n] else {
                 throw HostCallError.notFound("parameter '\(n)' is not declared or not bound")
             }
+            try instance.parameterAccess?.willUse(n, tape: ctx.arena.tape)
             try requireOut(out).pointee = ctx.arena.add(v)
         } }
         api.kv_cache_append = { p, layer, k, v, outK, outV in CallContext.run(p) { ctx in

@@ -106,6 +106,14 @@ extension HostAPI {
         api.label_log_probs = { p, logits, labels, out in HostAPI.op(p, out) { ctx, t in
             try t.labelLogProbs(logits: try ctx.arena.float(logits, "logits"), labels: try ctx.arena.index(labels, "labels"))
         } }
+        api.token_kl = { p, policy, reference, mask, out, underflows in HostAPI.op(p, out) { ctx, t in
+            var zeros = 0
+            let kl = try t.tokenKL(policy: try ctx.arena.float(policy, "policy_logits"),
+                                   reference: try ctx.arena.float(reference, "reference_logits"),
+                                   mask: try ctx.arena.float(mask, "mask"), underflows: &zeros)
+            underflows?.pointee = Int64(zeros)
+            return kl
+        } }
         api.concat = { p, xs, n, a, out in HostAPI.op(p, out) { ctx, t in
             guard n > 0, let xs else { throw HostCallError.invalid("concat needs at least one tensor") }
             let vs = try (0..<Int(n)).map { try ctx.arena.float(xs[$0], "input \($0)") }

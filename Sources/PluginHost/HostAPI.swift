@@ -17,6 +17,7 @@ enum HostAPI {
         installOps(&api)
         installEmitters(&api)
         installModel(&api)
+        installBlocks(&api)
         p.initialize(to: api)
         return UnsafePointer(p)
     }()

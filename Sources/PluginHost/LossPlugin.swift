@@ -32,6 +32,8 @@ public struct LossPlugin {
         public static let sequence = Needs(rawValue: UInt32(DPH_LOSS_NEEDS_SEQUENCE))
         public static let token = Needs(rawValue: UInt32(DPH_LOSS_NEEDS_TOKEN))
         public static let logits = Needs(rawValue: UInt32(DPH_LOSS_NEEDS_LOGITS))
+        /// The loss never reads the reference's inputs (the host may skip the reference model).
+        public static let referenceFree = Needs(rawValue: UInt32(DPH_LOSS_REFERENCE_FREE))
     }
 
     public let instance: PluginInstance

@@ -19,6 +19,14 @@ public struct ModelPlugin {
     /// HF name pattern of the repeated block, with "{i}" for the block index.
     public var blockName: String { String(cString: vtable.block_name) }
     public var parameterSpecs: [ParameterSpec] { instance.declared }
+
+    /// Activation checkpointing: on a recording forward, each block the plugin runs through
+    /// `run_block` keeps only its inputs and is recomputed during backward (fewer activations
+    /// held, one more forward of every block). Off by default; no effect on no-grad forwards.
+    public var activationCheckpointing: Bool {
+        get { instance.activationCheckpointing }
+        nonmutating set { instance.activationCheckpointing = newValue }
+    }
     /// The Hugging Face `model_type` values this plugin runs (its own name when it lists none).
     public var modelTypes: [String] {
         guard let types = vtable.model_types else { return [instance.plugin.name] }
@@ -68,6 +76,8 @@ public struct ModelPlugin {
         instance.cacheEnabled = useCache
         var out: dph_tensor = 0
         var arena: TensorArena?
+        var ended = false
+        defer { if !ended { try? instance.parameterAccess?.forwardEnded(tape: tape) } }
         _ = try instance.call("forward", tape: tape) { p in
             let a = CallContext.from(p)!.arena
             arena = a
@@ -79,6 +89,8 @@ public struct ModelPlugin {
             args.use_cache = useCache ? 1 : 0
             return forward(HostAPI.table, p, state, &args, &out)
         }
+        ended = true
+        try instance.parameterAccess?.forwardEnded(tape: tape)
         do {
             return try arena!.float(out, "the returned logits")
         } catch let e as HostCallError {
@@ -90,6 +102,12 @@ public struct ModelPlugin {
     public var linearInterceptor: LinearInterceptor? {
         get { instance.linearInterceptor }
         nonmutating set { instance.linearInterceptor = newValue }
+    }
+
+    /// Sees every parameter fetch and the end of every forward (nil: parameters are plain).
+    public var parameterAccess: ParameterAccess? {
+        get { instance.parameterAccess }
+        nonmutating set { instance.parameterAccess = newValue }
     }
 
     /// Forgets cached keys and values (start of a new generation).

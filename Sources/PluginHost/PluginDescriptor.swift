@@ -119,9 +119,9 @@ enum DescriptorValidator {
             guard let v = d.loss?.pointee else { throw bad("a loss plugin must set the loss vtable") }
             try checkSize(v.struct_size, MemoryLayout<dph_loss_vtable>.size, "loss", bad)
             guard v.compute != nil else { throw bad("loss vtable needs compute") }
-            let all = UInt32(DPH_LOSS_NEEDS_SEQUENCE | DPH_LOSS_NEEDS_TOKEN | DPH_LOSS_NEEDS_LOGITS)
-            guard v.needs != 0, v.needs & ~all == 0 else {
-                throw bad("loss needs flags 0x\(String(v.needs, radix: 16)) must be a non-empty set of DPH_LOSS_NEEDS_*")
+            let levels = UInt32(DPH_LOSS_NEEDS_SEQUENCE | DPH_LOSS_NEEDS_TOKEN | DPH_LOSS_NEEDS_LOGITS)
+            guard v.needs & levels != 0, v.needs & ~(levels | UInt32(DPH_LOSS_REFERENCE_FREE)) == 0 else {
+                throw bad("loss needs flags 0x\(String(v.needs, radix: 16)) must hold at least one DPH_LOSS_NEEDS_* level and nothing but DPH_LOSS_NEEDS_* and DPH_LOSS_REFERENCE_FREE")
             }
         }
     }

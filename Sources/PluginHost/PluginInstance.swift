@@ -14,10 +14,13 @@ public final class PluginInstance {
     var config: ModelConfig?
     var declared: [ParameterSpec] = []
     var parameters: [String: Variable] = [:]
+    /// Whether `run_block` checkpoints blocks on recording forwards (set by the trainer).
+    var activationCheckpointing = false
     var kvCache: [Int32: (key: Variable, value: Variable)] = [:]
     var cacheEnabled = false
     /// Handles `linear` for weights the host split across ranks (tensor parallelism).
     var linearInterceptor: LinearInterceptor?
+    var parameterAccess: ParameterAccess?
 
     /// Validates `options` (name -> text) against the descriptor, then calls the plugin's `create`.
     public init(plugin: LoadedPlugin, options: [String: String] = [:]) throws {

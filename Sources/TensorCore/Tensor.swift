@@ -5,9 +5,13 @@ import Foundation
 /// Parameters of one model block can live in one storage (as llm.c keeps all parameters in one
 /// allocation) so a sharded trainer can hold or all-gather a block by slicing a single buffer.
 public final class TensorStorage: @unchecked Sendable {
-    public let pointer: UnsafeMutablePointer<Float>
+    /// Valid while `isResident` (always, except for storage whose memory was given up).
+    public private(set) var pointer: UnsafeMutablePointer<Float>
     public let count: Int
     private let release: (() -> Void)?
+    /// False after `releaseMemory()`: the tensors viewing this storage must not be read until
+    /// `acquireMemory()`.
+    public private(set) var isResident = true
 
     /// Allocates `count` floats, 64-byte aligned for the SIMD kernels, zero-filled unless
     /// `zeroed` is false (for outputs a kernel overwrites entirely).
@@ -39,10 +43,35 @@ public final class TensorStorage: @unchecked Sendable {
     }
 
     deinit {
-        if let release { release() } else {
-            let bytes = max(count, 1) * MemoryLayout<Float>.stride
-            if !BufferCache.shared.give(UnsafeMutableRawPointer(pointer), bytes: bytes) { free(pointer) }
-        }
+        if let release { release() } else if isResident { Self.give(pointer, count: count) }
+    }
+
+    private static func give(_ pointer: UnsafeMutablePointer<Float>, count: Int) {
+        let bytes = max(count, 1) * MemoryLayout<Float>.stride
+        if !BufferCache.shared.give(UnsafeMutableRawPointer(pointer), bytes: bytes) { free(pointer) }
+    }
+
+    /// Gives the memory back while the tensors viewing it stay alive (FSDP frees a block's
+    /// gathered parameters between its forward and its backward; the tape's saved views of them
+    /// stay valid objects, to be filled again before they are read).
+    public func releaseMemory() {
+        precondition(release == nil, "TensorStorage: cannot release borrowed memory")
+        guard isResident else { return }
+        Self.give(pointer, count: count)
+        isResident = false
+    }
+
+    /// Takes memory again after `releaseMemory()`; its contents are unspecified until written.
+    public func acquireMemory() {
+        guard !isResident else { return }
+        pointer = TensorStorage(count: count, zeroed: false).takePointer()
+        isResident = true
+    }
+
+    /// Hands this storage's memory to the caller (the storage itself then owns none).
+    private func takePointer() -> UnsafeMutablePointer<Float> {
+        isResident = false
+        return pointer
     }
 }
 

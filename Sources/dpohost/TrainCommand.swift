@@ -34,9 +34,9 @@ struct TrainCommand: ParsableCommand {
 
     func run() throws {
         try CLIErrors.run {
-            let summary = try TrainingSession(arguments: arguments, extraPlugins: plugins.plugins,
-                                              installDirectory: plugins.installDirectory).run()
-            print("run directory: \(summary.runDirectory.path)")
+            let (summary, isRoot) = try TrainingSession(arguments: arguments, extraPlugins: plugins.plugins,
+                                                        installDirectory: plugins.installDirectory).run()
+            if isRoot { print("run directory: \(summary.runDirectory.path)") }
         }
     }
 }
@@ -49,13 +49,15 @@ struct TrainingSession {
 
     static func log(_ line: String) { FileHandle.standardError.write(Data((line + "\n").utf8)) }
 
-    func run() throws -> TrainingSummary {
+    /// The summary, and whether this process is rank 0 (the one that reports).
+    func run() throws -> (TrainingSummary, isRoot: Bool) {
         let world = try startWorld()
         let summary = try run(communicator: world?.communicator)
+        let isRoot = (world?.communicator.rank ?? 0) == 0
         // Only after success: a rank that fails exits without MPI_Finalize, which makes mpirun
         // end the other ranks instead of leaving them waiting in a collective.
         world?.finalize()
-        return summary
+        return (summary, isRoot)
     }
 
     /// The MPI world for FSDP and tensor parallelism (one per process); BasicTrainer runs alone.
@@ -96,10 +98,6 @@ struct TrainingSession {
             .load(arguments: commandLine.overrides, userConfigFile: commandLine.userConfigFile)
         for warning in loaded.warnings { log("warning: \(warning)") }
         var config = loaded.config
-        // Accepted keys whose features this build does not have: refuse rather than ignore.
-        for (key, on) in [("activation_checkpointing", config.activationCheckpointing)] where on {
-            throw ValidationError("\(key)=true is not supported by this build's \(config.trainer)")
-        }
 
         let registry = PluginRegistry()
         for warning in try PluginDiscovery(installDirectory: installDirectory, explicit: config.plugins + extraPlugins)
@@ -109,8 +107,14 @@ struct TrainingSession {
         let modelPath = config.model.nameOrPath
         let tokenizer = try TokenizerLoader.load(directory: URL(fileURLWithPath: config.model.tokenizerNameOrPath ?? modelPath))
         let policy = try LanguageModel(directory: modelPath, registry: registry, trainable: true)
-        let sft = config.loss.names.allSatisfy { $0 == "sft" }
-        let reference = sft ? nil : try LanguageModel(directory: modelPath, registry: registry, trainable: false)
+        let objective = try LossObjective.build(config.loss, registry: registry)
+        let reference = objective.needsReference ? try LanguageModel(directory: modelPath, registry: registry, trainable: false) : nil
+        // The reference's weights in reference_dtype, as the reference implementation casts them.
+        reference?.castWeights(to: try WeightPrecision(configValue: config.model.referenceDtype))
+        if reference == nil && config.syncRefModel {
+            throw ValidationError("sync_ref_model=true: no loss of \(config.loss.names.joined(separator: ", ")) reads a reference model")
+        }
+        if reference == nil { log("no reference model: every loss (\(config.loss.names.joined(separator: ", "))) is reference-free") }
         if let archive = config.model.archive {
             // As the reference: the archive initialises the policy AND the reference.
             let weights = try CheckpointStore.weights(in: archive)
@@ -122,7 +126,6 @@ struct TrainingSession {
         let tensorParallel = try config.trainer == "TensorParallelTrainer" ? communicator.map {
             try TensorParallelTrainer.Models(policy: policy, reference: reference, communicator: $0)
         } : nil
-        let objective = try LossObjective.build(config.loss, registry: registry)
         if config.precomputeRefLogProbs {
             // Cached per-sequence log-probs cannot follow a moving reference nor feed a loss that
             // needs the reference's full distribution (TDPO's per-token KL).
@@ -157,6 +160,11 @@ struct TrainingSession {
         }
         log("run directory: \(runDirectory.path)")
 
+        if communicator == nil, let reference, reference.valuePrecision != .float32 {
+            // One process: hold the reference as 16-bit values (FSDP slices it instead).
+            try reference.compactWeights()
+            log("reference weights held in \(reference.valuePrecision.rawValue): \(String(format: "%.3f", Double(reference.parameterCount * 2) / 1_048_576)) MiB, one block expanded to float32 at a time")
+        }
         let run = TrainingRun(config: config, policy: policy, reference: reference, tokenizer: tokenizer,
                               loss: objective, train: train, eval: eval, runDirectory: runDirectory)
         if let tensorParallel {

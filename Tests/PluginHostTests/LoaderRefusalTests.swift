@@ -54,6 +54,16 @@ final class LoaderRefusalTests: XCTestCase {
         XCTAssertThrowsPluginError(try PluginLoader.load(path: path), contains: ["name 'Bad Name'"])
     }
 
+    func testLossNeedsMustHoldAnInputLevelAndOnlyKnownFlags() throws {
+        let onlyFree = try Build.plugin(code: brokenPluginSource, into: dir, name: "onlyfree", defines: ["NEEDS=DPH_LOSS_REFERENCE_FREE"])
+        XCTAssertThrowsPluginError(try PluginLoader.load(path: onlyFree), contains: ["needs flags 0x8", "at least one DPH_LOSS_NEEDS_*"])
+        let unknown = try Build.plugin(code: brokenPluginSource, into: dir, name: "unknown", defines: ["NEEDS=0x11"])
+        XCTAssertThrowsPluginError(try PluginLoader.load(path: unknown), contains: ["needs flags 0x11"])
+        let free = try Build.plugin(code: brokenPluginSource, into: dir, name: "free",
+                                    defines: ["NEEDS=(DPH_LOSS_NEEDS_SEQUENCE|DPH_LOSS_REFERENCE_FREE)"])
+        XCTAssertEqual(try LossPlugin(try PluginLoader.load(path: free)).needs, [.sequence, .referenceFree])
+    }
+
     func testAFailingInitShowsThePluginsMessage() throws {
         let path = try Build.plugin(code: brokenPluginSource, into: dir, name: "initfails", defines: ["INIT_FAILS"])
         XCTAssertThrowsPluginError(try PluginLoader.load(path: path),

@@ -93,7 +93,10 @@ static dph_status compute(const dph_host_api *host, dph_ctx *ctx, void *state, c
     return host->mean(ctx, in->policy_chosen_logps, DPH_AXIS_ALL, 0, out);
 #endif
 }
-static const dph_loss_vtable vtable = {sizeof(dph_loss_vtable), DPH_LOSS_NEEDS_SEQUENCE, compute};
+#ifndef NEEDS
+#define NEEDS DPH_LOSS_NEEDS_SEQUENCE
+#endif
+static const dph_loss_vtable vtable = {sizeof(dph_loss_vtable), NEEDS, compute};
 #ifndef NO_INIT
 DPH_EXPORT dph_status dph_plugin_init(const dph_host_api *host, dph_ctx *ctx, dph_plugin_desc *d) {
 #ifdef INIT_FAILS

@@ -37,6 +37,8 @@ final class FSDPTrainerTests: XCTestCase, CLIRunning {
         let b = try mpirun(2, ["train"] + common(fsdp) + args + ["trainer=FSDPTrainer"])
         XCTAssertEqual(b.result.status, 0, b.result.output, file: file, line: line)
         XCTAssertTrue(b.result.output.contains("FSDP: 2 ranks"), b.result.output, file: file, line: line)
+        func reports(_ log: String) -> Int { log.split(separator: "\n").filter { $0.hasPrefix("run directory:") }.count }
+        XCTAssertEqual(reports(b.result.output), reports(a.output), "only rank 0 reports", file: file, line: line)
         try assertSameMetrics(basic, fsdp, steps: [4, 8, 12, 16, 20], file: file, line: line)
 
         try assertCheckpointsAgree(basic, fsdp, checkpointFile: "policy.safetensors", tolerance: parameterTolerance,
@@ -135,13 +137,52 @@ final class FSDPTrainerTests: XCTestCase, CLIRunning {
         let basic = try XCTUnwrap(memory(a.output)[0])
         let ranks = memory(b.result.output)
         XCTAssertEqual(ranks.count, 2, b.result.output)
+        // Whole parameters exist one unit at a time: the peak is the largest unit, padded.
+        let largestUnit = try largestUnitMiB(model: "Tests/Fixtures/models/pythia-tiny", blockName: "gpt_neox.layers.{i}", worldSize: 2)
         for (rank, m) in ranks {
-            XCTAssertEqual(m.parameters, basic.parameters, "full parameters for compute (rank \(rank))")
+            XCTAssertEqual(m.parameters, largestUnit, accuracy: 0.0015, "peak of gathered parameters (rank \(rank))")
+            XCTAssertLessThan(m.parameters, basic.parameters, "never all parameters at once (rank \(rank))")
             // Padding to a multiple of the world size adds at most one element per unit.
-            XCTAssertEqual(m.master / basic.parameters, 0.5, accuracy: 0.01, "master shard (rank \(rank))")
+            XCTAssertEqual(m.master / basic.parameters, 0.5, accuracy: 0.01, "parameter shard kept between uses (rank \(rank))")
             XCTAssertEqual(m.gradients / basic.gradients, 0.5, accuracy: 0.01, "gradients (rank \(rank))")
             XCTAssertEqual(m.optimizer / basic.optimizer, 0.5, accuracy: 0.01, "optimizer state (rank \(rank))")
         }
+    }
+
+    func testAccumulationSamplingCachedReferenceAndReferenceSyncMatchBasicTrainer() throws {
+        _ = try MPIHarness.requireMPIRun()
+        // Every path that runs a sharded model outside the plain step: two microbatches per
+        // update (two forward/backward passes before the optimizer), evaluation samples (every
+        // rank generates, token by token), reference log-probs computed once up front, and
+        // TR-DPO's reference moving toward the policy (sharded slice by slice), and a float16
+        // reference.
+        for extra in [["gradient_accumulation_steps=2", "sample_during_eval=true", "n_eval_model_samples=4", "max_length=48", "max_prompt_length=24"],
+                      ["precompute_ref_log_probs=true"],
+                      ["sync_ref_model=true", "ref_model_sync_steps=2", "ref_model_mixup_alpha=0.5"],
+                      // float16 reference: 16-bit weights in one process, rounded slices under FSDP.
+                      ["model.reference_dtype=float16", "sync_ref_model=true", "ref_model_sync_steps=2", "ref_model_mixup_alpha=0.5"]] {
+            let basic = tempRun("paths-basic"), fsdp = tempRun("paths-fsdp")
+            let args = dpo + ["n_examples=16"] + extra
+            let a = try dpohost(["train"] + common(basic) + args)
+            XCTAssertEqual(a.status, 0, a.output)
+            let b = try mpirun(2, ["train"] + common(fsdp) + args + ["trainer=FSDPTrainer"])
+            XCTAssertEqual(b.result.status, 0, b.result.output)
+            try assertSameMetrics(basic, fsdp, steps: [4, 8, 12, 16])
+            try assertCheckpointsAgree(basic, fsdp, checkpointFile: "policy.safetensors", tolerance: 1e-6, outliers: 0.001, outlierBound: 1e-3)
+            if extra.contains("sample_during_eval=true") {
+                let samples = try String(contentsOf: fsdp.appendingPathComponent("samples.jsonl"), encoding: .utf8)
+                XCTAssertFalse(samples.isEmpty, "the root writes the samples every rank generated")
+            }
+        }
+    }
+
+    /// MiB of the largest FSDP unit of a model directory, padded to the world size.
+    private func largestUnitMiB(model: String, blockName: String, worldSize: Int) throws -> Double {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let weights = try CheckpointStore.weights(in: root.appendingPathComponent(model).path)
+        let layout = ShardLayout(parameters: weights.keys.sorted().map { (name: $0, count: weights[$0]!.count) },
+                                 blockName: blockName, worldSize: worldSize)
+        return Double(layout.units.map { $0.shardLength * worldSize }.max()! * 4) / 1_048_576
     }
 
     // MARK: helpers

@@ -106,6 +106,26 @@ final class TrainCommandTests: XCTestCase, CLIRunning {
         }
     }
 
+    func testAReferenceFreeLossRunsWithoutAReferenceModel() throws {
+        let run = tempRun("simpo")
+        let r = try dpohost(["train"] + common(run) + ["loss=simpo", "loss.beta=2", "n_examples=8"])
+        XCTAssertEqual(r.status, 0, r.output)
+        XCTAssertTrue(r.output.contains("no reference model: every loss (simpo) is reference-free"), r.output)
+        let losses = try trainLosses(run)
+        XCTAssertEqual(losses.count, 2, r.output)
+        XCTAssertTrue(losses.values.allSatisfy(\.isFinite))
+        // A loss that reads the reference brings it back.
+        let mixed = try dpohost(["train"] + common(tempRun("simpo-dpo")) + ["loss=[simpo,dpo]", "loss.beta=2", "n_examples=4"])
+        XCTAssertEqual(mixed.status, 0, mixed.output)
+        XCTAssertFalse(mixed.output.contains("no reference model"), mixed.output)
+    }
+
+    func testReferenceSyncWithoutAReferenceIsRefused() throws {
+        let r = try dpohost(["train"] + common(tempRun("simpo-sync")) + ["loss=simpo", "loss.beta=2", "n_examples=4", "sync_ref_model=true"])
+        XCTAssertEqual(r.status, 1)
+        XCTAssertTrue(r.output.contains("sync_ref_model=true: no loss of simpo reads a reference model"), r.output)
+    }
+
     func testUnknownConfigKeyIsOneClearErrorAndNonZeroExit() throws {
         let r = try dpohost(["train", "model=pythia-tiny", "exp_name=x", "loss=dpo", "loss.bta=0.1"])
         XCTAssertEqual(r.status, 1)

@@ -82,13 +82,22 @@ struct TokenTerms {
                            + "\(shape), \(try host.shape(referenceLogits)), \(try host.shape(mask))")
         }
 
-        // Logits at t score the label at t+1: drop the last position before the softmaxes.
-        let scored = 0..<(shape[1] - 1)
-        let policyLog = try host.logSoftmax(try host.slice(policyLogits, axis: 1, scored))
-        let referenceScored = try host.slice(referenceLogits, axis: 1, scored)
-        let referenceProbs = try host.softmax(referenceScored)
-        let referenceLog = try host.logSoftmax(referenceScored)
-        let perPosition = try host.sum(try host.mul(referenceProbs, try host.sub(referenceLog, policyLog)), axis: -1)
+        let perPosition: dph_tensor
+        if let fused = try host.tokenKL(policy: policyLogits, reference: referenceLogits, mask: mask) {
+            // One pass over the vocabulary per kept position, no [2B, T-1, V] arrays.
+            perPosition = fused.kl
+            Self.warnAboutUnderflow(host, count: fused.underflows)
+        } else {
+            // Hosts without token_kl: the same KL composed from host ops.
+            // Logits at t score the label at t+1: drop the last position before the softmaxes.
+            let scored = 0..<(shape[1] - 1)
+            let policyLog = try host.logSoftmax(try host.slice(policyLogits, axis: 1, scored))
+            let referenceScored = try host.slice(referenceLogits, axis: 1, scored)
+            let referenceProbs = try host.softmax(referenceScored)
+            let referenceLog = try host.logSoftmax(referenceScored)
+            perPosition = try host.sum(try host.mul(referenceProbs, try host.sub(referenceLog, policyLog)), axis: -1)
+            Self.warnAboutUnderflow(host, count: try Self.underflows(host, referenceProbs, mask: mask))
+        }
 
         var m = try host.sum(try host.mul(try host.sub(policyTokens, referenceTokens), mask), axis: 1)
         var k = try host.sum(try host.mul(perPosition, mask), axis: 1)
@@ -98,12 +107,19 @@ struct TokenTerms {
             (m, k, p) = (try average.apply(m), try average.apply(k), try average.apply(p))
         }
         (margin, sequentialKL, policyLogps) = (m, k, p)
-        try Self.warnAboutUnderflow(host, referenceProbs, mask: mask)
     }
 
-    /// Counts kept positions where the reference softmax has an exact 0, where the reference's
-    /// `log(softmax)` would be -inf and its KL NaN. Reads one row at a time to bound memory.
-    static func warnAboutUnderflow(_ host: Host, _ probs: dph_tensor, mask: dph_tensor) throws {
+    /// Kept positions where the reference softmax has an exact 0 are where the reference's
+    /// `log(softmax)` would be -inf and its KL NaN.
+    static func warnAboutUnderflow(_ host: Host, count underflows: Int) {
+        if underflows > 0 {
+            host.log("the reference softmax underflows to 0 at \(underflows) response position(s); the TDPO "
+                     + "reference's log(softmax) would give NaN there, this plugin uses log_softmax", level: DPH_LOG_WARNING)
+        }
+    }
+
+    /// Counts those positions from a materialised softmax, one row at a time to bound memory.
+    static func underflows(_ host: Host, _ probs: dph_tensor, mask: dph_tensor) throws -> Int {
         let shape = try host.shape(probs)
         let (rows, positions, vocab) = (shape[0], shape[1], shape[2])
         let kept = try host.floats(mask)
@@ -114,9 +130,6 @@ struct TokenTerms {
                 if values[(t * vocab)..<((t + 1) * vocab)].contains(0) { underflows += 1 }
             }
         }
-        if underflows > 0 {
-            host.log("the reference softmax underflows to 0 at \(underflows) response position(s); the TDPO "
-                     + "reference's log(softmax) would give NaN there, this plugin uses log_softmax", level: DPH_LOG_WARNING)
-        }
+        return underflows
     }
 }

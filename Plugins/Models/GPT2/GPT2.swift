@@ -71,30 +71,43 @@ private func forward(_ api: UnsafePointer<dph_host_api>?, _ ctx: OpaquePointer?,
     Host(api, ctx).run { host in
         guard let a = args?.pointee, let out else { throw DPHError(Int32(DPH_ERR_INVALID_ARGUMENT), "missing forward arguments") }
         let c = try GPT2Config(host)
-        let dims = try host.shape(a.input_ids)
-        let (b, t, e) = (dims[0], dims[1], c.embed)
-        let hd = e / c.heads
+        let t = try host.shape(a.input_ids)[1]
         let positions = a.position_ids != 0 ? a.position_ids : try host.indices((0..<t).map(Int32.init), shape: [t])
         let p = { (name: String) in try host.parameter("transformer." + name) }
         var x = try host.add(host.embedding(a.input_ids, p("wte.weight")), host.embedding(positions, p("wpe.weight")))
         for l in 0..<c.layers {
-            let n = "h.\(l)."
-            let normed = try host.layerNorm(x, weight: p(n + "ln_1.weight"), bias: p(n + "ln_1.bias"), eps: c.eps)
-            let qkv = try host.linear(normed, p(n + "attn.c_attn.weight"), bias: p(n + "attn.c_attn.bias"), layout: DPH_LINEAR_IN_OUT)
-            let parts = try host.split(qkv, sizes: [e, e, e], axis: 2).map { try host.reshape($0, [b, t, c.heads, hd]) }
-            let kv = try host.kvCacheAppend(layer: l, key: parts[1], value: parts[2])
-            var scale: Float = c.scaleWeights ? 1 / Float(hd).squareRoot() : 1
-            if c.scaleByInverseLayer { scale /= Float(l + 1) }
-            let attended = try host.reshape(host.attention(query: parts[0], key: kv.key, value: kv.value,
-                                                           keyMask: a.attention_mask, scale: scale), [b, t, e])
-            x = try host.add(x, host.linear(attended, p(n + "attn.c_proj.weight"), bias: p(n + "attn.c_proj.bias"), layout: DPH_LINEAR_IN_OUT))
-            let m = try host.layerNorm(x, weight: p(n + "ln_2.weight"), bias: p(n + "ln_2.bias"), eps: c.eps)
-            let up = try host.gelu(host.linear(m, p(n + "mlp.c_fc.weight"), bias: p(n + "mlp.c_fc.bias"), layout: DPH_LINEAR_IN_OUT),
-                                   tanhApproximation: true)
-            x = try host.add(x, host.linear(up, p(n + "mlp.c_proj.weight"), bias: p(n + "mlp.c_proj.bias"), layout: DPH_LINEAR_IN_OUT))
+            x = try host.runBlock(layer: l, block, inputs: [x, a.attention_mask])
         }
         x = try host.layerNorm(x, weight: p("ln_f.weight"), bias: p("ln_f.bias"), eps: c.eps)
         out.pointee = try host.linear(x, p("wte.weight"))   // tied head
+    }
+}
+
+/// Block `transformer.h.{layer}`: inputs are the hidden state [B, T, E] and the attention mask.
+/// The host runs it (and may run it again during backward: activation checkpointing).
+private func block(_ api: UnsafePointer<dph_host_api>?, _ ctx: OpaquePointer?, _ user: UnsafeMutableRawPointer?, _ layer: Int32,
+                   _ inputs: UnsafePointer<dph_tensor>?, _ count: Int32, _ out: UnsafeMutablePointer<dph_tensor>?) -> dph_status {
+    Host.block(api, ctx, inputs, count, out) { host, inputs in
+        let (x, mask) = (inputs[0], inputs[1])
+        let c = try GPT2Config(host)
+        let dims = try host.shape(x)
+        let (b, t, e) = (dims[0], dims[1], c.embed)
+        let hd = e / c.heads
+        let l = Int(layer)
+        let p = { (name: String) in try host.parameter("transformer.h.\(l)." + name) }
+        let normed = try host.layerNorm(x, weight: p("ln_1.weight"), bias: p("ln_1.bias"), eps: c.eps)
+        let qkv = try host.linear(normed, p("attn.c_attn.weight"), bias: p("attn.c_attn.bias"), layout: DPH_LINEAR_IN_OUT)
+        let parts = try host.split(qkv, sizes: [e, e, e], axis: 2).map { try host.reshape($0, [b, t, c.heads, hd]) }
+        let kv = try host.kvCacheAppend(layer: l, key: parts[1], value: parts[2])
+        var scale: Float = c.scaleWeights ? 1 / Float(hd).squareRoot() : 1
+        if c.scaleByInverseLayer { scale /= Float(l + 1) }
+        let attended = try host.reshape(host.attention(query: parts[0], key: kv.key, value: kv.value,
+                                                       keyMask: mask, scale: scale), [b, t, e])
+        let h = try host.add(x, host.linear(attended, p("attn.c_proj.weight"), bias: p("attn.c_proj.bias"), layout: DPH_LINEAR_IN_OUT))
+        let m = try host.layerNorm(h, weight: p("ln_2.weight"), bias: p("ln_2.bias"), eps: c.eps)
+        let up = try host.gelu(host.linear(m, p("mlp.c_fc.weight"), bias: p("mlp.c_fc.bias"), layout: DPH_LINEAR_IN_OUT),
+                               tanhApproximation: true)
+        return try host.add(h, host.linear(up, p("mlp.c_proj.weight"), bias: p("mlp.c_proj.bias"), layout: DPH_LINEAR_IN_OUT))
     }
 }
 

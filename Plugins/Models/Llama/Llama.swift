@@ -102,34 +102,47 @@ private func forward(_ api: UnsafePointer<dph_host_api>?, _ ctx: OpaquePointer?,
     Host(api, ctx).run { host in
         guard let a = args?.pointee, let out else { throw DPHError(Int32(DPH_ERR_INVALID_ARGUMENT), "missing forward arguments") }
         let c = try LlamaConfig(host)
-        let dims = try host.shape(a.input_ids)
-        let (b, t, hd) = (dims[0], dims[1], c.headDim)
+        let t = try host.shape(a.input_ids)[1]
         let positions = a.position_ids != 0 ? a.position_ids : try host.indices((0..<t).map(Int32.init), shape: [t])
-        // Linear rope scaling: angles use pos / factor, the same as scaling every frequency.
-        let inv = c.positionDivisor == 1 ? c.inverseFrequencies : c.inverseFrequencies.map { $0 / c.positionDivisor }
         let p = { (name: String) in try host.parameter(name) }
-        let bias = { (name: String, on: Bool) in on ? try host.parameter(name) : 0 }
         var x = try host.embedding(a.input_ids, p("model.embed_tokens.weight"))
         for l in 0..<c.layers {
-            let n = "model.layers.\(l)."
-            let normed = try host.rmsNorm(x, weight: p(n + "input_layernorm.weight"), eps: c.eps)
-            let proj = { (name: String, heads: Int) in
-                try host.reshape(host.linear(normed, p(n + "self_attn.\(name).weight"), bias: bias(n + "self_attn.\(name).bias", c.attentionBias)),
-                                 [b, t, heads, hd])
-            }
-            let q = try host.rotary(proj("q_proj", c.heads), positions: positions, rotaryDims: hd, inverseFrequencies: inv)
-            let k = try host.rotary(proj("k_proj", c.kvHeads), positions: positions, rotaryDims: hd, inverseFrequencies: inv)
-            let kv = try host.kvCacheAppend(layer: l, key: k, value: proj("v_proj", c.kvHeads))
-            let attended = try host.reshape(host.attention(query: q, key: kv.key, value: kv.value, keyMask: a.attention_mask),
-                                            [b, t, c.heads * hd])
-            x = try host.add(x, host.linear(attended, p(n + "self_attn.o_proj.weight"), bias: bias(n + "self_attn.o_proj.bias", c.attentionBias)))
-            let m = try host.rmsNorm(x, weight: p(n + "post_attention_layernorm.weight"), eps: c.eps)
-            let gate = try host.silu(host.linear(m, p(n + "mlp.gate_proj.weight"), bias: bias(n + "mlp.gate_proj.bias", c.mlpBias)))
-            let up = try host.linear(m, p(n + "mlp.up_proj.weight"), bias: bias(n + "mlp.up_proj.bias", c.mlpBias))
-            x = try host.add(x, host.linear(host.mul(gate, up), p(n + "mlp.down_proj.weight"), bias: bias(n + "mlp.down_proj.bias", c.mlpBias)))
+            x = try host.runBlock(layer: l, block, inputs: [x, a.attention_mask, positions])
         }
         x = try host.rmsNorm(x, weight: p("model.norm.weight"), eps: c.eps)
         out.pointee = try host.linear(x, p(c.tiedHead ? "model.embed_tokens.weight" : "lm_head.weight"))
+    }
+}
+
+/// Block `model.layers.{layer}`: inputs are the hidden state [B, T, H], the attention mask and the
+/// positions. The host runs it (and may run it again during backward: activation checkpointing).
+private func block(_ api: UnsafePointer<dph_host_api>?, _ ctx: OpaquePointer?, _ user: UnsafeMutableRawPointer?, _ layer: Int32,
+                   _ inputs: UnsafePointer<dph_tensor>?, _ count: Int32, _ out: UnsafeMutablePointer<dph_tensor>?) -> dph_status {
+    Host.block(api, ctx, inputs, count, out) { host, inputs in
+        let (x, mask, positions) = (inputs[0], inputs[1], inputs[2])
+        let c = try LlamaConfig(host)
+        let dims = try host.shape(x)
+        let (b, t, hd) = (dims[0], dims[1], c.headDim)
+        // Linear rope scaling: angles use pos / factor, the same as scaling every frequency.
+        let inv = c.positionDivisor == 1 ? c.inverseFrequencies : c.inverseFrequencies.map { $0 / c.positionDivisor }
+        let n = "model.layers.\(layer)."
+        let p = { (name: String) in try host.parameter(n + name) }
+        let bias = { (name: String, on: Bool) in on ? try host.parameter(n + name) : 0 }
+        let normed = try host.rmsNorm(x, weight: p("input_layernorm.weight"), eps: c.eps)
+        let proj = { (name: String, heads: Int) in
+            try host.reshape(host.linear(normed, p("self_attn.\(name).weight"), bias: bias("self_attn.\(name).bias", c.attentionBias)),
+                             [b, t, heads, hd])
+        }
+        let q = try host.rotary(proj("q_proj", c.heads), positions: positions, rotaryDims: hd, inverseFrequencies: inv)
+        let k = try host.rotary(proj("k_proj", c.kvHeads), positions: positions, rotaryDims: hd, inverseFrequencies: inv)
+        let kv = try host.kvCacheAppend(layer: Int(layer), key: k, value: proj("v_proj", c.kvHeads))
+        let attended = try host.reshape(host.attention(query: q, key: kv.key, value: kv.value, keyMask: mask),
+                                        [b, t, c.heads * hd])
+        let h = try host.add(x, host.linear(attended, p("self_attn.o_proj.weight"), bias: bias("self_attn.o_proj.bias", c.attentionBias)))
+        let m = try host.rmsNorm(h, weight: p("post_attention_layernorm.weight"), eps: c.eps)
+        let gate = try host.silu(host.linear(m, p("mlp.gate_proj.weight"), bias: bias("mlp.gate_proj.bias", c.mlpBias)))
+        let up = try host.linear(m, p("mlp.up_proj.weight"), bias: bias("mlp.up_proj.bias", c.mlpBias))
+        return try host.add(h, host.linear(host.mul(gate, up), p("mlp.down_proj.weight"), bias: bias("mlp.down_proj.bias", c.mlpBias)))
     }
 }
 

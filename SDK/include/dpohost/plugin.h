@@ -127,7 +127,10 @@ typedef struct dph_record {
 enum {
     DPH_LOSS_NEEDS_SEQUENCE = 1u << 0, /* per-sequence log-probs (and response lengths) */
     DPH_LOSS_NEEDS_TOKEN = 1u << 1,    /* per-token log-probs of the labels and the response mask */
-    DPH_LOSS_NEEDS_LOGITS = 1u << 2    /* full policy and reference logits and the labels */
+    DPH_LOSS_NEEDS_LOGITS = 1u << 2,   /* full policy and reference logits and the labels */
+    /* Not an input level: the loss never reads reference_* inputs (SimPO, SFT). When every loss
+     * of a run sets it, the host loads and runs no reference model and those inputs are 0. */
+    DPH_LOSS_REFERENCE_FREE = 1u << 3
 };
 
 /* Inputs of one loss call; B = pairs in the batch (B = rows for SFT). Handles belong to the
@@ -160,7 +163,18 @@ typedef struct dph_forward_args {
 
 /* ------------------------------------------------------------------ the host table */
 
-typedef struct dph_host_api {
+typedef struct dph_host_api dph_host_api;
+
+/* One repeated block of a model (a transformer layer), run through host->run_block.
+ * Computes *out (a float32 handle of ctx) from inputs[0..n_inputs-1] through host ops, exactly
+ * as the same code inlined in `forward` would. `layer` and `user` are the values given to
+ * run_block; `ctx` may be a different context from the caller's (with activation checkpointing
+ * the host calls fn again during backward, in a context of its own): use only `inputs`, `user`
+ * and what the host table gives (parameters, config), never a handle of another call. */
+typedef dph_status (*dph_block_fn)(const dph_host_api *host, dph_ctx *ctx, void *user, int32_t layer,
+                                   const dph_tensor *inputs, int32_t n_inputs, dph_tensor *out);
+
+struct dph_host_api {
     uint32_t struct_size;
     uint32_t abi_version; /* the host's DPH_ABI_VERSION */
 
@@ -258,7 +272,34 @@ typedef struct dph_host_api {
      * returns the full keys/values so far. Without use_cache it returns k and v unchanged. */
     dph_status (*kv_cache_append)(dph_ctx *ctx, int32_t layer, dph_tensor k, dph_tensor v,
                                   dph_tensor *out_k, dph_tensor *out_v);
-} dph_host_api;
+
+    /* --- appended after the first v1 hosts: test with DPH_HOST_HAS(host, field) ----------- */
+    /* TDPO's per-position KL of the reference from the policy, fused over the vocabulary:
+     * policy and reference logits [N,T,V], mask [N,T-1] float -> out [N,T-1] with
+     * out[n,t] = sum_v softmax(ref[n,t])_v * (log_softmax(ref[n,t])_v - log_softmax(pol[n,t])_v)
+     * where mask[n,t] != 0, else 0 (logits t score label t+1, as in label_log_probs).
+     * Differentiable in both logits, never in the mask; keeps no [N,T,V] intermediates.
+     * out_underflows (may be NULL, caller-owned): kept positions where softmax(ref) has an
+     * exact 0 (where log(softmax) would be -inf). */
+    dph_status (*token_kl)(dph_ctx *ctx, dph_tensor policy_logits, dph_tensor reference_logits, dph_tensor mask,
+                           dph_tensor *out, int64_t *out_underflows);
+
+    /* During `forward`: runs block `layer` as fn(host, ctx', user, layer, inputs, n_inputs, out)
+     * and puts its output in *out (a handle of ctx). inputs: the block's input handles
+     * (borrowed, read before return), e.g. the hidden state plus the attention mask and
+     * positions; float inputs carry gradient, int32 ones are constants.
+     * Normally (no activation checkpointing for this model instance, a no-grad forward, or
+     * use_cache) the host simply calls fn with ctx' = ctx. With activation checkpointing (the
+     * host's choice, per model instance) on a recording forward, the host runs fn without
+     * recording, keeps only the block's float inputs, and during backward calls fn again in a
+     * fresh context (same layer, user and input values) to recompute the block's activations.
+     * So fn must be deterministic and free of side effects besides host ops, and `user` (owned
+     * by the plugin, may be NULL) must stay valid until the tape's backward ran or the forward
+     * was discarded: use the instance `state` or static data, never the forward's stack.
+     * Older hosts lack it: without DPH_HOST_HAS(host, run_block) call fn(host, ctx, ...) yourself. */
+    dph_status (*run_block)(dph_ctx *ctx, int32_t layer, dph_block_fn fn, void *user, const dph_tensor *inputs,
+                            int32_t n_inputs, dph_tensor *out);
+};
 
 /* True when `host` is new enough to have function `field`. */
 #define DPH_HOST_HAS(host, field) \

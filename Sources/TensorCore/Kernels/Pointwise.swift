@@ -13,9 +13,14 @@ public enum Pointwise {
         pool.parallelFor(count) { r in
             let x = xs.value, y = ys.value
             switch f {
-            case .geluErf: for i in r { y[i] = geluErf(x[i]) }
+            case .geluErf:
+                var i = r.lowerBound
+                while i + 8 <= r.upperBound { VectorMath.store(VectorMath.geluErf(VectorMath.load(x + i)), y + i); i += 8 }
+                while i < r.upperBound { y[i] = geluErf(x[i]); i += 1 }
             case .geluTanh:
-                forEachVector(r) { i, n in VectorMath.store(VectorMath.geluTanh(VectorMath.load(x + i, n)), y + i, n) }
+                var i = r.lowerBound
+                while i + 8 <= r.upperBound { VectorMath.store(VectorMath.geluTanh(VectorMath.load(x + i)), y + i); i += 8 }
+                while i < r.upperBound { y[i] = geluTanh(x[i]); i += 1 }
             case .silu:
                 var i = r.lowerBound
                 while i + 8 <= r.upperBound { VectorMath.store(VectorMath.silu(VectorMath.load(x + i)), y + i); i += 8 }
@@ -40,22 +45,40 @@ public enum Pointwise {
             switch f {
             case .geluErf:
                 // d/dx [x Φ(x)] = Φ(x) + x φ(x)
-                for i in r {
+                var i = r.lowerBound
+                while i + 8 <= r.upperBound {
+                    let v = VectorMath.load(x + i)
+                    let cdf = 0.5 * (1 + VectorMath.erf(v * 0.70710678118654752))
+                    let pdf = VectorMath.exp(-0.5 * v * v) * 0.39894228040143268
+                    VectorMath.store(VectorMath.load(dx + i) + VectorMath.load(dy + i) * (cdf + v * pdf), dx + i)
+                    i += 8
+                }
+                while i < r.upperBound {
                     let v = x[i]
                     let cdf = 0.5 * (1 + erf(v * Float(0.70710678118654752)))
                     let pdf = Foundation.exp(-0.5 * v * v) * Float(0.39894228040143268)
                     dx[i] += dy[i] * (cdf + v * pdf)
+                    i += 1
                 }
             case .geluTanh:
-                // 0.5 (1 + tanh u) = s = sigmoid(2u) and 0.5 (1 - tanh² u) = 2 s (1 - s).
-                forEachVector(r) { i, n in
-                    let v = VectorMath.load(x + i, n)
-                    let c: Float = 0.79788456080286536 // sqrt(2/pi)
+                // 0.5 (1 + tanh(u)) = sigmoid(2u) = s, and d/dx [x s] = s + 2 x s (1 - s) u'.
+                let c: Float = 0.79788456080286536 // sqrt(2/pi)
+                var i = r.lowerBound
+                while i + 8 <= r.upperBound {
+                    let v = VectorMath.load(x + i)
                     let u = c * (v + 0.044715 * v * v * v)
                     let s = 1 / (1 + VectorMath.exp(-2 * u))
                     let du = c * (1 + 3 * 0.044715 * v * v)
-                    let d = s + 2 * v * s * (1 - s) * du
-                    VectorMath.store(VectorMath.load(dx + i, n) + VectorMath.load(dy + i, n) * d, dx + i, n)
+                    VectorMath.store(VectorMath.load(dx + i) + VectorMath.load(dy + i) * (s + 2 * v * s * (1 - s) * du), dx + i)
+                    i += 8
+                }
+                while i < r.upperBound {
+                    let v = x[i]
+                    let u = c * (v + 0.044715 * v * v * v)
+                    let t = tanh(u)
+                    let du = c * (1 + 3 * 0.044715 * v * v)
+                    dx[i] += dy[i] * (0.5 * (1 + t) + 0.5 * v * (1 - t * t) * du)
+                    i += 1
                 }
             case .silu:
                 var i = r.lowerBound
@@ -80,15 +103,6 @@ public enum Pointwise {
         }
     }
 
-    /// `body(i, n)` for each run of 8 elements of `r` and a last run of `n < 8`, so every element
-    /// goes through the same vector code whatever the chunking (results do not depend on the
-    /// thread count).
-    @inline(__always) static func forEachVector(_ r: Range<Int>, _ body: (Int, Int) -> Void) {
-        var i = r.lowerBound
-        while i + 8 <= r.upperBound { body(i, 8); i += 8 }
-        if i < r.upperBound { body(i, r.upperBound - i) }
-    }
-
     @inline(__always) public static func sigmoid(_ x: Float) -> Float {
         // Split by sign so exp never overflows.
         if x >= 0 { return 1 / (1 + Foundation.exp(-x)) }
@@ -105,8 +119,7 @@ public enum Pointwise {
         0.5 * x * (1 + erf(x * Float(0.70710678118654752)))
     }
 
-    /// `0.5 x (1 + tanh u) = x sigmoid(2u)`, `u = sqrt(2/pi) (x + 0.044715 x³)`: the kernel's vector form.
     @inline(__always) public static func geluTanh(_ x: Float) -> Float {
-        VectorMath.geluTanh(VectorMath.V(repeating: x))[0]
+        0.5 * x * (1 + tanh(Float(0.79788456080286536) * (x + 0.044715 * x * x * x)))
     }
 }

@@ -36,12 +36,31 @@ public enum VectorMath {
     @inline(__always)
     public static func silu(_ x: V) -> V { x / (1 + exp(-x)) }
 
-    /// GELU, tanh approximation (`gelu_new`): `0.5 x (1 + tanh u) = x / (1 + exp(-2u))` with
-    /// `u = sqrt(2/pi) (x + 0.044715 x³)`; the sigmoid form has no cancellation near 0.
+    /// GPT-2's `gelu_new`, `0.5 x (1 + tanh(u))` with `u = sqrt(2/pi) (x + 0.044715 x^3)`, as
+    /// `x sigmoid(2u)` (the same function, with no cancellation near 0).
     @inline(__always)
     public static func geluTanh(_ x: V) -> V {
         let u = 0.79788456080286536 * (x + 0.044715 * x * x * x)
         return x / (1 + exp(-2 * u))
+    }
+
+    /// The exact GELU `x Φ(x) = 0.5 x (1 + erf(x / sqrt 2))`.
+    @inline(__always)
+    public static func geluErf(_ x: V) -> V { 0.5 * x * (1 + erf(x * 0.70710678118654752)) }
+
+    /// erf by Abramowitz & Stegun 7.1.26 (absolute error below 1.5e-7, float32's rounding of
+    /// values near 1), odd-extended to negative arguments.
+    @inline(__always)
+    public static func erf(_ x: V) -> V {
+        let a = x.replacing(with: -x, where: x .< 0)
+        let t = 1 / (1 + 0.3275911 * a)
+        var p = V(repeating: 1.061405429)
+        p = p * t - 1.453152027
+        p = p * t + 1.421413741
+        p = p * t - 0.284496736
+        p = p * t + 0.254829592
+        let y = 1 - p * t * exp(-a * a)
+        return y.replacing(with: -y, where: x .< 0)
     }
 
     /// The maximum of `x[0..<n]` (-inf for n = 0).
@@ -109,22 +128,6 @@ public enum VectorMath {
         let s = V(repeating: shift), av = V(repeating: a)
         while i + 8 <= n { store(load(y + i) + av * exp(load(x + i) - s), y + i); i += 8 }
         while i < n { y[i] += a * Foundation.exp(x[i] - shift); i += 1 }
-    }
-
-    /// The first `n` (at most 8) floats at `p`, the other lanes 0.
-    @inline(__always)
-    public static func load(_ p: UnsafePointer<Float>, _ n: Int) -> V {
-        if n == 8 { return load(p) }
-        var v = V()
-        for j in 0..<n { v[j] = p[j] }
-        return v
-    }
-
-    /// Stores the first `n` (at most 8) lanes of `v` at `p`.
-    @inline(__always)
-    public static func store(_ v: V, _ p: UnsafeMutablePointer<Float>, _ n: Int) {
-        if n == 8 { store(v, p); return }
-        for j in 0..<n { p[j] = v[j] }
     }
 
     @inline(__always)

@@ -17,8 +17,11 @@ struct RankShare {
     /// Split parameters gathered for checkpoints (tensor parallelism).
     var tensorParallel: TensorParallelGroup?
 
+    /// Parameters are sharded across ranks (FSDP): every forward gathers them collectively.
+    var parametersSharded = false
+
     /// Every rank must run each forward of the model (its parameters are split across ranks).
-    var modelSpansRanks: Bool { tensorParallel != nil && size > 1 }
+    var modelSpansRanks: Bool { (tensorParallel != nil || parametersSharded) && size > 1 }
 
     var rank: Int { communicator?.rank ?? 0 }
     var size: Int { communicator?.size ?? 1 }
@@ -43,9 +46,11 @@ struct RankShare {
         return out
     }
 
-    /// The model's full parameter values on the root (split ones gathered); nil elsewhere.
-    /// Collective under tensor parallelism.
+    /// The model's full parameter values on the root (split or sharded ones gathered); nil
+    /// elsewhere. Collective under tensor parallelism and FSDP.
     func fullState(of model: LanguageModel) throws -> [String: Tensor]? {
+        if let sharded = model.fullySharded { return try sharded.fullState() }
+        if let store = model.store { return isRoot ? try store.fullState() : nil }
         guard let shards = model.shards, let tensorParallel else { return isRoot ? model.state : nil }
         return try shards.gatherFull(model.state, group: tensorParallel)
     }

@@ -3,65 +3,32 @@ import Distributed
 import Foundation
 import TensorCore
 
-/// FSDP's update across ranks. Backward fills full-size gradients on every rank (from its slice of
-/// the batch); here they are reduce-scattered and averaged so each rank keeps only the gradient of
-/// its shard of every unit (`ShardLayout`), clipped by the global norm (an all-reduce of the
-/// shards' squared norms). The optimizer steps on the float32 master shard, so its state exists
-/// only for that shard, and the updated shards are all-gathered back into the full parameters the
-/// model plugin computes with.
+/// FSDP's update across ranks. By the time backward returns, the backward hooks of
+/// `FullyShardedParameters` have reduce-scattered every unit's gradients, so each rank holds only
+/// the averaged gradient of its slice of every unit. Here the slices are clipped by the global
+/// norm (an all-reduce of their squared norms) and the optimizer steps on the float32 slices, so
+/// its state exists only for them. The next forward gathers the updated slices.
 final class ShardedUpdate: ParameterUpdate {
-    let parameters: [NamedParameter]
-    let layout: ShardLayout
-    let communicator: Communicator
+    let sharded: FullyShardedParameters
     let optimizer: Optimizer
-    /// One variable per unit: this rank's slice of the flat unit, named after the unit, with the
-    /// unit's reduced gradient slice as its gradient.
-    let shards: [NamedParameter]
+    var layout: ShardLayout { sharded.layout }
+    var communicator: Communicator { sharded.communicator }
+    var parameters: [NamedParameter] { sharded.parameters }
+    var shards: [NamedParameter] { sharded.shards }
 
-    init(parameters: [NamedParameter], blockName: String, communicator: Communicator, optimizer: Optimizer) {
-        self.parameters = parameters
-        self.communicator = communicator
+    init(sharded: FullyShardedParameters, optimizer: Optimizer) {
+        self.sharded = sharded
         self.optimizer = optimizer
-        let layout = ShardLayout(parameters: parameters.map { ($0.name, $0.variable.value.count) },
-                                 blockName: blockName, worldSize: communicator.size)
-        self.layout = layout
-        shards = layout.units.map { unit in
-            let v = Variable(Tensor(zeros: [unit.shardLength]), requiresGrad: true)
-            v.setGrad(Tensor(zeros: [unit.shardLength]))
-            return NamedParameter(name: unit.name, variable: v)
-        }
-        refreshShards()
-    }
-
-    /// Copies this rank's slices of the full parameters into the master shards (at start and
-    /// after a checkpoint replaced the parameters).
-    func refreshShards() {
-        for (unit, shard) in zip(layout.units, shards) {
-            let flat = Self.flatten(unit, worldSize: layout.worldSize) { parameters[$0].variable.value }
-            let start = communicator.rank * unit.shardLength
-            flat.withUnsafeBufferPointer {
-                shard.variable.value.pointer.update(from: $0.baseAddress! + start, count: unit.shardLength)
-            }
-        }
     }
 
     var optimizerName: String { optimizer.name }
     var stepCount: Int { optimizer.stepCount }
 
     func synchronizeAndClip(maxNorm: Float) throws -> Float {
-        let n = Float(communicator.size)
         var squares = 0.0
-        for (unit, shard) in zip(layout.units, shards) {
-            let send = Self.flatten(unit, worldSize: layout.worldSize) { parameters[$0].variable.grad }
-            let grad = shard.variable.grad!
-            let out = UnsafeMutableBufferPointer(start: grad.pointer, count: grad.count)
-            try send.withUnsafeBufferPointer { try communicator.reduceScatterSum($0, into: out) }
-            for i in 0..<out.count {
-                out[i] /= n
-                squares += Double(out[i]) * Double(out[i])
-            }
-            // Full-size gradients live only from backward to here.
-            for m in unit.members { parameters[m.parameter].variable.setGrad(nil) }
+        for shard in shards {
+            let g = shard.variable.grad!
+            for i in 0..<g.count { squares += Double(g.pointer[i]) * Double(g.pointer[i]) }
         }
         let norm = try communicator.allReduceSum([squares])[0].squareRoot()
         // torch.nn.utils.clip_grad_norm_'s coefficient, as GradientClipping.
@@ -77,18 +44,8 @@ final class ShardedUpdate: ParameterUpdate {
 
     func step(lr: Float, pool: WorkerPool) throws {
         try optimizer.step(shards, lr: lr, pool: pool)
-        try gatherParameters()
         for shard in shards { shard.variable.zeroGrad() }
-    }
-
-    /// Every rank's updated shard into the full parameters.
-    func gatherParameters() throws {
-        for (unit, shard) in zip(layout.units, shards) {
-            var flat = [Float](repeating: 0, count: unit.shardLength * layout.worldSize)
-            let mine = UnsafeBufferPointer(start: shard.variable.value.pointer, count: unit.shardLength)
-            try flat.withUnsafeMutableBufferPointer { try communicator.allGather(mine, into: $0) }
-            Self.unflatten(unit, flat) { parameters[$0].variable.value }
-        }
+        sharded.releaseAll()
     }
 
     func checkpointState() throws -> [String: Tensor] {
@@ -120,7 +77,6 @@ final class ShardedUpdate: ParameterUpdate {
     }
 
     func load(state: [String: Tensor], stepCount: Int) throws {
-        refreshShards()
         let index = Dictionary(uniqueKeysWithValues: parameters.enumerated().map { ($1.name, $0) })
         var bySlot: [String: [Int: Tensor]] = [:]
         for (key, t) in state {
@@ -150,9 +106,11 @@ final class ShardedUpdate: ParameterUpdate {
 
     func memory() -> TrainingMemory {
         let bytes = MemoryLayout<Float>.size
-        return TrainingMemory(parameters: layout.totalElements * bytes, masterShard: layout.shardElements * bytes,
-                              gradients: shards.reduce(0) { $0 + ($1.variable.grad?.count ?? 0) } * bytes,
-                              optimizerState: optimizer.stateTensors().values.reduce(0) { $0 + $1.count } * bytes)
+        var m = TrainingMemory(parameters: sharded.peakGatheredElements * bytes, masterShard: layout.shardElements * bytes,
+                               gradients: shards.reduce(0) { $0 + ($1.variable.grad?.count ?? 0) } * bytes,
+                               optimizerState: optimizer.stateTensors().values.reduce(0) { $0 + $1.count } * bytes)
+        m.parameterKind = "gathered one unit at a time during forward/backward, peak"
+        return m
     }
 
     /// The unit's members concatenated and zero-padded to `shardLength * worldSize` (a missing
@@ -166,12 +124,5 @@ final class ShardedUpdate: ParameterUpdate {
             }
         }
         return flat
-    }
-
-    /// Copies a flat unit back into its members' tensors.
-    static func unflatten(_ unit: ShardLayout.Unit, _ flat: [Float], _ tensor: (Int) -> Tensor) {
-        flat.withUnsafeBufferPointer { src in
-            for m in unit.members { tensor(m.parameter).pointer.update(from: src.baseAddress! + m.offset, count: m.count) }
-        }
     }
 }

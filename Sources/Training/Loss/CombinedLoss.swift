@@ -24,6 +24,10 @@ public struct CombinedLoss {
 
     public init(_ terms: [WeightedLoss]) { self.terms = terms }
 
+    /// False when every loss is reference-free (`DPH_LOSS_REFERENCE_FREE`): no reference model
+    /// needs loading or running.
+    public var needsReference: Bool { terms.contains { !$0.computation.plugin.needs.contains(.referenceFree) } }
+
     public func compute(_ batch: LossBatch, split: LossMetricSplit, tape: Tape) throws -> LossOutcome {
         if terms.count == 1, terms[0].weight == 1 {
             return try terms[0].computation.compute(batch, split: split, tape: tape)

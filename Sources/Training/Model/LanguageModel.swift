@@ -39,6 +39,12 @@ public final class LanguageModel {
     public private(set) var parameters: [NamedParameter]
     /// Set when tensor parallelism split some parameters across ranks.
     public private(set) var shards: ModelShards?
+    /// Set when the parameters are not plain float32 tensors between uses: FSDP's slices, or a
+    /// frozen reference's 16-bit weights.
+    private(set) var store: ParameterStore?
+    var fullySharded: FullyShardedParameters? { store as? FullyShardedParameters }
+    /// The type every value written into the parameters is rounded to (`reference_dtype`).
+    public private(set) var valuePrecision: WeightPrecision = .float32
 
     public init(directory: String, registry: PluginRegistry, trainable: Bool) throws {
         let dir = try ModelDirectory(path: directory)
@@ -94,15 +100,24 @@ public final class LanguageModel {
         throw ModelError.missingTensor(directory: directory, tensor: declared)
     }
 
+    /// Activation checkpointing of the plugin's blocks on recording forwards (see
+    /// `ModelPlugin.activationCheckpointing`); the trainers set it on the policy only.
+    public var activationCheckpointing: Bool {
+        get { plugin.activationCheckpointing }
+        set { plugin.activationCheckpointing = newValue }
+    }
+
     /// Logits `[N, T, V]`, recorded on `tape` (a non-recording tape for the reference).
     public func forward(ids: IndexTensor, mask: IndexTensor, positions: IndexTensor? = nil,
                         useCache: Bool = false, tape: Tape) throws -> Variable {
         try plugin.forward(inputIDs: ids, attentionMask: mask, positionIDs: positions, useCache: useCache, tape: tape)
     }
 
-    /// Parameter values by Hugging Face name (shared storage, not copies).
+    /// Parameter values by Hugging Face name (shared storage, not copies). Not available under
+    /// FSDP, where the values are whole only during a forward (see `RankShare.fullState(of:)`).
     public var state: [String: Tensor] {
-        Dictionary(uniqueKeysWithValues: parameters.map { ($0.name, $0.variable.value) })
+        precondition(store == nil, "LanguageModel.state: the parameters are held by \(String(describing: store.map { type(of: $0) }))")
+        return Dictionary(uniqueKeysWithValues: parameters.map { ($0.name, $0.variable.value) })
     }
 
     /// Overwrites parameters from full `weights` (e.g. `model.archive`, a checkpoint saved at any
@@ -114,8 +129,35 @@ public final class LanguageModel {
             guard t.shape == full else {
                 throw ModelError.shapeMismatch(file: source, tensor: p.name, expected: full, found: t.shape)
             }
-            try p.variable.value.assign(shards?.local(p.name, of: t) ?? t)
         }
+        if let store { return try store.load(weights) }
+        for p in parameters {
+            try p.variable.value.assign(shards?.local(p.name, of: weights[p.name]!) ?? weights[p.name]!)
+            valuePrecision.round(p.variable.value.pointer, count: p.variable.value.count)
+        }
+    }
+
+    /// Rounds the parameters to `precision` now and whatever is loaded or mixed into them later
+    /// (the frozen reference's `reference_dtype`). Call before any sharding or compaction.
+    public func castWeights(to precision: WeightPrecision) {
+        precondition(store == nil, "castWeights before the parameters are sharded or compacted")
+        valuePrecision = precision
+        for p in parameters { precision.round(p.variable.value.pointer, count: p.variable.value.count) }
+    }
+
+    /// Holds the weights as 16-bit values between uses (`valuePrecision` float16 or bfloat16),
+    /// halving their memory; for a frozen model.
+    public func compactWeights() throws {
+        guard valuePrecision != .float32 else { return }
+        _ = try CompactParameters(model: self, precision: valuePrecision)
+    }
+
+    /// Rebinds the plugin to views of the parameters that `store` fills on use.
+    func adopt(store: ParameterStore, parameters rebound: [NamedParameter], access: ParameterAccess) throws {
+        try plugin.bind(Dictionary(uniqueKeysWithValues: rebound.map { ($0.name, $0.variable) }))
+        plugin.parameterAccess = access
+        parameters = rebound
+        self.store = store
     }
 
     /// Replaces the parameters by this rank's blocks of them (tensor parallelism), rebinding the
@@ -129,6 +171,10 @@ public final class LanguageModel {
 
     /// `self = (1 - alpha) * self + alpha * other`, parameter by parameter (TR-DPO reference sync).
     public func mix(toward other: LanguageModel, alpha: Float) throws {
+        if let store { return try store.mix(toward: other, alpha: alpha) }
+        guard other.store == nil else {
+            throw ModelError.notAModelDirectory("cannot mix a plain model toward a sharded or compacted one")
+        }
         let theirs = Dictionary(uniqueKeysWithValues: other.parameters.map { ($0.name, $0.variable.value) })
         for p in parameters {
             guard let t = theirs[p.name], t.shape == p.variable.shape else {
@@ -137,6 +183,7 @@ public final class LanguageModel {
             }
             let mine = p.variable.value.pointer, src = t.contiguous().pointer
             for i in 0..<p.variable.value.count { mine[i] = (1 - alpha) * mine[i] + alpha * src[i] }
+            valuePrecision.round(mine, count: p.variable.value.count)
         }
     }
 

@@ -86,6 +86,11 @@ public final class BasicTrainer {
         self.update = update
         self.store = CheckpointStore(runDirectory: run.runDirectory)
         self.schedule = WarmupSchedule(baseLearningRate: Float(run.config.lr), warmupSteps: run.config.warmupSteps)
+        // Only the policy records activations; the reference always runs without grad.
+        run.policy.activationCheckpointing = run.config.activationCheckpointing
+        if run.config.activationCheckpointing {
+            log("activation checkpointing: each policy block keeps only its inputs and is recomputed in backward")
+        }
     }
 
     var limits: TruncationLimits {

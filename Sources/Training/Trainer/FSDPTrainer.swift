@@ -14,15 +14,13 @@ public enum FSDPConfigError: Error, CustomStringConvertible {
 }
 
 /// Fully sharded data parallel training over MPI ranks (`trainer=FSDPTrainer`, started with
-/// `mpirun -np N`). Each rank takes `batch_size / N` examples of every microbatch; gradients are
-/// reduce-scattered so each rank keeps the gradient and optimizer state of its shard of every
-/// unit (the model plugin's repeated block, plus one unit for the other parameters), and the
-/// updated shards are all-gathered.
-///
-/// What is sharded on a CPU with one process per core: gradients (after the reduce-scatter) and
-/// optimizer state, each 1/N per rank. Parameters are NOT: the full parameters stay resident for
-/// forward and backward (the model plugin binds them), next to the 1/N float32 master shard the
-/// optimizer updates. Full-size gradients exist only from backward until the reduce-scatter.
+/// `mpirun -np N`). Each rank takes `batch_size / N` examples of every microbatch. The model is cut
+/// into units (the model plugin's repeated block, plus one unit for the other parameters); between
+/// uses each rank keeps only its slice of every unit of the policy AND of the frozen reference
+/// (`FullyShardedParameters`). A unit is all-gathered when the plugin first fetches one of its
+/// parameters, freed once the forward moves on, gathered again for its backward, and its
+/// gradients are reduce-scattered right after its backward, so each rank keeps the gradient and
+/// optimizer state of its slices only.
 public final class FSDPTrainer {
     private let loop: BasicTrainer
 
@@ -30,10 +28,14 @@ public final class FSDPTrainer {
         let c = run.config
         let n = communicator.size
         try Self.validate(c, worldSize: n)
-        let update = ShardedUpdate(parameters: run.policy.parameters, blockName: run.policy.plugin.blockName,
-                                   communicator: communicator, optimizer: try OptimizerFactory.make(c.optimizer))
-        log("FSDP: \(n) ranks, \(update.layout.units.count) sharded units (blocks '\(run.policy.plugin.blockName)' + \(ShardLayout.outsideBlocks)), \(c.batchSize / n) examples per rank per batch")
-        loop = try BasicTrainer(run: run, pool: pool, log: log, share: RankShare(communicator: communicator), update: update)
+        let precision = try Self.precision(c)
+        let policy = try FullyShardedParameters(model: run.policy, communicator: communicator, precision: precision)
+        if let reference = run.reference { _ = try FullyShardedParameters(model: reference, communicator: communicator) }
+        let update = ShardedUpdate(sharded: policy, optimizer: try OptimizerFactory.make(c.optimizer))
+        log("FSDP: \(n) ranks, \(policy.layout.units.count) sharded units (blocks '\(run.policy.plugin.blockName)' + \(ShardLayout.outsideBlocks)), \(c.batchSize / n) examples per rank per batch, \(precision.rawValue) communication for the policy")
+        var share = RankShare(communicator: communicator)
+        share.parametersSharded = true
+        loop = try BasicTrainer(run: run, pool: pool, log: log, share: share, update: update)
     }
 
     /// The config errors a sharded run would meet, checked before a run directory is made.
@@ -47,8 +49,17 @@ public final class FSDPTrainer {
             throw FSDPConfigError.indivisible(key: "eval_batch_size", value: c.evalBatchSize, by: n,
                                               reason: "each of \(n) ranks evaluates an equal slice")
         }
-        if let mp = c.model.fsdpPolicyMp {
-            throw FSDPConfigError.unsupported("model.fsdp_policy_mp=\(mp): this FSDPTrainer computes and communicates in float32 only")
+        _ = try precision(c)
+    }
+
+    /// `model.fsdp_policy_mp`: null or float32 (the default), or bfloat16 for the policy's
+    /// communication.
+    static func precision(_ c: TrainingConfig) throws -> FullyShardedParameters.Precision {
+        switch c.model.fsdpPolicyMp {
+        case nil, "float32", "fp32": return .float32
+        case "bfloat16", "bf16": return .bfloat16
+        case let other?:
+            throw FSDPConfigError.unsupported("model.fsdp_policy_mp=\(other): FSDPTrainer supports bfloat16 (parameters and gradients communicated in bf16) or float32; this CPU has no float16 arithmetic")
         }
     }
 

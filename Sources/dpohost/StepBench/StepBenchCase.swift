@@ -51,6 +51,7 @@ struct StepBenchCase {
     let phases: Bool
     /// Also time the step with cached reference log-probs (DPO only).
     let cachedReference: Bool
+    var activationCheckpointing = false
 
     func run() throws -> StepBenchResult {
         let registry = PluginRegistry()
@@ -59,6 +60,7 @@ struct StepBenchCase {
         defer { directory.remove() }
         let pool = WorkerPool(threads: threads)
         let policy = try LanguageModel(directory: directory.path, registry: registry, trainable: true)
+        policy.activationCheckpointing = activationCheckpointing
         let reference = loss.needsReference
             ? try LanguageModel(directory: directory.path, registry: registry, trainable: false) : nil
         let plugin = loss.plugin

@@ -45,6 +45,8 @@ struct StepBench: ParsableCommand {
     var torchScript: String?
     @Option(help: "Python interpreter for --vs-torch (default: $DPOHOST_PYTHON or python3).") var python: String?
     @Flag(help: "Print each configuration's full result as a JSON line as well.") var json = false
+    @Flag(help: "Checkpoint the policy's blocks (activation_checkpointing=true): compare time and peak memory.")
+    var activationCheckpointing = false
     @Flag(help: .hidden) var single = false
 
     func validate() throws {
@@ -85,7 +87,8 @@ struct StepBench: ParsableCommand {
         guard specs.count == 1, let c = specs.first else { throw BenchError("--single takes exactly one configuration") }
         let result = try StepBenchCase(shape: BenchModelShape(arch: c.arch, size: c.size, sequence: c.sequence), loss: c.loss,
                                        pairs: c.pairs, steps: c.steps, warmup: c.warmup, threads: threads, seed: 0,
-                                       phases: phases, cachedReference: cachedReference).run()
+                                       phases: phases, cachedReference: cachedReference,
+                                       activationCheckpointing: activationCheckpointing).run()
         let data = try JSONEncoder().encode(result)
         print(String(decoding: data, as: UTF8.self))
     }
@@ -139,6 +142,7 @@ struct StepBench: ParsableCommand {
         if let threads { args += ["--threads", "\(threads)"] }
         if phases { args.append("--phases") }
         if !cachedReference { args.append("--no-cached-reference") }
+        if activationCheckpointing { args.append("--activation-checkpointing") }
         let (status, out, err) = TorchAnchor.execute(Self.executablePath, args)
         guard status == 0, let line = out.split(separator: "\n").last,
               let result = try? JSONDecoder().decode(StepBenchResult.self, from: Data(line.utf8)) else {

@@ -1,0 +1,126 @@
+import Autograd
+import Foundation
+import PluginHost
+import TensorCore
+
+/// A frozen model's weights held as 16-bit values (`reference_dtype` float16 or bfloat16), half
+/// the memory of float32. The units are those of FSDP (each repeated block, plus the rest): a
+/// unit is expanded to float32 when the model plugin first fetches one of its parameters and
+/// freed when the forward moves on, so one unit at a time is whole. Only for no-grad forwards
+/// (the reference never back-propagates).
+final class CompactParameters: ParameterAccess, ParameterStore {
+    let layout: ShardLayout
+    let precision: WeightPrecision
+    let parameters: [NamedParameter]
+    private var packed: [[UInt16]]
+    private let storages: [TensorStorage]
+    private let unitOfParameter: [String: Int]
+    private var visiting: Int?
+
+    init(model: LanguageModel, precision: WeightPrecision) throws {
+        precondition(precision != .float32, "CompactParameters holds 16-bit weights")
+        let layout = ShardLayout(parameters: model.parameters.map { ($0.name, $0.variable.value.count) },
+                                 blockName: model.plugin.blockName, worldSize: 1)
+        var rebound = model.parameters, storages: [TensorStorage] = [], packed: [[UInt16]] = [], unitOf: [String: Int] = [:]
+        for (u, unit) in layout.units.enumerated() {
+            let storage = TensorStorage(count: unit.length)
+            for m in unit.members {
+                let old = model.parameters[m.parameter]
+                let view = Tensor(storage: storage, offset: m.offset, shape: old.variable.shape)
+                try view.assign(old.variable.value)
+                rebound[m.parameter] = NamedParameter(name: old.name, variable: Variable(view, requiresGrad: false))
+                unitOf[old.name] = u
+            }
+            packed.append((0..<unit.length).map { precision.encode(storage.pointer[$0]) })
+            storage.releaseMemory()
+            storages.append(storage)
+        }
+        self.layout = layout
+        self.precision = precision
+        self.parameters = rebound
+        self.packed = packed
+        self.storages = storages
+        self.unitOfParameter = unitOf
+        try model.adopt(store: self, parameters: rebound, access: self)
+    }
+
+    // MARK: ParameterAccess
+
+    func willUse(_ name: String, tape: Tape) throws {
+        guard let u = unitOfParameter[name], u != visiting else { return }
+        if let previous = visiting { storages[previous].releaseMemory() }
+        expand(u)
+        visiting = u
+    }
+
+    func forwardEnded(tape: Tape) throws {
+        if let u = visiting { storages[u].releaseMemory() }
+        visiting = nil
+    }
+
+    private func expand(_ u: Int) {
+        let storage = storages[u]
+        guard !storage.isResident else { return }
+        storage.acquireMemory()
+        let p = storage.pointer
+        packed[u].withUnsafeBufferPointer { bits in for i in 0..<bits.count { p[i] = precision.decode(bits[i]) } }
+    }
+
+    // MARK: ParameterStore
+
+    func fullState() throws -> [String: Tensor]? {
+        var out: [String: Tensor] = [:]
+        for (u, unit) in layout.units.enumerated() {
+            for m in unit.members {
+                let p = parameters[m.parameter]
+                let t = Tensor(zeros: p.variable.shape)
+                for i in 0..<m.count { t.pointer[i] = precision.decode(packed[u][m.offset + i]) }
+                out[p.name] = t
+            }
+        }
+        return out
+    }
+
+    func load(_ weights: [String: Tensor]) throws {
+        releaseAll()
+        for (u, unit) in layout.units.enumerated() {
+            for m in unit.members {
+                let t = weights[parameters[m.parameter].name]!.contiguous()
+                for i in 0..<m.count { packed[u][m.offset + i] = precision.encode(t.pointer[i]) }
+            }
+        }
+    }
+
+    func mix(toward other: LanguageModel, alpha: Float) throws {
+        releaseAll()
+        let theirs = other.state
+        for (u, unit) in layout.units.enumerated() {
+            for m in unit.members {
+                let name = parameters[m.parameter].name
+                let t = theirs[name]!.contiguous()
+                for i in 0..<m.count {
+                    let mine = precision.decode(packed[u][m.offset + i])
+                    packed[u][m.offset + i] = precision.encode((1 - alpha) * mine + alpha * t.pointer[i])
+                }
+            }
+        }
+    }
+
+    func releaseAll() {
+        visiting = nil
+        for s in storages { s.releaseMemory() }
+    }
+
+    /// Bytes held between uses.
+    var heldBytes: Int { packed.reduce(0) { $0 + $1.count } * MemoryLayout<UInt16>.size }
+}
+
+/// Who holds a model's parameters when they are not plain float32 tensors between uses.
+protocol ParameterStore: AnyObject {
+    /// Full float32 values (on the root under FSDP; nil elsewhere). Collective under FSDP.
+    func fullState() throws -> [String: Tensor]?
+    /// Takes full `weights` (the same on every rank).
+    func load(_ weights: [String: Tensor]) throws
+    /// `self = (1 - alpha) * self + alpha * other` (TR-DPO reference sync).
+    func mix(toward other: LanguageModel, alpha: Float) throws
+}
