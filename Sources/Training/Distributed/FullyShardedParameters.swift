@@ -44,38 +44,25 @@ final class FullyShardedParameters: ParameterAccess, ParameterStore {
     /// Takes over `model`'s parameters: each rank keeps its slice of their current values, and
     /// the full values are freed until a forward uses them.
     init(model: LanguageModel, communicator: Communicator, precision: Precision = .float32) throws {
-        let n = communicator.size
-        let layout = ShardLayout(parameters: model.parameters.map { ($0.name, $0.variable.value.count) },
-                                 blockName: model.plugin.blockName, worldSize: n)
         let trainable = model.parameters.first?.variable.requiresGrad ?? false
-        var storages: [TensorStorage] = [], shards: [NamedParameter] = [], unitOf: [String: Int] = [:]
-        var rebound = model.parameters
-        for (u, unit) in layout.units.enumerated() {
-            let storage = TensorStorage(count: unit.shardLength * n)
+        let units = try UnitStorages(model: model, worldSize: communicator.size, requiresGrad: trainable)
+        let shards = zip(units.layout.units, units.storages).map { unit, storage -> NamedParameter in
             let shard = Variable(Tensor(zeros: [unit.shardLength]), requiresGrad: trainable)
             if trainable { shard.setGrad(Tensor(zeros: [unit.shardLength])) }
-            for m in unit.members {
-                let old = model.parameters[m.parameter]
-                let view = Tensor(storage: storage, offset: m.offset, shape: old.variable.shape)
-                try view.assign(old.variable.value)
-                rebound[m.parameter] = NamedParameter(name: old.name, variable: Variable(view, requiresGrad: trainable))
-                unitOf[old.name] = u
-            }
             shard.value.pointer.update(from: storage.pointer + communicator.rank * unit.shardLength, count: unit.shardLength)
             storage.releaseMemory()
-            storages.append(storage)
-            shards.append(NamedParameter(name: unit.name, variable: shard))
+            return NamedParameter(name: unit.name, variable: shard)
         }
-        self.layout = layout
+        self.layout = units.layout
         self.communicator = communicator
-        self.parameters = rebound
+        self.parameters = units.parameters
         self.shards = shards
-        self.storages = storages
-        self.unitOfParameter = unitOf
+        self.storages = units.storages
+        self.unitOfParameter = units.unitOfParameter
         self.trainable = trainable
         self.precision = precision
         self.valuePrecision = model.valuePrecision
-        try model.adopt(store: self, parameters: rebound, access: self)
+        try model.adopt(store: self, parameters: parameters, access: self)
     }
 
     // MARK: - ParameterAccess
@@ -161,20 +148,28 @@ final class FullyShardedParameters: ParameterAccess, ParameterStore {
     /// The full parameters on the root (gathered unit by unit); nil on the other ranks. Collective.
     func fullState() throws -> [String: Tensor]? {
         var out: [String: Tensor] = [:]
-        for (u, unit) in layout.units.enumerated() {
-            let isRoot = communicator.isRoot
-            var flat = [Float](repeating: 0, count: isRoot ? unit.shardLength * layout.worldSize : 0)
-            let mine = UnsafeBufferPointer(start: shards[u].variable.value.pointer, count: unit.shardLength)
-            try flat.withUnsafeMutableBufferPointer { try communicator.gather(mine, into: isRoot ? $0 : nil) }
-            guard isRoot else { continue }
-            for m in unit.members {
-                let p = parameters[m.parameter]
-                let t = Tensor(zeros: p.variable.shape)
-                flat.withUnsafeBufferPointer { t.pointer.update(from: $0.baseAddress! + m.offset, count: m.count) }
-                out[p.name] = t
-            }
+        for (u, shard) in shards.enumerated() {
+            for (name, t) in try gatherToRoot(unit: u, slice: shard.variable.value) ?? [:] { out[name] = t }
         }
         return communicator.isRoot ? out : nil
+    }
+
+    /// Every rank's `slice` of unit `u` (a parameter slice or an optimizer-state slice) as full
+    /// tensors named after the unit's parameters, on the root; nil elsewhere. Collective.
+    func gatherToRoot(unit u: Int, slice: Tensor) throws -> [String: Tensor]? {
+        let unit = layout.units[u], isRoot = communicator.isRoot
+        var flat = [Float](repeating: 0, count: isRoot ? unit.shardLength * layout.worldSize : 0)
+        let mine = UnsafeBufferPointer(start: slice.pointer, count: unit.shardLength)
+        try flat.withUnsafeMutableBufferPointer { try communicator.gather(mine, into: isRoot ? $0 : nil) }
+        guard isRoot else { return nil }
+        var out: [String: Tensor] = [:]
+        for m in unit.members {
+            let p = parameters[m.parameter]
+            let t = Tensor(zeros: p.variable.shape)
+            flat.withUnsafeBufferPointer { t.pointer.update(from: $0.baseAddress! + m.offset, count: m.count) }
+            out[p.name] = t
+        }
+        return out
     }
 
     /// Takes this rank's slices of full `weights` (the same on every rank).

@@ -53,24 +53,12 @@ final class ShardedUpdate: ParameterUpdate {
         let first = layout.units[0].name + "."
         let slots = state.keys.filter { $0.hasPrefix(first) }.map { String($0.dropFirst(first.count)) }.sorted()
         var out: [String: Tensor] = [:]
-        for unit in layout.units {
+        for (u, unit) in layout.units.enumerated() {
             for slot in slots {
                 guard let mine = state["\(unit.name).\(slot)"] else {
                     throw OptimizerError.stateMismatch("no '\(slot)' state for unit \(unit.name)")
                 }
-                let isRoot = communicator.isRoot
-                var flat = [Float](repeating: 0, count: isRoot ? unit.shardLength * layout.worldSize : 0)
-                let send = UnsafeBufferPointer(start: mine.pointer, count: unit.shardLength)
-                try flat.withUnsafeMutableBufferPointer { recv in
-                    try communicator.gather(send, into: isRoot ? recv : nil)
-                }
-                guard isRoot else { continue }
-                for m in unit.members {
-                    let p = parameters[m.parameter]
-                    let t = Tensor(zeros: p.variable.shape)
-                    flat.withUnsafeBufferPointer { t.pointer.update(from: $0.baseAddress! + m.offset, count: m.count) }
-                    out["\(p.name).\(slot)"] = t
-                }
+                for (name, t) in try sharded.gatherToRoot(unit: u, slice: mine) ?? [:] { out["\(name).\(slot)"] = t }
             }
         }
         return out

@@ -19,29 +19,17 @@ final class CompactParameters: ParameterAccess, ParameterStore {
 
     init(model: LanguageModel, precision: WeightPrecision) throws {
         precondition(precision != .float32, "CompactParameters holds 16-bit weights")
-        let layout = ShardLayout(parameters: model.parameters.map { ($0.name, $0.variable.value.count) },
-                                 blockName: model.plugin.blockName, worldSize: 1)
-        var rebound = model.parameters, storages: [TensorStorage] = [], packed: [[UInt16]] = [], unitOf: [String: Int] = [:]
-        for (u, unit) in layout.units.enumerated() {
-            let storage = TensorStorage(count: unit.length)
-            for m in unit.members {
-                let old = model.parameters[m.parameter]
-                let view = Tensor(storage: storage, offset: m.offset, shape: old.variable.shape)
-                try view.assign(old.variable.value)
-                rebound[m.parameter] = NamedParameter(name: old.name, variable: Variable(view, requiresGrad: false))
-                unitOf[old.name] = u
-            }
-            packed.append((0..<unit.length).map { precision.encode(storage.pointer[$0]) })
-            storage.releaseMemory()
-            storages.append(storage)
+        let units = try UnitStorages(model: model, worldSize: 1, requiresGrad: false)
+        packed = zip(units.layout.units, units.storages).map { unit, storage in
+            defer { storage.releaseMemory() }
+            return (0..<unit.length).map { precision.encode(storage.pointer[$0]) }
         }
-        self.layout = layout
+        self.layout = units.layout
         self.precision = precision
-        self.parameters = rebound
-        self.packed = packed
-        self.storages = storages
-        self.unitOfParameter = unitOf
-        try model.adopt(store: self, parameters: rebound, access: self)
+        self.parameters = units.parameters
+        self.storages = units.storages
+        self.unitOfParameter = units.unitOfParameter
+        try model.adopt(store: self, parameters: parameters, access: self)
     }
 
     // MARK: ParameterAccess
