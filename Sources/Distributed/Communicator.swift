@@ -44,50 +44,47 @@ public final class Communicator: @unchecked Sendable {
 
     /// Rank r's `send` lands at `recv[r*send.count ..< (r+1)*send.count]`.
     public func allGather(_ send: UnsafeBufferPointer<Float>, into recv: UnsafeMutableBufferPointer<Float>) throws {
-        guard recv.count == send.count * size else {
-            throw DistributedError.mismatch("all-gather of \(send.count) per rank into \(recv.count) elements")
-        }
-        let n = try MPIResult.count("MPI_Allgather", send.count)
-        try guarded("MPI_Allgather") {
-            MPI_Allgather(send.baseAddress, n, cmpi_float(), recv.baseAddress, n, cmpi_float(), comm)
-        }
+        try allGather(UnsafeRawPointer(send.baseAddress), send.count, into: UnsafeMutableRawPointer(recv.baseAddress), recv.count, cmpi_float())
     }
 
     /// Sums `send` over ranks and leaves block r (`recv.count` elements) on rank r.
     public func reduceScatterSum(_ send: UnsafeBufferPointer<Float>, into recv: UnsafeMutableBufferPointer<Float>) throws {
-        guard send.count == recv.count * size else {
-            throw DistributedError.mismatch("reduce-scatter of \(send.count) into \(recv.count) per rank")
-        }
-        let n = try MPIResult.count("MPI_Reduce_scatter_block", recv.count)
-        try guarded("MPI_Reduce_scatter_block") {
-            MPI_Reduce_scatter_block(send.baseAddress, recv.baseAddress, n, cmpi_float(), cmpi_sum(), comm)
-        }
+        try reduceScatter(UnsafeRawPointer(send.baseAddress), send.count, into: UnsafeMutableRawPointer(recv.baseAddress), recv.count,
+                          cmpi_float(), cmpi_sum())
     }
 
     // MARK: bfloat16 (FSDP's mixed precision for communication)
 
     /// Rank r's bfloat16 `send` lands at `recv[r*send.count ..< (r+1)*send.count]`.
     public func allGather(bfloat16 send: UnsafeBufferPointer<UInt16>, into recv: UnsafeMutableBufferPointer<UInt16>) throws {
-        guard recv.count == send.count * size else {
-            throw DistributedError.mismatch("all-gather of \(send.count) per rank into \(recv.count) elements")
-        }
-        let n = try MPIResult.count("MPI_Allgather", send.count)
-        try guarded("MPI_Allgather") {
-            MPI_Allgather(send.baseAddress, n, cmpi_uint16(), recv.baseAddress, n, cmpi_uint16(), comm)
-        }
+        try allGather(UnsafeRawPointer(send.baseAddress), send.count, into: UnsafeMutableRawPointer(recv.baseAddress), recv.count, cmpi_uint16())
     }
 
     /// Sums bfloat16 `send` over ranks, rounding every partial sum to bfloat16, and leaves block r
     /// on rank r.
     public func reduceScatterSum(bfloat16 send: UnsafeBufferPointer<UInt16>, into recv: UnsafeMutableBufferPointer<UInt16>) throws {
-        guard send.count == recv.count * size else {
-            throw DistributedError.mismatch("reduce-scatter of \(send.count) into \(recv.count) per rank")
+        try reduceScatter(UnsafeRawPointer(send.baseAddress), send.count, into: UnsafeMutableRawPointer(recv.baseAddress), recv.count,
+                          cmpi_uint16(), try bfloat16Sum())
+    }
+
+    // MARK: any element type
+
+    private func allGather(_ send: UnsafeRawPointer?, _ sendCount: Int, into recv: UnsafeMutableRawPointer?, _ recvCount: Int,
+                           _ type: MPI_Datatype?) throws {
+        guard recvCount == sendCount * size else {
+            throw DistributedError.mismatch("all-gather of \(sendCount) per rank into \(recvCount) elements")
         }
-        let n = try MPIResult.count("MPI_Reduce_scatter_block", recv.count)
-        let op = try bfloat16Sum()
-        try guarded("MPI_Reduce_scatter_block") {
-            MPI_Reduce_scatter_block(send.baseAddress, recv.baseAddress, n, cmpi_uint16(), op, comm)
+        let n = try MPIResult.count("MPI_Allgather", sendCount)
+        try guarded("MPI_Allgather") { MPI_Allgather(send, n, type, recv, n, type, comm) }
+    }
+
+    private func reduceScatter(_ send: UnsafeRawPointer?, _ sendCount: Int, into recv: UnsafeMutableRawPointer?, _ recvCount: Int,
+                               _ type: MPI_Datatype?, _ op: MPI_Op?) throws {
+        guard sendCount == recvCount * size else {
+            throw DistributedError.mismatch("reduce-scatter of \(sendCount) into \(recvCount) per rank")
         }
+        let n = try MPIResult.count("MPI_Reduce_scatter_block", recvCount)
+        try guarded("MPI_Reduce_scatter_block") { MPI_Reduce_scatter_block(send, recv, n, type, op, comm) }
     }
 
     private var bf16SumOp: MPI_Op?
