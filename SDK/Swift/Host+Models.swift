@@ -127,6 +127,16 @@ extension Host {
         try handle { api.pointee.linear(ctx, x, weight, bias, layout, $0) }
     }
 
+    /// The output projection to the vocabulary through `host->lm_head`, which may compute only
+    /// the positions whose logits are read (the rest are 0); `linear` on hosts older than it.
+    public func lmHead(_ x: dph_tensor, _ weight: dph_tensor, bias: dph_tensor = 0,
+                       layout: dph_linear_layout = DPH_LINEAR_OUT_IN) throws -> dph_tensor {
+        let offset = MemoryLayout<dph_host_api>.offset(of: \dph_host_api.lm_head)!
+        guard Int(api.pointee.struct_size) >= offset + MemoryLayout<UnsafeRawPointer>.size,
+              let lmHead = api.pointee.lm_head else { return try linear(x, weight, bias: bias, layout: layout) }
+        return try handle { lmHead(ctx, x, weight, bias, layout, $0) }
+    }
+
     public func embedding(_ ids: dph_tensor, _ table: dph_tensor) throws -> dph_tensor {
         try handle { api.pointee.embedding(ctx, ids, table, $0) }
     }

@@ -48,6 +48,8 @@ public final class Tape {
     struct Node {
         /// nil for a hook, which runs whether or not a gradient reached it.
         let output: Variable?
+        /// Receives the output's own gradient buffer (never shared: gradients are accumulated
+        /// into fresh buffers), which the tape drops right after; a backward may use it as scratch.
         let backward: (Tensor?) throws -> Void
     }
 

@@ -31,6 +31,14 @@ extension HostAPI {
         }
     }
 
+    static func linearLayout(_ layout: dph_linear_layout) throws -> LinearLayout {
+        switch layout {
+        case DPH_LINEAR_OUT_IN: return .outIn
+        case DPH_LINEAR_IN_OUT: return .inOut
+        default: throw HostCallError.invalid("unknown linear layout \(layout.rawValue)")
+        }
+    }
+
     static func installOps(_ api: inout dph_host_api) {
         api.unary = { p, kind, x, out in HostAPI.op(p, out) { ctx, t in
             let v = try ctx.arena.float(x)
@@ -68,12 +76,7 @@ extension HostAPI {
             try t.matmul(try ctx.arena.float(a, "a"), try ctx.arena.float(b, "b"), transposeA: ta != 0, transposeB: tb != 0)
         } }
         api.linear = { p, x, w, b, layout, out in HostAPI.op(p, out) { ctx, t in
-            let l: LinearLayout
-            switch layout {
-            case DPH_LINEAR_OUT_IN: l = .outIn
-            case DPH_LINEAR_IN_OUT: l = .inOut
-            default: throw HostCallError.invalid("unknown linear layout \(layout.rawValue)")
-            }
+            let l = try HostAPI.linearLayout(layout)
             let input = try ctx.arena.float(x, "x"), weight = try ctx.arena.float(w, "weight")
             let bias = try ctx.arena.optionalFloat(b, "bias")
             if let interceptor = ctx.instance?.linearInterceptor,
@@ -81,6 +84,16 @@ extension HostAPI {
                 return out
             }
             return try t.linear(input, weight: weight, bias: bias, layout: l)
+        } }
+        api.lm_head = { p, x, w, b, layout, out in HostAPI.op(p, out) { ctx, t in
+            let l = try HostAPI.linearLayout(layout)
+            let input = try ctx.arena.float(x, "x"), weight = try ctx.arena.float(w, "weight")
+            let bias = try ctx.arena.optionalFloat(b, "bias")
+            if let interceptor = ctx.instance?.linearInterceptor,
+               let out = try interceptor.linear(input, weight: weight, bias: bias, layout: l, tape: t) {
+                return out
+            }
+            return try t.lmHead(input, weight: weight, bias: bias, layout: l, rows: ctx.instance?.logitRows)
         } }
         api.embedding = { p, ids, table, out in HostAPI.op(p, out) { ctx, t in
             try t.embedding(try ctx.arena.index(ids, "ids"), table: try ctx.arena.float(table, "table"))

@@ -69,11 +69,15 @@ public struct ModelPlugin {
     }
 
     /// Logits `[N, T, V]` for `inputIDs`/`attentionMask` `[N, T]`, recorded on `tape`.
+    /// `logitRows`: the positions (rows of `[N*T]`) whose logits the caller reads; a plugin that
+    /// projects through `lm_head` leaves the others 0. nil: every position.
     public func forward(inputIDs: IndexTensor, attentionMask: IndexTensor, positionIDs: IndexTensor? = nil,
-                        useCache: Bool = false, tape: Tape) throws -> Variable {
+                        useCache: Bool = false, logitRows: RowSelection? = nil, tape: Tape) throws -> Variable {
         let forward = vtable.forward!
         let state = instance.state
         instance.cacheEnabled = useCache
+        instance.logitRows = logitRows
+        defer { instance.logitRows = nil }
         var out: dph_tensor = 0
         var arena: TensorArena?
         var ended = false

@@ -1,6 +1,7 @@
 import Autograd
 import CDPOHostSDK
 import Foundation
+import TensorCore
 
 /// One configured instance of a plugin: its validated options, its private state (from
 /// `create`) and, for models, its config, declared parameters and key/value cache.
@@ -18,6 +19,8 @@ public final class PluginInstance {
     var activationCheckpointing = false
     var kvCache: [Int32: (key: Variable, value: Variable)] = [:]
     var cacheEnabled = false
+    /// Rows of the output `lm_head` computes during the current forward (nil: all of them).
+    var logitRows: RowSelection?
     /// Handles `linear` for weights the host split across ranks (tensor parallelism).
     var linearInterceptor: LinearInterceptor?
     var parameterAccess: ParameterAccess?

@@ -79,7 +79,7 @@ private func forward(_ api: UnsafePointer<dph_host_api>?, _ ctx: OpaquePointer?,
             x = try host.runBlock(layer: l, block, inputs: [x, a.attention_mask])
         }
         x = try host.layerNorm(x, weight: p("ln_f.weight"), bias: p("ln_f.bias"), eps: c.eps)
-        out.pointee = try host.linear(x, p("wte.weight"))   // tied head
+        out.pointee = try host.lmHead(x, p("wte.weight"))   // tied head
     }
 }
 

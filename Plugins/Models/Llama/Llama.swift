@@ -110,7 +110,7 @@ private func forward(_ api: UnsafePointer<dph_host_api>?, _ ctx: OpaquePointer?,
             x = try host.runBlock(layer: l, block, inputs: [x, a.attention_mask, positions])
         }
         x = try host.rmsNorm(x, weight: p("model.norm.weight"), eps: c.eps)
-        out.pointee = try host.linear(x, p(c.tiedHead ? "model.embed_tokens.weight" : "lm_head.weight"))
+        out.pointee = try host.lmHead(x, p(c.tiedHead ? "model.embed_tokens.weight" : "lm_head.weight"))
     }
 }
 

@@ -96,7 +96,7 @@ private func forward(_ api: UnsafePointer<dph_host_api>?, _ ctx: OpaquePointer?,
             x = try host.runBlock(layer: l, block, inputs: [x, a.attention_mask, positions])
         }
         x = try host.layerNorm(x, weight: p("gpt_neox.final_layer_norm.weight"), bias: p("gpt_neox.final_layer_norm.bias"), eps: c.eps)
-        out.pointee = try host.linear(x, p(c.tiedHead ? "gpt_neox.embed_in.weight" : "embed_out.weight"))
+        out.pointee = try host.lmHead(x, p(c.tiedHead ? "gpt_neox.embed_in.weight" : "embed_out.weight"))
     }
 }
 

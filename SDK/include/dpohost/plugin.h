@@ -299,6 +299,15 @@ struct dph_host_api {
      * Older hosts lack it: without DPH_HOST_HAS(host, run_block) call fn(host, ctx, ...) yourself. */
     dph_status (*run_block)(dph_ctx *ctx, int32_t layer, dph_block_fn fn, void *user, const dph_tensor *inputs,
                             int32_t n_inputs, dph_tensor *out);
+
+    /* During `forward`: the model's output projection to the vocabulary, x [N,T,H] -> out
+     * [N,T,V]. The same as linear(x, weight, bias, layout), except that the host may compute
+     * only the positions whose logits are read: in a training forward whose losses need only
+     * label log-probs, position t of row n is computed only where label t+1 counts (not -100);
+     * the other rows of out are 0 and pass no gradient. Call it instead of linear for the last
+     * projection; older hosts lack it: without DPH_HOST_HAS(host, lm_head) call linear. */
+    dph_status (*lm_head)(dph_ctx *ctx, dph_tensor x, dph_tensor weight, dph_tensor bias /* 0 = none */,
+                          dph_linear_layout layout, dph_tensor *out);
 };
 
 /* True when `host` is new enough to have function `field`. */

@@ -16,6 +16,9 @@ public struct LossBatch {
     public let policyLogits: Variable
     /// `[N, T, V]` of the frozen reference, or nil when none was run. Never differentiated.
     public let referenceLogits: Variable?
+    /// `[N, T - 1]` label log-probs of the frozen reference, when they were taken from its logits
+    /// right after its forward (the logits then need not stay alive); nil: from `referenceLogits`.
+    public let referenceTokenLogps: Variable?
     /// `[N, T]`; -100 marks prompt and padding positions.
     public let labels: IndexTensor
     public let layout: LossBatchLayout
@@ -24,6 +27,7 @@ public struct LossBatch {
     public let referenceSequenceLogps: (chosen: [Float], rejected: [Float])?
 
     public init(policyLogits: Variable, referenceLogits: Variable?, labels: IndexTensor, layout: LossBatchLayout,
+                referenceTokenLogps: Variable? = nil,
                 referenceSequenceLogps: (chosen: [Float], rejected: [Float])? = nil) throws {
         let s = policyLogits.shape
         guard s.count == 3, labels.shape == [s[0], s[1]], s[1] >= 2 else {
@@ -32,11 +36,15 @@ public struct LossBatch {
         if let r = referenceLogits, r.shape != s {
             throw LossComputationError.shape("reference logits \(r.shape) differ from policy logits \(s)")
         }
+        if let r = referenceTokenLogps, r.shape != [s[0], s[1] - 1] {
+            throw LossComputationError.shape("reference label log-probs \(r.shape) for logits \(s): expected [\(s[0]), \(s[1] - 1)]")
+        }
         if layout == .preference, s[0] % 2 != 0 {
             throw LossComputationError.shape("a preference batch has 2B rows (chosen, then rejected); got \(s[0])")
         }
         self.policyLogits = policyLogits
         self.referenceLogits = referenceLogits
+        self.referenceTokenLogps = referenceTokenLogps
         self.labels = labels
         self.layout = layout
         if let cached = referenceSequenceLogps {

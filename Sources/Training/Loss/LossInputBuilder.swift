@@ -21,7 +21,7 @@ public struct LossInputBuilder {
 
         // One fused log-softmax + gather per model, shared by the token and sequence levels.
         let policyTokens = try tape.labelLogProbs(logits: batch.policyLogits, labels: batch.labels)
-        let referenceTokens = try batch.referenceLogits.map { logits in
+        let referenceTokens = try batch.referenceTokenLogps ?? batch.referenceLogits.map { logits in
             try tape.withoutGrad { try tape.labelLogProbs(logits: logits, labels: batch.labels) }
         }
         if needs.contains(.token) {

@@ -108,9 +108,11 @@ public final class LanguageModel {
     }
 
     /// Logits `[N, T, V]`, recorded on `tape` (a non-recording tape for the reference).
+    /// `logitRows`: the positions whose logits are read (see `ModelPlugin.forward`); nil: all.
     public func forward(ids: IndexTensor, mask: IndexTensor, positions: IndexTensor? = nil,
-                        useCache: Bool = false, tape: Tape) throws -> Variable {
-        try plugin.forward(inputIDs: ids, attentionMask: mask, positionIDs: positions, useCache: useCache, tape: tape)
+                        useCache: Bool = false, logitRows: RowSelection? = nil, tape: Tape) throws -> Variable {
+        try plugin.forward(inputIDs: ids, attentionMask: mask, positionIDs: positions, useCache: useCache,
+                           logitRows: logitRows, tape: tape)
     }
 
     /// Parameter values by Hugging Face name (shared storage, not copies). Not available under

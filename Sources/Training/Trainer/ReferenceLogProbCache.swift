@@ -39,7 +39,7 @@ public final class ReferenceLogProbCache {
             let batch = collator.collate(pending)
             let (ids, mask, labels) = batch.concatenated()
             let tape = Tape(pool: pool, recording: false)
-            let logits = try reference.forward(ids: ids, mask: mask, tape: tape)
+            let logits = try reference.forward(ids: ids, mask: mask, logitRows: ModelLoss.scoredRows(labels: labels), tape: tape)
             let sums = try tape.sum(tape.labelLogProbs(logits: logits, labels: labels), axis: 1).value.scalars
             let b = pending.count
             for (i, e) in pending.enumerated() {

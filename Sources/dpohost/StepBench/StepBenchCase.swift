@@ -52,6 +52,8 @@ struct StepBenchCase {
     /// Also time the step with cached reference log-probs (DPO only).
     let cachedReference: Bool
     var activationCheckpointing = false
+    /// Project every position to the vocabulary, not only those whose label counts.
+    var allLogitRows = false
 
     func run() throws -> StepBenchResult {
         let registry = PluginRegistry()
@@ -68,6 +70,7 @@ struct StepBenchCase {
         let update = TrainingStep(policy: policy, reference: reference, loss: LossComputation(plugin: lossPlugin),
                                   optimizer: RMSprop(), schedule: WarmupSchedule(baseLearningRate: 5e-7, warmupSteps: 150),
                                   maxGradNorm: 10, pool: pool)
+        update.model.selectsLogitRows = !allLogitRows
         let input = try BenchBatch.make(pairs: pairs, length: shape.sequence, vocab: shape.size.vocab, loss: loss, seed: seed + 1)
 
         let cached = cachedReference && loss.cachesReference

@@ -47,6 +47,8 @@ struct StepBench: ParsableCommand {
     @Flag(help: "Print each configuration's full result as a JSON line as well.") var json = false
     @Flag(help: "Checkpoint the policy's blocks (activation_checkpointing=true): compare time and peak memory.")
     var activationCheckpointing = false
+    @Flag(help: "Project every position to the vocabulary, as PyTorch's benchmark does, instead of only those whose label counts (the trainer's default when no loss reads whole logits).")
+    var allLogitRows = false
     @Flag(help: .hidden) var single = false
 
     func validate() throws {
@@ -88,7 +90,7 @@ struct StepBench: ParsableCommand {
         let result = try StepBenchCase(shape: BenchModelShape(arch: c.arch, size: c.size, sequence: c.sequence), loss: c.loss,
                                        pairs: c.pairs, steps: c.steps, warmup: c.warmup, threads: threads, seed: 0,
                                        phases: phases, cachedReference: cachedReference,
-                                       activationCheckpointing: activationCheckpointing).run()
+                                       activationCheckpointing: activationCheckpointing, allLogitRows: allLogitRows).run()
         let data = try JSONEncoder().encode(result)
         print(String(decoding: data, as: UTF8.self))
     }
@@ -143,6 +145,7 @@ struct StepBench: ParsableCommand {
         if phases { args.append("--phases") }
         if !cachedReference { args.append("--no-cached-reference") }
         if activationCheckpointing { args.append("--activation-checkpointing") }
+        if allLogitRows { args.append("--all-logit-rows") }
         let (status, out, err) = TorchAnchor.execute(Self.executablePath, args)
         guard status == 0, let line = out.split(separator: "\n").last,
               let result = try? JSONDecoder().decode(StepBenchResult.self, from: Data(line.utf8)) else {

@@ -35,7 +35,7 @@ struct UpdateOutcome {
 /// benchmark can time each phase and needs no dataset or run directory.
 final class TrainingStep {
     let policy: LanguageModel
-    let model: ModelLoss
+    var model: ModelLoss
     let optimizer: Optimizer
     let schedule: WarmupSchedule
     let maxGradNorm: Float
@@ -67,7 +67,8 @@ final class TrainingStep {
     func referenceLogProbs(_ input: StepInput) throws -> (chosen: [Float], rejected: [Float]) {
         guard let reference = model.reference else { throw BenchError("no reference model to cache log-probs from") }
         let tape = Tape(pool: pool, recording: false)
-        let logits = try reference.forward(ids: input.ids, mask: input.mask, tape: tape)
+        let logits = try reference.forward(ids: input.ids, mask: input.mask,
+                                           logitRows: model.logitRows(labels: input.labels), tape: tape)
         let sums = try tape.sum(tape.labelLogProbs(logits: logits, labels: input.labels), axis: 1).value.scalars
         let b = sums.count / 2
         return (Array(sums[..<b]), Array(sums[b...]))
