@@ -34,6 +34,8 @@ public struct LossPlugin {
         public static let logits = Needs(rawValue: UInt32(DPH_LOSS_NEEDS_LOGITS))
         /// The loss never reads the reference's inputs (the host may skip the reference model).
         public static let referenceFree = Needs(rawValue: UInt32(DPH_LOSS_REFERENCE_FREE))
+        /// With `logits`: only the positions whose label counts are read (the rest may be 0).
+        public static let scoredLogitsOnly = Needs(rawValue: UInt32(DPH_LOSS_LOGITS_SCORED_ONLY))
     }
 
     public let instance: PluginInstance

@@ -20,10 +20,10 @@ final class FullChainTests: XCTestCase {
     func testTDPO1GradientOfEveryParameterMatchesGolden() throws { try check(.tdpo1) }
     func testTDPO2GradientOfEveryParameterMatchesGolden() throws { try check(.tdpo2) }
 
-    /// The head projects every position when the loss reads whole logits (TDPO), else only the
-    /// positions with a counted label.
-    func testTheHeadProjectsOnlyScoredPositionsUnlessTheLossReadsLogits() throws {
-        for (variant, selects) in [(LossVariant.dpo, true), (.sft, true), (.tdpo1, false)] {
+    /// The head projects only the positions with a counted label unless a loss reads logits
+    /// elsewhere (TDPO declares it reads them only there).
+    func testTheHeadProjectsOnlyScoredPositionsUnlessALossReadsOthers() throws {
+        for (variant, selects) in [(LossVariant.dpo, true), (.sft, true), (.tdpo1, true)] {
             let g = try variant.file()
             let modelLoss = try ModelLoss(policy: PreferenceModels().policy, reference: nil, loss: CombinedLoss(
                 [WeightedLoss(name: "loss", computation: LossComputation(plugin: try variant.plugin()))]), pool: .serial)

@@ -16,7 +16,8 @@ public func dphPluginInit(_ host: UnsafePointer<dph_host_api>?, _ ctx: OpaquePoi
     PluginDescription.setInstanceState(desc) { api, ctx, out in
         LossEntry.create(api, ctx, out) { try TDPOLoss($0) }
     }
-    let needs = UInt32(DPH_LOSS_NEEDS_TOKEN) | UInt32(DPH_LOSS_NEEDS_LOGITS)
+    // The KL is read only where the response mask is 1, so the host may skip the other positions.
+    let needs = UInt32(DPH_LOSS_NEEDS_TOKEN) | UInt32(DPH_LOSS_NEEDS_LOGITS) | UInt32(DPH_LOSS_LOGITS_SCORED_ONLY)
     desc?.pointee.loss = PluginDescription.lossVTable(needs: needs) { api, ctx, state, inputs, out in
         LossEntry.compute(api, ctx, state, inputs, out, as: TDPOLoss.self) { host, loss, inputs in
             try loss.compute(host, inputs)

@@ -130,7 +130,10 @@ enum {
     DPH_LOSS_NEEDS_LOGITS = 1u << 2,   /* full policy and reference logits and the labels */
     /* Not an input level: the loss never reads reference_* inputs (SimPO, SFT). When every loss
      * of a run sets it, the host loads and runs no reference model and those inputs are 0. */
-    DPH_LOSS_REFERENCE_FREE = 1u << 3
+    DPH_LOSS_REFERENCE_FREE = 1u << 3,
+    /* With DPH_LOSS_NEEDS_LOGITS: the loss reads the logits only at positions whose label counts
+     * (response_mask 1), so the host may leave every other position's logits 0 (TDPO). */
+    DPH_LOSS_LOGITS_SCORED_ONLY = 1u << 4
 };
 
 /* Inputs of one loss call; B = pairs in the batch (B = rows for SFT). Handles belong to the

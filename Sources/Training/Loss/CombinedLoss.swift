@@ -27,9 +27,13 @@ public struct CombinedLoss {
     /// False when every loss is reference-free (`DPH_LOSS_REFERENCE_FREE`): no reference model
     /// needs loading or running.
     public var needsReference: Bool { terms.contains { !$0.computation.plugin.needs.contains(.referenceFree) } }
-    /// Whether some loss reads whole logits (`DPH_LOSS_NEEDS_LOGITS`); if none does, only the
-    /// positions with a counted label need them (their label log-probs are all that is read).
+    /// Whether some loss reads logits (`DPH_LOSS_NEEDS_LOGITS`), not only label log-probs.
     public var needsLogits: Bool { terms.contains { $0.computation.plugin.needs.contains(.logits) } }
+    /// Whether some loss reads logits at positions whose label does not count; if none does, the
+    /// model's head need only project the positions with a counted label.
+    public var needsEveryLogitRow: Bool {
+        terms.contains { $0.computation.plugin.needs.contains(.logits) && !$0.computation.plugin.needs.contains(.scoredLogitsOnly) }
+    }
 
     public func compute(_ batch: LossBatch, split: LossMetricSplit, tape: Tape) throws -> LossOutcome {
         if terms.count == 1, terms[0].weight == 1 {

@@ -10,8 +10,8 @@ public struct ModelLoss {
     public let reference: LanguageModel?
     public let loss: CombinedLoss
     public let pool: WorkerPool
-    /// Project to the vocabulary only at positions whose label counts, when no loss reads whole
-    /// logits (the other rows are 0 and never read). False: every position, as the reference
+    /// Project to the vocabulary only at positions whose label counts, when no loss reads logits
+    /// elsewhere (the other rows are 0 and never read). False: every position, as the reference
     /// implementation does (same losses and gradients; `bench step --all-logit-rows`).
     public var selectsLogitRows = true
 
@@ -23,9 +23,9 @@ public struct ModelLoss {
     }
 
     /// The positions of `labels [N, T]` whose logits the losses read: those that score a
-    /// counted label (logits t score label t+1), or nil for all when some loss reads logits.
+    /// counted label (logits t score label t+1), or nil for all when some loss reads others.
     public func logitRows(labels: IndexTensor) -> RowSelection? {
-        guard selectsLogitRows, !loss.needsLogits else { return nil }
+        guard selectsLogitRows, !loss.needsEveryLogitRow else { return nil }
         return ModelLoss.scoredRows(labels: labels)
     }
 
