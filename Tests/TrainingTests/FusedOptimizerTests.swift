@@ -64,6 +64,23 @@ final class FusedOptimizerTests: XCTestCase {
 
     func testAdamWFusedWithZeroingMatchesTheScalarUpdate() throws { try check("AdamW") }
 
+    /// Clipping's coefficient given to the step gives bit for bit what scaling the gradients in
+    /// place and then stepping gives (the trainer's clipping no longer rewrites the gradients).
+    func testAGradientScaleEqualsClippingTheGradientsFirst() throws {
+        for name in ["RMSprop", "AdamW", "SGD"] {
+            let scaled = parameters(seed: 5), clipped = parameters(seed: 5)
+            let (norm, coefficient) = GradientClipping.coefficient(scaled, maxNorm: 1, pool: WorkerPool(threads: 2))
+            XCTAssertLessThan(coefficient, 1, "the test gradients must be clipped")
+            XCTAssertEqual(GradientClipping.clip(clipped, maxNorm: 1, pool: WorkerPool(threads: 2)), norm)
+            try OptimizerFactory.make(name).step(scaled, lr: 1e-2, gradientScale: coefficient, zeroingGradients: true,
+                                                 pool: WorkerPool(threads: 2))
+            try OptimizerFactory.make(name).step(clipped, lr: 1e-2, zeroingGradients: true, pool: WorkerPool(threads: 2))
+            for (a, b) in zip(scaled, clipped) {
+                XCTAssertEqual(a.variable.value.scalars, b.variable.value.scalars, "\(name) \(a.name)")
+            }
+        }
+    }
+
     /// Without zeroing the gradient stays as it was (clipping and logging may still read it).
     func testStepWithoutZeroingKeepsTheGradient() throws {
         let params = parameters(seed: 3)

@@ -63,12 +63,19 @@ final class LocalUpdate: ParameterUpdate {
     var optimizerName: String { optimizer.name }
     var stepCount: Int { optimizer.stepCount }
 
+    /// The clipping coefficient of the last `synchronizeAndClip`, applied by the optimizer as it
+    /// reads the gradients (one pass over them fewer than scaling them in place).
+    private var clipCoefficient: Float = 1
+
     func synchronizeAndClip(maxNorm: Float) throws -> Float {
-        GradientClipping.clip(parameters, maxNorm: maxNorm, pool: pool)
+        let (norm, coefficient) = GradientClipping.coefficient(parameters, maxNorm: maxNorm, pool: pool)
+        clipCoefficient = coefficient
+        return norm
     }
 
     func step(lr: Float, pool: WorkerPool) throws {
-        try optimizer.step(parameters, lr: lr, zeroingGradients: true, pool: pool)
+        defer { clipCoefficient = 1 }
+        try optimizer.step(parameters, lr: lr, gradientScale: clipCoefficient, zeroingGradients: true, pool: pool)
     }
 
     func checkpointState() throws -> [String: Tensor] { optimizer.stateTensors() }

@@ -16,13 +16,13 @@ public final class Adam: Optimizer {
     }
 
     public func step(_ parameters: [NamedParameter], lr: Float, pool: WorkerPool) throws {
-        try step(parameters, lr: lr, zeroingGradients: false, pool: pool)
+        try step(parameters, lr: lr, gradientScale: 1, zeroingGradients: false, pool: pool)
     }
 
-    /// One pass over all parameters (spread over the pool, 8 floats at a time), zeroing each
-    /// gradient after it is read when `zeroingGradients`; the per-element arithmetic is the
-    /// scalar form's, so results do not change.
-    public func step(_ parameters: [NamedParameter], lr: Float, zeroingGradients: Bool, pool: WorkerPool) throws {
+    /// One pass over all parameters (spread over the pool, 8 floats at a time) from
+    /// `gradient * gradientScale`, zeroing each gradient after it is read when `zeroingGradients`;
+    /// the per-element arithmetic is the scalar form's, so results do not change.
+    public func step(_ parameters: [NamedParameter], lr: Float, gradientScale scale: Float, zeroingGradients: Bool, pool: WorkerPool) throws {
         let k = stepCount + 1
         let bc1 = 1 - Float(pow(Double(beta1), Double(k)))
         let bc2 = 1 - Float(pow(Double(beta2), Double(k)))
@@ -38,7 +38,7 @@ public final class Adam: Optimizer {
             let (w, g, m, v) = (p.w, p.g, p.s0!, p.s1!)
             var i = 0
             while i + 8 <= n {
-                var grad = g.load8(i), wi = w.load8(i)
+                var grad = g.load8(i) * scale, wi = w.load8(i)
                 // PyTorch's form: denom = sqrt(v) / sqrt(bc2) + eps; step = lr / bc1
                 if decoupled { wi *= decay } else if wd != 0 { grad += wd * wi }
                 let mi = b1 * m.load8(i) + oneMinusB1 * grad
@@ -50,7 +50,7 @@ public final class Adam: Optimizer {
                 i += 8
             }
             while i < n {
-                var grad = g[i]
+                var grad = g[i] * scale
                 if decoupled { w[i] *= decay } else if wd != 0 { grad += wd * w[i] }
                 m[i] = b1 * m[i] + oneMinusB1 * grad
                 v[i] = b2 * v[i] + oneMinusB2 * grad * grad

@@ -22,9 +22,10 @@ public protocol Optimizer: AnyObject {
     var stepCount: Int { get }
     /// One update with learning rate `lr`. Parameters without a gradient are skipped.
     func step(_ parameters: [NamedParameter], lr: Float, pool: WorkerPool) throws
-    /// The same update, then every gradient set to zero when `zeroingGradients` (the built-in
-    /// optimizers do both in one pass over the gradients).
-    func step(_ parameters: [NamedParameter], lr: Float, zeroingGradients: Bool, pool: WorkerPool) throws
+    /// The same update from every gradient times `gradientScale` (gradient clipping's coefficient,
+    /// applied as the gradients are read: the same values as scaling them first), then every
+    /// gradient set to zero when `zeroingGradients` (the built-in optimizers do it all in one pass).
+    func step(_ parameters: [NamedParameter], lr: Float, gradientScale: Float, zeroingGradients: Bool, pool: WorkerPool) throws
     /// The state to checkpoint.
     func stateTensors() -> [String: Tensor]
     /// Restores `stateTensors()` output; shapes are checked against the parameters.
@@ -32,9 +33,14 @@ public protocol Optimizer: AnyObject {
 }
 
 extension Optimizer {
-    public func step(_ parameters: [NamedParameter], lr: Float, zeroingGradients: Bool, pool: WorkerPool) throws {
+    public func step(_ parameters: [NamedParameter], lr: Float, gradientScale: Float, zeroingGradients: Bool, pool: WorkerPool) throws {
+        if gradientScale != 1 { GradientClipping.scale(parameters, by: gradientScale, pool: pool) }
         try step(parameters, lr: lr, pool: pool)
         if zeroingGradients { for p in parameters { p.variable.zeroGrad() } }
+    }
+
+    public func step(_ parameters: [NamedParameter], lr: Float, zeroingGradients: Bool, pool: WorkerPool) throws {
+        try step(parameters, lr: lr, gradientScale: 1, zeroingGradients: zeroingGradients, pool: pool)
     }
 }
 

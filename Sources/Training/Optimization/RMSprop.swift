@@ -16,13 +16,14 @@ public final class RMSprop: Optimizer {
     }
 
     public func step(_ parameters: [NamedParameter], lr: Float, pool: WorkerPool) throws {
-        try step(parameters, lr: lr, zeroingGradients: false, pool: pool)
+        try step(parameters, lr: lr, gradientScale: 1, zeroingGradients: false, pool: pool)
     }
 
-    /// One pass over all parameters (spread over the pool, 8 floats at a time): the update and,
-    /// with `zeroingGradients`, the gradient set to zero right after it is read. Each element gets
-    /// exactly the arithmetic of the scalar form above, so results do not change.
-    public func step(_ parameters: [NamedParameter], lr: Float, zeroingGradients: Bool, pool: WorkerPool) throws {
+    /// One pass over all parameters (spread over the pool, 8 floats at a time): the update from
+    /// `gradient * gradientScale` and, with `zeroingGradients`, the gradient set to zero right
+    /// after it is read. Each element gets exactly the arithmetic of the scalar form above (the
+    /// product rounded once, as a separate scaling pass would store it), so results do not change.
+    public func step(_ parameters: [NamedParameter], lr: Float, gradientScale scale: Float, zeroingGradients: Bool, pool: WorkerPool) throws {
         let (pointers, counts, distinct) = ElementwiseUpdate.gather(parameters) { p in
             (store.slot(p.name, "square_avg", shape: p.variable.shape), nil)
         }
@@ -32,7 +33,7 @@ public final class RMSprop: Optimizer {
             let (w, g, v) = (p.w, p.g, p.s0!)
             var i = 0
             while i + 8 <= n {
-                let gi = g.load8(i)
+                let gi = g.load8(i) * scale
                 let vi = alpha * v.load8(i) + oneMinusAlpha * gi * gi
                 v.store8(vi, i)
                 w.store8(w.load8(i) - lr * gi / (vi.squareRoot() + eps), i)
@@ -40,7 +41,7 @@ public final class RMSprop: Optimizer {
                 i += 8
             }
             while i < n {
-                let gi = g[i]
+                let gi = g[i] * scale
                 v[i] = alpha * v[i] + oneMinusAlpha * gi * gi
                 w[i] -= lr * gi / (v[i].squareRoot() + eps)
                 if zero { g[i] = 0 }

@@ -70,16 +70,25 @@ public enum GradientClipping {
     /// clipping (the value the reference logs as `grad_norm`).
     @discardableResult
     public static func clip(_ parameters: [NamedParameter], maxNorm: Float, pool: WorkerPool = .serial) -> Float {
+        let (norm, coefficient) = coefficient(parameters, maxNorm: maxNorm, pool: pool)
+        if coefficient < 1 { scale(parameters, by: coefficient, pool: pool) }
+        return norm
+    }
+
+    /// The global norm and `torch.nn.utils.clip_grad_norm_`'s coefficient `min(1, maxNorm /
+    /// (norm + 1e-6))`, without touching the gradients (an optimizer can apply it as it reads them).
+    public static func coefficient(_ parameters: [NamedParameter], maxNorm: Float, pool: WorkerPool = .serial) -> (norm: Float, coefficient: Float) {
         let norm = globalNorm(parameters, pool: pool)
-        let coefficient = Float(min(1, Double(maxNorm) / (norm + 1e-6)))
-        if coefficient < 1 {
-            for p in parameters {
-                guard let g = p.variable.grad else { continue }
-                let ptr = UnsafeSendable(g.pointer)
-                pool.parallelFor(g.count, grain: 1 << 15) { r in for i in r { ptr.value[i] *= coefficient } }
-            }
+        return (Float(norm), Float(min(1, Double(maxNorm) / (norm + 1e-6))))
+    }
+
+    /// `grad *= factor` for every gradient.
+    public static func scale(_ parameters: [NamedParameter], by factor: Float, pool: WorkerPool = .serial) {
+        for p in parameters {
+            guard let g = p.variable.grad else { continue }
+            let ptr = UnsafeSendable(g.pointer)
+            pool.parallelFor(g.count, grain: 1 << 15) { r in for i in r { ptr.value[i] *= factor } }
         }
-        return Float(norm)
     }
 }
 

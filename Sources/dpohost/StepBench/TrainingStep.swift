@@ -91,11 +91,11 @@ final class TrainingStep {
             for m in outcome.metrics { lists[m.name, default: []] += m.values }
         }
         let params = policy.parameters
-        let norm = GradientClipping.clip(params, maxNorm: maxGradNorm, pool: pool)
+        let (norm, coefficient) = GradientClipping.coefficient(params, maxNorm: maxGradNorm, pool: pool)
         timer?.mark("clip")
         guard norm.isFinite else { throw NonFiniteValue(what: "gradient norm") }
         try optimizer.step(params, lr: schedule.learningRate(completedSteps: optimizer.stepCount),
-                           zeroingGradients: true, pool: pool)
+                           gradientScale: coefficient, zeroingGradients: true, pool: pool)
         timer?.mark("optimizer")
         return UpdateOutcome(metrics: lists, gradNorm: norm)
     }
