@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 
 /// A block of float32 memory shared by every tensor viewing it.
@@ -28,10 +29,32 @@ public final class TensorStorage: @unchecked Sendable {
             }
             raw = fresh
         }
-        if zeroed { memset(raw, 0, bytes) }
+        if zeroed { Self.zero(raw, bytes: bytes) }
         self.pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
         self.count = count
         self.release = nil
+    }
+
+    /// Buffers of at least this many bytes are zeroed by `Gemm.threads` workers at once.
+    public static let parallelZeroBytes = 1 << 20
+
+    /// Zero-fills `bytes` at `raw`. A large buffer (a gradient, often fresh from `mmap`) is cut
+    /// into one page-aligned block per worker: the memset and the first-touch page faults are
+    /// memory work the main thread would otherwise do alone while the other cores idle. There is
+    /// no pool here, so the split is `Gemm.threads`, process-wide like the matrix products'.
+    static func zero(_ raw: UnsafeMutableRawPointer, bytes: Int) {
+        let blocks = Gemm.threads
+        guard bytes >= parallelZeroBytes, blocks > 1 else {
+            memset(raw, 0, bytes)
+            return
+        }
+        let page = 4096
+        let per = ((bytes + blocks - 1) / blocks + page - 1) / page * page
+        let base = UnsafeSendable(raw)
+        DispatchQueue.concurrentPerform(iterations: blocks) { i in
+            let lo = i * per, hi = min(bytes, lo + per)
+            if lo < hi { memset(base.value + lo, 0, hi - lo) }
+        }
     }
 
     /// Wraps memory owned elsewhere (a memory-mapped checkpoint, a plugin's buffer);
