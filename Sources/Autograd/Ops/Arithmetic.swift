@@ -12,21 +12,21 @@ extension Tape {
             throw TensorError.shapeMismatch(op: name, detail: "\(a.shape) and \(b.shape) do not broadcast")
         }
         let av = a.value, bv = b.value
-        let out = Broadcast.forward(op, av, bv, outShape: outShape)
-        return result(out, inputs: [a, b]) { dy in
+        let out = Broadcast.forward(op, av, bv, outShape: outShape, pool: pool)
+        return result(out, inputs: [a, b]) { [pool] dy in
             switch op {
             case .add, .sub:
-                if a.requiresGrad { Broadcast.accumulateReduced(dy, into: a.gradBuffer()) }
-                if b.requiresGrad { Broadcast.accumulateReduced(dy, into: b.gradBuffer(), sign: op == .add ? 1 : -1) }
+                if a.requiresGrad { Broadcast.accumulateReduced(dy, into: a.gradBuffer(), pool: pool) }
+                if b.requiresGrad { Broadcast.accumulateReduced(dy, into: b.gradBuffer(), sign: op == .add ? 1 : -1, pool: pool) }
             case .mul:
-                if a.requiresGrad { Broadcast.accumulateReduced(Broadcast.forward(.mul, dy, bv, outShape: outShape), into: a.gradBuffer()) }
-                if b.requiresGrad { Broadcast.accumulateReduced(Broadcast.forward(.mul, dy, av, outShape: outShape), into: b.gradBuffer()) }
+                if a.requiresGrad { Broadcast.accumulateReduced(Broadcast.forward(.mul, dy, bv, outShape: outShape, pool: pool), into: a.gradBuffer(), pool: pool) }
+                if b.requiresGrad { Broadcast.accumulateReduced(Broadcast.forward(.mul, dy, av, outShape: outShape, pool: pool), into: b.gradBuffer(), pool: pool) }
             case .div:
-                let dyOverB = Broadcast.forward(.div, dy, bv, outShape: outShape)
-                if a.requiresGrad { Broadcast.accumulateReduced(dyOverB, into: a.gradBuffer()) }
+                let dyOverB = Broadcast.forward(.div, dy, bv, outShape: outShape, pool: pool)
+                if a.requiresGrad { Broadcast.accumulateReduced(dyOverB, into: a.gradBuffer(), pool: pool) }
                 if b.requiresGrad {   // d(a/b)/db = -(a/b)/b = -out/b
-                    Broadcast.accumulateReduced(Broadcast.forward(.mul, dyOverB, out, outShape: outShape),
-                                                into: b.gradBuffer(), sign: -1)
+                    Broadcast.accumulateReduced(Broadcast.forward(.mul, dyOverB, out, outShape: outShape, pool: pool),
+                                                into: b.gradBuffer(), sign: -1, pool: pool)
                 }
             }
         }

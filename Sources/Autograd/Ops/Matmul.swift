@@ -87,13 +87,18 @@ extension Tape {
         // Written in full: rows of the bias then beta 1, or beta 0.
         let out = Tensor(uninitialized: Array(x.shape.dropLast()) + [wOut])
         if let bias {
-            let b = bias.value.contiguous().pointer
-            for r in 0..<rows { (out.pointer + r * wOut).update(from: b, count: wOut) }
+            // Over the pool: the copy (and the first touch of a fresh output's pages) is a few
+            // megabytes per layer that the main thread would otherwise write alone.
+            let p = UnsafeSendable((bias.value.contiguous().pointer, out.pointer))
+            pool.parallelFor(rows, grain: max(1, Tensor.parallelGrain / max(wOut, 1))) { r in
+                let (b, o) = p.value
+                for row in r { (o + row * wOut).update(from: b, count: wOut) }
+            }
         }
         Gemm.sgemm(transA: false, transB: layout == .outIn, m: rows, n: wOut, k: inFeatures,
                    a: xv.pointer, lda: inFeatures, b: wv.pointer, ldb: w[1], beta: bias == nil ? 0 : 1,
                    c: out.pointer, ldc: wOut)
-        return result(out, inputs: [x, weight] + (bias.map { [$0] } ?? [])) { dy in
+        return result(out, inputs: [x, weight] + (bias.map { [$0] } ?? [])) { [pool] dy in
             let dy = dy.contiguous()
             if x.requiresGrad {   // dx += dy W  (or dy W^T for [in, out])
                 Gemm.sgemm(transA: false, transB: layout == .inOut, m: rows, n: inFeatures, k: wOut,
@@ -112,7 +117,8 @@ extension Tape {
                 }
             }
             if let bias, bias.requiresGrad {
-                ReduceSum.backwardColumns(dy: dy.pointer, into: bias.gradBuffer().pointer, rows: rows, width: wOut)
+                ReduceSum.backwardColumns(dy: dy.pointer, into: bias.gradBuffer().pointer, rows: rows, width: wOut,
+                                          pool: pool)
             }
         }
     }

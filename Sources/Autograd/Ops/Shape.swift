@@ -15,9 +15,9 @@ extension Tape {
 
     /// Elements `range` along `axis`.
     public func slice(_ x: Variable, axis: Int, range: Range<Int>) throws -> Variable {
-        let out = try x.value.slice(axis: axis, range).contiguous()
-        return result(out, inputs: [x]) { dy in
-            try x.gradBuffer().slice(axis: axis, range).accumulate(dy)
+        let out = try x.value.slice(axis: axis, range).contiguous(pool: pool)
+        return result(out, inputs: [x]) { [pool] dy in
+            try x.gradBuffer().slice(axis: axis, range).accumulate(dy, pool: pool)
         }
     }
 
