@@ -214,7 +214,7 @@ public struct Tensor: @unchecked Sendable {
     /// Calls `body(row, offset)` for each row in `rows` (row-major order, see `rowCount`) with the
     /// storage offset of the row's first element. Starting anywhere lets workers walk disjoint
     /// row ranges of a strided view.
-    func forEachRow(_ rows: Range<Int>, _ body: (Int, Int) -> Void) {
+    private func forEachRow(_ rows: Range<Int>, _ body: (Int, Int) -> Void) {
         if rows.isEmpty { return }
         let outer = rank - 1
         if outer <= 0 { for row in rows { body(row, offset) }; return }
@@ -369,7 +369,7 @@ public struct Tensor: @unchecked Sendable {
 
     /// `self = (overwrite ? 0 : self) + src` elementwise; `src` is dense with this shape.
     private func add(_ src: Tensor, overwrite: Bool, pool: WorkerPool) {
-        let zero: Float = 0
+        let zero: Float = 0   // `zero + x`, not `x`: the addition is what turns -0 into +0
         if isContiguous {
             let p = UnsafeSendable((pointer, src.pointer))
             pool.parallelFor(count, grain: Tensor.parallelGrain) { r in
