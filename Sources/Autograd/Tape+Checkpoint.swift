@@ -18,7 +18,7 @@ extension Tape {
         // the ordinary backward starts from it.
         let saved = isRecording
         isRecording = true
-        let anchor = result(Tensor(zeros: [1]), inputs: [output]) { _ in try output.accumulate(gradient) }
+        let anchor = result(Tensor(zeros: [1]), inputs: [output]) { [pool] _ in try output.accumulate(gradient, pool: pool) }
         isRecording = saved
         try backward(anchor)
     }
@@ -47,7 +47,7 @@ extension Tape {
             guard output.requiresGrad else { return }
             try sub.backward(from: output, gradient: dy)
             for (input, leaf) in zip(inputs, leaves) where input.requiresGrad {
-                if let g = leaf.grad { try input.accumulate(g) }
+                if let g = leaf.grad { try input.accumulate(g, pool: pool) }
             }
         }
     }

@@ -35,6 +35,18 @@ public final class Variable {
         return g
     }
 
+    /// The gradient buffer for a kernel that can either add into it or overwrite it entirely:
+    /// on first use a new, uninitialised buffer and `fresh` true, and the caller must then write
+    /// every element (an sgemm with beta 0 instead of 1: OpenBLAS zeroes C itself for beta 0 and
+    /// adds the product into it, so the bits are those of beta 1 into a zero-filled buffer, but
+    /// the zeroing happens in the product's parallel blocks instead of a serial memset).
+    func gradBufferForWriting() -> (buffer: Tensor, fresh: Bool) {
+        if let grad { return (grad, false) }
+        let g = Tensor(uninitialized: value.shape)
+        grad = g
+        return (g, true)
+    }
+
     /// Replaces the gradient (used by optimizers' clipping and by sharded trainers).
     public func setGrad(_ g: Tensor?) { grad = g }
 }
@@ -125,9 +137,14 @@ public final class Tape {
 }
 
 extension Variable {
-    /// `grad += t` (allocating on first use); `t` must have this variable's shape. Copies rather
-    /// than adopting `t`, which may be another variable's gradient.
-    func accumulate(_ t: Tensor) throws {
-        try gradBuffer().accumulate(t)
+    /// `grad += t`; `t` must have this variable's shape. Copies rather than adopting `t`, which
+    /// may be another variable's gradient. The first contribution is written as `0 + t` into a
+    /// new buffer: the same bits as adding into zeros, without the zero-fill. Large ones are
+    /// spread over `pool`.
+    func accumulate(_ t: Tensor, pool: WorkerPool) throws {
+        if let grad { try grad.accumulate(t, pool: pool); return }
+        let g = Tensor(uninitialized: shape)
+        try g.assign(zeroPlus: t, pool: pool)   // throws on a wrong shape before `grad` is set
+        grad = g
     }
 }

@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 
 /// A block of float32 memory shared by every tensor viewing it.
@@ -28,10 +29,32 @@ public final class TensorStorage: @unchecked Sendable {
             }
             raw = fresh
         }
-        if zeroed { memset(raw, 0, bytes) }
+        if zeroed { Self.zero(raw, bytes: bytes) }
         self.pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
         self.count = count
         self.release = nil
+    }
+
+    /// Buffers of at least this many bytes are zeroed by `Gemm.threads` workers at once.
+    public static let parallelZeroBytes = 1 << 20
+
+    /// Zero-fills `bytes` at `raw`. A large buffer (a gradient, often fresh from `mmap`) is cut
+    /// into one page-aligned block per worker: the memset and the first-touch page faults are
+    /// memory work the main thread would otherwise do alone while the other cores idle. There is
+    /// no pool here, so the split is `Gemm.threads`, process-wide like the matrix products'.
+    static func zero(_ raw: UnsafeMutableRawPointer, bytes: Int) {
+        let blocks = Gemm.threads
+        guard bytes >= parallelZeroBytes, blocks > 1 else {
+            memset(raw, 0, bytes)
+            return
+        }
+        let page = 4096
+        let per = ((bytes + blocks - 1) / blocks + page - 1) / page * page
+        let base = UnsafeSendable(raw)
+        DispatchQueue.concurrentPerform(iterations: blocks) { i in
+            let lo = i * per, hi = min(bytes, lo + per)
+            if lo < hi { memset(base.value + lo, 0, hi - lo) }
+        }
     }
 
     /// Wraps memory owned elsewhere (a memory-mapped checkpoint, a plugin's buffer);
@@ -158,16 +181,63 @@ public struct Tensor: @unchecked Sendable {
     public var pointer: UnsafeMutablePointer<Float> { storage.pointer + offset }
 
     /// A dense row-major copy, or `self` when already dense.
-    public func contiguous() -> Tensor {
+    public func contiguous() -> Tensor { contiguous(pool: .serial) }
+
+    /// A dense row-major copy, or `self` when already dense; a large copy is spread over `pool`
+    /// (a split of Pythia's fused query/key/value copies megabytes per layer).
+    public func contiguous(pool: WorkerPool) -> Tensor {
         if isContiguous { return self }
         let out = Tensor(uninitialized: shape)
-        let dst = out.pointer
-        var i = 0
-        forEachOffset { src in
-            dst[i] = storage.pointer[src]
-            i += 1
+        let n = rowLength, s = rowStride
+        let p = UnsafeSendable((storage.pointer, out.pointer))
+        pool.parallelFor(rowCount, grain: rowGrain) { rows in
+            let (src, dst) = p.value
+            forEachRow(rows) { row, off in
+                let d = dst + row * n
+                for j in 0..<n { d[j] = src[off + j * s] }
+            }
         }
         return out
+    }
+
+    /// Elements per worker below which the elementwise copies and sums here stay on the calling
+    /// thread (dispatching costs more than it saves).
+    public static let parallelGrain = 1 << 15
+
+    // The view read as `rowCount` rows of its last dimension: `rowLength` elements each, at
+    // `rowStride` apart in storage.
+    private var rowLength: Int { rank == 0 ? 1 : shape[rank - 1] }
+    private var rowStride: Int { rank == 0 ? 1 : strides[rank - 1] }
+    private var rowCount: Int { count == 0 ? 0 : count / rowLength }
+    private var rowGrain: Int { max(1, Tensor.parallelGrain / max(rowLength, 1)) }
+
+    /// Calls `body(row, offset)` for each row in `rows` (row-major order, see `rowCount`) with the
+    /// storage offset of the row's first element. Starting anywhere lets workers walk disjoint
+    /// row ranges of a strided view.
+    private func forEachRow(_ rows: Range<Int>, _ body: (Int, Int) -> Void) {
+        if rows.isEmpty { return }
+        let outer = rank - 1
+        if outer <= 0 { for row in rows { body(row, offset) }; return }
+        // The multi-index of the first row, then an odometer over the outer dimensions.
+        var index = [Int](repeating: 0, count: outer)
+        var off = offset, rest = rows.lowerBound
+        for d in stride(from: outer - 1, through: 0, by: -1) {
+            index[d] = rest % shape[d]
+            rest /= shape[d]
+            off += index[d] * strides[d]
+        }
+        for row in rows {
+            body(row, off)
+            var d = outer - 1
+            while d >= 0 {
+                index[d] += 1
+                off += strides[d]
+                if index[d] < shape[d] { break }
+                off -= strides[d] * shape[d]
+                index[d] = 0
+                d -= 1
+            }
+        }
     }
 
     /// A deep copy that never shares storage with `self`.
@@ -279,20 +349,48 @@ public struct Tensor: @unchecked Sendable {
         forEachOffset { storage.pointer[$0] = value }
     }
 
-    /// `self += other` elementwise (same shape), through the view.
-    public func accumulate(_ other: Tensor) throws {
+    /// `self += other` elementwise (same shape), through the view; a large sum is spread over
+    /// `pool` (each element is one addition, so the result does not depend on the split).
+    public func accumulate(_ other: Tensor, pool: WorkerPool = .serial) throws {
         guard other.shape == shape else {
             throw TensorError.shapeMismatch(op: "accumulate", detail: "\(shape) += \(other.shape)")
         }
-        let src = other.contiguous()
+        add(other.contiguous(pool: pool), overwrite: false, pool: pool)
+    }
+
+    /// `self = 0 + other` elementwise (same shape), through the view: exactly what `accumulate`
+    /// gives into a zero-filled tensor (`0 + -0` is `+0`), without filling it with zeros first.
+    public func assign(zeroPlus other: Tensor, pool: WorkerPool = .serial) throws {
+        guard other.shape == shape else {
+            throw TensorError.shapeMismatch(op: "assign(zeroPlus:)", detail: "\(shape) = 0 + \(other.shape)")
+        }
+        add(other.contiguous(pool: pool), overwrite: true, pool: pool)
+    }
+
+    /// `self = (overwrite ? 0 : self) + src` elementwise; `src` is dense with this shape.
+    private func add(_ src: Tensor, overwrite: Bool, pool: WorkerPool) {
+        let zero: Float = 0   // `zero + x`, not `x`: the addition is what turns -0 into +0
         if isContiguous {
-            let d = pointer, s = src.pointer
-            for i in 0..<count { d[i] += s[i] }
+            let p = UnsafeSendable((pointer, src.pointer))
+            pool.parallelFor(count, grain: Tensor.parallelGrain) { r in
+                let (d, s) = p.value
+                if overwrite { for i in r { d[i] = zero + s[i] } } else { for i in r { d[i] += s[i] } }
+            }
             return
         }
-        var i = 0
-        let s = src.pointer
-        forEachOffset { off in storage.pointer[off] += s[i]; i += 1 }
+        let n = rowLength, st = rowStride
+        let p = UnsafeSendable((storage.pointer, src.pointer))
+        pool.parallelFor(rowCount, grain: rowGrain) { rows in
+            let (d, s) = p.value
+            forEachRow(rows) { row, off in
+                let sr = s + row * n
+                if overwrite {
+                    for j in 0..<n { d[off + j * st] = zero + sr[j] }
+                } else {
+                    for j in 0..<n { d[off + j * st] += sr[j] }
+                }
+            }
+        }
     }
 
     /// Copies `other` into this view (same shape).

@@ -12,23 +12,38 @@ extension Tape {
             throw TensorError.shapeMismatch(op: name, detail: "\(a.shape) and \(b.shape) do not broadcast")
         }
         let av = a.value, bv = b.value
-        let out = Broadcast.forward(op, av, bv, outShape: outShape)
-        return result(out, inputs: [a, b]) { dy in
+        let out = Broadcast.forward(op, av, bv, outShape: outShape, pool: pool)
+        return result(out, inputs: [a, b]) { [pool] dy in
             switch op {
             case .add, .sub:
-                if a.requiresGrad { Broadcast.accumulateReduced(dy, into: a.gradBuffer()) }
-                if b.requiresGrad { Broadcast.accumulateReduced(dy, into: b.gradBuffer(), sign: op == .add ? 1 : -1) }
+                if a.requiresGrad { try Tape.accumulateReduced(dy, into: a, pool: pool) }
+                if b.requiresGrad { try Tape.accumulateReduced(dy, into: b, sign: op == .add ? 1 : -1, pool: pool) }
             case .mul:
-                if a.requiresGrad { Broadcast.accumulateReduced(Broadcast.forward(.mul, dy, bv, outShape: outShape), into: a.gradBuffer()) }
-                if b.requiresGrad { Broadcast.accumulateReduced(Broadcast.forward(.mul, dy, av, outShape: outShape), into: b.gradBuffer()) }
+                if a.requiresGrad {
+                    try Tape.accumulateReduced(Broadcast.forward(.mul, dy, bv, outShape: outShape, pool: pool), into: a, pool: pool)
+                }
+                if b.requiresGrad {
+                    try Tape.accumulateReduced(Broadcast.forward(.mul, dy, av, outShape: outShape, pool: pool), into: b, pool: pool)
+                }
             case .div:
-                let dyOverB = Broadcast.forward(.div, dy, bv, outShape: outShape)
-                if a.requiresGrad { Broadcast.accumulateReduced(dyOverB, into: a.gradBuffer()) }
+                let dyOverB = Broadcast.forward(.div, dy, bv, outShape: outShape, pool: pool)
+                if a.requiresGrad { try Tape.accumulateReduced(dyOverB, into: a, pool: pool) }
                 if b.requiresGrad {   // d(a/b)/db = -(a/b)/b = -out/b
-                    Broadcast.accumulateReduced(Broadcast.forward(.mul, dyOverB, out, outShape: outShape),
-                                                into: b.gradBuffer(), sign: -1)
+                    try Tape.accumulateReduced(Broadcast.forward(.mul, dyOverB, out, outShape: outShape, pool: pool),
+                                               into: b, sign: -1, pool: pool)
                 }
             }
+        }
+    }
+
+    /// `x.grad += sign * t` summed over the axes `x` was broadcast along. With nothing to sum and
+    /// sign 1 (`1 * t` is `t`, bit for bit) it is `Variable.accumulate`, which writes a first
+    /// gradient without zero-filling it first.
+    private static func accumulateReduced(_ t: Tensor, into x: Variable, sign: Float = 1, pool: WorkerPool) throws {
+        if sign == 1 && t.shape == x.shape {
+            try x.accumulate(t, pool: pool)
+        } else {
+            Broadcast.accumulateReduced(t, into: x.gradBuffer(), sign: sign, pool: pool)
         }
     }
 
@@ -51,6 +66,6 @@ extension Tape {
         let xv = x.value.contiguous()
         let out = Tensor(zeros: x.shape)
         for i in 0..<xv.count { out.pointer[i] = xv.pointer[i] + s }
-        return result(out, inputs: [x]) { dy in try x.accumulate(dy) }
+        return result(out, inputs: [x]) { [pool] dy in try x.accumulate(dy, pool: pool) }
     }
 }

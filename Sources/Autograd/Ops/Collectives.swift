@@ -13,19 +13,19 @@ extension Tape {
         guard out.shape == x.shape else {
             throw TensorError.shapeMismatch(op: "allReduceForward", detail: "sum of \(x.shape) returned \(out.shape)")
         }
-        return result(out, inputs: [x]) { dy in try x.accumulate(dy) }
+        return result(out, inputs: [x]) { [pool] dy in try x.accumulate(dy, pool: pool) }
     }
 
     /// Megatron's `g` on the replicated input of a sharded linear: forward is the identity;
     /// backward sums `dy` over ranks, because each rank's linear only produced the part of the
     /// input's gradient that flows through its own shard.
     public func allReduceBackward(_ x: Variable, sum: @escaping TensorCollective) -> Variable {
-        result(x.value, inputs: [x]) { dy in
+        result(x.value, inputs: [x]) { [pool] dy in
             let total = try sum(dy.contiguous())
             guard total.shape == x.shape else {
                 throw TensorError.shapeMismatch(op: "allReduceBackward", detail: "sum of \(x.shape) returned \(total.shape)")
             }
-            try x.accumulate(total)
+            try x.accumulate(total, pool: pool)
         }
     }
 
@@ -41,8 +41,8 @@ extension Tape {
             throw TensorError.shapeMismatch(op: "allGatherLastAxis", detail: "gather of \(x.shape) over \(parts) returned \(out.shape)")
         }
         let axis = x.shape.count - 1
-        return result(out, inputs: [x]) { dy in
-            try x.accumulate(dy.slice(axis: axis, (part * w)..<((part + 1) * w)))
+        return result(out, inputs: [x]) { [pool] dy in
+            try x.accumulate(dy.slice(axis: axis, (part * w)..<((part + 1) * w)), pool: pool)
         }
     }
 }

@@ -11,7 +11,7 @@ extension Tape {
             throw TensorError.indexOutOfRange(op: "embedding", detail: "id \(bad) outside [0, \(vocab)) for table \(table.shape)")
         }
         let tv = table.value.contiguous()
-        let out = Tensor(zeros: ids.shape + [width])
+        let out = Tensor(uninitialized: ids.shape + [width])   // every row is copied from the table
         EmbeddingKernel.forward(ids: ids.values, table: tv.pointer, y: out.pointer, width: width, pool: pool)
         return result(out, inputs: [table]) { [pool] dy in
             let dy = dy.contiguous()

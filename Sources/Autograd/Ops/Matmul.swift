@@ -42,26 +42,31 @@ extension Tape {
         }
         return result(out, inputs: [a, b]) { dy in
             let dy = dy.contiguous()
+            // Each product writes its whole block of the gradient: beta 0 on a first gradient,
+            // so it needs no zero-fill. Taken in this order, `a` and `b` being one variable
+            // gives `b` the buffer `a` wrote (fresh false), to add into.
+            let ga = a.requiresGrad ? a.gradBufferForWriting() : nil
+            let gb = b.requiresGrad ? b.gradBufferForWriting() : nil
             for i in 0..<batch {
                 let dc = dy.pointer + i * cStride
-                if a.requiresGrad {
-                    let da = a.gradBuffer().pointer + i * aStride
+                if let ga {
+                    let da = ga.buffer.pointer + i * aStride, beta: Float = ga.fresh ? 0 : 1
                     if transposeA {   // dA[K, M] += op(B) dC^T
                         Gemm.sgemm(transA: transposeB, transB: true, m: k, n: m, k: n,
-                                   a: bv.pointer + i * bStride, lda: bCols, b: dc, ldb: n, beta: 1, c: da, ldc: aCols)
+                                   a: bv.pointer + i * bStride, lda: bCols, b: dc, ldb: n, beta: beta, c: da, ldc: aCols)
                     } else {          // dA[M, K] += dC op(B)^T
                         Gemm.sgemm(transA: false, transB: !transposeB, m: m, n: k, k: n,
-                                   a: dc, lda: n, b: bv.pointer + i * bStride, ldb: bCols, beta: 1, c: da, ldc: aCols)
+                                   a: dc, lda: n, b: bv.pointer + i * bStride, ldb: bCols, beta: beta, c: da, ldc: aCols)
                     }
                 }
-                if b.requiresGrad {
-                    let db = b.gradBuffer().pointer + i * bStride
+                if let gb {
+                    let db = gb.buffer.pointer + i * bStride, beta: Float = gb.fresh ? 0 : 1
                     if transposeB {   // dB[N, K] += dC^T op(A)
                         Gemm.sgemm(transA: true, transB: transposeA, m: n, n: k, k: m,
-                                   a: dc, lda: n, b: av.pointer + i * aStride, ldb: aCols, beta: 1, c: db, ldc: bCols)
+                                   a: dc, lda: n, b: av.pointer + i * aStride, ldb: aCols, beta: beta, c: db, ldc: bCols)
                     } else {          // dB[K, N] += op(A)^T dC
                         Gemm.sgemm(transA: !transposeA, transB: false, m: k, n: n, k: m,
-                                   a: av.pointer + i * aStride, lda: aCols, b: dc, ldb: n, beta: 1, c: db, ldc: bCols)
+                                   a: av.pointer + i * aStride, lda: aCols, b: dc, ldb: n, beta: beta, c: db, ldc: bCols)
                     }
                 }
             }
@@ -87,32 +92,41 @@ extension Tape {
         // Written in full: rows of the bias then beta 1, or beta 0.
         let out = Tensor(uninitialized: Array(x.shape.dropLast()) + [wOut])
         if let bias {
-            let b = bias.value.contiguous().pointer
-            for r in 0..<rows { (out.pointer + r * wOut).update(from: b, count: wOut) }
+            // Over the pool: the copy (and the first touch of a fresh output's pages) is a few
+            // megabytes per layer that the main thread would otherwise write alone.
+            let p = UnsafeSendable((bias.value.contiguous().pointer, out.pointer))
+            pool.parallelFor(rows, grain: max(1, Tensor.parallelGrain / max(wOut, 1))) { r in
+                let (b, o) = p.value
+                for row in r { (o + row * wOut).update(from: b, count: wOut) }
+            }
         }
         Gemm.sgemm(transA: false, transB: layout == .outIn, m: rows, n: wOut, k: inFeatures,
                    a: xv.pointer, lda: inFeatures, b: wv.pointer, ldb: w[1], beta: bias == nil ? 0 : 1,
                    c: out.pointer, ldc: wOut)
-        return result(out, inputs: [x, weight] + (bias.map { [$0] } ?? [])) { dy in
+        return result(out, inputs: [x, weight] + (bias.map { [$0] } ?? [])) { [pool] dy in
             let dy = dy.contiguous()
+            // Beta 0 on a first gradient (see `gradBufferForWriting`): each product writes all of it.
             if x.requiresGrad {   // dx += dy W  (or dy W^T for [in, out])
+                let (dx, fresh) = x.gradBufferForWriting()
                 Gemm.sgemm(transA: false, transB: layout == .inOut, m: rows, n: inFeatures, k: wOut,
-                           a: dy.pointer, lda: wOut, b: wv.pointer, ldb: w[1], beta: 1,
-                           c: x.gradBuffer().pointer, ldc: inFeatures)
+                           a: dy.pointer, lda: wOut, b: wv.pointer, ldb: w[1], beta: fresh ? 0 : 1,
+                           c: dx.pointer, ldc: inFeatures)
             }
             if weight.requiresGrad {
+                let (dw, fresh) = weight.gradBufferForWriting()
                 if layout == .outIn {   // dW[out, in] += dy^T x
                     Gemm.sgemm(transA: true, transB: false, m: wOut, n: inFeatures, k: rows,
-                               a: dy.pointer, lda: wOut, b: xv.pointer, ldb: inFeatures, beta: 1,
-                               c: weight.gradBuffer().pointer, ldc: inFeatures)
+                               a: dy.pointer, lda: wOut, b: xv.pointer, ldb: inFeatures, beta: fresh ? 0 : 1,
+                               c: dw.pointer, ldc: inFeatures)
                 } else {                // dW[in, out] += x^T dy
                     Gemm.sgemm(transA: true, transB: false, m: inFeatures, n: wOut, k: rows,
-                               a: xv.pointer, lda: inFeatures, b: dy.pointer, ldb: wOut, beta: 1,
-                               c: weight.gradBuffer().pointer, ldc: wOut)
+                               a: xv.pointer, lda: inFeatures, b: dy.pointer, ldb: wOut, beta: fresh ? 0 : 1,
+                               c: dw.pointer, ldc: wOut)
                 }
             }
             if let bias, bias.requiresGrad {
-                ReduceSum.backwardColumns(dy: dy.pointer, into: bias.gradBuffer().pointer, rows: rows, width: wOut)
+                ReduceSum.backwardColumns(dy: dy.pointer, into: bias.gradBuffer().pointer, rows: rows, width: wOut,
+                                          pool: pool)
             }
         }
     }

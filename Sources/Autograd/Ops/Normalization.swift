@@ -9,8 +9,9 @@ extension Tape {
         }
         let xv = x.value.contiguous(), wv = weight.value.contiguous(), bv = bias.value.contiguous()
         let rows = width == 0 ? 0 : xv.count / width
-        let out = Tensor(zeros: x.shape)
-        let mean = Tensor(zeros: [rows]), rstd = Tensor(zeros: [rows])
+        // The kernel writes every row of all three.
+        let out = Tensor(uninitialized: x.shape)
+        let mean = Tensor(uninitialized: [rows]), rstd = Tensor(uninitialized: [rows])
         LayerNormKernel.forward(x: xv.pointer, weight: wv.pointer, bias: bv.pointer, y: out.pointer,
                                 mean: mean.pointer, rstd: rstd.pointer, rows: rows, width: width, eps: eps, pool: pool)
         return result(out, inputs: [x, weight, bias]) { [pool] dy in
@@ -32,8 +33,9 @@ extension Tape {
         }
         let xv = x.value.contiguous(), wv = weight.value.contiguous()
         let rows = width == 0 ? 0 : xv.count / width
-        let out = Tensor(zeros: x.shape)
-        let rstd = Tensor(zeros: [rows])
+        // The kernel writes every row of both.
+        let out = Tensor(uninitialized: x.shape)
+        let rstd = Tensor(uninitialized: [rows])
         RMSNormKernel.forward(x: xv.pointer, weight: wv.pointer, y: out.pointer, rstd: rstd.pointer,
                               rows: rows, width: width, eps: eps, pool: pool)
         return result(out, inputs: [x, weight]) { [pool] dy in

@@ -16,7 +16,7 @@ extension Tape {
             throw TensorError.shapeMismatch(op: "rotary", detail: "positions \(positions.shape) for input \(s): expected [\(s[1])] or [\(s[0]), \(s[1])]")
         }
         let xv = x.value.contiguous()
-        let out = Tensor(zeros: s)
+        let out = Tensor(uninitialized: s)   // written in full: rotated and passed-through dims
         RotaryKernel.apply(x: xv.pointer, y: out.pointer, accumulate: false, batch: s[0], length: s[1], heads: s[2],
                            headDim: s[3], rotaryDims: rotaryDims, positions: positions.values,
                            inverseFrequencies: inverseFrequencies, inverse: false, pool: pool)

@@ -4,20 +4,20 @@ extension Tape {
     /// Same elements, new shape (one axis may be -1).
     public func reshape(_ x: Variable, _ shape: [Int]) throws -> Variable {
         let out = try x.value.reshaped(shape)
-        return result(out, inputs: [x]) { dy in try x.accumulate(dy.reshaped(x.shape)) }
+        return result(out, inputs: [x]) { [pool] dy in try x.accumulate(dy.reshaped(x.shape), pool: pool) }
     }
 
     /// Swaps axes `a` and `b` (a strided view; later ops copy when they need dense data).
     public func transpose(_ x: Variable, _ a: Int, _ b: Int) throws -> Variable {
         let out = try x.value.transposed(a, b)
-        return result(out, inputs: [x]) { dy in try x.accumulate(dy.transposed(a, b)) }
+        return result(out, inputs: [x]) { [pool] dy in try x.accumulate(dy.transposed(a, b), pool: pool) }
     }
 
     /// Elements `range` along `axis`.
     public func slice(_ x: Variable, axis: Int, range: Range<Int>) throws -> Variable {
-        let out = try x.value.slice(axis: axis, range).contiguous()
-        return result(out, inputs: [x]) { dy in
-            try x.gradBuffer().slice(axis: axis, range).accumulate(dy)
+        let out = try x.value.slice(axis: axis, range).contiguous(pool: pool)
+        return result(out, inputs: [x]) { [pool] dy in
+            try x.gradBuffer().slice(axis: axis, range).accumulate(dy, pool: pool)
         }
     }
 
@@ -43,9 +43,9 @@ extension Tape {
             ranges.append(r)
             at = r.upperBound
         }
-        return result(out, inputs: xs) { dy in
+        return result(out, inputs: xs) { [pool] dy in
             for (x, r) in zip(xs, ranges) where x.requiresGrad {
-                try x.accumulate(dy.slice(axis: axis, r))
+                try x.accumulate(dy.slice(axis: axis, r), pool: pool)
             }
         }
     }

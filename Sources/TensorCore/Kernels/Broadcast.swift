@@ -47,17 +47,21 @@ public enum Broadcast {
         }
     }
 
-    /// `out = a (op) b` into a new dense tensor of the broadcast shape.
-    public static func forward(_ op: Operation, _ a: Tensor, _ b: Tensor, outShape: [Int]) -> Tensor {
+    /// `out = a (op) b` into a new dense tensor of the broadcast shape. Operands of the same
+    /// dense shape (residual adds, gradients times activations) are spread over `pool`.
+    public static func forward(_ op: Operation, _ a: Tensor, _ b: Tensor, outShape: [Int], pool: WorkerPool) -> Tensor {
         let out = Tensor(uninitialized: outShape)
         let y = out.pointer
         if a.shape == b.shape && a.isContiguous && b.isContiguous {
-            let pa = a.pointer, pb = b.pointer
-            switch op {
-            case .add: for i in 0..<out.count { y[i] = pa[i] + pb[i] }
-            case .sub: for i in 0..<out.count { y[i] = pa[i] - pb[i] }
-            case .mul: for i in 0..<out.count { y[i] = pa[i] * pb[i] }
-            case .div: for i in 0..<out.count { y[i] = pa[i] / pb[i] }
+            let p = UnsafeSendable((a.pointer, b.pointer, y))
+            pool.parallelFor(out.count, grain: Tensor.parallelGrain) { r in
+                let (pa, pb, y) = p.value
+                switch op {
+                case .add: for i in r { y[i] = pa[i] + pb[i] }
+                case .sub: for i in r { y[i] = pa[i] - pb[i] }
+                case .mul: for i in r { y[i] = pa[i] * pb[i] }
+                case .div: for i in r { y[i] = pa[i] / pb[i] }
+                }
             }
             return out
         }
@@ -74,10 +78,18 @@ public enum Broadcast {
     }
 
     /// `grad += sign * reduce(dy)` where `grad` has the operand's (smaller) shape: sums over the
-    /// broadcast axes.
-    public static func accumulateReduced(_ dy: Tensor, into grad: Tensor, sign: Float = 1) {
+    /// broadcast axes. Without any (same dense shapes) it is elementwise, spread over `pool`.
+    public static func accumulateReduced(_ dy: Tensor, into grad: Tensor, sign: Float = 1, pool: WorkerPool) {
+        let d = dy.contiguous(pool: pool)
+        if grad.shape == dy.shape && grad.isContiguous {
+            let p = UnsafeSendable((grad.pointer, d.pointer))
+            pool.parallelFor(d.count, grain: Tensor.parallelGrain) { r in
+                let (g, dp) = p.value
+                for i in r { g[i] += sign * dp[i] }
+            }
+            return
+        }
         let g = grad.storage.pointer
-        let d = dy.contiguous()
         let dp = d.pointer
         let zeros = [Int](repeating: 0, count: dy.rank)
         forEach2(dy.shape, strides(of: grad, in: dy.shape), grad.offset, zeros, 0) { i, ig, _ in

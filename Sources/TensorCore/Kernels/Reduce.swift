@@ -27,11 +27,19 @@ public enum ReduceSum {
 }
 
 extension ReduceSum {
-    /// `db[i] += sum_r dy[r, i]`: the bias gradient of a linear layer.
-    public static func backwardColumns(dy: UnsafePointer<Float>, into db: UnsafeMutablePointer<Float>, rows: Int, width: Int) {
-        for r in 0..<rows {
-            let row = dy + r * width
-            for i in 0..<width { db[i] += row[i] }
+    /// `db[i] += sum_r dy[r, i]`: the bias gradient of a linear layer. Parallel over blocks of
+    /// columns, so workers never share an output element and each column is still summed over
+    /// the rows in order: the bits do not depend on the split.
+    public static func backwardColumns(dy: UnsafePointer<Float>, into db: UnsafeMutablePointer<Float>,
+                                       rows: Int, width: Int, pool: WorkerPool) {
+        let p = UnsafeSendable((dy, db))
+        // A block of at least 64 columns (whole cache lines of db), and enough rows to be worth it.
+        pool.parallelFor(width, grain: max(64, Tensor.parallelGrain / max(rows, 1))) { cols in
+            let (dy, db) = p.value
+            for r in 0..<rows {
+                let row = dy + r * width
+                for i in cols { db[i] += row[i] }
+            }
         }
     }
 }
