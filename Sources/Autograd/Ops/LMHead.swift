@@ -60,7 +60,7 @@ extension Tape {
                 }
             }
             if let bias, bias.requiresGrad {
-                ReduceSum.backwardColumns(dy: dyk.pointer, into: bias.gradBuffer().pointer, rows: k, width: wOut)
+                ReduceSum.backwardColumns(dy: dyk.pointer, into: bias.gradBuffer().pointer, rows: k, width: wOut, pool: pool)
             }
         }
     }
