@@ -31,12 +31,24 @@ extension HostAPI {
         }
     }
 
-    static func linearLayout(_ layout: dph_linear_layout) throws -> LinearLayout {
+    /// `linear` or `lm_head`: the operands resolved, then the tensor-parallel interceptor when it
+    /// handles the weight, else `run`.
+    static func linearCall(_ ctx: CallContext, _ t: Tape, _ x: dph_tensor, _ w: dph_tensor, _ b: dph_tensor,
+                           _ layout: dph_linear_layout,
+                           run: (Variable, Variable, Variable?, LinearLayout) throws -> Variable) throws -> Variable {
+        let l: LinearLayout
         switch layout {
-        case DPH_LINEAR_OUT_IN: return .outIn
-        case DPH_LINEAR_IN_OUT: return .inOut
+        case DPH_LINEAR_OUT_IN: l = .outIn
+        case DPH_LINEAR_IN_OUT: l = .inOut
         default: throw HostCallError.invalid("unknown linear layout \(layout.rawValue)")
         }
+        let input = try ctx.arena.float(x, "x"), weight = try ctx.arena.float(w, "weight")
+        let bias = try ctx.arena.optionalFloat(b, "bias")
+        if let interceptor = ctx.instance?.linearInterceptor,
+           let out = try interceptor.linear(input, weight: weight, bias: bias, layout: l, tape: t) {
+            return out
+        }
+        return try run(input, weight, bias, l)
     }
 
     static func installOps(_ api: inout dph_host_api) {
@@ -76,24 +88,12 @@ extension HostAPI {
             try t.matmul(try ctx.arena.float(a, "a"), try ctx.arena.float(b, "b"), transposeA: ta != 0, transposeB: tb != 0)
         } }
         api.linear = { p, x, w, b, layout, out in HostAPI.op(p, out) { ctx, t in
-            let l = try HostAPI.linearLayout(layout)
-            let input = try ctx.arena.float(x, "x"), weight = try ctx.arena.float(w, "weight")
-            let bias = try ctx.arena.optionalFloat(b, "bias")
-            if let interceptor = ctx.instance?.linearInterceptor,
-               let out = try interceptor.linear(input, weight: weight, bias: bias, layout: l, tape: t) {
-                return out
-            }
-            return try t.linear(input, weight: weight, bias: bias, layout: l)
+            try HostAPI.linearCall(ctx, t, x, w, b, layout) { try t.linear($0, weight: $1, bias: $2, layout: $3) }
         } }
         api.lm_head = { p, x, w, b, layout, out in HostAPI.op(p, out) { ctx, t in
-            let l = try HostAPI.linearLayout(layout)
-            let input = try ctx.arena.float(x, "x"), weight = try ctx.arena.float(w, "weight")
-            let bias = try ctx.arena.optionalFloat(b, "bias")
-            if let interceptor = ctx.instance?.linearInterceptor,
-               let out = try interceptor.linear(input, weight: weight, bias: bias, layout: l, tape: t) {
-                return out
+            try HostAPI.linearCall(ctx, t, x, w, b, layout) {
+                try t.lmHead($0, weight: $1, bias: $2, layout: $3, rows: ctx.instance?.logitRows)
             }
-            return try t.lmHead(input, weight: weight, bias: bias, layout: l, rows: ctx.instance?.logitRows)
         } }
         api.embedding = { p, ids, table, out in HostAPI.op(p, out) { ctx, t in
             try t.embedding(try ctx.arena.index(ids, "ids"), table: try ctx.arena.float(table, "table"))

@@ -250,26 +250,8 @@ public struct Tensor: @unchecked Sendable {
 
     /// Calls `body` with the storage offset of every element, in row-major order.
     public func forEachOffset(_ body: (Int) -> Void) {
-        if count == 0 { return }
-        if rank == 0 { body(offset); return }
-        var index = [Int](repeating: 0, count: rank)
-        var off = offset
-        let last = rank - 1
-        while true {
-            let n = shape[last], s = strides[last]
-            for j in 0..<n { body(off + j * s) }
-            // advance the outer indices like an odometer
-            var d = last - 1
-            while d >= 0 {
-                index[d] += 1
-                off += strides[d]
-                if index[d] < shape[d] { break }
-                off -= strides[d] * shape[d]
-                index[d] = 0
-                d -= 1
-            }
-            if d < 0 { return }
-        }
+        let n = rowLength, s = rowStride
+        forEachRow(0..<rowCount) { _, off in for j in 0..<n { body(off + j * s) } }
     }
 
     /// The elements in row-major order.

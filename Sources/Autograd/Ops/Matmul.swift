@@ -75,59 +75,84 @@ extension Tape {
 
     /// A linear layer over the last axis of `x [..., in]`, with the weight in `layout`.
     public func linear(_ x: Variable, weight: Variable, bias: Variable? = nil, layout: LinearLayout = .outIn) throws -> Variable {
+        let f = try LinearFeatures(op: "linear", x: x, weight: weight, bias: bias, layout: layout)
+        let xv = x.value.contiguous(), wv = weight.value.contiguous()
+        let rows = xv.count / max(f.inFeatures, 1)
+        let out = Tensor(uninitialized: Array(x.shape.dropLast()) + [f.outFeatures])
+        f.forward(x: xv.pointer, rows: rows, weight: wv, bias: bias, out: out.pointer, pool: pool)
+        return result(out, inputs: [x, weight] + (bias.map { [$0] } ?? [])) { [pool] dy in
+            let dy = dy.contiguous()
+            // Beta 0 on a first gradient (see `gradBufferForWriting`): the product writes all of it.
+            let dx = x.requiresGrad ? x.gradBufferForWriting() : nil
+            f.backward(dy: dy.pointer, rows: rows, x: xv.pointer, weight: weight, weightValue: wv, bias: bias,
+                       dx: dx.map { ($0.buffer.pointer, $0.fresh ? 0 : 1) }, pool: pool)
+        }
+    }
+}
+
+/// The feature counts of a linear layer, checked, and its products: shared by `linear` and the
+/// language-model head (`lmHead`), which runs them on a gathered block of rows.
+struct LinearFeatures {
+    let inFeatures: Int, outFeatures: Int
+    let layout: LinearLayout
+    /// The weight's row length (its leading dimension).
+    let weightColumns: Int
+
+    init(op: String, x: Variable, weight: Variable, bias: Variable?, layout: LinearLayout) throws {
         let w = weight.shape
         let inFeatures = x.shape.last ?? 0
         guard w.count == 2, x.value.rank >= 1 else {
-            throw TensorError.shapeMismatch(op: "linear", detail: "input \(x.shape), weight \(w): weight must be 2-D")
+            throw TensorError.shapeMismatch(op: op, detail: "input \(x.shape), weight \(w): weight must be 2-D")
         }
         let (wIn, wOut) = layout == .outIn ? (w[1], w[0]) : (w[0], w[1])
         guard wIn == inFeatures else {
-            throw TensorError.shapeMismatch(op: "linear", detail: "input \(x.shape) has \(inFeatures) features, weight \(w) (\(layout == .outIn ? "[out, in]" : "[in, out]")) expects \(wIn)")
+            throw TensorError.shapeMismatch(op: op, detail: "input \(x.shape) has \(inFeatures) features, weight \(w) (\(layout == .outIn ? "[out, in]" : "[in, out]")) expects \(wIn)")
         }
         if let bias, bias.shape != [wOut] {
-            throw TensorError.shapeMismatch(op: "linear", detail: "bias \(bias.shape) for weight \(w), expected [\(wOut)]")
+            throw TensorError.shapeMismatch(op: op, detail: "bias \(bias.shape) for weight \(w), expected [\(wOut)]")
         }
-        let xv = x.value.contiguous(), wv = weight.value.contiguous()
-        let rows = xv.count / max(inFeatures, 1)
-        // Written in full: rows of the bias then beta 1, or beta 0.
-        let out = Tensor(uninitialized: Array(x.shape.dropLast()) + [wOut])
+        (self.inFeatures, self.outFeatures, self.layout, self.weightColumns) = (inFeatures, wOut, layout, w[1])
+    }
+
+    /// `out[rows, out] = x[rows, in] op(W) + bias`, written in full: rows of the bias then beta 1, or beta 0.
+    func forward(x: UnsafePointer<Float>, rows: Int, weight wv: Tensor, bias: Variable?, out: UnsafeMutablePointer<Float>,
+                 pool: WorkerPool) {
+        let wOut = outFeatures
         if let bias {
             // Over the pool: the copy (and the first touch of a fresh output's pages) is a few
             // megabytes per layer that the main thread would otherwise write alone.
-            let p = UnsafeSendable((bias.value.contiguous().pointer, out.pointer))
+            let p = UnsafeSendable((bias.value.contiguous().pointer, out))
             pool.parallelFor(rows, grain: max(1, Tensor.parallelGrain / max(wOut, 1))) { r in
                 let (b, o) = p.value
                 for row in r { (o + row * wOut).update(from: b, count: wOut) }
             }
         }
         Gemm.sgemm(transA: false, transB: layout == .outIn, m: rows, n: wOut, k: inFeatures,
-                   a: xv.pointer, lda: inFeatures, b: wv.pointer, ldb: w[1], beta: bias == nil ? 0 : 1,
-                   c: out.pointer, ldc: wOut)
-        return result(out, inputs: [x, weight] + (bias.map { [$0] } ?? [])) { [pool] dy in
-            let dy = dy.contiguous()
-            // Beta 0 on a first gradient (see `gradBufferForWriting`): each product writes all of it.
-            if x.requiresGrad {   // dx += dy W  (or dy W^T for [in, out])
-                let (dx, fresh) = x.gradBufferForWriting()
-                Gemm.sgemm(transA: false, transB: layout == .inOut, m: rows, n: inFeatures, k: wOut,
-                           a: dy.pointer, lda: wOut, b: wv.pointer, ldb: w[1], beta: fresh ? 0 : 1,
-                           c: dx.pointer, ldc: inFeatures)
+                   a: x, lda: inFeatures, b: wv.pointer, ldb: weightColumns, beta: bias == nil ? 0 : 1,
+                   c: out, ldc: wOut)
+    }
+
+    /// From `dy [rows, out]`: `dx = beta dx + dy op(W)^T` when `dx` is given, and `dW += ...`,
+    /// `db += column sums of dy` for the parameters that require a gradient.
+    func backward(dy: UnsafePointer<Float>, rows: Int, x: UnsafePointer<Float>, weight: Variable, weightValue wv: Tensor,
+                  bias: Variable?, dx: (pointer: UnsafeMutablePointer<Float>, beta: Float)?, pool: WorkerPool) {
+        let wOut = outFeatures
+        if let dx {   // dx = dy W  (or dy W^T for [in, out])
+            Gemm.sgemm(transA: false, transB: layout == .inOut, m: rows, n: inFeatures, k: wOut,
+                       a: dy, lda: wOut, b: wv.pointer, ldb: weightColumns, beta: dx.beta, c: dx.pointer, ldc: inFeatures)
+        }
+        if weight.requiresGrad {
+            let (dw, fresh) = weight.gradBufferForWriting()
+            if layout == .outIn {   // dW[out, in] += dy^T x
+                Gemm.sgemm(transA: true, transB: false, m: wOut, n: inFeatures, k: rows,
+                           a: dy, lda: wOut, b: x, ldb: inFeatures, beta: fresh ? 0 : 1, c: dw.pointer, ldc: inFeatures)
+            } else {                // dW[in, out] += x^T dy
+                Gemm.sgemm(transA: true, transB: false, m: inFeatures, n: wOut, k: rows,
+                           a: x, lda: inFeatures, b: dy, ldb: wOut, beta: fresh ? 0 : 1, c: dw.pointer, ldc: wOut)
             }
-            if weight.requiresGrad {
-                let (dw, fresh) = weight.gradBufferForWriting()
-                if layout == .outIn {   // dW[out, in] += dy^T x
-                    Gemm.sgemm(transA: true, transB: false, m: wOut, n: inFeatures, k: rows,
-                               a: dy.pointer, lda: wOut, b: xv.pointer, ldb: inFeatures, beta: fresh ? 0 : 1,
-                               c: dw.pointer, ldc: inFeatures)
-                } else {                // dW[in, out] += x^T dy
-                    Gemm.sgemm(transA: true, transB: false, m: inFeatures, n: wOut, k: rows,
-                               a: xv.pointer, lda: inFeatures, b: dy.pointer, ldb: wOut, beta: fresh ? 0 : 1,
-                               c: dw.pointer, ldc: wOut)
-                }
-            }
-            if let bias, bias.requiresGrad {
-                ReduceSum.backwardColumns(dy: dy.pointer, into: bias.gradBuffer().pointer, rows: rows, width: wOut,
-                                          pool: pool)
-            }
+        }
+        if let bias, bias.requiresGrad {
+            ReduceSum.backwardColumns(dy: dy, into: bias.gradBuffer().pointer, rows: rows, width: wOut, pool: pool)
         }
     }
 }

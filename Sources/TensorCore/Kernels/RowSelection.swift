@@ -36,13 +36,9 @@ public struct RowSelection: Equatable, Sendable {
     /// Copies the selected rows of `full [rows, width]` into `dense [count, width]`.
     public func gather(_ full: UnsafePointer<Float>, into dense: UnsafeMutablePointer<Float>, width: Int, pool: WorkerPool) {
         let p = UnsafeSendable((full, dense))
-        let offsets = denseOffsets
-        pool.parallelFor(runs.count, grain: 1) { range in
+        forEachRun(pool) { run, at in
             let (full, dense) = p.value
-            for i in range {
-                let run = runs[i]
-                (dense + offsets[i] * width).update(from: full + run.lowerBound * width, count: run.count * width)
-            }
+            (dense + at * width).update(from: full + run.lowerBound * width, count: run.count * width)
         }
     }
 
@@ -81,14 +77,18 @@ public struct RowSelection: Equatable, Sendable {
     /// `full[selected rows] += dense` (other rows untouched).
     public func scatterAdd(_ dense: UnsafePointer<Float>, into full: UnsafeMutablePointer<Float>, width: Int, pool: WorkerPool) {
         let p = UnsafeSendable((dense, full))
+        forEachRun(pool) { run, at in
+            let (dense, full) = p.value
+            let src = dense + at * width, dst = full + run.lowerBound * width
+            for j in 0..<(run.count * width) { dst[j] += src[j] }
+        }
+    }
+
+    /// `body(run, row of the dense block where it starts)` for every run, runs spread over the pool.
+    private func forEachRun(_ pool: WorkerPool, _ body: (Range<Int>, Int) -> Void) {
         let offsets = denseOffsets
         pool.parallelFor(runs.count, grain: 1) { range in
-            let (dense, full) = p.value
-            for i in range {
-                let run = runs[i]
-                let src = dense + offsets[i] * width, dst = full + run.lowerBound * width
-                for j in 0..<(run.count * width) { dst[j] += src[j] }
-            }
+            for i in range { body(runs[i], offsets[i]) }
         }
     }
 
