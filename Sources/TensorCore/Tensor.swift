@@ -190,12 +190,10 @@ public struct Tensor: @unchecked Sendable {
         let out = Tensor(uninitialized: shape)
         let n = rowLength, s = rowStride
         let p = UnsafeSendable((storage.pointer, out.pointer))
-        pool.parallelFor(rowCount, grain: rowGrain) { rows in
+        forEachRow(pool: pool) { row, off in
             let (src, dst) = p.value
-            forEachRow(rows) { row, off in
-                let d = dst + row * n
-                for j in 0..<n { d[j] = src[off + j * s] }
-            }
+            let d = dst + row * n
+            for j in 0..<n { d[j] = src[off + j * s] }
         }
         return out
     }
@@ -210,6 +208,11 @@ public struct Tensor: @unchecked Sendable {
     private var rowStride: Int { rank == 0 ? 1 : strides[rank - 1] }
     private var rowCount: Int { count == 0 ? 0 : count / rowLength }
     private var rowGrain: Int { max(1, Tensor.parallelGrain / max(rowLength, 1)) }
+
+    /// `forEachRow` over every row, the rows split into ranges that `pool`'s workers walk apart.
+    private func forEachRow(pool: WorkerPool, _ body: (Int, Int) -> Void) {
+        pool.parallelFor(rowCount, grain: rowGrain) { rows in forEachRow(rows, body) }
+    }
 
     /// Calls `body(row, offset)` for each row in `rows` (row-major order, see `rowCount`) with the
     /// storage offset of the row's first element. Starting anywhere lets workers walk disjoint
@@ -362,15 +365,13 @@ public struct Tensor: @unchecked Sendable {
         }
         let n = rowLength, st = rowStride
         let p = UnsafeSendable((storage.pointer, src.pointer))
-        pool.parallelFor(rowCount, grain: rowGrain) { rows in
+        forEachRow(pool: pool) { row, off in
             let (d, s) = p.value
-            forEachRow(rows) { row, off in
-                let sr = s + row * n
-                if overwrite {
-                    for j in 0..<n { d[off + j * st] = zero + sr[j] }
-                } else {
-                    for j in 0..<n { d[off + j * st] += sr[j] }
-                }
+            let sr = s + row * n
+            if overwrite {
+                for j in 0..<n { d[off + j * st] = zero + sr[j] }
+            } else {
+                for j in 0..<n { d[off + j * st] += sr[j] }
             }
         }
     }
