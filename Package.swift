@@ -1,11 +1,28 @@
 // swift-tools-version:6.0
 // dpohost: preference training (SFT, DPO, cDPO, IPO, TDPO and the TRL/EasyDeL loss zoo) of causal LMs on the CPU.
 // Host modules live in Sources/, plugins in Plugins/, the C ABI in SDK/.
+import Foundation
 import PackageDescription
+
+/// The kernels' SIMD code is compiled for the build machine's vector unit: AVX2 and FMA (Haswell
+/// and later, every Zen) when /proc/cpuinfo lists both, which doubles the lanes of every SIMD8
+/// operation (SSE2 splits each in two). `DPOHOST_PORTABLE=1` builds for baseline x86-64, for a
+/// binary that must run on another machine.
+let vectorUnitFlags: [String] = {
+    #if arch(x86_64)
+    if ProcessInfo.processInfo.environment["DPOHOST_PORTABLE"] != nil { return [] }
+    guard let cpuinfo = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+          let line = cpuinfo.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return [] }
+    let flags = Set(line.split(separator: " "))
+    return flags.contains("avx2") && flags.contains("fma") ? ["-target-cpu", "haswell", "-DDPOHOST_FMA"] : []
+    #else
+    return []
+    #endif
+}()
 
 /// Kernels are the hot path: build them without bounds and exclusivity checks in release.
 let kernelFlags: [SwiftSetting] = [
-    .unsafeFlags(["-Ounchecked", "-enforce-exclusivity=unchecked"], .when(configuration: .release)),
+    .unsafeFlags(["-Ounchecked", "-enforce-exclusivity=unchecked"] + vectorUnitFlags, .when(configuration: .release)),
 ]
 
 let package = Package(

@@ -18,16 +18,26 @@ struct KernelBench: ParsableCommand {
 
     @Option(help: "Worker and OpenBLAS threads (default: all cores).") var threads: Int?
     @Option(help: "Timed repetitions per shape (the best is reported).") var repeats = 5
+    @Flag(help: "Time only the non-BLAS kernels (attention, activations, norms, label log-probs).")
+    var rowKernelsOnly = false
 
     struct Shape { let name: String; let tokens, input, output: Int }
 
     func run() throws {
         let pool = WorkerPool(threads: threads)
+        if rowKernelsOnly { return RowKernelBench(pool: pool, repeats: repeats).run() }
         let shapes = [
             Shape(name: "attn qkv  (gpt2-small)", tokens: 1024, input: 768, output: 2304),
             Shape(name: "mlp up    (gpt2-small)", tokens: 1024, input: 768, output: 3072),
             Shape(name: "mlp down  (gpt2-small)", tokens: 1024, input: 3072, output: 768),
             Shape(name: "lm head   (pythia vocab)", tokens: 256, input: 512, output: 50304),
+            // The tiny shapes (hidden 64, vocab 1000) of the step benchmark: inner dimensions this
+            // small are where BLAS's packing and C-scaling passes weigh most.
+            Shape(name: "attn qkv  (tiny)", tokens: 1024, input: 64, output: 192),
+            Shape(name: "attn out  (tiny)", tokens: 1024, input: 64, output: 64),
+            Shape(name: "mlp up    (tiny)", tokens: 1024, input: 64, output: 256),
+            Shape(name: "mlp down  (tiny)", tokens: 1024, input: 256, output: 64),
+            Shape(name: "lm head   (tiny)", tokens: 512, input: 64, output: 1000),
         ]
         print("threads: \(pool.threads) worker, products split in \(pool.blasThreads) (OpenBLAS single-threaded)")
         print("GFLOP/s (best of \(repeats)); linear f+b counts 3 GEMMs (forward, input and weight gradients)")
@@ -42,6 +52,17 @@ struct KernelBench: ParsableCommand {
                 Gemm.sgemm(transA: false, transB: true, m: s.tokens, n: s.output, k: s.input,
                            a: x.pointer, lda: s.input, b: w.pointer, ldb: s.input, c: c.pointer, ldc: s.output)
             }
+            let dy = Tensor.randomNormal([s.tokens, s.output], scale: 0.1, using: &rng)
+            let dx = Tensor(zeros: [s.tokens, s.input]), dw = Tensor(zeros: [s.output, s.input])
+            let rawDX = best {
+                Gemm.sgemm(transA: false, transB: false, m: s.tokens, n: s.input, k: s.output,
+                           a: dy.pointer, lda: s.output, b: w.pointer, ldb: s.input, beta: 1, c: dx.pointer, ldc: s.input)
+            }
+            let rawDW = best {
+                Gemm.sgemm(transA: true, transB: false, m: s.output, n: s.input, k: s.tokens,
+                           a: dy.pointer, lda: s.output, b: x.pointer, ldb: s.input, beta: 1, c: dw.pointer, ldc: s.input)
+            }
+            print("   raw dX \(gf(flops, rawDX))  raw dW \(gf(flops, rawDW))")
             let xv = Variable(x, requiresGrad: true), wv = Variable(w, requiresGrad: true)
             let frozen = Tape(pool: pool, recording: false)
             let fwd = try bestThrowing { _ = try frozen.linear(xv, weight: wv) }
@@ -53,6 +74,7 @@ struct KernelBench: ParsableCommand {
             print(pad(s.name, 26) + pad("\(s.tokens)×\(s.input)×\(s.output)", 18)
                   + pad(gf(flops, raw), 10) + pad(gf(flops, fwd), 12) + pad(gf(3 * flops, both), 12))
         }
+        RowKernelBench(pool: pool, repeats: repeats).run()
     }
 
     func best(_ body: () -> Void) -> Double {

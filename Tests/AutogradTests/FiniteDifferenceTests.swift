@@ -142,6 +142,18 @@ final class FiniteDifferenceTests: XCTestCase {
         }
     }
 
+    func testSmallHeadAttentionGradientsWithPaddingGroupsAndCachedKeys() throws {
+        // Head sizes 8 and 16 take the small-head kernel (AttentionSmallHead.swift).
+        XCTAssertTrue(AttentionKernel.usesSmallHeadKernel(AttentionShape(
+            batch: 2, queryLength: 3, keyLength: 5, queryHeads: 2, keyValueHeads: 1, headDim: 16)))
+        for d in [8, 16] {
+            try assertGradients([[2, 3, 2, d], [2, 5, 1, d], [2, 5, 1, d]]) { t, v, _ in
+                let mask = try IndexTensor(shape: [2, 5], values: [0, 1, 1, 1, 1, 1, 1, 1, 0, 1])
+                return try t.attention(query: v[0], key: v[1], value: v[2], keyMask: mask, scale: 0.6)
+            }
+        }
+    }
+
     func testRotaryGradientsFullAndPartial() throws {
         for r in [8, 4, 2] {
             try assertGradients([[2, 3, 2, 8]]) { t, v, _ in

@@ -10,7 +10,8 @@ import Foundation
 /// and hidden value rows enter the weighted sum with weight exactly 0).
 /// Query head `h` uses key/value head `h / (Hq / Hkv)`. Per (batch, head) the scores and the
 /// weighted sum are two `sgemm`s over strided head slices (leading dimension `H * d`), each on one
-/// thread: the parallelism is over (batch, head).
+/// thread: the parallelism is over (batch, head). Heads of at most 32 (a multiple of 8) take the
+/// small-head path instead (AttentionSmallHead.swift), same results to float rounding.
 public struct AttentionShape: Sendable {
     public let batch, queryLength, keyLength, queryHeads, keyValueHeads, headDim: Int
     public var group: Int { queryHeads / keyValueHeads }
@@ -30,14 +31,24 @@ public enum AttentionKernel {
     public static func forward(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
                                keyMask: [Int32]?, scale: Float, shape s: AttentionShape,
                                out: UnsafeMutablePointer<Float>, probs: UnsafeMutablePointer<Float>, pool: WorkerPool) {
+        if usesSmallHeadKernel(s) {
+            forwardSmallHead(q: q, k: k, v: v, keyMask: keyMask, scale: scale, shape: s, out: out, probs: probs, pool: pool)
+        } else {
+            forwardProducts(q: q, k: k, v: v, keyMask: keyMask, scale: scale, shape: s, out: out, probs: probs, pool: pool)
+        }
+    }
+
+    /// The forward as two `sgemm`s per (batch, head).
+    public static func forwardProducts(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
+                                       keyMask: [Int32]?, scale: Float, shape s: AttentionShape,
+                                       out: UnsafeMutablePointer<Float>, probs: UnsafeMutablePointer<Float>,
+                                       pool: WorkerPool) {
         let p = UnsafeSendable((q, k, v, out, probs))
         let mask = UnsafeSendable(keyMask)
         let d = s.headDim, tq = s.queryLength, tk = s.keyLength
         let ldq = s.queryHeads * d, ldk = s.keyValueHeads * d
         // Rows whose keys are all real take the vectorised path.
-        let unmasked = UnsafeSendable((0..<s.batch).map { b in
-            keyMask.map { m in !m[(b * tk)..<((b + 1) * tk)].contains(0) } ?? true
-        })
+        let unmasked = UnsafeSendable(unmaskedRows(keyMask, s))
         pool.parallelFor(s.batch * s.queryHeads, grain: 1) { r in
             let (q, k, v, out, probs) = p.value
             for bh in r {
@@ -111,6 +122,21 @@ public enum AttentionKernel {
                                 shape s: AttentionShape,
                                 dq: UnsafeMutablePointer<Float>?, dk: UnsafeMutablePointer<Float>?,
                                 dv: UnsafeMutablePointer<Float>?, pool: WorkerPool) {
+        if usesSmallHeadKernel(s) {
+            backwardSmallHead(q: q, k: k, v: v, probs: probs, dOut: dOut, scale: scale, shape: s,
+                              dq: dq, dk: dk, dv: dv, pool: pool)
+        } else {
+            backwardProducts(q: q, k: k, v: v, probs: probs, dOut: dOut, scale: scale, shape: s,
+                             dq: dq, dk: dk, dv: dv, pool: pool)
+        }
+    }
+
+    /// The backward as four `sgemm`s per (batch, query head).
+    public static func backwardProducts(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
+                                        probs: UnsafePointer<Float>, dOut: UnsafePointer<Float>, scale: Float,
+                                        shape s: AttentionShape,
+                                        dq: UnsafeMutablePointer<Float>?, dk: UnsafeMutablePointer<Float>?,
+                                        dv: UnsafeMutablePointer<Float>?, pool: WorkerPool) {
         let p = UnsafeSendable((q, k, v, probs, dOut, dq, dk, dv))
         let d = s.headDim, tq = s.queryLength, tk = s.keyLength
         let ldq = s.queryHeads * d, ldk = s.keyValueHeads * d

@@ -1,0 +1,98 @@
+import Dispatch
+import Autograd
+import TensorCore
+
+/// The non-BLAS kernels of one tiny-shape step (8 rows of 128 tokens, hidden 64, 4 heads of 16,
+/// MLP 256, vocab 1000), timed alone: at these shapes they, not the matrix products, set the pace.
+struct RowKernelBench {
+    let pool: WorkerPool
+    let repeats: Int
+
+    func run() {
+        let rows = 8, length = 128, hidden = 64, heads = 4, headDim = 16, mlp = 256, vocab = 1000
+        let tokens = rows * length
+        var rng = SplitMix64(seed: 2)
+        let act = Tensor.randomNormal([tokens, mlp], using: &rng)
+        let actOut = Tensor(zeros: [tokens, mlp]), actGrad = Tensor(zeros: [tokens, mlp])
+        let h = Tensor.randomNormal([tokens, hidden], using: &rng)
+        let hOut = Tensor(zeros: [tokens, hidden]), hGrad = Tensor(zeros: [tokens, hidden])
+        let weight = Tensor.randomNormal([hidden], using: &rng), bias = Tensor.randomNormal([hidden], using: &rng)
+        let dWeight = Tensor(zeros: [hidden]), dBias = Tensor(zeros: [hidden])
+        let mean = Tensor(zeros: [tokens]), rstd = Tensor(zeros: [tokens])
+        let shape = AttentionShape(batch: rows, queryLength: length, keyLength: length,
+                                   queryHeads: heads, keyValueHeads: heads, headDim: headDim)
+        let q = Tensor.randomNormal([tokens, hidden], using: &rng), k = Tensor.randomNormal([tokens, hidden], using: &rng)
+        let v = Tensor.randomNormal([tokens, hidden], using: &rng)
+        let probs = Tensor(zeros: [shape.probabilityCount])
+        let dq = Tensor(zeros: [tokens, hidden]), dk = Tensor(zeros: [tokens, hidden]), dv = Tensor(zeros: [tokens, hidden])
+        let logits = Tensor.randomNormal([tokens, vocab], using: &rng), dLogits = Tensor(zeros: [tokens, vocab])
+        let labels = (0..<tokens).map { $0 % length < length / 2 ? LabelLogProbsKernel.ignoreIndex : Int32($0 % vocab) }
+        let logps = Tensor(zeros: [tokens]), lse = Tensor(zeros: [tokens])
+        let dLogps = Tensor(zeros: [tokens]); dLogps.pointer.update(repeating: 1, count: tokens)
+        let positions = (0..<length).map(Int32.init)
+        let inv = RotaryKernel.inverseFrequencies(rotaryDims: 4, base: 10000)
+
+        print("\nnon-BLAS kernels, tiny step shapes (best of \(repeats), \(pool.threads) threads)")
+        print(pad("kernel", 34) + pad("elements", 12) + pad("µs", 10) + "ns/element")
+        let cases: [(String, Int, () -> Void)] = [
+            ("gelu (erf) forward", tokens * mlp, {
+                Pointwise.forward(.geluErf, x: act.pointer, y: actOut.pointer, count: tokens * mlp, pool: pool) }),
+            ("gelu (erf) backward", tokens * mlp, {
+                Pointwise.backward(.geluErf, x: act.pointer, y: actOut.pointer, dy: act.pointer, dx: actGrad.pointer,
+                                   count: tokens * mlp, pool: pool) }),
+            ("gelu (tanh) forward", tokens * mlp, {
+                Pointwise.forward(.geluTanh, x: act.pointer, y: actOut.pointer, count: tokens * mlp, pool: pool) }),
+            ("silu forward", tokens * mlp, {
+                Pointwise.forward(.silu, x: act.pointer, y: actOut.pointer, count: tokens * mlp, pool: pool) }),
+            ("layer norm forward", tokens * hidden, {
+                LayerNormKernel.forward(x: h.pointer, weight: weight.pointer, bias: bias.pointer, y: hOut.pointer,
+                                        mean: mean.pointer, rstd: rstd.pointer, rows: tokens, width: hidden,
+                                        eps: 1e-5, pool: pool) }),
+            ("layer norm backward", tokens * hidden, {
+                LayerNormKernel.backward(x: h.pointer, weight: weight.pointer, mean: mean.pointer, rstd: rstd.pointer,
+                                         dy: h.pointer, dx: hGrad.pointer, dweight: dWeight.pointer,
+                                         dbias: dBias.pointer, rows: tokens, width: hidden, pool: pool) }),
+            ("rms norm forward", tokens * hidden, {
+                RMSNormKernel.forward(x: h.pointer, weight: weight.pointer, y: hOut.pointer, rstd: rstd.pointer,
+                                      rows: tokens, width: hidden, eps: 1e-5, pool: pool) }),
+            ("rotary (4 of 16 dims)", tokens * hidden, {
+                RotaryKernel.apply(x: h.pointer, y: hOut.pointer, accumulate: false, batch: rows, length: length,
+                                   heads: heads, headDim: headDim, rotaryDims: 4, positions: positions,
+                                   inverseFrequencies: inv, inverse: false, pool: pool) }),
+            ("attention forward, sgemm path", shape.probabilityCount, {
+                AttentionKernel.forwardProducts(q: q.pointer, k: k.pointer, v: v.pointer, keyMask: nil, scale: 0.25,
+                                                shape: shape, out: hOut.pointer, probs: probs.pointer, pool: pool) }),
+            ("attention backward, sgemm path", shape.probabilityCount, {
+                AttentionKernel.backwardProducts(q: q.pointer, k: k.pointer, v: v.pointer, probs: probs.pointer,
+                                                 dOut: h.pointer, scale: 0.25, shape: shape, dq: dq.pointer,
+                                                 dk: dk.pointer, dv: dv.pointer, pool: pool) }),
+            ("attention forward", shape.probabilityCount, {
+                AttentionKernel.forward(q: q.pointer, k: k.pointer, v: v.pointer, keyMask: nil, scale: 0.25,
+                                        shape: shape, out: hOut.pointer, probs: probs.pointer, pool: pool) }),
+            ("attention backward", shape.probabilityCount, {
+                AttentionKernel.backward(q: q.pointer, k: k.pointer, v: v.pointer, probs: probs.pointer,
+                                         dOut: h.pointer, scale: 0.25, shape: shape, dq: dq.pointer, dk: dk.pointer,
+                                         dv: dv.pointer, pool: pool) }),
+            ("label log-probs forward", tokens * vocab, {
+                LabelLogProbsKernel.forward(logits: logits.pointer, labels: labels, batch: rows, length: length,
+                                            vocab: vocab, out: logps.pointer, logSumExp: lse.pointer, pool: pool) }),
+            ("label log-probs backward", tokens * vocab, {
+                LabelLogProbsKernel.backward(logits: logits.pointer, labels: labels, batch: rows, length: length,
+                                             vocab: vocab, logSumExp: lse.pointer, dOut: dLogps.pointer,
+                                             dLogits: dLogits.pointer, pool: pool) }),
+        ]
+        for (name, elements, body) in cases {
+            body()
+            var best = Double.infinity
+            for _ in 0..<repeats {
+                let start = DispatchTime.now().uptimeNanoseconds
+                body()
+                best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start))
+            }
+            print(pad(name, 34) + pad("\(elements)", 12) + pad(String(format: "%.1f", best / 1000), 10)
+                  + String(format: "%.2f", best / Double(elements)))
+        }
+    }
+
+    func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s + " " : s + String(repeating: " ", count: n - s.count) }
+}
