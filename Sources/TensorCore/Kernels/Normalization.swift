@@ -11,14 +11,17 @@ public enum LayerNormKernel {
             let (x, w, b, y, mean, rstd) = p.value
             for row in r {
                 let xr = x + row * width, yr = y + row * width
-                var m: Float = 0
-                for i in 0..<width { m += xr[i] }
-                m /= Float(width)
-                var v: Float = 0
-                for i in 0..<width { let d = xr[i] - m; v += d * d }
-                v /= Float(width)
+                let m = VectorMath.sum(xr, width) / Float(width)
+                let v = VectorMath.sumSquaredDeviation(xr, width, from: m) / Float(width)
                 let s = 1 / (v + eps).squareRoot()
-                for i in 0..<width { yr[i] = (xr[i] - m) * s * w[i] + b[i] }
+                var i = 0
+                let mv = VectorMath.V(repeating: m), sv = VectorMath.V(repeating: s)
+                while i + 8 <= width {
+                    let xhat = (VectorMath.load(xr + i) - mv) * sv
+                    VectorMath.store(VectorMath.multiplyAdd(xhat, VectorMath.load(w + i), VectorMath.load(b + i)), yr + i)
+                    i += 8
+                }
+                while i < width { yr[i] = (xr[i] - m) * s * w[i] + b[i]; i += 1 }
                 mean[row] = m
                 rstd[row] = s
             }
@@ -38,16 +41,36 @@ public enum LayerNormKernel {
                     let xr = x + row * width, dyr = dy + row * width, dxr = dx + row * width
                     let m = mean[row], s = rstd[row]
                     // dx = s * (g - mean(g) - xhat * mean(g * xhat)), g = dy * w
-                    var sumG: Float = 0, sumGX: Float = 0
-                    for i in 0..<width {
+                    typealias V = VectorMath.V
+                    let mv = V(repeating: m), sv = V(repeating: s)
+                    var sumGv = V(), sumGXv = V()
+                    var i = 0
+                    while i + 8 <= width {
+                        let g = VectorMath.load(dyr + i) * VectorMath.load(w + i)
+                        sumGv += g
+                        sumGXv = VectorMath.multiplyAdd(g, (VectorMath.load(xr + i) - mv) * sv, sumGXv)
+                        i += 8
+                    }
+                    var sumG = sumGv.sum(), sumGX = sumGXv.sum()
+                    while i < width {
                         let g = dyr[i] * w[i]
                         sumG += g
                         sumGX += g * (xr[i] - m) * s
+                        i += 1
                     }
                     let mg = sumG / Float(width), mgx = sumGX / Float(width)
-                    for i in 0..<width {
+                    let mgv = V(repeating: mg), mgxv = V(repeating: mgx)
+                    i = 0
+                    while i + 8 <= width {
+                        let xhat = (VectorMath.load(xr + i) - mv) * sv
+                        let g = VectorMath.load(dyr + i) * VectorMath.load(w + i)
+                        VectorMath.store(VectorMath.load(dxr + i) + sv * (g - mgv - xhat * mgxv), dxr + i)
+                        i += 8
+                    }
+                    while i < width {
                         let xhat = (xr[i] - m) * s
                         dxr[i] += s * (dyr[i] * w[i] - mg - xhat * mgx)
+                        i += 1
                     }
                 }
             }
@@ -60,9 +83,21 @@ public enum LayerNormKernel {
                 for row in 0..<rows {
                     let xr = x + row * width, dyr = dy + row * width
                     let m = mean[row], s = rstd[row]
-                    for i in cols {
+                    let mv = VectorMath.V(repeating: m), sv = VectorMath.V(repeating: s)
+                    var i = cols.lowerBound
+                    while i + 8 <= cols.upperBound {
+                        let g = VectorMath.load(dyr + i)
+                        if let dw {
+                            VectorMath.store(VectorMath.multiplyAdd(g, (VectorMath.load(xr + i) - mv) * sv,
+                                                                    VectorMath.load(dw + i)), dw + i)
+                        }
+                        if let db { VectorMath.store(VectorMath.load(db + i) + g, db + i) }
+                        i += 8
+                    }
+                    while i < cols.upperBound {
                         dw?[i] += dyr[i] * (xr[i] - m) * s
                         db?[i] += dyr[i]
+                        i += 1
                     }
                 }
             }
@@ -79,10 +114,15 @@ public enum RMSNormKernel {
             let (x, w, y, rstd) = p.value
             for row in r {
                 let xr = x + row * width, yr = y + row * width
-                var ss: Float = 0
-                for i in 0..<width { ss += xr[i] * xr[i] }
+                let ss = VectorMath.dot(xr, xr, width)
                 let s = 1 / (ss / Float(width) + eps).squareRoot()
-                for i in 0..<width { yr[i] = w[i] * (xr[i] * s) }
+                let sv = VectorMath.V(repeating: s)
+                var i = 0
+                while i + 8 <= width {
+                    VectorMath.store(VectorMath.load(w + i) * (VectorMath.load(xr + i) * sv), yr + i)
+                    i += 8
+                }
+                while i < width { yr[i] = w[i] * (xr[i] * s); i += 1 }
                 rstd[row] = s
             }
         }
@@ -99,10 +139,25 @@ public enum RMSNormKernel {
                     let xr = x + row * width, dyr = dy + row * width, dxr = dx + row * width
                     let s = rstd[row]
                     // dx = s * g - x * s^3 * mean(g * x), g = dy * w
-                    var dot: Float = 0
-                    for i in 0..<width { dot += dyr[i] * w[i] * xr[i] }
+                    typealias V = VectorMath.V
+                    var dotv = V()
+                    var i = 0
+                    while i + 8 <= width {
+                        dotv = VectorMath.multiplyAdd(VectorMath.load(dyr + i) * VectorMath.load(w + i),
+                                                      VectorMath.load(xr + i), dotv)
+                        i += 8
+                    }
+                    var dot = dotv.sum()
+                    while i < width { dot += dyr[i] * w[i] * xr[i]; i += 1 }
                     let c = s * s * s * dot / Float(width)
-                    for i in 0..<width { dxr[i] += s * dyr[i] * w[i] - xr[i] * c }
+                    let sv = V(repeating: s), cv = V(repeating: c)
+                    i = 0
+                    while i + 8 <= width {
+                        let g = sv * VectorMath.load(dyr + i) * VectorMath.load(w + i)
+                        VectorMath.store(VectorMath.load(dxr + i) + (g - VectorMath.load(xr + i) * cv), dxr + i)
+                        i += 8
+                    }
+                    while i < width { dxr[i] += s * dyr[i] * w[i] - xr[i] * c; i += 1 }
                 }
             }
         }
@@ -112,7 +167,14 @@ public enum RMSNormKernel {
                 let (x, rstd, dy, dw) = p.value
                 for row in 0..<rows {
                     let xr = x + row * width, dyr = dy + row * width, s = rstd[row]
-                    for i in cols { dw[i] += dyr[i] * xr[i] * s }
+                    let sv = VectorMath.V(repeating: s)
+                    var i = cols.lowerBound
+                    while i + 8 <= cols.upperBound {
+                        VectorMath.store(VectorMath.multiplyAdd(VectorMath.load(dyr + i), VectorMath.load(xr + i) * sv,
+                                                                VectorMath.load(dw + i)), dw + i)
+                        i += 8
+                    }
+                    while i < cols.upperBound { dw[i] += dyr[i] * xr[i] * s; i += 1 }
                 }
             }
         }

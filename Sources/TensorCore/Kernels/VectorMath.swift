@@ -100,6 +100,29 @@ public enum VectorMath {
         return m
     }
 
+    /// `sum_i x[i]` over `0..<n`, in eight lanes and then across them.
+    @inline(__always)
+    public static func sum(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
+        var i = 0
+        var acc = V()
+        while i + 8 <= n { acc += load(x + i); i += 8 }
+        var total = acc.sum()
+        while i < n { total += x[i]; i += 1 }
+        return total
+    }
+
+    /// `sum_i (x[i] - m)^2` over `0..<n`.
+    @inline(__always)
+    public static func sumSquaredDeviation(_ x: UnsafePointer<Float>, _ n: Int, from m: Float) -> Float {
+        var i = 0
+        var acc = V()
+        let mv = V(repeating: m)
+        while i + 8 <= n { let d = load(x + i) - mv; acc = multiplyAdd(d, d, acc); i += 8 }
+        var total = acc.sum()
+        while i < n { let d = x[i] - m; total += d * d; i += 1 }
+        return total
+    }
+
     /// `sum_i x[i] * y[i]` over `0..<n`, in eight lanes and then across them.
     @inline(__always)
     public static func dot(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ n: Int) -> Float {
