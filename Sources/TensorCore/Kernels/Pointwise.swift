@@ -48,8 +48,9 @@ public enum Pointwise {
                 var i = r.lowerBound
                 while i + 8 <= r.upperBound {
                     let v = VectorMath.load(x + i)
-                    let cdf = 0.5 * (1 + VectorMath.erf(v * 0.70710678118654752))
-                    let pdf = VectorMath.exp(-0.5 * v * v) * 0.39894228040143268
+                    let (e, g) = VectorMath.erfAndGaussian(v * 0.70710678118654752)
+                    let cdf = 0.5 * (1 + e)
+                    let pdf = g * 0.39894228040143268
                     VectorMath.store(VectorMath.load(dx + i) + VectorMath.load(dy + i) * (cdf + v * pdf), dx + i)
                     i += 8
                 }

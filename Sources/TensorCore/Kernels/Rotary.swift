@@ -17,27 +17,35 @@ public enum RotaryKernel {
         let half = r / 2
         let p = UnsafeSendable((x, y))
         let perRow = positions.count == length
-        pool.parallelFor(batch * length, grain: max(1, 4096 / max(heads * d, 1))) { rows in
-            let (x, y) = p.value
-            var cosv = [Float](repeating: 0, count: half), sinv = [Float](repeating: 0, count: half)
-            for bt in rows {
-                let pos = Float(perRow ? positions[bt % length] : positions[bt])
-                for i in 0..<half {
-                    let angle = pos * inv[i]
-                    cosv[i] = cos(angle)
-                    sinv[i] = inverse ? -sin(angle) : sin(angle)
-                }
-                for h in 0..<heads {
-                    let base = (bt * heads + h) * d
-                    let xs = x + base, ys = y + base
-                    for i in 0..<half {
-                        let a = xs[i], b = xs[i + half]
-                        let ya = a * cosv[i] - b * sinv[i]
-                        let yb = b * cosv[i] + a * sinv[i]
-                        if accumulate { ys[i] += ya; ys[i + half] += yb } else { ys[i] = ya; ys[i + half] = yb }
-                    }
-                    for i in r..<d {
-                        if accumulate { ys[i] += xs[i] } else { ys[i] = xs[i] }
+        // Angles per position, once per call (not once per row of every batch element), in
+        // float32 as transformers computes them.
+        var table = [Float](repeating: 0, count: max(1, 2 * positions.count * half))
+        for (n, position) in positions.enumerated() {
+            for i in 0..<half {
+                let angle = Float(position) * inv[i]
+                table[2 * (n * half + i)] = cos(angle)
+                table[2 * (n * half + i) + 1] = inverse ? -sin(angle) : sin(angle)
+            }
+        }
+        table.withUnsafeBufferPointer { tb in
+            let angles = UnsafeSendable(tb.baseAddress)
+            pool.parallelFor(batch * length, grain: max(1, 4096 / max(heads * d, 1))) { rows in
+                let (x, y) = p.value
+                for bt in rows {
+                    let cs = angles.value! + 2 * (perRow ? bt % length : bt) * half
+                    for h in 0..<heads {
+                        let base = (bt * heads + h) * d
+                        let xs = x + base, ys = y + base
+                        for i in 0..<half {
+                            let a = xs[i], b = xs[i + half]
+                            let c = cs[2 * i], sn = cs[2 * i + 1]
+                            let ya = a * c - b * sn
+                            let yb = b * c + a * sn
+                            if accumulate { ys[i] += ya; ys[i + half] += yb } else { ys[i] = ya; ys[i + half] = yb }
+                        }
+                        for i in r..<d {
+                            if accumulate { ys[i] += xs[i] } else { ys[i] = xs[i] }
+                        }
                     }
                 }
             }

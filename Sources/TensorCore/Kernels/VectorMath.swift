@@ -70,7 +70,12 @@ public enum VectorMath {
     /// erf by Abramowitz & Stegun 7.1.26 (absolute error below 1.5e-7, float32's rounding of
     /// values near 1), odd-extended to negative arguments.
     @inline(__always)
-    public static func erf(_ x: V) -> V {
+    public static func erf(_ x: V) -> V { erfAndGaussian(x).erf }
+
+    /// `erf(x)` and `exp(-x^2)`, which the approximation computes on the way (GELU's backward
+    /// needs both: the normal density at `x sqrt 2` is `exp(-x^2) / sqrt(2 pi)`).
+    @inline(__always)
+    public static func erfAndGaussian(_ x: V) -> (erf: V, gaussian: V) {
         let a = x.replacing(with: -x, where: x .< 0)
         let t = 1 / (1 + 0.3275911 * a)
         var p = V(repeating: 1.061405429)
@@ -78,8 +83,9 @@ public enum VectorMath {
         p = p * t + 1.421413741
         p = p * t - 0.284496736
         p = p * t + 0.254829592
-        let y = 1 - p * t * exp(-a * a)
-        return y.replacing(with: -y, where: x .< 0)
+        let g = exp(-a * a)
+        let y = 1 - p * t * g
+        return (y.replacing(with: -y, where: x .< 0), g)
     }
 
     /// The maximum of `x[0..<n]` (-inf for n = 0).
@@ -94,7 +100,8 @@ public enum VectorMath {
                 mv = mv.replacing(with: v, where: v .> mv)
                 i += 8
             }
-            m = mv.max()
+            // Lane by lane: the stdlib's `max()` reduction is an out-of-line call per row.
+            for l in 0..<8 { m = Swift.max(m, mv[l]) }
         }
         while i < n { m = Swift.max(m, x[i]); i += 1 }
         return m
