@@ -51,7 +51,7 @@ public final class TensorStorage: @unchecked Sendable {
         let page = 4096
         let per = ((bytes + blocks - 1) / blocks + page - 1) / page * page
         let base = UnsafeSendable(raw)
-        DispatchQueue.concurrentPerform(iterations: blocks) { i in
+        WorkerThreads.shared.run(chunks: blocks) { i in
             let lo = i * per, hi = min(bytes, lo + per)
             if lo < hi { memset(base.value + lo, 0, hi - lo) }
         }

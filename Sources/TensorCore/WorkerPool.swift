@@ -11,12 +11,16 @@ public struct WorkerPool: Sendable {
     public let blasThreads: Int
 
     /// `threads`: workers for Swift kernels; `blasThreads`: blocks per matrix product (default: same).
+    /// The default is the cores shared out among the ranks Open MPI placed on this machine
+    /// (`OMPI_COMM_WORLD_LOCAL_SIZE`), so ranks on one machine do not compete for its cores.
     public init(threads: Int? = nil, blasThreads: Int? = nil) {
         let cores = max(1, ProcessInfo.processInfo.activeProcessorCount)
-        self.threads = max(1, threads ?? cores)
+        let localRanks = ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_LOCAL_SIZE"].flatMap(Int.init) ?? 1
+        self.threads = max(1, threads ?? cores / max(1, localRanks))
         self.blasThreads = max(1, blasThreads ?? self.threads)
         openblas_set_num_threads(1)
         Gemm.threads = self.blasThreads
+        WorkerThreads.shared.reserve(max(self.threads, self.blasThreads) - 1)
     }
 
     /// A single-threaded pool (used inside already-parallel loops and in tests).
@@ -34,12 +38,9 @@ public struct WorkerPool: Sendable {
         let chunks = min(threads, max(1, count / max(grain, 1)))
         if chunks <= 1 { body(0..<count); return }
         let per = (count + chunks - 1) / chunks
-        withoutActuallyEscaping(body) { body in
-            let box = UnsafeSendable(body)
-            DispatchQueue.concurrentPerform(iterations: chunks) { c in
-                let lo = c * per, hi = min(count, lo + per)
-                if lo < hi { box.value(lo..<hi) }
-            }
+        WorkerThreads.shared.run(chunks: chunks) { c in
+            let lo = c * per, hi = min(count, lo + per)
+            if lo < hi { body(lo..<hi) }
         }
     }
 }

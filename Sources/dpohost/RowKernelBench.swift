@@ -81,7 +81,33 @@ struct RowKernelBench {
                                              vocab: vocab, logSumExp: lse.pointer, dOut: dLogps.pointer,
                                              dLogits: dLogits.pointer, pool: pool) }),
         ]
-        for (name, elements, body) in cases {
+        // The small shapes' heads (8 of 32) and the base shapes' (12 of 64), for the choice of path.
+        var attentionCases: [(String, Int, () -> Void)] = []
+        for (heads, d) in [(8, 32), (12, 64)] {
+            let s = AttentionShape(batch: rows, queryLength: length, keyLength: length,
+                                   queryHeads: heads, keyValueHeads: heads, headDim: d)
+            let x = Tensor.randomNormal([tokens, heads * d], using: &rng)
+            let o = Tensor(zeros: [tokens, heads * d]), pr = Tensor(zeros: [s.probabilityCount])
+            let g = Tensor(zeros: [tokens, heads * d])
+            attentionCases += [
+                ("attention \(heads)×\(d) fwd, sgemm", s.probabilityCount, {
+                    AttentionKernel.forwardProducts(q: x.pointer, k: x.pointer, v: x.pointer, keyMask: nil, scale: 0.1,
+                                                    shape: s, out: o.pointer, probs: pr.pointer, pool: pool) }),
+                ("attention \(heads)×\(d) fwd, small-head", s.probabilityCount, {
+                    AttentionKernel.forwardSmallHead(q: x.pointer, k: x.pointer, v: x.pointer, keyMask: nil, scale: 0.1,
+                                                     shape: s, out: o.pointer, probs: pr.pointer, pool: pool) }),
+                ("attention \(heads)×\(d) bwd, sgemm", s.probabilityCount, {
+                    AttentionKernel.backwardProducts(q: x.pointer, k: x.pointer, v: x.pointer, probs: pr.pointer,
+                                                     dOut: x.pointer, scale: 0.1, shape: s, dq: g.pointer, dk: g.pointer,
+                                                     dv: g.pointer, pool: pool) }),
+                ("attention \(heads)×\(d) bwd, small-head", s.probabilityCount, {
+                    AttentionKernel.backwardSmallHead(q: x.pointer, k: x.pointer, v: x.pointer, probs: pr.pointer,
+                                                      dOut: x.pointer, scale: 0.1, shape: s, dq: g.pointer, dk: g.pointer,
+                                                      dv: g.pointer, pool: pool) }),
+            ]
+        }
+        dispatchLatency()
+        for (name, elements, body) in cases + attentionCases {
             body()
             var best = Double.infinity
             for _ in 0..<repeats {
@@ -91,6 +117,28 @@ struct RowKernelBench {
             }
             print(pad(name, 34) + pad("\(elements)", 12) + pad(String(format: "%.1f", best / 1000), 10)
                   + String(format: "%.2f", best / Double(elements)))
+        }
+    }
+
+    /// What one parallel dispatch costs when the workers have been idle for a while (as between
+    /// two ops of a step): median over 500 dispatches of 20 µs of work per worker, less those
+    /// 20 µs, after gaps of 0 to 200 µs.
+    func dispatchLatency() {
+        for gap in [0, 20, 200] {
+            var times: [Double] = []
+            for _ in 0..<500 {
+                let until = DispatchTime.now().uptimeNanoseconds + UInt64(gap * 1000)
+                while DispatchTime.now().uptimeNanoseconds < until {}
+                let start = DispatchTime.now().uptimeNanoseconds
+                pool.parallelFor(pool.threads, grain: 1) { _ in
+                    let end = DispatchTime.now().uptimeNanoseconds + 100_000
+                    while DispatchTime.now().uptimeNanoseconds < end {}
+                }
+                times.append(Double(DispatchTime.now().uptimeNanoseconds - start) - 100_000)
+            }
+            times.sort()
+            print("parallel dispatch overhead after \(gap) µs idle: median \(String(format: "%.1f", times[250] / 1000)) µs, "
+                  + "90th percentile \(String(format: "%.1f", times[450] / 1000)) µs")
         }
     }
 

@@ -10,7 +10,7 @@ import Foundation
 /// and hidden value rows enter the weighted sum with weight exactly 0).
 /// Query head `h` uses key/value head `h / (Hq / Hkv)`. Per (batch, head) the scores and the
 /// weighted sum are two `sgemm`s over strided head slices (leading dimension `H * d`), each on one
-/// thread: the parallelism is over (batch, head). Heads of at most 32 (a multiple of 8) take the
+/// thread: the parallelism is over (batch, head). Heads of 8 or 16 take the
 /// small-head path instead (AttentionSmallHead.swift), same results to float rounding.
 public struct AttentionShape: Sendable {
     public let batch, queryLength, keyLength, queryHeads, keyValueHeads, headDim: Int

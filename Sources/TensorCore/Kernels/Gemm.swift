@@ -40,7 +40,7 @@ public enum Gemm {
         if m >= n {
             // Rows of C and of op(A): op(A) row i is A[i, :] (no transpose) or A[:, i].
             let per = (m + blocks - 1) / blocks
-            DispatchQueue.concurrentPerform(iterations: blocks) { i in
+            WorkerThreads.shared.run(chunks: blocks) { i in
                 let lo = i * per, hi = min(m, lo + per)
                 guard lo < hi else { return }
                 call(transA, transB, hi - lo, n, k, alpha, p.a + (transA ? lo : lo * lda), lda, p.b, ldb,
@@ -49,7 +49,7 @@ public enum Gemm {
         } else {
             // Columns of C and of op(B): op(B) column j is B[:, j] (no transpose) or B[j, :].
             let per = (n + blocks - 1) / blocks
-            DispatchQueue.concurrentPerform(iterations: blocks) { i in
+            WorkerThreads.shared.run(chunks: blocks) { i in
                 let lo = i * per, hi = min(n, lo + per)
                 guard lo < hi else { return }
                 call(transA, transB, m, hi - lo, k, alpha, p.a, lda, p.b + (transB ? lo * ldb : lo), ldb,
