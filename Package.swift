@@ -71,7 +71,11 @@ let package = Package(
         // Tensor core: storage, shapes and views, kernels (OpenBLAS + Swift), worker pool.
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
                        providers: [.apt(["libopenblas-dev"])]),
-        .target(name: "TensorCore", dependencies: ["CBLAS"], swiftSettings: kernelFlags),
+        // Built as in release in debug builds too: unoptimised SIMD code runs each lane through a
+        // call, which made the kernels (and so every test that trains a model) many times slower,
+        // and the tests then check the kernels that ship.
+        .target(name: "TensorCore", dependencies: ["CBLAS"],
+                swiftSettings: [.unsafeFlags(["-Ounchecked", "-enforce-exclusivity=unchecked"] + vectorUnitFlags)]),
         // Reverse-mode autograd: the tape and every differentiable op.
         .target(name: "Autograd", dependencies: ["TensorCore"], swiftSettings: kernelFlags),
         // Plugin SDK: the one C header (the ABI) and a stateless Swift layer over it.

@@ -139,32 +139,32 @@ extension AttentionKernel {
             while n + 4 <= count {
                 let x0 = V(repeating: wp.pointee), x1 = V(repeating: wp[weightStride])
                 let x2 = V(repeating: wp[2 * weightStride]), x3 = V(repeating: wp[3 * weightStride])
-                lo.0 = VectorMath.multiplyAdd(x0, VectorMath.load(rp), lo.0)
-                lo.1 = VectorMath.multiplyAdd(x1, VectorMath.load(rp + ld), lo.1)
-                lo.2 = VectorMath.multiplyAdd(x2, VectorMath.load(rp + 2 * ld), lo.2)
-                lo.3 = VectorMath.multiplyAdd(x3, VectorMath.load(rp + 3 * ld), lo.3)
+                lo.0 = fma(x0, load(rp), lo.0)
+                lo.1 = fma(x1, load(rp + ld), lo.1)
+                lo.2 = fma(x2, load(rp + 2 * ld), lo.2)
+                lo.3 = fma(x3, load(rp + 3 * ld), lo.3)
                 if wide {
-                    hi.0 = VectorMath.multiplyAdd(x0, VectorMath.load(rp + 8), hi.0)
-                    hi.1 = VectorMath.multiplyAdd(x1, VectorMath.load(rp + ld + 8), hi.1)
-                    hi.2 = VectorMath.multiplyAdd(x2, VectorMath.load(rp + 2 * ld + 8), hi.2)
-                    hi.3 = VectorMath.multiplyAdd(x3, VectorMath.load(rp + 3 * ld + 8), hi.3)
+                    hi.0 = fma(x0, load(rp + 8), hi.0)
+                    hi.1 = fma(x1, load(rp + ld + 8), hi.1)
+                    hi.2 = fma(x2, load(rp + 2 * ld + 8), hi.2)
+                    hi.3 = fma(x3, load(rp + 3 * ld + 8), hi.3)
                 }
                 wp += 4 * weightStride; rp += 4 * ld; n += 4
             }
             while n < count {
                 let x = V(repeating: wp.pointee)
-                lo.0 = VectorMath.multiplyAdd(x, VectorMath.load(rp), lo.0)
-                if wide { hi.0 = VectorMath.multiplyAdd(x, VectorMath.load(rp + 8), hi.0) }
+                lo.0 = fma(x, load(rp), lo.0)
+                if wide { hi.0 = fma(x, load(rp + 8), hi.0) }
                 wp += weightStride; rp += ld; n += 1
             }
             let a0 = (lo.0 + lo.1) + (lo.2 + lo.3), a1 = (hi.0 + hi.1) + (hi.2 + hi.3)
             let av = V(repeating: alpha)
             if accumulate {
-                VectorMath.store(VectorMath.load(out + c) + av * a0, out + c)
-                if wide { VectorMath.store(VectorMath.load(out + c + 8) + av * a1, out + c + 8) }
+                store(load(out + c) + av * a0, out + c)
+                if wide { store(load(out + c + 8) + av * a1, out + c + 8) }
             } else {
-                VectorMath.store(alpha == 1 ? a0 : av * a0, out + c)
-                if wide { VectorMath.store(alpha == 1 ? a1 : av * a1, out + c + 8) }
+                store(alpha == 1 ? a0 : av * a0, out + c)
+                if wide { store(alpha == 1 ? a1 : av * a1, out + c + 8) }
             }
             c += wide ? 16 : 8
         }
@@ -207,32 +207,54 @@ struct TransposedHead {
             var col = buffer + j
             for c in 0..<headDim {
                 let x = V(repeating: row[c])
-                a0 = VectorMath.multiplyAdd(x, VectorMath.load(col), a0)
-                a1 = VectorMath.multiplyAdd(x, VectorMath.load(col + 8), a1)
-                a2 = VectorMath.multiplyAdd(x, VectorMath.load(col + 16), a2)
-                a3 = VectorMath.multiplyAdd(x, VectorMath.load(col + 24), a3)
+                a0 = fma(x, load(col), a0)
+                a1 = fma(x, load(col + 8), a1)
+                a2 = fma(x, load(col + 16), a2)
+                a3 = fma(x, load(col + 24), a3)
                 col += stride
             }
-            VectorMath.store(a0 * sv, out + j)
-            VectorMath.store(a1 * sv, out + j + 8)
-            VectorMath.store(a2 * sv, out + j + 16)
-            VectorMath.store(a3 * sv, out + j + 24)
+            store(a0 * sv, out + j)
+            store(a1 * sv, out + j + 8)
+            store(a2 * sv, out + j + 16)
+            store(a3 * sv, out + j + 24)
             j += 32
         }
         while j < count {
             var acc = V()
             var col = buffer + j
             for c in 0..<headDim {
-                acc = VectorMath.multiplyAdd(V(repeating: row[c]), VectorMath.load(col), acc)
+                acc = fma(V(repeating: row[c]), load(col), acc)
                 col += stride
             }
             acc *= sv
             if j + 8 <= count {
-                VectorMath.store(acc, out + j)
+                store(acc, out + j)
             } else {
                 for l in 0..<(count - j) { out[j + l] = acc[l] }
             }
             j += 8
         }
     }
+}
+
+// This file's vector primitives. They repeat VectorMath's so that they inline in debug builds
+// too, which compile each file on its own: called across files, each one stayed a call per
+// vector, and the model tests (every fixture model has heads of 16) ran 1.5x longer.
+@inline(__always)
+private func fma(_ a: VectorMath.V, _ b: VectorMath.V, _ c: VectorMath.V) -> VectorMath.V {
+    #if DPOHOST_FMA
+    return c.addingProduct(a, b)
+    #else
+    return c + a * b
+    #endif
+}
+
+@inline(__always)
+private func load(_ p: UnsafePointer<Float>) -> VectorMath.V {
+    UnsafeRawPointer(p).loadUnaligned(as: VectorMath.V.self)
+}
+
+@inline(__always)
+private func store(_ v: VectorMath.V, _ p: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: VectorMath.V.self)
 }
