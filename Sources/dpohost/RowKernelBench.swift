@@ -19,12 +19,6 @@ struct RowKernelBench {
         let weight = Tensor.randomNormal([hidden], using: &rng), bias = Tensor.randomNormal([hidden], using: &rng)
         let dWeight = Tensor(zeros: [hidden]), dBias = Tensor(zeros: [hidden])
         let mean = Tensor(zeros: [tokens]), rstd = Tensor(zeros: [tokens])
-        let shape = AttentionShape(batch: rows, queryLength: length, keyLength: length,
-                                   queryHeads: heads, keyValueHeads: heads, headDim: headDim)
-        let q = Tensor.randomNormal([tokens, hidden], using: &rng), k = Tensor.randomNormal([tokens, hidden], using: &rng)
-        let v = Tensor.randomNormal([tokens, hidden], using: &rng)
-        let probs = Tensor(zeros: [shape.probabilityCount])
-        let dq = Tensor(zeros: [tokens, hidden]), dk = Tensor(zeros: [tokens, hidden]), dv = Tensor(zeros: [tokens, hidden])
         let logits = Tensor.randomNormal([tokens, vocab], using: &rng), dLogits = Tensor(zeros: [tokens, vocab])
         let labels = (0..<tokens).map { $0 % length < length / 2 ? LabelLogProbsKernel.ignoreIndex : Int32($0 % vocab) }
         let logps = Tensor(zeros: [tokens]), lse = Tensor(zeros: [tokens])
@@ -59,20 +53,6 @@ struct RowKernelBench {
                 RotaryKernel.apply(x: h.pointer, y: hOut.pointer, accumulate: false, batch: rows, length: length,
                                    heads: heads, headDim: headDim, rotaryDims: 4, positions: positions,
                                    inverseFrequencies: inv, inverse: false, pool: pool) }),
-            ("attention forward, sgemm path", shape.probabilityCount, {
-                AttentionKernel.forwardProducts(q: q.pointer, k: k.pointer, v: v.pointer, keyMask: nil, scale: 0.25,
-                                                shape: shape, out: hOut.pointer, probs: probs.pointer, pool: pool) }),
-            ("attention backward, sgemm path", shape.probabilityCount, {
-                AttentionKernel.backwardProducts(q: q.pointer, k: k.pointer, v: v.pointer, probs: probs.pointer,
-                                                 dOut: h.pointer, scale: 0.25, shape: shape, dq: dq.pointer,
-                                                 dk: dk.pointer, dv: dv.pointer, pool: pool) }),
-            ("attention forward", shape.probabilityCount, {
-                AttentionKernel.forward(q: q.pointer, k: k.pointer, v: v.pointer, keyMask: nil, scale: 0.25,
-                                        shape: shape, out: hOut.pointer, probs: probs.pointer, pool: pool) }),
-            ("attention backward", shape.probabilityCount, {
-                AttentionKernel.backward(q: q.pointer, k: k.pointer, v: v.pointer, probs: probs.pointer,
-                                         dOut: h.pointer, scale: 0.25, shape: shape, dq: dq.pointer, dk: dk.pointer,
-                                         dv: dv.pointer, pool: pool) }),
             ("label log-probs forward", tokens * vocab, {
                 LabelLogProbsKernel.forward(logits: logits.pointer, labels: labels, batch: rows, length: length,
                                             vocab: vocab, out: logps.pointer, logSumExp: lse.pointer, pool: pool) }),
@@ -81,9 +61,10 @@ struct RowKernelBench {
                                              vocab: vocab, logSumExp: lse.pointer, dOut: dLogps.pointer,
                                              dLogits: dLogits.pointer, pool: pool) }),
         ]
-        // The small shapes' heads (8 of 32) and the base shapes' (12 of 64), for the choice of path.
+        // Both attention paths at the tiny (4 heads of 16), small (8 of 32) and base (12 of 64)
+        // shapes, for the choice of path (AttentionKernel.usesSmallHeadKernel).
         var attentionCases: [(String, Int, () -> Void)] = []
-        for (heads, d) in [(8, 32), (12, 64)] {
+        for (heads, d) in [(heads, headDim), (8, 32), (12, 64)] {
             let s = AttentionShape(batch: rows, queryLength: length, keyLength: length,
                                    queryHeads: heads, keyValueHeads: heads, headDim: d)
             let x = Tensor.randomNormal([tokens, heads * d], using: &rng)
