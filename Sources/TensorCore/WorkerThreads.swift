@@ -6,7 +6,7 @@ import Synchronization
 /// A step of a small model is hundreds of short parallel jobs (tens of microseconds each). Woken
 /// from sleep, a dispatch worker starts 8-20 µs late (`bench kernels --row-kernels-only` prints
 /// it), by which time the caller has often done the job alone. These threads instead keep
-/// polling for the next job for a while (`spinLimit`) before they sleep, so a job that follows
+/// polling for the next job for a while (`spinNanoseconds`) before they sleep, so a job that follows
 /// another starts on every core at once.
 ///
 /// One job runs at a time; a caller that finds a job running (a nested call from inside a job, or

@@ -7,7 +7,7 @@ import Dispatch
 /// so that strided head slices (rows of `[T, H*d]` at stride `H*d`) need no copy.
 ///
 /// OpenBLAS runs single-threaded; a large product is split here into `threads` row (or column)
-/// blocks on the same dispatch workers as every other kernel. OpenBLAS's own threads spin and
+/// blocks on the same `WorkerThreads` as every other kernel. OpenBLAS's own threads spin and
 /// yield after each call, which on a small, shared machine steals the cores from the Swift
 /// kernels that follow, and its lock serialises the concurrent calls the attention kernel makes.
 public enum Gemm {
