@@ -25,7 +25,7 @@ struct KernelBench: ParsableCommand {
 
     func run() throws {
         let pool = WorkerPool(threads: threads)
-        if rowKernelsOnly { return RowKernelBench(pool: pool, repeats: repeats).run() }
+        if rowKernelsOnly { return runRowKernels(pool: pool) }
         let shapes = [
             Shape(name: "attn qkv  (gpt2-small)", tokens: 1024, input: 768, output: 2304),
             Shape(name: "mlp up    (gpt2-small)", tokens: 1024, input: 768, output: 3072),
@@ -40,8 +40,9 @@ struct KernelBench: ParsableCommand {
             Shape(name: "lm head   (tiny)", tokens: 512, input: 64, output: 1000),
         ]
         print("threads: \(pool.threads) worker, products split in \(pool.blasThreads) (OpenBLAS single-threaded)")
-        print("GFLOP/s (best of \(repeats)); linear f+b counts 3 GEMMs (forward, input and weight gradients)")
-        print(pad("shape", 26) + pad("M×K×N", 18) + pad("sgemm", 10) + pad("linear fwd", 12) + pad("linear f+b", 12))
+        print("GFLOP/s (best of \(repeats)); dX/dW: the backward products alone; linear f+b counts 3 GEMMs (forward, input and weight gradients)")
+        print(pad("shape", 26) + pad("M×K×N", 18) + pad("sgemm", 10) + pad("dX sgemm", 10) + pad("dW sgemm", 10)
+              + pad("linear fwd", 12) + pad("linear f+b", 12))
         var rng = SplitMix64(seed: 1)
         for s in shapes {
             let x = Tensor.randomNormal([s.tokens, s.input], scale: 0.1, using: &rng)
@@ -62,7 +63,6 @@ struct KernelBench: ParsableCommand {
                 Gemm.sgemm(transA: true, transB: false, m: s.output, n: s.input, k: s.tokens,
                            a: dy.pointer, lda: s.output, b: x.pointer, ldb: s.input, beta: 1, c: dw.pointer, ldc: s.input)
             }
-            print("   raw dX \(gf(flops, rawDX))  raw dW \(gf(flops, rawDW))")
             let xv = Variable(x, requiresGrad: true), wv = Variable(w, requiresGrad: true)
             let frozen = Tape(pool: pool, recording: false)
             let fwd = try bestThrowing { _ = try frozen.linear(xv, weight: wv) }
@@ -72,9 +72,10 @@ struct KernelBench: ParsableCommand {
                 try tape.backward(tape.sum(y))
             }
             print(pad(s.name, 26) + pad("\(s.tokens)×\(s.input)×\(s.output)", 18)
-                  + pad(gf(flops, raw), 10) + pad(gf(flops, fwd), 12) + pad(gf(3 * flops, both), 12))
+                  + pad(gf(flops, raw), 10) + pad(gf(flops, rawDX), 10) + pad(gf(flops, rawDW), 10)
+                  + pad(gf(flops, fwd), 12) + pad(gf(3 * flops, both), 12))
         }
-        RowKernelBench(pool: pool, repeats: repeats).run()
+        runRowKernels(pool: pool)
     }
 
     func best(_ body: () -> Void) -> Double {
@@ -100,5 +101,5 @@ struct KernelBench: ParsableCommand {
     }
 
     func gf(_ flops: Double, _ seconds: Double) -> String { String(format: "%.1f", flops / seconds / 1e9) }
-    func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s + " " : s + String(repeating: " ", count: n - s.count) }
+    func pad(_ s: String, _ n: Int) -> String { Fmt.pad(s, n) }
 }

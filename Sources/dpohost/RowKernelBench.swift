@@ -4,11 +4,8 @@ import TensorCore
 
 /// The non-BLAS kernels of one tiny-shape step (8 rows of 128 tokens, hidden 64, 4 heads of 16,
 /// MLP 256, vocab 1000), timed alone: at these shapes they, not the matrix products, set the pace.
-struct RowKernelBench {
-    let pool: WorkerPool
-    let repeats: Int
-
-    func run() {
+extension KernelBench {
+    func runRowKernels(pool: WorkerPool) {
         let rows = 8, length = 128, hidden = 64, heads = 4, headDim = 16, mlp = 256, vocab = 1000
         let tokens = rows * length
         var rng = SplitMix64(seed: 2)
@@ -27,7 +24,7 @@ struct RowKernelBench {
         let inv = RotaryKernel.inverseFrequencies(rotaryDims: 4, base: 10000)
 
         print("\nnon-BLAS kernels, tiny step shapes (best of \(repeats), \(pool.threads) threads)")
-        print(pad("kernel", 34) + pad("elements", 12) + pad("µs", 10) + "ns/element")
+        print(Fmt.pad("kernel", 34) + Fmt.pad("elements", 12) + Fmt.pad("µs", 10) + "ns/element")
         let cases: [(String, Int, () -> Void)] = [
             ("gelu (erf) forward", tokens * mlp, {
                 Pointwise.forward(.geluErf, x: act.pointer, y: actOut.pointer, count: tokens * mlp, pool: pool) }),
@@ -87,24 +84,19 @@ struct RowKernelBench {
                                                       dv: g.pointer, pool: pool) }),
             ]
         }
-        dispatchLatency()
+        dispatchLatency(pool: pool)
         for (name, elements, body) in cases + attentionCases {
-            body()
-            var best = Double.infinity
-            for _ in 0..<repeats {
-                let start = DispatchTime.now().uptimeNanoseconds
-                body()
-                best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start))
-            }
-            print(pad(name, 34) + pad("\(elements)", 12) + pad(String(format: "%.1f", best / 1000), 10)
-                  + String(format: "%.2f", best / Double(elements)))
+            let nanoseconds = best(body) * 1e9
+            print(Fmt.pad(name, 34) + Fmt.pad("\(elements)", 12) + Fmt.pad(Fmt.f(nanoseconds / 1000, 1), 10)
+                  + Fmt.f(nanoseconds / Double(elements), 2))
         }
     }
 
     /// What one parallel dispatch costs when the workers have been idle for a while (as between
-    /// two ops of a step): median over 500 dispatches of 20 µs of work per worker, less those
-    /// 20 µs, after gaps of 0 to 200 µs.
-    func dispatchLatency() {
+    /// two ops of a step): median over 500 dispatches of `work` per worker, less `work`, after
+    /// gaps of 0 to 200 µs.
+    func dispatchLatency(pool: WorkerPool) {
+        let work: UInt64 = 100_000
         for gap in [0, 20, 200] {
             var times: [Double] = []
             for _ in 0..<500 {
@@ -112,16 +104,15 @@ struct RowKernelBench {
                 while DispatchTime.now().uptimeNanoseconds < until {}
                 let start = DispatchTime.now().uptimeNanoseconds
                 pool.parallelFor(pool.threads, grain: 1) { _ in
-                    let end = DispatchTime.now().uptimeNanoseconds + 100_000
+                    let end = DispatchTime.now().uptimeNanoseconds + work
                     while DispatchTime.now().uptimeNanoseconds < end {}
                 }
-                times.append(Double(DispatchTime.now().uptimeNanoseconds - start) - 100_000)
+                times.append(Double(DispatchTime.now().uptimeNanoseconds - start) - Double(work))
             }
             times.sort()
-            print("parallel dispatch overhead after \(gap) µs idle: median \(String(format: "%.1f", times[250] / 1000)) µs, "
-                  + "90th percentile \(String(format: "%.1f", times[450] / 1000)) µs")
+            print("parallel dispatch overhead after \(gap) µs idle: median \(Fmt.f(times[250] / 1000, 1)) µs, "
+                  + "90th percentile \(Fmt.f(times[450] / 1000, 1)) µs")
         }
     }
 
-    func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s + " " : s + String(repeating: " ", count: n - s.count) }
 }

@@ -76,6 +76,13 @@ public enum AttentionKernel {
         }
     }
 
+    /// Per batch row: true when none of its keys is padding (the vectorised softmax applies).
+    static func unmaskedRows(_ keyMask: [Int32]?, _ s: AttentionShape) -> [Bool] {
+        (0..<s.batch).map { b in
+            keyMask.map { m in !m[(b * s.keyLength)..<((b + 1) * s.keyLength)].contains(0) } ?? true
+        }
+    }
+
     /// Softmax over `row[0..<count]` (the causal prefix), zeros over `row[count..<width]`.
     @inline(__always)
     static func softmaxPrefix(_ row: UnsafeMutablePointer<Float>, count: Int, width: Int) {

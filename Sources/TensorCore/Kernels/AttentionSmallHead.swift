@@ -64,6 +64,9 @@ extension AttentionKernel {
         let p = UnsafeSendable((q, k, v, probs, dOut, dq, dk, dv))
         let d = s.headDim, tq = s.queryLength, tk = s.keyLength
         let ldq = s.queryHeads * d, ldk = s.keyValueHeads * d
+        let needScores = dq != nil || dk != nil
+        // Key j is seen by queries i >= j - offset; P (and so dS) is zero elsewhere.
+        let firstQuery = { (j: Int) in max(0, j - s.offset) }
         pool.parallelFor(s.batch * s.keyValueHeads, grain: 1) { r in
             let (q, k, v, probs, dOut, dq, dk, dv) = p.value
             let values = TransposedHead(length: tk, headDim: d)
@@ -73,14 +76,11 @@ extension AttentionKernel {
                 let b = bg / s.keyValueHeads, g = bg % s.keyValueHeads
                 let kOff = b * tk * ldk + g * d
                 let kp = k + kOff, vp = v + kOff
-                let needScores = dq != nil || dk != nil
                 if needScores { values.pack(vp, ld: ldk) }
                 for h in (g * s.group)..<((g + 1) * s.group) {
                     let pr = probs + (b * s.queryHeads + h) * tq * tk
                     let qOff = b * tq * ldq + h * d
                     let qp = q + qOff, dop = dOut + qOff
-                    // Key j is seen by queries i >= j - offset; P (and so dS) is zero elsewhere.
-                    let firstQuery = { (j: Int) in max(0, j - s.offset) }
                     if let dv {
                         for j in 0..<tk where firstQuery(j) < tq {
                             let i0 = firstQuery(j)
@@ -112,13 +112,6 @@ extension AttentionKernel {
                     }
                 }
             }
-        }
-    }
-
-    /// Per batch row: true when none of its keys is padding (the vectorised softmax applies).
-    static func unmaskedRows(_ keyMask: [Int32]?, _ s: AttentionShape) -> [Bool] {
-        (0..<s.batch).map { b in
-            keyMask.map { m in !m[(b * s.keyLength)..<((b + 1) * s.keyLength)].contains(0) } ?? true
         }
     }
 
