@@ -75,22 +75,44 @@ extension HostAPI {
             let instance = try HostAPI.modelInstance(ctx, "kv_cache_append")
             let key = try ctx.arena.float(k, "k"), value = try ctx.arena.float(v, "v")
             let ok = try requireOut(outK, "out_k"), ov = try requireOut(outV, "out_v")
-            guard instance.cacheEnabled else {
-                ok.pointee = ctx.arena.add(key)
-                ov.pointee = ctx.arena.add(value)
-                return
-            }
+            instance.appendsKeys = true
+            let out = try HostAPI.appendKeys(instance, layer: layer, key: key, value: value, tape: ctx.arena.tape)
+            ok.pointee = ctx.arena.add(out.key)
+            ov.pointee = ctx.arena.add(out.value)
+        } }
+    }
+
+    /// `kv_cache_append` by the instance's cache mode: the keys and values the layer attends to.
+    static func appendKeys(_ instance: PluginInstance, layer: Int32, key: Variable, value: Variable,
+                           tape: Tape) throws -> (key: Variable, value: Variable) {
+        switch instance.cacheMode {
+        case .off:
+            return (key, value)
+        case .generation:
             // The cache holds values only: generation never back-propagates.
-            let tape = ctx.arena.tape
             var fullK = tape.detach(key), fullV = tape.detach(value)
             if let past = instance.kvCache[layer] {
                 fullK = try tape.concat([past.key, fullK], axis: 1)
                 fullV = try tape.concat([past.value, fullV], axis: 1)
             }
             instance.kvCache[layer] = (fullK, fullV)
-            ok.pointee = ctx.arena.add(fullK)
-            ov.pointee = ctx.arena.add(fullV)
-        } }
+            return (fullK, fullV)
+        case .recordPrompt:
+            guard instance.kvCache[layer] == nil else {
+                throw HostCallError.invalid("kv_cache_append: layer \(layer) appended twice in one forward")
+            }
+            instance.kvCache[layer] = (key, value)
+            return (key, value)
+        case .continuePrompt:
+            guard let prompt = instance.kvCache[layer] else {
+                throw HostCallError.invalid("kv_cache_append: layer \(layer) kept no keys in the shared-prompt pass")
+            }
+            guard !instance.continuedLayers.contains(layer) else {
+                throw HostCallError.invalid("kv_cache_append: layer \(layer) appended twice in one forward")
+            }
+            instance.continuedLayers.insert(layer)
+            return (try tape.prefixed(key, with: prompt.key), try tape.prefixed(value, with: prompt.value))
+        }
     }
 }
 

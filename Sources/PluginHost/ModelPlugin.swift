@@ -73,11 +73,60 @@ public struct ModelPlugin {
     /// projects through `lm_head` leaves the others 0. nil: every position.
     public func forward(inputIDs: IndexTensor, attentionMask: IndexTensor, positionIDs: IndexTensor? = nil,
                         useCache: Bool = false, logitRows: RowSelection? = nil, tape: Tape) throws -> Variable {
+        try run(inputIDs: inputIDs, attentionMask: attentionMask, positionIDs: positionIDs,
+                cacheMode: useCache ? .generation : .off, logitRows: logitRows, tape: tape)
+    }
+
+    /// Logits `[N, T - prompt, V]` of positions `prompt..<T` of `inputIDs`/`attentionMask`
+    /// `[N, T]`, whose first `prompt` positions are the same in rows r and r + P for
+    /// P = `promptRows` (a preference batch: its B pairs, N = 2B). Those positions run once, on
+    /// rows 0..<P, keeping each layer's keys and values (the plugin's `kv_cache_append`); every
+    /// row then runs its own positions against them. Causal attention makes that the rows' own
+    /// result (no position sees a later one), for (N - P)·prompt fewer positions through every
+    /// block. Recorded on `tape`: gradients reach the prompt pass through the shared keys.
+    /// `logitRows`: the positions of `[N * (T - prompt)]` whose logits are read.
+    /// nil when the plugin does not pass its keys through `kv_cache_append` (use `forward`).
+    public func forwardSharingPrompt(inputIDs: IndexTensor, attentionMask: IndexTensor, prompt: Int, promptRows: Int,
+                                     logitRows: RowSelection? = nil, tape: Tape) throws -> Variable? {
+        let (n, t) = (inputIDs.shape[0], inputIDs.shape[1])
+        precondition(prompt > 0 && prompt < t && promptRows > 0 && n % promptRows == 0,
+                     "forwardSharingPrompt: prompt \(prompt) of \(t) positions, \(promptRows) prompt rows of \(n)")
+        guard instance.appendsKeys != false else { return nil }
+        instance.kvCache = [:]
+        instance.continuedLayers = []
+        defer {
+            instance.kvCache = [:]
+            instance.continuedLayers = []
+        }
+        let head = 0..<prompt
+        _ = try run(inputIDs: inputIDs.rows(0..<promptRows).columns(head),
+                    attentionMask: attentionMask.rows(0..<promptRows).columns(head), positionIDs: nil,
+                    cacheMode: .recordPrompt, logitRows: RowSelection(rows: promptRows * prompt) { _ in false }, tape: tape)
+        guard !instance.kvCache.isEmpty else {
+            instance.appendsKeys = false
+            return nil
+        }
+        let logits = try run(inputIDs: inputIDs.columns(prompt..<t), attentionMask: attentionMask,
+                             positionIDs: try IndexTensor(shape: [n, t - prompt], values: (0..<n).flatMap { _ in (prompt..<t).map(Int32.init) }),
+                             cacheMode: .continuePrompt, logitRows: logitRows, tape: tape)
+        let skipped = Set(instance.kvCache.keys).subtracting(instance.continuedLayers)
+        guard skipped.isEmpty else {
+            throw PluginError.pluginFailed(plugin: instance.plugin.name, call: "forward", status: Int32(DPH_ERR_INVALID_ARGUMENT),
+                                           message: "layers \(skipped.sorted()) kept keys in the shared-prompt pass but did not append to them after it")
+        }
+        return logits
+    }
+
+    private func run(inputIDs: IndexTensor, attentionMask: IndexTensor, positionIDs: IndexTensor?,
+                     cacheMode: KeyValueCacheMode, logitRows: RowSelection?, tape: Tape) throws -> Variable {
         let forward = vtable.forward!
         let state = instance.state
-        instance.cacheEnabled = useCache
+        instance.cacheMode = cacheMode
         instance.logitRows = logitRows
-        defer { instance.logitRows = nil }
+        defer {
+            instance.logitRows = nil
+            instance.cacheMode = .off
+        }
         var out: dph_tensor = 0
         var arena: TensorArena?
         var ended = false
@@ -90,7 +139,7 @@ public struct ModelPlugin {
             args.input_ids = a.add(inputIDs)
             args.attention_mask = a.add(attentionMask)
             args.position_ids = positionIDs.map(a.add) ?? 0
-            args.use_cache = useCache ? 1 : 0
+            args.use_cache = cacheMode == .off ? 0 : 1
             return forward(HostAPI.table, p, state, &args, &out)
         }
         ended = true

@@ -18,7 +18,12 @@ public final class PluginInstance {
     /// Whether `run_block` checkpoints blocks on recording forwards (set by the trainer).
     var activationCheckpointing = false
     var kvCache: [Int32: (key: Variable, value: Variable)] = [:]
-    var cacheEnabled = false
+    var cacheMode = KeyValueCacheMode.off
+    /// Layers whose recorded prompt keys the continuation pass has read (see `.continuePrompt`).
+    var continuedLayers: Set<Int32> = []
+    /// Whether the plugin's forward passes its keys through `kv_cache_append` (nil: not seen
+    /// yet). One that does not cannot continue from a shared prompt's keys.
+    var appendsKeys: Bool?
     /// Rows of the output `lm_head` computes during the current forward (nil: all of them).
     var logitRows: RowSelection?
     /// Handles `linear` for weights the host split across ranks (tensor parallelism).
@@ -55,6 +60,22 @@ public final class PluginInstance {
             throw PluginError.badDescriptor(path: plugin.path, detail: "plugin '\(plugin.name)' is a \(plugin.kind) plugin, not a \(kind) plugin")
         }
     }
+}
+
+/// What `kv_cache_append` and `lm_head` do during a model forward.
+enum KeyValueCacheMode: Equatable {
+    /// Keys and values pass through unchanged (training, evaluation).
+    case off
+    /// Each layer's keys and values are appended (detached) to the cache and returned whole:
+    /// generation, a few tokens at a time.
+    case generation
+    /// The pass over a prompt that several rows share: each layer's keys and values are kept as
+    /// they are (on the tape, so gradients reach the prompt's activations) and `lm_head` returns
+    /// zeros without projecting (no logit of the prompt is read).
+    case recordPrompt
+    /// The pass over the rows that continue from the recorded prompt: row r attends to prompt row
+    /// `r % prompts` (the recorded keys repeated along the batch) and then to its own keys.
+    case continuePrompt
 }
 
 /// A parsed HF config.json with dotted-key lookups.

@@ -24,3 +24,20 @@ public struct IndexTensor: Sendable, Equatable {
         set { values[i * shape[1] + j] = newValue }
     }
 }
+
+extension IndexTensor {
+    /// Rows `range` of a `[N, T]` tensor.
+    public func rows(_ range: Range<Int>) -> IndexTensor {
+        precondition(rank == 2 && range.lowerBound >= 0 && range.upperBound <= shape[0], "IndexTensor.rows: \(range) of \(shape)")
+        return try! IndexTensor(shape: [range.count, shape[1]],
+                                values: Array(values[(range.lowerBound * shape[1])..<(range.upperBound * shape[1])]))
+    }
+
+    /// Columns `range` of a `[N, T]` tensor.
+    public func columns(_ range: Range<Int>) -> IndexTensor {
+        precondition(rank == 2 && range.lowerBound >= 0 && range.upperBound <= shape[1], "IndexTensor.columns: \(range) of \(shape)")
+        let t = shape[1]
+        return try! IndexTensor(shape: [shape[0], range.count],
+                                values: (0..<shape[0]).flatMap { n in values[(n * t + range.lowerBound)..<(n * t + range.upperBound)] })
+    }
+}

@@ -190,6 +190,21 @@ final class FiniteDifferenceTests: XCTestCase {
         }
     }
 
+    func testPrefixedRowsGradientsSumOverTheRowsThatShareAPrefix() throws {
+        // 6 rows after 2 prefix rows (each read by 3 rows), 3 positions after 2, heads of [2, 2].
+        try assertGradients([[6, 3, 2, 2], [2, 2, 2, 2]]) { t, v, _ in try t.prefixed(v[0], with: v[1]) }
+        try assertGradients([[2, 1, 3], [2, 4, 3]]) { t, v, _ in try t.prefixed(v[0], with: v[1]) }
+    }
+
+    func testPrefixedRowsPutEachRowAfterItsPrefixRow() throws {
+        let tape = Tape(pool: .serial)
+        let x = Variable(try Tensor(shape: [4, 1, 1], values: [10, 11, 12, 13]))
+        let prefix = Variable(try Tensor(shape: [2, 2, 1], values: [1, 2, 3, 4]))
+        XCTAssertEqual(try tape.prefixed(x, with: prefix).value.scalars, [1, 2, 10, 3, 4, 11, 1, 2, 12, 3, 4, 13])
+        XCTAssertThrowsError(try tape.prefixed(Variable(Tensor(zeros: [3, 1, 1])), with: prefix))
+        XCTAssertThrowsError(try tape.prefixed(Variable(Tensor(zeros: [4, 1, 2])), with: prefix))
+    }
+
     func testRandomlyShapedModelPiecesAgreeWithFiniteDifferences() throws {
         // Shapes themselves drawn at random per seed: a norm + linear + attention + rotary block.
         for seed: UInt64 in [11, 12, 13, 14] {

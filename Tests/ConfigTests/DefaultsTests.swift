@@ -59,6 +59,7 @@ final class DefaultsTests: XCTestCase {
         XCTAssertEqual(c.refModelMixupAlpha, 0.6)
         XCTAssertEqual(c.refModelSyncSteps, 512)
         XCTAssertFalse(c.precomputeRefLogProbs)
+        XCTAssertTrue(c.sharePrompt)
         XCTAssertEqual(c.extras, [:])
         XCTAssertEqual(c.datasetOptions["hh"], ["data_dir": "data/hh-rlhf"])
         XCTAssertEqual(c.datasetOptions["jsonl"], [:])

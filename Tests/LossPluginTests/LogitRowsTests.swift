@@ -61,9 +61,11 @@ final class LogitRowsTests: XCTestCase {
         let plugin = try LossPlugin(try PluginLoader.load(path: library.path))
         let g = try LossVariant.dpo.file()
         let models = try PreferenceModels()
-        let modelLoss = ModelLoss(policy: models.policy, reference: nil,
+        var modelLoss = ModelLoss(policy: models.policy, reference: nil,
                                   loss: CombinedLoss([WeightedLoss(name: "loss", computation: LossComputation(plugin: plugin))]),
                                   pool: models.pool)
+        // Whole rows: with a shared prompt the losses would see only the positions after it.
+        modelLoss.sharesPrompts = false
         let labels = try g.indexTensor(named: "concatenated_labels")
         XCTAssertEqual(labels.values[1], -100, "the golden batch's first label is part of the prompt")
         let outcome = try modelLoss.compute(ids: try g.indexTensor(named: "concatenated_input_ids"),

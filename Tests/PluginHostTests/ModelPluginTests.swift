@@ -85,4 +85,43 @@ final class ModelPluginTests: XCTestCase {
                                    contains: ["failed in configure", "no key 'vocab_size'"])
         XCTAssertThrowsPluginError(try model.configure(configJSON: "not json"), contains: ["not a JSON object"])
     }
+
+    func loadTinyLinear(_ source: String = ModelPluginTests.source, in dir: URL) throws -> ModelPlugin {
+        let model = try ModelPlugin(try PluginLoader.load(path: try Build.plugin(code: source, into: dir, name: "tiny")))
+        try model.configure(configJSON: #"{"vocab_size": 5, "n_embd": 3}"#)
+        let values = (0..<15).map { Float($0) * 0.1 - 0.7 }
+        try model.bind(["wte.weight": Variable(try Tensor(shape: [5, 3], values: values)),
+                        "lm_head.weight": Variable(try Tensor(shape: [5, 3], values: values.reversed()))])
+        return model
+    }
+
+    func testAModelThatPassesNoKeysThroughTheCacheCannotShareAPrompt() throws {
+        let dir = try Build.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let model = try loadTinyLinear(in: dir)
+        let ids = try IndexTensor(shape: [2, 4], values: [1, 2, 3, 4, 1, 2, 0, 4])
+        for _ in 0..<2 {
+            XCTAssertNil(try model.forwardSharingPrompt(inputIDs: ids, attentionMask: IndexTensor(shape: [2, 4], repeating: 1),
+                                                        prompt: 2, promptRows: 1, tape: Tape(pool: .serial)))
+        }
+        XCTAssertEqual(model.instance.appendsKeys, false)
+        XCTAssertTrue(model.instance.kvCache.isEmpty)
+    }
+
+    func testAModelThatKeepsPromptKeysButDoesNotAppendAfterThemFails() throws {
+        let dir = try Build.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        // Appends only when the host gives no positions: the prompt pass, not the one after it.
+        let source = Self.source.replacingOccurrences(of: "TRY(host->embedding(ctx, a->input_ids, wte, &x));", with: """
+            TRY(host->embedding(ctx, a->input_ids, wte, &x));
+            if (a->position_ids == 0) { dph_tensor k, v; TRY(host->kv_cache_append(ctx, 0, x, x, &k, &v)); }
+            """)
+        let model = try loadTinyLinear(source, in: dir)
+        let ids = try IndexTensor(shape: [2, 4], values: [1, 2, 3, 4, 1, 2, 0, 4])
+        XCTAssertThrowsPluginError(try model.forwardSharingPrompt(inputIDs: ids, attentionMask: IndexTensor(shape: [2, 4], repeating: 1),
+                                                                   prompt: 2, promptRows: 1, tape: Tape(pool: .serial)) as Any,
+                                   contains: ["layers [0] kept keys in the shared-prompt pass but did not append to them after it"])
+        XCTAssertTrue(model.instance.kvCache.isEmpty)
+    }
 }
+

@@ -8,8 +8,9 @@ import XCTest
 /// ActivationCheckpointingTests show it per gradient). Under MPI the comparison is also between
 /// runs with the same ranks and collectives in the same order; the tolerances of the shared
 /// helpers (1e-4 relative on metrics, 1e-6 on SGD-updated weights) are kept there.
+/// Checkpointed runs never share prompts, so the plain runs do not either (`share_prompt=false`).
 final class CheckpointedTrainingTests: XCTestCase, CLIRunning {
-    let dpo = ["loss=dpo", "loss.beta=0.1", "n_examples=12"]
+    let dpo = ["loss=dpo", "loss.beta=0.1", "n_examples=12", "share_prompt=false"]
 
     func testBasicTrainerGivesIdenticalLossesAndWeightsWithCheckpointing() throws {
         let plain = tempRun("plain"), checkpointed = tempRun("checkpointed")

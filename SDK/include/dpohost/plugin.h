@@ -138,7 +138,10 @@ enum {
 
 /* Inputs of one loss call; B = pairs in the batch (B = rows for SFT). Handles belong to the
  * call's ctx. Policy tensors carry gradient, reference ones do not. Fields whose level the
- * plugin did not declare in `needs` are 0. Rows 0..B-1 are chosen, B..2B-1 rejected. */
+ * plugin did not declare in `needs` are 0. Rows 0..B-1 are chosen, B..2B-1 rejected.
+ * T: the positions each row ran on its own. A prompt that a pair's rows share may run once
+ * (share_prompt), and its leading positions, whose logits score no counted label, are then
+ * left out of every input; a loss needing every logit row always gets the whole rows. */
 typedef struct dph_loss_inputs {
     uint32_t struct_size;
     int64_t batch_pairs;
@@ -161,7 +164,8 @@ typedef struct dph_forward_args {
     dph_tensor input_ids;      /* [N, T] int32 */
     dph_tensor attention_mask; /* [N, T] int32, 1 = real token, 0 = padding */
     dph_tensor position_ids;   /* [N, T] int32, or 0 for 0..T-1 on every row */
-    int32_t use_cache;         /* nonzero: generation; append keys/values through kv_cache_append */
+    int32_t use_cache;         /* nonzero: keys/values go through kv_cache_append (generation, or the
+                                * host's shared-prompt passes); attention_mask spans the keys */
 } dph_forward_args;
 
 /* ------------------------------------------------------------------ the host table */
@@ -272,7 +276,12 @@ struct dph_host_api {
     /* During `forward`: a handle (in this ctx) to the declared parameter, on the tape. */
     dph_status (*parameter)(dph_ctx *ctx, const char *name, dph_tensor *out);
     /* During a cached forward: appends k/v [B,T,Hkv,d] of `layer` to the instance's cache and
-     * returns the full keys/values so far. Without use_cache it returns k and v unchanged. */
+     * returns the full keys/values so far (attend to those). Without use_cache it returns k and
+     * v unchanged. The host also uses it to run a prompt that several rows share only once (a
+     * preference pair's chosen and rejected rows): a first forward over the prompt, whose keys
+     * it keeps (its logits are never read: lm_head returns zeros), then one over the rest of
+     * every row, with the prompt's keys in front of each row's own. Call it once per layer in
+     * every cached forward, with the keys the layer's attention would use (after rotary). */
     dph_status (*kv_cache_append)(dph_ctx *ctx, int32_t layer, dph_tensor k, dph_tensor v,
                                   dph_tensor *out_k, dph_tensor *out_v);
 

@@ -6,6 +6,7 @@ extension Tape {
     /// the output is 0 and passes no gradient back. nil, or a selection of every row: exactly
     /// `linear`. The selected rows of `x` are gathered into one dense block so the product runs
     /// once, writing straight into the output, which is then spread to the selected rows in place.
+    /// A selection of no rows computes nothing: the output is a view of one zero.
     public func lmHead(_ x: Variable, weight: Variable, bias: Variable? = nil, layout: LinearLayout = .outIn,
                        rows: RowSelection?) throws -> Variable {
         guard let rows, !rows.isAll else { return try linear(x, weight: weight, bias: bias, layout: layout) }
@@ -15,6 +16,11 @@ extension Tape {
             throw TensorError.shapeMismatch(op: "lmHead", detail: "input \(x.shape) has \(total) rows, the row selection \(rows.rows)")
         }
         let (k, inFeatures, wOut) = (rows.count, f.inFeatures, f.outFeatures)
+        if k == 0 {
+            let shape = Array(x.shape.dropLast()) + [wOut]
+            let zero = Tensor(storage: TensorStorage(count: 1), shape: shape, strides: shape.map { _ in 0 })
+            return Variable(zero, requiresGrad: false)
+        }
         let wv = weight.value.contiguous()
         let xk = Tensor(uninitialized: [k, inFeatures])
         rows.gather(x.value.contiguous().pointer, into: xk.pointer, width: inFeatures, pool: pool)

@@ -50,6 +50,54 @@ extension Tape {
         }
     }
 
+    /// Row r of `x [N, T, ...]` after row `r % P` of `prefix [P, S, ...]` along axis 1, as
+    /// `[N, S + T, ...]`: the keys of rows whose first S positions ran once for every N / P of them
+    /// (a shared prompt). Backward: each prefix row sums the gradients of the rows that read it.
+    public func prefixed(_ x: Variable, with prefix: Variable) throws -> Variable {
+        let (xs, ps) = (x.shape, prefix.shape)
+        guard xs.count >= 2, ps.count == xs.count, Array(ps.dropFirst(2)) == Array(xs.dropFirst(2)),
+              ps[0] > 0, xs[0] % ps[0] == 0 else {
+            throw TensorError.shapeMismatch(op: "prefixed", detail: "rows \(xs) cannot follow prefix rows \(ps)")
+        }
+        let (n, t, p, s) = (xs[0], xs[1], ps[0], ps[1])
+        let inner = xs.dropFirst(2).reduce(1, *)
+        let (xBlock, pBlock) = (t * inner, s * inner)
+        let xv = x.value.contiguous(pool: pool), pv = prefix.value.contiguous(pool: pool)
+        let out = Tensor(uninitialized: [n, s + t] + xs.dropFirst(2))
+        let io = UnsafeSendable((xv.pointer, pv.pointer, out.pointer))
+        pool.parallelFor(n, grain: 1) { rows in
+            let (x, prefix, out) = io.value
+            for r in rows {
+                let row = out + r * (pBlock + xBlock)
+                row.update(from: prefix + (r % p) * pBlock, count: pBlock)
+                (row + pBlock).update(from: x + r * xBlock, count: xBlock)
+            }
+        }
+        return result(out, inputs: [x, prefix]) { [pool] dy in
+            let g = dy.contiguous(pool: pool)
+            let dx = x.requiresGrad ? Tensor(uninitialized: xs) : nil
+            let dp = prefix.requiresGrad ? Tensor(uninitialized: ps) : nil
+            let io = UnsafeSendable((g.pointer, dx?.pointer, dp?.pointer))
+            pool.parallelFor(max(n, p), grain: 1) { rows in
+                let (g, dx, dp) = io.value
+                for r in rows {
+                    if let dx, r < n { (dx + r * xBlock).update(from: g + r * (pBlock + xBlock) + pBlock, count: xBlock) }
+                    // Prefix row r: its readers r, r + P, ... summed in that order.
+                    if let dp, r < p {
+                        let d = dp + r * pBlock
+                        d.update(from: g + r * (pBlock + xBlock), count: pBlock)
+                        for reader in stride(from: r + p, to: n, by: p) {
+                            let src = g + reader * (pBlock + xBlock)
+                            for j in 0..<pBlock { d[j] += src[j] }
+                        }
+                    }
+                }
+            }
+            if let dx { try x.accumulate(dx, pool: pool) }
+            if let dp { try prefix.accumulate(dp, pool: pool) }
+        }
+    }
+
     /// Cuts `x` along `axis` into pieces of `sizes` (which must add up to that axis).
     public func split(_ x: Variable, sizes: [Int], axis: Int) throws -> [Variable] {
         guard axis >= 0, axis < x.shape.count, sizes.allSatisfy({ $0 >= 0 }), sizes.reduce(0, +) == x.shape[axis] else {

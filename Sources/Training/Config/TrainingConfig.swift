@@ -156,6 +156,8 @@ public struct TrainingConfig: Sendable, Equatable {
     public var refModelMixupAlpha: Double
     public var refModelSyncSteps: Int
     public var precomputeRefLogProbs: Bool
+    /// Run a preference pair's shared prompt once (`ModelLoss.sharesPrompts`).
+    public var sharePrompt: Bool
     /// Seconds one collective (FSDP) may wait for the other ranks before the job is aborted.
     public var collectiveTimeoutSecs: Double
 
@@ -172,7 +174,7 @@ public struct TrainingConfig: Sendable, Equatable {
         "n_examples", "n_eval_examples", "trainer", "optimizer", "warmup_steps", "activation_checkpointing",
         "eval_every", "minimum_log_interval_secs", "model", "loss", "resume", "threads", "plugins", "progress",
         "max_completion_length", "truncation_mode", "sync_ref_model", "ref_model_mixup_alpha",
-        "ref_model_sync_steps", "precompute_ref_log_probs", "dataset_options", "collective_timeout_secs",
+        "ref_model_sync_steps", "precompute_ref_log_probs", "share_prompt", "dataset_options", "collective_timeout_secs",
     ]
 
     /// Reads a fully resolved tree (no `???`, no `${...}`).
@@ -222,6 +224,7 @@ public struct TrainingConfig: Sendable, Equatable {
         refModelMixupAlpha = try r.double("ref_model_mixup_alpha")
         refModelSyncSteps = try r.positive("ref_model_sync_steps")
         precomputeRefLogProbs = try r.bool("precompute_ref_log_probs")
+        sharePrompt = try r.bool("share_prompt")
         collectiveTimeoutSecs = try r.double("collective_timeout_secs")
         var datasetOptions: [String: [String: String]] = [:]
         if let node = root["dataset_options"], node != .null {

@@ -69,6 +69,7 @@ public final class BasicTrainer {
     /// Reference log-probs computed once before training (`precompute_ref_log_probs`).
     private var referenceCache: ReferenceLogProbCache?
     private var memoryReported = false
+    private var sharedPromptReported = false
     private var firstEval: [String: Double] = [:]
     private var lastEval: [String: Double] = [:]
 
@@ -216,8 +217,17 @@ public final class BasicTrainer {
     /// Policy (on `tape`) and reference (no-grad, or cached) logits for one batch, then the loss plugins.
     func lossOf(_ batch: Batch, split: LossMetricSplit, tape: Tape) throws -> LossOutcome {
         let (ids, mask, labels) = run.sftMode ? (batch.chosenIds, batch.chosenMask, batch.chosenLabels) : batch.concatenated()
-        return try ModelLoss(policy: run.policy, reference: run.reference, loss: run.loss, pool: pool)
-            .compute(ids: ids, mask: mask, labels: labels, chosenOnly: run.sftMode,
+        var model = ModelLoss(policy: run.policy, reference: run.reference, loss: run.loss, pool: pool)
+        model.sharesPrompts = run.config.sharePrompt
+        if !sharedPromptReported {
+            model.sharedPromptRan = { [self] prompt, positions in
+                sharedPromptReported = true
+                if share.isRoot {
+                    log("share_prompt: each pair's first \(prompt.length) of \(positions) positions run once for chosen and rejected (a batch shares up to its shortest prompt)")
+                }
+            }
+        }
+        return try model.compute(ids: ids, mask: mask, labels: labels, chosenOnly: run.sftMode,
                      cachedReference: try referenceCache.map { try $0.lookup(batch) }, split: split, tape: tape)
     }
 

@@ -14,6 +14,12 @@ public struct ModelLoss {
     /// elsewhere (the other rows are 0 and never read). False: every position, as the reference
     /// implementation does (same losses and gradients; `bench step --all-logit-rows`).
     public var selectsLogitRows = true
+    /// Run a preference batch's shared prompt once per pair (`SharedPrompt`) when both models
+    /// can: same losses, same gradients up to rounding. False: every row whole, as the reference
+    /// implementation does (`share_prompt=false`, `bench step --no-shared-prompt`).
+    public var sharesPrompts = true
+    /// Called with the shared prompt and the rows' length when a forward ran one (for a log line).
+    public var sharedPromptRan: ((SharedPrompt, Int) -> Void)?
 
     public init(policy: LanguageModel, reference: LanguageModel?, loss: CombinedLoss, pool: WorkerPool) {
         self.policy = policy
@@ -51,21 +57,49 @@ public struct ModelLoss {
         // reused by the policy forward) and only the reference logits remain.
         // When no loss reads whole logits, the reference's are reduced to label log-probs at once,
         // so its [N, T, V] logits are not alive during the policy's forward and backward.
-        let rows = logitRows(labels: labels)
+        // With a shared prompt, the models return the logits of the positions after it, and the
+        // losses read those with the matching labels.
+        let prompt = chosenOnly ? nil : sharedPrompt(ids: ids, mask: mask, labels: labels)
+        let lossLabels = prompt?.rowPart(labels) ?? labels
+        let rows = logitRows(labels: lossLabels)
         var referenceLogits: Variable?, referenceTokens: Variable?
         if cachedReference == nil, let reference {
             let noGrad = Tape(pool: pool, recording: false)
-            let logits = try reference.forward(ids: ids, mask: mask, logitRows: rows, tape: noGrad)
-            if loss.needsLogits { referenceLogits = logits } else { referenceTokens = try noGrad.labelLogProbs(logits: logits, labels: labels) }
+            let logits = try forward(reference, ids: ids, mask: mask, labels: labels, prompt: prompt, logitRows: rows, tape: noGrad)
+            if loss.needsLogits { referenceLogits = logits } else { referenceTokens = try noGrad.labelLogProbs(logits: logits, labels: lossLabels) }
         }
         phase?("reference forward")
-        let logits = try policy.forward(ids: ids, mask: mask, logitRows: rows, tape: tape)
+        let logits = try forward(policy, ids: ids, mask: mask, labels: labels, prompt: prompt, logitRows: rows, tape: tape)
         phase?("policy forward")
-        let batch = try LossBatch(policyLogits: logits, referenceLogits: referenceLogits, labels: labels,
+        let batch = try LossBatch(policyLogits: logits, referenceLogits: referenceLogits, labels: lossLabels,
                                   layout: chosenOnly ? .chosenOnly : .preference, referenceTokenLogps: referenceTokens,
                                   referenceSequenceLogps: cachedReference)
         let outcome = try loss.compute(batch, split: split, tape: tape)
         phase?("loss")
         return outcome
+    }
+
+    /// The prompt both models may run once per pair, or nil: sharing off, a loss that reads
+    /// logits at prompt positions, activation checkpointing (a shared prompt's blocks could not
+    /// be recomputed alone) or FSDP (every unit would be gathered and reduced twice per step).
+    func sharedPrompt(ids: IndexTensor, mask: IndexTensor, labels: IndexTensor) -> SharedPrompt? {
+        guard sharesPrompts, !loss.needsEveryLogitRow, !policy.activationCheckpointing,
+              policy.fullySharded == nil, reference?.fullySharded == nil else { return nil }
+        return SharedPrompt(ids: ids, mask: mask, labels: labels)
+    }
+
+    /// `model`'s logits for `ids`, from position `prompt.length` on when there is a shared prompt.
+    /// `logitRows` selects rows of those positions.
+    func forward(_ model: LanguageModel, ids: IndexTensor, mask: IndexTensor, labels: IndexTensor, prompt: SharedPrompt?,
+                 logitRows: RowSelection?, tape: Tape) throws -> Variable {
+        guard let prompt else { return try model.forward(ids: ids, mask: mask, logitRows: logitRows, tape: tape) }
+        if let logits = try model.plugin.forwardSharingPrompt(inputIDs: ids, attentionMask: mask, prompt: prompt.length,
+                                                              promptRows: prompt.pairs, logitRows: logitRows, tape: tape) {
+            sharedPromptRan?(prompt, ids.shape[1])
+            return logits
+        }
+        // A plugin that keeps no keys runs whole rows; the same positions are cut from them.
+        let whole = try model.forward(ids: ids, mask: mask, logitRows: self.logitRows(labels: labels), tape: tape)
+        return try tape.slice(whole, axis: 1, range: prompt.length..<ids.shape[1])
     }
 }

@@ -54,6 +54,8 @@ struct StepBenchCase {
     var activationCheckpointing = false
     /// Project every position to the vocabulary, not only those whose label counts.
     var allLogitRows = false
+    /// Run each pair's prompt once (`ModelLoss.sharesPrompts`).
+    var sharedPrompt = true
 
     func run() throws -> StepBenchResult {
         let registry = PluginRegistry()
@@ -71,6 +73,7 @@ struct StepBenchCase {
                                   optimizer: RMSprop(), schedule: WarmupSchedule(baseLearningRate: 5e-7, warmupSteps: 150),
                                   maxGradNorm: 10, pool: pool)
         update.model.selectsLogitRows = !allLogitRows
+        update.model.sharesPrompts = sharedPrompt
         let input = try BenchBatch.make(pairs: pairs, length: shape.sequence, vocab: shape.size.vocab, loss: loss, seed: seed + 1)
 
         let cached = cachedReference && loss.cachesReference

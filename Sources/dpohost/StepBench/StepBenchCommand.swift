@@ -49,6 +49,9 @@ struct StepBench: ParsableCommand {
     var activationCheckpointing = false
     @Flag(help: "Project every position to the vocabulary, as PyTorch's benchmark does, instead of only those whose label counts (the trainer's default when no loss reads whole logits).")
     var allLogitRows = false
+    @Flag(inversion: .prefixedNo,
+          help: "Run each pair's prompt once for chosen and rejected (share_prompt, the trainer's default); --no-shared-prompt runs every row whole, as PyTorch's benchmark does.")
+    var sharedPrompt = true
     @Flag(help: .hidden) var single = false
 
     func validate() throws {
@@ -90,7 +93,8 @@ struct StepBench: ParsableCommand {
         let result = try StepBenchCase(shape: BenchModelShape(arch: c.arch, size: c.size, sequence: c.sequence), loss: c.loss,
                                        pairs: c.pairs, steps: c.steps, warmup: c.warmup, threads: threads, seed: 0,
                                        phases: phases, cachedReference: cachedReference,
-                                       activationCheckpointing: activationCheckpointing, allLogitRows: allLogitRows).run()
+                                       activationCheckpointing: activationCheckpointing, allLogitRows: allLogitRows,
+                                       sharedPrompt: sharedPrompt).run()
         let data = try JSONEncoder().encode(result)
         print(String(decoding: data, as: UTF8.self))
     }
@@ -146,6 +150,7 @@ struct StepBench: ParsableCommand {
         if !cachedReference { args.append("--no-cached-reference") }
         if activationCheckpointing { args.append("--activation-checkpointing") }
         if allLogitRows { args.append("--all-logit-rows") }
+        if !sharedPrompt { args.append("--no-shared-prompt") }
         let (status, out, err) = TorchAnchor.execute(Self.executablePath, args)
         guard status == 0, let line = out.split(separator: "\n").last,
               let result = try? JSONDecoder().decode(StepBenchResult.self, from: Data(line.utf8)) else {

@@ -1,0 +1,149 @@
+import Autograd
+import Foundation
+import PluginHost
+import TensorCore
+import Training
+import XCTest
+
+/// A preference pair's shared prompt run once per pair (`SharedPrompt`,
+/// `ModelPlugin.forwardSharingPrompt`): which positions are shared, and that the built-in models
+/// give the whole rows' logits, and a DPO step the whole rows' loss and gradients, from it.
+final class SharedPromptTests: XCTestCase {
+    func tensor(_ rows: [[Int32]]) throws -> IndexTensor {
+        try IndexTensor(shape: [rows.count, rows[0].count], values: rows.flatMap { $0 })
+    }
+
+    func plan(ids: [[Int32]], mask: [[Int32]]? = nil, labels: [[Int32]]) throws -> SharedPrompt? {
+        SharedPrompt(ids: try tensor(ids), mask: try tensor(mask ?? ids.map { $0.map { _ in 1 } }), labels: try tensor(labels))
+    }
+
+    // MARK: - Which positions are shared
+
+    func testTheSharedPromptEndsOnePositionBeforeTheFirstCountedLabel() throws {
+        // Labels count from position 3 on: the logits of position 2 score it, so 0..<2 are shared.
+        let p = try plan(ids: [[5, 6, 7, 8, 9, 1], [5, 6, 7, 2, 3, 1]],
+                         labels: [[-100, -100, -100, 8, 9, 1], [-100, -100, -100, 2, 3, 1]])
+        XCTAssertEqual(p?.length, 2)
+        XCTAssertEqual(p?.pairs, 1)
+        XCTAssertEqual(p?.rowPart(try tensor([[0, 1, 2, 3, 4, 5], [6, 7, 8, 9, 10, 11]])).values, [2, 3, 4, 5, 8, 9, 10, 11])
+    }
+
+    func testTheSharedPromptEndsWhereAPairsTokensOrMaskDiffer() throws {
+        let labels: [[Int32]] = [[-100, -100, -100, -100, -100, 1, 1], [-100, -100, -100, -100, -100, 1, 1]]
+        let token = try plan(ids: [[1, 2, 3, 4, 5, 6, 7], [1, 2, 9, 4, 5, 6, 7]], labels: labels)
+        XCTAssertEqual(token?.length, 2)
+        let mask = try plan(ids: [[1, 2, 3, 4, 5, 6, 7], [1, 2, 3, 4, 5, 6, 7]],
+                            mask: [[1, 1, 1, 1, 1, 1, 1], [1, 1, 1, 0, 1, 1, 1]], labels: labels)
+        XCTAssertEqual(mask?.length, 3)
+        // The shortest prompt of the batch bounds every pair (rows 0/2 and 1/3 are the pairs).
+        let two = try plan(ids: [[1, 2, 3, 4, 5, 6, 7], [1, 2, 3, 4, 5, 6, 7], [1, 2, 3, 4, 5, 6, 7], [1, 8, 3, 4, 5, 6, 7]],
+                           labels: labels + labels)
+        XCTAssertEqual(two?.length, 1)
+        XCTAssertEqual(two?.pairs, 2)
+    }
+
+    func testNothingIsSharedForAnOddRowCountOrPairsThatDifferAtTheFirstPosition() throws {
+        let labels: [Int32] = [-100, -100, -100, 4, 5]
+        XCTAssertNil(try plan(ids: [[1, 2, 3, 4, 5], [2, 2, 3, 4, 5]], labels: [labels, labels]))
+        XCTAssertNil(try plan(ids: [[1, 2, 3, 4, 5], [1, 2, 3, 4, 5], [1, 2, 3, 4, 5]], labels: [labels, labels, labels]))
+        // A label counted at position 1 leaves no position whose logits nobody reads.
+        XCTAssertNil(try plan(ids: [[1, 2, 3], [1, 2, 3]], labels: [[-100, 2, 3], [-100, 2, 3]]))
+    }
+
+    func testEveryRowKeepsAtLeastTwoPositionsOfItsOwn() throws {
+        // Identical rows with no counted label (all prompt): a loss batch still needs T >= 2.
+        let p = try plan(ids: [[1, 2, 3, 4, 5], [1, 2, 3, 4, 5]], labels: [[-100, -100, -100, -100, -100], [-100, -100, -100, -100, -100]])
+        XCTAssertEqual(p?.length, 3)
+    }
+
+    // MARK: - The models
+
+    /// 2 pairs (4 rows) of 12 tokens: a 6-token prompt per pair, different responses, the second
+    /// rejected row padded by 2. The shared prompt is positions 0..<5.
+    func batch(vocab: Int) throws -> (ids: IndexTensor, mask: IndexTensor, labels: IndexTensor) {
+        let (rows, t, prompt) = (4, 12, 6)
+        var ids: [Int32] = [], mask: [Int32] = [], labels: [Int32] = []
+        for r in 0..<rows {
+            for p in 0..<t {
+                let id = Int32(p < prompt ? ((r % 2) * 29 + p * 13 + 3) % vocab : (r * 31 + p * 17 + 5) % vocab)
+                let real = r != 3 || p < t - 2
+                ids.append(real ? id : 0)
+                mask.append(real ? 1 : 0)
+                labels.append(real && p >= prompt ? id : -100)
+            }
+        }
+        return (try IndexTensor(shape: [rows, t], values: ids), try IndexTensor(shape: [rows, t], values: mask),
+                try IndexTensor(shape: [rows, t], values: labels))
+    }
+
+    static let models = ["gpt2-tiny", "pythia-tiny", "pythia-tiny-seq", "llama-tiny"]
+
+    func testSharedPromptLogitsAreTheWholeRowsLogitsForEveryBuiltInModel() throws {
+        let registry = try ModelFixtures.registry()
+        for name in Self.models {
+            let model = try LanguageModel(directory: ModelFixtures.model(name), registry: registry, trainable: false)
+            let (ids, mask, labels) = try batch(vocab: model.parameters[0].variable.shape[0])
+            let prompt = try XCTUnwrap(SharedPrompt(ids: ids, mask: mask, labels: labels))
+            XCTAssertEqual(prompt.length, 5)
+            let tape = Tape(pool: WorkerPool(threads: 2), recording: false)
+            let whole = try model.forward(ids: ids, mask: mask, tape: tape).value
+            let shared = try XCTUnwrap(model.plugin.forwardSharingPrompt(inputIDs: ids, attentionMask: mask, prompt: prompt.length,
+                                                                         promptRows: prompt.pairs, tape: tape), name).value
+            let (n, t, v) = (whole.shape[0], whole.shape[1], whole.shape[2])
+            XCTAssertEqual(shared.shape, [n, t - prompt.length, v], name)
+            var worst: Float = 0
+            for r in 0..<n {
+                for p in prompt.length..<t where mask[r, p] == 1 {
+                    for k in 0..<v { worst = max(worst, abs(shared[r, p - prompt.length, k] - whole[r, p, k])) }
+                }
+            }
+            XCTAssertLessThanOrEqual(worst, 1e-5, "\(name): largest logit difference")
+        }
+    }
+
+    struct StepResult {
+        let loss: Float
+        let gradients: [String: [Float]]
+    }
+
+    func dpoStep(_ name: String, sharing: Bool) throws -> StepResult {
+        let registry = try ModelFixtures.registry()
+        let policy = try LanguageModel(directory: ModelFixtures.model(name), registry: registry, trainable: true)
+        let reference = try LanguageModel(directory: ModelFixtures.model(name), registry: registry, trainable: false)
+        // Perturb the policy so that the loss and its gradients are not those of a tie.
+        for (i, p) in policy.parameters.enumerated() {
+            let v = p.variable.value
+            for k in 0..<v.count { v.pointer[k] += 0.01 * Float((k * 13 + i * 7) % 17 - 8) / 8 }
+        }
+        let dpo = try LossPlugin(registry.resolve(kind: .loss, name: "dpo"), options: ["beta": "0.1"])
+        let pool = WorkerPool(threads: 2)
+        var model = ModelLoss(policy: policy, reference: reference,
+                              loss: CombinedLoss([WeightedLoss(name: "dpo", computation: LossComputation(plugin: dpo))]), pool: pool)
+        model.sharesPrompts = sharing
+        let (ids, mask, labels) = try batch(vocab: policy.parameters[0].variable.shape[0])
+        let tape = Tape(pool: pool)
+        let outcome = try model.compute(ids: ids, mask: mask, labels: labels, chosenOnly: false, split: .train, tape: tape)
+        try tape.backward(outcome.loss)
+        var gradients: [String: [Float]] = [:]
+        for p in policy.parameters { gradients[p.name] = try XCTUnwrap(p.variable.grad, p.name).scalars }
+        return StepResult(loss: outcome.loss.value.item, gradients: gradients)
+    }
+
+    func testADPOStepWithASharedPromptHasTheWholeRowsLossAndEveryGradient() throws {
+        for name in Self.models {
+            let whole = try dpoStep(name, sharing: false), shared = try dpoStep(name, sharing: true)
+            XCTAssertTrue(whole.loss.isFinite && whole.loss != 0, "\(name): loss \(whole.loss)")
+            XCTAssertEqual(shared.loss, whole.loss, accuracy: 1e-6 * max(1, abs(whole.loss)), "\(name): DPO loss")
+            XCTAssertEqual(Set(shared.gradients.keys), Set(whole.gradients.keys), name)
+            for (parameter, expected) in whole.gradients {
+                let got = try XCTUnwrap(shared.gradients[parameter])
+                let scale = expected.map(abs).max() ?? 0
+                XCTAssertGreaterThan(scale, 0, "\(name): \(parameter) has no gradient")
+                // The prompt's gradient is summed over the pair before it reaches the weights:
+                // the same sum in another order.
+                let worst = zip(got, expected).map { abs($0 - $1) }.max() ?? 0
+                XCTAssertLessThanOrEqual(worst, 1e-4 * scale + 1e-7, "\(name): gradient of \(parameter)")
+            }
+        }
+    }
+}
