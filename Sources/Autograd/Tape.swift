@@ -60,6 +60,8 @@ public final class Tape {
     struct Node {
         /// nil for a hook, which runs whether or not a gradient reached it.
         let output: Variable?
+        /// The op's name, for `profile`.
+        let op: String
         /// Receives the output's own gradient buffer (never shared: gradients are accumulated
         /// into fresh buffers), which the tape drops right after; a backward may use it as scratch.
         let backward: (Tensor?) throws -> Void
@@ -67,6 +69,8 @@ public final class Tape {
 
     public let pool: WorkerPool
     public var isRecording: Bool
+    /// Times every op's forward and backward when set (nil: nothing is timed).
+    public var profile: OpProfile?
     private var nodes: [Node] = []
 
     public init(pool: WorkerPool = WorkerPool(), recording: Bool = true) {
@@ -83,10 +87,14 @@ public final class Tape {
     }
 
     /// Creates the output variable and records `backward(dOutput)` when any input needs a gradient.
-    func result(_ value: Tensor, inputs: [Variable], backward: @escaping (Tensor) throws -> Void) -> Variable {
+    /// `op` names the op for `profile` (evaluated only when profiling).
+    func result(_ value: Tensor, inputs: [Variable], op: @autoclosure () -> String = #function,
+                backward: @escaping (Tensor) throws -> Void) -> Variable {
         let needs = needsGrad(inputs)
         let out = Variable(result: value, requiresGrad: needs)
-        if needs { nodes.append(Node(output: out, backward: { try backward($0!) })) }
+        let name = profile == nil ? "" : OpProfile.name(op())
+        if needs { nodes.append(Node(output: out, op: name, backward: { try backward($0!) })) }
+        profile?.forwardEnded(name)
         return out
     }
 
@@ -96,7 +104,7 @@ public final class Tape {
     /// backward and to reduce its gradients right after. Nothing is recorded when not recording.
     public func recordHook(_ body: @escaping () throws -> Void) {
         guard isRecording else { return }
-        nodes.append(Node(output: nil, backward: { _ in try body() }))
+        nodes.append(Node(output: nil, op: "hook", backward: { _ in try body() }))
     }
 
     /// Runs `body` without recording (like `torch.no_grad()`).
@@ -127,7 +135,11 @@ public final class Tape {
                 continue
             }
             guard let dy = output.grad else { continue }
-            try node.backward(dy)
+            if let profile {
+                try profile.backward(node.op) { try node.backward(dy) }
+            } else {
+                try node.backward(dy)
+            }
             if !output.isLeaf { output.grad = nil }
         }
     }

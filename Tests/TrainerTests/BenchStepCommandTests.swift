@@ -36,4 +36,35 @@ final class BenchStepCommandTests: XCTestCase {
         let ratio = try XCTUnwrap(cached.components(separatedBy: " = ").last?.split(separator: "x").first, cached)
         XCTAssertNotNil(Double(ratio), cached)
     }
+
+    func testProfileOpsPrintsEveryOpWithItsCallsAndTimes() throws {
+        let p = Process()
+        p.executableURL = Bundle.main.bundleURL.appendingPathComponent("dpohost")
+        p.arguments = ["bench", "step", "--arch", "llama", "--size", "tiny", "--loss", "dpo", "--steps", "1",
+                       "--warmup", "0", "--sgemm-seconds", "0", "--no-cached-reference", "--profile-ops"]
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = out
+        try p.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 0, text)
+        let lines = text.split(separator: "\n").map(String.init)
+        let header = try XCTUnwrap(lines.firstIndex { $0.hasPrefix("    op ") }, text)
+        var ops: [String: [Double]] = [:]
+        for line in lines[(header + 1)...] {
+            let f = line.split(separator: " ")
+            guard f.count == 5, f[4].hasSuffix("%") else { break }
+            ops[String(f[0])] = f[1...3].compactMap { Double($0) }
+        }
+        // Llama tiny, shared prompt: two passes per model, 7 linears per block of 2 blocks.
+        XCTAssertEqual(ops["linear"]?.first, 2 * 2 * 2 * 7, text)
+        XCTAssertEqual(ops["attention"]?.first, 2 * 2 * 2, text)
+        for name in ["linear", "attention", "rmsNorm", "labelLogProbs"] {
+            let values = try XCTUnwrap(ops[name], "\(name) missing: \(text)")
+            XCTAssertEqual(values.count, 3, text)
+            XCTAssertGreaterThan(values[1] + values[2], 0, "\(name): \(text)")
+        }
+    }
 }
+

@@ -20,7 +20,7 @@ extension Tape {
         let xv = x.value.contiguous()
         let out = Tensor(uninitialized: x.shape)
         Pointwise.forward(f, x: xv.pointer, y: out.pointer, count: out.count, pool: pool)
-        return result(out, inputs: [x]) { [pool] dy in
+        return result(out, inputs: [x], op: "\(f)") { [pool] dy in
             let dy = dy.contiguous()
             Pointwise.backward(f, x: xv.pointer, y: out.pointer, dy: dy.pointer, dx: x.gradBuffer().pointer,
                                count: out.count, pool: pool)

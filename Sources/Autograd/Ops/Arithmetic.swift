@@ -13,7 +13,7 @@ extension Tape {
         }
         let av = a.value, bv = b.value
         let out = Broadcast.forward(op, av, bv, outShape: outShape, pool: pool)
-        return result(out, inputs: [a, b]) { [pool] dy in
+        return result(out, inputs: [a, b], op: name) { [pool] dy in
             switch op {
             case .add, .sub:
                 if a.requiresGrad { try Tape.accumulateReduced(dy, into: a, pool: pool) }

@@ -22,6 +22,7 @@ extension Tape {
             return Variable(zero, requiresGrad: false)
         }
         let wv = weight.value.contiguous()
+        if k * 8 >= total * 7 { return try lmHeadNearlyAll(x, weightValue: wv, features: f, weight: weight, bias: bias, rows: rows) }
         let xk = Tensor(uninitialized: [k, inFeatures])
         rows.gather(x.value.contiguous().pointer, into: xk.pointer, width: inFeatures, pool: pool)
         let out = Tensor(uninitialized: Array(x.shape.dropLast()) + [wOut])
@@ -37,6 +38,25 @@ extension Tape {
             f.backward(dy: full.pointer, rows: k, x: xk.pointer, weight: weight, weightValue: wv, bias: bias,
                        dx: dxk.map { ($0.pointer, 0) }, pool: pool)
             if let dxk { rows.scatterAdd(dxk.pointer, into: x.gradBuffer().pointer, width: inFeatures, pool: pool) }
+        }
+    }
+
+    /// A selection of nearly every row (a shared prompt's rows: all but each row's last position):
+    /// the product over every row, written straight into the output, is cheaper than gathering
+    /// the rows and spreading them back. The unselected rows are then zeroed, and so is their
+    /// gradient before the backward products, so values and gradients are those of the gathered path.
+    private func lmHeadNearlyAll(_ x: Variable, weightValue wv: Tensor, features f: LinearFeatures, weight: Variable,
+                                 bias: Variable?, rows: RowSelection) throws -> Variable {
+        let xv = x.value.contiguous()
+        let out = Tensor(uninitialized: Array(x.shape.dropLast()) + [f.outFeatures])
+        f.forward(x: xv.pointer, rows: rows.rows, weight: wv, bias: bias, out: out.pointer, pool: pool)
+        rows.clearUnselected(out.pointer, width: f.outFeatures)
+        return result(out, inputs: [x, weight] + (bias.map { [$0] } ?? []), op: "lmHead") { [pool] dy in
+            let dy = dy.contiguous()
+            rows.clearUnselected(dy.pointer, width: f.outFeatures)
+            let dx = x.requiresGrad ? x.gradBufferForWriting() : nil
+            f.backward(dy: dy.pointer, rows: rows.rows, x: xv.pointer, weight: weight, weightValue: wv, bias: bias,
+                       dx: dx.map { ($0.buffer.pointer, $0.fresh ? 0 : 1) }, pool: pool)
         }
     }
 }

@@ -34,7 +34,7 @@ extension Tape {
         ReduceSum.forward(x: xv.pointer, y: out.pointer, outer: outer, n: n, inner: inner)
         let factor: Float = mean ? 1 / Float(max(n, 1)) : 1
         if mean { for i in 0..<out.count { out.pointer[i] *= factor } }
-        return result(out, inputs: [x]) { dy in
+        return result(out, inputs: [x], op: mean ? "mean" : "sum") { dy in
             let dy = dy.contiguous()
             if factor == 1 {
                 ReduceSum.backward(dy: dy.pointer, dx: x.gradBuffer().pointer, outer: outer, n: n, inner: inner)

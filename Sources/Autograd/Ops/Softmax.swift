@@ -15,7 +15,7 @@ extension Tape {
         let rows = xv.count / width
         let out = Tensor(uninitialized: x.shape)
         SoftmaxKernel.forward(x: xv.pointer, y: out.pointer, rows: rows, width: width, log: log, pool: pool)
-        return result(out, inputs: [x]) { [pool] dy in
+        return result(out, inputs: [x], op: log ? "logSoftmax" : "softmax") { [pool] dy in
             let dy = dy.contiguous()
             SoftmaxKernel.backward(y: out.pointer, dy: dy.pointer, dx: x.gradBuffer().pointer,
                                    rows: rows, width: width, log: log, pool: pool)

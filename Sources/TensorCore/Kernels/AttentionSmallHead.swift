@@ -123,6 +123,11 @@ extension AttentionKernel {
                             rows: UnsafePointer<Float>, ld: Int, headDim d: Int, alpha: Float,
                             into out: UnsafeMutablePointer<Float>, accumulate: Bool) {
         typealias V = VectorMath.V
+        if d == 16 {
+            weightedSum16(w, weightStride: weightStride, count: count, rows: rows, ld: ld, alpha: alpha,
+                          into: out, accumulate: accumulate)
+            return
+        }
         var c = 0
         while c < d {
             let wide = c + 16 <= d
@@ -162,6 +167,46 @@ extension AttentionKernel {
             c += wide ? 16 : 8
         }
     }
+
+    /// `weightedSum` for heads of 16 (the common small head): the loop of the general one without
+    /// its per-step width test, which kept its eight accumulators from staying in registers.
+    @inline(__always)
+    static func weightedSum16(_ w: UnsafePointer<Float>, weightStride ws: Int, count: Int,
+                              rows: UnsafePointer<Float>, ld: Int, alpha: Float,
+                              into out: UnsafeMutablePointer<Float>, accumulate: Bool) {
+        typealias V = VectorMath.V
+        var a0 = V(), a1 = V(), a2 = V(), a3 = V(), b0 = V(), b1 = V(), b2 = V(), b3 = V()
+        var wp = w, rp = rows
+        var n = 0
+        while n + 4 <= count {
+            let x0 = V(repeating: wp.pointee), x1 = V(repeating: wp[ws])
+            let x2 = V(repeating: wp[2 * ws]), x3 = V(repeating: wp[3 * ws])
+            a0 = fma(x0, load(rp), a0)
+            b0 = fma(x0, load(rp + 8), b0)
+            a1 = fma(x1, load(rp + ld), a1)
+            b1 = fma(x1, load(rp + ld + 8), b1)
+            a2 = fma(x2, load(rp + 2 * ld), a2)
+            b2 = fma(x2, load(rp + 2 * ld + 8), b2)
+            a3 = fma(x3, load(rp + 3 * ld), a3)
+            b3 = fma(x3, load(rp + 3 * ld + 8), b3)
+            wp += 4 * ws; rp += 4 * ld; n += 4
+        }
+        while n < count {
+            let x = V(repeating: wp.pointee)
+            a0 = fma(x, load(rp), a0)
+            b0 = fma(x, load(rp + 8), b0)
+            wp += ws; rp += ld; n += 1
+        }
+        let lo = (a0 + a1) + (a2 + a3), hi = (b0 + b1) + (b2 + b3)
+        let av = V(repeating: alpha)
+        if accumulate {
+            store(load(out) + av * lo, out)
+            store(load(out + 8) + av * hi, out + 8)
+        } else {
+            store(alpha == 1 ? lo : av * lo, out)
+            store(alpha == 1 ? hi : av * hi, out + 8)
+        }
+    }
 }
 
 /// One head's keys (or values) transposed to `[d, ⌈T/8⌉·8]`, zero-padded, so a query row's dot
@@ -189,7 +234,9 @@ struct TransposedHead {
     }
 
     /// `out[j] = scale * dot(row, column j)` for `j < count`; nothing past `count` is written.
-    /// 32 keys per pass, so four independent chains of multiply-adds share each broadcast.
+    /// A multiply-add waits for the previous one on its accumulator, so each pass keeps eight
+    /// chains in flight: 32 keys per pass with even and odd dimensions apart, and for the last
+    /// keys, 8 per pass with the dimensions in four groups. (`headDim` is a multiple of 8.)
     @inline(__always)
     func dotRow(_ row: UnsafePointer<Float>, count: Int, scale: Float, out: UnsafeMutablePointer<Float>) {
         typealias V = VectorMath.V
@@ -197,29 +244,42 @@ struct TransposedHead {
         var j = 0
         while j + 32 <= count {
             var a0 = V(), a1 = V(), a2 = V(), a3 = V()
+            var b0 = V(), b1 = V(), b2 = V(), b3 = V()
             var col = buffer + j
-            for c in 0..<headDim {
-                let x = V(repeating: row[c])
+            var c = 0
+            while c < headDim {
+                let x = V(repeating: row[c]), y = V(repeating: row[c + 1])
+                let next = col + stride
                 a0 = fma(x, load(col), a0)
                 a1 = fma(x, load(col + 8), a1)
                 a2 = fma(x, load(col + 16), a2)
                 a3 = fma(x, load(col + 24), a3)
-                col += stride
+                b0 = fma(y, load(next), b0)
+                b1 = fma(y, load(next + 8), b1)
+                b2 = fma(y, load(next + 16), b2)
+                b3 = fma(y, load(next + 24), b3)
+                col += 2 * stride
+                c += 2
             }
-            store(a0 * sv, out + j)
-            store(a1 * sv, out + j + 8)
-            store(a2 * sv, out + j + 16)
-            store(a3 * sv, out + j + 24)
+            store((a0 + b0) * sv, out + j)
+            store((a1 + b1) * sv, out + j + 8)
+            store((a2 + b2) * sv, out + j + 16)
+            store((a3 + b3) * sv, out + j + 24)
             j += 32
         }
         while j < count {
-            var acc = V()
+            var a0 = V(), a1 = V(), a2 = V(), a3 = V()
             var col = buffer + j
-            for c in 0..<headDim {
-                acc = fma(V(repeating: row[c]), load(col), acc)
-                col += stride
+            var c = 0
+            while c < headDim {
+                a0 = fma(V(repeating: row[c]), load(col), a0)
+                a1 = fma(V(repeating: row[c + 1]), load(col + stride), a1)
+                a2 = fma(V(repeating: row[c + 2]), load(col + 2 * stride), a2)
+                a3 = fma(V(repeating: row[c + 3]), load(col + 3 * stride), a3)
+                col += 4 * stride
+                c += 4
             }
-            acc *= sv
+            let acc = ((a0 + a1) + (a2 + a3)) * sv
             if j + 8 <= count {
                 store(acc, out + j)
             } else {

@@ -33,6 +33,15 @@ public struct RowSelection: Equatable, Sendable {
 
     public var isAll: Bool { count == rows }
 
+    /// Zeros every row of `full [rows, width]` that is not selected.
+    public func clearUnselected(_ full: UnsafeMutablePointer<Float>, width: Int) {
+        var next = 0
+        for run in runs + [rows..<rows] {
+            if run.lowerBound > next { (full + next * width).update(repeating: 0, count: (run.lowerBound - next) * width) }
+            next = run.upperBound
+        }
+    }
+
     /// Copies the selected rows of `full [rows, width]` into `dense [count, width]`.
     public func gather(_ full: UnsafePointer<Float>, into dense: UnsafeMutablePointer<Float>, width: Int, pool: WorkerPool) {
         let p = UnsafeSendable((full, dense))

@@ -176,7 +176,14 @@ public enum VectorMath {
             i += 8
         }
         var total = acc.sum()
-        while i < n { x[i] = Foundation.exp(x[i] - shift); total += x[i]; i += 1 }
+        if i < n {
+            // The last n - i (< 8) values through one vector exp, not one libm call each: short
+            // rows (an attention row's visible keys) have such a tail every time.
+            var v = s
+            for l in 0..<(n - i) { v[l] = x[i + l] }
+            let e = exp(v - s)
+            for l in 0..<(n - i) { x[i + l] = e[l]; total += e[l] }
+        }
         return total
     }
 

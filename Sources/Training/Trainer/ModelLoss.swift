@@ -20,6 +20,8 @@ public struct ModelLoss {
     public var sharesPrompts = true
     /// Called with the shared prompt and the rows' length when a forward ran one (for a log line).
     public var sharedPromptRan: ((SharedPrompt, Int) -> Void)?
+    /// Attached to the reference's no-grad tape (the caller attaches it to its own).
+    public var profile: OpProfile?
 
     public init(policy: LanguageModel, reference: LanguageModel?, loss: CombinedLoss, pool: WorkerPool) {
         self.policy = policy
@@ -65,10 +67,13 @@ public struct ModelLoss {
         var referenceLogits: Variable?, referenceTokens: Variable?
         if cachedReference == nil, let reference {
             let noGrad = Tape(pool: pool, recording: false)
+            noGrad.profile = profile
+            profile?.restartClock()
             let logits = try forward(reference, ids: ids, mask: mask, labels: labels, prompt: prompt, logitRows: rows, tape: noGrad)
             if loss.needsLogits { referenceLogits = logits } else { referenceTokens = try noGrad.labelLogProbs(logits: logits, labels: lossLabels) }
         }
         phase?("reference forward")
+        profile?.restartClock()
         let logits = try forward(policy, ids: ids, mask: mask, labels: labels, prompt: prompt, logitRows: rows, tape: tape)
         phase?("policy forward")
         let batch = try LossBatch(policyLogits: logits, referenceLogits: referenceLogits, labels: lossLabels,

@@ -22,6 +22,15 @@ struct StepBenchResult: Codable {
     /// reference forward skipped), each timed step right after a live-reference one.
     var cachedStepSeconds: [Double]?
     var cachedPhases: [String: Double]?
+    /// Per op, milliseconds per timed step (with `--profile-ops`), slowest first.
+    var ops: [OpTime]?
+
+    struct OpTime: Codable {
+        var op: String
+        var callsPerStep: Double
+        var forwardMs: Double
+        var backwardMs: Double
+    }
 
     var median: Double { Self.median(stepSeconds) }
     var best: Double { stepSeconds.min() ?? .nan }
@@ -56,6 +65,8 @@ struct StepBenchCase {
     var allLogitRows = false
     /// Run each pair's prompt once (`ModelLoss.sharesPrompts`).
     var sharedPrompt = true
+    /// Time every op of the live steps (`OpProfile`).
+    var profileOps = false
 
     func run() throws -> StepBenchResult {
         let registry = PluginRegistry()
@@ -85,15 +96,19 @@ struct StepBenchCase {
             if firstLoss.isNaN { firstLoss = Self.meanLoss(outcome) }
             if let cached { _ = try update.run([input], chosenOnly: false, cachedReference: cached) }
         }
+        let profile = profileOps ? OpProfile() : nil
+        update.model.profile = profile
         let timer = phases ? PhaseTimer() : nil
         let cachedTimer = phases && cached != nil ? PhaseTimer() : nil
         var times: [Double] = [], cachedTimes: [Double] = []
         let load = CPULoad()
         for _ in 0..<steps {
             update.timer = timer
+            update.model.profile = profile
             let start = DispatchTime.now().uptimeNanoseconds
             let outcome = try update.run([input], chosenOnly: loss == .sft)
             times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+            update.model.profile = nil
             if firstLoss.isNaN { firstLoss = Self.meanLoss(outcome) }
             if let cached {
                 // Interleaved with the live steps, so both see the same machine load.
@@ -117,7 +132,14 @@ struct StepBenchCase {
             otherLoad: load.flatMap { start in CPULoad()?.otherLoad(since: start) },
             phases: timer.map { t in t.totals.mapValues { $0 / Double(max(steps, 1)) } },
             cachedStepSeconds: cached == nil ? nil : cachedTimes,
-            cachedPhases: cachedTimer.map { t in t.totals.mapValues { $0 / Double(max(steps, 1)) } })
+            cachedPhases: cachedTimer.map { t in t.totals.mapValues { $0 / Double(max(steps, 1)) } },
+            ops: profile.map { p in
+                let n = Double(max(steps, 1))
+                return p.entries.map { StepBenchResult.OpTime(op: $0.key, callsPerStep: Double($0.value.calls) / n,
+                                                              forwardMs: $0.value.forwardSeconds * 1000 / n,
+                                                              backwardMs: $0.value.backwardSeconds * 1000 / n) }
+                    .sorted { $0.forwardMs + $0.backwardMs > $1.forwardMs + $1.backwardMs }
+            })
     }
 
     static func meanLoss(_ outcome: UpdateOutcome) -> Double {

@@ -52,6 +52,8 @@ struct StepBench: ParsableCommand {
     @Flag(inversion: .prefixedNo,
           help: "Run each pair's prompt once for chosen and rejected (share_prompt, the trainer's default); --no-shared-prompt runs every row whole, as PyTorch's benchmark does.")
     var sharedPrompt = true
+    @Flag(help: "Time every op of the timed steps (forward from the previous op's end, and backward) and print them, slowest first. Profiling adds a little time per op.")
+    var profileOps = false
     @Flag(help: .hidden) var single = false
 
     func validate() throws {
@@ -94,7 +96,7 @@ struct StepBench: ParsableCommand {
                                        pairs: c.pairs, steps: c.steps, warmup: c.warmup, threads: threads, seed: 0,
                                        phases: phases, cachedReference: cachedReference,
                                        activationCheckpointing: activationCheckpointing, allLogitRows: allLogitRows,
-                                       sharedPrompt: sharedPrompt).run()
+                                       sharedPrompt: sharedPrompt, profileOps: profileOps).run()
         let data = try JSONEncoder().encode(result)
         print(String(decoding: data, as: UTF8.self))
     }
@@ -117,6 +119,7 @@ struct StepBench: ParsableCommand {
             print(table.row(ours, peakGflops: peakGflops, torch: theirs))
             if phases, let p = ours.phases { print(table.phaseLine(p, total: ours.stepSeconds.reduce(0, +) / Double(ours.steps))) }
             if let line = table.cachedLine(ours) { print(line) }
+            if let ops = ours.ops { print(table.opLines(ops, total: ours.stepSeconds.reduce(0, +) / Double(ours.steps))) }
             if phases, let p = ours.cachedPhases, let s = ours.cachedStepSeconds {
                 print(table.phaseLine(p, total: s.reduce(0, +) / Double(max(s.count, 1)), label: "cached phases"))
             }
@@ -151,6 +154,7 @@ struct StepBench: ParsableCommand {
         if activationCheckpointing { args.append("--activation-checkpointing") }
         if allLogitRows { args.append("--all-logit-rows") }
         if !sharedPrompt { args.append("--no-shared-prompt") }
+        if profileOps { args.append("--profile-ops") }
         let (status, out, err) = TorchAnchor.execute(Self.executablePath, args)
         guard status == 0, let line = out.split(separator: "\n").last,
               let result = try? JSONDecoder().decode(StepBenchResult.self, from: Data(line.utf8)) else {

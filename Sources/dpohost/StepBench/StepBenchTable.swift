@@ -40,6 +40,17 @@ struct StepBenchTable {
     }
 
     /// Per-phase seconds of an average step, as shares of the step.
+    /// The `--profile-ops` table: ms per step in each op, forward and backward, slowest first.
+    func opLines(_ ops: [StepBenchResult.OpTime], total: Double) -> String {
+        var lines = ["    " + Fmt.pad("op", 26) + Fmt.pad("calls", 8) + Fmt.pad("fwd ms", 9) + Fmt.pad("bwd ms", 9) + "share"]
+        for o in ops {
+            let ms = o.forwardMs + o.backwardMs
+            lines.append("    " + Fmt.pad(o.op, 26) + Fmt.pad(Fmt.f(o.callsPerStep, 0), 8) + Fmt.pad(Fmt.f(o.forwardMs, 2), 9)
+                         + Fmt.pad(Fmt.f(o.backwardMs, 2), 9) + Fmt.f(100 * ms / 1000 / total, 1) + "%")
+        }
+        return lines.joined(separator: "\n")
+    }
+
     func phaseLine(_ phases: [String: Double], total: Double, label: String = "phases") -> String {
         let order = ["reference forward", "policy forward", "loss", "backward", "clip", "optimizer"]
         return "    \(label): " + order.compactMap { name in

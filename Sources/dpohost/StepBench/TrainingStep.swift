@@ -83,6 +83,7 @@ final class TrainingStep {
         timer?.restart()
         for (i, input) in microbatches.enumerated() {
             let tape = Tape(pool: pool)
+            tape.profile = model.profile
             let outcome = try lossOf(input, chosenOnly: chosenOnly, cachedReference: cachedReference?[i],
                                      split: .train, tape: tape)
             guard outcome.loss.value.item.isFinite else { throw NonFiniteValue(what: "loss") }
