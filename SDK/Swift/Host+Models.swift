@@ -207,3 +207,38 @@ extension PluginDescription {
         return UnsafePointer(v)
     }
 }
+
+/// A model instance's config, parsed from config.json once per `configure` and read by `forward`
+/// and every block: without it each block call reads each key through the host again. Make it
+/// the instance state with `PluginDescription.setParsedConfigState(desc)`, and pass `state` as a
+/// block's `user`.
+public final class ParsedConfig {
+    var value: Any?
+    public init() {}
+
+    /// The config behind an instance `state` (or a block's `user`), parsed by `parse` the first time.
+    public static func of<Config>(_ state: UnsafeMutableRawPointer?, parse: () throws -> Config) throws -> Config {
+        let box = try InstanceState.borrow(state, as: ParsedConfig.self)
+        if let value = box.value as? Config { return value }
+        let value = try parse()
+        box.value = value
+        return value
+    }
+
+    /// Parses again: `configure` calls it, as the config.json may have changed.
+    public static func reparse<Config>(_ state: UnsafeMutableRawPointer?, parse: () throws -> Config) throws -> Config {
+        try InstanceState.borrow(state, as: ParsedConfig.self).value = nil
+        return try of(state, parse: parse)
+    }
+}
+
+extension PluginDescription {
+    /// `create` makes an empty `ParsedConfig` the instance state; `destroy` releases it.
+    public static func setParsedConfigState(_ desc: UnsafeMutablePointer<dph_plugin_desc>?) {
+        desc?.pointee.create = { _, _, out in
+            out?.pointee = InstanceState.box(ParsedConfig())
+            return Int32(DPH_OK)
+        }
+        desc?.pointee.destroy = { InstanceState.release($0) }
+    }
+}

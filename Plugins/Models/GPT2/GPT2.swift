@@ -41,7 +41,7 @@ struct GPT2Config {
 
 private func configure(_ api: UnsafePointer<dph_host_api>?, _ ctx: OpaquePointer?, _ state: UnsafeMutableRawPointer?) -> dph_status {
     Host(api, ctx).run { host in
-        let c = try GPT2Config(host)
+        let c = try ParsedConfig.reparse(state) { try GPT2Config(host) }
         let e = c.embed
         try host.declareParameter("transformer.wte.weight", [c.vocab, e])
         try host.declareParameter("transformer.wpe.weight", [c.positions, e])
@@ -70,13 +70,13 @@ private func forward(_ api: UnsafePointer<dph_host_api>?, _ ctx: OpaquePointer?,
                      _ args: UnsafePointer<dph_forward_args>?, _ out: UnsafeMutablePointer<dph_tensor>?) -> dph_status {
     Host(api, ctx).run { host in
         guard let a = args?.pointee, let out else { throw DPHError(Int32(DPH_ERR_INVALID_ARGUMENT), "missing forward arguments") }
-        let c = try GPT2Config(host)
+        let c = try ParsedConfig.of(state) { try GPT2Config(host) }
         let t = try host.shape(a.input_ids)[1]
         let positions = a.position_ids != 0 ? a.position_ids : try host.indices((0..<t).map(Int32.init), shape: [t])
         let p = { (name: String) in try host.parameter("transformer." + name) }
         var x = try host.add(host.embedding(a.input_ids, p("wte.weight")), host.embedding(positions, p("wpe.weight")))
         for l in 0..<c.layers {
-            x = try host.runBlock(layer: l, block, inputs: [x, a.attention_mask])
+            x = try host.runBlock(layer: l, block, user: state, inputs: [x, a.attention_mask])
         }
         x = try host.layerNorm(x, weight: p("ln_f.weight"), bias: p("ln_f.bias"), eps: c.eps)
         out.pointee = try host.lmHead(x, p("wte.weight"))   // tied head
@@ -89,7 +89,7 @@ private func block(_ api: UnsafePointer<dph_host_api>?, _ ctx: OpaquePointer?, _
                    _ inputs: UnsafePointer<dph_tensor>?, _ count: Int32, _ out: UnsafeMutablePointer<dph_tensor>?) -> dph_status {
     Host.block(api, ctx, inputs, count, out) { host, inputs in
         let (x, mask) = (inputs[0], inputs[1])
-        let c = try GPT2Config(host)
+        let c = try ParsedConfig.of(user) { try GPT2Config(host) }
         let dims = try host.shape(x)
         let (b, t, e) = (dims[0], dims[1], c.embed)
         let hd = e / c.heads
@@ -119,6 +119,7 @@ public func dphPluginInit(_ host: UnsafePointer<dph_host_api>?, _ ctx: OpaquePoi
                           _ desc: UnsafeMutablePointer<dph_plugin_desc>?) -> dph_status {
     PluginDescription.fill(desc, kind: DPH_KIND_MODEL, name: "gpt2", version: "1.0.0",
                            summary: "GPT-2 (Conv1D layout, learned positions, tied head)", options: [])
+    PluginDescription.setParsedConfigState(desc)
     desc?.pointee.model = PluginDescription.modelVTable(tokenizerKind: "gpt2-bpe", blockName: "transformer.h.{i}",
                                                         modelTypes: ["gpt2"], configure: configure, forward: forward)
     return Int32(DPH_OK)

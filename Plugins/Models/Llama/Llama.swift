@@ -72,7 +72,7 @@ struct LlamaConfig {
 
 private func configure(_ api: UnsafePointer<dph_host_api>?, _ ctx: OpaquePointer?, _ state: UnsafeMutableRawPointer?) -> dph_status {
     Host(api, ctx).run { host in
-        let c = try LlamaConfig(host)
+        let c = try ParsedConfig.reparse(state) { try LlamaConfig(host) }
         let (h, i, q, kv) = (c.hidden, c.intermediate, c.heads * c.headDim, c.kvHeads * c.headDim)
         try host.declareParameter("model.embed_tokens.weight", [c.vocab, h])
         for l in 0..<c.layers {
@@ -101,13 +101,13 @@ private func forward(_ api: UnsafePointer<dph_host_api>?, _ ctx: OpaquePointer?,
                      _ args: UnsafePointer<dph_forward_args>?, _ out: UnsafeMutablePointer<dph_tensor>?) -> dph_status {
     Host(api, ctx).run { host in
         guard let a = args?.pointee, let out else { throw DPHError(Int32(DPH_ERR_INVALID_ARGUMENT), "missing forward arguments") }
-        let c = try LlamaConfig(host)
+        let c = try ParsedConfig.of(state) { try LlamaConfig(host) }
         let t = try host.shape(a.input_ids)[1]
         let positions = a.position_ids != 0 ? a.position_ids : try host.indices((0..<t).map(Int32.init), shape: [t])
         let p = { (name: String) in try host.parameter(name) }
         var x = try host.embedding(a.input_ids, p("model.embed_tokens.weight"))
         for l in 0..<c.layers {
-            x = try host.runBlock(layer: l, block, inputs: [x, a.attention_mask, positions])
+            x = try host.runBlock(layer: l, block, user: state, inputs: [x, a.attention_mask, positions])
         }
         x = try host.rmsNorm(x, weight: p("model.norm.weight"), eps: c.eps)
         out.pointee = try host.lmHead(x, p(c.tiedHead ? "model.embed_tokens.weight" : "lm_head.weight"))
@@ -120,7 +120,7 @@ private func block(_ api: UnsafePointer<dph_host_api>?, _ ctx: OpaquePointer?, _
                    _ inputs: UnsafePointer<dph_tensor>?, _ count: Int32, _ out: UnsafeMutablePointer<dph_tensor>?) -> dph_status {
     Host.block(api, ctx, inputs, count, out) { host, inputs in
         let (x, mask, positions) = (inputs[0], inputs[1], inputs[2])
-        let c = try LlamaConfig(host)
+        let c = try ParsedConfig.of(user) { try LlamaConfig(host) }
         let dims = try host.shape(x)
         let (b, t, hd) = (dims[0], dims[1], c.headDim)
         // Linear rope scaling: angles use pos / factor, the same as scaling every frequency.
@@ -154,6 +154,7 @@ public func dphPluginInit(_ host: UnsafePointer<dph_host_api>?, _ ctx: OpaquePoi
                           _ desc: UnsafeMutablePointer<dph_plugin_desc>?) -> dph_status {
     PluginDescription.fill(desc, kind: DPH_KIND_MODEL, name: "llama", version: "1.0.0",
                            summary: "Llama (RMSNorm, SwiGLU, rotary with rope_theta, grouped-query attention)", options: [])
+    PluginDescription.setParsedConfigState(desc)
     desc?.pointee.model = PluginDescription.modelVTable(tokenizerKind: "llama-spm", blockName: "model.layers.{i}",
                                                         modelTypes: ["llama"], configure: configure, forward: forward)
     return Int32(DPH_OK)

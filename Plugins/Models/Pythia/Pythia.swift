@@ -18,6 +18,7 @@ struct NeoXConfig {
     let bias: Bool
     let tiedHead: Bool
     let tanhGELU: Bool
+    let inverseFrequencies: [Float]
 
     init(_ host: Host) throws {
         if let type = try host.configString("model_type"), type != "gpt_neox" {
@@ -48,18 +49,16 @@ struct NeoXConfig {
         case "gelu_new", "gelu_pytorch_tanh", "gelu_fast": tanhGELU = true
         case let other: throw DPHError(Int32(DPH_ERR_UNSUPPORTED), "hidden_act '\(other)' is not supported for gpt_neox")
         }
+        let (dims, theta) = (rotaryDims, base)
+        inverseFrequencies = (0..<(dims / 2)).map { i in 1 / pow(theta, Float(2 * i) / Float(dims)) }
     }
 
     var headDim: Int { hidden / heads }
-
-    var inverseFrequencies: [Float] {
-        (0..<(rotaryDims / 2)).map { i in 1 / pow(base, Float(2 * i) / Float(rotaryDims)) }
-    }
 }
 
 private func configure(_ api: UnsafePointer<dph_host_api>?, _ ctx: OpaquePointer?, _ state: UnsafeMutableRawPointer?) -> dph_status {
     Host(api, ctx).run { host in
-        let c = try NeoXConfig(host)
+        let c = try ParsedConfig.reparse(state) { try NeoXConfig(host) }
         let (h, i) = (c.hidden, c.intermediate)
         try host.declareParameter("gpt_neox.embed_in.weight", [c.vocab, h])
         for l in 0..<c.layers {
@@ -87,13 +86,13 @@ private func forward(_ api: UnsafePointer<dph_host_api>?, _ ctx: OpaquePointer?,
                      _ args: UnsafePointer<dph_forward_args>?, _ out: UnsafeMutablePointer<dph_tensor>?) -> dph_status {
     Host(api, ctx).run { host in
         guard let a = args?.pointee, let out else { throw DPHError(Int32(DPH_ERR_INVALID_ARGUMENT), "missing forward arguments") }
-        let c = try NeoXConfig(host)
+        let c = try ParsedConfig.of(state) { try NeoXConfig(host) }
         let t = try host.shape(a.input_ids)[1]
         let positions = a.position_ids != 0 ? a.position_ids : try host.indices((0..<t).map(Int32.init), shape: [t])
         let p = { (name: String) in try host.parameter(name) }
         var x = try host.embedding(a.input_ids, p("gpt_neox.embed_in.weight"))
         for l in 0..<c.layers {
-            x = try host.runBlock(layer: l, block, inputs: [x, a.attention_mask, positions])
+            x = try host.runBlock(layer: l, block, user: state, inputs: [x, a.attention_mask, positions])
         }
         x = try host.layerNorm(x, weight: p("gpt_neox.final_layer_norm.weight"), bias: p("gpt_neox.final_layer_norm.bias"), eps: c.eps)
         out.pointee = try host.lmHead(x, p(c.tiedHead ? "gpt_neox.embed_in.weight" : "embed_out.weight"))
@@ -106,7 +105,7 @@ private func block(_ api: UnsafePointer<dph_host_api>?, _ ctx: OpaquePointer?, _
                    _ inputs: UnsafePointer<dph_tensor>?, _ count: Int32, _ out: UnsafeMutablePointer<dph_tensor>?) -> dph_status {
     Host.block(api, ctx, inputs, count, out) { host, inputs in
         let (x, mask, positions) = (inputs[0], inputs[1], inputs[2])
-        let c = try NeoXConfig(host)
+        let c = try ParsedConfig.of(user) { try NeoXConfig(host) }
         let dims = try host.shape(x)
         let (b, t, hd) = (dims[0], dims[1], c.headDim)
         let inv = c.inverseFrequencies
@@ -142,6 +141,7 @@ public func dphPluginInit(_ host: UnsafePointer<dph_host_api>?, _ ctx: OpaquePoi
                           _ desc: UnsafeMutablePointer<dph_plugin_desc>?) -> dph_status {
     PluginDescription.fill(desc, kind: DPH_KIND_MODEL, name: "pythia", version: "1.0.0",
                            summary: "GPT-NeoX / Pythia (parallel or sequential residual, partial rotary)", options: [])
+    PluginDescription.setParsedConfigState(desc)
     desc?.pointee.model = PluginDescription.modelVTable(tokenizerKind: "neox-bpe", blockName: "gpt_neox.layers.{i}",
                                                         modelTypes: ["gpt_neox"], configure: configure, forward: forward)
     return Int32(DPH_OK)

@@ -17,17 +17,18 @@ public enum VectorMath {
             return out
         }
         // Rounding by adding 1.5·2^23 (+127): t's low mantissa bits hold n + 127, and t - that
-        // constant is n as a float (the vector `rounded` calls `rintf` lane by lane).
-        let t = x * 1.44269504088896341 + 12583039
+        // constant is n as a float (the vector `rounded` calls `rintf` lane by lane). Swift does
+        // not contract `a * b + c` on its own: the steps are explicit multiply-adds.
+        let t = multiplyAdd(x, V(repeating: 1.44269504088896341), V(repeating: 12583039))
         let n = t - 12583039
-        let r = x - n * 0.693359375 + n * 2.12194440e-4
+        let r = multiplyAdd(n, V(repeating: 2.12194440e-4), multiplyAdd(n, V(repeating: -0.693359375), x))
         var p: V = V(repeating: 1.9875691500e-4)
-        p = p * r + 1.3981999507e-3
-        p = p * r + 8.3334519073e-3
-        p = p * r + 4.1665795894e-2
-        p = p * r + 1.6666665459e-1
-        p = p * r + 5.0000001201e-1
-        p = p * r * r + r + 1
+        p = multiplyAdd(p, r, V(repeating: 1.3981999507e-3))
+        p = multiplyAdd(p, r, V(repeating: 8.3334519073e-3))
+        p = multiplyAdd(p, r, V(repeating: 4.1665795894e-2))
+        p = multiplyAdd(p, r, V(repeating: 1.6666665459e-1))
+        p = multiplyAdd(p, r, V(repeating: 5.0000001201e-1))
+        p = multiplyAdd(p, r * r, r + 1)
         let biased = unsafeBitCast(t, to: SIMD8<UInt32>.self) &<< 23
         return p * unsafeBitCast(biased, to: V.self)
     }
@@ -77,14 +78,14 @@ public enum VectorMath {
     @inline(__always)
     public static func erfAndGaussian(_ x: V) -> (erf: V, gaussian: V) {
         let a = x.replacing(with: -x, where: x .< 0)
-        let t = 1 / (1 + 0.3275911 * a)
+        let t = 1 / multiplyAdd(a, V(repeating: 0.3275911), V(repeating: 1))
         var p = V(repeating: 1.061405429)
-        p = p * t - 1.453152027
-        p = p * t + 1.421413741
-        p = p * t - 0.284496736
-        p = p * t + 0.254829592
+        p = multiplyAdd(p, t, V(repeating: -1.453152027))
+        p = multiplyAdd(p, t, V(repeating: 1.421413741))
+        p = multiplyAdd(p, t, V(repeating: -0.284496736))
+        p = multiplyAdd(p, t, V(repeating: 0.254829592))
         let g = exp(-a * a)
-        let y = 1 - p * t * g
+        let y = multiplyAdd(-(p * t), g, V(repeating: 1))
         return (y.replacing(with: -y, where: x .< 0), g)
     }
 
