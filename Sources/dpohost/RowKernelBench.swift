@@ -84,6 +84,26 @@ extension KernelBench {
                                                       dv: g.pointer, pool: pool) }),
             ]
         }
+        // The rows after a shared prompt of half the sequence: the last half of the queries over
+        // every key (each pair's prompt keys repeated), as `share_prompt` runs them.
+        do {
+            let tq = length - length / 2 + 1
+            let s = AttentionShape(batch: rows, queryLength: tq, keyLength: length,
+                                   queryHeads: heads, keyValueHeads: heads, headDim: headDim)
+            let q = Tensor.randomNormal([rows * tq, heads * headDim], using: &rng)
+            let kv = Tensor.randomNormal([tokens, heads * headDim], using: &rng)
+            let o = Tensor(zeros: [rows * tq, heads * headDim]), pr = Tensor(zeros: [s.probabilityCount])
+            let g = Tensor(zeros: [tokens, heads * headDim]), gq = Tensor(zeros: [rows * tq, heads * headDim])
+            attentionCases += [
+                ("attention \(heads)×\(headDim) after prompt fwd", s.probabilityCount, {
+                    AttentionKernel.forward(q: q.pointer, k: kv.pointer, v: kv.pointer, keyMask: nil, scale: 0.1,
+                                            shape: s, out: o.pointer, probs: pr.pointer, pool: pool) }),
+                ("attention \(heads)×\(headDim) after prompt bwd", s.probabilityCount, {
+                    AttentionKernel.backward(q: q.pointer, k: kv.pointer, v: kv.pointer, probs: pr.pointer,
+                                             dOut: o.pointer, scale: 0.1, shape: s, dq: gq.pointer, dk: g.pointer,
+                                             dv: g.pointer, pool: pool) }),
+            ]
+        }
         dispatchLatency(pool: pool)
         for (name, elements, body) in cases + attentionCases {
             let nanoseconds = best(body) * 1e9
