@@ -193,7 +193,9 @@ public struct Tensor: @unchecked Sendable {
         forEachRow(pool: pool) { row, off in
             let (src, dst) = p.value
             let d = dst + row * n
-            for j in 0..<n { d[j] = src[off + j * s] }
+            // Unit stride within rows (a slice along an outer axis, e.g. Pythia's per-head
+            // query/key/value split): a plain copy, which the compiler vectorises.
+            if s == 1 { d.update(from: src + off, count: n) } else { for j in 0..<n { d[j] = src[off + j * s] } }
         }
         return out
     }
@@ -208,6 +210,13 @@ public struct Tensor: @unchecked Sendable {
     private var rowStride: Int { rank == 0 ? 1 : strides[rank - 1] }
     private var rowCount: Int { count == 0 ? 0 : count / rowLength }
     private var rowGrain: Int { max(1, Tensor.parallelGrain / max(rowLength, 1)) }
+    /// The storage distance between consecutive rows when it is the same for all of them (the
+    /// outer axes nest without gaps, as in a slice of the last axis), else nil.
+    private var uniformRowStep: Int? {
+        guard rank >= 2 else { return nil }
+        for d in 0..<(rank - 2) where strides[d] != strides[d + 1] * shape[d + 1] { return nil }
+        return strides[rank - 2]
+    }
 
     /// `forEachRow` over every row, the rows split into ranges that `pool`'s workers walk apart.
     private func forEachRow(pool: WorkerPool, _ body: (Int, Int) -> Void) {
@@ -221,6 +230,10 @@ public struct Tensor: @unchecked Sendable {
         if rows.isEmpty { return }
         let outer = rank - 1
         if outer <= 0 { for row in rows { body(row, offset) }; return }
+        if let step = uniformRowStep {
+            for row in rows { body(row, offset + row * step) }
+            return
+        }
         // The multi-index of the first row, then an odometer over the outer dimensions.
         var index = [Int](repeating: 0, count: outer)
         var off = offset, rest = rows.lowerBound
@@ -368,7 +381,10 @@ public struct Tensor: @unchecked Sendable {
         forEachRow(pool: pool) { row, off in
             let (d, s) = p.value
             let sr = s + row * n
-            if overwrite {
+            if st == 1 {
+                let dr = d + off
+                if overwrite { for j in 0..<n { dr[j] = zero + sr[j] } } else { for j in 0..<n { dr[j] += sr[j] } }
+            } else if overwrite {
                 for j in 0..<n { d[off + j * st] = zero + sr[j] }
             } else {
                 for j in 0..<n { d[off + j * st] += sr[j] }

@@ -31,6 +31,25 @@ final class TensorViewTests: XCTestCase {
         XCTAssertEqual(rows.offset, 4)
     }
 
+    /// A slice of the last axis of a rank-4 tensor (Pythia's per-head query/key/value split): its
+    /// rows sit at one fixed step, and copying it out or adding into it goes row by row.
+    func testALastAxisSliceCopiesOutAndAccumulatesRowByRow() throws {
+        let t = try tensor([2, 3, 2, 6])
+        let s = try t.slice(axis: 3, 2..<4)
+        var expected: [Float] = []
+        for row in 0..<12 { expected += [Float(row * 6 + 2), Float(row * 6 + 3)] }
+        XCTAssertEqual(s.contiguous(pool: WorkerPool(threads: 2)).scalars, expected)
+        XCTAssertEqual(s.contiguous().scalars, expected)
+        let ones = Tensor(shape: [2, 3, 2, 2], repeating: 1)
+        try s.accumulate(ones, pool: WorkerPool(threads: 2))
+        for i in 0..<t.count {
+            XCTAssertEqual(t.pointer[i], Float(i) + ((i % 6 == 2 || i % 6 == 3) ? 1 : 0), "element \(i)")
+        }
+        // Outer axes with a gap between them (a slice of axis 1) still go through every row.
+        let gapped = try t.slice(axis: 1, 1..<3)
+        XCTAssertEqual(gapped.contiguous().scalars, (0..<t.count).filter { ($0 / 12) % 3 != 0 }.map { t.pointer[$0] })
+    }
+
     func testReshapeOfADenseTensorSharesStorage() throws {
         let t = try tensor([2, 6])
         let r = try t.reshaped([3, -1])

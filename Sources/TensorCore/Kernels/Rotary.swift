@@ -17,10 +17,15 @@ public enum RotaryKernel {
         let half = r / 2
         let p = UnsafeSendable((x, y))
         let perRow = positions.count == length
-        // Angles per position, once per call (not once per row of every batch element), in
-        // float32 as transformers computes them.
-        var table = [Float](repeating: 0, count: max(1, 2 * positions.count * half))
-        for (n, position) in positions.enumerated() {
+        // Angles once per distinct position of the call (per-row positions mostly repeat: every
+        // row of a batch after a shared prompt has the same ones), in float32 as transformers
+        // computes them; `first` is the smallest position, the table's first entry.
+        let first = Int(positions.min() ?? 0), span = Int(positions.max() ?? 0) - first + 1
+        var table = [Float](repeating: 0, count: max(1, 2 * span * half))
+        var done = [Bool](repeating: false, count: max(span, 1))
+        for position in positions where !done[Int(position) - first] {
+            done[Int(position) - first] = true
+            let n = Int(position) - first
             for i in 0..<half {
                 let angle = Float(position) * inv[i]
                 table[2 * (n * half + i)] = cos(angle)
@@ -32,7 +37,8 @@ public enum RotaryKernel {
             pool.parallelFor(batch * length, grain: max(1, 4096 / max(heads * d, 1))) { rows in
                 let (x, y) = p.value
                 for bt in rows {
-                    let cs = angles.value! + 2 * (perRow ? bt % length : bt) * half
+                    let position = Int(positions[perRow ? bt % length : bt]) - first
+                    let cs = angles.value! + 2 * position * half
                     for h in 0..<heads {
                         let base = (bt * heads + h) * d
                         let xs = x + base, ys = y + base
