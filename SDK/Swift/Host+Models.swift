@@ -242,3 +242,13 @@ extension PluginDescription {
         desc?.pointee.destroy = { InstanceState.release($0) }
     }
 }
+
+extension dph_forward_args {
+    /// `keys_only`, false from hosts whose arguments end before it: the host reads only the keys
+    /// and values passed to `kv_cache_append`, so the plugin may stop after its last layer's.
+    public var keysOnly: Bool {
+        guard let offset = MemoryLayout<dph_forward_args>.offset(of: \dph_forward_args.keys_only) else { return false }
+        return Int(struct_size) >= offset + MemoryLayout<Int32>.size && keys_only != 0
+    }
+}
+

@@ -140,6 +140,7 @@ public struct ModelPlugin {
             args.attention_mask = a.add(attentionMask)
             args.position_ids = positionIDs.map(a.add) ?? 0
             args.use_cache = cacheMode == .off ? 0 : 1
+            args.keys_only = cacheMode == .recordPrompt ? 1 : 0
             return forward(HostAPI.table, p, state, &args, &out)
         }
         ended = true

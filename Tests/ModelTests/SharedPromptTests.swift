@@ -101,6 +101,24 @@ final class SharedPromptTests: XCTestCase {
         }
     }
 
+    func testThePromptPassStopsAfterTheLastLayersKeys() throws {
+        // pythia-tiny: 2 blocks of 4 linears. The prompt pass runs block 0 whole and block 1 up to
+        // its keys (the fused query/key/value linear); the rows' pass runs both blocks and the head.
+        let registry = try ModelFixtures.registry()
+        let model = try LanguageModel(directory: ModelFixtures.model("pythia-tiny"), registry: registry, trainable: false)
+        let (ids, mask, labels) = try batch(vocab: model.parameters[0].variable.shape[0])
+        let prompt = try XCTUnwrap(SharedPrompt(ids: ids, mask: mask, labels: labels))
+        let tape = Tape(pool: .serial, recording: false)
+        let profile = OpProfile()
+        tape.profile = profile
+        _ = try model.plugin.forwardSharingPrompt(inputIDs: ids, attentionMask: mask, prompt: prompt.length,
+                                                  promptRows: prompt.pairs, tape: tape)
+        // Every row's logits are asked for, so the head is a plain linear (once, in the rows' pass).
+        XCTAssertEqual(profile.entries["linear"]?.calls, 4 + 1 + 2 * 4 + 1)
+        XCTAssertEqual(profile.entries["attention"]?.calls, 1 + 2)
+        XCTAssertEqual(profile.entries["layerNorm"]?.calls, 2 + 1 + 2 * 2 + 1)
+    }
+
     struct StepResult {
         let loss: Float
         let gradients: [String: [Float]]

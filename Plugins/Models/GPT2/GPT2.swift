@@ -76,7 +76,13 @@ private func forward(_ api: UnsafePointer<dph_host_api>?, _ ctx: OpaquePointer?,
         let p = { (name: String) in try host.parameter("transformer." + name) }
         var x = try host.add(host.embedding(a.input_ids, p("wte.weight")), host.embedding(positions, p("wpe.weight")))
         for l in 0..<c.layers {
-            x = try host.runBlock(layer: l, block, user: state, inputs: [x, a.attention_mask])
+            // A keys-only forward (a shared prompt's pass) needs the last block only up to its keys.
+            let fn: dph_block_fn = a.keysOnly && l == c.layers - 1 ? keysOnlyBlock : block
+            x = try host.runBlock(layer: l, fn, user: state, inputs: [x, a.attention_mask])
+        }
+        if a.keysOnly {
+            out.pointee = x
+            return
         }
         x = try host.layerNorm(x, weight: p("ln_f.weight"), bias: p("ln_f.bias"), eps: c.eps)
         out.pointee = try host.lmHead(x, p("wte.weight"))   // tied head
@@ -87,28 +93,38 @@ private func forward(_ api: UnsafePointer<dph_host_api>?, _ ctx: OpaquePointer?,
 /// The host runs it (and may run it again during backward: activation checkpointing).
 private func block(_ api: UnsafePointer<dph_host_api>?, _ ctx: OpaquePointer?, _ user: UnsafeMutableRawPointer?, _ layer: Int32,
                    _ inputs: UnsafePointer<dph_tensor>?, _ count: Int32, _ out: UnsafeMutablePointer<dph_tensor>?) -> dph_status {
-    Host.block(api, ctx, inputs, count, out) { host, inputs in
-        let (x, mask) = (inputs[0], inputs[1])
-        let c = try ParsedConfig.of(user) { try GPT2Config(host) }
-        let dims = try host.shape(x)
-        let (b, t, e) = (dims[0], dims[1], c.embed)
-        let hd = e / c.heads
-        let l = Int(layer)
-        let p = { (name: String) in try host.parameter("transformer.h.\(l)." + name) }
-        let normed = try host.layerNorm(x, weight: p("ln_1.weight"), bias: p("ln_1.bias"), eps: c.eps)
-        let qkv = try host.linear(normed, p("attn.c_attn.weight"), bias: p("attn.c_attn.bias"), layout: DPH_LINEAR_IN_OUT)
-        let parts = try host.split(qkv, sizes: [e, e, e], axis: 2).map { try host.reshape($0, [b, t, c.heads, hd]) }
-        let kv = try host.kvCacheAppend(layer: l, key: parts[1], value: parts[2])
-        var scale: Float = c.scaleWeights ? 1 / Float(hd).squareRoot() : 1
-        if c.scaleByInverseLayer { scale /= Float(l + 1) }
-        let attended = try host.reshape(host.attention(query: parts[0], key: kv.key, value: kv.value,
-                                                       keyMask: mask, scale: scale), [b, t, e])
-        let h = try host.add(x, host.linear(attended, p("attn.c_proj.weight"), bias: p("attn.c_proj.bias"), layout: DPH_LINEAR_IN_OUT))
-        let m = try host.layerNorm(h, weight: p("ln_2.weight"), bias: p("ln_2.bias"), eps: c.eps)
-        let up = try host.gelu(host.linear(m, p("mlp.c_fc.weight"), bias: p("mlp.c_fc.bias"), layout: DPH_LINEAR_IN_OUT),
-                               tanhApproximation: true)
-        return try host.add(h, host.linear(up, p("mlp.c_proj.weight"), bias: p("mlp.c_proj.bias"), layout: DPH_LINEAR_IN_OUT))
-    }
+    Host.block(api, ctx, inputs, count, out) { host, inputs in try blockBody(host, inputs, layer: layer, user: user, keysOnly: false) }
+}
+
+/// The last block of a keys-only forward (a shared prompt's pass): up to its `kv_cache_append`.
+private func keysOnlyBlock(_ api: UnsafePointer<dph_host_api>?, _ ctx: OpaquePointer?, _ user: UnsafeMutableRawPointer?, _ layer: Int32,
+                           _ inputs: UnsafePointer<dph_tensor>?, _ count: Int32, _ out: UnsafeMutablePointer<dph_tensor>?) -> dph_status {
+    Host.block(api, ctx, inputs, count, out) { host, inputs in try blockBody(host, inputs, layer: layer, user: user, keysOnly: true) }
+}
+
+private func blockBody(_ host: Host, _ inputs: [dph_tensor], layer: Int32, user: UnsafeMutableRawPointer?,
+                       keysOnly: Bool) throws -> dph_tensor {
+    let (x, mask) = (inputs[0], inputs[1])
+    let c = try ParsedConfig.of(user) { try GPT2Config(host) }
+    let dims = try host.shape(x)
+    let (b, t, e) = (dims[0], dims[1], c.embed)
+    let hd = e / c.heads
+    let l = Int(layer)
+    let p = { (name: String) in try host.parameter("transformer.h.\(l)." + name) }
+    let normed = try host.layerNorm(x, weight: p("ln_1.weight"), bias: p("ln_1.bias"), eps: c.eps)
+    let qkv = try host.linear(normed, p("attn.c_attn.weight"), bias: p("attn.c_attn.bias"), layout: DPH_LINEAR_IN_OUT)
+    let parts = try host.split(qkv, sizes: [e, e, e], axis: 2).map { try host.reshape($0, [b, t, c.heads, hd]) }
+    let kv = try host.kvCacheAppend(layer: l, key: parts[1], value: parts[2])
+    if keysOnly { return x }
+    var scale: Float = c.scaleWeights ? 1 / Float(hd).squareRoot() : 1
+    if c.scaleByInverseLayer { scale /= Float(l + 1) }
+    let attended = try host.reshape(host.attention(query: parts[0], key: kv.key, value: kv.value,
+                                                   keyMask: mask, scale: scale), [b, t, e])
+    let h = try host.add(x, host.linear(attended, p("attn.c_proj.weight"), bias: p("attn.c_proj.bias"), layout: DPH_LINEAR_IN_OUT))
+    let m = try host.layerNorm(h, weight: p("ln_2.weight"), bias: p("ln_2.bias"), eps: c.eps)
+    let up = try host.gelu(host.linear(m, p("mlp.c_fc.weight"), bias: p("mlp.c_fc.bias"), layout: DPH_LINEAR_IN_OUT),
+                           tanhApproximation: true)
+    return try host.add(h, host.linear(up, p("mlp.c_proj.weight"), bias: p("mlp.c_proj.bias"), layout: DPH_LINEAR_IN_OUT))
 }
 
 @_cdecl("dph_plugin_abi_version")

@@ -92,7 +92,13 @@ private func forward(_ api: UnsafePointer<dph_host_api>?, _ ctx: OpaquePointer?,
         let p = { (name: String) in try host.parameter(name) }
         var x = try host.embedding(a.input_ids, p("gpt_neox.embed_in.weight"))
         for l in 0..<c.layers {
-            x = try host.runBlock(layer: l, block, user: state, inputs: [x, a.attention_mask, positions])
+            // A keys-only forward (a shared prompt's pass) needs the last block only up to its keys.
+            let fn: dph_block_fn = a.keysOnly && l == c.layers - 1 ? keysOnlyBlock : block
+            x = try host.runBlock(layer: l, fn, user: state, inputs: [x, a.attention_mask, positions])
+        }
+        if a.keysOnly {
+            out.pointee = x
+            return
         }
         x = try host.layerNorm(x, weight: p("gpt_neox.final_layer_norm.weight"), bias: p("gpt_neox.final_layer_norm.bias"), eps: c.eps)
         out.pointee = try host.lmHead(x, p(c.tiedHead ? "gpt_neox.embed_in.weight" : "embed_out.weight"))
@@ -103,34 +109,44 @@ private func forward(_ api: UnsafePointer<dph_host_api>?, _ ctx: OpaquePointer?,
 /// the positions. The host runs it (and may run it again during backward: activation checkpointing).
 private func block(_ api: UnsafePointer<dph_host_api>?, _ ctx: OpaquePointer?, _ user: UnsafeMutableRawPointer?, _ layer: Int32,
                    _ inputs: UnsafePointer<dph_tensor>?, _ count: Int32, _ out: UnsafeMutablePointer<dph_tensor>?) -> dph_status {
-    Host.block(api, ctx, inputs, count, out) { host, inputs in
-        let (x, mask, positions) = (inputs[0], inputs[1], inputs[2])
-        let c = try ParsedConfig.of(user) { try NeoXConfig(host) }
-        let dims = try host.shape(x)
-        let (b, t, hd) = (dims[0], dims[1], c.headDim)
-        let inv = c.inverseFrequencies
-        let n = "gpt_neox.layers.\(layer)."
-        let p = { (name: String) in try host.parameter(n + name) }
-        let optionalBias = { (name: String) in c.bias ? try host.parameter(n + name) : 0 }
-        let normed = try host.layerNorm(x, weight: p("input_layernorm.weight"), bias: p("input_layernorm.bias"), eps: c.eps)
-        let qkv = try host.reshape(host.linear(normed, p("attention.query_key_value.weight"),
-                                               bias: optionalBias("attention.query_key_value.bias")), [b, t, c.heads, 3 * hd])
-        // Per-head interleaving: for head h the outputs are (q_h, k_h, v_h) blocks of head_dim.
-        let qkvParts = try host.split(qkv, sizes: [hd, hd, hd], axis: 3)
-        let q = try host.rotary(qkvParts[0], positions: positions, rotaryDims: c.rotaryDims, inverseFrequencies: inv)
-        let k = try host.rotary(qkvParts[1], positions: positions, rotaryDims: c.rotaryDims, inverseFrequencies: inv)
-        let kv = try host.kvCacheAppend(layer: Int(layer), key: k, value: qkvParts[2])
-        let attended = try host.reshape(host.attention(query: q, key: kv.key, value: kv.value, keyMask: mask), [b, t, c.hidden])
-        let attnOut = try host.linear(attended, p("attention.dense.weight"), bias: optionalBias("attention.dense.bias"))
-        // Parallel residual: attention and MLP both read the block input, through two norms.
-        let mlpIn = c.parallelResidual ? x : try host.add(x, attnOut)
-        let m = try host.layerNorm(mlpIn, weight: p("post_attention_layernorm.weight"),
-                                   bias: p("post_attention_layernorm.bias"), eps: c.eps)
-        let up = try host.gelu(host.linear(m, p("mlp.dense_h_to_4h.weight"), bias: p("mlp.dense_h_to_4h.bias")),
-                               tanhApproximation: c.tanhGELU)
-        let mlpOut = try host.linear(up, p("mlp.dense_4h_to_h.weight"), bias: p("mlp.dense_4h_to_h.bias"))
-        return c.parallelResidual ? try host.add(host.add(x, attnOut), mlpOut) : try host.add(mlpIn, mlpOut)
-    }
+    Host.block(api, ctx, inputs, count, out) { host, inputs in try blockBody(host, inputs, layer: layer, user: user, keysOnly: false) }
+}
+
+/// The last block of a keys-only forward (a shared prompt's pass): up to its `kv_cache_append`.
+private func keysOnlyBlock(_ api: UnsafePointer<dph_host_api>?, _ ctx: OpaquePointer?, _ user: UnsafeMutableRawPointer?, _ layer: Int32,
+                           _ inputs: UnsafePointer<dph_tensor>?, _ count: Int32, _ out: UnsafeMutablePointer<dph_tensor>?) -> dph_status {
+    Host.block(api, ctx, inputs, count, out) { host, inputs in try blockBody(host, inputs, layer: layer, user: user, keysOnly: true) }
+}
+
+private func blockBody(_ host: Host, _ inputs: [dph_tensor], layer: Int32, user: UnsafeMutableRawPointer?,
+                       keysOnly: Bool) throws -> dph_tensor {
+    let (x, mask, positions) = (inputs[0], inputs[1], inputs[2])
+    let c = try ParsedConfig.of(user) { try NeoXConfig(host) }
+    let dims = try host.shape(x)
+    let (b, t, hd) = (dims[0], dims[1], c.headDim)
+    let inv = c.inverseFrequencies
+    let n = "gpt_neox.layers.\(layer)."
+    let p = { (name: String) in try host.parameter(n + name) }
+    let optionalBias = { (name: String) in c.bias ? try host.parameter(n + name) : 0 }
+    let normed = try host.layerNorm(x, weight: p("input_layernorm.weight"), bias: p("input_layernorm.bias"), eps: c.eps)
+    let qkv = try host.reshape(host.linear(normed, p("attention.query_key_value.weight"),
+                                           bias: optionalBias("attention.query_key_value.bias")), [b, t, c.heads, 3 * hd])
+    // Per-head interleaving: for head h the outputs are (q_h, k_h, v_h) blocks of head_dim.
+    let qkvParts = try host.split(qkv, sizes: [hd, hd, hd], axis: 3)
+    let k = try host.rotary(qkvParts[1], positions: positions, rotaryDims: c.rotaryDims, inverseFrequencies: inv)
+    let kv = try host.kvCacheAppend(layer: Int(layer), key: k, value: qkvParts[2])
+    if keysOnly { return x }
+    let q = try host.rotary(qkvParts[0], positions: positions, rotaryDims: c.rotaryDims, inverseFrequencies: inv)
+    let attended = try host.reshape(host.attention(query: q, key: kv.key, value: kv.value, keyMask: mask), [b, t, c.hidden])
+    let attnOut = try host.linear(attended, p("attention.dense.weight"), bias: optionalBias("attention.dense.bias"))
+    // Parallel residual: attention and MLP both read the block input, through two norms.
+    let mlpIn = c.parallelResidual ? x : try host.add(x, attnOut)
+    let m = try host.layerNorm(mlpIn, weight: p("post_attention_layernorm.weight"),
+                               bias: p("post_attention_layernorm.bias"), eps: c.eps)
+    let up = try host.gelu(host.linear(m, p("mlp.dense_h_to_4h.weight"), bias: p("mlp.dense_h_to_4h.bias")),
+                           tanhApproximation: c.tanhGELU)
+    let mlpOut = try host.linear(up, p("mlp.dense_4h_to_h.weight"), bias: p("mlp.dense_4h_to_h.bias"))
+    return c.parallelResidual ? try host.add(host.add(x, attnOut), mlpOut) : try host.add(mlpIn, mlpOut)
 }
 
 @_cdecl("dph_plugin_abi_version")

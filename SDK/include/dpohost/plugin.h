@@ -166,7 +166,17 @@ typedef struct dph_forward_args {
     dph_tensor position_ids;   /* [N, T] int32, or 0 for 0..T-1 on every row */
     int32_t use_cache;         /* nonzero: keys/values go through kv_cache_append (generation, or the
                                 * host's shared-prompt passes); attention_mask spans the keys */
+    /* Appended after the first v1 hosts (read it only when struct_size covers it, see
+     * DPH_FORWARD_ARGS_HAVE): nonzero when the host reads nothing of this forward but what it passes
+     * to kv_cache_append (a shared prompt's pass). The plugin may then skip everything after its
+     * last layer's kv_cache_append (the rest of that layer, the final norm, lm_head) and return
+     * any float tensor of ctx; computing it all is correct too. */
+    int32_t keys_only;
 } dph_forward_args;
+
+/* Whether the host's dph_forward_args `args` has `field` (hosts older than the field end before it). */
+#define DPH_FORWARD_ARGS_HAVE(args, field) \
+    ((args)->struct_size >= offsetof(dph_forward_args, field) + sizeof((args)->field))
 
 /* ------------------------------------------------------------------ the host table */
 
