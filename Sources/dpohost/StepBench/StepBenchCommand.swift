@@ -155,7 +155,10 @@ struct StepBench: ParsableCommand {
         if allLogitRows { args.append("--all-logit-rows") }
         if !sharedPrompt { args.append("--no-shared-prompt") }
         if profileOps { args.append("--profile-ops") }
-        let (status, out, err) = TorchAnchor.execute(Self.executablePath, args)
+        // OpenBLAS starts its own threads when it loads, and they spin (yielding) for about a
+        // tenth of a second before they sleep: on two cores that halved the speed of the first
+        // timed steps. dpohost never gives them work (see Gemm), so the child starts without them.
+        let (status, out, err) = TorchAnchor.execute(Self.executablePath, args, environment: ["OPENBLAS_NUM_THREADS": "1"])
         guard status == 0, let line = out.split(separator: "\n").last,
               let result = try? JSONDecoder().decode(StepBenchResult.self, from: Data(line.utf8)) else {
             throw BenchError("\(c.arch.rawValue)-\(c.size.rawValue) \(c.loss.rawValue) failed (status \(status)): "

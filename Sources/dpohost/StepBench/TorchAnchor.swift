@@ -50,8 +50,11 @@ struct TorchAnchor {
     }
 
     /// Runs a program found on PATH (or at a path) and returns status, stdout and stderr.
-    static func execute(_ program: String, _ arguments: [String]) -> (Int32, String, String) {
+    static func execute(_ program: String, _ arguments: [String], environment: [String: String] = [:]) -> (Int32, String, String) {
         let p = Process()
+        if !environment.isEmpty {
+            p.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        }
         if program.contains("/") {
             p.executableURL = URL(fileURLWithPath: program)
             p.arguments = arguments
