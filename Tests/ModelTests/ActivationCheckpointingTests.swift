@@ -15,13 +15,6 @@ import XCTest
 /// block's backward in the order the full tape would, and a block input's gradient reaches the
 /// outer variable as `0 + g`, which is exact in float32.
 final class ActivationCheckpointingTests: XCTestCase {
-    struct StepResult {
-        let loss: Float
-        let gradients: [String: [Float]]
-        /// Ops the tape held right after the policy forward.
-        let recordedOpsAfterForward: Int
-    }
-
     /// 2 pairs (4 rows) of 10 tokens: a 4-token prompt, the rejected rows padded by 2.
     func batch(vocab: Int) throws -> (ids: IndexTensor, mask: IndexTensor, labels: IndexTensor) {
         let (rows, t) = (4, 10)
@@ -39,30 +32,12 @@ final class ActivationCheckpointingTests: XCTestCase {
                 try IndexTensor(shape: [rows, t], values: labels))
     }
 
-    func dpoStep(_ name: String, checkpointing: Bool) throws -> StepResult {
-        let registry = try ModelFixtures.registry()
-        let policy = try LanguageModel(directory: ModelFixtures.model(name), registry: registry, trainable: true)
-        let reference = try LanguageModel(directory: ModelFixtures.model(name), registry: registry, trainable: false)
-        policy.activationCheckpointing = checkpointing
-        // Perturb the policy so that the loss and its gradients are not those of a tie.
-        for (i, p) in policy.parameters.enumerated() {
-            let v = p.variable.value
-            for k in 0..<v.count { v.pointer[k] += 0.01 * Float((k * 13 + i * 7) % 17 - 8) / 8 }
+    func dpoStep(_ name: String, checkpointing: Bool) throws -> FixtureDPOStep {
+        // Checkpointed steps never share prompts; neither does the plain one compared with them.
+        try FixtureDPOStep(name, batch: batch) { policy, model in
+            policy.activationCheckpointing = checkpointing
+            model.sharesPrompts = false
         }
-        let dpo = try LossPlugin(registry.resolve(kind: .loss, name: "dpo"), options: ["beta": "0.1"])
-        let pool = WorkerPool(threads: 2)
-        let model = ModelLoss(policy: policy, reference: reference,
-                              loss: CombinedLoss([WeightedLoss(name: "dpo", computation: LossComputation(plugin: dpo))]), pool: pool)
-        let (ids, mask, labels) = try batch(vocab: policy.parameters[0].variable.shape[0])
-        let tape = Tape(pool: pool)
-        var opsAfterForward = 0
-        let outcome = try model.compute(ids: ids, mask: mask, labels: labels, chosenOnly: false, split: .train, tape: tape) {
-            if $0 == "policy forward" { opsAfterForward = tape.recordedOps }
-        }
-        try tape.backward(outcome.loss)
-        var gradients: [String: [Float]] = [:]
-        for p in policy.parameters { gradients[p.name] = try XCTUnwrap(p.variable.grad, p.name).scalars }
-        return StepResult(loss: outcome.loss.value.item, gradients: gradients, recordedOpsAfterForward: opsAfterForward)
     }
 
     func assertIdenticalWithCheckpointing(_ name: String, file: StaticString = #filePath, line: UInt = #line) throws {

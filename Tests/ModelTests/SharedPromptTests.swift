@@ -119,32 +119,8 @@ final class SharedPromptTests: XCTestCase {
         XCTAssertEqual(profile.entries["layerNorm"]?.calls, 2 + 1 + 2 * 2 + 1)
     }
 
-    struct StepResult {
-        let loss: Float
-        let gradients: [String: [Float]]
-    }
-
-    func dpoStep(_ name: String, sharing: Bool) throws -> StepResult {
-        let registry = try ModelFixtures.registry()
-        let policy = try LanguageModel(directory: ModelFixtures.model(name), registry: registry, trainable: true)
-        let reference = try LanguageModel(directory: ModelFixtures.model(name), registry: registry, trainable: false)
-        // Perturb the policy so that the loss and its gradients are not those of a tie.
-        for (i, p) in policy.parameters.enumerated() {
-            let v = p.variable.value
-            for k in 0..<v.count { v.pointer[k] += 0.01 * Float((k * 13 + i * 7) % 17 - 8) / 8 }
-        }
-        let dpo = try LossPlugin(registry.resolve(kind: .loss, name: "dpo"), options: ["beta": "0.1"])
-        let pool = WorkerPool(threads: 2)
-        var model = ModelLoss(policy: policy, reference: reference,
-                              loss: CombinedLoss([WeightedLoss(name: "dpo", computation: LossComputation(plugin: dpo))]), pool: pool)
-        model.sharesPrompts = sharing
-        let (ids, mask, labels) = try batch(vocab: policy.parameters[0].variable.shape[0])
-        let tape = Tape(pool: pool)
-        let outcome = try model.compute(ids: ids, mask: mask, labels: labels, chosenOnly: false, split: .train, tape: tape)
-        try tape.backward(outcome.loss)
-        var gradients: [String: [Float]] = [:]
-        for p in policy.parameters { gradients[p.name] = try XCTUnwrap(p.variable.grad, p.name).scalars }
-        return StepResult(loss: outcome.loss.value.item, gradients: gradients)
+    func dpoStep(_ name: String, sharing: Bool) throws -> FixtureDPOStep {
+        try FixtureDPOStep(name, batch: batch) { _, model in model.sharesPrompts = sharing }
     }
 
     func testADPOStepWithASharedPromptHasTheWholeRowsLossAndEveryGradient() throws {

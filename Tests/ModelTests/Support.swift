@@ -1,6 +1,9 @@
+import Autograd
 import Foundation
 import PluginHost
+import TensorCore
 import Training
+import XCTest
 
 enum ModelFixtures {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -30,3 +33,41 @@ enum ModelFixtures {
         return dst
     }
 }
+
+/// One DPO step of a fixture model against itself as the frozen reference (the dpo plugin, beta
+/// 0.1), the policy perturbed so that the loss and its gradients are not those of a tie.
+struct FixtureDPOStep {
+    let loss: Float
+    let gradients: [String: [Float]]
+    /// Ops the tape held right after the policy forward.
+    let recordedOpsAfterForward: Int
+
+    /// `prepare` sets up the policy and the `ModelLoss` (checkpointing, prompt sharing) before the
+    /// step runs on `batch(vocab)`.
+    init(_ name: String, batch: (Int) throws -> (ids: IndexTensor, mask: IndexTensor, labels: IndexTensor),
+         prepare: (LanguageModel, inout ModelLoss) -> Void = { _, _ in }) throws {
+        let registry = try ModelFixtures.registry()
+        let policy = try LanguageModel(directory: ModelFixtures.model(name), registry: registry, trainable: true)
+        let reference = try LanguageModel(directory: ModelFixtures.model(name), registry: registry, trainable: false)
+        for (i, p) in policy.parameters.enumerated() {
+            let v = p.variable.value
+            for k in 0..<v.count { v.pointer[k] += 0.01 * Float((k * 13 + i * 7) % 17 - 8) / 8 }
+        }
+        let dpo = try LossPlugin(registry.resolve(kind: .loss, name: "dpo"), options: ["beta": "0.1"])
+        let pool = WorkerPool(threads: 2)
+        var model = ModelLoss(policy: policy, reference: reference,
+                              loss: CombinedLoss([WeightedLoss(name: "dpo", computation: LossComputation(plugin: dpo))]), pool: pool)
+        prepare(policy, &model)
+        let (ids, mask, labels) = try batch(policy.parameters[0].variable.shape[0])
+        let tape = Tape(pool: pool)
+        var opsAfterForward = 0
+        let outcome = try model.compute(ids: ids, mask: mask, labels: labels, chosenOnly: false, split: .train, tape: tape) {
+            if $0 == "policy forward" { opsAfterForward = tape.recordedOps }
+        }
+        try tape.backward(outcome.loss)
+        var gradients: [String: [Float]] = [:]
+        for p in policy.parameters { gradients[p.name] = try XCTUnwrap(p.variable.grad, p.name).scalars }
+        (loss, self.gradients, recordedOpsAfterForward) = (outcome.loss.value.item, gradients, opsAfterForward)
+    }
+}
+

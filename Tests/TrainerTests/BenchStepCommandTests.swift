@@ -5,19 +5,25 @@ import XCTest
 /// the PyTorch side is skipped when its interpreter cannot import torch, and the cached-reference
 /// line under a DPO row. No timing is asserted.
 final class BenchStepCommandTests: XCTestCase {
-    func testOneTinyConfigurationPrintsTheColumnsAndTheTorchSkipReason() throws {
+    /// `dpohost ARGS`: exit status and output (stdout and stderr together).
+    func dpohost(_ arguments: [String]) throws -> (status: Int32, text: String) {
         let p = Process()
         p.executableURL = Bundle.main.bundleURL.appendingPathComponent("dpohost")
-        p.arguments = ["bench", "step", "--arch", "pythia", "--size", "tiny", "--loss", "dpo", "--steps", "1",
-                       "--warmup", "0", "--sgemm-seconds", "0", "--vs-torch", "--python", "/nonexistent/python3",
-                       "--torch-script", #filePath]
+        p.arguments = arguments
         let out = Pipe()
         p.standardOutput = out
         p.standardError = out
         try p.run()
         let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         p.waitUntilExit()
-        XCTAssertEqual(p.terminationStatus, 0, text)
+        return (p.terminationStatus, text)
+    }
+
+    func testOneTinyConfigurationPrintsTheColumnsAndTheTorchSkipReason() throws {
+        let (status, text) = try dpohost(["bench", "step", "--arch", "pythia", "--size", "tiny", "--loss", "dpo", "--steps", "1",
+                                          "--warmup", "0", "--sgemm-seconds", "0", "--vs-torch", "--python", "/nonexistent/python3",
+                                          "--torch-script", #filePath])
+        XCTAssertEqual(status, 0, text)
         XCTAssertTrue(text.contains("sgemm peak: "), text)
         XCTAssertTrue(text.contains("PyTorch comparison skipped: "), text)
         let lines = text.split(separator: "\n").map(String.init)
@@ -38,17 +44,9 @@ final class BenchStepCommandTests: XCTestCase {
     }
 
     func testProfileOpsPrintsEveryOpWithItsCallsAndTimes() throws {
-        let p = Process()
-        p.executableURL = Bundle.main.bundleURL.appendingPathComponent("dpohost")
-        p.arguments = ["bench", "step", "--arch", "llama", "--size", "tiny", "--loss", "dpo", "--steps", "1",
-                       "--warmup", "0", "--sgemm-seconds", "0", "--no-cached-reference", "--profile-ops"]
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = out
-        try p.run()
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        XCTAssertEqual(p.terminationStatus, 0, text)
+        let (status, text) = try dpohost(["bench", "step", "--arch", "llama", "--size", "tiny", "--loss", "dpo", "--steps", "1",
+                                          "--warmup", "0", "--sgemm-seconds", "0", "--no-cached-reference", "--profile-ops"])
+        XCTAssertEqual(status, 0, text)
         let lines = text.split(separator: "\n").map(String.init)
         let header = try XCTUnwrap(lines.firstIndex { $0.hasPrefix("    op ") }, text)
         var ops: [String: [Double]] = [:]
