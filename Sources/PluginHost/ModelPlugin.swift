@@ -100,7 +100,8 @@ public struct ModelPlugin {
         }
         let head = 0..<prompt
         _ = try run(inputIDs: inputIDs.rows(0..<promptRows).columns(head),
-                    attentionMask: attentionMask.rows(0..<promptRows).columns(head), positionIDs: nil,
+                    attentionMask: attentionMask.rows(0..<promptRows).columns(head),
+                    positionIDs: try IndexTensor(shape: [promptRows, prompt], values: (0..<promptRows).flatMap { _ in head.map(Int32.init) }),
                     cacheMode: .recordPrompt, logitRows: RowSelection(rows: promptRows * prompt) { _ in false }, tape: tape)
         guard !instance.kvCache.isEmpty else {
             instance.appendsKeys = false

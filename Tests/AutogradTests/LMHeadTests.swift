@@ -83,6 +83,20 @@ final class LMHeadTests: XCTestCase {
         }
     }
 
+    func testHeadOnNoSelectedRowIsZeroAndStillBackPropagates() throws {
+        var rng = SplitMix64(seed: 6)
+        let x = Variable(Tensor.randomNormal([2, 4, 6], using: &rng), requiresGrad: true)
+        let w = Variable(Tensor.randomNormal([9, 6], using: &rng), requiresGrad: true)
+        let tape = Tape(pool: .serial)
+        let out = try tape.lmHead(x, weight: w, rows: RowSelection(rows: 8) { _ in false })
+        XCTAssertEqual(out.shape, [2, 4, 9])
+        XCTAssertEqual(out.value.scalars, [Float](repeating: 0, count: 72))
+        // A batch without a counted label: its loss is a constant of the graph, not an error.
+        XCTAssertTrue(out.requiresGrad)
+        XCTAssertNoThrow(try tape.backward(try tape.sum(out)))
+        XCTAssertNil(w.grad.map { g in g.scalars.first { $0 != 0 } } ?? nil)
+    }
+
     func testHeadWithoutSelectionIsExactlyLinear() throws {
         var rng = SplitMix64(seed: 5)
         let x = Variable(Tensor.randomNormal([2, 4, 6], using: &rng)), w = Variable(Tensor.randomNormal([9, 6], using: &rng))

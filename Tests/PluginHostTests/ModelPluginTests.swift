@@ -111,10 +111,13 @@ final class ModelPluginTests: XCTestCase {
     func testAModelThatKeepsPromptKeysButDoesNotAppendAfterThemFails() throws {
         let dir = try Build.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
-        // Appends only when the host gives no positions: the prompt pass, not the one after it.
+        // Appends only in the keys-only forward (the prompt pass), not in the one after it.
         let source = Self.source.replacingOccurrences(of: "TRY(host->embedding(ctx, a->input_ids, wte, &x));", with: """
             TRY(host->embedding(ctx, a->input_ids, wte, &x));
-            if (a->position_ids == 0) { dph_tensor k, v; TRY(host->kv_cache_append(ctx, 0, x, x, &k, &v)); }
+            if (DPH_FORWARD_ARGS_HAVE(a, keys_only) && a->keys_only) {
+                dph_tensor k, v;
+                TRY(host->kv_cache_append(ctx, 0, x, x, &k, &v));
+            }
             """)
         let model = try loadTinyLinear(source, in: dir)
         let ids = try IndexTensor(shape: [2, 4], values: [1, 2, 3, 4, 1, 2, 0, 4])

@@ -289,9 +289,11 @@ struct dph_host_api {
      * returns the full keys/values so far (attend to those). Without use_cache it returns k and
      * v unchanged. The host also uses it to run a prompt that several rows share only once (a
      * preference pair's chosen and rejected rows): a first forward over the prompt, whose keys
-     * it keeps (its logits are never read: lm_head returns zeros), then one over the rest of
-     * every row, with the prompt's keys in front of each row's own. Call it once per layer in
-     * every cached forward, with the keys the layer's attention would use (after rotary). */
+     * it keeps (its logits are never read), then one over the rest of every row, with the
+     * prompt's keys in front of each row's own; both get position_ids. Call it once per layer in
+     * every cached forward, with the keys the layer's attention would use (after rotary), and
+     * keep no other state between forwards (a recurrent layer's would be wrong there: such a
+     * model must not call it, or the user sets share_prompt=false). */
     dph_status (*kv_cache_append)(dph_ctx *ctx, int32_t layer, dph_tensor k, dph_tensor v,
                                   dph_tensor *out_k, dph_tensor *out_v);
 

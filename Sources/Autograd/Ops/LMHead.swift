@@ -6,7 +6,8 @@ extension Tape {
     /// the output is 0 and passes no gradient back. nil, or a selection of every row: exactly
     /// `linear`. The selected rows of `x` are gathered into one dense block so the product runs
     /// once, writing straight into the output, which is then spread to the selected rows in place.
-    /// A selection of no rows computes nothing: the output is a view of one zero.
+    /// A selection of no rows computes nothing: the output is a view of one zero (recorded, with
+    /// no gradient to pass back, so a batch without a counted label still back-propagates).
     public func lmHead(_ x: Variable, weight: Variable, bias: Variable? = nil, layout: LinearLayout = .outIn,
                        rows: RowSelection?) throws -> Variable {
         guard let rows, !rows.isAll else { return try linear(x, weight: weight, bias: bias, layout: layout) }
@@ -19,7 +20,7 @@ extension Tape {
         if k == 0 {
             let shape = Array(x.shape.dropLast()) + [wOut]
             let zero = Tensor(storage: TensorStorage(count: 1), shape: shape, strides: shape.map { _ in 0 })
-            return Variable(zero, requiresGrad: false)
+            return result(zero, inputs: [x, weight] + (bias.map { [$0] } ?? [])) { _ in }
         }
         let wv = weight.value.contiguous()
         if k * 8 >= total * 7 { return try lmHeadNearlyAll(x, weightValue: wv, features: f, weight: weight, bias: bias, rows: rows) }

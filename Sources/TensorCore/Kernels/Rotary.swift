@@ -19,13 +19,17 @@ public enum RotaryKernel {
         let perRow = positions.count == length
         // Angles once per distinct position of the call (per-row positions mostly repeat: every
         // row of a batch after a shared prompt has the same ones), in float32 as transformers
-        // computes them; `first` is the smallest position, the table's first entry.
-        let first = Int(positions.min() ?? 0), span = Int(positions.max() ?? 0) - first + 1
-        var table = [Float](repeating: 0, count: max(1, 2 * span * half))
-        var done = [Bool](repeating: false, count: max(span, 1))
-        for position in positions where !done[Int(position) - first] {
-            done[Int(position) - first] = true
-            let n = Int(position) - first
+        // computes them; `low` is the smallest position, the table's first entry.
+        // With positions spread wider than there are entries, one table entry per entry instead.
+        let low = Int(positions.min() ?? 0), span = Int(positions.max() ?? 0) - low + 1
+        let byPosition = span <= positions.count
+        let entries = byPosition ? span : positions.count
+        var table = [Float](repeating: 0, count: max(1, 2 * entries * half))
+        var done = [Bool](repeating: false, count: max(entries, 1))
+        for (entry, position) in positions.enumerated() {
+            let n = byPosition ? Int(position) - low : entry
+            if done[n] { continue }
+            done[n] = true
             for i in 0..<half {
                 let angle = Float(position) * inv[i]
                 table[2 * (n * half + i)] = cos(angle)
@@ -37,8 +41,9 @@ public enum RotaryKernel {
             pool.parallelFor(batch * length, grain: max(1, 4096 / max(heads * d, 1))) { rows in
                 let (x, y) = p.value
                 for bt in rows {
-                    let position = Int(positions[perRow ? bt % length : bt]) - first
-                    let cs = angles.value! + 2 * position * half
+                    let entry = perRow ? bt % length : bt
+                    let n = byPosition ? Int(positions[entry]) - low : entry
+                    let cs = angles.value! + 2 * n * half
                     for h in 0..<heads {
                         let base = (bt * heads + h) * d
                         let xs = x + base, ys = y + base

@@ -15,7 +15,7 @@ public struct SharedPrompt: Equatable {
     /// nil when no position can be shared: an odd row count, or pairs that differ at position 0.
     /// At least two positions are left to every row (a loss batch needs T >= 2).
     public init?(ids: IndexTensor, mask: IndexTensor, labels: IndexTensor) {
-        guard ids.rank == 2, mask.shape == ids.shape, labels.shape == ids.shape, ids.shape[0] % 2 == 0 else { return nil }
+        guard ids.rank == 2, mask.shape == ids.shape, labels.shape == ids.shape, ids.shape[0] > 0, ids.shape[0] % 2 == 0 else { return nil }
         let (n, t) = (ids.shape[0], ids.shape[1])
         let b = n / 2
         var length = t - 2

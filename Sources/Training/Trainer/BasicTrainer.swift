@@ -221,6 +221,7 @@ public final class BasicTrainer {
         model.sharesPrompts = run.config.sharePrompt
         if !sharedPromptReported {
             model.sharedPromptRan = { [self] prompt, positions in
+                guard !sharedPromptReported else { return }   // the reference's forward and the policy's
                 sharedPromptReported = true
                 if share.isRoot {
                     log("share_prompt: each pair's first \(prompt.length) of \(positions) positions run once for chosen and rejected (a batch shares up to its shortest prompt)")

@@ -39,7 +39,6 @@ struct StepBenchTable {
             + "\(Fmt.f(median / r.median, 2))x of the live-reference step (min/min \(Fmt.f(best / r.best, 2))x)"
     }
 
-    /// Per-phase seconds of an average step, as shares of the step.
     /// The `--profile-ops` table: ms per step in each op, forward and backward, slowest first.
     func opLines(_ ops: [StepBenchResult.OpTime], total: Double) -> String {
         var lines = ["    " + Fmt.pad("op", 26) + Fmt.pad("calls", 8) + Fmt.pad("fwd ms", 9) + Fmt.pad("bwd ms", 9) + "share"]
@@ -51,6 +50,7 @@ struct StepBenchTable {
         return lines.joined(separator: "\n")
     }
 
+    /// Per-phase seconds of an average step, as shares of the step.
     func phaseLine(_ phases: [String: Double], total: Double, label: String = "phases") -> String {
         let order = ["reference forward", "policy forward", "loss", "backward", "clip", "optimizer"]
         return "    \(label): " + order.compactMap { name in
