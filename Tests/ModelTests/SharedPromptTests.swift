@@ -119,25 +119,36 @@ final class SharedPromptTests: XCTestCase {
         XCTAssertEqual(profile.entries["layerNorm"]?.calls, 2 + 1 + 2 * 2 + 1)
     }
 
-    func dpoStep(_ name: String, sharing: Bool) throws -> FixtureDPOStep {
-        try FixtureDPOStep(name, batch: batch) { _, model in model.sharesPrompts = sharing }
+    func dpoStep(_ name: String, loss: String = "dpo", sharing: Bool) throws -> FixtureDPOStep {
+        let options = loss == "tdpo" ? ["if_tdpo2": "true"] : ["beta": "0.1"]
+        return try FixtureDPOStep(name, loss: loss, options: options, batch: batch) { _, model in model.sharesPrompts = sharing }
     }
 
     func testADPOStepWithASharedPromptHasTheWholeRowsLossAndEveryGradient() throws {
-        for name in Self.models {
-            let whole = try dpoStep(name, sharing: false), shared = try dpoStep(name, sharing: true)
-            XCTAssertTrue(whole.loss.isFinite && whole.loss != 0, "\(name): loss \(whole.loss)")
-            XCTAssertEqual(shared.loss, whole.loss, accuracy: 1e-6 * max(1, abs(whole.loss)), "\(name): DPO loss")
-            XCTAssertEqual(Set(shared.gradients.keys), Set(whole.gradients.keys), name)
-            for (parameter, expected) in whole.gradients {
-                let got = try XCTUnwrap(shared.gradients[parameter])
-                let scale = expected.map(abs).max() ?? 0
-                XCTAssertGreaterThan(scale, 0, "\(name): \(parameter) has no gradient")
-                // The prompt's gradient is summed over the pair before it reaches the weights:
-                // the same sum in another order.
-                let worst = zip(got, expected).map { abs($0 - $1) }.max() ?? 0
-                XCTAssertLessThanOrEqual(worst, 1e-4 * scale + 1e-7, "\(name): gradient of \(parameter)")
-            }
+        for name in Self.models { try assertSharedPromptStepMatchesWholeRows(name, loss: "dpo") }
+    }
+
+    /// TDPO reads the reference's logits (cut to the positions after the prompt, like the
+    /// policy's) for its per-token KL.
+    func testATDPOStepWithASharedPromptHasTheWholeRowsLossAndEveryGradient() throws {
+        for name in ["pythia-tiny", "llama-tiny"] { try assertSharedPromptStepMatchesWholeRows(name, loss: "tdpo") }
+    }
+
+    func assertSharedPromptStepMatchesWholeRows(_ name: String, loss: String, file: StaticString = #filePath,
+                                                line: UInt = #line) throws {
+        let whole = try dpoStep(name, loss: loss, sharing: false), shared = try dpoStep(name, loss: loss, sharing: true)
+        XCTAssertTrue(whole.loss.isFinite && whole.loss != 0, "\(name): loss \(whole.loss)", file: file, line: line)
+        XCTAssertEqual(shared.loss, whole.loss, accuracy: 1e-6 * max(1, abs(whole.loss)), "\(name): \(loss) loss",
+                       file: file, line: line)
+        XCTAssertEqual(Set(shared.gradients.keys), Set(whole.gradients.keys), name, file: file, line: line)
+        for (parameter, expected) in whole.gradients {
+            let got = try XCTUnwrap(shared.gradients[parameter])
+            let scale = expected.map(abs).max() ?? 0
+            XCTAssertGreaterThan(scale, 0, "\(name): \(parameter) has no gradient", file: file, line: line)
+            // The prompt's gradient is summed over the pair before it reaches the weights:
+            // the same sum in another order.
+            let worst = zip(got, expected).map { abs($0 - $1) }.max() ?? 0
+            XCTAssertLessThanOrEqual(worst, 1e-4 * scale + 1e-7, "\(name): gradient of \(parameter)", file: file, line: line)
         }
     }
 }

@@ -34,8 +34,9 @@ enum ModelFixtures {
     }
 }
 
-/// One DPO step of a fixture model against itself as the frozen reference (the dpo plugin, beta
-/// 0.1), the policy perturbed so that the loss and its gradients are not those of a tie.
+/// One preference step of a fixture model against itself as the frozen reference (by default the
+/// dpo plugin, beta 0.1), the policy perturbed so that the loss and its gradients are not those
+/// of a tie.
 struct FixtureDPOStep {
     let loss: Float
     let gradients: [String: [Float]]
@@ -44,7 +45,8 @@ struct FixtureDPOStep {
 
     /// `prepare` sets up the policy and the `ModelLoss` (checkpointing, prompt sharing) before the
     /// step runs on `batch(vocab)`.
-    init(_ name: String, batch: (Int) throws -> (ids: IndexTensor, mask: IndexTensor, labels: IndexTensor),
+    init(_ name: String, loss: String = "dpo", options: [String: String] = ["beta": "0.1"],
+         batch: (Int) throws -> (ids: IndexTensor, mask: IndexTensor, labels: IndexTensor),
          prepare: (LanguageModel, inout ModelLoss) -> Void = { _, _ in }) throws {
         let registry = try ModelFixtures.registry()
         let policy = try LanguageModel(directory: ModelFixtures.model(name), registry: registry, trainable: true)
@@ -53,10 +55,10 @@ struct FixtureDPOStep {
             let v = p.variable.value
             for k in 0..<v.count { v.pointer[k] += 0.01 * Float((k * 13 + i * 7) % 17 - 8) / 8 }
         }
-        let dpo = try LossPlugin(registry.resolve(kind: .loss, name: "dpo"), options: ["beta": "0.1"])
+        let plugin = try LossPlugin(registry.resolve(kind: .loss, name: loss), options: options)
         let pool = WorkerPool(threads: 2)
         var model = ModelLoss(policy: policy, reference: reference,
-                              loss: CombinedLoss([WeightedLoss(name: "dpo", computation: LossComputation(plugin: dpo))]), pool: pool)
+                              loss: CombinedLoss([WeightedLoss(name: loss, computation: LossComputation(plugin: plugin))]), pool: pool)
         prepare(policy, &model)
         let (ids, mask, labels) = try batch(policy.parameters[0].variable.shape[0])
         let tape = Tape(pool: pool)
@@ -67,7 +69,7 @@ struct FixtureDPOStep {
         try tape.backward(outcome.loss)
         var gradients: [String: [Float]] = [:]
         for p in policy.parameters { gradients[p.name] = try XCTUnwrap(p.variable.grad, p.name).scalars }
-        (loss, self.gradients, recordedOpsAfterForward) = (outcome.loss.value.item, gradients, opsAfterForward)
+        (self.loss, self.gradients, recordedOpsAfterForward) = (outcome.loss.value.item, gradients, opsAfterForward)
     }
 }
 
