@@ -80,6 +80,31 @@ final class PrecomputedReferenceTests: XCTestCase, CLIRunning {
         for (step, loss) in expected { XCTAssertEqual(got[step] ?? .nan, loss, accuracy: 1e-4, "after \(step) examples") }
     }
 
+    func testPrecomputedLogProbsWithSharedPromptsAreTheWholeRowsOnes() throws {
+        let shared = tempRun("shared"), whole = tempRun("whole")
+        let args = ["loss=dpo", "loss.beta=0.1", "n_examples=4", "precompute_ref_log_probs=true"]
+        let a = try dpohost(["train"] + common(shared) + args)
+        XCTAssertEqual(a.status, 0, a.output)
+        let b = try dpohost(["train"] + common(whole) + args + ["share_prompt=false"])
+        XCTAssertEqual(b.status, 0, b.output)
+        func cached(_ run: URL) throws -> [String: [Double]] {
+            let text = try String(contentsOf: run.appendingPathComponent("reference_logps.jsonl"), encoding: .utf8)
+            var out: [String: [Double]] = [:]
+            for line in text.split(separator: "\n") {
+                let o = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+                let key = "\(o["prompt"] ?? "")|\(o["chosen"] ?? "")|\(o["rejected"] ?? "")"
+                out[key] = [try XCTUnwrap(o["chosen_logp"] as? Double), try XCTUnwrap(o["rejected_logp"] as? Double)]
+            }
+            return out
+        }
+        let got = try cached(shared), expected = try cached(whole)
+        XCTAssertFalse(expected.isEmpty)
+        XCTAssertEqual(Set(got.keys), Set(expected.keys))
+        for (key, values) in expected {
+            for (g, e) in zip(got[key] ?? [], values) { XCTAssertEqual(g, e, accuracy: 1e-4 * max(1, abs(e)), key) }
+        }
+    }
+
     func testPrecomputingIsRefusedForTDPOAndWithReferenceSync() throws {
         let t = try dpohost(["train"] + common(tempRun("t")) + ["loss=tdpo", "n_examples=4", "precompute_ref_log_probs=true"])
         XCTAssertEqual(t.status, 1)

@@ -239,7 +239,7 @@ public final class BasicTrainer {
         if FileManager.default.fileExists(atPath: file.path) { try cache.load(from: file) }
         let before = cache.count
         try cache.fill(prompts: run.train + run.eval, reference: reference, tokenizer: run.tokenizer, limits: limits,
-                       batchSize: run.config.evalBatchSize, pool: pool)
+                       batchSize: run.config.evalBatchSize, sharePrompts: run.config.sharePrompt, pool: pool)
         if cache.count != before, share.isRoot { try cache.save(to: file) }
         log("reference log-probs cached for \(cache.count) pairs (\(cache.count - before) computed now)")
         return cache

@@ -28,9 +28,10 @@ public final class ReferenceLogProbCache {
 
     public var count: Int { values.count }
 
-    /// Runs `reference` over every pair of `prompts` not cached yet, `batchSize` pairs at a time.
+    /// Runs `reference` over every pair of `prompts` not cached yet, `batchSize` pairs at a time;
+    /// with `sharePrompts`, each pair's prompt once (`SharedPrompt`), as the trainer's step does.
     public func fill(prompts: [FlatPrompt], reference: LanguageModel, tokenizer: any Tokenizer,
-                     limits: TruncationLimits, batchSize: Int, pool: WorkerPool) throws {
+                     limits: TruncationLimits, batchSize: Int, sharePrompts: Bool = true, pool: WorkerPool) throws {
         let elements = ElementTokenizer(encoder: tokenizer, limits: limits)
         let collator = Collator(padId: tokenizer.padTokenId)
         var pending: [BatchElement] = []
@@ -39,8 +40,16 @@ public final class ReferenceLogProbCache {
             let batch = collator.collate(pending)
             let (ids, mask, labels) = batch.concatenated()
             let tape = Tape(pool: pool, recording: false)
-            let logits = try reference.forward(ids: ids, mask: mask, logitRows: ModelLoss.scoredRows(labels: labels), tape: tape)
-            let sums = try tape.sum(tape.labelLogProbs(logits: logits, labels: labels), axis: 1).value.scalars
+            var logits: Variable?, scored = labels
+            if sharePrompts, reference.fullySharded == nil, let prompt = SharedPrompt(ids: ids, mask: mask, labels: labels) {
+                let rowLabels = prompt.rowPart(labels)
+                logits = try reference.plugin.forwardSharingPrompt(
+                    inputIDs: ids, attentionMask: mask, prompt: prompt.length, promptRows: prompt.pairs,
+                    logitRows: ModelLoss.scoredRows(labels: rowLabels), tape: tape)
+                if logits != nil { scored = rowLabels }
+            }
+            let l = try logits ?? reference.forward(ids: ids, mask: mask, logitRows: ModelLoss.scoredRows(labels: labels), tape: tape)
+            let sums = try tape.sum(tape.labelLogProbs(logits: l, labels: scored), axis: 1).value.scalars
             let b = pending.count
             for (i, e) in pending.enumerated() {
                 add(Line(prompt: e.prompt, chosen: e.chosenResponse, rejected: e.rejectedResponse ?? "",
