@@ -21,7 +21,8 @@ struct TrainCommand: ParsableCommand {
         Several losses: loss=[dpo,sft] loss.weights=[1.0,0.2].
         Several processes: mpirun -np N dpohost train trainer=FSDPTrainer|TensorParallelTrainer ...
         (model.fsdp_policy_mp=bfloat16 for bf16 communication); activation_checkpointing=true
-        recomputes each block in backward; model.reference_dtype=float16|bfloat16|float32.
+        recomputes each block in backward; model.reference_dtype=float16|bfloat16|float32;
+        share_prompt=false runs each pair's shared prompt twice, as the reference does.
         EasyDeL/TRL-style flags are accepted as aliases, e.g.
           dpohost train --loss-type ipo --beta 0.1 --dataset-path data.jsonl --model-name-or-path DIR \
                         --learning-rate 1e-6 --max-prompt-length 256 --max-completion-length 256 --exp-name run
