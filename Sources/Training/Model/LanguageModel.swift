@@ -115,6 +115,22 @@ public final class LanguageModel {
                            logitRows: logitRows, tape: tape)
     }
 
+    /// Logits of positions `prompt.length..<T` of `ids`/`mask` `[2B, T]` (every position when
+    /// `prompt` is nil), on `tape`: the shared prompt runs once per pair when the plugin passes its
+    /// keys through `kv_cache_append`; otherwise whole rows run and the positions are cut from them.
+    /// `logitRows` selects rows of the returned positions, `wholeRowLogitRows` those of whole rows.
+    /// `shared` tells whether the prompt ran once.
+    public func forward(ids: IndexTensor, mask: IndexTensor, sharing prompt: SharedPrompt?, logitRows: RowSelection?,
+                        wholeRowLogitRows: RowSelection?, tape: Tape) throws -> (logits: Variable, shared: Bool) {
+        guard let prompt else { return (try forward(ids: ids, mask: mask, logitRows: logitRows, tape: tape), false) }
+        if let logits = try plugin.forwardSharingPrompt(inputIDs: ids, attentionMask: mask, prompt: prompt.length,
+                                                        promptRows: prompt.pairs, logitRows: logitRows, tape: tape) {
+            return (logits, true)
+        }
+        let whole = try forward(ids: ids, mask: mask, logitRows: wholeRowLogitRows, tape: tape)
+        return (try tape.slice(whole, axis: 1, range: prompt.length..<ids.shape[1]), false)
+    }
+
     /// Parameter values by Hugging Face name (shared storage, not copies). Not available under
     /// FSDP, where the values are whole only during a forward (see `RankShare.fullState(of:)`).
     public var state: [String: Tensor] {

@@ -97,14 +97,9 @@ public struct ModelLoss {
     /// `logitRows` selects rows of those positions.
     func forward(_ model: LanguageModel, ids: IndexTensor, mask: IndexTensor, labels: IndexTensor, prompt: SharedPrompt?,
                  logitRows: RowSelection?, tape: Tape) throws -> Variable {
-        guard let prompt else { return try model.forward(ids: ids, mask: mask, logitRows: logitRows, tape: tape) }
-        if let logits = try model.plugin.forwardSharingPrompt(inputIDs: ids, attentionMask: mask, prompt: prompt.length,
-                                                              promptRows: prompt.pairs, logitRows: logitRows, tape: tape) {
-            sharedPromptRan?(prompt, ids.shape[1])
-            return logits
-        }
-        // A plugin that keeps no keys runs whole rows; the same positions are cut from them.
-        let whole = try model.forward(ids: ids, mask: mask, logitRows: self.logitRows(labels: labels), tape: tape)
-        return try tape.slice(whole, axis: 1, range: prompt.length..<ids.shape[1])
+        let run = try model.forward(ids: ids, mask: mask, sharing: prompt, logitRows: logitRows,
+                                    wholeRowLogitRows: prompt == nil ? logitRows : self.logitRows(labels: labels), tape: tape)
+        if run.shared, let prompt { sharedPromptRan?(prompt, ids.shape[1]) }
+        return run.logits
     }
 }

@@ -40,16 +40,11 @@ public final class ReferenceLogProbCache {
             let batch = collator.collate(pending)
             let (ids, mask, labels) = batch.concatenated()
             let tape = Tape(pool: pool, recording: false)
-            var logits: Variable?, scored = labels
-            if sharePrompts, reference.fullySharded == nil, let prompt = SharedPrompt(ids: ids, mask: mask, labels: labels) {
-                let rowLabels = prompt.rowPart(labels)
-                logits = try reference.plugin.forwardSharingPrompt(
-                    inputIDs: ids, attentionMask: mask, prompt: prompt.length, promptRows: prompt.pairs,
-                    logitRows: ModelLoss.scoredRows(labels: rowLabels), tape: tape)
-                if logits != nil { scored = rowLabels }
-            }
-            let l = try logits ?? reference.forward(ids: ids, mask: mask, logitRows: ModelLoss.scoredRows(labels: labels), tape: tape)
-            let sums = try tape.sum(tape.labelLogProbs(logits: l, labels: scored), axis: 1).value.scalars
+            let prompt = sharePrompts && reference.fullySharded == nil ? SharedPrompt(ids: ids, mask: mask, labels: labels) : nil
+            let scored = prompt?.rowPart(labels) ?? labels
+            let logits = try reference.forward(ids: ids, mask: mask, sharing: prompt, logitRows: ModelLoss.scoredRows(labels: scored),
+                                               wholeRowLogitRows: ModelLoss.scoredRows(labels: labels), tape: tape).logits
+            let sums = try tape.sum(tape.labelLogProbs(logits: logits, labels: scored), axis: 1).value.scalars
             let b = pending.count
             for (i, e) in pending.enumerated() {
                 add(Line(prompt: e.prompt, chosen: e.chosenResponse, rejected: e.rejectedResponse ?? "",
