@@ -70,8 +70,8 @@ enum KeyValueCacheMode: Equatable {
     /// generation, a few tokens at a time.
     case generation
     /// The pass over a prompt that several rows share: each layer's keys and values are kept as
-    /// they are (on the tape, so gradients reach the prompt's activations) and `lm_head` returns
-    /// zeros without projecting (no logit of the prompt is read).
+    /// they are (on the tape, so gradients reach the prompt's activations); no logit of the pass
+    /// is read, so `lm_head` is asked for no rows and the plugin is told `keys_only`.
     case recordPrompt
     /// The pass over the rows that continue from the recorded prompt: row r attends to prompt row
     /// `r % prompts` (the recorded keys repeated along the batch) and then to its own keys.
