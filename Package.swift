@@ -68,13 +68,14 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
     ],
     targets: [
-        // Tensor core: storage, shapes and views, kernels (OpenBLAS + Swift), worker pool.
-        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
-                       providers: [.apt(["libopenblas-dev"])]),
+        // Tensor core: storage, shapes and views, kernels (Swift, and a matrix-product library —
+        // OpenBLAS or oneDNN — loaded at run time), worker pool, processor detection.
+        // cpuid/xgetbv for processor detection (Swift has no inline assembly).
+        .target(name: "CProcessorProbe", path: "Sources/CProcessorProbe"),
         // Built as in release in debug builds too: unoptimised SIMD code runs each lane through a
         // call, which made the kernels (and so every test that trains a model) many times slower,
         // and the tests then check the kernels that ship.
-        .target(name: "TensorCore", dependencies: ["CBLAS"],
+        .target(name: "TensorCore", dependencies: ["CProcessorProbe"],
                 swiftSettings: [.unsafeFlags(["-Ounchecked", "-enforce-exclusivity=unchecked"] + vectorUnitFlags)]),
         // Reverse-mode autograd: the tape and every differentiable op.
         .target(name: "Autograd", dependencies: ["TensorCore"], swiftSettings: kernelFlags),
@@ -136,7 +137,7 @@ let package = Package(
         ], swiftSettings: kernelFlags),
         // The command-line tool.
         .executableTarget(name: "dpohost", dependencies: [
-            "TensorCore", "Autograd", "CBLAS", "PluginHost", "DataPipeline", "Tokenizers", "Training", "Checkpoint",
+            "TensorCore", "Autograd", "PluginHost", "DataPipeline", "Tokenizers", "Training", "Checkpoint",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

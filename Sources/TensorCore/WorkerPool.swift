@@ -1,11 +1,10 @@
-import CBLAS
 import Dispatch
 
 /// Spreads the kernels over the cores, and sets how many blocks a matrix product is split into.
 ///
 /// A pool is a value the caller owns (the autograd tape holds one), not process state; the
 /// product split (`Gemm.threads`) is process-wide, like OpenBLAS's thread count, so the last
-/// pool created sets it. OpenBLAS itself is kept single-threaded (see `Gemm`).
+/// pool created sets it. The matrix-product library itself is kept single-threaded (see `Gemm`).
 public struct WorkerPool: Sendable {
     public let threads: Int
     public let blasThreads: Int
@@ -18,7 +17,6 @@ public struct WorkerPool: Sendable {
         let localRanks = ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_LOCAL_SIZE"].flatMap(Int.init) ?? 1
         self.threads = max(1, threads ?? cores / max(1, localRanks))
         self.blasThreads = max(1, blasThreads ?? self.threads)
-        openblas_set_num_threads(1)
         Gemm.threads = self.blasThreads
         WorkerThreads.shared.reserve(max(self.threads, self.blasThreads) - 1)
     }

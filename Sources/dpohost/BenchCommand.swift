@@ -1,11 +1,11 @@
 import ArgumentParser
 import Autograd
-import CBLAS
 import Foundation
 import TensorCore
 
 /// `dpohost bench kernels`: GFLOP/s of the linear op on transformer-shaped problems, next to raw
-/// `cblas_sgemm` on the same shapes, so the framework's overhead over BLAS is visible.
+/// products of the matrix-product library on the same shapes, so the framework's overhead over
+/// the library is visible.
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Benchmarks.", subcommands: [KernelBench.self, StepBench.self])
@@ -14,9 +14,10 @@ struct BenchCommand: ParsableCommand {
 struct KernelBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kernels",
-        abstract: "Linear forward/backward GFLOP/s vs raw cblas_sgemm on transformer shapes.")
+        abstract: "Linear forward/backward GFLOP/s vs the library's raw products on transformer shapes.")
 
-    @Option(help: "Worker and OpenBLAS threads (default: all cores).") var threads: Int?
+    @Option(help: "Worker threads, which also run the matrix products (default: all cores).") var threads: Int?
+    @OptionGroup var gemm: GemmBackendOptions
     @Option(help: "Timed repetitions per shape (the best is reported).") var repeats = 5
     @Flag(help: "Time only the non-BLAS kernels (attention, activations, norms, label log-probs).")
     var rowKernelsOnly = false
@@ -24,6 +25,7 @@ struct KernelBench: ParsableCommand {
     struct Shape { let name: String; let tokens, input, output: Int }
 
     func run() throws {
+        try CLIErrors.run { try gemm.apply(printTo: .standardOutput) }
         let pool = WorkerPool(threads: threads)
         if rowKernelsOnly { return runRowKernels(pool: pool) }
         let shapes = [
@@ -39,7 +41,7 @@ struct KernelBench: ParsableCommand {
             Shape(name: "mlp down  (tiny)", tokens: 1024, input: 256, output: 64),
             Shape(name: "lm head   (tiny)", tokens: 512, input: 64, output: 1000),
         ]
-        print("threads: \(pool.threads) worker, products split in \(pool.blasThreads) (OpenBLAS single-threaded)")
+        print("threads: \(pool.threads) worker, products split in \(pool.blasThreads) (the library single-threaded)")
         print("GFLOP/s (best of \(repeats)); dX/dW: the backward products alone; linear f+b counts 3 GEMMs (forward, input and weight gradients)")
         print(pad("shape", 26) + pad("M×K×N", 18) + pad("sgemm", 10) + pad("dX sgemm", 10) + pad("dW sgemm", 10)
               + pad("linear fwd", 12) + pad("linear f+b", 12))

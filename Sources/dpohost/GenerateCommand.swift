@@ -19,11 +19,13 @@ struct GenerateCommand: ParsableCommand {
     @Option(help: "Nucleus sampling threshold.") var topP: Float = 1
     @Option(help: "Sampling seed.") var seed: UInt64 = 0
     @Flag(help: "Recompute the whole sequence each step instead of using the key/value cache.") var noCache = false
-    @Option(help: "Worker and OpenBLAS threads (default: all cores).") var threads: Int?
+    @Option(help: "Worker threads, which also run the matrix products (default: all cores).") var threads: Int?
+    @OptionGroup var gemm: GemmBackendOptions
     @OptionGroup var source: PluginSourceOptions
 
     func run() throws {
         try CLIErrors.run {
+            try gemm.apply(printTo: .none)
             let lm = try LanguageModel(directory: model, registry: source.registry(), trainable: false)
             let tokenizer = try TokenizerLoader.load(directory: URL(fileURLWithPath: model))
             let ids = tokenizer.encode(prompt, addSpecialTokens: true)

@@ -107,7 +107,11 @@ struct TrainingSession {
         for warning in try PluginDiscovery(installDirectory: installDirectory, explicit: config.plugins + extraPlugins)
             .discover(into: registry) { log("warning: \(warning)") }
 
+        // Before any product: the library is loaded once, with the kernel chosen for this processor.
+        let gemm = try Gemm.use(config.gemmBackend)
+        for line in gemm.report { log(line) }
         let pool = WorkerPool(threads: config.threads)
+        log("threads: \(pool.threads) (products split in \(pool.blasThreads) blocks, the library single-threaded)")
         let modelPath = config.model.nameOrPath
         let tokenizer = try TokenizerLoader.load(directory: URL(fileURLWithPath: config.model.tokenizerNameOrPath ?? modelPath))
         let policy = try LanguageModel(directory: modelPath, registry: registry, trainable: true)

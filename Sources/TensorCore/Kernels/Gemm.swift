@@ -1,18 +1,21 @@
-import CBLAS
 import Dispatch
 
-/// Every matrix product in dpohost goes through `cblas_sgemm`.
+/// Every matrix product in dpohost goes through here, to the backend `GemmBackend.swift` loads
+/// (OpenBLAS's `cblas_sgemm` or oneDNN's `dnnl_sgemm`).
 ///
 /// `C[M,N] = alpha * op(A)[M,K] * op(B)[K,N] + beta * C`, row-major, with leading dimensions
 /// so that strided head slices (rows of `[T, H*d]` at stride `H*d`) need no copy.
 ///
-/// OpenBLAS runs single-threaded; a large product is split here into `threads` row (or column)
-/// blocks on the same `WorkerThreads` as every other kernel. OpenBLAS's own threads spin and
-/// yield after each call, which on a small, shared machine steals the cores from the Swift
-/// kernels that follow, and its lock serialises the concurrent calls the attention kernel makes.
+/// The library runs single-threaded; a large product is split here into `threads` row (or column)
+/// blocks on the same `WorkerThreads` as every other kernel, so one pool of threads serves both.
+/// OpenBLAS's own threads (and oneDNN's OpenMP ones) spin and yield after each call, which on a
+/// small, shared machine steals the cores from the Swift kernels that follow, and OpenBLAS's lock
+/// serialises the concurrent calls the attention kernel makes.
 public enum Gemm {
     /// Blocks a product is split into (set by `WorkerPool`).
     nonisolated(unsafe) public static var threads = 1
+    /// The loaded library's entry point (`use(_:)` sets it; the first product chooses `auto`).
+    nonisolated(unsafe) static var kernel = GemmKernel.none
     /// Below this many multiply-adds a product runs on the calling thread.
     public static let minimumParallelWork = 1 << 18
 
@@ -58,15 +61,26 @@ public enum Gemm {
         }
     }
 
+    /// Runs `body` with every product on `library` (the benchmark's ceiling compares libraries);
+    /// not for use while other threads run products.
+    public static func using<T>(_ library: GemmLibrary, _ body: () throws -> T) rethrows -> T {
+        _ = setup
+        let saved = kernel
+        kernel = library.entry
+        defer { kernel = saved }
+        return try body()
+    }
+
     @inline(__always)
     static func call(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
                      _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
                      _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int) {
-        cblas_sgemm(CblasRowMajor,
-                    transA ? CblasTrans : CblasNoTrans,
-                    transB ? CblasTrans : CblasNoTrans,
-                    Int32(m), Int32(n), Int32(k), alpha,
-                    a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+        var entry = kernel
+        if !entry.isLoaded {
+            _ = setup
+            entry = kernel
+        }
+        entry(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
     }
 }
 

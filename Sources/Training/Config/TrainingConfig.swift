@@ -1,4 +1,5 @@
 import DataPipeline
+import TensorCore
 import Foundation
 
 /// The model group (`config/model/*.yaml`).
@@ -147,6 +148,8 @@ public struct TrainingConfig: Sendable, Equatable {
     // dpohost additions
     public var resume: String?
     public var threads: Int?
+    /// The matrix-product library (`Gemm.use`): auto, openblas or onednn.
+    public var gemmBackend: GemmBackendChoice
     public var plugins: [String]
     /// How `ProgressDisplay` shows progress: auto, bar, lines or off.
     public var progress: ProgressDisplay.Mode
@@ -172,7 +175,7 @@ public struct TrainingConfig: Sendable, Equatable {
         "local_dirs", "sample_during_eval", "n_eval_model_samples", "do_first_eval", "local_run_dir", "lr",
         "gradient_accumulation_steps", "max_grad_norm", "max_length", "max_prompt_length", "n_epochs",
         "n_examples", "n_eval_examples", "trainer", "optimizer", "warmup_steps", "activation_checkpointing",
-        "eval_every", "minimum_log_interval_secs", "model", "loss", "resume", "threads", "plugins", "progress",
+        "eval_every", "minimum_log_interval_secs", "model", "loss", "resume", "threads", "gemm_backend", "plugins", "progress",
         "max_completion_length", "truncation_mode", "sync_ref_model", "ref_model_mixup_alpha",
         "ref_model_sync_steps", "precompute_ref_log_probs", "share_prompt", "dataset_options", "collective_timeout_secs",
     ]
@@ -215,6 +218,7 @@ public struct TrainingConfig: Sendable, Equatable {
 
         resume = try r.optionalString("resume")
         threads = try r.optionalInt("threads")
+        gemmBackend = try r.oneOf("gemm_backend", GemmBackendChoice.allCases.map { ($0.rawValue, $0) })
         plugins = try r.stringList("plugins")
         progress = try Self.progressMode(r)
         maxCompletionLength = try r.optionalInt("max_completion_length")

@@ -21,8 +21,10 @@ struct StepBench: ParsableCommand {
         Shapes are those of ../shared/bench/torch_dpo_step.py: tiny (2 layers, hidden 64, vocab 1000),
         small (6/256/8192), base (12/768/50304). GFLOP/s use its formula: 16·N·B·T per preference step
         (policy forward+backward and reference forward over 2B rows of T), 6·N·B·T for SFT, where N is
-        the non-embedding parameters plus vocab×hidden. '%peak' divides by the best square sgemm
-        measured at the start of the same run.
+        the non-embedding parameters plus vocab×hidden. '%peak' divides by the machine's ceiling for
+        that shape, measured at the start of the same run: the best library's GFLOP/s over the
+        step's own products (every linear's forward and both backward products, the head), split
+        over the threads as dpohost runs them. The processor, the backend and its kernel head the table.
         """)
 
     @Option(help: "Architectures, comma-separated (gpt2, pythia, llama).") var arch = "gpt2,pythia,llama"
@@ -32,8 +34,9 @@ struct StepBench: ParsableCommand {
     @Option(help: "Tokens per sequence; the first half is the prompt.") var seq = 128
     @Option(help: "Timed steps after the warm-up.") var steps = 5
     @Option(help: "Untimed warm-up steps.") var warmup = 1
-    @Option(help: "Worker and OpenBLAS threads (default: all cores).") var threads: Int?
-    @Option(help: "Seconds spent on each sgemm size when measuring the peak.") var sgemmSeconds = 1.0
+    @Option(help: "Worker threads, which also run the matrix products (default: all cores).") var threads: Int?
+    @OptionGroup var gemm: GemmBackendOptions
+    @Option(help: "Seconds spent on each product when measuring the ceiling.") var sgemmSeconds = 0.2
     @Flag(help: "Also print where each step's time goes (policy forward, reference forward, loss, backward, clip, optimizer).")
     var phases = false
     @Flag(inversion: .prefixedNo,
@@ -65,7 +68,11 @@ struct StepBench: ParsableCommand {
 
     func run() throws {
         try CLIErrors.run {
-            if single { return try runSingle() }
+            if single {
+                try gemm.apply(printTo: .none)
+                return try runSingle()
+            }
+            try gemm.apply(printTo: .standardOutput)
             try runGrid()
         }
     }
@@ -103,10 +110,20 @@ struct StepBench: ParsableCommand {
 
     func runGrid() throws {
         let pool = WorkerPool(threads: threads)
-        let peak = SgemmPeak(sizes: [1024, 2048], seconds: sgemmSeconds).measure(pool: pool)
-        let peakGflops = peak.map { max($0.split, $0.openblasThreads) }.max() ?? .nan
-        print("sgemm peak: \(Fmt.f(peakGflops, 1)) GFLOP/s, \(pool.threads) threads (GFLOP/s split by dpohost / OpenBLAS threads: "
-              + peak.map { "n=\($0.n) \(Fmt.f($0.split, 1)) / \(Fmt.f($0.openblasThreads, 1))" }.joined(separator: ", ") + ")")
+        print("threads: \(pool.threads) (products split in \(pool.blasThreads) blocks)")
+        if let fma = Gemm.setup.processor.theoreticalPeakGFLOPS(cores: pool.threads) {
+            print("theoretical float32 peak: \(Fmt.f(fma, 1)) GFLOP/s (\(pool.threads) cores, \(Gemm.setup.processor.vectorUnit), 2 FMA units per core assumed)")
+        }
+        var ceilings: [String: Double] = [:]
+        for c in try cases() where ceilings[ceilingKey(c)] == nil {
+            let shape = BenchModelShape(arch: c.arch, size: c.size, sequence: c.sequence)
+            let rows = 2 * c.pairs * c.sequence
+            let measured = ProductCeiling(seconds: sgemmSeconds).measure(ProductCeiling.products(shape, rows: rows))
+            let best = measured.map(\.gflops).max() ?? .nan
+            ceilings[ceilingKey(c)] = best
+            print("ceiling \(shape.name) (\(rows) rows): \(Fmt.f(best, 1)) GFLOP/s, best of "
+                  + measured.map { "\($0.library.version) \($0.library.kernel) \(Fmt.f($0.gflops, 1))" }.joined(separator: ", "))
+        }
         let torch = vsTorch ? try torchAnchor() : nil
         let table = StepBenchTable(withTorch: torch != nil, withPhases: phases)
         print(table.header)
@@ -116,7 +133,7 @@ struct StepBench: ParsableCommand {
             if let torch {
                 do { theirs = try torch.run(c, threads: pool.threads) } catch { print("  PyTorch: \(error)") }
             }
-            print(table.row(ours, peakGflops: peakGflops, torch: theirs))
+            print(table.row(ours, peakGflops: ceilings[ceilingKey(c)] ?? .nan, torch: theirs))
             if phases, let p = ours.phases { print(table.phaseLine(p, total: ours.stepSeconds.reduce(0, +) / Double(ours.steps))) }
             if let line = table.cachedLine(ours) { print(line) }
             if let ops = ours.ops { print(table.opLines(ops, total: ours.stepSeconds.reduce(0, +) / Double(ours.steps))) }
@@ -126,6 +143,9 @@ struct StepBench: ParsableCommand {
             if json { print(String(decoding: try JSONEncoder().encode(ours), as: UTF8.self)) }
         }
     }
+
+    /// Configurations with the same products share a ceiling.
+    func ceilingKey(_ c: BenchCaseSpec) -> String { "\(c.arch.rawValue)-\(c.size.rawValue)-\(c.pairs)-\(c.sequence)" }
 
     /// `nil` with the reason printed when PyTorch is not importable (the comparison is skipped).
     func torchAnchor() throws -> TorchAnchor? {
@@ -155,10 +175,8 @@ struct StepBench: ParsableCommand {
         if allLogitRows { args.append("--all-logit-rows") }
         if !sharedPrompt { args.append("--no-shared-prompt") }
         if profileOps { args.append("--profile-ops") }
-        // OpenBLAS starts its own threads when it loads, and they spin (yielding) for about a
-        // tenth of a second before they sleep: on two cores that halved the speed of the first
-        // timed steps. dpohost never gives them work (see Gemm), so the child starts without them.
-        let (status, out, err) = TorchAnchor.execute(Self.executablePath, args, environment: ["OPENBLAS_NUM_THREADS": "1"])
+        args += ["--gemm-backend", Gemm.setup.library.kind.rawValue]
+        let (status, out, err) = TorchAnchor.execute(Self.executablePath, args, environment: [:])
         guard status == 0, let line = out.split(separator: "\n").last,
               let result = try? JSONDecoder().decode(StepBenchResult.self, from: Data(line.utf8)) else {
             throw BenchError("\(c.arch.rawValue)-\(c.size.rawValue) \(c.loss.rawValue) failed (status \(status)): "

@@ -1,0 +1,64 @@
+import Autograd
+import Dispatch
+import TensorCore
+
+/// The machine's real matrix-product ceiling for a step, measured in the same run as the steps:
+/// every library that loads, on the products of the step's shapes (each linear's forward and both
+/// backward products, the head over the vocabulary), split over dpohost's threads as `Gemm` runs
+/// them. The best library's GFLOP/s over those products is what `%peak` divides by.
+struct ProductCeiling {
+    struct Product { let transA, transB: Bool; let m, n, k: Int }
+    struct Measurement { let library: GemmLibrary; let gflops: Double }
+
+    let seconds: Double
+
+    /// The products of one preference step of `shape` over `rows` rows (the policy's 2·B rows).
+    static func products(_ shape: BenchModelShape, rows: Int) -> [Product] {
+        let h = shape.size.hidden
+        let ffn = shape.arch == .llama ? shape.size.llamaIntermediate : 4 * h
+        let kvWidth = shape.arch == .llama ? 2 * shape.size.llamaKeyValueHeads * (h / shape.size.heads) : 2 * h
+        let linears = [(h, h + kvWidth), (h, h), (h, ffn), (ffn, h), (h, shape.size.vocab)]
+        return linears.flatMap { (input, output) in [
+            Product(transA: false, transB: true, m: rows, n: output, k: input),   // y = x Wᵀ
+            Product(transA: false, transB: false, m: rows, n: input, k: output),  // dx = dy W
+            Product(transA: true, transB: false, m: output, n: input, k: rows),   // dW = dyᵀ x
+        ] }
+    }
+
+    /// GFLOP/s of each library that loads over `products` (the sum of each product's best time).
+    func measure(_ products: [Product]) -> [Measurement] {
+        let libraries = GemmBackendKind.allCases.compactMap { try? Gemm.library($0) }
+        var rng = SplitMix64(seed: 7)
+        let operands = products.map { p -> (Tensor, Tensor, Tensor) in
+            (Tensor.randomNormal([p.m * p.k], using: &rng), Tensor.randomNormal([p.k * p.n], using: &rng), Tensor(zeros: [p.m * p.n]))
+        }
+        let flops = products.reduce(0.0) { $0 + 2 * Double($1.m * $1.n * $1.k) }
+        return libraries.map { library in
+            let total: Double = Gemm.using(library) {
+                var sum = 0.0
+                for (p, (a, b, c)) in zip(products, operands) {
+                    sum += best {
+                        Gemm.sgemm(transA: p.transA, transB: p.transB, m: p.m, n: p.n, k: p.k,
+                                   a: a.pointer, lda: p.transA ? p.m : p.k, b: b.pointer, ldb: p.transB ? p.k : p.n,
+                                   c: c.pointer, ldc: p.n)
+                    }
+                }
+                return sum
+            }
+            return Measurement(library: library, gflops: flops / total / 1e9)
+        }
+    }
+
+    /// Seconds of the fastest call, after one untimed call (page faults), within `seconds` per product.
+    func best(_ body: () -> Void) -> Double {
+        body()
+        var fastest = Double.infinity, spent = 0.0, reps = 0
+        while reps < 3 || spent < seconds {
+            let start = DispatchTime.now().uptimeNanoseconds
+            body()
+            let s = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            fastest = min(fastest, s); spent += s; reps += 1
+        }
+        return fastest
+    }
+}
