@@ -12,8 +12,11 @@ build: deps
 demo: build
 	./scripts/demo.sh
 
+# The whole suite once per matrix-product library, so every numeric test holds on both
+# (DPOHOST_GEMM_BACKEND is what gemm_backend=auto then means; README, "Matrix products").
 test: deps
-	$(SWIFT) test --disable-swift-testing
+	DPOHOST_GEMM_BACKEND=openblas $(SWIFT) test --disable-swift-testing
+	DPOHOST_GEMM_BACKEND=onednn $(SWIFT) test --disable-swift-testing --skip-build
 
 bench: build
 	.build/release/dpohost bench kernels

@@ -5,7 +5,8 @@ set -euo pipefail
 
 packages=(
   pkg-config gcc g++ make
-  libopenblas-dev        # cblas_sgemm for every matrix product
+  libopenblas-dev        # matrix products (cblas_sgemm), loaded at run time with the kernel dpohost chooses
+  libdnnl-dev            # matrix products (oneDNN's dnnl_sgemm), the default on AVX-512 processors
   libsentencepiece-dev   # Llama tokenizer
   libffi-dev             # calls whose signature is known only at run time
   libopenmpi-dev openmpi-bin   # FSDP / tensor-parallel trainers

@@ -97,7 +97,10 @@ final class SharedPromptTests: XCTestCase {
                     for k in 0..<v { worst = max(worst, abs(shared[r, p - prompt.length, k] - whole[r, p, k])) }
                 }
             }
-            XCTAssertLessThanOrEqual(worst, 1e-5, "\(name): largest logit difference")
+            // A prompt pass and whole rows are products of other heights, which the libraries block
+            // (and so round) differently: oneDNN's came to 1.0e-5 on llama-tiny, OpenBLAS's below.
+            // The fixtures allow 1e-4 for logits against PyTorch.
+            XCTAssertLessThanOrEqual(worst, 4e-5, "\(name): largest logit difference")
         }
     }
 

@@ -24,7 +24,10 @@ final class BenchStepCommandTests: XCTestCase {
                                           "--warmup", "0", "--sgemm-seconds", "0", "--vs-torch", "--python", "/nonexistent/python3",
                                           "--torch-script", #filePath])
         XCTAssertEqual(status, 0, text)
-        XCTAssertTrue(text.contains("sgemm peak: "), text)
+        // The processor, the backend and its kernel, and the ceiling %peak divides by head the table.
+        XCTAssertTrue(text.contains("processor: "), text)
+        XCTAssertTrue(text.contains("matrix products: "), text)
+        XCTAssertTrue(text.contains("ceiling pythia-tiny (1024 rows): "), text)
         XCTAssertTrue(text.contains("PyTorch comparison skipped: "), text)
         let lines = text.split(separator: "\n").map(String.init)
         let header = try XCTUnwrap(lines.first { $0.hasPrefix("model ") }, text)

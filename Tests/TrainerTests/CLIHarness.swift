@@ -15,13 +15,15 @@ struct RunResult { let status: Int32; let output: String }
 
 extension CLIRunning {
 
-    func dpohost(_ args: [String], killWhen: ((URL) -> Bool)? = nil, watch: URL? = nil) throws -> RunResult {
+    func dpohost(_ args: [String], killWhen: ((URL) -> Bool)? = nil, watch: URL? = nil,
+                 environment: [String: String] = [:]) throws -> RunResult {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: CLIHarness.binary)
         p.arguments = args
         p.currentDirectoryURL = CLIHarness.repo
         var env = ProcessInfo.processInfo.environment
         env["DPOHOST_HOME"] = FileManager.default.temporaryDirectory.appendingPathComponent("dpohost-home-\(UUID())").path
+        env.merge(environment) { $1 }
         p.environment = env
         let out = FileManager.default.temporaryDirectory.appendingPathComponent("dpohost-out-\(UUID()).txt")
         FileManager.default.createFile(atPath: out.path, contents: nil)

@@ -145,6 +145,10 @@ public struct ProcessorFeatures: Sendable, Equatable {
     /// /proc/cpuinfo's `cpu MHz` (the first processor), else the "@ 2.40GHz" of the brand string.
     static func cpuinfoMegahertz(name: String) -> Double? {
         if let mhz = cpuinfoField("cpu MHz").flatMap(Double.init), mhz > 0 { return mhz }
+        return megahertz(fromBrand: name)
+    }
+
+    static func megahertz(fromBrand name: String) -> Double? {
         guard let at = name.range(of: "@ ") else { return nil }
         let tail = name[at.upperBound...]
         guard let ghz = tail.range(of: "GHz") else { return nil }
