@@ -20,6 +20,16 @@ let vectorUnitFlags: [String] = {
     #endif
 }()
 
+/// Kernels512 is compiled for AVX-512 on every x86-64 build machine (and runs only where the
+/// processor has it).
+let avx512Flags: [String] = {
+    #if arch(x86_64)
+    return ["-target-cpu", "skylake-avx512", "-DDPOHOST_FMA"]
+    #else
+    return []
+    #endif
+}()
+
 /// Kernels are the hot path: build them without bounds and exclusivity checks in release.
 let kernelFlags: [SwiftSetting] = [
     .unsafeFlags(["-Ounchecked", "-enforce-exclusivity=unchecked"] + vectorUnitFlags, .when(configuration: .release)),
@@ -75,7 +85,14 @@ let package = Package(
         // Built as in release in debug builds too: unoptimised SIMD code runs each lane through a
         // call, which made the kernels (and so every test that trains a model) many times slower,
         // and the tests then check the kernels that ship.
-        .target(name: "TensorCore", dependencies: ["CProcessorProbe"],
+        // The row kernels' vector math, generic over the lane width and inlinable: each module
+        // that uses it compiles it for its own vector unit.
+        .target(name: "VectorLanes", swiftSettings: [.unsafeFlags(["-Ounchecked", "-enforce-exclusivity=unchecked"] + vectorUnitFlags)]),
+        // The same kernels at 16 lanes, compiled for AVX-512 whatever the build machine has;
+        // TensorCore calls them only where the processor has AVX-512 (run-time dispatch).
+        .target(name: "Kernels512", dependencies: ["VectorLanes"],
+                swiftSettings: [.unsafeFlags(["-Ounchecked", "-enforce-exclusivity=unchecked"] + avx512Flags)]),
+        .target(name: "TensorCore", dependencies: ["CProcessorProbe", "VectorLanes", "Kernels512"],
                 swiftSettings: [.unsafeFlags(["-Ounchecked", "-enforce-exclusivity=unchecked"] + vectorUnitFlags)]),
         // Reverse-mode autograd: the tape and every differentiable op.
         .target(name: "Autograd", dependencies: ["TensorCore"], swiftSettings: kernelFlags),

@@ -14,16 +14,13 @@ public enum Pointwise {
             let x = xs.value, y = ys.value
             switch f {
             case .geluErf:
-                var i = r.lowerBound
-                while i + 8 <= r.upperBound { VectorMath.store(VectorMath.geluErf(VectorMath.load(x + i)), y + i); i += 8 }
+                var i = VectorMath.activationForward(.geluErf, x, y, from: r.lowerBound, to: r.upperBound)
                 while i < r.upperBound { y[i] = geluErf(x[i]); i += 1 }
             case .geluTanh:
-                var i = r.lowerBound
-                while i + 8 <= r.upperBound { VectorMath.store(VectorMath.geluTanh(VectorMath.load(x + i)), y + i); i += 8 }
+                var i = VectorMath.activationForward(.geluTanh, x, y, from: r.lowerBound, to: r.upperBound)
                 while i < r.upperBound { y[i] = geluTanh(x[i]); i += 1 }
             case .silu:
-                var i = r.lowerBound
-                while i + 8 <= r.upperBound { VectorMath.store(VectorMath.silu(VectorMath.load(x + i)), y + i); i += 8 }
+                var i = VectorMath.activationForward(.silu, x, y, from: r.lowerBound, to: r.upperBound)
                 while i < r.upperBound { y[i] = x[i] * sigmoid(x[i]); i += 1 }
             case .sigmoid: for i in r { y[i] = sigmoid(x[i]) }
             case .logSigmoid: for i in r { y[i] = logSigmoid(x[i]) }
@@ -44,17 +41,9 @@ public enum Pointwise {
             let x = xs.value, y = ys.value, dy = dys.value, dx = dxs.value
             switch f {
             case .geluErf:
-                // d/dx [x Φ(x)] = Φ(x) + x φ(x)
-                var i = r.lowerBound
-                while i + 8 <= r.upperBound {
-                    let v = VectorMath.load(x + i)
-                    let (e, g) = VectorMath.erfAndGaussian(v * 0.70710678118654752)
-                    let cdf = 0.5 * (1 + e)
-                    let pdf = g * 0.39894228040143268
-                    VectorMath.store(VectorMath.load(dx + i) + VectorMath.load(dy + i) * (cdf + v * pdf), dx + i)
-                    i += 8
-                }
+                var i = VectorMath.activationBackward(.geluErf, x, dy, dx, from: r.lowerBound, to: r.upperBound)
                 while i < r.upperBound {
+                    // d/dx [x Φ(x)] = Φ(x) + x φ(x)
                     let v = x[i]
                     let cdf = 0.5 * (1 + erf(v * Float(0.70710678118654752)))
                     let pdf = Foundation.exp(-0.5 * v * v) * Float(0.39894228040143268)
@@ -62,17 +51,8 @@ public enum Pointwise {
                     i += 1
                 }
             case .geluTanh:
-                // 0.5 (1 + tanh(u)) = sigmoid(2u) = s, and d/dx [x s] = s + 2 x s (1 - s) u'.
                 let c: Float = 0.79788456080286536 // sqrt(2/pi)
-                var i = r.lowerBound
-                while i + 8 <= r.upperBound {
-                    let v = VectorMath.load(x + i)
-                    let u = c * (v + 0.044715 * v * v * v)
-                    let s = 1 / (1 + VectorMath.exp(-2 * u))
-                    let du = c * (1 + 3 * 0.044715 * v * v)
-                    VectorMath.store(VectorMath.load(dx + i) + VectorMath.load(dy + i) * (s + 2 * v * s * (1 - s) * du), dx + i)
-                    i += 8
-                }
+                var i = VectorMath.activationBackward(.geluTanh, x, dy, dx, from: r.lowerBound, to: r.upperBound)
                 while i < r.upperBound {
                     let v = x[i]
                     let u = c * (v + 0.044715 * v * v * v)
@@ -82,13 +62,7 @@ public enum Pointwise {
                     i += 1
                 }
             case .silu:
-                var i = r.lowerBound
-                while i + 8 <= r.upperBound {
-                    let v = VectorMath.load(x + i)
-                    let s = 1 / (1 + VectorMath.exp(-v))
-                    VectorMath.store(VectorMath.load(dx + i) + VectorMath.load(dy + i) * (s * (1 + v * (1 - s))), dx + i)
-                    i += 8
-                }
+                var i = VectorMath.activationBackward(.silu, x, dy, dx, from: r.lowerBound, to: r.upperBound)
                 while i < r.upperBound {
                     let s = sigmoid(x[i])
                     dx[i] += dy[i] * (s * (1 + x[i] * (1 - s)))

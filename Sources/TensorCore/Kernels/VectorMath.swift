@@ -1,210 +1,90 @@
 import Foundation
+import Kernels512
+import VectorLanes
 
-/// SIMD8 building blocks for the row kernels (softmax, log-softmax, label log-probs, attention).
-///
-/// `exp` is the Cephes single-precision polynomial (about 1 ulp, like `expf`) with the power of
-/// two built by the float-to-int bit trick; a vector holding an argument below -87.3 (where `expf`
-/// goes subnormal and then to exactly 0) or above 88 (near overflow) falls back to `expf` lane by
-/// lane, so those values, and thus exact underflows, are `expf`'s.
+/// Which vector unit the row kernels use: AVX-512 (Kernels512, SIMD16) where the processor has it,
+/// AVX2 + FMA (SIMD8, this module) otherwise, decided at run time.
+public enum VectorUnitDispatch {
+    /// The environment variable that keeps the row kernels on the 8-lane path (`avx2`).
+    public static let environmentVariable = "DPOHOST_ROW_KERNELS"
+
+    /// Whether rows go to the AVX-512 kernels. Process-wide like the matrix-product library; tests
+    /// switch it to compare both paths.
+    nonisolated(unsafe) public static var wide: Bool = ProcessorFeatures.current.vectorUnit == .avx512
+        && ProcessInfo.processInfo.environment[environmentVariable]?.lowercased() != "avx2"
+
+    /// Rows shorter than this stay on the 8-lane path: a call into the other module costs more
+    /// than the wider lanes save on a few vectors (an attention row's visible keys).
+    public static let minimumWideRow = 64
+
+    /// What the row kernels run on, for the lines printed at start.
+    public static var summary: String { wide ? "AVX-512 (16 lanes)" : "AVX2+FMA (8 lanes)" }
+}
+
+/// The row kernels' vector math: the 8-lane building blocks of VectorLanes, and pointer-level
+/// row helpers that hand long rows to the AVX-512 kernels where the processor has them.
 public enum VectorMath {
     public typealias V = SIMD8<Float>
+    typealias L = Lanes<V>
 
-    @inline(__always)
-    public static func exp(_ x: V) -> V {
-        if anyLane((x .< -87.3) .| (x .> 88.0)) {
-            var out = V()
-            for i in 0..<8 { out[i] = Foundation.exp(x[i]) }
-            return out
-        }
-        // Rounding by adding 1.5·2^23 (+127): t's low mantissa bits hold n + 127, and t - that
-        // constant is n as a float (the vector `rounded` calls `rintf` lane by lane). Swift does
-        // not contract `a * b + c` on its own: the steps are explicit multiply-adds.
-        let t = multiplyAdd(x, V(repeating: 1.44269504088896341), V(repeating: 12583039))
-        let n = t - 12583039
-        let r = multiplyAdd(n, V(repeating: 2.12194440e-4), multiplyAdd(n, V(repeating: -0.693359375), x))
-        var p: V = V(repeating: 1.9875691500e-4)
-        p = multiplyAdd(p, r, V(repeating: 1.3981999507e-3))
-        p = multiplyAdd(p, r, V(repeating: 8.3334519073e-3))
-        p = multiplyAdd(p, r, V(repeating: 4.1665795894e-2))
-        p = multiplyAdd(p, r, V(repeating: 1.6666665459e-1))
-        p = multiplyAdd(p, r, V(repeating: 5.0000001201e-1))
-        p = multiplyAdd(p, r * r, r + 1)
-        let biased = unsafeBitCast(t, to: SIMD8<UInt32>.self) &<< 23
-        return p * unsafeBitCast(biased, to: V.self)
-    }
+    @inline(__always) public static func exp(_ x: V) -> V { L.exp(x) }
+    @inline(__always) public static func multiplyAdd(_ a: V, _ b: V, _ c: V) -> V { L.multiplyAdd(a, b, c) }
+    @inline(__always) public static func silu(_ x: V) -> V { L.silu(x) }
+    @inline(__always) public static func geluTanh(_ x: V) -> V { L.geluTanh(x) }
+    @inline(__always) public static func geluErf(_ x: V) -> V { L.geluErf(x) }
+    @inline(__always) public static func erf(_ x: V) -> V { L.erf(x) }
+    @inline(__always) public static func erfAndGaussian(_ x: V) -> (erf: V, gaussian: V) { L.erfAndGaussian(x) }
+    @inline(__always) public static func anyLane(_ mask: SIMDMask<SIMD8<Int32>>) -> Bool { L.anyLane(mask) }
+    @inline(__always) public static func load(_ p: UnsafePointer<Float>) -> V { L.load(p) }
+    @inline(__always) public static func store(_ v: V, _ p: UnsafeMutablePointer<Float>) { L.store(v, p) }
 
-    /// Whether any lane of `mask` is set. The standard library's `any` reduces the lanes through a
-    /// generic, out-of-line `min()`: a call per vector, which cost `exp` callers half their time.
-    @inline(__always)
-    public static func anyLane(_ mask: SIMDMask<SIMD8<Int32>>) -> Bool {
-        let bits = unsafeBitCast(mask, to: SIMD4<UInt64>.self)
-        return (bits[0] | bits[1]) | (bits[2] | bits[3]) != 0
-    }
-
-    /// `a * b + c`: one fused instruction where the build targets FMA (see Package.swift), a
-    /// multiply and an add otherwise (a fused multiply-add without the hardware is a libm call).
-    @inline(__always)
-    public static func multiplyAdd(_ a: V, _ b: V, _ c: V) -> V {
-        #if DPOHOST_FMA
-        return c.addingProduct(a, b)
-        #else
-        return c + a * b
-        #endif
-    }
-
-    /// `x * sigmoid(x)` (SiLU).
-    @inline(__always)
-    public static func silu(_ x: V) -> V { x / (1 + exp(-x)) }
-
-    /// GPT-2's `gelu_new`, `0.5 x (1 + tanh(u))` with `u = sqrt(2/pi) (x + 0.044715 x^3)`, as
-    /// `x sigmoid(2u)` (the same function, with no cancellation near 0).
-    @inline(__always)
-    public static func geluTanh(_ x: V) -> V {
-        let u = 0.79788456080286536 * (x + 0.044715 * x * x * x)
-        return x / (1 + exp(-2 * u))
-    }
-
-    /// The exact GELU `x Φ(x) = 0.5 x (1 + erf(x / sqrt 2))`.
-    @inline(__always)
-    public static func geluErf(_ x: V) -> V { 0.5 * x * (1 + erf(x * 0.70710678118654752)) }
-
-    /// erf by Abramowitz & Stegun 7.1.26 (absolute error below 1.5e-7, float32's rounding of
-    /// values near 1), odd-extended to negative arguments.
-    @inline(__always)
-    public static func erf(_ x: V) -> V { erfAndGaussian(x).erf }
-
-    /// `erf(x)` and `exp(-x^2)`, which the approximation computes on the way (GELU's backward
-    /// needs both: the normal density at `x sqrt 2` is `exp(-x^2) / sqrt(2 pi)`).
-    @inline(__always)
-    public static func erfAndGaussian(_ x: V) -> (erf: V, gaussian: V) {
-        let a = x.replacing(with: -x, where: x .< 0)
-        let t = 1 / multiplyAdd(a, V(repeating: 0.3275911), V(repeating: 1))
-        var p = V(repeating: 1.061405429)
-        p = multiplyAdd(p, t, V(repeating: -1.453152027))
-        p = multiplyAdd(p, t, V(repeating: 1.421413741))
-        p = multiplyAdd(p, t, V(repeating: -0.284496736))
-        p = multiplyAdd(p, t, V(repeating: 0.254829592))
-        let g = exp(-a * a)
-        let y = multiplyAdd(-(p * t), g, V(repeating: 1))
-        return (y.replacing(with: -y, where: x .< 0), g)
-    }
+    @inline(__always) static func wide(_ n: Int) -> Bool { n >= VectorUnitDispatch.minimumWideRow && VectorUnitDispatch.wide }
 
     /// The maximum of `x[0..<n]` (-inf for n = 0).
-    @inline(__always)
-    public static func max(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
-        var i = 0
-        var m = -Float.infinity
-        if n >= 8 {
-            var mv = V(repeating: -.infinity)
-            while i + 8 <= n {
-                let v = load(x + i)
-                mv = mv.replacing(with: v, where: v .> mv)
-                i += 8
-            }
-            // Lane by lane: the stdlib's `max()` reduction is an out-of-line call per row.
-            for l in 0..<8 { m = Swift.max(m, mv[l]) }
-        }
-        while i < n { m = Swift.max(m, x[i]); i += 1 }
-        return m
+    @inline(__always) public static func max(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
+        wide(n) ? Kernels512.max(x, n) : L.max(x, n)
     }
-
-    /// `sum_i x[i]` over `0..<n`, in eight lanes and then across them.
-    @inline(__always)
-    public static func sum(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
-        var i = 0
-        var acc = V()
-        while i + 8 <= n { acc += load(x + i); i += 8 }
-        var total = acc.sum()
-        while i < n { total += x[i]; i += 1 }
-        return total
+    /// `sum_i x[i]` over `0..<n`, in lanes and then across them.
+    @inline(__always) public static func sum(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
+        wide(n) ? Kernels512.sum(x, n) : L.sum(x, n)
     }
-
     /// `sum_i (x[i] - m)^2` over `0..<n`.
-    @inline(__always)
-    public static func sumSquaredDeviation(_ x: UnsafePointer<Float>, _ n: Int, from m: Float) -> Float {
-        var i = 0
-        var acc = V()
-        let mv = V(repeating: m)
-        while i + 8 <= n { let d = load(x + i) - mv; acc = multiplyAdd(d, d, acc); i += 8 }
-        var total = acc.sum()
-        while i < n { let d = x[i] - m; total += d * d; i += 1 }
-        return total
+    @inline(__always) public static func sumSquaredDeviation(_ x: UnsafePointer<Float>, _ n: Int, from m: Float) -> Float {
+        wide(n) ? Kernels512.sumSquaredDeviation(x, n, from: m) : L.sumSquaredDeviation(x, n, from: m)
     }
-
-    /// `sum_i x[i] * y[i]` over `0..<n`, in eight lanes and then across them.
-    @inline(__always)
-    public static func dot(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ n: Int) -> Float {
-        var i = 0
-        var acc = V()
-        while i + 8 <= n { acc = multiplyAdd(load(x + i), load(y + i), acc); i += 8 }
-        var total = acc.sum()
-        while i < n { total += x[i] * y[i]; i += 1 }
-        return total
+    /// `sum_i x[i] * y[i]` over `0..<n`.
+    @inline(__always) public static func dot(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ n: Int) -> Float {
+        wide(n) ? Kernels512.dot(x, y, n) : L.dot(x, y, n)
     }
-
     /// `sum_i exp(x[i] - shift)` over `x[0..<n]`.
-    @inline(__always)
-    public static func sumExp(_ x: UnsafePointer<Float>, _ n: Int, shift: Float) -> Float {
-        var i = 0
-        var acc = V()
-        let s = V(repeating: shift)
-        while i + 8 <= n { acc += exp(load(x + i) - s); i += 8 }
-        var total = acc.sum()
-        while i < n { total += Foundation.exp(x[i] - shift); i += 1 }
-        return total
+    @inline(__always) public static func sumExp(_ x: UnsafePointer<Float>, _ n: Int, shift: Float) -> Float {
+        wide(n) ? Kernels512.sumExp(x, n, shift: shift) : L.sumExp(x, n, shift: shift)
     }
-
     /// `y[i] = exp(x[i] - shift) * scale` over `0..<n` (x and y may be the same buffer).
-    @inline(__always)
-    public static func expScaled(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int,
-                                 shift: Float, scale: Float) {
-        var i = 0
-        let s = V(repeating: shift), c = V(repeating: scale)
-        while i + 8 <= n { store(exp(load(x + i) - s) * c, y + i); i += 8 }
-        while i < n { y[i] = Foundation.exp(x[i] - shift) * scale; i += 1 }
+    @inline(__always) public static func expScaled(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int,
+                                                   shift: Float, scale: Float) {
+        if wide(n) { Kernels512.expScaled(x, y, n, shift: shift, scale: scale) } else { L.expScaled(x, y, n, shift: shift, scale: scale) }
     }
-
     /// `x[i] = exp(x[i] - shift)` in place over `0..<n`; returns their sum.
-    @inline(__always)
-    public static func expInPlaceSum(_ x: UnsafeMutablePointer<Float>, _ n: Int, shift: Float) -> Float {
-        var i = 0
-        var acc = V()
-        let s = V(repeating: shift)
-        while i + 8 <= n {
-            let e = exp(load(x + i) - s)
-            store(e, x + i)
-            acc += e
-            i += 8
-        }
-        var total = acc.sum()
-        if i < n {
-            // The last n - i (< 8) values through one vector exp, not one libm call each: short
-            // rows (an attention row's visible keys) have such a tail every time.
-            var v = s
-            for l in 0..<(n - i) { v[l] = x[i + l] }
-            let e = exp(v - s)
-            for l in 0..<(n - i) { x[i + l] = e[l]; total += e[l] }
-        }
-        return total
+    @inline(__always) public static func expInPlaceSum(_ x: UnsafeMutablePointer<Float>, _ n: Int, shift: Float) -> Float {
+        wide(n) ? Kernels512.expInPlaceSum(x, n, shift: shift) : L.expInPlaceSum(x, n, shift: shift)
     }
-
     /// `y[i] += a * exp(x[i] - shift)` over `0..<n`.
-    @inline(__always)
-    public static func addScaledExp(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int,
-                                    shift: Float, a: Float) {
-        var i = 0
-        let s = V(repeating: shift), av = V(repeating: a)
-        while i + 8 <= n { store(load(y + i) + av * exp(load(x + i) - s), y + i); i += 8 }
-        while i < n { y[i] += a * Foundation.exp(x[i] - shift); i += 1 }
+    @inline(__always) public static func addScaledExp(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int,
+                                                      shift: Float, a: Float) {
+        if wide(n) { Kernels512.addScaledExp(x, y, n, shift: shift, a: a) } else { L.addScaledExp(x, y, n, shift: shift, a: a) }
     }
 
-    @inline(__always)
-    public static func load(_ p: UnsafePointer<Float>) -> V {
-        UnsafeRawPointer(p).loadUnaligned(as: V.self)
+    /// `y = f(x)` over `lo..<hi` in whole vectors; returns where it stopped (the caller's scalar tail).
+    @inline(__always) static func activationForward(_ f: VectorActivation, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
+                                                    from lo: Int, to hi: Int) -> Int {
+        wide(hi - lo) ? Kernels512.activationForward(f, x, y, from: lo, to: hi)
+            : ActivationRows<V>.forward(f, x, y, from: lo, to: hi)
     }
-
-    @inline(__always)
-    public static func store(_ v: V, _ p: UnsafeMutablePointer<Float>) {
-        UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self)
+    /// `dx += dy * f'(x)` over `lo..<hi` in whole vectors; returns where it stopped.
+    @inline(__always) static func activationBackward(_ f: VectorActivation, _ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
+                                                     _ dx: UnsafeMutablePointer<Float>, from lo: Int, to hi: Int) -> Int {
+        wide(hi - lo) ? Kernels512.activationBackward(f, x, dy, dx, from: lo, to: hi)
+            : ActivationRows<V>.backward(f, x, dy, dx, from: lo, to: hi)
     }
 }

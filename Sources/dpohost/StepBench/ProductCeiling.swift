@@ -26,30 +26,34 @@ struct ProductCeiling {
     }
 
     /// GFLOP/s of each library that loads over `products` (the sum of each product's best time).
-    func measure(_ products: [Product]) -> [Measurement] {
+    /// The libraries take turns over `rounds` rounds and each product keeps its best time, so a
+    /// passing disturbance of a shared machine lowers neither library's figure.
+    func measure(_ products: [Product], rounds: Int = 3) -> [Measurement] {
         let libraries = GemmBackendKind.allCases.compactMap { try? Gemm.library($0) }
         var rng = SplitMix64(seed: 7)
         let operands = products.map { p -> (Tensor, Tensor, Tensor) in
             (Tensor.randomNormal([p.m * p.k], using: &rng), Tensor.randomNormal([p.k * p.n], using: &rng), Tensor(zeros: [p.m * p.n]))
         }
         let flops = products.reduce(0.0) { $0 + 2 * Double($1.m * $1.n * $1.k) }
-        return libraries.map { library in
-            let total: Double = Gemm.using(library) {
-                var sum = 0.0
-                for (p, (a, b, c)) in zip(products, operands) {
-                    sum += best {
-                        Gemm.sgemm(transA: p.transA, transB: p.transB, m: p.m, n: p.n, k: p.k,
-                                   a: a.pointer, lda: p.transA ? p.m : p.k, b: b.pointer, ldb: p.transB ? p.k : p.n,
-                                   c: c.pointer, ldc: p.n)
+        var fastest = [[Double]](repeating: [Double](repeating: .infinity, count: products.count), count: libraries.count)
+        for _ in 0..<rounds {
+            for (l, library) in libraries.enumerated() {
+                Gemm.using(library) {
+                    for (i, (p, (a, b, c))) in zip(products, operands).enumerated() {
+                        fastest[l][i] = min(fastest[l][i], best {
+                            Gemm.sgemm(transA: p.transA, transB: p.transB, m: p.m, n: p.n, k: p.k,
+                                       a: a.pointer, lda: p.transA ? p.m : p.k, b: b.pointer, ldb: p.transB ? p.k : p.n,
+                                       c: c.pointer, ldc: p.n)
+                        })
                     }
                 }
-                return sum
             }
-            return Measurement(library: library, gflops: flops / total / 1e9)
         }
+        return zip(libraries, fastest).map { Measurement(library: $0, gflops: flops / $1.reduce(0, +) / 1e9) }
     }
 
-    /// Seconds of the fastest call, after one untimed call (page faults), within `seconds` per product.
+    /// Seconds of the fastest call, after one untimed call (page faults), within `seconds` per
+    /// product and round.
     func best(_ body: () -> Void) -> Double {
         body()
         var fastest = Double.infinity, spent = 0.0, reps = 0

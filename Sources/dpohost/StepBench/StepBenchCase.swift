@@ -150,7 +150,14 @@ struct StepBenchCase {
 
 /// Peak resident memory of this process.
 enum ResourceUsage {
+    /// /proc/self/status's VmHWM: the peak of this program alone. getrusage's ru_maxrss survives
+    /// exec on Linux, so a child would report its parent's peak (the ceiling's operands) instead.
     static func peakResidentMiB() -> Double {
+        if let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+           let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+           let kib = line.split(separator: " ").dropFirst().first.flatMap({ Double($0) }) {
+            return kib / 1024
+        }
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
         return Double(usage.ru_maxrss) / 1024   // Linux reports KiB
