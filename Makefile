@@ -15,6 +15,7 @@ demo: build
 # The whole suite once per matrix-product library, so every numeric test holds on both
 # (DPOHOST_GEMM_BACKEND is what gemm_backend=auto then means; README, "Matrix products").
 test: deps
+	./scripts/generate-lanes.sh --check
 	DPOHOST_GEMM_BACKEND=openblas $(SWIFT) test --disable-swift-testing
 	DPOHOST_GEMM_BACKEND=onednn $(SWIFT) test --disable-swift-testing --skip-build
 

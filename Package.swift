@@ -85,14 +85,12 @@ let package = Package(
         // Built as in release in debug builds too: unoptimised SIMD code runs each lane through a
         // call, which made the kernels (and so every test that trains a model) many times slower,
         // and the tests then check the kernels that ship.
-        // The row kernels' vector math, generic over the lane width and inlinable: each module
-        // that uses it compiles it for its own vector unit.
-        .target(name: "VectorLanes", swiftSettings: [.unsafeFlags(["-Ounchecked", "-enforce-exclusivity=unchecked"] + vectorUnitFlags)]),
-        // The same kernels at 16 lanes, compiled for AVX-512 whatever the build machine has;
-        // TensorCore calls them only where the processor has AVX-512 (run-time dispatch).
-        .target(name: "Kernels512", dependencies: ["VectorLanes"],
+        // The row kernels' vector math at 16 lanes (scripts/generate-lanes.sh renders it and
+        // TensorCore's 8-lane one from one template), compiled for AVX-512 whatever the build
+        // machine has; TensorCore calls it only where the processor has AVX-512 (run-time dispatch).
+        .target(name: "Kernels512",
                 swiftSettings: [.unsafeFlags(["-Ounchecked", "-enforce-exclusivity=unchecked"] + avx512Flags)]),
-        .target(name: "TensorCore", dependencies: ["CProcessorProbe", "VectorLanes", "Kernels512"],
+        .target(name: "TensorCore", dependencies: ["CProcessorProbe", "Kernels512"],
                 swiftSettings: [.unsafeFlags(["-Ounchecked", "-enforce-exclusivity=unchecked"] + vectorUnitFlags)]),
         // Reverse-mode autograd: the tape and every differentiable op.
         .target(name: "Autograd", dependencies: ["TensorCore"], swiftSettings: kernelFlags),

@@ -1,19 +1,18 @@
-import VectorLanes
-
-/// The row kernels in AVX-512 registers: the generic kernels of VectorLanes instantiated for
-/// SIMD16 in a module compiled for AVX-512 (Package.swift). Only called where the processor has
-/// AVX-512 (TensorCore's `VectorUnitDispatch`); nothing here checks.
+/// The row kernels in AVX-512 registers: `Lanes16` (the 16-lane rendering of the row-kernel
+/// template) behind calls that are not inlined, in a module compiled for AVX-512 (Package.swift).
+/// Only called where the processor has AVX-512 (TensorCore's `VectorUnitDispatch`); nothing here checks.
 public enum Kernels512 {
-    public typealias L = Lanes<SIMD16<Float>>
+    typealias L = Lanes16
+    public typealias Activation = Lanes16.Activation
 
-    public static func activationForward(_ f: VectorActivation, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
+    public static func activationForward(_ f: Activation, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
                                          from lo: Int, to hi: Int) -> Int {
-        ActivationRows<SIMD16<Float>>.forward(f, x, y, from: lo, to: hi)
+        L.activationForward(f, x, y, from: lo, to: hi)
     }
 
-    public static func activationBackward(_ f: VectorActivation, _ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
+    public static func activationBackward(_ f: Activation, _ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
                                           _ dx: UnsafeMutablePointer<Float>, from lo: Int, to hi: Int) -> Int {
-        ActivationRows<SIMD16<Float>>.backward(f, x, dy, dx, from: lo, to: hi)
+        L.activationBackward(f, x, dy, dx, from: lo, to: hi)
     }
 
     public static func max(_ x: UnsafePointer<Float>, _ n: Int) -> Float { L.max(x, n) }

@@ -235,7 +235,8 @@ public struct GemmSetup: Sendable {
 
     /// The lines printed at the start of `train`, `bench` and `selfcheck`.
     public var report: [String] {
-        [processor.summary, "matrix products: \(library.summary), gemm_backend=\(library.kind.rawValue)"] + warnings
+        [processor.summary, "matrix products: \(library.summary), gemm_backend=\(library.kind.rawValue)",
+         "row kernels: \(VectorUnitDispatch.summary)"] + warnings
     }
 }
 
@@ -261,6 +262,12 @@ extension Gemm {
     public static func use(_ choice: GemmBackendChoice) throws -> GemmSetup {
         let resolved = try choice.resolvingEnvironment()
         let processor = ProcessorFeatures.current
+        #if DPOHOST_FMA
+        // The 8-lane kernels were compiled for the build machine's AVX2 + FMA (Package.swift).
+        guard processor.vectorUnit >= .avx2FMA else {
+            throw GemmBackendError("this dpohost was built for processors with AVX2 and FMA, which this one lacks (\(processor.summary)); rebuild it here, or with DPOHOST_PORTABLE=1")
+        }
+        #endif
         var warnings: [String] = []
         let library: GemmLibrary
         if let kind = GemmBackendKind(rawValue: resolved.rawValue) {

@@ -14,13 +14,13 @@ public enum Pointwise {
             let x = xs.value, y = ys.value
             switch f {
             case .geluErf:
-                var i = VectorMath.activationForward(.geluErf, x, y, from: r.lowerBound, to: r.upperBound)
+                var i = VectorMath.activationForward(f, x, y, from: r.lowerBound, to: r.upperBound)
                 while i < r.upperBound { y[i] = geluErf(x[i]); i += 1 }
             case .geluTanh:
-                var i = VectorMath.activationForward(.geluTanh, x, y, from: r.lowerBound, to: r.upperBound)
+                var i = VectorMath.activationForward(f, x, y, from: r.lowerBound, to: r.upperBound)
                 while i < r.upperBound { y[i] = geluTanh(x[i]); i += 1 }
             case .silu:
-                var i = VectorMath.activationForward(.silu, x, y, from: r.lowerBound, to: r.upperBound)
+                var i = VectorMath.activationForward(f, x, y, from: r.lowerBound, to: r.upperBound)
                 while i < r.upperBound { y[i] = x[i] * sigmoid(x[i]); i += 1 }
             case .sigmoid: for i in r { y[i] = sigmoid(x[i]) }
             case .logSigmoid: for i in r { y[i] = logSigmoid(x[i]) }
@@ -41,7 +41,7 @@ public enum Pointwise {
             let x = xs.value, y = ys.value, dy = dys.value, dx = dxs.value
             switch f {
             case .geluErf:
-                var i = VectorMath.activationBackward(.geluErf, x, dy, dx, from: r.lowerBound, to: r.upperBound)
+                var i = VectorMath.activationBackward(f, x, dy, dx, from: r.lowerBound, to: r.upperBound)
                 while i < r.upperBound {
                     // d/dx [x Φ(x)] = Φ(x) + x φ(x)
                     let v = x[i]
@@ -52,7 +52,7 @@ public enum Pointwise {
                 }
             case .geluTanh:
                 let c: Float = 0.79788456080286536 // sqrt(2/pi)
-                var i = VectorMath.activationBackward(.geluTanh, x, dy, dx, from: r.lowerBound, to: r.upperBound)
+                var i = VectorMath.activationBackward(f, x, dy, dx, from: r.lowerBound, to: r.upperBound)
                 while i < r.upperBound {
                     let v = x[i]
                     let u = c * (v + 0.044715 * v * v * v)
@@ -62,7 +62,7 @@ public enum Pointwise {
                     i += 1
                 }
             case .silu:
-                var i = VectorMath.activationBackward(.silu, x, dy, dx, from: r.lowerBound, to: r.upperBound)
+                var i = VectorMath.activationBackward(f, x, dy, dx, from: r.lowerBound, to: r.upperBound)
                 while i < r.upperBound {
                     let s = sigmoid(x[i])
                     dx[i] += dy[i] * (s * (1 + x[i] * (1 - s)))

@@ -1,6 +1,5 @@
 import Foundation
 import Kernels512
-import VectorLanes
 
 /// Which vector unit the row kernels use: AVX-512 (Kernels512, SIMD16) where the processor has it,
 /// AVX2 + FMA (SIMD8, this module) otherwise, decided at run time.
@@ -21,11 +20,11 @@ public enum VectorUnitDispatch {
     public static var summary: String { wide ? "AVX-512 (16 lanes)" : "AVX2+FMA (8 lanes)" }
 }
 
-/// The row kernels' vector math: the 8-lane building blocks of VectorLanes, and pointer-level
-/// row helpers that hand long rows to the AVX-512 kernels where the processor has them.
+/// The row kernels' vector math: the 8-lane building blocks (`Lanes8`), and pointer-level row
+/// helpers that hand long rows to the AVX-512 kernels where the processor has them.
 public enum VectorMath {
     public typealias V = SIMD8<Float>
-    typealias L = Lanes<V>
+    typealias L = Lanes8
 
     @inline(__always) public static func exp(_ x: V) -> V { L.exp(x) }
     @inline(__always) public static func multiplyAdd(_ a: V, _ b: V, _ c: V) -> V { L.multiplyAdd(a, b, c) }
@@ -76,15 +75,33 @@ public enum VectorMath {
     }
 
     /// `y = f(x)` over `lo..<hi` in whole vectors; returns where it stopped (the caller's scalar tail).
-    @inline(__always) static func activationForward(_ f: VectorActivation, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
+    @inline(__always) static func activationForward(_ f: Pointwise.Function, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
                                                     from lo: Int, to hi: Int) -> Int {
-        wide(hi - lo) ? Kernels512.activationForward(f, x, y, from: lo, to: hi)
-            : ActivationRows<V>.forward(f, x, y, from: lo, to: hi)
+        wide(hi - lo) ? Kernels512.activationForward(f.wide, x, y, from: lo, to: hi)
+            : L.activationForward(f.narrow, x, y, from: lo, to: hi)
     }
     /// `dx += dy * f'(x)` over `lo..<hi` in whole vectors; returns where it stopped.
-    @inline(__always) static func activationBackward(_ f: VectorActivation, _ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
+    @inline(__always) static func activationBackward(_ f: Pointwise.Function, _ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
                                                      _ dx: UnsafeMutablePointer<Float>, from lo: Int, to hi: Int) -> Int {
-        wide(hi - lo) ? Kernels512.activationBackward(f, x, dy, dx, from: lo, to: hi)
-            : ActivationRows<V>.backward(f, x, dy, dx, from: lo, to: hi)
+        wide(hi - lo) ? Kernels512.activationBackward(f.wide, x, dy, dx, from: lo, to: hi)
+            : L.activationBackward(f.narrow, x, dy, dx, from: lo, to: hi)
+    }
+}
+
+extension Pointwise.Function {
+    /// The vector loops of the exp/erf-based activations (only those reach `VectorMath.activation*`).
+    var narrow: Lanes8.Activation {
+        switch self {
+        case .geluErf: .geluErf
+        case .geluTanh: .geluTanh
+        default: .silu
+        }
+    }
+    var wide: Kernels512.Activation {
+        switch self {
+        case .geluErf: .geluErf
+        case .geluTanh: .geluTanh
+        default: .silu
+        }
     }
 }
