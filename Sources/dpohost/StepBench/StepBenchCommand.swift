@@ -42,7 +42,7 @@ struct StepBench: ParsableCommand {
     @Flag(inversion: .prefixedNo,
           help: "For DPO, also time the step with cached reference log-probs (precompute_ref_log_probs) and print its ratio to the live-reference step.")
     var cachedReference = true
-    @Flag(help: "Run ../shared/bench/torch_dpo_step.py on the same configurations and print the ratios.")
+    @Flag(help: "Run ../shared/bench/torch_dpo_step.py on the same configurations, in float32 and under bfloat16 autocast, and print the ratios.")
     var vsTorch = false
     @Option(help: "The PyTorch benchmark script (default: shared/bench/torch_dpo_step.py in an ancestor directory).")
     var torchScript: String?
@@ -134,11 +134,12 @@ struct StepBench: ParsableCommand {
         print(table.header)
         for c in try cases() {
             let ours = try runChild(c)
-            var theirs: TorchAnchor.Result?
+            var theirs: TorchAnchor.Result?, theirsBF16: TorchAnchor.Result?
             if let torch {
                 do { theirs = try torch.run(c, threads: pool.threads) } catch { print("  PyTorch: \(error)") }
+                do { theirsBF16 = try torch.run(c, threads: pool.threads, autocast: "bf16") } catch { print("  PyTorch bf16 autocast: \(error)") }
             }
-            print(table.row(ours, peakGflops: ceilings[ceilingKey(c)] ?? .nan, torch: theirs))
+            print(table.row(ours, peakGflops: ceilings[ceilingKey(c)] ?? .nan, torch: theirs, torchBF16: theirsBF16))
             if phases, let p = ours.phases { print(table.phaseLine(p, total: ours.stepSeconds.reduce(0, +) / Double(ours.steps))) }
             if let line = table.cachedLine(ours) { print(line) }
             if let ops = ours.ops { print(table.opLines(ops, total: ours.stepSeconds.reduce(0, +) / Double(ours.steps))) }

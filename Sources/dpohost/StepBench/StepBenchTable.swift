@@ -9,12 +9,14 @@ struct StepBenchTable {
         var h = Fmt.pad("model", 14) + Fmt.pad("loss", 6) + Fmt.pad("B", 3) + Fmt.pad("T", 5) + Fmt.pad("median_s", 10)
             + Fmt.pad("min_s", 10) + Fmt.pad("tokens/s", 10) + Fmt.pad("GFLOP/s", 9) + Fmt.pad("%peak", 7) + Fmt.pad("peak_MiB", 9)
         if withTorch {
-            h += "| " + Fmt.pad("torch_s", 9) + Fmt.pad("torch_GF/s", 11) + Fmt.pad("speedup", 8) + Fmt.pad("torch_MiB", 10) + "mem_ratio"
+            h += "| " + Fmt.pad("torch_s", 9) + Fmt.pad("torch_GF/s", 11) + Fmt.pad("speedup", 8) + Fmt.pad("torch_MiB", 10) + Fmt.pad("mem_ratio", 10)
+                + "| " + Fmt.pad("bf16_s", 9) + "vs_bf16"
         }
         return h
     }
 
-    func row(_ r: StepBenchResult, peakGflops: Double, torch: TorchAnchor.Result?) -> String {
+    /// `torchBF16`: PyTorch's bfloat16 autocast step, the second anchor.
+    func row(_ r: StepBenchResult, peakGflops: Double, torch: TorchAnchor.Result?, torchBF16: TorchAnchor.Result? = nil) -> String {
         var line = Fmt.pad(r.model, 14) + Fmt.pad(r.loss, 6) + Fmt.pad("\(r.batch)", 3) + Fmt.pad("\(r.seq)", 5)
             + Fmt.pad(Fmt.f(r.median, 4), 10) + Fmt.pad(Fmt.f(r.best, 4), 10) + Fmt.pad(Fmt.f(r.tokensPerSecond, 0), 10)
             + Fmt.pad(Fmt.f(r.gflops, 1), 9) + Fmt.pad(Fmt.f(100 * r.gflops / peakGflops, 1), 7) + Fmt.pad(Fmt.f(r.peakRSSMiB, 0), 9)
@@ -23,10 +25,15 @@ struct StepBenchTable {
             if let t = torch {
                 line += "| " + Fmt.pad(Fmt.f(t.median, 4), 9) + Fmt.pad(Fmt.f(t.gflops, 1), 11)
                     + Fmt.pad(Fmt.f(t.median / r.median, 2) + "x", 8) + Fmt.pad(Fmt.f(t.peakRSSMiB, 0), 10)
-                    + Fmt.f(r.peakRSSMiB / t.peakRSSMiB, 2)
-                if let load = t.otherLoad, load > 0.1 { line += " (torch disturbed: other load \(Fmt.f(load, 2)))" }
+                    + Fmt.pad(Fmt.f(r.peakRSSMiB / t.peakRSSMiB, 2), 10)
+                if let load = t.otherLoad, load > 0.1 { line += "(torch disturbed: other load \(Fmt.f(load, 2))) " }
             } else {
-                line += "| (no PyTorch result)"
+                line += "| (no PyTorch result) "
+            }
+            if let b = torchBF16 {
+                line += "| " + Fmt.pad(Fmt.f(b.median, 4), 9) + Fmt.f(b.median / r.median, 2) + "x"
+            } else {
+                line += "| -"
             }
         }
         return line

@@ -19,10 +19,13 @@ struct TorchAnchor {
         return "`\(python) -c \"import torch, transformers\"` failed: \(last)"
     }
 
-    func run(_ c: BenchCaseSpec, threads: Int) throws -> Result {
-        let args = [script, "--arch", c.arch.rawValue, "--size", c.size.rawValue, "--loss", c.loss.rawValue,
+    /// `autocast`: "bf16" runs the forwards under `torch.autocast("cpu", torch.bfloat16)`, PyTorch's
+    /// CPU mixed precision (the second anchor); nil is float32.
+    func run(_ c: BenchCaseSpec, threads: Int, autocast: String? = nil) throws -> Result {
+        var args = [script, "--arch", c.arch.rawValue, "--size", c.size.rawValue, "--loss", c.loss.rawValue,
                     "--batch", "\(c.pairs)", "--seq", "\(c.sequence)", "--steps", "\(c.steps)",
                     "--warmup", "\(c.warmup)", "--threads", "\(threads)", "--json"]
+        if let autocast { args += ["--autocast", autocast] }
         let (status, out, err) = Self.execute(python, args)
         guard status == 0, let line = out.split(separator: "\n").last,
               let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
