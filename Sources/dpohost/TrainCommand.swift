@@ -19,6 +19,8 @@ struct TrainCommand: ParsableCommand {
         resume=RUN_DIR to continue an interrupted run. Datasets read local files: set
         dataset_options.<name>.<option>=... (see `dpohost plugins info <dataset>`).
         Several losses: loss=[dpo,sft] loss.weights=[1.0,0.2].
+        Matrix products: gemm_backend=auto|openblas|onednn (auto: oneDNN on AVX-512 processors, OpenBLAS
+        with the kernel dpohost chooses elsewhere; a resumed run keeps its checkpoint's library).
         Several processes: mpirun -np N dpohost train trainer=FSDPTrainer|TensorParallelTrainer ...
         (model.fsdp_policy_mp=bfloat16 for bf16 communication); activation_checkpointing=true
         recomputes each block in backward; model.reference_dtype=float16|bfloat16|float32;
@@ -107,9 +109,12 @@ struct TrainingSession {
         for warning in try PluginDiscovery(installDirectory: installDirectory, explicit: config.plugins + extraPlugins)
             .discover(into: registry) { log("warning: \(warning)") }
 
-        // Before any product: the library is loaded once, with the kernel chosen for this processor.
-        let gemm = try Gemm.use(config.gemmBackend)
+        // Before any product: the library is loaded once, with the kernel chosen for this processor
+        // (a resumed run keeps the library its checkpoint was computed with).
+        let (backend, resumeNote) = try ResumedGemmBackend.choose(config.gemmBackend, resume: config.resume)
+        let gemm = try Gemm.use(backend)
         for line in gemm.report { log(line) }
+        if let resumeNote { log(resumeNote) }
         let pool = WorkerPool(threads: config.threads)
         log("threads: \(pool.threads) (products split in \(pool.blasThreads) blocks, the library single-threaded)")
         let modelPath = config.model.nameOrPath

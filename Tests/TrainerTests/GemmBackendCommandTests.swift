@@ -1,4 +1,5 @@
 import Foundation
+import Training
 import XCTest
 
 /// `gemm_backend` as a user meets it: the run names its processor, library and kernel; a bad
@@ -56,5 +57,26 @@ final class GemmBackendCommandTests: XCTestCase, CLIRunning {
         XCTAssertEqual(bad.status, 1, bad.output)
         XCTAssertEqual(bad.output.trimmingCharacters(in: .whitespacesAndNewlines),
                        "error: --gemm-backend: 'bogus' is not a matrix-product backend; choose one of auto, openblas, onednn")
+    }
+}
+
+/// A resumed run continues on the library its checkpoint was computed with.
+final class GemmBackendResumeTests: XCTestCase, CLIRunning {
+    func testAResumeUnderAutoKeepsTheCheckpointsLibraryAndAnOtherExplicitOneIsWarnedAbout() throws {
+        let run = tempRun("resume-backend")
+        let first = try dpohost(["train"] + common(run) + ["loss=sft", "n_examples=8", "gemm_backend=openblas"])
+        XCTAssertEqual(first.status, 0, first.output)
+        let state = try JSONDecoder().decode(TrainerState.self, from: Data(contentsOf: run.appendingPathComponent("LATEST/trainer_state.json")))
+        XCTAssertEqual(state.gemmBackend, "openblas")
+
+        let kept = try dpohost(["train"] + common(run) + ["loss=sft", "n_examples=12", "resume=\(run.path)"],
+                               environment: ["DPOHOST_GEMM_BACKEND": ""])
+        XCTAssertEqual(kept.status, 0, kept.output)
+        XCTAssertTrue(kept.output.contains("gemm_backend=openblas"), kept.output)
+        XCTAssertTrue(kept.output.contains("resuming with gemm_backend=openblas"), kept.output)
+
+        let other = try dpohost(["train"] + common(run) + ["loss=sft", "n_examples=16", "resume=\(run.path)", "gemm_backend=onednn"])
+        XCTAssertEqual(other.status, 0, other.output)
+        XCTAssertTrue(other.output.contains("warning: step-12 was computed with gemm_backend=openblas and this run uses onednn"), other.output)
     }
 }

@@ -303,7 +303,8 @@ public final class BasicTrainer {
         guard share.isRoot, let policyState else { return }
         let state = TrainerState(examples: examples, updates: updates, optimizer: update.optimizerName,
                                  optimizerSteps: update.stepCount, data: position,
-                                 samplingSeed: UInt64(run.config.seed), evalMetrics: evalMetrics)
+                                 samplingSeed: UInt64(run.config.seed), evalMetrics: evalMetrics,
+                                 gemmBackend: Gemm.setup.library.kind.rawValue)
         try store.save(policy: policyState, optimizerState: optimizerState, state: state,
                        reference: referenceState ?? nil,
                        modelConfigText: run.policy.configText, sideFilesFrom: run.policy.directory)

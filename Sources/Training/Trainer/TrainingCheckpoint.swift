@@ -12,12 +12,36 @@ public struct TrainerState: Codable, Equatable, Sendable {
     public var data: IteratorPosition
     public var samplingSeed: UInt64
     public var evalMetrics: [String: Double]
+    /// The matrix-product library that computed the run so far (`openblas`, `onednn`): a resume
+    /// keeps it, since another library rounds differently. Absent in older checkpoints.
+    public var gemmBackend: String?
 
     public init(examples: Int, updates: Int, optimizer: String, optimizerSteps: Int, data: IteratorPosition,
-                samplingSeed: UInt64, evalMetrics: [String: Double]) {
+                samplingSeed: UInt64, evalMetrics: [String: Double], gemmBackend: String? = nil) {
         self.examples = examples; self.updates = updates; self.optimizer = optimizer
         self.optimizerSteps = optimizerSteps; self.data = data; self.samplingSeed = samplingSeed
-        self.evalMetrics = evalMetrics
+        self.evalMetrics = evalMetrics; self.gemmBackend = gemmBackend
+    }
+}
+
+/// The library a resumed run uses: a run continues on the library that computed it, so that it
+/// gives the same numbers as an uninterrupted run.
+public enum ResumedGemmBackend {
+    /// `choice` after `DPOHOST_GEMM_BACKEND`, and the line to log: `auto` takes the checkpoint's
+    /// library; an explicit choice that differs from it stands, with a warning.
+    public static func choose(_ choice: GemmBackendChoice, resume: String?) throws -> (GemmBackendChoice, String?) {
+        let resolved = try choice.resolvingEnvironment()
+        guard let resume, let folder = CheckpointStore(runDirectory: URL(fileURLWithPath: resume)).newestComplete(),
+              let data = try? Data(contentsOf: folder.appendingPathComponent("trainer_state.json")),
+              let saved = (try? JSONDecoder().decode(TrainerState.self, from: data))?.gemmBackend,
+              let savedChoice = GemmBackendChoice(rawValue: saved) else { return (resolved, nil) }
+        if resolved == .auto {
+            return (savedChoice, "resuming with gemm_backend=\(saved), the library \(folder.lastPathComponent) was computed with")
+        }
+        if resolved != savedChoice {
+            return (resolved, "warning: \(folder.lastPathComponent) was computed with gemm_backend=\(saved) and this run uses \(resolved.rawValue): its numbers will differ from an uninterrupted run's in float rounding")
+        }
+        return (resolved, nil)
     }
 }
 
