@@ -36,6 +36,8 @@ public struct LossPlugin {
         public static let referenceFree = Needs(rawValue: UInt32(DPH_LOSS_REFERENCE_FREE))
         /// With `logits`: only the positions whose label counts are read (the rest may be 0).
         public static let scoredLogitsOnly = Needs(rawValue: UInt32(DPH_LOSS_LOGITS_SCORED_ONLY))
+        /// The data order's permutation seeds are drawn below 2^31, as the TDPO reference draws them.
+        public static let dataOrder31BitSeeds = Needs(rawValue: UInt32(DPH_LOSS_DATA_ORDER_31_BIT_SEEDS))
     }
 
     public let instance: PluginInstance

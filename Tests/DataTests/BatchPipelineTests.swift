@@ -182,6 +182,17 @@ final class BatchIteratorTests: XCTestCase {
         XCTAssertEqual(got, expected)
     }
 
+    /// The first epoch's order of p0...p9 as the references give it, from their own code:
+    /// `numpy.random.seed(0); s = numpy.random.randint(0, 2**32 or 2**31)` then
+    /// `random.seed(int(s)); random.shuffle(prompts)` (Python 3.11, numpy 2.4).
+    func testTDPOSeedsGiveTheTDPOReferencesOrderAndDPOsStaysTheDPOReferences() throws {
+        let dpo = try run(BatchIteratorOptions(batchSize: 1, epochs: 1, sftMode: true)).map { String($0[0].prefix { $0 != " " }) }
+        XCTAssertEqual(dpo, ["p8", "p7", "p2", "p4", "p1", "p5", "p3", "p9", "p0", "p6"])
+        let tdpo = try run(BatchIteratorOptions(batchSize: 1, epochs: 1, sftMode: true, tdpoPermutationSeeds: true))
+            .map { String($0[0].prefix { $0 != " " }) }
+        XCTAssertEqual(tdpo, ["p1", "p2", "p4", "p0", "p7", "p6", "p9", "p3", "p8", "p5"])
+    }
+
     func testPartialBatchAtEpochEndIsDropped() throws {
         // 10 prompts, batch 4, 2 epochs: 2 full batches per epoch
         XCTAssertEqual(try run(BatchIteratorOptions(batchSize: 4, epochs: 2, sftMode: true)).count, 4)

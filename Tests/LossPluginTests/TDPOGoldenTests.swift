@@ -42,7 +42,7 @@ final class TDPOGoldenTests: XCTestCase {
 
         let tape = Tape(pool: models.pool)
         let plugin = try variant.plugin()
-        XCTAssertEqual(plugin.needs, [.token, .logits, .scoredLogitsOnly])
+        XCTAssertEqual(plugin.needs, [.token, .logits, .scoredLogitsOnly, .dataOrder31BitSeeds])
         let result = try plugin.compute(inputs, tape: tape)
         try tape.backward(result.loss)
         return Run(result: result, tokenGradient: policyTokens.grad!.scalars, logitGradient: policyLogits.grad!.scalars,

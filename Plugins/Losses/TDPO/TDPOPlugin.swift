@@ -17,7 +17,9 @@ public func dphPluginInit(_ host: UnsafePointer<dph_host_api>?, _ ctx: OpaquePoi
         LossEntry.create(api, ctx, out) { try TDPOLoss($0) }
     }
     // The KL is read only where the response mask is 1, so the host may skip the other positions.
+    // The TDPO reference's data order (31-bit permutation seeds) comes with its loss.
     let needs = UInt32(DPH_LOSS_NEEDS_TOKEN) | UInt32(DPH_LOSS_NEEDS_LOGITS) | UInt32(DPH_LOSS_LOGITS_SCORED_ONLY)
+        | UInt32(DPH_LOSS_DATA_ORDER_31_BIT_SEEDS)
     desc?.pointee.loss = PluginDescription.lossVTable(needs: needs) { api, ctx, state, inputs, out in
         LossEntry.compute(api, ctx, state, inputs, out, as: TDPOLoss.self) { host, loss, inputs in
             try loss.compute(host, inputs)

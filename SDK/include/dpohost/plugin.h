@@ -133,7 +133,12 @@ enum {
     DPH_LOSS_REFERENCE_FREE = 1u << 3,
     /* With DPH_LOSS_NEEDS_LOGITS: the loss reads the logits only at positions whose label counts
      * (response_mask 1), so the host may leave every other position's logits 0 (TDPO). */
-    DPH_LOSS_LOGITS_SCORED_ONLY = 1u << 4
+    DPH_LOSS_LOGITS_SCORED_ONLY = 1u << 4,
+    /* Not an input level: the reference implementation this loss reproduces draws the data
+     * order's permutation seeds with randint(0, 2**31) instead of randint(0, 2**32) (the TDPO
+     * reference). The host shuffles with such seeds when the run's first loss that reads a
+     * reference model sets it (a [tdpo, sft] run follows TDPO's order, a [dpo, tdpo] run DPO's). */
+    DPH_LOSS_DATA_ORDER_31_BIT_SEEDS = 1u << 5
 };
 
 /* Inputs of one loss call; B = pairs in the batch (B = rows for SFT). Handles belong to the

@@ -28,6 +28,12 @@ public struct CombinedLoss {
     /// needs loading or running.
     public var needsReference: Bool { terms.contains { !$0.computation.plugin.needs.contains(.referenceFree) } }
     /// Whether some loss reads logits (`DPH_LOSS_NEEDS_LOGITS`), not only label log-probs.
+    /// Whether the data order uses the TDPO reference's 31-bit permutation seeds: the run's first
+    /// loss that reads a reference model asks for them (plugin.h, DPH_LOSS_DATA_ORDER_31_BIT_SEEDS).
+    public var dataOrder31BitSeeds: Bool {
+        terms.first { !$0.computation.plugin.needs.contains(.referenceFree) }?.computation.plugin.needs.contains(.dataOrder31BitSeeds) ?? false
+    }
+
     public var needsLogits: Bool { terms.contains { $0.computation.plugin.needs.contains(.logits) } }
     /// Whether some loss reads logits at positions whose label does not count; if none does, the
     /// model's head need only project the positions with a counted label.

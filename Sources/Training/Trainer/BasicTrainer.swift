@@ -129,10 +129,12 @@ public final class BasicTrainer {
             log("resumed from \(folder.path) at \(examples) examples, \(updates) updates")
         }
         var iterator = try BatchIterator(prompts: run.train, tokenizer: run.tokenizer, options: BatchIteratorOptions(
-            batchSize: c.batchSize, epochs: c.nEpochs, examples: c.nExamples, sftMode: run.sftMode, limits: limits),
+            batchSize: c.batchSize, epochs: c.nEpochs, examples: c.nExamples, sftMode: run.sftMode, limits: limits,
+            tdpoPermutationSeeds: run.loss.dataOrder31BitSeeds),
             resumingAt: resumeAt)
         var evalIterator = try BatchIterator(prompts: run.eval, tokenizer: run.tokenizer, options: BatchIteratorOptions(
-            batchSize: c.evalBatchSize, examples: c.nEvalExamples, sftMode: run.sftMode, limits: limits))
+            batchSize: c.evalBatchSize, examples: c.nEvalExamples, sftMode: run.sftMode, limits: limits,
+            tdpoPermutationSeeds: run.loss.dataOrder31BitSeeds))
         let evalBatches = try evalIterator.collect()
         guard !evalBatches.isEmpty else { throw TrainingError.emptyEvalSet }
         if c.precomputeRefLogProbs, let reference = run.reference {
