@@ -77,7 +77,26 @@ public struct SentencePieceTokenizer: Tokenizer {
     public func decode(_ ids: [Int32], skipSpecialTokens: Bool) -> String {
         var bytes: [UInt8] = []
         var expectsDummyPrefix = true
+        // Consecutive byte pieces, decoded together as tokenizer.json's `ByteFallback` decoder
+        // does: their UTF-8 text when valid, else one U+FFFD per byte (never merged with the text
+        // around them).
+        var byteRun: [UInt8] = []
+        func flushByteRun() {
+            guard !byteRun.isEmpty else { return }
+            if let text = String(validating: byteRun, as: UTF8.self) {
+                bytes.append(contentsOf: text.utf8)
+            } else {
+                for _ in byteRun { bytes.append(contentsOf: "\u{FFFD}".utf8) }
+            }
+            byteRun.removeAll(keepingCapacity: true)
+        }
         for id in ids where id >= 0 && Int(id) < kinds.count {
+            if case let .byte(byte) = kinds[Int(id)] {
+                byteRun.append(byte)
+                expectsDummyPrefix = false
+                continue
+            }
+            flushByteRun()
             switch kinds[Int(id)] {
             case .control:
                 if !skipSpecialTokens {
@@ -88,15 +107,15 @@ public struct SentencePieceTokenizer: Tokenizer {
                     bytes.append(contentsOf: " \u{2047} ".utf8)
                     expectsDummyPrefix = false
                 }
-            case let .byte(byte):
-                bytes.append(byte)
-                expectsDummyPrefix = false
+            case .byte:
+                break
             case let .text(surface):
                 let dropsSpace = expectsDummyPrefix && surface.first == UInt8(ascii: " ")
                 bytes.append(contentsOf: dropsSpace ? surface.dropFirst() : surface[...])
                 expectsDummyPrefix = false
             }
         }
+        flushByteRun()
         return String(decoding: bytes, as: UTF8.self)
     }
 

@@ -23,6 +23,24 @@ final class LlamaSentencePieceTests: XCTestCase {
         }
     }
 
+    /// Byte pieces decode as tokenizer.json's decoder chain (Replace, ByteFallback, Fuse, Strip)
+    /// does: a valid run as its UTF-8 text, an invalid run as one U+FFFD per byte, never merged
+    /// with the text around it. Expected texts from `tokenizers` 0.23.3's own
+    /// `Tokenizer.from_file("tokenizer.json").decode(ids, skip_special_tokens=True)`; ids are
+    /// ▁a 261, ▁b 289, <0xC3> 198, <0xA9> 172, <0xFF> 258, <0xE2> 229, <0x82> 133, <0xF0> 243,
+    /// <0x9F> 162, <0x98> 155. A truncated sequence gives one U+FFFD per byte (a lenient UTF-8
+    /// decode of all bytes gives one per sequence).
+    func testByteFallbackRunsDecodeAsTheTokenizersDecoderChain() throws {
+        let t = try tokenizer()
+        XCTAssertEqual(t.decode([261, 198, 172, 289], skipSpecialTokens: true), "aé b")
+        XCTAssertEqual(t.decode([261, 198, 258, 289], skipSpecialTokens: true), "a\u{FFFD}\u{FFFD} b")
+        XCTAssertEqual(t.decode([172, 261, 198, 172], skipSpecialTokens: true), "\u{FFFD} aé")
+        XCTAssertEqual(t.decode([198, 261, 172], skipSpecialTokens: true), "\u{FFFD} a\u{FFFD}")
+        XCTAssertEqual(t.decode([261, 229, 133, 289], skipSpecialTokens: true), "a\u{FFFD}\u{FFFD} b")
+        XCTAssertEqual(t.decode([261, 243, 162, 155, 289], skipSpecialTokens: true), "a\u{FFFD}\u{FFFD}\u{FFFD} b")
+        XCTAssertEqual(t.decode([229, 133, 172], skipSpecialTokens: true), "\u{20A9}")
+    }
+
     func testLeadingSpaceKeepsTheDummyPrefixPiece() throws {
         XCTAssertEqual(try tokenizer().encode(" Hello"), [815, 268, 673, 820])
     }
