@@ -23,10 +23,10 @@ final class TDPOLoss {
         .init("beta", DPH_OPTION_FLOAT, default: "0.1", help: "temperature of the token-level reward, > 0"),
         .init("average_log_prob", DPH_OPTION_BOOL, default: "false",
               help: "divide margin, KL and log-prob sums by the response length (the reference sums)"),
-        // tdpo.yaml of the TDPO reference carries this key but never reads it; accepted so its
-        // configs load, refused when true rather than silently ignored.
+        // tdpo.yaml of the TDPO reference carries this key but never reads it; accepted as there,
+        // and a run that sets it is told that it changes nothing.
         .init("reference_free", DPH_OPTION_BOOL, default: "false",
-              help: "in the TDPO reference's config but unused there; TDPO always uses the reference (must be false)"),
+              help: "in the TDPO reference's config but unused there; TDPO always uses the reference (true is accepted and reported as unused)"),
     ] }
 
     init(_ host: Host) throws {
@@ -36,7 +36,7 @@ final class TDPOLoss {
         beta = try rules.positive("beta")
         averageLogProb = try rules.flag("average_log_prob")
         if try rules.flag("reference_free") {
-            throw DPHError(Int32(DPH_ERR_INVALID_ARGUMENT), "tdpo: reference_free=true is not supported (TDPO needs the reference's token distributions)")
+            host.log("reference_free=true is unused by TDPO, as in the TDPO reference: the reference model's token distributions are still used")
         }
         host.log(tdpo2 ? "TDPO2 (alpha \(alpha), beta \(beta))" : "TDPO1 (beta \(beta); alpha unused; if_tdpo2=true for TDPO2)")
     }

@@ -22,7 +22,9 @@ public struct ModelConfig: Sendable, Equatable {
         tokenizerNameOrPath = try r.optionalString("tokenizer_name_or_path")
         archive = try r.optionalString("archive")
         blockName = try r.optionalString("block_name")
-        policyDtype = try r.string("policy_dtype")
+        // The policy trains in float32 (the kernels compute in float32; the reference presets say
+        // float32 too): another value would be parsed and ignored, so it is refused.
+        policyDtype = try r.oneOf("policy_dtype", [("float32", "float32")])
         fsdpPolicyMp = try r.optionalString("fsdp_policy_mp")
         referenceDtype = try r.string("reference_dtype")
     }
