@@ -63,6 +63,14 @@ extension Host {
 
     // MARK: parameters
 
+    /// Another name the declared parameter has in checkpoints (see plugin.h); a no-op on hosts
+    /// older than the function.
+    public func declareParameterAlias(_ name: String, _ alias: String) throws {
+        guard let fn = api.pointee.declare_parameter_alias,
+              api.pointee.struct_size >= MemoryLayout<dph_host_api>.offset(of: \dph_host_api.declare_parameter_alias)! + MemoryLayout<UnsafeRawPointer>.size else { return }
+        try status(fn(ctx, name, alias))
+    }
+
     public func declareParameter(_ name: String, _ shape: [Int], parallel: dph_parallel = DPH_PARALLEL_NONE) throws {
         let dims = shape.map(Int64.init)
         try status(api.pointee.declare_parameter(ctx, name, dims, Int32(dims.count), parallel))

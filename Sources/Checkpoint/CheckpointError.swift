@@ -32,8 +32,10 @@ public enum CheckpointError: Error, Equatable, CustomStringConvertible {
     /// The index itself is unusable (bad weight_map, shard path escaping the directory).
     case malformedIndex(file: String, detail: String)
     case missingDirectory(path: String)
-    /// Only a pickle checkpoint is present; we never unpickle.
-    case pickleOnly(file: String)
+    /// A zip (PyTorch checkpoint) whose structure is damaged.
+    case malformedArchive(file: String, detail: String)
+    /// A pickle that asks for something a weights-only load does not allow; nothing was run.
+    case refusedPickle(file: String, detail: String)
     case noWeights(directory: String)
     /// A JSON side file (config.json, index) that is missing or not valid JSON.
     case invalidJSON(file: String, detail: String)
@@ -51,7 +53,8 @@ public enum CheckpointError: Error, Equatable, CustomStringConvertible {
              let .sizeMismatch(file, _, _, _, _), let .offsetsOutOfRange(file, _, _, _, _),
              let .overlappingTensors(file, _, _), let .tensorNotFound(file, _),
              let .unsupportedConversion(file, _, _, _), let .valueOutOfRange(file, _, _),
-             let .malformedIndex(file, _), let .pickleOnly(file), let .invalidJSON(file, _),
+             let .malformedIndex(file, _), let .invalidJSON(file, _),
+             let .malformedArchive(file, _), let .refusedPickle(file, _),
              let .writeFailed(file, _), let .invalidTensor(file, _, _):
             return file
         case let .shardMissingTensor(index, _, _): return index
@@ -94,10 +97,10 @@ public enum CheckpointError: Error, Equatable, CustomStringConvertible {
             return "\(file): malformed index: \(detail)"
         case let .missingDirectory(path):
             return "\(path): model directory does not exist or is not a directory"
-        case let .pickleOnly(file):
-            return "\(file): only a PyTorch pickle checkpoint is present; pickles are never loaded. "
-                + "Convert it once, offline, to safetensors (e.g. `AutoModel.from_pretrained(dir)."
-                + "save_pretrained(dir, safe_serialization=True)` in Python) and retry"
+        case let .malformedArchive(file, detail):
+            return "\(file): not a readable PyTorch checkpoint: \(detail)"
+        case let .refusedPickle(file, detail):
+            return "\(file): refused: \(detail); only tensors, storages, dicts, lists, tuples, strings and numbers are read (as torch.load(weights_only=True)), and nothing in the file was run"
         case let .noWeights(directory):
             return "\(directory): no weights found (looked for model.safetensors, "
                 + "model.safetensors.index.json, pytorch_model.bin)"

@@ -6,18 +6,20 @@ import TensorCore
 /// Weights are found in this order: `model.safetensors`; else `model.safetensors.index.json`
 /// and the shards its `weight_map` names (each opened once, every listed tensor checked to be
 /// present up front); else `policy.safetensors` (a dpohost checkpoint folder, which also holds
-/// config.json and the tokenizer files); else a `pytorch_model.bin` is reported as needing
-/// offline conversion, since pickles can execute code and are never parsed here.
+/// config.json and the tokenizer files); else `pytorch_model.bin`, else
+/// `pytorch_model.bin.index.json` and its shards, read by `TorchCheckpointFile` (which runs
+/// nothing from the pickle).
 public final class ModelDirectory: @unchecked Sendable {
     public static let singleFileName = "model.safetensors"
     public static let indexFileName = "model.safetensors.index.json"
     public static let pickleFileName = "pytorch_model.bin"
+    public static let pickleIndexFileName = "pytorch_model.bin.index.json"
     public static let checkpointFileName = "policy.safetensors"
     public static let configFileName = "config.json"
 
     public let path: String
-    /// The safetensors file holding each tensor.
-    private let owners: [String: SafeTensorsFile]
+    /// The file holding each tensor.
+    private let owners: [String: any WeightFile]
 
     public init(path: String) throws {
         var isDirectory: ObjCBool = false
@@ -28,17 +30,21 @@ public final class ModelDirectory: @unchecked Sendable {
         let single = ModelDirectory.join(path, ModelDirectory.singleFileName)
         let index = ModelDirectory.join(path, ModelDirectory.indexFileName)
         let pickle = ModelDirectory.join(path, ModelDirectory.pickleFileName)
+        let pickleIndex = ModelDirectory.join(path, ModelDirectory.pickleIndexFileName)
         let checkpoint = ModelDirectory.join(path, ModelDirectory.checkpointFileName)
         if FileManager.default.fileExists(atPath: single) {
             let file = try SafeTensorsFile(path: single)
             owners = Dictionary(uniqueKeysWithValues: file.tensorNames.map { ($0, file) })
         } else if FileManager.default.fileExists(atPath: index) {
-            owners = try ModelDirectory.openShards(directory: path, index: index)
+            owners = try ModelDirectory.openShards(directory: path, index: index, open: SafeTensorsFile.init(path:))
         } else if FileManager.default.fileExists(atPath: checkpoint) {
             let file = try SafeTensorsFile(path: checkpoint)
             owners = Dictionary(uniqueKeysWithValues: file.tensorNames.map { ($0, file) })
         } else if FileManager.default.fileExists(atPath: pickle) {
-            throw CheckpointError.pickleOnly(file: pickle)
+            let file = try TorchCheckpointFile(path: pickle)
+            owners = Dictionary(uniqueKeysWithValues: file.tensorNames.map { ($0, file) })
+        } else if FileManager.default.fileExists(atPath: pickleIndex) {
+            owners = try ModelDirectory.openShards(directory: path, index: pickleIndex, open: TorchCheckpointFile.init(path:))
         } else {
             throw CheckpointError.noWeights(directory: path)
         }
@@ -76,7 +82,7 @@ public final class ModelDirectory: @unchecked Sendable {
         try ModelDirectory.readJSON(at: ModelDirectory.join(path, fileName))
     }
 
-    private func owner(of name: String) throws -> SafeTensorsFile {
+    private func owner(of name: String) throws -> any WeightFile {
         guard let file = owners[name] else {
             throw CheckpointError.tensorNotFound(file: path, tensor: name)
         }
@@ -94,12 +100,13 @@ public final class ModelDirectory: @unchecked Sendable {
         }
     }
 
-    private static func openShards(directory: String, index: String) throws -> [String: SafeTensorsFile] {
+    private static func openShards(directory: String, index: String,
+                                   open: (String) throws -> any WeightFile) throws -> [String: any WeightFile] {
         guard let weightMap = try readJSON(at: index)["weight_map"]?.objectValue else {
             throw CheckpointError.malformedIndex(file: index, detail: "no weight_map object")
         }
-        var shards: [String: SafeTensorsFile] = [:]
-        var owners: [String: SafeTensorsFile] = [:]
+        var shards: [String: any WeightFile] = [:]
+        var owners: [String: any WeightFile] = [:]
         for name in weightMap.keys.sorted() {
             guard let shardName = weightMap[name]?.stringValue else {
                 throw CheckpointError.malformedIndex(file: index, detail: "weight_map entry for '\(name)' is not a file name")
@@ -108,11 +115,11 @@ public final class ModelDirectory: @unchecked Sendable {
             guard !shardName.isEmpty, !shardName.contains("/"), shardName != ".", shardName != ".." else {
                 throw CheckpointError.malformedIndex(file: index, detail: "shard '\(shardName)' for '\(name)' is not a plain file name")
             }
-            let shard: SafeTensorsFile
-            if let open = shards[shardName] {
-                shard = open
+            let shard: any WeightFile
+            if let opened = shards[shardName] {
+                shard = opened
             } else {
-                shard = try SafeTensorsFile(path: join(directory, shardName))
+                shard = try open(join(directory, shardName))
                 shards[shardName] = shard
             }
             guard shard.contains(name) else {
@@ -125,5 +132,26 @@ public final class ModelDirectory: @unchecked Sendable {
 
     private static func join(_ directory: String, _ name: String) -> String {
         URL(fileURLWithPath: directory).appendingPathComponent(name).path
+    }
+}
+
+/// A file of named tensors: safetensors, or a PyTorch checkpoint.
+public protocol WeightFile: AnyObject, Sendable {
+    var path: String { get }
+    var tensorNames: [String] { get }
+    func contains(_ name: String) -> Bool
+    func shape(of name: String) throws -> [Int]
+    func dtype(of name: String) throws -> SafeTensorsDType
+    func floatTensor(named name: String) throws -> Tensor
+}
+
+extension SafeTensorsFile: WeightFile {}
+extension TorchCheckpointFile: WeightFile {}
+
+extension ModelDirectory {
+    /// The weights of a single file: a `.safetensors` file, or a PyTorch checkpoint (`policy.pt`,
+    /// `pytorch_model.bin`).
+    public static func weightFile(at path: String) throws -> any WeightFile {
+        path.hasSuffix(".safetensors") ? try SafeTensorsFile(path: path) : try TorchCheckpointFile(path: path)
     }
 }

@@ -62,6 +62,16 @@ extension HostAPI {
             }
             instance.declared.append(ParameterSpec(name: n, shape: try HostAPI.readShape(shape, rank), parallel: style))
         } }
+        api.declare_parameter_alias = { p, name, alias in CallContext.run(p) { ctx in
+            let instance = try HostAPI.modelInstance(ctx, "declare_parameter_alias")
+            guard ctx.declaring else { throw HostCallError.invalid("declare_parameter_alias is only allowed during configure") }
+            let n = try requireString(name, "parameter name"), a = try requireString(alias, "alias")
+            guard let i = instance.declared.firstIndex(where: { $0.name == n }) else {
+                throw HostCallError.notFound("declare_parameter_alias: parameter '\(n)' is not declared")
+            }
+            guard !a.isEmpty, a != n else { throw HostCallError.invalid("declare_parameter_alias: '\(a)' is not another name for '\(n)'") }
+            instance.declared[i].aliases.append(a)
+        } }
         api.parameter = { p, name, out in CallContext.run(p) { ctx in
             let instance = try HostAPI.modelInstance(ctx, "parameter")
             let n = try requireString(name, "parameter name")
@@ -135,6 +145,9 @@ public struct ParameterSpec: Equatable, Sendable {
     public let name: String
     public let shape: [Int]
     public let parallel: ParallelStyle
+    /// Other names the tensor has in checkpoints (`declare_parameter_alias`), tried in order when
+    /// `name` is absent.
+    public var aliases: [String] = []
 
     public init(name: String, shape: [Int], parallel: ParallelStyle = .none) {
         self.name = name

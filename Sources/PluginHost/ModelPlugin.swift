@@ -55,7 +55,8 @@ public struct ModelPlugin {
     /// declared shape of the parameters it names (a rank's shard under tensor parallelism).
     public func bind(_ parameters: [String: Variable], shapes: [String: [Int]] = [:]) throws {
         for declared in instance.declared {
-            let spec = ParameterSpec(name: declared.name, shape: shapes[declared.name] ?? declared.shape, parallel: declared.parallel)
+            var spec = ParameterSpec(name: declared.name, shape: shapes[declared.name] ?? declared.shape, parallel: declared.parallel)
+            spec.aliases = declared.aliases
             guard let v = parameters[spec.name] else {
                 throw PluginError.pluginFailed(plugin: instance.plugin.name, call: "bind", status: Int32(DPH_ERR_NOT_FOUND),
                                                message: "no value for declared parameter '\(spec.name)'")

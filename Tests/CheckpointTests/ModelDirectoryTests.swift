@@ -64,12 +64,13 @@ final class ModelDirectoryTests: XCTestCase {
         }
     }
 
-    func testPickleOnlyDirectoryAsksForConversion() throws {
+    /// PyTorch's legacy format (before 1.6: a bare pickle, no zip) is refused naming the format.
+    func testALegacyPickleCheckpointIsRefusedNamingItsFormat() throws {
         let dir = try makeTempDirectory(self)
         let pickle = dir + "/pytorch_model.bin"
-        try writeFile([0x80, 0x02], to: pickle)
+        try writeFile([0x80, 0x02] + [UInt8](repeating: 0x4E, count: 30), to: pickle)
         assertCheckpointError(try ModelDirectory(path: dir), file: pickle) {
-            if case .pickleOnly = $0 { return $0.description.contains("safetensors") } else { return false }
+            if case .malformedArchive = $0 { return $0.description.contains("legacy") && $0.description.contains("safetensors") } else { return false }
         }
     }
 

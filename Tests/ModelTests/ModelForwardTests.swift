@@ -11,8 +11,12 @@ import XCTest
 /// tolerances: logits atol 1e-4 + rtol 1e-4 on real positions, summed log-probs atol 2e-4).
 final class ModelForwardTests: XCTestCase {
     func check(_ golden: String, directory: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        try check(golden, model: LanguageModel(directory: directory, registry: ModelFixtures.registry(), trainable: false),
+                  file: file, line: line)
+    }
+
+    func check(_ golden: String, model: LanguageModel, file: StaticString = #filePath, line: UInt = #line) throws {
         let g = try SafeTensorsFile(path: ModelFixtures.golden("forward-\(golden).safetensors"))
-        let model = try LanguageModel(directory: directory, registry: ModelFixtures.registry(), trainable: false)
         let mask = try g.indexTensor(named: "attention_mask")
         let tape = Tape(pool: WorkerPool(threads: 2), recording: false)
         let logits = try model.forward(ids: g.indexTensor(named: "input_ids"), mask: mask, tape: tape)
@@ -37,6 +41,25 @@ final class ModelForwardTests: XCTestCase {
     func testPythiaReferenceModelMatchesTransformers() throws { try check("pythia-tiny-ref", directory: ModelFixtures.model("pythia-tiny-ref")) }
     func testPythiaSequentialResidualMatchesTransformers() throws { try check("pythia-tiny-seq", directory: ModelFixtures.model("pythia-tiny-seq")) }
     func testLlamaMatchesTransformers() throws { try check("llama-tiny", directory: ModelFixtures.model("llama-tiny")) }
+
+    // PyTorch-format checkpoints (fixtures torch-format/README.md), read without running the pickle.
+    func torchFormat(_ name: String) -> String { ModelFixtures.root.appendingPathComponent("torch-format/\(name)").path }
+    func testAPytorchModelBinFolderGivesTheSafetensorsModelsLogits() throws {
+        try check("llama-tiny", directory: torchFormat("llama-tiny-bin"))
+        // transformers 5 wrote Pythia's head as lm_head.weight (the plugin's alias of embed_out.weight).
+        try check("pythia-tiny", directory: torchFormat("pythia-tiny-bin"))
+    }
+    /// The DPO reference's second stage: `model.archive=.../LATEST/policy.pt` over the base model.
+    func testTheDPOReferencesPolicyArchiveLoadsOverTheModel() throws {
+        let model = try LanguageModel(directory: ModelFixtures.model("pythia-tiny"), registry: ModelFixtures.registry(), trainable: false)
+        let archive = torchFormat("policy.pt")
+        try model.load(weights: CheckpointStore.weights(in: archive), from: archive)
+        try check("pythia-tiny-ref", model: model)
+    }
+    func testAShardedPytorchModelBinFolderWithItsIndexGivesTheSameLogits() throws {
+        try check("gpt2-tiny", directory: torchFormat("gpt2-tiny-bin-sharded"))
+    }
+
 
     func testTransformers4ConfigKeysGiveTheSameLogits() throws {
         for name in ["gpt2-tiny", "pythia-tiny", "pythia-tiny-seq", "llama-tiny"] {

@@ -78,7 +78,11 @@ private func configure(_ api: UnsafePointer<dph_host_api>?, _ ctx: OpaquePointer
         }
         try host.declareParameter("gpt_neox.final_layer_norm.weight", [h])
         try host.declareParameter("gpt_neox.final_layer_norm.bias", [h])
-        if !c.tiedHead { try host.declareParameter("embed_out.weight", [c.vocab, h]) }
+        if !c.tiedHead {
+            try host.declareParameter("embed_out.weight", [c.vocab, h])
+            // transformers 5 names GPT-NeoX's head lm_head (its pytorch_model.bin files do).
+            try host.declareParameterAlias("embed_out.weight", "lm_head.weight")
+        }
     }
 }
 

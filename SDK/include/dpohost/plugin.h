@@ -337,6 +337,12 @@ struct dph_host_api {
      * projection; older hosts lack it: without DPH_HOST_HAS(host, lm_head) call linear. */
     dph_status (*lm_head)(dph_ctx *ctx, dph_tensor x, dph_tensor weight, dph_tensor bias /* 0 = none */,
                           dph_linear_layout layout, dph_tensor *out);
+
+    /* During `configure`, after declare_parameter(name): another name the same tensor has in
+     * checkpoints (both copied), tried when `name` is absent; e.g. transformers 5 writes
+     * GPT-NeoX's head as "lm_head.weight" where earlier versions wrote "embed_out.weight".
+     * Older hosts lack it: without DPH_HOST_HAS(host, declare_parameter_alias) skip it. */
+    dph_status (*declare_parameter_alias)(dph_ctx *ctx, const char *name, const char *alias);
 };
 
 /* True when `host` is new enough to have function `field`. */

@@ -37,6 +37,8 @@ public final class LanguageModel {
     /// In declaration order; names are the Hugging Face names. Under tensor parallelism the
     /// split ones are this rank's blocks (see `shards`).
     public private(set) var parameters: [NamedParameter]
+    /// Other checkpoint names of a parameter (`declare_parameter_alias`), for `load(weights:)`.
+    private var aliases: [String: [String]] = [:]
     /// Set when tensor parallelism split some parameters across ranks.
     public private(set) var shards: ModelShards?
     /// Set when the parameters are not plain float32 tensors between uses: FSDP's slices, or a
@@ -72,7 +74,7 @@ public final class LanguageModel {
         var params: [NamedParameter] = []
         var bound: [String: Variable] = [:]
         for spec in specs {
-            let name = try Self.storedName(of: spec.name, in: dir, directory: directory)
+            let name = try Self.storedName(of: spec, in: dir, directory: directory)
             let found = try dir.shape(of: name)
             guard found == spec.shape else {
                 throw ModelError.shapeMismatch(file: try dir.file(containing: name), tensor: name, expected: spec.shape, found: found)
@@ -87,12 +89,16 @@ public final class LanguageModel {
         self.modelType = type
         self.plugin = plugin
         self.parameters = params
+        self.aliases = specs.reduce(into: [:]) { $0[$1.name] = $1.aliases }
     }
 
-    /// The checkpoint's name for a declared parameter: the declared name, or the name without
-    /// its first component (hub GPT-2 files lack the `transformer.` prefix of saved ones).
-    static func storedName(of declared: String, in dir: ModelDirectory, directory: String) throws -> String {
+    /// The checkpoint's name for a declared parameter: the declared name, one of its aliases
+    /// (`declare_parameter_alias`), or the name without its first component (hub GPT-2 files
+    /// lack the `transformer.` prefix of saved ones).
+    static func storedName(of spec: ParameterSpec, in dir: ModelDirectory, directory: String) throws -> String {
+        let declared = spec.name
         if dir.contains(declared) { return declared }
+        if let alias = spec.aliases.first(where: dir.contains) { return alias }
         if let dot = declared.firstIndex(of: ".") {
             let stripped = String(declared[declared.index(after: dot)...])
             if dir.contains(stripped) { return stripped }
@@ -140,7 +146,11 @@ public final class LanguageModel {
 
     /// Overwrites parameters from full `weights` (e.g. `model.archive`, a checkpoint saved at any
     /// world size); every parameter must be present. A split parameter takes its block.
-    public func load(weights: [String: Tensor], from source: String) throws {
+    public func load(weights given: [String: Tensor], from source: String) throws {
+        var weights = given
+        for p in parameters where weights[p.name] == nil {
+            if let alias = aliases[p.name]?.first(where: { given[$0] != nil }) { weights[p.name] = given[alias] }
+        }
         for p in parameters {
             guard let t = weights[p.name] else { throw ModelError.missingTensor(directory: source, tensor: p.name) }
             let full = shards?.fullShapes[p.name] ?? p.variable.shape
