@@ -46,6 +46,8 @@ let package = Package(
         .library(name: "dph_gpt2", type: .dynamic, targets: ["GPT2Model"]),
         .library(name: "dph_pythia", type: .dynamic, targets: ["PythiaModel"]),
         .library(name: "dph_llama", type: .dynamic, targets: ["LlamaModel"]),
+        // GPT-J in plain C against the SDK header: a C plugin is built and loaded like the others.
+        .library(name: "dph_gptj", type: .dynamic, targets: ["GPTJModel"]),
         // Built-in losses (issue 6), found next to the binary as libdph_*.so.
         .library(name: "dph_sft", type: .dynamic, targets: ["DPHLossSFT"]),
         .library(name: "dph_dpo", type: .dynamic, targets: ["DPHLossDPO"]),
@@ -106,6 +108,8 @@ let package = Package(
         .target(name: "GPT2Model", dependencies: ["DPOHostSDK"], path: "Plugins/Models/GPT2"),
         .target(name: "PythiaModel", dependencies: ["DPOHostSDK"], path: "Plugins/Models/Pythia"),
         .target(name: "LlamaModel", dependencies: ["DPOHostSDK"], path: "Plugins/Models/Llama"),
+        .target(name: "GPTJModel", dependencies: ["CDPOHostSDK"], path: "Plugins/Models/GPTJ", publicHeadersPath: ".",
+                cSettings: [.unsafeFlags(["-std=gnu11", "-Wall", "-Werror"])], linkerSettings: [.linkedLibrary("m")]),
         // Built-in loss plugins: shared preference-loss pieces, then one target per plugin.
         .target(name: "DPHLossKit", dependencies: ["DPOHostSDK"], path: "Plugins/Losses/Common"),
         .target(name: "DPHLossSFT", dependencies: ["DPOHostSDK", "DPHLossKit"], path: "Plugins/Losses/SFT"),

@@ -69,7 +69,7 @@ final class ActivationCheckpointingTests: XCTestCase {
     }
 
     func testCheckpointedForwardKeepsOneRecordedOpPerBlockInsteadOfTheBlocksActivations() throws {
-        for name in ["gpt2-tiny", "pythia-tiny", "llama-tiny"] {
+        for name in ["gpt2-tiny", "pythia-tiny", "llama-tiny", "gptj-tiny"] {
             let blocks = try blockCount(name)
             let plain = try dpoStep(name, checkpointing: false).recordedOpsAfterForward
             let checkpointed = try dpoStep(name, checkpointing: true).recordedOpsAfterForward

@@ -27,6 +27,8 @@ final class GenerationTests: XCTestCase {
 
     func testPythiaGreedyGenerationMatchesTransformers() throws { try check("pythia-tiny") }
     func testLlamaGreedyGenerationMatchesTransformers() throws { try check("llama-tiny") }
+    /// GPT-J, the plain-C plugin, with the key/value cache.
+    func testGPTJGreedyGenerationMatchesTransformers() throws { try check("gptj-tiny") }
 
     func testLeftPaddedBatchGeneratesWhatEachPromptGeneratesAlone() throws {
         let golden = try JSONDecoder().decode(Golden.self, from: Data(contentsOf: URL(fileURLWithPath: ModelFixtures.golden("generate-pythia-tiny.json"))))

@@ -41,6 +41,8 @@ final class ModelForwardTests: XCTestCase {
     func testPythiaReferenceModelMatchesTransformers() throws { try check("pythia-tiny-ref", directory: ModelFixtures.model("pythia-tiny-ref")) }
     func testPythiaSequentialResidualMatchesTransformers() throws { try check("pythia-tiny-seq", directory: ModelFixtures.model("pythia-tiny-seq")) }
     func testLlamaMatchesTransformers() throws { try check("llama-tiny", directory: ModelFixtures.model("llama-tiny")) }
+    /// GPT-J: a model plugin in plain C (Plugins/Models/GPTJ/gptj.c), interleaved partial rotary.
+    func testGPTJInPlainCMatchesTransformers() throws { try check("gptj-tiny", directory: ModelFixtures.model("gptj-tiny")) }
 
     // PyTorch-format checkpoints (fixtures torch-format/README.md), read without running the pickle.
     func torchFormat(_ name: String) -> String { ModelFixtures.root.appendingPathComponent("torch-format/\(name)").path }

@@ -76,7 +76,7 @@ final class SharedPromptTests: XCTestCase {
                 try IndexTensor(shape: [rows, t], values: labels))
     }
 
-    static let models = ["gpt2-tiny", "pythia-tiny", "pythia-tiny-seq", "llama-tiny"]
+    static let models = ["gpt2-tiny", "pythia-tiny", "pythia-tiny-seq", "llama-tiny", "gptj-tiny"]
 
     func testSharedPromptLogitsAreTheWholeRowsLogitsForEveryBuiltInModel() throws {
         let registry = try ModelFixtures.registry()

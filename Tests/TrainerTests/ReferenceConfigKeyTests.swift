@@ -18,3 +18,15 @@ final class ReferenceConfigKeyTests: XCTestCase, CLIRunning {
         XCTAssertTrue(errors.first?.contains("model.policy_dtype") == true && errors.first?.contains("bfloat16") == true, r.output)
     }
 }
+
+/// The reference's `gptj` preset runs, on the plain-C GPT-J plugin.
+final class GPTJPresetTests: XCTestCase, CLIRunning {
+    func testTheReferencesGPTJPresetTrainsWithALocalPath() throws {
+        let model = CLIHarness.repo.appendingPathComponent("Tests/Fixtures/models/gptj-tiny").path
+        let args = common(tempRun("gptj")).filter { !$0.hasPrefix("model=") }
+        let r = try dpohost(["train"] + args + ["model=gptj", "model.name_or_path=\(model)", "loss=dpo", "loss.beta=0.1",
+                                                "n_examples=8", "max_length=96", "max_prompt_length=48"])
+        XCTAssertEqual(r.status, 0, r.output)
+        XCTAssertTrue(r.output.contains("policy gptj"), r.output)
+    }
+}
