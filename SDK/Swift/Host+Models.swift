@@ -200,7 +200,7 @@ public typealias dph_model_forward_fn = @convention(c) (
 
 extension PluginDescription {
     /// A model vtable that lives as long as the library.
-    public static func modelVTable(tokenizerKind: String, blockName: String, modelTypes: [String],
+    public static func modelVTable(tokenizerKind: String, blockName: String, modelTypes: [String], blockClasses: [String] = [],
                                    configure: dph_model_configure_fn,
                                    forward: dph_model_forward_fn) -> UnsafePointer<dph_model_vtable> {
         let v = UnsafeMutablePointer<dph_model_vtable>.allocate(capacity: 1)
@@ -211,6 +211,7 @@ extension PluginDescription {
         t.configure = configure
         t.forward = forward
         t.model_types = UnsafePointer(strdup(modelTypes.joined(separator: ",")))
+        t.block_classes = blockClasses.isEmpty ? nil : UnsafePointer(strdup(blockClasses.joined(separator: ",")))
         v.initialize(to: t)
         return UnsafePointer(v)
     }

@@ -19,6 +19,13 @@ public struct ModelPlugin {
     /// HF name pattern of the repeated block, with "{i}" for the block index.
     public var blockName: String { String(cString: vtable.block_name) }
     public var parameterSpecs: [ParameterSpec] { instance.declared }
+    /// transformers' class names of the repeated block (what `model.block_name` names); empty
+    /// when the plugin names none or predates the field.
+    public var blockClasses: [String] {
+        let offset = MemoryLayout<dph_model_vtable>.offset(of: \dph_model_vtable.block_classes)!
+        guard Int(vtable.struct_size) >= offset + MemoryLayout<UnsafePointer<CChar>?>.size, let names = vtable.block_classes else { return [] }
+        return String(cString: names).split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+    }
 
     /// Activation checkpointing: on a recording forward, each block the plugin runs through
     /// `run_block` keeps only its inputs and is recomputed during backward (fewer activations

@@ -10,6 +10,16 @@ final class ReferenceConfigKeyTests: XCTestCase, CLIRunning {
         XCTAssertTrue(r.output.contains("reference_free=true is unused by TDPO"), r.output)
     }
 
+    func testABlockNameThatIsNotTheModelsBlockIsRefusedBeforeTheRun() throws {
+        let run = tempRun("block-name")
+        let r = try dpohost(["train"] + common(run) + ["loss=sft", "model.block_name=LlamaDecoderLayer", "n_examples=4"])
+        XCTAssertEqual(r.status, 1, r.output)
+        XCTAssertTrue(r.output.contains("error: model.block_name=LlamaDecoderLayer: the pythia model's repeated block is GPTNeoXLayer (gpt_neox.layers.{i}); set model.block_name=GPTNeoXLayer or null"), r.output)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: run.path))
+        let ok = try dpohost(["train"] + common(tempRun("block-name-ok")) + ["loss=sft", "model.block_name=GPTNeoXLayer", "n_examples=4"])
+        XCTAssertEqual(ok.status, 0, ok.output)
+    }
+
     func testAPolicyDtypeOtherThanFloat32IsRefusedNamingTheKey() throws {
         let r = try dpohost(["train"] + common(tempRun("policy-dtype")) + ["loss=sft", "model.policy_dtype=bfloat16", "n_examples=4"])
         XCTAssertEqual(r.status, 1, r.output)

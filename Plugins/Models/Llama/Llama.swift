@@ -172,6 +172,6 @@ public func dphPluginInit(_ host: UnsafePointer<dph_host_api>?, _ ctx: OpaquePoi
                            summary: "Llama (RMSNorm, SwiGLU, rotary with rope_theta, grouped-query attention)", options: [])
     PluginDescription.setParsedConfigState(desc)
     desc?.pointee.model = PluginDescription.modelVTable(tokenizerKind: "llama-spm", blockName: "model.layers.{i}",
-                                                        modelTypes: ["llama"], configure: configure, forward: forward)
+                                                        modelTypes: ["llama"], blockClasses: ["LlamaDecoderLayer"], configure: configure, forward: forward)
     return Int32(DPH_OK)
 }

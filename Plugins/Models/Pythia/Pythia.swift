@@ -163,6 +163,6 @@ public func dphPluginInit(_ host: UnsafePointer<dph_host_api>?, _ ctx: OpaquePoi
                            summary: "GPT-NeoX / Pythia (parallel or sequential residual, partial rotary)", options: [])
     PluginDescription.setParsedConfigState(desc)
     desc?.pointee.model = PluginDescription.modelVTable(tokenizerKind: "neox-bpe", blockName: "gpt_neox.layers.{i}",
-                                                        modelTypes: ["gpt_neox"], configure: configure, forward: forward)
+                                                        modelTypes: ["gpt_neox"], blockClasses: ["GPTNeoXLayer"], configure: configure, forward: forward)
     return Int32(DPH_OK)
 }

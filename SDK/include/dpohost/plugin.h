@@ -403,6 +403,10 @@ typedef struct dph_model_vtable {
      * (e.g. "gpt_neox"); the host picks the model plugin from config.json with it.
      * NULL means the plugin's own name. */
     const char *model_types;
+    /* Appended (read when struct_size covers it); static, may be NULL: comma-separated names of
+     * the repeated block's class in transformers (e.g. "GPTNeoXLayer"), which the reference's
+     * `model.block_name` names; the host checks that setting against them. */
+    const char *block_classes;
 } dph_model_vtable;
 
 /* Every callback receives the host table (the same pointer as in dph_plugin_init) and its

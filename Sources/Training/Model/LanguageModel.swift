@@ -10,6 +10,8 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
     case missingTensor(directory: String, tensor: String)
     case shapeMismatch(file: String, tensor: String, expected: [Int], found: [Int])
     case notAModelDirectory(String)
+    /// A setting that names something of the model that it does not have (`model.block_name`).
+    case invalidSetting(String)
 
     public var description: String {
         switch self {
@@ -20,6 +22,7 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
         case let .shapeMismatch(file, tensor, expected, found):
             return "\(file): tensor '\(tensor)' has shape \(found), the model's config.json implies \(expected)"
         case let .notAModelDirectory(what): return what
+        case let .invalidSetting(what): return what
         }
     }
 }
@@ -146,6 +149,22 @@ public final class LanguageModel {
 
     /// Overwrites parameters from full `weights` (e.g. `model.archive`, a checkpoint saved at any
     /// world size); every parameter must be present. A split parameter takes its block.
+    /// `model.block_name` (the reference's FSDP and activation-checkpointing unit) against the
+    /// model plugin's repeated block, which is always dpohost's unit: nil, the plugin's class
+    /// name (e.g. GPTNeoXLayer) or its name pattern pass; another value is an error. Returns a
+    /// note to log when the plugin names no class to check against.
+    public func checkBlockName(_ name: String?) throws -> String? {
+        guard let name else { return nil }
+        let classes = plugin.blockClasses
+        if classes.isEmpty {
+            return "model.block_name=\(name) not checked: the \(plugin.instance.plugin.name) model plugin names no block class; its blocks are \(plugin.blockName)"
+        }
+        guard classes.contains(name) || name == plugin.blockName else {
+            throw ModelError.invalidSetting("model.block_name=\(name): the \(plugin.instance.plugin.name) model's repeated block is \(classes.joined(separator: " or ")) (\(plugin.blockName)); set model.block_name=\(classes[0]) or null")
+        }
+        return nil
+    }
+
     public func load(weights given: [String: Tensor], from source: String) throws {
         var weights = given
         for p in parameters where weights[p.name] == nil {
