@@ -113,16 +113,20 @@ final class RunBlockTests: XCTestCase {
     }
 
     /// Appended functions keep the older ones where they were: token_kl, then run_block, then
-    /// lm_head last, and the host's struct_size covers them all.
+    /// lm_head, then declare_parameter_alias last, and the host's struct_size covers them all.
     func testHostTableHasRunBlockAndLMHeadAppendedAtTheEnd() {
         let pointer = MemoryLayout<UnsafeRawPointer>.size
         XCTAssertEqual(MemoryLayout<dph_host_api>.offset(of: \dph_host_api.run_block)!,
                        MemoryLayout<dph_host_api>.offset(of: \dph_host_api.token_kl)! + pointer)
         XCTAssertEqual(MemoryLayout<dph_host_api>.offset(of: \dph_host_api.lm_head)!,
                        MemoryLayout<dph_host_api>.offset(of: \dph_host_api.run_block)! + pointer)
-        XCTAssertEqual(MemoryLayout<dph_host_api>.offset(of: \dph_host_api.lm_head)! + pointer, Int(HostAPI.table.pointee.struct_size))
+        XCTAssertEqual(MemoryLayout<dph_host_api>.offset(of: \dph_host_api.declare_parameter_alias)!,
+                       MemoryLayout<dph_host_api>.offset(of: \dph_host_api.lm_head)! + pointer)
+        XCTAssertEqual(MemoryLayout<dph_host_api>.offset(of: \dph_host_api.declare_parameter_alias)! + pointer,
+                       Int(HostAPI.table.pointee.struct_size))
         XCTAssertNotNil(HostAPI.table.pointee.run_block)
         XCTAssertNotNil(HostAPI.table.pointee.lm_head)
+        XCTAssertNotNil(HostAPI.table.pointee.declare_parameter_alias)
     }
 
     func testRunBlockOnANonRecordingTapeJustCallsTheBlockInTheCallersContext() throws {
