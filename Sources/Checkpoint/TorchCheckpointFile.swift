@@ -52,16 +52,34 @@ public final class TorchCheckpointFile: @unchecked Sendable {
         guard let entry = archive.entries[entryName] else {
             throw CheckpointError.malformedEntry(file: path, tensor: name, detail: "storage \(entryName) is missing")
         }
-        guard entry.size == t.storage.count * t.storage.dtype.size else {
+        let (bytes, overflow) = t.storage.count.multipliedReportingOverflow(by: t.storage.dtype.size)
+        guard !overflow, entry.size == bytes else {
             throw CheckpointError.malformedEntry(file: path, tensor: name, detail: "storage \(entryName) holds \(entry.size) bytes, not \(t.storage.count) × \(t.storage.dtype.size)")
         }
         guard t.strides.allSatisfy({ $0 >= 0 }) else {
             throw CheckpointError.malformedEntry(file: path, tensor: name, detail: "negative stride \(t.strides)")
         }
         if t.shape.contains(0) { return }
-        let last = zip(t.shape, t.strides).reduce(t.offset) { $0 + ($1.0 - 1) * $1.1 }
+        // More elements than its storage holds would be a view repeating values (stride 0), which
+        // no state dict needs and which could ask for any amount of memory.
+        var elements = 1
+        for extent in t.shape {
+            let (product, overflow) = elements.multipliedReportingOverflow(by: extent)
+            guard !overflow, product <= t.storage.count else {
+                throw CheckpointError.malformedEntry(file: path, tensor: name, detail: "shape \(t.shape) has more elements than its storage (\(t.storage.count))")
+            }
+            elements = product
+        }
+        // The view's last element, in arithmetic that cannot overflow on a hostile file.
+        var last = t.offset
+        for (extent, stride) in zip(t.shape, t.strides) {
+            let (step, o1) = (extent - 1).multipliedReportingOverflow(by: stride)
+            let (sum, o2) = last.addingReportingOverflow(step)
+            guard !o1, !o2 else { last = Int.max; break }
+            last = sum
+        }
         guard last < t.storage.count else {
-            throw CheckpointError.offsetsOutOfRange(file: path, tensor: name, begin: t.offset, end: last + 1, dataSize: t.storage.count)
+            throw CheckpointError.offsetsOutOfRange(file: path, tensor: name, begin: t.offset, end: last == Int.max ? last : last + 1, dataSize: t.storage.count)
         }
     }
 

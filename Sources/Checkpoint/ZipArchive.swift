@@ -33,10 +33,10 @@ struct ZipArchive {
             // Zip64: the locator just before the record points at the zip64 record.
             guard eocd >= 20, u32(eocd - 20) == 0x0706_4b50 else { throw bad("zip64 locator missing") }
             let record = u64(eocd - 12)
-            guard record >= 0, record + 56 <= size, u32(record) == 0x0606_4b50 else { throw bad("zip64 record out of range") }
+            guard record >= 0, record <= size - 56, u32(record) == 0x0606_4b50 else { throw bad("zip64 record out of range") }
             count = u64(record + 32); directorySize = u64(record + 40); directoryOffset = u64(record + 48)
         }
-        guard directoryOffset >= 0, directorySize >= 0, directoryOffset + directorySize <= size else {
+        guard directoryOffset >= 0, directorySize >= 0, directoryOffset <= size, directorySize <= size - directoryOffset else {
             throw bad("central directory outside the file")
         }
         var entries: [String: Entry] = [:]
@@ -63,11 +63,14 @@ struct ZipArchive {
                 }
                 extra += 4 + length
             }
-            guard localOffset >= 0, localOffset + 30 <= size, u32(localOffset) == 0x0403_4b50 else {
+            guard localOffset >= 0, localOffset <= size - 30, u32(localOffset) == 0x0403_4b50 else {
                 throw bad("entry '\(name)' has no local header")
             }
             let dataOffset = localOffset + 30 + u16(localOffset + 26) + u16(localOffset + 28)
-            guard compressedSize >= 0, dataOffset + compressedSize <= size else { throw bad("entry '\(name)' extends past the end of the file") }
+            guard compressedSize >= 0, uncompressedSize >= 0, dataOffset <= size, compressedSize <= size - dataOffset,
+                  method != 0 || uncompressedSize == compressedSize else {
+                throw bad("entry '\(name)' extends past the end of the file")
+            }
             entries[name] = Entry(name: name, offset: dataOffset, size: method == 0 ? uncompressedSize : compressedSize,
                                   compressed: method != 0)
             at += 46 + nameLength + extraLength + commentLength

@@ -83,3 +83,40 @@ final class TorchFormatTests: XCTestCase {
         }
     }
 }
+
+/// Damaged or hostile archives give one error naming the file, never a crash or a huge allocation.
+final class TorchFormatHostileInputTests: XCTestCase {
+    func write(_ bytes: [UInt8]) throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("dpohost-torch-\(UUID()).pt").path
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        return path
+    }
+
+    func testEveryTruncationOfAGoodFileIsRefusedWithoutACrash() throws {
+        let good = try [UInt8](Data(contentsOf: TorchFormatTests.folder.appendingPathComponent("views.pt")))
+        for cut in stride(from: 8, to: good.count, by: 97) {
+            let path = try write(Array(good[..<cut]))
+            XCTAssertThrowsError(try TorchCheckpointFile(path: path), "cut at \(cut)") { error in
+                XCTAssertTrue("\(error)".hasPrefix(path), "\(error)")
+            }
+        }
+    }
+
+    func testFlippedBytesInTheCentralDirectoryAndPickleNeverCrash() throws {
+        let good = try [UInt8](Data(contentsOf: TorchFormatTests.folder.appendingPathComponent("views.pt")))
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15   // a fixed LCG: the same 1000 files every run
+        func next() -> Int {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Int(state >> 33)
+        }
+        for _ in 0..<1000 {
+            var bytes = good
+            for _ in 0..<4 { bytes[next() % bytes.count] = UInt8(next() % 256) }
+            let path = try write(bytes)
+            // Either it still reads (a flipped tensor value) or it is refused; it never traps.
+            if let file = try? TorchCheckpointFile(path: path) {
+                for name in file.tensorNames { _ = try? file.floatTensor(named: name) }
+            }
+        }
+    }
+}
