@@ -288,6 +288,11 @@ extension Gemm {
             library = found
         }
         if let slow = library.slowKernelWarning(on: processor) { warnings.append(slow) }
+        #if !DPOHOST_FMA
+        if processor.vectorUnit >= .avx2FMA && !VectorUnitDispatch.wide {
+            warnings.append("warning: this dpohost was built without AVX2 and FMA (DPOHOST_PORTABLE=1, or on a machine without them), which this processor has: its row kernels run at a fraction of its speed; rebuild without DPOHOST_PORTABLE")
+        }
+        #endif
         let setup = GemmSetup(library: library, processor: processor, warnings: warnings)
         setupLock.withLock { $0 = setup }
         kernel = library.entry
