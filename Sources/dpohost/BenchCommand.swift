@@ -25,7 +25,7 @@ struct KernelBench: ParsableCommand {
     struct Shape { let name: String; let tokens, input, output: Int }
 
     func run() throws {
-        try CLIErrors.run { try gemm.apply(printTo: .standardOutput) }
+        _ = try CLIErrors.run { try gemm.apply(printTo: .standardOutput) }
         let pool = WorkerPool(threads: threads)
         if rowKernelsOnly { return runRowKernels(pool: pool) }
         let shapes = [
