@@ -147,11 +147,17 @@ public protocol WeightFile: AnyObject, Sendable {
 
 extension SafeTensorsFile: WeightFile {}
 extension TorchCheckpointFile: WeightFile {}
+/// A whole model folder reads like one file of its tensors.
+extension ModelDirectory: WeightFile {}
 
 extension ModelDirectory {
-    /// The weights of a single file: a `.safetensors` file, or a PyTorch checkpoint (`policy.pt`,
-    /// `pytorch_model.bin`).
+    /// The weights at `path`: a model folder, a `.safetensors` file, or a PyTorch checkpoint
+    /// (`policy.pt`, `pytorch_model.bin`).
     public static func weightFile(at path: String) throws -> any WeightFile {
-        path.hasSuffix(".safetensors") ? try SafeTensorsFile(path: path) : try TorchCheckpointFile(path: path)
+        var isDirectory: ObjCBool = false
+        if !FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) || isDirectory.boolValue {
+            return try ModelDirectory(path: path)
+        }
+        return path.hasSuffix(".safetensors") ? try SafeTensorsFile(path: path) : try TorchCheckpointFile(path: path)
     }
 }

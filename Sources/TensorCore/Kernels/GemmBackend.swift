@@ -5,7 +5,7 @@ import Synchronization
 ///
 /// Both libraries are loaded with `dlopen` at run time, never linked: OpenBLAS reads
 /// `OPENBLAS_CORETYPE` once, when it loads, so dpohost must choose its kernel before loading it
-/// (docs/performance.md, "Matrix-product backends").
+/// (docs/performance.md, "Sixth round").
 public enum GemmBackendChoice: String, CaseIterable, Sendable {
     case auto, openblas, onednn
 
@@ -35,11 +35,12 @@ public enum GemmBackendKind: String, CaseIterable, Sendable {
 
     public var displayName: String { self == .openblas ? "OpenBLAS" : "oneDNN" }
 
-    /// The shared object dlopen'ed, overridable to point at another build (or, in tests, at none).
-    var library: (variable: String, defaultName: String) {
+    /// The shared object dlopen'ed (overridable to point at another build, or in tests at none)
+    /// and the Debian package that installs it.
+    var library: (variable: String, defaultName: String, package: String) {
         switch self {
-        case .openblas: ("DPOHOST_OPENBLAS_LIBRARY", "libopenblas.so.0")
-        case .onednn: ("DPOHOST_ONEDNN_LIBRARY", "libdnnl.so.2")
+        case .openblas: ("DPOHOST_OPENBLAS_LIBRARY", "libopenblas.so.0", "libopenblas-dev")
+        case .onednn: ("DPOHOST_ONEDNN_LIBRARY", "libdnnl.so.2", "libdnnl-dev")
         }
     }
 
@@ -211,9 +212,8 @@ public struct GemmLibrary: Sendable {
     private static func open(_ path: String, _ kind: GemmBackendKind) throws -> UnsafeMutableRawPointer {
         guard let handle = dlopen(path, RTLD_NOW | RTLD_LOCAL) else {
             let reason = dlerror().map { String(cString: $0) } ?? "not found"
-            let package = kind == .openblas ? "libopenblas-dev" : "libdnnl-dev"
             throw GemmBackendError(
-                "gemm_backend=\(kind.rawValue): cannot load \(path) (\(reason)); install Debian's \(package) (scripts/install-deps.sh) or set \(kind.library.variable)")
+                "gemm_backend=\(kind.rawValue): cannot load \(path) (\(reason)); install Debian's \(kind.library.package) (scripts/install-deps.sh) or set \(kind.library.variable)")
         }
         return handle
     }

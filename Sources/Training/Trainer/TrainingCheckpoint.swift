@@ -143,16 +143,9 @@ public struct CheckpointStore {
     /// `folder` may also be a single weights file: a `.safetensors` file or a PyTorch checkpoint
     /// such as the DPO reference's `LATEST/policy.pt` archive.
     public static func weights(in folder: String) throws -> [String: Tensor] {
-        var isDirectory: ObjCBool = false
-        if FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), !isDirectory.boolValue {
-            let file = try ModelDirectory.weightFile(at: folder)
-            var out: [String: Tensor] = [:]
-            for name in file.tensorNames { out[name] = try file.floatTensor(named: name).copy() }
-            return out
-        }
-        let dir = try ModelDirectory(path: folder)
+        let source = try ModelDirectory.weightFile(at: folder)
         var out: [String: Tensor] = [:]
-        for name in dir.tensorNames { out[name] = try dir.floatTensor(named: name).copy() }
+        for name in source.tensorNames { out[name] = try source.floatTensor(named: name).copy() }
         return out
     }
 }

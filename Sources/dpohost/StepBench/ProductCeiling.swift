@@ -7,7 +7,7 @@ import TensorCore
 /// backward products, the head over the vocabulary), split over dpohost's threads as `Gemm` runs
 /// them. The best library's GFLOP/s over those products is what `%peak` divides by.
 struct ProductCeiling {
-    struct Product { let transA, transB: Bool; let m, n, k: Int }
+    struct Product: Hashable { let transA, transB: Bool; let m, n, k: Int }
     struct Measurement { let library: GemmLibrary; let gflops: Double }
 
     let seconds: Double

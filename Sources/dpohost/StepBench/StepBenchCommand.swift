@@ -115,17 +115,13 @@ struct StepBench: ParsableCommand {
             print("theoretical float32 peak: \(Fmt.f(fma, 1)) GFLOP/s (\(pool.threads) cores, \(Gemm.setup.processor.vectorUnit), 2 FMA units per core assumed)")
         }
         // One ceiling per set of products (gpt2 and pythia share theirs).
-        var ceilings: [String: Double] = [:], measuredSets: [String: Double] = [:]
-        for c in try cases() where ceilings[ceilingKey(c)] == nil {
+        var ceilings: [[ProductCeiling.Product]: Double] = [:]
+        for c in try cases() where ceilings[products(c)] == nil {
             let shape = BenchModelShape(arch: c.arch, size: c.size, sequence: c.sequence)
-            let rows = 2 * c.pairs * c.sequence
-            let products = ProductCeiling.products(shape, rows: rows)
-            let setKey = products.map { "\($0.transA)\($0.transB)\($0.m)x\($0.n)x\($0.k)" }.joined(separator: ",")
-            if let known = measuredSets[setKey] { ceilings[ceilingKey(c)] = known; continue }
-            let measured = ProductCeiling(seconds: sgemmSeconds).measure(products)
+            let measured = ProductCeiling(seconds: sgemmSeconds).measure(products(c))
             let best = measured.map(\.gflops).max() ?? .nan
-            ceilings[ceilingKey(c)] = best
-            measuredSets[setKey] = best
+            ceilings[products(c)] = best
+            let rows = 2 * c.pairs * c.sequence
             print("ceiling \(shape.name) (\(rows) rows): \(Fmt.f(best, 1)) GFLOP/s, best of "
                   + measured.map { "\($0.library.version) \($0.library.kernel) \(Fmt.f($0.gflops, 1))" }.joined(separator: ", "))
         }
@@ -139,7 +135,7 @@ struct StepBench: ParsableCommand {
                 do { theirs = try torch.run(c, threads: pool.threads) } catch { print("  PyTorch: \(error)") }
                 do { theirsBF16 = try torch.run(c, threads: pool.threads, autocast: "bf16") } catch { print("  PyTorch bf16 autocast: \(error)") }
             }
-            print(table.row(ours, peakGflops: ceilings[ceilingKey(c)] ?? .nan, torch: theirs, torchBF16: theirsBF16))
+            print(table.row(ours, peakGflops: ceilings[products(c)] ?? .nan, torch: theirs, torchBF16: theirsBF16))
             if phases, let p = ours.phases { print(table.phaseLine(p, total: ours.stepSeconds.reduce(0, +) / Double(ours.steps))) }
             if let line = table.cachedLine(ours) { print(line) }
             if let ops = ours.ops { print(table.opLines(ops, total: ours.stepSeconds.reduce(0, +) / Double(ours.steps))) }
@@ -150,8 +146,11 @@ struct StepBench: ParsableCommand {
         }
     }
 
-    /// Configurations with the same products share a ceiling.
-    func ceilingKey(_ c: BenchCaseSpec) -> String { "\(c.arch.rawValue)-\(c.size.rawValue)-\(c.pairs)-\(c.sequence)" }
+    /// The products of a configuration's step (over its policy's 2·B·T rows); configurations with
+    /// the same products share a ceiling.
+    func products(_ c: BenchCaseSpec) -> [ProductCeiling.Product] {
+        ProductCeiling.products(BenchModelShape(arch: c.arch, size: c.size, sequence: c.sequence), rows: 2 * c.pairs * c.sequence)
+    }
 
     /// `nil` with the reason printed when PyTorch is not importable (the comparison is skipped).
     func torchAnchor() throws -> TorchAnchor? {
