@@ -13,11 +13,13 @@ demo: build
 	./scripts/demo.sh
 
 # The whole suite once per matrix-product library, so every numeric test holds on both
-# (DPOHOST_GEMM_BACKEND is what gemm_backend=auto then means; README, "Matrix products").
+# (DPOHOST_GEMM_BACKEND is what gemm_backend=auto then means; README, "Matrix products"); the
+# second pass also runs every attention tiled (DPOHOST_ATTENTION), so every model, loss and
+# training fixture holds through both attention methods (README, "Long sequences").
 test: deps
 	./scripts/generate-lanes.sh --check
 	DPOHOST_GEMM_BACKEND=openblas $(SWIFT) test --disable-swift-testing
-	DPOHOST_GEMM_BACKEND=onednn $(SWIFT) test --disable-swift-testing --skip-build
+	DPOHOST_GEMM_BACKEND=onednn DPOHOST_ATTENTION=tiled $(SWIFT) test --disable-swift-testing --skip-build
 
 bench: build
 	.build/release/dpohost bench kernels

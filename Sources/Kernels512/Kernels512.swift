@@ -31,4 +31,7 @@ public enum Kernels512 {
     public static func addScaledExp(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int, shift: Float, a: Float) {
         L.addScaledExp(x, y, n, shift: shift, a: a)
     }
+    public static func softmaxGradient(_ p: UnsafePointer<Float>, _ g: UnsafeMutablePointer<Float>, _ n: Int, rowDot: Float) {
+        L.softmaxGradient(p, g, n, rowDot: rowDot)
+    }
 }

@@ -212,6 +212,17 @@ public enum Lanes16 {
         while i < n { y[i] += a * Foundation.exp(x[i] - shift); i += 1 }
     }
 
+    /// `g[i] = p[i] * (g[i] - rowDot)` over `0..<n`: the softmax's backward, given `rowDot`, the
+    /// sum of p times the incoming gradient over the whole row.
+    @inline(__always)
+    public static func softmaxGradient(_ p: UnsafePointer<Float>, _ g: UnsafeMutablePointer<Float>, _ n: Int,
+                                       rowDot: Float) {
+        var i = 0
+        let r = V(repeating: rowDot)
+        while i + 16 <= n { store(load(p + i) * (load(g + i) - r), g + i); i += 16 }
+        while i < n { g[i] = p[i] * (g[i] - rowDot); i += 1 }
+    }
+
     @inline(__always)
     public static func load(_ p: UnsafePointer<Float>) -> V {
         UnsafeRawPointer(p).loadUnaligned(as: V.self)

@@ -154,6 +154,20 @@ final class FiniteDifferenceTests: XCTestCase {
         }
     }
 
+    func testTiledAttentionGradientsWithPaddingGroupsAndCachedKeys() throws {
+        // The tiled path (AttentionTiled.swift), forced at these short lengths: padded keys,
+        // grouped heads, cached keys before the queries, a row whose first query sees only padding.
+        let saved = AttentionKernel.forcedMethod
+        AttentionKernel.forcedMethod = .tiled
+        defer { AttentionKernel.forcedMethod = saved }
+        for d in [4, 16] {
+            try assertGradients([[2, 3, 2, d], [2, 5, 1, d], [2, 5, 1, d]]) { t, v, _ in
+                let mask = try IndexTensor(shape: [2, 5], values: [0, 0, 0, 1, 1, 1, 1, 1, 0, 1])
+                return try t.attention(query: v[0], key: v[1], value: v[2], keyMask: mask, scale: 0.6)
+            }
+        }
+    }
+
     func testRotaryGradientsFullAndPartial() throws {
         for r in [8, 4, 2] {
             try assertGradients([[2, 3, 2, 8]]) { t, v, _ in

@@ -22,18 +22,36 @@ extension Tape {
                                queryHeads: q[2], keyValueHeads: k[2], headDim: q[3])
         let sc = scale ?? 1 / Float(q[3]).squareRoot()
         let qv = query.value.contiguous(), kv = key.value.contiguous(), vv = value.value.contiguous()
-        // Both are written in full: every (batch, head) block of scores and of the output.
         let out = Tensor(uninitialized: q)
-        let probs = Tensor(uninitialized: [s.probabilityCount])
-        AttentionKernel.forward(q: qv.pointer, k: kv.pointer, v: vv.pointer, keyMask: keyMask?.values, scale: sc,
-                                shape: s, out: out.pointer, probs: probs.pointer, pool: pool)
-        return result(out, inputs: [query, key, value]) { [pool] dy in
-            let dy = dy.contiguous()
-            AttentionKernel.backward(q: qv.pointer, k: kv.pointer, v: vv.pointer, probs: probs.pointer,
-                                     dOut: dy.pointer, scale: sc, shape: s,
-                                     dq: query.requiresGrad ? query.gradBuffer().pointer : nil,
-                                     dk: key.requiresGrad ? key.gradBuffer().pointer : nil,
-                                     dv: value.requiresGrad ? value.gradBuffer().pointer : nil, pool: pool)
+        let mask = keyMask?.values
+        switch AttentionKernel.method(for: s) {
+        case .tiled:
+            // One log-sum-exp per query row and head; backward recomputes the probabilities.
+            let logSumExp = Tensor(uninitialized: [AttentionKernel.logSumExpCount(s)])
+            AttentionKernel.forwardTiled(q: qv.pointer, k: kv.pointer, v: vv.pointer, keyMask: mask, scale: sc,
+                                         shape: s, out: out.pointer, logSumExp: logSumExp.pointer, pool: pool)
+            return result(out, inputs: [query, key, value]) { [pool] dy in
+                let dy = dy.contiguous()
+                AttentionKernel.backwardTiled(q: qv.pointer, k: kv.pointer, v: vv.pointer, out: out.pointer,
+                                              logSumExp: logSumExp.pointer, dOut: dy.pointer, keyMask: mask,
+                                              scale: sc, shape: s,
+                                              dq: query.requiresGrad ? query.gradBuffer().pointer : nil,
+                                              dk: key.requiresGrad ? key.gradBuffer().pointer : nil,
+                                              dv: value.requiresGrad ? value.gradBuffer().pointer : nil, pool: pool)
+            }
+        case .materialized:
+            // Both are written in full: every (batch, head) block of scores and of the output.
+            let probs = Tensor(uninitialized: [s.probabilityCount])
+            AttentionKernel.forward(q: qv.pointer, k: kv.pointer, v: vv.pointer, keyMask: mask, scale: sc,
+                                    shape: s, out: out.pointer, probs: probs.pointer, pool: pool)
+            return result(out, inputs: [query, key, value]) { [pool] dy in
+                let dy = dy.contiguous()
+                AttentionKernel.backward(q: qv.pointer, k: kv.pointer, v: vv.pointer, probs: probs.pointer,
+                                         dOut: dy.pointer, scale: sc, shape: s,
+                                         dq: query.requiresGrad ? query.gradBuffer().pointer : nil,
+                                         dk: key.requiresGrad ? key.gradBuffer().pointer : nil,
+                                         dv: value.requiresGrad ? value.gradBuffer().pointer : nil, pool: pool)
+            }
         }
     }
 }

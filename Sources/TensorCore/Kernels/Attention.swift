@@ -26,7 +26,40 @@ public struct AttentionShape: Sendable {
     public var probabilityCount: Int { batch * queryHeads * queryLength * keyLength }
 }
 
+/// How attention keeps what its backward needs: every probability (`[B, Hq, Tq, Tk]`, the
+/// matrix-product and small-head paths) or one log-sum-exp per query row and head (the tiled
+/// path, AttentionTiled.swift), whose memory grows with the length rather than its square.
+public enum AttentionMethod: String, Sendable, CaseIterable {
+    case materialized, tiled
+}
+
 public enum AttentionKernel {
+    /// The environment variable that forces one method (`materialized` or `tiled`; `auto`, the
+    /// default, chooses by length).
+    public static let environmentVariable = "DPOHOST_ATTENTION"
+
+    /// The method every attention takes, or nil to choose by length. Process-wide like the
+    /// row kernels' vector unit; tests set it to run every model through either path.
+    nonisolated(unsafe) public static var forcedMethod: AttentionMethod? = {
+        guard let text = ProcessInfo.processInfo.environment[environmentVariable]?.lowercased(), text != "auto" else {
+            return nil
+        }
+        guard let method = AttentionMethod(rawValue: text) else {
+            FileHandle.standardError.write(Data("warning: \(environmentVariable)=\(text) is not auto, materialized or tiled; choosing by length\n".utf8))
+            return nil
+        }
+        return method
+    }()
+
+    /// From this many keys on, attention runs tiled: below it the whole-row products are faster
+    /// (measured by `dpohost bench kernels`, docs/performance.md "Long sequences").
+    public static let tiledFromKeyLength = 1024
+
+    /// The method `Tape.attention` takes for this shape.
+    public static func method(for s: AttentionShape) -> AttentionMethod {
+        forcedMethod ?? (s.keyLength >= tiledFromKeyLength ? .tiled : .materialized)
+    }
+
     /// Fills `out` and the probabilities `probs` (saved for backward).
     public static func forward(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
                                keyMask: [Int32]?, scale: Float, shape s: AttentionShape,

@@ -74,6 +74,12 @@ public enum VectorMath {
         if wide(n) { Kernels512.addScaledExp(x, y, n, shift: shift, a: a) } else { L.addScaledExp(x, y, n, shift: shift, a: a) }
     }
 
+    /// `g[i] = p[i] * (g[i] - rowDot)` over `0..<n` (the softmax's backward).
+    @inline(__always) public static func softmaxGradient(_ p: UnsafePointer<Float>, _ g: UnsafeMutablePointer<Float>, _ n: Int,
+                                                         rowDot: Float) {
+        if wide(n) { Kernels512.softmaxGradient(p, g, n, rowDot: rowDot) } else { L.softmaxGradient(p, g, n, rowDot: rowDot) }
+    }
+
     /// `y = f(x)` over `lo..<hi` in whole vectors; returns where it stopped (the caller's scalar tail).
     @inline(__always) static func activationForward(_ f: Pointwise.Function, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
                                                     from lo: Int, to hi: Int) -> Int {
