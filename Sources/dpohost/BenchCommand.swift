@@ -21,12 +21,25 @@ struct KernelBench: ParsableCommand {
     @Option(help: "Timed repetitions per shape (the best is reported).") var repeats = 5
     @Flag(help: "Time only the non-BLAS kernels (attention, activations, norms, label log-probs).")
     var rowKernelsOnly = false
+    @Flag(help: "Time only attention by length (both methods, the lengths of --attention-lengths).")
+    var attentionOnly = false
+    @Option(help: "Sequence lengths of the attention-by-length table, comma-separated.",
+            transform: { text in
+                try text.split(separator: ",").map {
+                    guard let n = Int($0.trimmingCharacters(in: .whitespaces)), n > 0 else {
+                        throw ValidationError("--attention-lengths: '\($0)' is not a positive length")
+                    }
+                    return n
+                }
+            })
+    var attentionLengths: [Int] = [512, 2048, 4096, 8192]
 
     struct Shape { let name: String; let tokens, input, output: Int }
 
     func run() throws {
         _ = try CLIErrors.run { try gemm.apply(printTo: .standardOutput) }
         let pool = WorkerPool(threads: threads)
+        if attentionOnly { return runAttentionByLength(pool: pool) }
         if rowKernelsOnly { return runRowKernels(pool: pool) }
         let shapes = [
             Shape(name: "attn qkv  (gpt2-small)", tokens: 1024, input: 768, output: 2304),
@@ -78,6 +91,7 @@ struct KernelBench: ParsableCommand {
                   + pad(gf(flops, fwd), 12) + pad(gf(3 * flops, both), 12))
         }
         runRowKernels(pool: pool)
+        runAttentionByLength(pool: pool)
     }
 
     func best(_ body: () -> Void) -> Double {

@@ -23,9 +23,17 @@ final class TiledAttentionTests: XCTestCase {
              mask: (0..<70).map { $0 < 45 ? 0 : 1 }),
         Case(shape: AttentionShape(batch: 2, queryLength: 20, keyLength: 33, queryHeads: 2, keyValueHeads: 2, headDim: 12),
              mask: (0..<66).map { $0 < 33 ? 1 : 0 }),
+        // Heads of 48 and of 64 (the base shape's), one with a prefix of keys and one padded key.
+        Case(shape: AttentionShape(batch: 1, queryLength: 90, keyLength: 90, queryHeads: 2, keyValueHeads: 2, headDim: 48),
+             mask: nil),
+        Case(shape: AttentionShape(batch: 1, queryLength: 50, keyLength: 80, queryHeads: 2, keyValueHeads: 1, headDim: 64),
+             mask: (0..<80).map { $0 == 60 ? 0 : 1 }),
     ]
 
+    /// Tiles smaller than the rows (several per row, partial last ones) and the standard tiling.
     let tilings = [AttentionTiling(queries: 16, keys: 40), AttentionTiling(queries: 7, keys: 8), AttentionTiling.standard]
+
+    func name(_ t: AttentionTiling) -> String { "tiles \(t.queries)×\(t.keys)" }
 
     func random(_ count: Int, seed: UInt64) -> [Float] {
         var state = seed
@@ -56,7 +64,7 @@ final class TiledAttentionTests: XCTestCase {
                 var lse = [Float](repeating: 9, count: AttentionKernel.logSumExpCount(s))
                 AttentionKernel.forwardTiled(q: x.q, k: x.k, v: x.v, keyMask: c.mask, scale: 0.3, shape: s,
                                              out: &out, logSumExp: &lse, tiling: tiling, pool: WorkerPool(threads: 2))
-                assertClose(out, expected, "output \(s) tiles \(tiling.queries)×\(tiling.keys)")
+                assertClose(out, expected, "output \(s) \(name(tiling))")
             }
         }
     }
@@ -114,10 +122,10 @@ final class TiledAttentionTests: XCTestCase {
                 AttentionKernel.backwardTiled(q: x.q, k: x.k, v: x.v, out: tiledOut, logSumExp: lse, dOut: x.dOut,
                                               keyMask: c.mask, scale: 0.3, shape: s, dq: &dq1, dk: &dk1, dv: &dv1,
                                               tiling: tiling, pool: WorkerPool(threads: 2))
-                let name = "\(s) tiles \(tiling.queries)×\(tiling.keys)"
-                assertClose(dq1, dq2, "dq \(name)")
-                assertClose(dk1, dk2, "dk \(name)")
-                assertClose(dv1, dv2, "dv \(name)")
+                let label = "\(s) \(name(tiling))"
+                assertClose(dq1, dq2, "dq \(label)")
+                assertClose(dk1, dk2, "dk \(label)")
+                assertClose(dv1, dv2, "dv \(label)")
             }
         }
     }

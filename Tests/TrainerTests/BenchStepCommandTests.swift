@@ -46,6 +46,20 @@ final class BenchStepCommandTests: XCTestCase {
         XCTAssertNotNil(Double(ratio), cached)
     }
 
+    func testSeveralLengthsGiveOneRowEach() throws {
+        let (status, text) = try dpohost(["bench", "step", "--arch", "gpt2", "--size", "tiny", "--loss", "sft", "--steps", "1",
+                                          "--warmup", "0", "--sgemm-seconds", "0", "--batch", "1", "--seq", "16,40"])
+        XCTAssertEqual(status, 0, text)
+        let rows = text.split(separator: "\n").filter { $0.hasPrefix("gpt2-tiny") }.map { Array($0.split(separator: " ").prefix(4)) }
+        XCTAssertEqual(rows, [["gpt2-tiny", "sft", "1", "16"], ["gpt2-tiny", "sft", "1", "40"]], text)
+    }
+
+    func testALengthBelowFourTokensIsRefusedByValue() throws {
+        let (status, text) = try dpohost(["bench", "step", "--arch", "gpt2", "--size", "tiny", "--seq", "512,2"])
+        XCTAssertNotEqual(status, 0, text)
+        XCTAssertTrue(text.contains("--seq: '2' is not a length of at least 4 tokens"), text)
+    }
+
     func testProfileOpsPrintsEveryOpWithItsCallsAndTimes() throws {
         let (status, text) = try dpohost(["bench", "step", "--arch", "llama", "--size", "tiny", "--loss", "dpo", "--steps", "1",
                                           "--warmup", "0", "--sgemm-seconds", "0", "--no-cached-reference", "--profile-ops"])

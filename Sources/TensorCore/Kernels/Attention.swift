@@ -53,7 +53,7 @@ public enum AttentionKernel {
 
     /// From this many keys on, attention runs tiled: below it the whole-row products are faster
     /// (measured by `dpohost bench kernels`, docs/performance.md "Long sequences").
-    public static let tiledFromKeyLength = 1024
+    public static let tiledFromKeyLength = 512
 
     /// The method `Tape.attention` takes for this shape.
     public static func method(for s: AttentionShape) -> AttentionMethod {

@@ -31,7 +31,8 @@ struct StepBench: ParsableCommand {
     @Option(help: "Sizes, comma-separated (tiny, small, base).") var size = "tiny,small"
     @Option(help: "Losses, comma-separated (sft, dpo, tdpo).") var loss = "sft,dpo,tdpo"
     @Option(help: "Preference pairs per step (default 4; 2 at base size, as the PyTorch grid).") var batch: Int?
-    @Option(help: "Tokens per sequence; the first half is the prompt.") var seq = 128
+    @Option(help: "Tokens per sequence, comma-separated for several lengths (e.g. 512,2048,4096,8192); the first half is the prompt.")
+    var seq = "128"
     @Option(help: "Timed steps after the warm-up.") var steps = 5
     @Option(help: "Untimed warm-up steps.") var warmup = 1
     @Option(help: "Worker threads, which also run the matrix products (default: all cores).") var threads: Int?
@@ -60,8 +61,8 @@ struct StepBench: ParsableCommand {
     @Flag(help: .hidden) var single = false
 
     func validate() throws {
-        guard seq >= 4, steps >= 1, warmup >= 0, (batch ?? 1) >= 1 else {
-            throw ValidationError("--seq must be >= 4, --steps and --batch >= 1, --warmup >= 0")
+        guard steps >= 1, warmup >= 0, (batch ?? 1) >= 1 else {
+            throw ValidationError("--steps and --batch must be >= 1, --warmup >= 0")
         }
         _ = try cases()
     }
@@ -89,10 +90,16 @@ struct StepBench: ParsableCommand {
         let archs: [BenchArch] = try parse(arch, "architecture")
         let sizes: [BenchSize] = try parse(size, "size")
         let losses: [BenchLoss] = try parse(loss, "loss")
-        return sizes.flatMap { s in archs.flatMap { a in losses.map { l in
+        let lengths: [Int] = try seq.split(separator: ",").map { word in
+            guard let n = Int(word.trimmingCharacters(in: .whitespaces)), n >= 4 else {
+                throw ValidationError("--seq: '\(word)' is not a length of at least 4 tokens")
+            }
+            return n
+        }
+        return sizes.flatMap { s in archs.flatMap { a in losses.flatMap { l in lengths.map { t in
             BenchCaseSpec(arch: a, size: s, loss: l, pairs: batch ?? (s == .base ? 2 : 4),
-                          sequence: seq, steps: steps, warmup: warmup)
-        } } }
+                          sequence: t, steps: steps, warmup: warmup)
+        } } } }
     }
 
     /// Child mode: exactly one configuration, in this process, as one JSON line.
