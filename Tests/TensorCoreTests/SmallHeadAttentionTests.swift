@@ -3,29 +3,18 @@ import XCTest
 
 /// The small-head attention kernel computes what the matrix-product path computes.
 final class SmallHeadAttentionTests: XCTestCase {
-    struct Case {
-        let shape: AttentionShape
-        let mask: [Int32]?
-    }
-
     /// 37 and 45 keys: passes of 32 keys, then chunks of 8 and a partial one; Tq < Tk puts
     /// cached keys first; padded keys at the start, the end and inside a row.
     let cases = [
-        Case(shape: AttentionShape(batch: 2, queryLength: 37, keyLength: 37, queryHeads: 4, keyValueHeads: 2, headDim: 16),
+        AttentionCase(shape: AttentionShape(batch: 2, queryLength: 37, keyLength: 37, queryHeads: 4, keyValueHeads: 2, headDim: 16),
              mask: nil),
-        Case(shape: AttentionShape(batch: 2, queryLength: 9, keyLength: 45, queryHeads: 2, keyValueHeads: 2, headDim: 8),
+        AttentionCase(shape: AttentionShape(batch: 2, queryLength: 9, keyLength: 45, queryHeads: 2, keyValueHeads: 2, headDim: 8),
              mask: (0..<90).map { $0 == 0 || $0 == 44 || $0 == 50 ? 0 : 1 }),
-        Case(shape: AttentionShape(batch: 1, queryLength: 40, keyLength: 40, queryHeads: 3, keyValueHeads: 1, headDim: 32),
+        AttentionCase(shape: AttentionShape(batch: 1, queryLength: 40, keyLength: 40, queryHeads: 3, keyValueHeads: 1, headDim: 32),
              mask: (0..<40).map { $0 < 3 ? 0 : 1 }),
     ]
 
-    func random(_ count: Int, seed: UInt64) -> [Float] {
-        var state = seed
-        return (0..<count).map { _ in
-            state = state &* 6364136223846793005 &+ 1442695040888963407
-            return Float(Int64(bitPattern: state >> 11) % 2001 - 1000) / 1000
-        }
-    }
+    func random(_ count: Int, seed: UInt64) -> [Float] { attentionTestValues(count, seed: seed) }
 
     func testSmallHeadPathIsTakenForHeadsOfEightAndSixteen() {
         for d in [8, 16] {

@@ -5,28 +5,23 @@ import XCTest
 /// The tiled attention kernel computes what the matrix-product path computes, keeping one
 /// log-sum-exp per query row instead of the probabilities.
 final class TiledAttentionTests: XCTestCase {
-    struct Case {
-        let shape: AttentionShape
-        let mask: [Int32]?
-    }
-
     /// Several query tiles and key blocks with partial last ones (small tilings) or one of each
     /// (the standard tiling); Tq < Tk puts a prefix of keys (a cache, a shared prompt) first;
     /// padded keys at the start, the end and inside a row; a left padding long enough that whole
     /// blocks of a row, and its first queries, see no key; a row that is all padding.
     let cases = [
-        Case(shape: AttentionShape(batch: 2, queryLength: 150, keyLength: 150, queryHeads: 4, keyValueHeads: 2, headDim: 32),
+        AttentionCase(shape: AttentionShape(batch: 2, queryLength: 150, keyLength: 150, queryHeads: 4, keyValueHeads: 2, headDim: 32),
              mask: nil),
-        Case(shape: AttentionShape(batch: 2, queryLength: 37, keyLength: 300, queryHeads: 2, keyValueHeads: 1, headDim: 16),
+        AttentionCase(shape: AttentionShape(batch: 2, queryLength: 37, keyLength: 300, queryHeads: 2, keyValueHeads: 1, headDim: 16),
              mask: (0..<600).map { $0 == 0 || $0 == 299 || $0 == 350 || $0 == 580 ? 0 : 1 }),
-        Case(shape: AttentionShape(batch: 1, queryLength: 70, keyLength: 70, queryHeads: 3, keyValueHeads: 1, headDim: 8),
+        AttentionCase(shape: AttentionShape(batch: 1, queryLength: 70, keyLength: 70, queryHeads: 3, keyValueHeads: 1, headDim: 8),
              mask: (0..<70).map { $0 < 45 ? 0 : 1 }),
-        Case(shape: AttentionShape(batch: 2, queryLength: 20, keyLength: 33, queryHeads: 2, keyValueHeads: 2, headDim: 12),
+        AttentionCase(shape: AttentionShape(batch: 2, queryLength: 20, keyLength: 33, queryHeads: 2, keyValueHeads: 2, headDim: 12),
              mask: (0..<66).map { $0 < 33 ? 1 : 0 }),
         // Heads of 48 and of 64 (the base shape's), one with a prefix of keys and one padded key.
-        Case(shape: AttentionShape(batch: 1, queryLength: 90, keyLength: 90, queryHeads: 2, keyValueHeads: 2, headDim: 48),
+        AttentionCase(shape: AttentionShape(batch: 1, queryLength: 90, keyLength: 90, queryHeads: 2, keyValueHeads: 2, headDim: 48),
              mask: nil),
-        Case(shape: AttentionShape(batch: 1, queryLength: 50, keyLength: 80, queryHeads: 2, keyValueHeads: 1, headDim: 64),
+        AttentionCase(shape: AttentionShape(batch: 1, queryLength: 50, keyLength: 80, queryHeads: 2, keyValueHeads: 1, headDim: 64),
              mask: (0..<80).map { $0 == 60 ? 0 : 1 }),
     ]
 
@@ -35,13 +30,7 @@ final class TiledAttentionTests: XCTestCase {
 
     func name(_ t: AttentionTiling) -> String { "tiles \(t.queries)×\(t.keys)" }
 
-    func random(_ count: Int, seed: UInt64) -> [Float] {
-        var state = seed
-        return (0..<count).map { _ in
-            state = state &* 6364136223846793005 &+ 1442695040888963407
-            return Float(Int64(bitPattern: state >> 11) % 2001 - 1000) / 1000
-        }
-    }
+    func random(_ count: Int, seed: UInt64) -> [Float] { attentionTestValues(count, seed: seed) }
 
     struct Inputs {
         let q, k, v, dOut: [Float]

@@ -4,18 +4,12 @@ import XCTest
 /// `dpohost bench kernels --attention-only`: both attention methods at each length, and what each
 /// keeps for backward — the tiled method's memory grows with the length, the materialized one's
 /// with its square. No timing is asserted.
-final class BenchKernelsAttentionTests: XCTestCase {
+final class BenchKernelsAttentionTests: XCTestCase, CLIRunning {
     func testEachLengthHasBothMethodsAndTheTiledOneKeepsMemoryLinearInLength() throws {
-        let p = Process()
-        p.executableURL = Bundle.main.bundleURL.appendingPathComponent("dpohost")
-        p.arguments = ["bench", "kernels", "--attention-only", "--attention-lengths", "64,128", "--repeats", "1", "--threads", "1"]
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = out
-        try p.run()
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        XCTAssertEqual(p.terminationStatus, 0, text)
+        let run = try dpohost(["bench", "kernels", "--attention-only", "--attention-lengths", "64,128", "--repeats", "1",
+                               "--threads", "1"])
+        let text = run.output
+        XCTAssertEqual(run.status, 0, text)
         // "heads×d (kv)  T  method  fwd ms  bwd ms  fwd GF/s  bwd GF/s  kept KiB", per shape.
         var kept: [String: Double] = [:]
         for line in text.split(separator: "\n") where line.hasPrefix("8×32 (4)") {

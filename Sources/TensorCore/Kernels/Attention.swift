@@ -11,7 +11,8 @@ import Foundation
 /// Query head `h` uses key/value head `h / (Hq / Hkv)`. Per (batch, head) the scores and the
 /// weighted sum are two `sgemm`s over strided head slices (leading dimension `H * d`), each on one
 /// thread: the parallelism is over (batch, head). Heads of 8 or 16 take the
-/// small-head path instead (AttentionSmallHead.swift), same results to float rounding.
+/// small-head path instead (AttentionSmallHead.swift), and from `tiledFromKeyLength` keys on
+/// every head takes the tiled path (AttentionTiled.swift); same results to float rounding.
 public struct AttentionShape: Sendable {
     public let batch, queryLength, keyLength, queryHeads, keyValueHeads, headDim: Int
     public var group: Int { queryHeads / keyValueHeads }
