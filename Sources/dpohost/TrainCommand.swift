@@ -31,6 +31,13 @@ struct TrainCommand: ParsableCommand {
         (also --loss-weights, --label-smoothing, --reference-free, --num-train-epochs, --total-batch-size,
         --gradient-accumulation-steps, --max-length, --truncation-mode, --sync-ref-model,
         --ref-model-mixup-alpha, --ref-model-sync-steps, --warmup-steps, --seed, --output-dir, --optimizer).
+        Ranges (anything else is refused before the run starts, naming the key and value):
+          batch_size, eval_batch_size, gradient_accumulation_steps, max_length, eval_every,
+          ref_model_sync_steps >= 1; batch_size a multiple of gradient_accumulation_steps;
+          max_prompt_length >= 1 and below max_length; n_epochs, n_examples, max_completion_length
+          >= 1 or null; warmup_steps, n_eval_examples, n_eval_model_samples >= 0; lr and
+          minimum_log_interval_secs finite and >= 0; max_grad_norm and collective_timeout_secs
+          finite and > 0; ref_model_mixup_alpha in [0, 1]; threads from 1 to 4 per core.
         """)
 
     @Argument(parsing: .allUnrecognized, help: "Overrides: key=value, group=name, +key=value, --config FILE, --config-dir DIR.")

@@ -68,3 +68,75 @@ final class ValidationTests: XCTestCase {
         XCTAssertEqual(loaded.warnings.count, 1)
     }
 }
+
+/// Numeric options outside their range are refused by key and value before a run starts
+/// (`train --help`, "Ranges"), instead of training something meaningless.
+final class RangeValidationTests: XCTestCase {
+    func refusal(_ overrides: [String]) -> (key: String, value: String, reason: String)? {
+        guard case let .invalidValue(key, value, reason)? = loadError(required + overrides) else { return nil }
+        return (key, value, reason)
+    }
+
+    func assertRefused(_ override: String, key: String, value: String, reason: String,
+                       file: StaticString = #filePath, line: UInt = #line) {
+        let r = refusal([override])
+        XCTAssertEqual(r?.key, key, override, file: file, line: line)
+        XCTAssertEqual(r?.value, value, override, file: file, line: line)
+        XCTAssertEqual(r?.reason, reason, override, file: file, line: line)
+    }
+
+    func testNegativeLearningRateIsRefused() {
+        assertRefused("lr=-1", key: "lr", value: "-1", reason: "must be at least 0")
+    }
+
+    func testNonFiniteNumbersAreRefused() {
+        assertRefused("max_grad_norm=nan", key: "max_grad_norm", value: "nan", reason: "must be a finite number")
+        assertRefused("lr=.inf", key: "lr", value: "inf", reason: "must be a finite number")
+    }
+
+    func testGradientClippingThresholdMustBeAboveZero() {
+        assertRefused("max_grad_norm=-1", key: "max_grad_norm", value: "-1", reason: "must be above 0")
+        assertRefused("max_grad_norm=0", key: "max_grad_norm", value: "0", reason: "must be above 0")
+    }
+
+    func testNegativeCountsAreRefused() {
+        assertRefused("warmup_steps=-1", key: "warmup_steps", value: "-1", reason: "must be at least 0")
+        assertRefused("n_eval_examples=-5", key: "n_eval_examples", value: "-5", reason: "must be at least 0")
+    }
+
+    func testZeroEpochsOrExamplesAreRefused() {
+        assertRefused("n_epochs=0", key: "n_epochs", value: "0", reason: "must be at least 1")
+        assertRefused("n_examples=-3", key: "n_examples", value: "-3", reason: "must be at least 1")
+    }
+
+    func testMixupAlphaMustBeAFraction() {
+        assertRefused("ref_model_mixup_alpha=1.5", key: "ref_model_mixup_alpha", value: "1.5", reason: "must be between 0 and 1")
+    }
+
+    func testPromptLengthMustLeaveRoomForTheResponse() {
+        let r = refusal(["max_length=128", "max_prompt_length=128"])
+        XCTAssertEqual(r?.key, "max_prompt_length")
+        XCTAssertEqual(r?.value, "128")
+        XCTAssertEqual(r?.reason, "must be below max_length (128), or every response is cut to nothing")
+        XCTAssertNotNil(try? load(required + ["max_length=128", "max_prompt_length=127"]))
+    }
+
+    func testBatchMustSplitEvenlyIntoAccumulationSteps() {
+        let r = refusal(["batch_size=6", "gradient_accumulation_steps=4"])
+        XCTAssertEqual(r?.key, "batch_size")
+        XCTAssertEqual(r?.value, "6")
+        XCTAssertEqual(r?.reason, "must be a multiple of gradient_accumulation_steps (4), or the remainder of every batch is never trained on")
+        XCTAssertNotNil(try? load(required + ["batch_size=8", "gradient_accumulation_steps=4"]))
+    }
+
+    func testThreadsAreBoundedByTheMachine() {
+        assertRefused("threads=0", key: "threads", value: "0", reason: "must be at least 1")
+        let r = refusal(["threads=100000"])
+        XCTAssertEqual(r?.key, "threads")
+        XCTAssertEqual(r?.reason, "must be at most \(TrainingConfig.maximumThreads) (4 per core of this machine)")
+    }
+
+    func testTheReferenceDefaultsPassEveryRange() throws {
+        XCTAssertNoThrow(try load(required))
+    }
+}

@@ -198,40 +198,40 @@ public struct TrainingConfig: Sendable, Equatable {
         wandb = try WandbConfig(r.section("wandb"))
         localDirs = try r.stringList("local_dirs")
         sampleDuringEval = try r.bool("sample_during_eval")
-        nEvalModelSamples = try r.int("n_eval_model_samples")
+        nEvalModelSamples = try r.int("n_eval_model_samples", atLeast: 0)
         doFirstEval = try r.bool("do_first_eval")
         localRunDir = try r.string("local_run_dir")
-        lr = try r.double("lr")
+        lr = try r.finite("lr", in: 0...Double.greatestFiniteMagnitude)
         gradientAccumulationSteps = try r.positive("gradient_accumulation_steps")
-        maxGradNorm = try r.double("max_grad_norm")
+        maxGradNorm = try r.finite("max_grad_norm", in: 0...Double.greatestFiniteMagnitude, above: true)
         maxLength = try r.positive("max_length")
-        maxPromptLength = try r.int("max_prompt_length")
-        nEpochs = try r.optionalInt("n_epochs")
-        nExamples = try r.optionalInt("n_examples")
-        nEvalExamples = try r.int("n_eval_examples")
+        maxPromptLength = try r.int("max_prompt_length", atLeast: 1)
+        nEpochs = try r.optionalInt("n_epochs", atLeast: 1)
+        nExamples = try r.optionalInt("n_examples", atLeast: 1)
+        nEvalExamples = try r.int("n_eval_examples", atLeast: 0)
         trainer = try r.string("trainer")
         optimizer = try r.string("optimizer")
-        warmupSteps = try r.int("warmup_steps")
+        warmupSteps = try r.int("warmup_steps", atLeast: 0)
         activationCheckpointing = try r.bool("activation_checkpointing")
         evalEvery = try r.positive("eval_every")
-        minimumLogIntervalSecs = try r.double("minimum_log_interval_secs")
+        minimumLogIntervalSecs = try r.finite("minimum_log_interval_secs", in: 0...Double.greatestFiniteMagnitude)
         model = try ModelConfig(r.section("model"))
         loss = try LossConfig(r.section("loss"))
 
         resume = try r.optionalString("resume")
-        threads = try r.optionalInt("threads")
+        threads = try r.optionalInt("threads", atLeast: 1)
         gemmBackend = try r.oneOf("gemm_backend", GemmBackendChoice.allCases.map { ($0.rawValue, $0) })
         plugins = try r.stringList("plugins")
         progress = try Self.progressMode(r)
-        maxCompletionLength = try r.optionalInt("max_completion_length")
+        maxCompletionLength = try r.optionalInt("max_completion_length", atLeast: 1)
         truncationMode = try root["truncation_mode"] == .null ? nil
             : r.oneOf("truncation_mode", [("keep_start", .keepStart), ("keep_end", .keepEnd)])
         syncRefModel = try r.bool("sync_ref_model")
-        refModelMixupAlpha = try r.double("ref_model_mixup_alpha")
+        refModelMixupAlpha = try r.finite("ref_model_mixup_alpha", in: 0...1)
         refModelSyncSteps = try r.positive("ref_model_sync_steps")
         precomputeRefLogProbs = try r.bool("precompute_ref_log_probs")
         sharePrompt = try r.bool("share_prompt")
-        collectiveTimeoutSecs = try r.double("collective_timeout_secs")
+        collectiveTimeoutSecs = try r.finite("collective_timeout_secs", in: 0...Double.greatestFiniteMagnitude, above: true)
         var datasetOptions: [String: [String: String]] = [:]
         if let node = root["dataset_options"], node != .null {
             guard let mapping = node.mappingValue else {
@@ -254,7 +254,27 @@ public struct TrainingConfig: Sendable, Equatable {
         if nEpochs == nil && nExamples == nil {
             throw ConfigError.invalidValue(key: "n_epochs", value: "null", reason: "n_epochs or n_examples must be set")
         }
+        try checkRelations()
     }
+
+    /// The options whose valid values depend on one another (`train --help`, "Ranges").
+    private func checkRelations() throws {
+        if maxPromptLength >= maxLength {
+            throw ConfigError.invalidValue(key: "max_prompt_length", value: String(maxPromptLength),
+                                           reason: "must be below max_length (\(maxLength)), or every response is cut to nothing")
+        }
+        if batchSize % gradientAccumulationSteps != 0 {
+            throw ConfigError.invalidValue(key: "batch_size", value: String(batchSize),
+                                           reason: "must be a multiple of gradient_accumulation_steps (\(gradientAccumulationSteps)), or the remainder of every batch is never trained on")
+        }
+        if let threads, threads > Self.maximumThreads {
+            throw ConfigError.invalidValue(key: "threads", value: String(threads),
+                                           reason: "must be at most \(Self.maximumThreads) (4 per core of this machine)")
+        }
+    }
+
+    /// More workers than this only add switching: 4 per core.
+    public static var maximumThreads: Int { 4 * max(1, ProcessInfo.processInfo.activeProcessorCount) }
 
     /// `progress` also takes true/false (YAML booleans) for bar/off.
     private static func progressMode(_ r: TypedReader) throws -> ProgressDisplay.Mode {

@@ -96,4 +96,44 @@ struct TypedReader {
         guard value > 0 else { throw ConfigError.invalidValue(key: prefix + key, value: String(value), reason: "must be at least 1") }
         return value
     }
+
+    /// An integer of at least `minimum`.
+    func int(_ key: String, atLeast minimum: Int) throws -> Int {
+        let value = try int(key)
+        guard value >= minimum else {
+            throw ConfigError.invalidValue(key: prefix + key, value: String(value), reason: "must be at least \(minimum)")
+        }
+        return value
+    }
+
+    /// Null, or an integer of at least `minimum`.
+    func optionalInt(_ key: String, atLeast minimum: Int) throws -> Int? {
+        if try raw(key) == .null { return nil }
+        return try int(key, atLeast: minimum)
+    }
+
+    /// A finite number in `range`; `above` excludes its lower end (`max_grad_norm` > 0).
+    func finite(_ key: String, in range: ClosedRange<Double>, above: Bool = false) throws -> Double {
+        let value = try double(key)
+        let text = ScalarText.number(value)
+        guard value.isFinite else { throw ConfigError.invalidValue(key: prefix + key, value: text, reason: "must be a finite number") }
+        guard range.contains(value), !(above && value == range.lowerBound) else {
+            let low = ScalarText.number(range.lowerBound), high = ScalarText.number(range.upperBound)
+            let reason = range.upperBound == .greatestFiniteMagnitude
+                ? (above ? "must be above \(low)" : "must be at least \(low)")
+                : (above ? "must be above \(low) and at most \(high)" : "must be between \(low) and \(high)")
+            throw ConfigError.invalidValue(key: prefix + key, value: text, reason: reason)
+        }
+        return value
+    }
+}
+
+/// Numbers as a message shows them: `-1` rather than `-1.0`, `nan` as the user typed it.
+enum ScalarText {
+    static func number(_ value: Double) -> String {
+        if value.isNaN { return "nan" }
+        if value.isInfinite { return value > 0 ? "inf" : "-inf" }
+        if value == value.rounded(), abs(value) < 1e15 { return String(Int(value)) }
+        return String(value)
+    }
 }
