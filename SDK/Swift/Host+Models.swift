@@ -1,4 +1,5 @@
 import CDPOHostSDK
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -59,6 +60,45 @@ extension Host {
             throw DPHError(Int32(DPH_ERR_NOT_FOUND), "config.json has no '\(key)'")
         }
         return v
+    }
+
+    /// A required size (layers, heads, widths, vocabulary): absent or below `minimum` is an error
+    /// naming config.json, the key and the value, before anything is declared.
+    public func requireConfigSize(_ key: String, atLeast minimum: Int = 1) throws -> Int {
+        try checkedSize(key, requireConfigInt(key), atLeast: minimum)
+    }
+
+    /// An optional size: nil when absent (the caller applies the Hugging Face default), else as
+    /// `requireConfigSize`.
+    public func configSize(_ key: String, atLeast minimum: Int = 1) throws -> Int? {
+        try configInt(key).map { try checkedSize(key, $0, atLeast: minimum) }
+    }
+
+    private func checkedSize(_ key: String, _ value: Int, atLeast minimum: Int) throws -> Int {
+        guard value >= minimum else {
+            throw DPHError(Int32(DPH_ERR_INVALID_ARGUMENT), "config.json '\(key)' is \(value); it must be at least \(minimum)")
+        }
+        return value
+    }
+
+    /// A fraction in (0, 1] (`partial_rotary_factor`, `rotary_pct`), or nil when absent.
+    public func configFraction(_ key: String) throws -> Double? {
+        guard let value = try configFloat(key) else { return nil }
+        guard value.isFinite, value > 0, value <= 1 else {
+            throw DPHError(Int32(DPH_ERR_INVALID_ARGUMENT), "config.json '\(key)' is \(value); it must be above 0 and at most 1")
+        }
+        return value
+    }
+
+    /// Refuses a model whose config.json sizes give more float32 parameters than the machine has
+    /// memory, before any is declared: `count` is what the plugin computes from the sizes it read
+    /// (a lower bound will do). Without it, 10^9 layers would be declared one by one.
+    public func checkParameterCount(_ count: Double) throws {
+        let bytes = 4 * count, memory = Double(ProcessInfo.processInfo.physicalMemory)
+        guard bytes <= memory else {
+            let gib = 1_073_741_824.0
+            throw DPHError(Int32(DPH_ERR_INVALID_ARGUMENT), String(format: "config.json's sizes give %.3g parameters (%.3g GiB in float32), more than this machine's %.1f GiB of memory", count, bytes / gib, memory / gib))
+        }
     }
 
     // MARK: parameters

@@ -54,13 +54,17 @@ extension HostAPI {
             guard ctx.declaring else { throw HostCallError.invalid("declare_parameter is only allowed during configure") }
             let n = try requireString(name, "parameter name")
             guard !n.isEmpty else { throw HostCallError.invalid("parameter name is empty") }
-            guard !instance.declared.contains(where: { $0.name == n }) else {
+            guard !instance.declaredNames.contains(n) else {
                 throw HostCallError.invalid("parameter '\(n)' is declared twice")
             }
             guard let style = ParallelStyle(abi: parallel) else {
                 throw HostCallError.invalid("parameter '\(n)': unknown parallel style \(parallel.rawValue)")
             }
-            instance.declared.append(ParameterSpec(name: n, shape: try HostAPI.readShape(shape, rank), parallel: style))
+            let spec = ParameterSpec(name: n, shape: try HostAPI.readShape(shape, rank), parallel: style)
+            instance.declaredBytes = try ParameterBudget(machineBytes: ProcessInfo.processInfo.physicalMemory)
+                .total(adding: spec, to: instance.declaredBytes)
+            instance.declared.append(spec)
+            instance.declaredNames.insert(n)
         } }
         api.declare_parameter_alias = { p, name, alias in CallContext.run(p) { ctx in
             let instance = try HostAPI.modelInstance(ctx, "declare_parameter_alias")
@@ -153,5 +157,34 @@ public struct ParameterSpec: Equatable, Sendable {
         self.name = name
         self.shape = shape
         self.parallel = parallel
+    }
+}
+
+/// What declared parameters may add up to: their float32 values alone must fit in the machine's
+/// memory. Checked at each declaration, before anything is allocated, so a config.json with an
+/// absurd size (a hidden size of 10^12, 10^9 layers) ends with an error naming the parameter
+/// rather than an allocation failure or a loop over a billion layers.
+struct ParameterBudget {
+    let machineBytes: UInt64
+
+    /// The bytes declared so far plus `spec`'s, or an error naming it when that is too much.
+    func total(adding spec: ParameterSpec, to declared: Double) throws -> Double {
+        guard spec.shape.allSatisfy({ $0 >= 1 }) else {
+            throw HostCallError.invalid("parameter '\(spec.name)' has shape \(spec.shape): every dimension must be at least 1 (check the sizes in config.json)")
+        }
+        let total = declared + Self.bytes(spec.shape), limit = Double(machineBytes)
+        guard total <= limit else {
+            throw HostCallError.invalid("parameter '\(spec.name)' \(spec.shape) takes the model's float32 parameters to \(Self.describe(total)), more than this machine's \(Self.describe(limit)) of memory (check the sizes in config.json)")
+        }
+        return total
+    }
+
+    /// Bytes of float32 values of a shape, as a Double so no product overflows.
+    static func bytes(_ shape: [Int]) -> Double { shape.reduce(4.0) { $0 * Double($1) } }
+
+    static func describe(_ bytes: Double) -> String {
+        let units = [("TiB", 1_099_511_627_776.0), ("GiB", 1_073_741_824.0), ("MiB", 1_048_576.0)]
+        let (name, size) = units.first { bytes >= $0.1 } ?? ("KiB", 1024)
+        return String(format: "%.3g %@", bytes / size, name)
     }
 }

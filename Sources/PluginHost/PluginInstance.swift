@@ -13,7 +13,13 @@ public final class PluginInstance {
 
     // Model instances only.
     var config: ModelConfig?
-    var declared: [ParameterSpec] = []
+    var declared: [ParameterSpec] = [] {
+        didSet { if declared.isEmpty { declaredBytes = 0; declaredNames = [] } }
+    }
+    /// The float32 bytes of `declared`, kept as they are declared (`ParameterBudget`).
+    var declaredBytes = 0.0
+    /// The names in `declared`, so that refusing a second declaration costs no scan of them all.
+    var declaredNames: Set<String> = []
     var parameters: [String: Variable] = [:]
     /// Whether `run_block` checkpoints blocks on recording forwards (set by the trainer).
     var activationCheckpointing = false

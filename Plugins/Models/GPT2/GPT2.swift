@@ -18,12 +18,12 @@ struct GPT2Config {
         if let type = try host.configString("model_type"), type != "gpt2" {
             throw DPHError(Int32(DPH_ERR_UNSUPPORTED), "config.json model_type '\(type)' is not gpt2")
         }
-        embed = try host.requireConfigInt("n_embd")
-        heads = try host.requireConfigInt("n_head")
-        layers = try host.requireConfigInt("n_layer")
-        inner = try host.configInt("n_inner") ?? 4 * embed
-        vocab = try host.requireConfigInt("vocab_size")
-        positions = try host.configInt("n_positions") ?? 1024
+        embed = try host.requireConfigSize("n_embd")
+        heads = try host.requireConfigSize("n_head")
+        layers = try host.requireConfigSize("n_layer")
+        inner = try host.configSize("n_inner") ?? 4 * embed
+        vocab = try host.requireConfigSize("vocab_size")
+        positions = try host.configSize("n_positions") ?? 1024
         guard heads > 0, embed % heads == 0 else {
             throw DPHError(Int32(DPH_ERR_INVALID_ARGUMENT), "n_embd \(embed) is not divisible by n_head \(heads)")
         }
@@ -43,6 +43,9 @@ private func configure(_ api: UnsafePointer<dph_host_api>?, _ ctx: OpaquePointer
     Host(api, ctx).run { host in
         let c = try ParsedConfig.reparse(state) { try GPT2Config(host) }
         let e = c.embed
+        // Embeddings and each block's matrices (the norms and biases are a rounding error).
+        try host.checkParameterCount(Double(c.vocab + c.positions) * Double(e)
+                                     + Double(c.layers) * Double(e) * Double(4 * e + 2 * c.inner))
         try host.declareParameter("transformer.wte.weight", [c.vocab, e])
         try host.declareParameter("transformer.wpe.weight", [c.positions, e])
         for l in 0..<c.layers {

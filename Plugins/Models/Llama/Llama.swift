@@ -19,16 +19,16 @@ struct LlamaConfig {
         if let type = try host.configString("model_type"), type != "llama" {
             throw DPHError(Int32(DPH_ERR_UNSUPPORTED), "config.json model_type '\(type)' is not llama")
         }
-        hidden = try host.requireConfigInt("hidden_size")
-        heads = try host.requireConfigInt("num_attention_heads")
-        kvHeads = try host.configInt("num_key_value_heads") ?? heads
-        layers = try host.requireConfigInt("num_hidden_layers")
-        intermediate = try host.requireConfigInt("intermediate_size")
-        vocab = try host.requireConfigInt("vocab_size")
+        hidden = try host.requireConfigSize("hidden_size")
+        heads = try host.requireConfigSize("num_attention_heads")
+        kvHeads = try host.configSize("num_key_value_heads") ?? heads
+        layers = try host.requireConfigSize("num_hidden_layers")
+        intermediate = try host.requireConfigSize("intermediate_size")
+        vocab = try host.requireConfigSize("vocab_size")
         guard heads > 0, kvHeads > 0, heads % kvHeads == 0 else {
             throw DPHError(Int32(DPH_ERR_INVALID_ARGUMENT), "num_attention_heads \(heads) is not a multiple of num_key_value_heads \(kvHeads)")
         }
-        headDim = try host.configInt("head_dim") ?? hidden / heads
+        headDim = try host.configSize("head_dim", atLeast: 2) ?? hidden / heads
         eps = Float(try host.configFloat("rms_norm_eps") ?? 1e-6)
         tiedHead = try host.configBool("tie_word_embeddings") ?? false
         attentionBias = try host.configBool("attention_bias") ?? false
@@ -74,6 +74,9 @@ private func configure(_ api: UnsafePointer<dph_host_api>?, _ ctx: OpaquePointer
     Host(api, ctx).run { host in
         let c = try ParsedConfig.reparse(state) { try LlamaConfig(host) }
         let (h, i, q, kv) = (c.hidden, c.intermediate, c.heads * c.headDim, c.kvHeads * c.headDim)
+        // Embeddings and each block's matrices (the norms are a rounding error).
+        try host.checkParameterCount(Double(c.vocab) * Double(h)
+                                     + Double(c.layers) * Double(h) * (2 * Double(q) + 2 * Double(kv) + 3 * Double(i)))
         try host.declareParameter("model.embed_tokens.weight", [c.vocab, h])
         for l in 0..<c.layers {
             let p = "model.layers.\(l)."

@@ -24,16 +24,16 @@ struct NeoXConfig {
         if let type = try host.configString("model_type"), type != "gpt_neox" {
             throw DPHError(Int32(DPH_ERR_UNSUPPORTED), "config.json model_type '\(type)' is not gpt_neox")
         }
-        hidden = try host.requireConfigInt("hidden_size")
-        heads = try host.requireConfigInt("num_attention_heads")
-        layers = try host.requireConfigInt("num_hidden_layers")
-        intermediate = try host.configInt("intermediate_size") ?? 4 * hidden
-        vocab = try host.requireConfigInt("vocab_size")
+        hidden = try host.requireConfigSize("hidden_size")
+        heads = try host.requireConfigSize("num_attention_heads")
+        layers = try host.requireConfigSize("num_hidden_layers")
+        intermediate = try host.configSize("intermediate_size") ?? 4 * hidden
+        vocab = try host.requireConfigSize("vocab_size")
         guard heads > 0, hidden % heads == 0 else {
             throw DPHError(Int32(DPH_ERR_INVALID_ARGUMENT), "hidden_size \(hidden) is not divisible by num_attention_heads \(heads)")
         }
-        let pct = try host.configFloat("rotary_pct") ?? host.configFloat("partial_rotary_factor")
-            ?? host.configFloat("rope_parameters.partial_rotary_factor") ?? 0.25
+        let pct = try host.configFraction("rotary_pct") ?? host.configFraction("partial_rotary_factor")
+            ?? host.configFraction("rope_parameters.partial_rotary_factor") ?? 0.25
         rotaryDims = Int(Double(hidden / heads) * pct)
         base = Float(try host.configFloat("rotary_emb_base") ?? host.configFloat("rope_theta")
             ?? host.configFloat("rope_parameters.rope_theta") ?? 10000)
@@ -60,6 +60,9 @@ private func configure(_ api: UnsafePointer<dph_host_api>?, _ ctx: OpaquePointer
     Host(api, ctx).run { host in
         let c = try ParsedConfig.reparse(state) { try NeoXConfig(host) }
         let (h, i) = (c.hidden, c.intermediate)
+        // Embeddings and each block's matrices (the norms and biases are a rounding error).
+        try host.checkParameterCount(Double(c.vocab) * Double(h)
+                                     + Double(c.layers) * Double(h) * (4 * Double(h) + 2 * Double(i)))
         try host.declareParameter("gpt_neox.embed_in.weight", [c.vocab, h])
         for l in 0..<c.layers {
             let p = "gpt_neox.layers.\(l)."

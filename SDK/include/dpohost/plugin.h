@@ -285,7 +285,10 @@ struct dph_host_api {
     dph_status (*config_float)(dph_ctx *ctx, const char *key, double *out);
     dph_status (*config_bool)(dph_ctx *ctx, const char *key, int32_t *out);
     dph_status (*config_string)(dph_ctx *ctx, const char *key, const char **out);
-    /* During `configure` only: declares a float32 parameter under its HF name (copied). */
+    /* During `configure` only: declares a float32 parameter under its HF name (copied).
+     * Refused (DPH_ERR_INVALID_ARGUMENT, message naming the parameter) when a dimension is below 1
+     * or the parameters declared so far would not fit in the machine's memory as float32;
+     * nothing is allocated until `configure` returns. */
     dph_status (*declare_parameter)(dph_ctx *ctx, const char *name, const int64_t *shape, int32_t rank,
                                     dph_parallel parallel);
     /* During `forward`: a handle (in this ctx) to the declared parameter, on the tape. */
