@@ -67,6 +67,31 @@ final class TrainCommandTests: XCTestCase, CLIRunning {
         XCTAssertEqual(try trainLosses(cut)[16] ?? .nan, try trainLosses(straight)[16] ?? 0, accuracy: 1e-6)
     }
 
+    func testResumeRewindsTheLogsToItsCheckpointAndRemovesHalfWrittenCheckpoints() throws {
+        let run = tempRun("rewind")
+        let first = try dpohost(["train"] + common(run) + ["loss=sft", "n_examples=8", "eval_every=8"])
+        XCTAssertEqual(first.status, 0, first.output)
+        // What a kill after the step-8 checkpoint leaves: a line logged after it, a half line, and
+        // the folder of the next checkpoint, half written.
+        let metrics = run.appendingPathComponent("metrics.jsonl")
+        let handle = try FileHandle(forWritingTo: metrics)
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data((#"{"examples":12,"split":"train","values":{"loss\/train":999}}"# + "\n{\"examples\":1").utf8))
+        try handle.close()
+        let partial = run.appendingPathComponent(".step-16.partial-deadbeef")
+        try FileManager.default.createDirectory(at: partial, withIntermediateDirectories: true)
+        try Data(count: 1024).write(to: partial.appendingPathComponent("policy.safetensors"))
+
+        let r = try dpohost(["train"] + common(run) + ["loss=sft", "n_examples=16", "eval_every=8", "resume=\(run.path)"])
+        XCTAssertEqual(r.status, 0, r.output)
+        let records = try MetricsLog.read(metrics)
+        let keys = records.map { "\($0.split) \($0.examples)" }
+        XCTAssertEqual(keys, ["eval 0", "train 4", "train 8", "train 12", "train 16"], "\(keys)")
+        XCTAssertFalse(records.contains { $0.values["loss/train"] == 999 })
+        XCTAssertFalse(FileManager.default.fileExists(atPath: partial.path))
+        XCTAssertEqual(try dpohost(["report", run.path]).status, 0)
+    }
+
     func testReferenceCommandLineRunsWithLocalPaths() throws {
         // The DPO reference README's SFT command, with a local model and data (and BasicTrainer,
         // since FSDP needs the distributed build) and a short run.

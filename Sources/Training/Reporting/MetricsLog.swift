@@ -1,3 +1,4 @@
+import Checkpoint
 import Foundation
 
 /// One logged event: the step (examples seen), the split, and named values, as the reference
@@ -14,33 +15,34 @@ public struct MetricsRecord: Codable, Equatable, Sendable {
     }
 }
 
-/// Appends records to `metrics.jsonl` in the run directory, one JSON object per line, flushed at
-/// each write so a killed run keeps every logged line.
+/// Appends records to `metrics.jsonl` in the run directory, one JSON object per line, each line
+/// written whole and synced (`JSONLinesFile`), so neither a kill nor a full disk leaves part of one.
 public final class MetricsLog {
     public let url: URL
-    private let handle: FileHandle
+    private let file: JSONLinesFile
 
     public init(url: URL) throws {
         self.url = url
-        if !FileManager.default.fileExists(atPath: url.path) {
-            FileManager.default.createFile(atPath: url.path, contents: nil)
-        }
-        handle = try FileHandle(forWritingTo: url)
-        try handle.seekToEnd()
+        file = try JSONLinesFile(url: url)
     }
-
-    deinit { try? handle.close() }
 
     public func append(_ record: MetricsRecord) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         // A diverged run logs its NaN/inf values too (as strings, since JSON has no such numbers).
         encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        var line = try encoder.encode(record)
-        line.append(0x0A)
-        try handle.write(contentsOf: line)
-        try handle.synchronize()
+        try file.append(try encoder.encode(record))
     }
+
+    /// Keeps the records of the first `examples` examples: what a run resumed from the checkpoint
+    /// at `examples` had logged when it was saved (it logs the rest again).
+    public static func rewind(_ url: URL, toExamples examples: Int) throws {
+        try JSONLinesFile.rewind(url) { line in
+            (try? JSONDecoder().decode(ExamplesField.self, from: line)).map { $0.examples <= examples } ?? false
+        }
+    }
+
+    private struct ExamplesField: Decodable { let examples: Int }
 
     /// Reads a metrics file; a malformed line is an error naming the file and line.
     public static func read(_ url: URL) throws -> [MetricsRecord] {

@@ -1,4 +1,5 @@
 import Autograd
+import Checkpoint
 import DataPipeline
 import Foundation
 import PluginHost
@@ -110,6 +111,7 @@ public final class BasicTrainer {
             var optimizerState: [String: Tensor] = [:], weights: [String: Tensor] = [:], synced: [String: Tensor] = [:]
             if share.isRoot {
                 (folder, saved, optimizerState) = try store.loadLatest()
+                try rewindLogs(toExamples: saved!.examples)
                 weights = try CheckpointStore.weights(in: folder.path)
                 let syncedReference = folder.appendingPathComponent(CheckpointStore.referenceFileName).path
                 if run.reference != nil, FileManager.default.fileExists(atPath: syncedReference) {
@@ -261,20 +263,27 @@ public final class BasicTrainer {
         return metrics
     }
 
+    static let samplesFileName = "samples.jsonl"
+
+    /// Back to what was logged when the checkpoint a run resumes from was saved: the metrics and
+    /// samples logged after it are dropped, as the resumed run logs them again (no duplicates),
+    /// and checkpoint folders a kill left half-written are removed.
+    func rewindLogs(toExamples examples: Int) throws {
+        try MetricsLog.rewind(run.runDirectory.appendingPathComponent("metrics.jsonl"), toExamples: examples)
+        try JSONLinesFile.rewind(run.runDirectory.appendingPathComponent(Self.samplesFileName)) { line in
+            ((try? JSONSerialization.jsonObject(with: line)) as? [String: Any])?["step"].flatMap { $0 as? Int }.map { $0 <= examples } ?? false
+        }
+        try store.removeIncompleteCheckpoints()
+    }
+
     /// Samples from the policy (and the reference) for the first eval prompts, appended to
     /// samples.jsonl; transformers' sampling defaults (top-k 50, temperature 1), `max_length`
     /// counting the prompt.
     func sample(_ batches: [Batch]) throws {
         let c = run.config
         let count = max(1, c.nEvalModelSamples / max(c.evalBatchSize, 1))
-        let url = run.runDirectory.appendingPathComponent("samples.jsonl")
-        var handle: FileHandle?
-        if share.isRoot {
-            if !FileManager.default.fileExists(atPath: url.path) { FileManager.default.createFile(atPath: url.path, contents: nil) }
-            handle = try FileHandle(forWritingTo: url)
-            try handle?.seekToEnd()
-        }
-        defer { try? handle?.close() }
+        let url = run.runDirectory.appendingPathComponent(Self.samplesFileName)
+        let file = share.isRoot ? try JSONLinesFile(url: url) : nil
         let models = [("policy", run.policy)] + (run.reference.map { [("reference", $0)] } ?? [])
         for batch in batches.prefix(count) {
             let prompts = batch.elements.map(\.promptIds)
@@ -288,9 +297,7 @@ public final class BasicTrainer {
                 for (element, ids) in zip(batch.elements, out) {
                     let line: [String: Any] = ["step": examples, "model": name, "prompt": element.prompt,
                                                "sample": run.tokenizer.decode(ids, skipSpecialTokens: true)]
-                    var data = try JSONSerialization.data(withJSONObject: line, options: [.sortedKeys])
-                    data.append(0x0A)
-                    try handle?.write(contentsOf: data)
+                    try file?.append(try JSONSerialization.data(withJSONObject: line, options: [.sortedKeys]))
                 }
             }
         }

@@ -125,6 +125,18 @@ public struct CheckpointStore {
         return (folder, state, try Self.tensors(inFile: folder.appendingPathComponent("optimizer.safetensors").path))
     }
 
+    /// Removes the `.step-N.partial-*` folders that a kill during `save` left: never complete, so
+    /// never read, and each can be a checkpoint in size.
+    public func removeIncompleteCheckpoints() throws {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: runDirectory.path)) ?? []
+        for name in names where name.hasPrefix(".step-") && name.contains(".partial-") {
+            let url = runDirectory.appendingPathComponent(name)
+            do { try FileManager.default.removeItem(at: url) } catch {
+                throw CheckpointStoreError.unreadable(file: url.path, detail: "could not remove this incomplete checkpoint (\(error.localizedDescription))")
+            }
+        }
+    }
+
     /// The newest complete checkpoint: the `step-N` folder with the largest N. Folders appear only
     /// once complete (renamed into place), so this is right even when a kill struck between the
     /// rename and the update of the LATEST link, which is then only a convenience for users.
