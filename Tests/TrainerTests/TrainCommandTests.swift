@@ -116,9 +116,26 @@ final class TrainCommandTests: XCTestCase, CLIRunning {
                                                          "resume=\(run.path)"])
         XCTAssertEqual(bad.status, 1)
         XCTAssertTrue(bad.output.contains("non-finite"), bad.output)
-        XCTAssertTrue(bad.output.contains("the last complete checkpoint is kept"), bad.output)
+        XCTAssertTrue(bad.output.contains("the last complete checkpoint (step-8) is kept"), bad.output)
         XCTAssertEqual(try Data(contentsOf: latest), before, "LATEST still holds the last good weights")
         XCTAssertEqual(run.appendingPathComponent("LATEST").resolvingSymlinksInPath().lastPathComponent, "step-8")
+    }
+
+    func testANonFiniteLossBeforeAnyCheckpointSaysNoneWasWritten() throws {
+        let run = tempRun("nan-first")
+        let bad = try dpohost(["train"] + common(run) + ["loss=sft", "n_examples=24", "eval_every=16", "lr=1e30"])
+        XCTAssertEqual(bad.status, 1, bad.output)
+        XCTAssertTrue(bad.output.contains("non-finite"), bad.output)
+        XCTAssertTrue(bad.output.contains("no checkpoint had been written yet"), bad.output)
+        XCTAssertFalse(bad.output.contains("is kept"), bad.output)
+    }
+
+    func testFewerPairsThanOneBatchIsAnErrorNotARunWithoutSteps() throws {
+        let run = tempRun("short")
+        let r = try dpohost(["train"] + common(run) + ["loss=dpo", "loss.beta=0.1", "n_epochs=1", "batch_size=64",
+                                                       "eval_batch_size=4"])
+        XCTAssertEqual(r.status, 1, r.output)
+        XCTAssertTrue(r.output.contains("fewer than one batch (batch_size=64): not one step would run"), r.output)
     }
 
     func testEveryBuiltInLossTrainsFromItsConfigFile() throws {

@@ -29,13 +29,18 @@ public struct TrainingRun {
 }
 
 public enum TrainingError: Error, CustomStringConvertible {
-    case nonFinite(what: String, update: Int, examples: Int)
+    /// `checkpoint`: the newest complete checkpoint folder, nil when none was written yet.
+    case nonFinite(what: String, update: Int, examples: Int, checkpoint: String?)
     case emptyEvalSet
+    case lessThanOneBatch(count: Int, unit: String, batchSize: Int)
     public var description: String {
         switch self {
-        case let .nonFinite(what, update, examples):
-            return "the \(what) became non-finite at update \(update) (after \(examples) examples); stopped without saving, the last complete checkpoint is kept"
+        case let .nonFinite(what, update, examples, checkpoint):
+            let kept = checkpoint.map { "the last complete checkpoint (\($0)) is kept" } ?? "no checkpoint had been written yet"
+            return "the \(what) became non-finite at update \(update) (after \(examples) examples); stopped without saving, \(kept)"
         case .emptyEvalSet: return "the evaluation set is empty (n_eval_examples or the test split)"
+        case let .lessThanOneBatch(count, unit, batchSize):
+            return "the training data has \(count) \(unit), fewer than one batch (batch_size=\(batchSize)): not one step would run"
         }
     }
 }
@@ -66,6 +71,9 @@ public final class BasicTrainer {
     private let schedule: WarmupSchedule
     private var examples = 0
     private var updates = 0
+    /// The newest complete checkpoint's folder name (`step-N`) on every rank, for messages: set
+    /// when the run resumes and at each save (nil before the first).
+    private var lastCheckpointName: String?
     private var lastLogTime: Date?
     /// Reference log-probs computed once before training (`precompute_ref_log_probs`).
     private var referenceCache: ReferenceLogProbCache?
@@ -126,6 +134,7 @@ public final class BasicTrainer {
             if let reference = run.reference, !synced.isEmpty { try reference.load(weights: synced, from: folder.path) }
             examples = state.examples
             updates = state.updates
+            lastCheckpointName = "step-\(state.examples)"
             resumeAt = state.data
             resumedExamples = state.examples
             log("resumed from \(folder.path) at \(examples) examples, \(updates) updates")
@@ -144,6 +153,9 @@ public final class BasicTrainer {
         }
         let metricsLog = share.isRoot ? try MetricsLog(url: run.runDirectory.appendingPathComponent("metrics.jsonl")) : nil
         let units = run.sftMode ? run.train.count : run.train.reduce(0) { $0 + $1.record.pairs.count }
+        guard units >= c.batchSize else {
+            throw TrainingError.lessThanOneBatch(count: units, unit: run.sftMode ? "examples" : "preference pairs", batchSize: c.batchSize)
+        }
         let total = [c.nExamples, c.nEpochs.map { $0 * (units / c.batchSize) * c.batchSize }].compactMap { $0 }.min()
         let progress = ProgressDisplay(total: total, mode: share.isRoot ? c.progress : .off)
         defer { progress.finish() }
@@ -156,7 +168,7 @@ public final class BasicTrainer {
                 try metricsLog?.append(MetricsRecord(examples: examples, split: "eval", values: metrics))
                 // Weights that evaluate to a non-finite loss are never checkpointed.
                 if let evalLoss = metrics.first(where: { $0.key.hasPrefix("loss/") })?.value, !evalLoss.isFinite {
-                    throw TrainingError.nonFinite(what: "eval loss", update: updates, examples: examples)
+                    throw TrainingError.nonFinite(what: "eval loss", update: updates, examples: examples, checkpoint: lastCheckpointName)
                 }
                 log("eval after \(examples) examples: " + Self.format(metrics))
                 // With full parameters on every rank the root samples alone; split ones need
@@ -195,14 +207,14 @@ public final class BasicTrainer {
             let tape = Tape(pool: pool)
             let outcome = try lossOf(micro, split: .train, tape: tape)
             guard outcome.loss.value.item.isFinite else {
-                throw TrainingError.nonFinite(what: "loss", update: updates + 1, examples: examples)
+                throw TrainingError.nonFinite(what: "loss", update: updates + 1, examples: examples, checkpoint: lastCheckpointName)
             }
             try tape.backward(outcome.loss, seed: 1 / Float(parts))
             for m in outcome.metrics { lists[m.name, default: []] += m.values }
         }
         lists = try share.gather(lists)
         let norm = try update.synchronizeAndClip(maxNorm: Float(c.maxGradNorm))
-        guard norm.isFinite else { throw TrainingError.nonFinite(what: "gradient norm", update: updates + 1, examples: examples) }
+        guard norm.isFinite else { throw TrainingError.nonFinite(what: "gradient norm", update: updates + 1, examples: examples, checkpoint: lastCheckpointName) }
         try update.step(lr: schedule.learningRate(completedSteps: update.stepCount), pool: pool)
         examples += c.batchSize
         updates += 1
@@ -265,6 +277,7 @@ public final class BasicTrainer {
 
     static let samplesFileName = "samples.jsonl"
 
+
     /// Back to what was logged when the checkpoint a run resumes from was saved: the metrics and
     /// samples logged after it are dropped, as the resumed run logs them again (no duplicates),
     /// and checkpoint folders a kill left half-written are removed.
@@ -309,7 +322,10 @@ public final class BasicTrainer {
         let optimizerState = try update.checkpointState()
         let policyState = try share.fullState(of: run.policy)
         let referenceState = try run.config.syncRefModel ? run.reference.map { try share.fullState(of: $0) } : nil
-        guard share.isRoot, let policyState else { return }
+        guard share.isRoot, let policyState else {
+            lastCheckpointName = "step-\(examples)"   // written by the root
+            return
+        }
         let state = TrainerState(examples: examples, updates: updates, optimizer: update.optimizerName,
                                  optimizerSteps: update.stepCount, data: position,
                                  samplingSeed: UInt64(run.config.seed), evalMetrics: evalMetrics,
@@ -317,6 +333,7 @@ public final class BasicTrainer {
         try store.save(policy: policyState, optimizerState: optimizerState, state: state,
                        reference: referenceState ?? nil,
                        modelConfigText: run.policy.configText, sideFilesFrom: run.policy.directory)
+        lastCheckpointName = "step-\(examples)"
     }
 
     /// Per-rank bytes of parameters, gradients and optimizer state, logged once the optimizer
