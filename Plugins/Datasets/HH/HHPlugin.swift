@@ -18,7 +18,8 @@ public func dphPluginInit(_ host: UnsafePointer<dph_host_api>?, _ ctx: OpaquePoi
                            summary: "Anthropic HH-RLHF preference pairs from local .jsonl/.jsonl.gz files",
                            options: [.init("data_dir", DPH_OPTION_STRING, default: nil,
                                            help: "folder with <split>.jsonl(.gz), or subset folders each holding one "
-                                               + "(harmless-base/train.jsonl.gz, ...; read in sorted order)")])
+                                               + "(harmless-base/train.jsonl.gz, ...; read in sorted order)"),
+                                     LineLimit.option])
     desc?.pointee.dataset = PluginDescription.datasetVTable(truncationMode: DPH_KEEP_END) { api, ctx, _, split in
         Host(api, ctx).run { host in try HHLoader.load(host: host, split: String(cString: split!)) }
     }
@@ -34,7 +35,7 @@ enum HHLoader {
         var table = RecordTable()
         var rows = 0, prefixMismatches = 0
         for path in files {
-            try JSONRow.forEach(path: path) { row in
+            try JSONRow.forEach(path: path, maximumLineBytes: try LineLimit.read(host)) { row in
                 let texts = try row.strings(["chosen", "rejected"])
                 guard let parts = cut(chosen: texts[0], rejected: texts[1]) else {
                     throw row.location.error("cannot split prompt: the chosen transcript has no \"\\n\\nAssistant:\"")

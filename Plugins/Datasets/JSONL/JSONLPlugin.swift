@@ -20,6 +20,7 @@ public func dphPluginInit(_ host: UnsafePointer<dph_host_api>?, _ ctx: OpaquePoi
                                      help: "a .jsonl(.gz) file (the train split), or a folder with train.jsonl(.gz) and test.jsonl(.gz)"),
                                .init("train_path", DPH_OPTION_STRING, default: "", help: "file of the train split (overrides path)"),
                                .init("test_path", DPH_OPTION_STRING, default: "", help: "file of the test split (overrides path)"),
+                               LineLimit.option,
                            ])
     desc?.pointee.dataset = PluginDescription.datasetVTable(truncationMode: DPH_KEEP_START) { api, ctx, _, split in
         Host(api, ctx).run { host in try JSONLLoader.load(host: host, split: String(cString: split!)) }
@@ -33,7 +34,7 @@ enum JSONLLoader {
         let path = try file(host: host, split: split)
         var table = RecordTable()
         var rows = 0
-        try JSONRow.forEach(path: path) { row in
+        try JSONRow.forEach(path: path, maximumLineBytes: try LineLimit.read(host)) { row in
             rows += 1
             if row.fields["responses"] != nil {
                 try addRecordRow(row, to: &table)

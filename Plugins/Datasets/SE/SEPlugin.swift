@@ -24,6 +24,7 @@ public func dphPluginInit(_ host: UnsafePointer<dph_host_api>?, _ ctx: OpaquePoi
                                .init("shuffle", DPH_OPTION_BOOL, default: "true",
                                      help: "shuffle as HF datasets' shuffle(seed) (numpy default_rng permutation); false keeps file order"),
                                .init("shuffle_seed", DPH_OPTION_INT, default: "42", help: "seed of the shuffle (the reference uses 42)"),
+                               LineLimit.option,
                                .init("permutation_file", DPH_OPTION_STRING, default: "",
                                      help: "text file with the row order to use instead (one 0-based row index per line, N lines)"),
                            ])
@@ -49,7 +50,7 @@ enum SELoader {
         }
         var questions: [SEQuestion?] = [] // nil: a row without answers (the reference would crash on it)
         for path in files {
-            try JSONRow.forEach(path: path) { row in questions.append(try question(row)) }
+            try JSONRow.forEach(path: path, maximumLineBytes: try LineLimit.read(host)) { row in questions.append(try question(row)) }
         }
         guard !questions.isEmpty else {
             throw DPHError(Int32(DPH_ERR_FORMAT), "se: no records in \(files.joined(separator: ", ")) (empty dataset)")

@@ -19,6 +19,7 @@ public func dphPluginInit(_ host: UnsafePointer<dph_host_api>?, _ ctx: OpaquePoi
                                          + "(askculinary/train.json, ...; read in sorted order)"),
                                .init("max_pairs_per_prompt", DPH_OPTION_INT, default: "0",
                                      help: "keep at most this many pairs per post, in file order (0 = no cap, as the reference)"),
+                               LineLimit.option,
                            ])
     desc?.pointee.dataset = PluginDescription.datasetVTable(truncationMode: DPH_KEEP_START) { api, ctx, _, split in
         Host(api, ctx).run { host in try SHPLoader.load(host: host, split: String(cString: split!)) }
@@ -37,7 +38,7 @@ enum SHPLoader {
         var table = RecordTable()
         var rows = 0, lowRatio = 0, zeroScore = 0, capped = 0
         for path in files {
-            try JSONRow.forEach(path: path) { row in
+            try JSONRow.forEach(path: path, maximumLineBytes: try LineLimit.read(host)) { row in
                 rows += 1
                 let texts = try row.strings(["history", "human_ref_A", "human_ref_B"])
                 let a = try row.number("score_A"), b = try row.number("score_B")

@@ -43,23 +43,42 @@ final class HTMLElement {
 
     init(name: String) { self.name = name }
 
-    /// `get_text()`: every descendant text node, comments excluded.
+    // Nothing here recurses, the teardown included: the input sets the nesting depth (tens of
+    // thousands of unclosed tags), and a recursive walk or release would overflow the stack.
+    deinit {
+        var pending = elementChildren
+        children = []
+        while let e = pending.popLast() {
+            pending += e.elementChildren
+            e.children = []   // released here, with no children left to release in turn
+        }
+    }
+
+    private var elementChildren: [HTMLElement] {
+        children.compactMap { if case let .element(e) = $0 { return e } else { return nil } }
+    }
+
+    /// `get_text()`: every descendant text node in document order, comments excluded.
     var text: String {
-        children.map { child -> String in
+        var out = ""
+        var pending = Array(children.reversed())
+        while let child = pending.popLast() {
             switch child {
-            case let .text(t): return t
-            case .comment: return ""
-            case let .element(e): return e.text
+            case let .text(t): out += t
+            case .comment: break
+            case let .element(e): pending += e.children.reversed()
             }
-        }.joined()
+        }
+        return out
     }
 
     /// `find_all(name)`: matching descendants in document order (nested matches included).
     func descendants(named name: String) -> [HTMLElement] {
         var found: [HTMLElement] = []
-        for case let .element(e) in children {
+        var pending = Array(elementChildren.reversed())
+        while let e = pending.popLast() {
             if e.name == name { found.append(e) }
-            found += e.descendants(named: name)
+            pending += e.elementChildren.reversed()
         }
         return found
     }

@@ -20,7 +20,11 @@ public struct TextLine {
 /// invalid UTF-8 are errors naming the file and line.
 public enum LineReader {
     /// Calls `body` for every line of `path` in order; `line.bytes` is valid during the call only.
-    public static func forEachLine(path: String, _ body: (TextLine) throws -> Void) throws {
+    /// A line longer than `maximumLineBytes` is an error naming the file, the line and the
+    /// option that sets the cap (`LineLimit`), so a file without line ends (`/dev/zero`) cannot
+    /// take the machine's memory.
+    public static func forEachLine(path: String, maximumLineBytes: Int = LineLimit.defaultBytes,
+                                   _ body: (TextLine) throws -> Void) throws {
         guard let file = gzopen(path, "rb") else {
             throw DPHError(Int32(DPH_ERR_IO), "cannot open \(path): \(String(cString: strerror(errno)))")
         }
@@ -31,6 +35,11 @@ public enum LineReader {
             throw DPHError(Int32(DPH_ERR_FORMAT), "\(path): not a gzip file (it has a .gz name but no gzip header)")
         }
 
+        func tooLong(_ line: Int) -> DPHError {
+            DPHError(Int32(DPH_ERR_FORMAT), "\(path):\(line): a line longer than \(maximumLineBytes) bytes "
+                + "(the \(LineLimit.optionName) option of the dataset raises the cap)")
+        }
+
         var capacity = 1 << 20
         var buffer = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity)
         defer { buffer.deallocate() }
@@ -39,6 +48,7 @@ public enum LineReader {
 
         func emit(_ length: Int) throws {
             lineNumber += 1
+            if length > maximumLineBytes { throw tooLong(lineNumber) }
             let line = TextLine(bytes: UnsafeBufferPointer(start: buffer + start, count: length),
                                 number: lineNumber, fileOffset: fileOffset)
             if let bad = UTF8Check.firstInvalidByte(line.bytes) {
@@ -66,6 +76,7 @@ public enum LineReader {
                 scanned -= start
                 start = 0
             }
+            if end - start > maximumLineBytes { throw tooLong(lineNumber + 1) }
             if end == capacity {
                 let grown = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity * 2)
                 grown.update(from: buffer, count: end)
@@ -102,6 +113,27 @@ public enum LineReader {
         }
         return DPHError(Int32(DPH_ERR_FORMAT),
                         "\(path):\(line): corrupt or truncated gzip stream (zlib: \(message)); the file was not fully read")
+    }
+}
+
+/// The cap on one line of a dataset file: the `max_line_bytes` option every built-in dataset
+/// plugin declares (64 MiB by default: far past any record of the published datasets).
+public enum LineLimit {
+    public static let optionName = "max_line_bytes"
+    public static let defaultBytes = 64 << 20
+
+    public static var option: PluginDescription.Option {
+        .init(optionName, DPH_OPTION_INT, default: String(defaultBytes),
+              help: "longest line a data file may have, in bytes (a longer one is an error naming the file and line)")
+    }
+
+    /// The dataset's cap, at least 1.
+    public static func read(_ host: Host) throws -> Int {
+        let value = try host.optionInt(optionName)
+        guard value >= 1 else {
+            throw DPHError(Int32(DPH_ERR_INVALID_ARGUMENT), "\(optionName) must be at least 1, got \(value)")
+        }
+        return Int(value)
     }
 }
 

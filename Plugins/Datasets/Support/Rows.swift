@@ -36,8 +36,9 @@ public struct JSONRow {
     }
 
     /// Rows of every non-blank line of `path`, in order.
-    public static func forEach(path: String, _ body: (JSONRow) throws -> Void) throws {
-        try LineReader.forEachLine(path: path) { line in
+    public static func forEach(path: String, maximumLineBytes: Int = LineLimit.defaultBytes,
+                               _ body: (JSONRow) throws -> Void) throws {
+        try LineReader.forEachLine(path: path, maximumLineBytes: maximumLineBytes) { line in
             if line.isBlank { return }
             try body(try JSONRow(line, path: path))
         }
