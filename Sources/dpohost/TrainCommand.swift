@@ -111,6 +111,9 @@ struct TrainingSession {
             .load(arguments: commandLine.overrides, userConfigFile: commandLine.userConfigFile)
         for warning in loaded.warnings { log("warning: \(warning)") }
         var config = loaded.config
+        if let resume = config.resume, isRoot {
+            try ResumeCheck.check(current: loaded.tree, runDirectory: URL(fileURLWithPath: resume))
+        }
 
         let registry = PluginRegistry()
         for warning in try PluginDiscovery(installDirectory: installDirectory, explicit: config.plugins + extraPlugins)

@@ -187,3 +187,50 @@ final class TrainCommandTests: XCTestCase, CLIRunning {
         XCTAssertFalse(r.output.contains("run directory:"), "no run directory is made for a run that cannot start")
     }
 }
+
+/// A resume must continue the same run: the settings that give its checkpoint meaning are
+/// compared with the run directory's config.yaml, and the checkpoint's counters with each other.
+final class ResumeRefusalTests: XCTestCase, CLIRunning {
+    func finishedRun(_ name: String) throws -> URL {
+        let run = tempRun(name)
+        let r = try dpohost(["train"] + common(run) + ["loss=sft", "n_examples=8", "eval_every=8"])
+        XCTAssertEqual(r.status, 0, r.output)
+        return run
+    }
+
+    func testAChangedBatchSizeIsRefusedNamingBothValues() throws {
+        let run = try finishedRun("changed-batch")
+        let r = try dpohost(["train"] + common(run) + ["loss=sft", "n_examples=16", "eval_every=8", "batch_size=8",
+                                                       "resume=\(run.path)"])
+        XCTAssertEqual(r.status, 1, r.output)
+        let errors = r.output.split(separator: "\n").filter { $0.hasPrefix("error: ") }
+        XCTAssertEqual(errors.count, 1, r.output)
+        XCTAssertTrue(errors.first?.contains("invalid value '8' for 'batch_size': the run being resumed used 4") ?? false, r.output)
+    }
+
+    func testAChangedLossIsRefused() throws {
+        let run = try finishedRun("changed-loss")
+        let r = try dpohost(["train"] + common(run) + ["loss=dpo", "loss.beta=0.1", "n_examples=16", "eval_every=8",
+                                                       "resume=\(run.path)"])
+        XCTAssertEqual(r.status, 1, r.output)
+        XCTAssertTrue(r.output.contains("for 'loss': the run being resumed used"), r.output)
+    }
+
+    func testMoreExamplesIsWhatResumingIsFor() throws {
+        let run = try finishedRun("extended")
+        let r = try dpohost(["train"] + common(run) + ["loss=sft", "n_examples=16", "eval_every=8", "lr=2e-4",
+                                                       "resume=\(run.path)"])
+        XCTAssertEqual(r.status, 0, r.output)
+    }
+
+    func testACheckpointWhoseCountersContradictItsFolderIsRefused() throws {
+        let run = try finishedRun("edited-state")
+        let state = run.appendingPathComponent("step-8/trainer_state.json")
+        var json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: state)) as? [String: Any])
+        json["examples"] = 12
+        try JSONSerialization.data(withJSONObject: json).write(to: state)
+        let r = try dpohost(["train"] + common(run) + ["loss=sft", "n_examples=16", "eval_every=8", "resume=\(run.path)"])
+        XCTAssertEqual(r.status, 1, r.output)
+        XCTAssertTrue(r.output.contains("counts 12 examples but sits in step-8"), r.output)
+    }
+}

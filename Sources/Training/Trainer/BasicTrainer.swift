@@ -119,6 +119,7 @@ public final class BasicTrainer {
             var optimizerState: [String: Tensor] = [:], weights: [String: Tensor] = [:], synced: [String: Tensor] = [:]
             if share.isRoot {
                 (folder, saved, optimizerState) = try store.loadLatest()
+                try ResumeCheck.checkState(examples: saved!.examples, updates: saved!.updates, folder: folder, batchSize: c.batchSize)
                 try rewindLogs(toExamples: saved!.examples)
                 weights = try CheckpointStore.weights(in: folder.path)
                 let syncedReference = folder.appendingPathComponent(CheckpointStore.referenceFileName).path
