@@ -76,14 +76,34 @@ public struct BundleStore {
         let incoming = directory + "/.incoming-" + bundle.manifest.name
         try? fm.removeItem(atPath: incoming)
         try fm.createDirectory(atPath: incoming, withIntermediateDirectories: true)
+        // Only the listed files, each written anew from its bytes: no link, device or mode bit
+        // of the bundle's own reaches the plugin directory.
         for file in ["manifest.json"] + bundle.manifest.plugins.map(\.file) {
             let target = incoming + "/" + file
             try fm.createDirectory(atPath: (target as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-            try fm.copyItem(atPath: staging.directory + "/" + file, toPath: target)
+            let bytes = try Data(contentsOf: URL(fileURLWithPath: staging.directory + "/" + file))
+            let mode = file == "manifest.json" ? 0o644 : 0o755
+            guard fm.createFile(atPath: target, contents: bytes, attributes: [.posixPermissions: mode]) else {
+                try? fm.removeItem(atPath: incoming)
+                throw PluginError.badBundle(path: bundlePath, detail: "cannot write \(target)")
+            }
         }
         try? fm.removeItem(atPath: dest)
         try fm.moveItem(atPath: incoming, toPath: dest)
         return PluginBundle(directory: dest, manifest: bundle.manifest)
+    }
+
+    /// A library of an installed bundle as it was installed: a regular file with its recorded checksum.
+    static func checkInstalled(path: String, expected: String, bundle: String) throws {
+        let (kind, _) = FileKind.of(path)
+        guard kind == .regular else {
+            throw PluginError.badBundle(path: bundle, detail: "\(path) is \(kind.description), not the regular file installed")
+        }
+        let actual = try SHA256.hex(fileAt: path)
+        guard actual == expected.lowercased() else {
+            throw PluginError.checksumMismatch(bundle: bundle, file: (path as NSString).lastPathComponent,
+                                               expected: expected.lowercased(), actual: actual)
+        }
     }
 
     /// Bundles installed here (directories holding a readable manifest).
@@ -117,10 +137,19 @@ public struct BundleStore {
         guard PluginABI.supported.contains(manifest.abi) else {
             throw PluginError.badBundle(path: label, detail: "built for plugin ABI \(manifest.abi); this dpohost supports \(PluginABI.supported.lowerBound)...\(PluginABI.supported.upperBound)")
         }
+        var total = 0
         for p in manifest.plugins {
             let path = directory + "/" + p.file
             guard FileManager.default.fileExists(atPath: path) else {
                 throw PluginError.badBundle(path: label, detail: "manifest lists \(p.file), which is missing")
+            }
+            let (kind, size) = FileKind.of(path)
+            guard kind == .regular else {
+                throw PluginError.badBundle(path: label, detail: "\(p.file) is \(kind.description); a bundle holds regular files only")
+            }
+            total += size
+            guard total <= BundleLimits.maximumBytes else {
+                throw PluginError.badBundle(path: label, detail: "its plugins exceed \(BundleLimits.maximumBytes >> 20) MiB")
             }
             let actual = try SHA256.hex(fileAt: path)
             guard actual == p.sha256.lowercased() else {
@@ -141,6 +170,25 @@ public struct BundleStore {
 
     private struct Staging { let root: String; let directory: String; let temporary: Bool }
 
+    /// Runs the system tar; its standard output, or an error with its message.
+    private static func tar(_ arguments: [String], bundle: String) throws -> String {
+        let tar = Process()
+        tar.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        tar.arguments = ["tar"] + arguments
+        let errPipe = Pipe(), outPipe = Pipe()
+        tar.standardError = errPipe
+        tar.standardOutput = outPipe
+        try tar.run()
+        let out = outPipe.fileHandleForReading.readDataToEndOfFile()
+        let err = errPipe.fileHandleForReading.readDataToEndOfFile()
+        tar.waitUntilExit()
+        guard tar.terminationStatus == 0 else {
+            let why = String(decoding: err, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            throw PluginError.badBundle(path: bundle, detail: "not a readable .tar.gz (\(why))")
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
     /// A directory as is, or a .tar.gz extracted (with the system tar) into a temporary one.
     private func unpack(_ path: String) throws -> Staging {
         let fm = FileManager.default
@@ -152,21 +200,16 @@ public struct BundleStore {
         guard path.hasSuffix(".tar.gz") || path.hasSuffix(".tgz") else {
             throw PluginError.badBundle(path: path, detail: "expected a directory or a .tar.gz archive")
         }
+        // The listing first: only folders and regular files, within the size limit, are extracted.
+        let listing = try Self.tar(["-tvzf", path], bundle: path)
+        try BundleLimits.check(listing: listing, bundle: path)
         let tmp = fm.temporaryDirectory.appendingPathComponent("dpohost-bundle-\(UUID().uuidString)").path
         try fm.createDirectory(atPath: tmp, withIntermediateDirectories: true)
-        let tar = Process()
-        tar.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        tar.arguments = ["tar", "-xzf", path, "-C", tmp, "--no-same-owner"]
-        let errPipe = Pipe()
-        tar.standardError = errPipe
-        tar.standardOutput = FileHandle.nullDevice
-        try tar.run()
-        let err = errPipe.fileHandleForReading.readDataToEndOfFile()
-        tar.waitUntilExit()
-        guard tar.terminationStatus == 0 else {
+        do {
+            _ = try Self.tar(["-xzf", path, "-C", tmp, "--no-same-owner", "--no-same-permissions"], bundle: path)
+        } catch {
             try? fm.removeItem(atPath: tmp)
-            let why = String(decoding: err, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-            throw PluginError.badBundle(path: path, detail: "not a readable .tar.gz (\(why))")
+            throw error
         }
         // Accept the manifest at the archive's root or inside a single top-level folder.
         if fm.fileExists(atPath: tmp + "/manifest.json") { return Staging(root: tmp, directory: tmp, temporary: true) }
@@ -175,5 +218,68 @@ public struct BundleStore {
             return Staging(root: tmp, directory: tmp + "/" + top[0], temporary: true)
         }
         return Staging(root: tmp, directory: tmp, temporary: true)
+    }
+}
+
+/// What a bundle may hold: regular files and folders, at most `maximumBytes` in all and
+/// `maximumEntries` entries (a tar bomb is refused from its listing, before anything is written).
+enum BundleLimits {
+    static let maximumBytes = 1 << 30
+    static let maximumEntries = 10_000
+
+    /// `listing`: `tar -tv` lines (`-rw-r--r-- user/group SIZE DATE TIME NAME`).
+    static func check(listing: String, bundle: String) throws {
+        let lines = listing.split(separator: "\n")
+        guard lines.count <= maximumEntries else {
+            throw PluginError.badBundle(path: bundle, detail: "it holds \(lines.count) entries, more than \(maximumEntries)")
+        }
+        var total = 0
+        for line in lines {
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard let mode = fields.first, let type = mode.first else { continue }
+            var name = fields.count >= 6 ? fields[5...].joined(separator: " ") : String(line)
+            for arrow in [" -> ", " link to "] { name = name.components(separatedBy: arrow)[0] }  // a link's target
+            switch type {
+            case "-":
+                total += fields.count > 2 ? Int(fields[2]) ?? 0 : 0
+                if mode.contains("s") || mode.contains("S") {
+                    throw PluginError.badBundle(path: bundle, detail: "\(name) has a set-user or set-group id bit; a bundle holds plain files only")
+                }
+            case "d": break
+            default:
+                let kind = ["l": "a symbolic link", "h": "a hard link", "c": "a character device", "b": "a block device",
+                            "p": "a pipe", "s": "a socket"][String(type)] ?? "not a regular file"
+                throw PluginError.badBundle(path: bundle, detail: "\(name) is \(kind); a bundle holds regular files and folders only")
+            }
+            guard total <= maximumBytes else {
+                throw PluginError.badBundle(path: bundle, detail: "it unpacks to more than \(maximumBytes >> 20) MiB")
+            }
+        }
+    }
+}
+
+/// What a path is, without following a link (`lstat`), and its size.
+enum FileKind: CustomStringConvertible {
+    case regular, symbolicLink, directory, other, missing
+
+    static func of(_ path: String) -> (FileKind, Int) {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return (.missing, 0) }
+        switch info.st_mode & S_IFMT {
+        case S_IFREG: return (.regular, Int(info.st_size))
+        case S_IFLNK: return (.symbolicLink, 0)
+        case S_IFDIR: return (.directory, 0)
+        default: return (.other, 0)
+        }
+    }
+
+    var description: String {
+        switch self {
+        case .regular: return "a regular file"
+        case .symbolicLink: return "a symbolic link"
+        case .directory: return "a folder"
+        case .other: return "a device, pipe or socket"
+        case .missing: return "missing"
+        }
     }
 }

@@ -53,7 +53,15 @@ public struct PluginDiscovery {
         }
         if let dir = installDirectory {
             for bundle in BundleStore(directory: dir).installedBundles() {
-                scan(bundle.manifest.plugins.map { bundle.directory + "/" + $0.file }, origin: .installed)
+                // Each library is checked against the checksum its bundle recorded every time it
+                // is loaded: a file replaced after install (size and dates can be forged) is skipped.
+                for plugin in bundle.manifest.plugins {
+                    let path = bundle.directory + "/" + plugin.file
+                    do {
+                        try BundleStore.checkInstalled(path: path, expected: plugin.sha256, bundle: bundle.directory)
+                        try registry.load(path: path, origin: .installed)
+                    } catch { warnings.append("skipped \(path): \(error)") }
+                }
             }
         }
         for entry in searchPath {

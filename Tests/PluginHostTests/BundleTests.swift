@@ -101,4 +101,59 @@ final class BundleTests: XCTestCase {
         XCTAssertEqual(results.count, 1)
         XCTAssertTrue(results[0].error?.description.contains("checksum mismatch for hinge.so") ?? false)
     }
+
+    func testAPluginReplacedAfterInstallIsSkippedWhenLoadedNotRun() throws {
+        let store = BundleStore(directory: dir.appendingPathComponent("installed").path)
+        let installed = try store.install(bundlePath: try makeBundle().path)
+        // Another valid library put in place of hinge.so: only its checksum tells.
+        try FileManager.default.removeItem(atPath: installed.directory + "/hinge.so")
+        try FileManager.default.copyItem(atPath: installed.directory + "/mydata.so", toPath: installed.directory + "/hinge.so")
+        let registry = PluginRegistry()
+        let warnings = try PluginDiscovery(builtinDirectory: nil, installDirectory: store.directory, searchPath: [])
+            .discover(into: registry)
+        XCTAssertEqual(registry.plugins().map(\.name), ["mydata"])
+        XCTAssertEqual(warnings.count, 1)
+        XCTAssertTrue(warnings.first?.contains("checksum mismatch for hinge.so") ?? false, "\(warnings)")
+    }
+
+    func testASymbolicLinkInABundleIsRefused() throws {
+        let b = try makeBundle()
+        let outside = dir.appendingPathComponent("outside.so")
+        try FileManager.default.moveItem(at: b.appendingPathComponent("hinge.so"), to: outside)
+        try FileManager.default.createSymbolicLink(at: b.appendingPathComponent("hinge.so"), withDestinationURL: outside)
+        let target = dir.appendingPathComponent("installed")
+        XCTAssertThrowsPluginError(try BundleStore(directory: target.path).install(bundlePath: b.path),
+                                   contains: ["hinge.so is a symbolic link; a bundle holds regular files only"])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: target.appendingPathComponent("extras").path))
+    }
+
+    func testATarWithALinkOrASetuidFileIsRefusedBeforeExtracting() throws {
+        let src = try makeBundle()
+        try FileManager.default.createSymbolicLink(atPath: src.appendingPathComponent("link").path, withDestinationPath: "/etc/passwd")
+        let linked = dir.appendingPathComponent("linked.tar.gz").path
+        XCTAssertEqual(try Build.run("/usr/bin/env", ["tar", "-czf", linked, "-C", src.path, "."]).status, 0)
+        let store = BundleStore(directory: dir.appendingPathComponent("installed").path)
+        XCTAssertThrowsPluginError(try store.install(bundlePath: linked), contains: ["link is a symbolic link"])
+        try FileManager.default.removeItem(atPath: src.appendingPathComponent("link").path)
+        try FileManager.default.setAttributes([.posixPermissions: 0o4755], ofItemAtPath: src.appendingPathComponent("mydata.so").path)
+        let setuid = dir.appendingPathComponent("setuid.tar.gz").path
+        XCTAssertEqual(try Build.run("/usr/bin/env", ["tar", "-czf", setuid, "-C", src.path, "."]).status, 0)
+        XCTAssertThrowsPluginError(try store.install(bundlePath: setuid), contains: ["mydata.so has a set-user or set-group id bit"])
+    }
+
+    func testATarBombIsRefusedFromItsListing() {
+        let listing = "-rw-r--r-- u/g 2147483648 2024-01-01 00:00 ./huge.so\n"
+        XCTAssertThrowsPluginError(try BundleLimits.check(listing: listing, bundle: "b.tar.gz"), contains: ["it unpacks to more than 1024 MiB"])
+        let device = "crw-r--r-- u/g 1,3 2024-01-01 00:00 ./null\n"
+        XCTAssertThrowsPluginError(try BundleLimits.check(listing: device, bundle: "b.tar.gz"), contains: ["./null is a character device"])
+    }
+
+    func testInstalledFilesAreWrittenAnewWithoutTheBundlesModeBits() throws {
+        let b = try makeBundle()
+        try FileManager.default.setAttributes([.posixPermissions: 0o4777], ofItemAtPath: b.appendingPathComponent("hinge.so").path)
+        let store = BundleStore(directory: dir.appendingPathComponent("installed").path)
+        let installed = try store.install(bundlePath: b.path)
+        let mode = try FileManager.default.attributesOfItem(atPath: installed.directory + "/hinge.so")[.posixPermissions] as? Int
+        XCTAssertEqual(mode, 0o755)
+    }
 }
