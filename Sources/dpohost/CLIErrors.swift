@@ -12,8 +12,33 @@ enum CLIErrors {
         } catch let e as CleanExit {
             throw e
         } catch {
-            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            FileHandle.standardError.write(Data("error: \(message(error))\n".utf8))
             throw ExitCode.failure
         }
+    }
+
+    /// Foundation's file errors print as `Error Domain=NSCocoaErrorDomain Code=640 ...`; they say
+    /// the file and the system's reason instead (a full disk, a folder that cannot be written).
+    /// Foundation's file error codes and the system errors they stand for.
+    static let posixCodes: [Int: Int32] = [
+        NSFileNoSuchFileError: ENOENT, NSFileReadNoSuchFileError: ENOENT, NSFileWriteOutOfSpaceError: ENOSPC,
+        NSFileWriteNoPermissionError: EACCES, NSFileReadNoPermissionError: EACCES, NSFileWriteFileExistsError: EEXIST,
+        NSFileWriteVolumeReadOnlyError: EROFS,
+    ]
+
+    static func message(_ error: Error) -> String {
+        let e = error as NSError
+        guard e.domain == NSCocoaErrorDomain else { return "\(error)" }
+        let path = (e.userInfo[NSFilePathErrorKey] as? String) ?? (e.userInfo[NSURLErrorKey] as? URL)?.path
+        let underlying = e.userInfo[NSUnderlyingErrorKey] as? NSError
+        let reason: String
+        if let underlying, underlying.domain == NSPOSIXErrorDomain {
+            reason = String(cString: strerror(Int32(underlying.code)))
+        } else if let code = posixCodes[e.code] {
+            reason = String(cString: strerror(code))
+        } else {
+            reason = e.localizedDescription
+        }
+        return path.map { "\($0): \(reason)" } ?? reason
     }
 }

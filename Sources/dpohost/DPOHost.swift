@@ -1,4 +1,7 @@
 import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The `dpohost` command line. Each subcommand lives in its own file.
 @main
@@ -16,6 +19,9 @@ struct DPOHost: ParsableCommand {
     )
 
     static func main() {
+        // A write past the file-size limit (`ulimit -f`) then fails with EFBIG, reported like a
+        // full disk with the file named, instead of killing the process mid-write.
+        signal(SIGXFSZ, SIG_IGN)
         main(GlobalPluginOptions.movedAfterSubcommand(Array(CommandLine.arguments.dropFirst())))
     }
 }

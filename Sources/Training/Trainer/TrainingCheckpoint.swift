@@ -94,17 +94,23 @@ public struct CheckpointStore {
         let exists = fm.fileExists(atPath: final.path)
         let target = exists ? final : runDirectory.appendingPathComponent(".\(name).partial-\(UUID().uuidString.prefix(8))")
         try fm.createDirectory(at: target, withIntermediateDirectories: true)
-        try ModelExport.write(weights: policy, configText: modelConfigText, sideFilesFrom: modelDirectory,
-                              to: target.path, weightsFileName: ModelDirectory.checkpointFileName)
-        try SafeTensorsWriter(tensors: optimizerState).write(to: target.appendingPathComponent("optimizer.safetensors").path)
-        if let reference {   // a reference synced toward the policy (TR-DPO) is part of the state
-            try SafeTensorsWriter(tensors: reference).write(to: target.appendingPathComponent(Self.referenceFileName).path)
+        do {
+            try ModelExport.write(weights: policy, configText: modelConfigText, sideFilesFrom: modelDirectory,
+                                  to: target.path, weightsFileName: ModelDirectory.checkpointFileName)
+            try SafeTensorsWriter(tensors: optimizerState).write(to: target.appendingPathComponent("optimizer.safetensors").path)
+            if let reference {   // a reference synced toward the policy (TR-DPO) is part of the state
+                try SafeTensorsWriter(tensors: reference).write(to: target.appendingPathComponent(Self.referenceFileName).path)
+            }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            let json = try encoder.encode(state)
+            try AtomicFile.write(to: target.appendingPathComponent("trainer_state.json").path) { try $0.write(Array(json)) }
+            if !exists { try fm.moveItem(at: target, to: final) }
+        } catch {
+            // A failed write (a full disk) leaves no half checkpoint behind to fill it further.
+            if !exists { try? fm.removeItem(at: target) }
+            throw error
         }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        let json = try encoder.encode(state)
-        try AtomicFile.write(to: target.appendingPathComponent("trainer_state.json").path) { try $0.write(Array(json)) }
-        if !exists { try fm.moveItem(at: target, to: final) }
         // Replace the LATEST link atomically: a new link under a temporary name, renamed over it.
         let link = runDirectory.appendingPathComponent(".LATEST-\(UUID().uuidString.prefix(8))")
         try fm.createSymbolicLink(atPath: link.path, withDestinationPath: name)
