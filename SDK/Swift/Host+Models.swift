@@ -241,7 +241,7 @@ public typealias dph_model_forward_fn = @convention(c) (
 extension PluginDescription {
     /// A model vtable that lives as long as the library.
     public static func modelVTable(tokenizerKind: String, blockName: String, modelTypes: [String], blockClasses: [String] = [],
-                                   configure: dph_model_configure_fn,
+                                   positionLimitKey: String? = nil, configure: dph_model_configure_fn,
                                    forward: dph_model_forward_fn) -> UnsafePointer<dph_model_vtable> {
         let v = UnsafeMutablePointer<dph_model_vtable>.allocate(capacity: 1)
         var t = dph_model_vtable()
@@ -252,6 +252,7 @@ extension PluginDescription {
         t.forward = forward
         t.model_types = UnsafePointer(strdup(modelTypes.joined(separator: ",")))
         t.block_classes = blockClasses.isEmpty ? nil : UnsafePointer(strdup(blockClasses.joined(separator: ",")))
+        t.position_limit_key = positionLimitKey.map { UnsafePointer(strdup($0)) }
         v.initialize(to: t)
         return UnsafePointer(v)
     }

@@ -27,6 +27,15 @@ public struct ModelPlugin {
         return String(cString: names).split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
     }
 
+    /// The config.json key holding a hard limit on positions (`position_limit_key`), nil when the
+    /// model has none or the plugin predates the field.
+    public var positionLimitKey: String? {
+        let offset = MemoryLayout<dph_model_vtable>.offset(of: \dph_model_vtable.position_limit_key)!
+        guard Int(vtable.struct_size) >= offset + MemoryLayout<UnsafePointer<CChar>?>.size,
+              let key = vtable.position_limit_key else { return nil }
+        return String(cString: key)
+    }
+
     /// Activation checkpointing: on a recording forward, each block the plugin runs through
     /// `run_block` keeps only its inputs and is recomputed during backward (fewer activations
     /// held, one more forward of every block). Off by default; no effect on no-grad forwards.

@@ -45,6 +45,7 @@ struct GenerateCommand: ParsableCommand {
             let lm = try LanguageModel(directory: model, registry: source.registry(), trainable: false)
             let tokenizer = try TokenizerLoader.load(directory: URL(fileURLWithPath: model))
             let ids = tokenizer.encode(prompt, addSpecialTokens: true)
+            try lm.checkPositions(ids.count + maxNewTokens, for: "the prompt (\(ids.count) tokens) with --max-new-tokens \(maxNewTokens)")
             let generator = Generator(model: lm, eosId: tokenizer.eosTokenId, padId: tokenizer.padTokenId,
                                       pool: WorkerPool(threads: threads))
             let options = SamplingOptions(maxNewTokens: maxNewTokens, greedy: !sample, temperature: temperature,

@@ -131,6 +131,7 @@ struct TrainingSession {
         let tokenizer = try TokenizerLoader.load(directory: URL(fileURLWithPath: config.model.tokenizerNameOrPath ?? modelPath))
         let policy = try LanguageModel(directory: modelPath, registry: registry, trainable: true)
         if let note = try policy.checkBlockName(config.model.blockName) { log(note) }
+        try policy.checkPositions(config.maxLength, for: "max_length=\(config.maxLength)")
         let objective = try LossObjective.build(config.loss, registry: registry)
         let reference = objective.needsReference ? try LanguageModel(directory: modelPath, registry: registry, trainable: false) : nil
         // The reference's weights in reference_dtype, as the reference implementation casts them.

@@ -52,4 +52,21 @@ final class ModelConfigRangeCLITests: XCTestCase, CLIRunning {
         XCTAssertEqual(lines.count, 1)
         XCTAssertTrue(lines.first?.contains("more than this machine's") ?? false, "\(lines)")
     }
+
+    func testAMaxLengthPastGPT2sPositionsIsRefusedBeforeTheRunDirectoryExists() throws {
+        let run = tempRun("positions")
+        let r = try dpohost(["train", "model=gpt2-tiny", "datasets=[hh]", "dataset_options.hh.data_dir=Tests/Fixtures/data/hh",
+                             "exp_name=p", "local_run_dir=\(run.path)", "loss=sft", "n_examples=8", "batch_size=4",
+                             "eval_batch_size=4", "max_length=512", "max_prompt_length=64", "progress=off", "threads=1"])
+        XCTAssertEqual(r.status, 1, r.output)
+        XCTAssertTrue(r.output.contains("error: max_length=512 needs 512 positions; the model has 128 (n_positions in "), r.output)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: run.path))
+    }
+
+    func testAGenerationPastGPT2sPositionsIsRefusedInsteadOfRunningOn() throws {
+        let r = try dpohost(["generate", "--model", "Tests/Fixtures/models/gpt2-tiny", "--prompt", "Hi",
+                             "--max-new-tokens", "1000000"])
+        XCTAssertEqual(r.status, 1, r.output)
+        XCTAssertTrue(r.output.contains("with --max-new-tokens 1000000 needs 1000002 positions; the model has 128 (n_positions in"), r.output)
+    }
 }

@@ -410,6 +410,11 @@ typedef struct dph_model_vtable {
      * the repeated block's class in transformers (e.g. "GPTNeoXLayer"), which the reference's
      * `model.block_name` names; the host checks that setting against them. */
     const char *block_classes;
+    /* Appended (read when struct_size covers it); static, may be NULL: the config.json key whose
+     * integer value is a hard limit on positions (learned position embeddings: GPT-2's
+     * "n_positions"). The host refuses a max_length or a generation past it before a run
+     * starts. NULL for rotary models, which run past their trained length. */
+    const char *position_limit_key;
 } dph_model_vtable;
 
 /* Every callback receives the host table (the same pointer as in dph_plugin_init) and its

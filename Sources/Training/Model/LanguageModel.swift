@@ -165,6 +165,22 @@ public final class LanguageModel {
         return nil
     }
 
+    /// The hard limit on positions the model plugin names (`position_limit_key`) and its value in
+    /// config.json, nil when the model has none (rotary models run past their trained length).
+    public var positionLimit: (positions: Int, key: String)? {
+        guard let key = plugin.positionLimitKey,
+              let config = try? JSONSerialization.jsonObject(with: Data(configText.utf8)) as? [String: Any],
+              let value = config[key] as? Int else { return nil }
+        return (value, key)
+    }
+
+    /// Refuses `tokens` positions (a max_length, a prompt and its generation) past the model's hard
+    /// limit, naming `what`, the limit and where it comes from.
+    public func checkPositions(_ tokens: Int, for what: String) throws {
+        guard let limit = positionLimit, tokens > limit.positions else { return }
+        throw ModelError.invalidSetting("\(what) needs \(tokens) positions; the model has \(limit.positions) (\(limit.key) in \(directory)/config.json)")
+    }
+
     public func load(weights given: [String: Tensor], from source: String) throws {
         var weights = given
         for p in parameters where weights[p.name] == nil {
