@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import TensorCore
 
 /// A local Hugging Face model folder (what `save_pretrained` writes).
@@ -32,6 +35,14 @@ public final class ModelDirectory: @unchecked Sendable {
         let pickle = ModelDirectory.join(path, ModelDirectory.pickleFileName)
         let pickleIndex = ModelDirectory.join(path, ModelDirectory.pickleIndexFileName)
         let checkpoint = ModelDirectory.join(path, ModelDirectory.checkpointFileName)
+        // A weights file that is there but cannot be reached (a link loop, a dangling link, no
+        // permission) is named with the reason, not reported as absent.
+        for candidate in [single, index, checkpoint, pickle, pickleIndex] {
+            var info = stat()
+            if lstat(candidate, &info) == 0, stat(candidate, &info) != 0 {
+                throw CheckpointError.cannotOpen(file: candidate, reason: MappedFile.errnoText())
+            }
+        }
         if FileManager.default.fileExists(atPath: single) {
             let file = try SafeTensorsFile(path: single)
             owners = Dictionary(uniqueKeysWithValues: file.tensorNames.map { ($0, file) })

@@ -89,6 +89,15 @@ final class ModelDirectoryTests: XCTestCase {
         }
     }
 
+    func testAWeightsFileThatIsALinkLoopIsNamedWithTheReasonNotReportedMissing() throws {
+        let dir = try makeTempDirectory(self)
+        try writeFile(Array("{}".utf8), to: dir + "/config.json")
+        try FileManager.default.createSymbolicLink(atPath: dir + "/model.safetensors", withDestinationPath: "model.safetensors")
+        assertCheckpointError(try ModelDirectory(path: dir), file: dir + "/model.safetensors") {
+            if case let .cannotOpen(_, reason) = $0 { return reason == "Too many levels of symbolic links" } else { return false }
+        }
+    }
+
     func testMissingTensorInModelIsAnError() throws {
         let dir = Fixtures.path("models/gpt2-tiny-sharded")
         assertCheckpointError(try ModelDirectory(path: dir).floatTensor(named: "lm_head.weight"), file: dir, tensor: "lm_head.weight") {
