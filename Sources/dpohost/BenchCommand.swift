@@ -23,7 +23,7 @@ struct KernelBench: ParsableCommand {
     var rowKernelsOnly = false
     @Flag(help: "Time only attention by length (both methods, the lengths of --attention-lengths).")
     var attentionOnly = false
-    @Option(help: "Sequence lengths of the attention-by-length table, comma-separated.",
+    @Option(help: "Sequence lengths of the attention-by-length table, comma-separated (default: 512,2048,4096,8192).",
             transform: { text in
                 try text.split(separator: ",").map {
                     guard let n = Int($0.trimmingCharacters(in: .whitespaces)), n > 0 else {
