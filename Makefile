@@ -1,7 +1,7 @@
 # The two commands of the README: `make demo` (install, build, run the main job) and `make test`.
 SWIFT ?= swift
 
-.PHONY: deps build demo test bench clean
+.PHONY: deps build demo test fuzz bench clean
 
 deps:
 	@./scripts/install-deps.sh
@@ -21,8 +21,13 @@ test: deps
 	DPOHOST_GEMM_BACKEND=openblas $(SWIFT) test --disable-swift-testing
 	DPOHOST_GEMM_BACKEND=onednn DPOHOST_ATTENTION=tiled $(SWIFT) test --disable-swift-testing --skip-build
 
+# Every libFuzzer target of Tests/Fuzz for FUZZ_SECONDS each, from its seed corpus (scripts/fuzz.sh).
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	./scripts/fuzz.sh $(FUZZ_SECONDS)
+
 bench: build
 	.build/release/dpohost bench kernels
 
 clean:
-	rm -rf .build
+	rm -rf .build .build-fuzz
