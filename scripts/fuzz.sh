@@ -35,7 +35,7 @@ for source in Tests/Fuzz/*Fuzzer.swift; do
   work=$(mktemp -d)
   cp Tests/Fuzz/corpus/"$target"/* "$work"/
   echo "fuzz: $target for ${seconds}s from $(ls "$work" | wc -l) seeds"
-  if ! "$debug/$target" "$work" -max_total_time="$seconds" -max_len=65536 -timeout=10 -rss_limit_mb=4096 \
+  if ! LSAN_OPTIONS=suppressions=Tests/Fuzz/lsan.supp "$debug/$target" "$work" -max_total_time="$seconds" -max_len=65536 -timeout=10 -rss_limit_mb=4096 \
        -artifact_prefix="$scratch/crash-$target-" -print_final_stats=1 2>"$scratch/$target.log"; then
     tail -40 "$scratch/$target.log"; status=1
   fi
