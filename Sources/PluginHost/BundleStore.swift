@@ -95,15 +95,21 @@ public struct BundleStore {
 
     /// A library of an installed bundle as it was installed: a regular file with its recorded checksum.
     static func checkInstalled(path: String, expected: String, bundle: String) throws {
-        let (kind, _) = FileKind.of(path)
+        _ = try checkFile(path: path, named: (path as NSString).lastPathComponent, expected: expected, bundle: bundle)
+    }
+
+    /// A bundle's file `named` at `path`: a regular file (not followed through a link) whose
+    /// SHA-256 is `expected`; returns its size.
+    private static func checkFile(path: String, named file: String, expected: String, bundle: String) throws -> Int {
+        let (kind, size) = FileKind.of(path)
         guard kind == .regular else {
-            throw PluginError.badBundle(path: bundle, detail: "\(path) is \(kind.description), not the regular file installed")
+            throw PluginError.badBundle(path: bundle, detail: "\(file) is \(kind.description); a bundle holds regular files only")
         }
         let actual = try SHA256.hex(fileAt: path)
         guard actual == expected.lowercased() else {
-            throw PluginError.checksumMismatch(bundle: bundle, file: (path as NSString).lastPathComponent,
-                                               expected: expected.lowercased(), actual: actual)
+            throw PluginError.checksumMismatch(bundle: bundle, file: file, expected: expected.lowercased(), actual: actual)
         }
+        return size
     }
 
     /// Bundles installed here (directories holding a readable manifest).
@@ -143,17 +149,9 @@ public struct BundleStore {
             guard FileManager.default.fileExists(atPath: path) else {
                 throw PluginError.badBundle(path: label, detail: "manifest lists \(p.file), which is missing")
             }
-            let (kind, size) = FileKind.of(path)
-            guard kind == .regular else {
-                throw PluginError.badBundle(path: label, detail: "\(p.file) is \(kind.description); a bundle holds regular files only")
-            }
-            total += size
+            total += try checkFile(path: path, named: p.file, expected: p.sha256, bundle: label)
             guard total <= BundleLimits.maximumBytes else {
                 throw PluginError.badBundle(path: label, detail: "its plugins exceed \(BundleLimits.maximumBytes >> 20) MiB")
-            }
-            let actual = try SHA256.hex(fileAt: path)
-            guard actual == p.sha256.lowercased() else {
-                throw PluginError.checksumMismatch(bundle: label, file: p.file, expected: p.sha256.lowercased(), actual: actual)
             }
         }
         for p in manifest.plugins {

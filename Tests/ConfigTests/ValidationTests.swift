@@ -90,8 +90,8 @@ final class RangeValidationTests: XCTestCase {
     }
 
     func testNonFiniteNumbersAreRefused() {
-        assertRefused("max_grad_norm=nan", key: "max_grad_norm", value: "nan", reason: "must be a finite number")
-        assertRefused("lr=.inf", key: "lr", value: "inf", reason: "must be a finite number")
+        assertRefused("max_grad_norm=nan", key: "max_grad_norm", value: ".nan", reason: "must be a finite number")
+        assertRefused("lr=.inf", key: "lr", value: ".inf", reason: "must be a finite number")
     }
 
     func testGradientClippingThresholdMustBeAboveZero() {

@@ -24,6 +24,11 @@ extension Tape {
         let qv = query.value.contiguous(), kv = key.value.contiguous(), vv = value.value.contiguous()
         let out = Tensor(uninitialized: q)
         let mask = keyMask?.values
+        // The gradient buffers backward accumulates into (nil for an input that needs none).
+        let gradients = {
+            (query.requiresGrad ? query.gradBuffer().pointer : nil, key.requiresGrad ? key.gradBuffer().pointer : nil,
+             value.requiresGrad ? value.gradBuffer().pointer : nil)
+        }
         switch AttentionKernel.method(for: s) {
         case .tiled:
             // One log-sum-exp per query row and head; backward recomputes the probabilities.
@@ -32,12 +37,10 @@ extension Tape {
                                          shape: s, out: out.pointer, logSumExp: logSumExp.pointer, pool: pool)
             return result(out, inputs: [query, key, value]) { [pool] dy in
                 let dy = dy.contiguous()
+                let (dq, dk, dv) = gradients()
                 AttentionKernel.backwardTiled(q: qv.pointer, k: kv.pointer, v: vv.pointer, out: out.pointer,
                                               logSumExp: logSumExp.pointer, dOut: dy.pointer, keyMask: mask,
-                                              scale: sc, shape: s,
-                                              dq: query.requiresGrad ? query.gradBuffer().pointer : nil,
-                                              dk: key.requiresGrad ? key.gradBuffer().pointer : nil,
-                                              dv: value.requiresGrad ? value.gradBuffer().pointer : nil, pool: pool)
+                                              scale: sc, shape: s, dq: dq, dk: dk, dv: dv, pool: pool)
             }
         case .materialized:
             // Both are written in full: every (batch, head) block of scores and of the output.
@@ -46,11 +49,9 @@ extension Tape {
                                     shape: s, out: out.pointer, probs: probs.pointer, pool: pool)
             return result(out, inputs: [query, key, value]) { [pool] dy in
                 let dy = dy.contiguous()
+                let (dq, dk, dv) = gradients()
                 AttentionKernel.backward(q: qv.pointer, k: kv.pointer, v: vv.pointer, probs: probs.pointer,
-                                         dOut: dy.pointer, scale: sc, shape: s,
-                                         dq: query.requiresGrad ? query.gradBuffer().pointer : nil,
-                                         dk: key.requiresGrad ? key.gradBuffer().pointer : nil,
-                                         dv: value.requiresGrad ? value.gradBuffer().pointer : nil, pool: pool)
+                                         dOut: dy.pointer, scale: sc, shape: s, dq: dq, dk: dk, dv: dv, pool: pool)
             }
         }
     }

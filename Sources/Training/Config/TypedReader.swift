@@ -112,28 +112,19 @@ struct TypedReader {
         return try int(key, atLeast: minimum)
     }
 
-    /// A finite number in `range`; `above` excludes its lower end (`max_grad_norm` > 0).
+    /// A finite number in `range`; `above` excludes its lower end (`max_grad_norm` > 0). Messages
+    /// show the value as written (`-1`, `.nan`).
     func finite(_ key: String, in range: ClosedRange<Double>, above: Bool = false) throws -> Double {
         let value = try double(key)
-        let text = ScalarText.number(value)
+        let text = try raw(key).displayText
         guard value.isFinite else { throw ConfigError.invalidValue(key: prefix + key, value: text, reason: "must be a finite number") }
         guard range.contains(value), !(above && value == range.lowerBound) else {
-            let low = ScalarText.number(range.lowerBound), high = ScalarText.number(range.upperBound)
+            let low = String(format: "%g", range.lowerBound), high = String(format: "%g", range.upperBound)
             let reason = range.upperBound == .greatestFiniteMagnitude
                 ? (above ? "must be above \(low)" : "must be at least \(low)")
                 : (above ? "must be above \(low) and at most \(high)" : "must be between \(low) and \(high)")
             throw ConfigError.invalidValue(key: prefix + key, value: text, reason: reason)
         }
         return value
-    }
-}
-
-/// Numbers as a message shows them: `-1` rather than `-1.0`, `nan` as the user typed it.
-enum ScalarText {
-    static func number(_ value: Double) -> String {
-        if value.isNaN { return "nan" }
-        if value.isInfinite { return value > 0 ? "inf" : "-inf" }
-        if value == value.rounded(), abs(value) < 1e15 { return String(Int(value)) }
-        return String(value)
     }
 }
