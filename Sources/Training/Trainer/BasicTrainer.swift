@@ -135,7 +135,7 @@ public final class BasicTrainer {
             if let reference = run.reference, !synced.isEmpty { try reference.load(weights: synced, from: folder.path) }
             examples = state.examples
             updates = state.updates
-            lastCheckpointName = "step-\(state.examples)"
+            lastCheckpointName = CheckpointStore.folderName(examples: state.examples)
             resumeAt = state.data
             resumedExamples = state.examples
             log("resumed from \(folder.path) at \(examples) examples, \(updates) updates")
@@ -278,7 +278,6 @@ public final class BasicTrainer {
 
     static let samplesFileName = "samples.jsonl"
 
-
     /// Back to what was logged when the checkpoint a run resumes from was saved: the metrics and
     /// samples logged after it are dropped, as the resumed run logs them again (no duplicates),
     /// and checkpoint folders a kill left half-written are removed.
@@ -324,7 +323,7 @@ public final class BasicTrainer {
         let policyState = try share.fullState(of: run.policy)
         let referenceState = try run.config.syncRefModel ? run.reference.map { try share.fullState(of: $0) } : nil
         guard share.isRoot, let policyState else {
-            lastCheckpointName = "step-\(examples)"   // written by the root
+            lastCheckpointName = CheckpointStore.folderName(examples: examples)   // written by the root
             return
         }
         let state = TrainerState(examples: examples, updates: updates, optimizer: update.optimizerName,
@@ -334,7 +333,7 @@ public final class BasicTrainer {
         try store.save(policy: policyState, optimizerState: optimizerState, state: state,
                        reference: referenceState ?? nil,
                        modelConfigText: run.policy.configText, sideFilesFrom: run.policy.directory)
-        lastCheckpointName = "step-\(examples)"
+        lastCheckpointName = CheckpointStore.folderName(examples: examples)
     }
 
     /// Per-rank bytes of parameters, gradients and optimizer state, logged once the optimizer

@@ -37,7 +37,7 @@ extension ResumeCheck {
     /// trainer_state.json, a `step-N` folder copied in from another run).
     public static func checkState(examples: Int, updates: Int, folder: URL, batchSize: Int) throws {
         let file = folder.appendingPathComponent("trainer_state.json").path
-        guard folder.lastPathComponent == "step-\(examples)" else {
+        guard folder.lastPathComponent == CheckpointStore.folderName(examples: examples) else {
             throw CheckpointStoreError.unreadable(file: file, detail: "counts \(examples) examples but sits in \(folder.lastPathComponent): an edited state or a folder from another run")
         }
         guard updates >= 0, examples == updates * batchSize else {

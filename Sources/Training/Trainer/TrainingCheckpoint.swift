@@ -85,7 +85,7 @@ public struct CheckpointStore {
     public func save(policy: [String: Tensor], optimizerState: [String: Tensor], state: TrainerState,
                      reference: [String: Tensor]? = nil, modelConfigText: String, sideFilesFrom modelDirectory: String) throws -> URL {
         let fm = FileManager.default
-        let name = "step-\(state.examples)"
+        let name = Self.folderName(examples: state.examples)
         let final = runDirectory.appendingPathComponent(name)
         // A new folder is built under a temporary name and renamed into place when complete. A
         // folder that already exists (the same step saved again, e.g. a resumed run that had
@@ -130,6 +130,9 @@ public struct CheckpointStore {
         }
         return (folder, state, try Self.tensors(inFile: folder.appendingPathComponent("optimizer.safetensors").path))
     }
+
+    /// The folder of the checkpoint saved after `examples` examples.
+    public static func folderName(examples: Int) -> String { "step-\(examples)" }
 
     /// Removes the `.step-N.partial-*` folders that a kill during `save` left: never complete, so
     /// never read, and each can be a checkpoint in size.
