@@ -94,18 +94,22 @@ public struct BundleStore {
     }
 
     /// A library of an installed bundle as it was installed: a regular file with its recorded checksum.
-    static func checkInstalled(path: String, expected: String, bundle: String) throws {
-        _ = try checkFile(path: path, named: (path as NSString).lastPathComponent, expected: expected, bundle: bundle)
+    /// `descriptor` is `path` opened (without following a link) for loading.
+    static func checkInstalled(descriptor: Int32, path: String, expected: String, bundle: String) throws {
+        _ = try checkFile(path: path, named: (path as NSString).lastPathComponent, expected: expected, bundle: bundle,
+                          descriptor: descriptor)
     }
 
     /// A bundle's file `named` at `path`: a regular file (not followed through a link) whose
     /// SHA-256 is `expected`; returns its size.
-    private static func checkFile(path: String, named file: String, expected: String, bundle: String) throws -> Int {
-        let (kind, size) = FileKind.of(path)
+    /// With `descriptor` (the file opened), the kind and digest are those of the opened file.
+    private static func checkFile(path: String, named file: String, expected: String, bundle: String,
+                                  descriptor: Int32? = nil) throws -> Int {
+        let (kind, size) = descriptor.map(FileKind.of(descriptor:)) ?? FileKind.of(path)
         guard kind == .regular else {
             throw PluginError.badBundle(path: bundle, detail: "\(file) is \(kind.description); a bundle holds regular files only")
         }
-        let actual = try SHA256.hex(fileAt: path)
+        let actual = try descriptor.map(SHA256.hex(fileDescriptor:)) ?? SHA256.hex(fileAt: path)
         guard actual == expected.lowercased() else {
             throw PluginError.checksumMismatch(bundle: bundle, file: file, expected: expected.lowercased(), actual: actual)
         }
@@ -239,18 +243,22 @@ enum BundleLimits {
             for arrow in [" -> ", " link to "] { name = name.components(separatedBy: arrow)[0] }  // a link's target
             switch type {
             case "-":
-                total += fields.count > 2 ? Int(fields[2]) ?? 0 : 0
                 if mode.contains("s") || mode.contains("S") {
                     throw PluginError.badBundle(path: bundle, detail: "\(name) has a set-user or set-group id bit; a bundle holds plain files only")
                 }
+                // A size tar prints but Int cannot hold is over the limit, never zero.
+                guard fields.count > 2, fields[2].allSatisfy({ $0.isASCII && $0.isNumber }) else {
+                    throw PluginError.badBundle(path: bundle, detail: "tar's listing gives no size for \(name)")
+                }
+                guard let size = Int(fields[2]), size <= maximumBytes - total else {
+                    throw PluginError.badBundle(path: bundle, detail: "it unpacks to more than \(maximumBytes >> 20) MiB")
+                }
+                total += size
             case "d": break
             default:
                 let kind = ["l": "a symbolic link", "h": "a hard link", "c": "a character device", "b": "a block device",
                             "p": "a pipe", "s": "a socket"][String(type)] ?? "not a regular file"
                 throw PluginError.badBundle(path: bundle, detail: "\(name) is \(kind); a bundle holds regular files and folders only")
-            }
-            guard total <= maximumBytes else {
-                throw PluginError.badBundle(path: bundle, detail: "it unpacks to more than \(maximumBytes >> 20) MiB")
             }
         }
     }
@@ -263,6 +271,17 @@ enum FileKind: CustomStringConvertible {
     static func of(_ path: String) -> (FileKind, Int) {
         var info = stat()
         guard lstat(path, &info) == 0 else { return (.missing, 0) }
+        return of(info)
+    }
+
+    /// What an open file is.
+    static func of(descriptor: Int32) -> (FileKind, Int) {
+        var info = stat()
+        guard fstat(descriptor, &info) == 0 else { return (.missing, 0) }
+        return of(info)
+    }
+
+    private static func of(_ info: stat) -> (FileKind, Int) {
         switch info.st_mode & S_IFMT {
         case S_IFREG: return (.regular, Int(info.st_size))
         case S_IFLNK: return (.symbolicLink, 0)

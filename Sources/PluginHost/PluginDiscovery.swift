@@ -58,8 +58,10 @@ public struct PluginDiscovery {
                 for plugin in bundle.manifest.plugins {
                     let path = bundle.directory + "/" + plugin.file
                     do {
-                        try BundleStore.checkInstalled(path: path, expected: plugin.sha256, bundle: bundle.directory)
-                        try registry.load(path: path, origin: .installed)
+                        try registry.load(path: path, origin: .installed) { descriptor in
+                            try BundleStore.checkInstalled(descriptor: descriptor, path: path, expected: plugin.sha256,
+                                                           bundle: bundle.directory)
+                        }
                     } catch { warnings.append("skipped \(path): \(error)") }
                 }
             }

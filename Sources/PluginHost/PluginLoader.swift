@@ -21,8 +21,9 @@ public final class LoadedPlugin: @unchecked Sendable {
 /// dlopen, read the ABI version (a function that only returns a constant), check it, and only
 /// then call the entry point and validate what it wrote.
 public enum PluginLoader {
-    public static func load(path: String) throws -> LoadedPlugin {
-        let lib = try SharedLibrary(path: path)
+    /// `check` sees the opened file (its descriptor) before it is loaded; see `SharedLibrary`.
+    public static func load(path: String, check: ((Int32) throws -> Void)? = nil) throws -> LoadedPlugin {
+        let lib = try SharedLibrary(path: path, check: check)
         guard let versionSym = lib.symbol(PluginABI.versionSymbol) else {
             throw PluginError.missingEntryPoint(path: path, symbol: PluginABI.versionSymbol)
         }

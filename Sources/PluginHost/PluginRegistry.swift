@@ -25,10 +25,10 @@ public final class PluginRegistry {
         entries.append(Entry(plugin: plugin, origin: origin))
     }
 
-    /// Loads `path` and adds it.
+    /// Loads `path` (after `check` of the opened file, when given) and adds it.
     @discardableResult
-    public func load(path: String, origin: PluginOrigin) throws -> LoadedPlugin {
-        let plugin = try PluginLoader.load(path: path)
+    public func load(path: String, origin: PluginOrigin, check: ((Int32) throws -> Void)? = nil) throws -> LoadedPlugin {
+        let plugin = try PluginLoader.load(path: path, check: check)
         add(plugin, origin: origin)
         return plugin
     }

@@ -31,6 +31,13 @@ public struct SHA256 {
         hex(try Data(contentsOf: URL(fileURLWithPath: path)))
     }
 
+    /// The digest of everything an open file holds, read from its start (the descriptor stays open).
+    public static func hex(fileDescriptor fd: Int32) throws -> String {
+        let file = FileHandle(fileDescriptor: fd, closeOnDealloc: false)
+        try file.seek(toOffset: 0)
+        return hex(try file.readToEnd() ?? Data())
+    }
+
     private mutating func feed(_ data: Data) {
         length = UInt64(data.count) * 8
         data.withUnsafeBytes { raw in

@@ -116,6 +116,33 @@ final class BundleTests: XCTestCase {
         XCTAssertTrue(warnings.first?.contains("checksum mismatch for hinge.so") ?? false, "\(warnings)")
     }
 
+    func testTheLibraryLoadedIsTheOneCheckedEvenIfReplacedInBetween() throws {
+        let store = BundleStore(directory: dir.appendingPathComponent("installed").path)
+        let installed = try store.install(bundlePath: try makeBundle().path)
+        let hinge = installed.directory + "/hinge.so", other = installed.directory + "/mydata.so"
+        let loaded = try PluginLoader.load(path: hinge) { _ in
+            // A valid library renamed over the file after it was opened and before it is loaded.
+            let swap = installed.directory + "/swap.so"
+            try FileManager.default.copyItem(atPath: other, toPath: swap)
+            XCTAssertEqual(rename(swap, hinge), 0)
+        }
+        XCTAssertEqual(loaded.name, "hinge")
+        XCTAssertEqual(loaded.path, hinge)
+    }
+
+    func testAnInstalledLibraryReplacedByASymbolicLinkIsSkipped() throws {
+        let store = BundleStore(directory: dir.appendingPathComponent("installed").path)
+        let installed = try store.install(bundlePath: try makeBundle().path)
+        let hinge = installed.directory + "/hinge.so", kept = dir.appendingPathComponent("kept.so").path
+        try FileManager.default.moveItem(atPath: hinge, toPath: kept)
+        try FileManager.default.createSymbolicLink(atPath: hinge, withDestinationPath: kept)
+        let registry = PluginRegistry()
+        let warnings = try PluginDiscovery(builtinDirectory: nil, installDirectory: store.directory, searchPath: [])
+            .discover(into: registry)
+        XCTAssertEqual(registry.plugins().map(\.name), ["mydata"])
+        XCTAssertTrue(warnings.first?.contains("it is a symbolic link") ?? false, "\(warnings)")
+    }
+
     func testASymbolicLinkInABundleIsRefused() throws {
         let b = try makeBundle()
         let outside = dir.appendingPathComponent("outside.so")
@@ -144,6 +171,12 @@ final class BundleTests: XCTestCase {
     func testATarBombIsRefusedFromItsListing() {
         let listing = "-rw-r--r-- u/g 2147483648 2024-01-01 00:00 ./huge.so\n"
         XCTAssertThrowsPluginError(try BundleLimits.check(listing: listing, bundle: "b.tar.gz"), contains: ["it unpacks to more than 1024 MiB"])
+        let sizes = (0..<3).map { "-rw-r--r-- u/g 400000000 2024-01-01 00:00 ./part\($0).so\n" }.joined()
+        XCTAssertThrowsPluginError(try BundleLimits.check(listing: sizes, bundle: "b.tar.gz"), contains: ["it unpacks to more than 1024 MiB"])
+        let beyondInt = "-rw-r--r-- u/g 99999999999999999999999 2024-01-01 00:00 ./huge.so\n"
+        XCTAssertThrowsPluginError(try BundleLimits.check(listing: beyondInt, bundle: "b.tar.gz"), contains: ["it unpacks to more than 1024 MiB"])
+        let unreadable = "-rw-r--r-- u/g 12k 2024-01-01 00:00 ./odd.so\n"
+        XCTAssertThrowsPluginError(try BundleLimits.check(listing: unreadable, bundle: "b.tar.gz"), contains: ["tar's listing gives no size for ./odd.so"])
         let device = "crw-r--r-- u/g 1,3 2024-01-01 00:00 ./null\n"
         XCTAssertThrowsPluginError(try BundleLimits.check(listing: device, bundle: "b.tar.gz"), contains: ["./null is a character device"])
     }
