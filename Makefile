@@ -1,7 +1,7 @@
 # The two commands of the README: `make demo` (install, build, run the main job) and `make test`.
 SWIFT ?= swift
 
-.PHONY: deps build demo test fuzz bench clean
+.PHONY: deps build demo test fuzz sanitize bench clean
 
 deps:
 	@./scripts/install-deps.sh
@@ -26,8 +26,13 @@ FUZZ_SECONDS ?= 60
 fuzz: deps
 	./scripts/fuzz.sh $(FUZZ_SECONDS)
 
+# The tensor core, tape and plugin host suites under AddressSanitizer and ThreadSanitizer
+# (scripts/sanitize.sh; SANITIZERS=address or thread runs one).
+sanitize: deps
+	./scripts/sanitize.sh
+
 bench: build
 	.build/release/dpohost bench kernels
 
 clean:
-	rm -rf .build .build-fuzz
+	rm -rf .build .build-fuzz .build-address .build-thread
