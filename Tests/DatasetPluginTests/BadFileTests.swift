@@ -62,4 +62,33 @@ final class BadFileTests: XCTestCase {
         try FileManager.default.copyItem(at: Paths.data.appendingPathComponent("preference.jsonl"), to: fake)
         XCTAssertLoadFails("jsonl", ["path": fake.path], contains: ["fake.jsonl.gz", "not a gzip file"])
     }
+
+    func testGzipWithBytesAfterTheCompressedStreamIsRefusedNamingTheOffset() throws {
+        let gz = dir.appendingPathComponent("garbage.jsonl.gz")
+        try Run.gzip(Paths.data.appendingPathComponent("preference.jsonl"), to: gz)
+        let compressed = try FileManager.default.attributesOfItem(atPath: gz.path)[.size] as! Int
+        let handle = try FileHandle(forWritingTo: gz)
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data("not gzip at all\n".utf8))
+        try handle.close()
+        XCTAssertLoadFails("jsonl", ["path": gz.path],
+                           contains: ["garbage.jsonl.gz", "not gzip data follow the compressed stream", "from byte \(compressed)"])
+    }
+
+    func testGzipOfSeveralMembersIsReadWhole() throws {
+        let source = Paths.data.appendingPathComponent("preference.jsonl")
+        let plain = try BuiltinPlugins.records("jsonl", ["path": source.path], split: "train")
+        let gz = dir.appendingPathComponent("two.jsonl.gz"), second = dir.appendingPathComponent("second.gz")
+        try Run.gzip(source, to: gz)
+        try Run.gzip(source, to: second)
+        let handle = try FileHandle(forWritingTo: gz)
+        try handle.seekToEnd()
+        try handle.write(contentsOf: try Data(contentsOf: second))
+        try handle.close()
+        let twice = try BuiltinPlugins.records("jsonl", ["path": gz.path], split: "train")
+        // Rows sharing a prompt merge into one record (the reference's dictionary): the second
+        // member's rows show as twice the pairs.
+        XCTAssertEqual(twice.map(\.prompt), plain.map(\.prompt))
+        XCTAssertEqual(twice.map(\.pairs.count), plain.map { 2 * $0.pairs.count })
+    }
 }

@@ -1,4 +1,3 @@
-import CZlib
 import DPOHostSDK
 #if canImport(Glibc)
 import Glibc
@@ -15,8 +14,8 @@ public struct TextLine {
     public var isBlank: Bool { bytes.allSatisfy { $0 == 0x20 || $0 == 0x09 || $0 == 0x0D } }
 }
 
-/// Reads plain or gzip-compressed text line by line through zlib (`gzread` reads both), so a
-/// dataset is never half-read in silence: a truncated or corrupt gzip stream, a read error and
+/// Reads plain or gzip-compressed text line by line (`FileBytes`), so a dataset is never
+/// half-read in silence: a truncated or corrupt gzip stream, bytes after it, a read error and
 /// invalid UTF-8 are errors naming the file and line.
 public enum LineReader {
     /// Calls `body` for every line of `path` in order; `line.bytes` is valid during the call only.
@@ -25,16 +24,8 @@ public enum LineReader {
     /// take the machine's memory.
     public static func forEachLine(path: String, maximumLineBytes: Int = LineLimit.defaultBytes,
                                    _ body: (TextLine) throws -> Void) throws {
-        guard let file = gzopen(path, "rb") else {
-            throw DPHError(Int32(DPH_ERR_IO), "cannot open \(path): \(String(cString: strerror(errno)))")
-        }
-        var open = true
-        defer { if open { gzclose_r(file) } }
-        gzbuffer(file, 1 << 18) // before the first read, as zlib requires
-        if path.hasSuffix(".gz") && gzdirect(file) != 0 {
-            throw DPHError(Int32(DPH_ERR_FORMAT), "\(path): not a gzip file (it has a .gz name but no gzip header)")
-        }
-
+        let source: FileBytes
+        do { source = try FileBytes(path: path) } catch { throw failure(error, path: path, line: 1) }
         func tooLong(_ line: Int) -> DPHError {
             DPHError(Int32(DPH_ERR_FORMAT), "\(path):\(line): a line longer than \(maximumLineBytes) bytes "
                 + "(the \(LineLimit.optionName) option of the dataset raises the cap)")
@@ -84,35 +75,33 @@ public enum LineReader {
                 buffer = grown
                 capacity *= 2
             }
-            let n = gzread(file, buffer + end, UInt32(min(capacity - end, 1 << 30)))
-            if n < 0 { throw streamError(file, path: path, line: lineNumber + 1) }
-            if n == 0 {
-                var code: Int32 = 0
-                _ = gzerror(file, &code)
-                if code != Z_OK { throw streamError(file, path: path, line: lineNumber + 1) }
-                break
+            let n: Int
+            do { n = try source.read(into: buffer + end, count: capacity - end) } catch {
+                throw failure(error, path: path, line: lineNumber + 1)
             }
-            end += Int(n)
+            if n == 0 { break }
+            end += n
         }
         if end > start { try emit(end - start) }
-        open = false
-        let closed = gzclose_r(file)
-        if closed != Z_OK {
-            throw DPHError(Int32(DPH_ERR_IO), "\(path): reading failed when closing (zlib status \(closed)); "
-                + "the file may be truncated or corrupt")
-        }
     }
 
-    /// zlib's own message, naming the line the stream broke in.
-    private static func streamError(_ file: gzFile, path: String, line: Int) -> DPHError {
-        var code: Int32 = 0
-        var message = gzerror(file, &code).map { String(cString: $0) } ?? "read error"
-        if message.hasPrefix(path + ": ") { message.removeFirst(path.count + 2) } // zlib prefixes the path
-        if code == Z_ERRNO {
-            return DPHError(Int32(DPH_ERR_IO), "\(path):\(line): read error: \(String(cString: strerror(errno)))")
+    /// A read failure as the error naming the file and the line it broke in.
+    private static func failure(_ error: Error, path: String, line: Int) -> DPHError {
+        switch error as? FileBytes.Failure {
+        case let .io(message)?:
+            return DPHError(Int32(DPH_ERR_IO), message.hasPrefix("cannot open") ? message : "\(path):\(line): \(message)")
+        case let .corrupt(message)? where message.hasPrefix("not a gzip file"):
+            return DPHError(Int32(DPH_ERR_FORMAT), "\(path): \(message)")
+        case let .corrupt(message)?:
+            return DPHError(Int32(DPH_ERR_FORMAT),
+                            "\(path):\(line): corrupt or truncated gzip stream (zlib: \(message)); the file was not fully read")
+        case let .trailing(offset)?:
+            return DPHError(Int32(DPH_ERR_FORMAT),
+                            "\(path): bytes that are not gzip data follow the compressed stream, from byte \(offset) of the file "
+                                + "(a damaged or appended file; gzip -d reports the same)")
+        case nil:
+            return DPHError(Int32(DPH_ERR_IO), "\(path):\(line): \(error)")
         }
-        return DPHError(Int32(DPH_ERR_FORMAT),
-                        "\(path):\(line): corrupt or truncated gzip stream (zlib: \(message)); the file was not fully read")
     }
 }
 
