@@ -30,6 +30,26 @@ final class FileAndDirectoryTests: XCTestCase {
         XCTAssertEqual(loadError(required, userConfigFile: file), .unknownKey(key: "wandb.projct", suggestion: "wandb.project"))
     }
 
+    func testSyntaxErrorInUserConfigFileIsOneLineNamingLineAndColumn() throws {
+        let file = try temporaryYAML("batch_size: 8\nlr: [1, 2\n")
+        guard case let .invalidYAML(path, reason)? = loadError(required, userConfigFile: file) else {
+            return XCTFail("expected invalidYAML")
+        }
+        XCTAssertEqual(path, file)
+        XCTAssertFalse(reason.contains("\n"), reason)
+        XCTAssertTrue(reason.hasPrefix("line 3, column 1: "), reason)
+    }
+
+    func testNestingBeyondTheParserLimitIsAnErrorWithoutAnExcerptOfTheLine() throws {
+        let depth = 100_000
+        let file = try temporaryYAML("a: " + String(repeating: "[", count: depth) + String(repeating: "]", count: depth) + "\n")
+        guard case let .invalidYAML(_, reason)? = loadError(required, userConfigFile: file) else {
+            return XCTFail("expected invalidYAML")
+        }
+        XCTAssertTrue(reason.contains("nesting level"), reason)
+        XCTAssertLessThan(reason.count, 300, reason)
+    }
+
     func testRunDirectoryUsesFirstExistingLocalDirUserAndPinnedClock() throws {
         let c = try load(["exp_name=my_exp", "model.name_or_path=/m"],
                          environment: pinnedEnvironment(existing: ["/scr", ".cache"])).config

@@ -21,10 +21,25 @@ enum YAMLReader {
         do {
             node = try Yams.compose(yaml: text)
         } catch {
-            throw ConfigError.invalidYAML(path: source, reason: "\(error)")
+            throw ConfigError.invalidYAML(path: source, reason: oneLine(error))
         }
         guard let node else { return .mapping(ConfigMapping()) }
         return try convert(node, source: source)
+    }
+
+    /// Yams describes a syntax error over three lines, the last two an excerpt of the offending
+    /// line, which can be the whole file; the error is one line naming line and column instead.
+    static func oneLine(_ error: Error) -> String {
+        guard let yaml = error as? YamlError else { return "\(error)" }
+        switch yaml {
+        case let .scanner(context, problem, mark, _), let .parser(context, problem, mark, _),
+             let .composer(context, problem, mark, _):
+            let within = context.map { "\($0.text) (line \($0.mark.line), column \($0.mark.column)): " } ?? ""
+            return "line \(mark.line), column \(mark.column): \(within)\(problem)"
+        default:
+            let text = "\(yaml)".split(separator: "\n").joined(separator: " ")
+            return text.count > 300 ? String(text.prefix(300)) + "…" : text
+        }
     }
 
     private static func convert(_ node: Node, source: String) throws -> ConfigValue {
