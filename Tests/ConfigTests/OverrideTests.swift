@@ -127,6 +127,31 @@ final class OverrideTests: XCTestCase {
         }
         XCTAssertTrue(reason.contains("cycle"))
     }
+
+    func testInterpolationsNestedPastTheLimitAreAnErrorNotADeepRecursion() {
+        let depth = 50_000
+        let nested = String(repeating: "${oc.env:DPOHOST_UNSET_VARIABLE,", count: depth) + "x" + String(repeating: "}", count: depth)
+        guard case let .interpolation(key, reason)? = loadError(required + ["+deep=" + nested]) else {
+            return XCTFail("expected an interpolation error")
+        }
+        XCTAssertEqual(key, "deep")
+        XCTAssertTrue(reason.contains("nested more than \(Interpolator.maximumNesting) levels"), reason)
+    }
+
+    func testInterpolationsNestedUpToTheLimitResolve() throws {
+        let levels = Interpolator.maximumNesting
+        let nested = String(repeating: "${oc.env:DPOHOST_UNSET_VARIABLE,", count: levels) + "x" + String(repeating: "}", count: levels)
+        XCTAssertEqual(try load(required + ["+deep=" + nested]).config.extras["deep"], .string("x"))
+    }
+
+    func testAChainOfReferencesPastTheLimitIsAnError() {
+        let length = 200
+        let chain = (0..<length).map { "+k\($0)=${k\($0 + 1)}" } + ["+k\(length)=1"]
+        guard case let .interpolation(_, reason)? = loadError(required + chain) else {
+            return XCTFail("expected an interpolation error")
+        }
+        XCTAssertTrue(reason.contains("chained more than \(Interpolator.maximumChain) deep"), reason)
+    }
 }
 
 final class OverrideGrammarTests: XCTestCase {

@@ -7,6 +7,10 @@ import Foundation
 struct Interpolator {
     let root: ConfigValue
     let environment: ConfigEnvironment
+    /// Braces nested inside one interpolation (`${oc.env:A,${oc.env:B,x}}` is 2).
+    static let maximumNesting = 16
+    /// Keys resolved through one another for one value (`a: ${b}`, `b: ${c}`, ... is a chain).
+    static let maximumChain = 64
 
     func resolveAll() throws -> ConfigValue {
         try resolve(root, path: [], stack: [])
@@ -56,6 +60,10 @@ struct Interpolator {
                 var depth = 1, j = i + 2
                 while j < chars.count, depth > 0 {
                     if chars[j] == "{" { depth += 1 } else if chars[j] == "}" { depth -= 1 }
+                    // Each level is one more evaluation of the inside: the input must not set the depth.
+                    guard depth <= Self.maximumNesting else {
+                        throw ConfigError.interpolation(key: key, reason: "'${' nested more than \(Self.maximumNesting) levels deep")
+                    }
                     j += 1
                 }
                 guard depth == 0 else { throw ConfigError.interpolation(key: key, reason: "unclosed '${' in '\(text)'") }
@@ -122,6 +130,9 @@ struct Interpolator {
         }
         if stack.contains(target) {
             throw ConfigError.interpolation(key: key, reason: "interpolation cycle: " + (stack + [target]).joined(separator: " -> "))
+        }
+        guard stack.count < Self.maximumChain else {
+            throw ConfigError.interpolation(key: key, reason: "references chained more than \(Self.maximumChain) deep (from '${\(stack[0])}')")
         }
         guard let value = root.value(at: target.split(separator: ".").map(String.init)) else {
             throw ConfigError.interpolation(key: key, reason: "'${\(target)}' refers to an unknown key")
