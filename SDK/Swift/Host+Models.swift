@@ -78,8 +78,15 @@ extension Host {
         guard value >= minimum else {
             throw DPHError(Int32(DPH_ERR_INVALID_ARGUMENT), "config.json '\(key)' is \(value); it must be at least \(minimum)")
         }
+        // No model has a dimension past 2^32, and sums and products of larger ones overflow.
+        guard value <= Self.maximumConfigSize else {
+            throw DPHError(Int32(DPH_ERR_INVALID_ARGUMENT), "config.json '\(key)' is \(value); it must be at most \(Self.maximumConfigSize)")
+        }
         return value
     }
+
+    /// The largest size `requireConfigSize` and `configSize` accept (2^32).
+    public static let maximumConfigSize = 1 << 32
 
     /// A fraction in (0, 1] (`partial_rotary_factor`, `rotary_pct`), or nil when absent.
     public func configFraction(_ key: String) throws -> Double? {

@@ -42,9 +42,29 @@ final class ModelConfigRangeCLITests: XCTestCase, CLIRunning {
     }
 
     func testAHiddenSizeBeyondMemoryIsRefusedBeforeAllocating() throws {
-        let lines = try errorLines("gpt2-tiny", ["n_embd": 1_000_000_000_000, "n_head": 1])
+        let lines = try errorLines("gpt2-tiny", ["n_embd": 4_000_000_000, "n_head": 1])
         XCTAssertEqual(lines.count, 1)
         XCTAssertTrue(lines.first?.contains("more than this machine's") ?? false, "\(lines)")
+    }
+
+    // Found by the ModelConfigFuzzer: the rotary table was built from head_dim before the
+    // memory check, so a huge head_dim was an allocation of 2^56 floats.
+    func testAHugeHeadSizeIsRefusedBeforeTheRotaryTableIsBuilt() throws {
+        let lines = try errorLines("llama-tiny", ["head_dim": 1 << 57])
+        XCTAssertEqual(lines, ["error: plugin 'llama' failed in configure (status 1): config.json 'head_dim' is "
+                               + "144115188075855872; it must be at most 4294967296"])
+    }
+
+    func testAHiddenSizeBeyondMemoryIsRefusedBeforePythiasRotaryTable() throws {
+        let lines = try errorLines("pythia-tiny", ["hidden_size": 4_000_000_000, "num_attention_heads": 1, "rotary_pct": 1])
+        XCTAssertEqual(lines.count, 1)
+        XCTAssertTrue(lines.first?.contains("more than this machine's") ?? false, "\(lines)")
+    }
+
+    func testASizeWhoseProductsWouldOverflowIsRefusedByKey() throws {
+        XCTAssertEqual(try errorLines("gpt2-tiny", ["n_embd": 1 << 62, "n_head": 1]),
+                       ["error: plugin 'gpt2' failed in configure (status 1): config.json 'n_embd' is 4611686018427387904; "
+                        + "it must be at most 4294967296"])
     }
 
     func testABillionLayersEndWithAnErrorInsteadOfALoop() throws {

@@ -27,6 +27,10 @@ struct GPT2Config {
         guard heads > 0, embed % heads == 0 else {
             throw DPHError(Int32(DPH_ERR_INVALID_ARGUMENT), "n_embd \(embed) is not divisible by n_head \(heads)")
         }
+        // As soon as the sizes are read: embeddings and each block's matrices (the norms and
+        // biases are a rounding error).
+        try host.checkParameterCount(Double(vocab + positions) * Double(embed)
+                                     + Double(layers) * Double(embed) * Double(4 * embed + 2 * inner))
         eps = Float(try host.configFloat("layer_norm_epsilon") ?? 1e-5)
         scaleByInverseLayer = try host.configBool("scale_attn_by_inverse_layer_idx") ?? false
         scaleWeights = try host.configBool("scale_attn_weights") ?? true
@@ -43,9 +47,6 @@ private func configure(_ api: UnsafePointer<dph_host_api>?, _ ctx: OpaquePointer
     Host(api, ctx).run { host in
         let c = try ParsedConfig.reparse(state) { try GPT2Config(host) }
         let e = c.embed
-        // Embeddings and each block's matrices (the norms and biases are a rounding error).
-        try host.checkParameterCount(Double(c.vocab + c.positions) * Double(e)
-                                     + Double(c.layers) * Double(e) * Double(4 * e + 2 * c.inner))
         try host.declareParameter("transformer.wte.weight", [c.vocab, e])
         try host.declareParameter("transformer.wpe.weight", [c.positions, e])
         for l in 0..<c.layers {

@@ -29,6 +29,11 @@ struct LlamaConfig {
             throw DPHError(Int32(DPH_ERR_INVALID_ARGUMENT), "num_attention_heads \(heads) is not a multiple of num_key_value_heads \(kvHeads)")
         }
         headDim = try host.configSize("head_dim", atLeast: 2) ?? hidden / heads
+        // Before anything is built from these sizes (the rotary table has head_dim / 2 entries):
+        // embeddings and each block's matrices (the norms are a rounding error).
+        let (q, kv) = (Double(heads) * Double(headDim), Double(kvHeads) * Double(headDim))
+        try host.checkParameterCount(Double(vocab) * Double(hidden)
+                                     + Double(layers) * Double(hidden) * (2 * q + 2 * kv + 3 * Double(intermediate)))
         eps = Float(try host.configFloat("rms_norm_eps") ?? 1e-6)
         tiedHead = try host.configBool("tie_word_embeddings") ?? false
         attentionBias = try host.configBool("attention_bias") ?? false
@@ -74,9 +79,6 @@ private func configure(_ api: UnsafePointer<dph_host_api>?, _ ctx: OpaquePointer
     Host(api, ctx).run { host in
         let c = try ParsedConfig.reparse(state) { try LlamaConfig(host) }
         let (h, i, q, kv) = (c.hidden, c.intermediate, c.heads * c.headDim, c.kvHeads * c.headDim)
-        // Embeddings and each block's matrices (the norms are a rounding error).
-        try host.checkParameterCount(Double(c.vocab) * Double(h)
-                                     + Double(c.layers) * Double(h) * (2 * Double(q) + 2 * Double(kv) + 3 * Double(i)))
         try host.declareParameter("model.embed_tokens.weight", [c.vocab, h])
         for l in 0..<c.layers {
             let p = "model.layers.\(l)."

@@ -32,6 +32,10 @@ struct NeoXConfig {
         guard heads > 0, hidden % heads == 0 else {
             throw DPHError(Int32(DPH_ERR_INVALID_ARGUMENT), "hidden_size \(hidden) is not divisible by num_attention_heads \(heads)")
         }
+        // Before anything is built from these sizes (the rotary table): embeddings and each
+        // block's matrices (the norms and biases are a rounding error).
+        try host.checkParameterCount(Double(vocab) * Double(hidden)
+                                     + Double(layers) * Double(hidden) * (4 * Double(hidden) + 2 * Double(intermediate)))
         let pct = try host.configFraction("rotary_pct") ?? host.configFraction("partial_rotary_factor")
             ?? host.configFraction("rope_parameters.partial_rotary_factor") ?? 0.25
         rotaryDims = Int(Double(hidden / heads) * pct)
@@ -60,9 +64,6 @@ private func configure(_ api: UnsafePointer<dph_host_api>?, _ ctx: OpaquePointer
     Host(api, ctx).run { host in
         let c = try ParsedConfig.reparse(state) { try NeoXConfig(host) }
         let (h, i) = (c.hidden, c.intermediate)
-        // Embeddings and each block's matrices (the norms and biases are a rounding error).
-        try host.checkParameterCount(Double(c.vocab) * Double(h)
-                                     + Double(c.layers) * Double(h) * (4 * Double(h) + 2 * Double(i)))
         try host.declareParameter("gpt_neox.embed_in.weight", [c.vocab, h])
         for l in 0..<c.layers {
             let p = "gpt_neox.layers.\(l)."
