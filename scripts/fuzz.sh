@@ -2,7 +2,8 @@
 # Builds each libFuzzer target (Tests/Fuzz/*Fuzzer.swift) against the modules it names on its
 # `// fuzz-modules:` line, compiled with the fuzzer's coverage and AddressSanitizer in their own
 # build folder (.build-fuzz), and runs it for SECONDS (default 60) from its committed seed corpus
-# (Tests/Fuzz/corpus/<target>). New inputs go to a scratch copy of the corpus; a crash is kept as
+# (Tests/Fuzz/corpus/<target>); FUZZ_TARGETS names a subset. New inputs go to a scratch copy of
+# the corpus; a crash is kept as
 # .build-fuzz/crash-<target>-* and fails the run (README, "What dpohost guarantees").
 # A target may also name plugins (`// fuzz-plugins: Module+Dependency ...`): each is linked from
 # its modules' instrumented objects into a shared library in one folder, passed to the target as
@@ -19,6 +20,8 @@ for flag in $(pkg-config --cflags-only-I ompi-c); do maps+=(-Xcc "$flag"); done
 status=0
 for source in Tests/Fuzz/*Fuzzer.swift; do
   target=$(basename "$source" .swift)
+  # FUZZ_TARGETS (names separated by spaces) runs only those.
+  [ -z "${FUZZ_TARGETS:-}" ] || [[ " $FUZZ_TARGETS " == *" $target "* ]] || continue
   modules=$(sed -n 's|^// fuzz-modules: ||p' "$source")
   libraries=$(sed -n 's|^// fuzz-libraries: ||p' "$source")
   plugins=$(sed -n 's|^// fuzz-plugins: ||p' "$source")
@@ -28,6 +31,7 @@ for source in Tests/Fuzz/*Fuzzer.swift; do
   done
   objects=()
   for module in $modules; do
+    [ -d "$debug/$module.build" ] || continue  # a headers-only C module builds nothing
     while IFS= read -r o; do objects+=("$o"); done < <(find "$debug/$module.build" -name '*.o' | sort)
   done
   links=()
@@ -45,6 +49,7 @@ for source in Tests/Fuzz/*Fuzzer.swift; do
   for plugin in $plugins; do
     pluginObjects=()
     for module in $(echo "$plugin" | tr '+' ' '); do
+      [ -d "$debug/$module.build" ] || continue
       while IFS= read -r o; do pluginObjects+=("$o"); done < <(find "$debug/$module.build" -name '*.o' | sort)
     done
     swiftc -emit-library -sanitize=address "${pluginObjects[@]}" -o "$pluginDir/${plugin%%+*}.so" \
