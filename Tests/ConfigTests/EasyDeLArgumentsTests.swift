@@ -23,6 +23,19 @@ final class EasyDeLArgumentsTests: XCTestCase {
         XCTAssertEqual(try EasyDeLArguments.translate(["--loss-type", "sigmoid,aot_unpaired"]), ["loss=[dpo,aot_pair]"])
     }
 
+    func testTRLsReportToNamesTheDestinationsAfterMetricsJSONL() throws {
+        XCTAssertEqual(try EasyDeLArguments.translate(["--report-to", "tensorboard"]), ["report_to=[jsonl,tensorboard]"])
+        XCTAssertEqual(try EasyDeLArguments.translate(["--report-to", "none"]), ["report_to=[jsonl]"])
+        XCTAssertEqual(try EasyDeLArguments.translate(["--report-to", "all"]), ["report_to=[jsonl,tensorboard]"])
+    }
+
+    func testAReportDestinationDpohostLacksIsAnErrorListingTheOnesItHas() {
+        guard case let .invalidValue(key, value, reason)? = loadError(required + ["report_to=[jsonl,wandb]"]) else {
+            return XCTFail("expected an invalid value")
+        }
+        XCTAssertEqual([key, value, reason], ["report_to", "wandb", "expected jsonl, tensorboard"])
+    }
+
     func testUnknownFlagSuggestsTheNearest() {
         XCTAssertThrowsError(try EasyDeLArguments.translate(["--los-type", "dpo"])) {
             XCTAssertTrue(String(describing: $0).contains("--loss-type"), String(describing: $0))

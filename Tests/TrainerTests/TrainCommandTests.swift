@@ -92,6 +92,26 @@ final class TrainCommandTests: XCTestCase, CLIRunning {
         XCTAssertEqual(try dpohost(["report", run.path]).status, 0)
     }
 
+    func testReportToTensorBoardWritesOneEventFileThatAResumeContinues() throws {
+        let run = tempRun("tensorboard")
+        let args = ["train"] + common(run) + ["loss=sft", "eval_every=8", "report_to=[jsonl,tensorboard]"]
+        XCTAssertEqual(try dpohost(args + ["n_examples=8"]).status, 0)
+        let r = try dpohost(args + ["n_examples=16", "resume=\(run.path)"])
+        XCTAssertEqual(r.status, 0, r.output)
+        let files = try FileManager.default.contentsOfDirectory(atPath: run.path).filter { $0.hasPrefix("events.out.tfevents.") }
+        XCTAssertEqual(files.count, 1, "\(files)")
+        // The file version, the hyper-parameters, then one event per metrics.jsonl line.
+        let events = try Data(contentsOf: run.appendingPathComponent(files[0]))
+        var count = 0, offset = 0
+        while offset + 12 <= events.count {
+            let length = events[offset..<(offset + 8)].reversed().reduce(0) { $0 << 8 | Int($1) }
+            offset += 12 + length + 4
+            count += 1
+        }
+        XCTAssertEqual(offset, events.count)
+        XCTAssertEqual(count, 2 + (try MetricsLog.read(run.appendingPathComponent("metrics.jsonl")).count))
+    }
+
     func testReferenceCommandLineRunsWithLocalPaths() throws {
         // The DPO reference README's SFT command, with a local model and data (and BasicTrainer,
         // since FSDP needs the distributed build) and a short run.

@@ -32,6 +32,7 @@ public enum EasyDeLArguments {
         "--output-dir": { ["local_run_dir=" + $0] },
         "--exp-name": { ["exp_name=" + $0] },
         "--optimizer": { ["optimizer=" + $0] },
+        "--report-to": { ["report_to=" + bracketed(reportDestinations($0))] },
     ]
     static let switches: [String: String] = [
         "--reference-free": "loss.reference_free=true",
@@ -47,6 +48,15 @@ public enum EasyDeLArguments {
     /// TRL's loss_type names that dpohost calls otherwise: `sigmoid` is DPO, `aot_unpaired`
     /// (TRL HEAD) is `aot_pair`.
     static let lossAliases = ["sigmoid": "dpo", "aot_unpaired": "aot_pair"]
+
+    /// TRL's `report_to`: names separated by commas or spaces; `none` is metrics.jsonl alone and
+    /// `all` every destination dpohost has.
+    static func reportDestinations(_ v: String) -> String {
+        let names = v.trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+            .split(whereSeparator: { $0 == "," || $0 == " " }).map(String.init)
+        if names == ["all"] { return ReportDestination.allCases.map(\.rawValue).joined(separator: ",") }
+        return (["jsonl"] + names.filter { $0 != "none" && $0 != "jsonl" }).joined(separator: ",")
+    }
 
     static func lossNames(_ v: String) -> String {
         v.trimmingCharacters(in: CharacterSet(charactersIn: "[]")).split(separator: ",")

@@ -165,6 +165,8 @@ public struct TrainingConfig: Sendable, Equatable {
     public var sharePrompt: Bool
     /// Seconds one collective (FSDP) may wait for the other ranks before the job is aborted.
     public var collectiveTimeoutSecs: Double
+    /// Where metrics go; metrics.jsonl is always written (`RunLogs`).
+    public var reportTo: [ReportDestination]
 
     /// Options of each dataset plugin by dataset name (`dataset_options.hh.data_dir=...`), as text.
     public var datasetOptions: [String: [String: String]]
@@ -180,6 +182,7 @@ public struct TrainingConfig: Sendable, Equatable {
         "eval_every", "minimum_log_interval_secs", "model", "loss", "resume", "threads", "gemm_backend", "plugins", "progress",
         "max_completion_length", "truncation_mode", "sync_ref_model", "ref_model_mixup_alpha",
         "ref_model_sync_steps", "precompute_ref_log_probs", "share_prompt", "dataset_options", "collective_timeout_secs",
+        "report_to",
     ]
 
     /// Reads a fully resolved tree (no `???`, no `${...}`).
@@ -232,6 +235,13 @@ public struct TrainingConfig: Sendable, Equatable {
         precomputeRefLogProbs = try r.bool("precompute_ref_log_probs")
         sharePrompt = try r.bool("share_prompt")
         collectiveTimeoutSecs = try r.finite("collective_timeout_secs", in: 0...Double.greatestFiniteMagnitude, above: true)
+        reportTo = try r.stringList("report_to").map { name in
+            guard let destination = ReportDestination(rawValue: name) else {
+                throw ConfigError.invalidValue(key: "report_to", value: name, reason: "expected "
+                    + ReportDestination.allCases.map(\.rawValue).joined(separator: ", "))
+            }
+            return destination
+        }
         var datasetOptions: [String: [String: String]] = [:]
         if let node = root["dataset_options"], node != .null {
             guard let mapping = node.mappingValue else {

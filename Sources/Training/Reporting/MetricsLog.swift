@@ -7,11 +7,14 @@ public struct MetricsRecord: Codable, Equatable, Sendable {
     public var examples: Int
     public var split: String
     public var values: [String: Double]
+    /// When it was logged (seconds since 1970); absent in files of earlier versions.
+    public var time: Double?
 
-    public init(examples: Int, split: String, values: [String: Double]) {
+    public init(examples: Int, split: String, values: [String: Double], time: Double? = nil) {
         self.examples = examples
         self.split = split
         self.values = values
+        self.time = time
     }
 }
 

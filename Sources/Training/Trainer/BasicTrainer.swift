@@ -78,6 +78,8 @@ public final class BasicTrainer {
     /// Reference log-probs computed once before training (`precompute_ref_log_probs`).
     private var referenceCache: ReferenceLogProbCache?
     private var memoryReported = false
+    /// metrics.jsonl and the other `report_to` destinations (the root rank only).
+    private var logs: RunLogs?
     private var sharedPromptReported = false
     private var firstEval: [String: Double] = [:]
     private var lastEval: [String: Double] = [:]
@@ -152,7 +154,8 @@ public final class BasicTrainer {
         if c.precomputeRefLogProbs, let reference = run.reference {
             referenceCache = try precomputeReference(reference)
         }
-        let metricsLog = share.isRoot ? try MetricsLog(url: run.runDirectory.appendingPathComponent("metrics.jsonl")) : nil
+        logs = share.isRoot ? try RunLogs(directory: run.runDirectory, destinations: c.reportTo,
+                                          samplesFile: run.runDirectory.appendingPathComponent(Self.samplesFileName)) : nil
         let units = run.sftMode ? run.train.count : run.train.reduce(0) { $0 + $1.record.pairs.count }
         guard units >= c.batchSize else {
             throw TrainingError.lessThanOneBatch(count: units, unit: run.sftMode ? "examples" : "preference pairs", batchSize: c.batchSize)
@@ -166,7 +169,7 @@ public final class BasicTrainer {
             guard let batch = try iterator.next() else { break }
             if examples % c.evalEvery == 0 && (examples > 0 || c.doFirstEval) && resumedExamples != examples {
                 let metrics = try evaluate(evalBatches)
-                try metricsLog?.append(MetricsRecord(examples: examples, split: "eval", values: metrics))
+                try logs?.append(MetricsRecord(examples: examples, split: "eval", values: metrics))
                 // Weights that evaluate to a non-finite loss are never checkpointed.
                 if let evalLoss = metrics.first(where: { $0.key.hasPrefix("loss/") })?.value, !evalLoss.isFinite {
                     throw TrainingError.nonFinite(what: "eval loss", update: updates, examples: examples, checkpoint: lastCheckpointName)
@@ -183,7 +186,7 @@ public final class BasicTrainer {
             let now = Date()
             if lastLogTime == nil || now.timeIntervalSince(lastLogTime!) >= c.minimumLogIntervalSecs {
                 lastLogTime = now
-                try metricsLog?.append(MetricsRecord(examples: examples, split: "train", values: values))
+                try logs?.append(MetricsRecord(examples: examples, split: "train", values: values))
                 progress.update(examples: examples, values: values.filter {
                     ["loss/train", "rewards_train/accuracies", "grad_norm"].contains($0.key)
                 })
@@ -308,9 +311,12 @@ public final class BasicTrainer {
                 let out = try generator.generate(prompts: prompts, options: SamplingOptions(
                     maxNewTokens: newTokens, greedy: false, seed: UInt64(c.seed) &+ UInt64(examples)))
                 for (element, ids) in zip(batch.elements, out) {
-                    let line: [String: Any] = ["step": examples, "model": name, "prompt": element.prompt,
-                                               "sample": run.tokenizer.decode(ids, skipSpecialTokens: true)]
+                    let record = SampleRecord(step: examples, model: name, prompt: element.prompt,
+                                              sample: run.tokenizer.decode(ids, skipSpecialTokens: true))
+                    let line: [String: Any] = ["step": record.step, "model": record.model, "prompt": record.prompt,
+                                               "sample": record.sample]
                     try file?.append(try JSONSerialization.data(withJSONObject: line, options: [.sortedKeys]))
+                    try logs?.sample(record)
                 }
             }
         }
