@@ -25,15 +25,16 @@ struct TrainCommand: ParsableCommand {
         (model.fsdp_policy_mp=bfloat16 for bf16 communication); activation_checkpointing=true
         recomputes each block in backward; model.reference_dtype=float16|bfloat16|float32;
         share_prompt=false runs each pair's shared prompt twice, as the reference does.
-        report_to=[jsonl,tensorboard] also writes a TensorBoard event file into the run directory as
-        the run goes (tensorboard --logdir RUN_DIR); metrics.jsonl is always written.
+        report_to=[jsonl,tensorboard,mlflow] also writes a TensorBoard event file into the run directory
+        (tensorboard --logdir RUN_DIR) and the run into MLflow's file store (MLFLOW_TRACKING_URI, else
+        ./mlruns) as the run goes; metrics.jsonl is always written.
         EasyDeL/TRL-style flags are accepted as aliases, e.g.
           dpohost train --loss-type ipo --beta 0.1 --dataset-path data.jsonl --model-name-or-path DIR \
                         --learning-rate 1e-6 --max-prompt-length 256 --max-completion-length 256 --exp-name run
         (also --loss-weights, --label-smoothing, --reference-free, --num-train-epochs, --total-batch-size,
         --gradient-accumulation-steps, --max-length, --truncation-mode, --sync-ref-model,
         --ref-model-mixup-alpha, --ref-model-sync-steps, --warmup-steps, --seed, --output-dir, --optimizer,
-        --report-to as TRL spells it: none, all, tensorboard).
+        --report-to as TRL spells it: none, all, tensorboard, mlflow).
         Ranges (anything else is refused before the run starts, naming the key and value):
           batch_size, eval_batch_size, gradient_accumulation_steps, max_length, eval_every,
           ref_model_sync_steps >= 1; batch_size a multiple of gradient_accumulation_steps;

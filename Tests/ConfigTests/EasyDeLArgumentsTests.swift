@@ -26,14 +26,15 @@ final class EasyDeLArgumentsTests: XCTestCase {
     func testTRLsReportToNamesTheDestinationsAfterMetricsJSONL() throws {
         XCTAssertEqual(try EasyDeLArguments.translate(["--report-to", "tensorboard"]), ["report_to=[jsonl,tensorboard]"])
         XCTAssertEqual(try EasyDeLArguments.translate(["--report-to", "none"]), ["report_to=[jsonl]"])
-        XCTAssertEqual(try EasyDeLArguments.translate(["--report-to", "all"]), ["report_to=[jsonl,tensorboard]"])
+        XCTAssertEqual(try EasyDeLArguments.translate(["--report-to", "all"]), ["report_to=[jsonl,tensorboard,mlflow]"])
+        XCTAssertEqual(try EasyDeLArguments.translate(["--report-to", "tensorboard,mlflow"]), ["report_to=[jsonl,tensorboard,mlflow]"])
     }
 
     func testAReportDestinationDpohostLacksIsAnErrorListingTheOnesItHas() {
         guard case let .invalidValue(key, value, reason)? = loadError(required + ["report_to=[jsonl,wandb]"]) else {
             return XCTFail("expected an invalid value")
         }
-        XCTAssertEqual([key, value, reason], ["report_to", "wandb", "expected jsonl, tensorboard"])
+        XCTAssertEqual([key, value, reason], ["report_to", "wandb", "expected jsonl, tensorboard, mlflow"])
     }
 
     func testUnknownFlagSuggestsTheNearest() {

@@ -92,12 +92,21 @@ final class TrainCommandTests: XCTestCase, CLIRunning {
         XCTAssertEqual(try dpohost(["report", run.path]).status, 0)
     }
 
-    func testReportToTensorBoardWritesOneEventFileThatAResumeContinues() throws {
+    func testReportToTensorBoardAndMLflowWritesOneEventFileAndOneRunThatAResumeContinues() throws {
         let run = tempRun("tensorboard")
-        let args = ["train"] + common(run) + ["loss=sft", "eval_every=8", "report_to=[jsonl,tensorboard]"]
-        XCTAssertEqual(try dpohost(args + ["n_examples=8"]).status, 0)
-        let r = try dpohost(args + ["n_examples=16", "resume=\(run.path)"])
+        let store = run.deletingLastPathComponent().appendingPathComponent("mlruns")
+        let args = ["train"] + common(run) + ["loss=sft", "eval_every=8", "report_to=[jsonl,tensorboard,mlflow]"]
+        let environment = ["MLFLOW_TRACKING_URI": store.absoluteString]
+        XCTAssertEqual(try dpohost(args + ["n_examples=8"], environment: environment).status, 0)
+        let r = try dpohost(args + ["n_examples=16", "resume=\(run.path)"], environment: environment)
         XCTAssertEqual(r.status, 0, r.output)
+        // One MLflow run (kept across the resume), finished, with one line per logged step.
+        let record = try JSONSerialization.jsonObject(with: Data(contentsOf: run.appendingPathComponent("mlflow.json"))) as? [String: String]
+        let runFolder = store.appendingPathComponent("\(record?["experimentID"] ?? "")/\(record?["runID"] ?? "")")
+        XCTAssertTrue(try String(contentsOf: runFolder.appendingPathComponent("meta.yaml"), encoding: .utf8).contains("status: 3"))
+        let trainLines = try String(contentsOf: runFolder.appendingPathComponent("metrics/loss/train"), encoding: .utf8)
+            .split(separator: "\n").map { $0.split(separator: " ")[2] }
+        XCTAssertEqual(trainLines, ["4", "8", "12", "16"])
         let files = try FileManager.default.contentsOfDirectory(atPath: run.path).filter { $0.hasPrefix("events.out.tfevents.") }
         XCTAssertEqual(files.count, 1, "\(files)")
         // The file version, the hyper-parameters, then one event per metrics.jsonl line.

@@ -3,39 +3,61 @@ import Foundation
 
 /// Where a run's metrics go besides metrics.jsonl, which is always written (`report_to`).
 public enum ReportDestination: String, CaseIterable, Sendable {
-    case jsonl, tensorboard
+    case jsonl, tensorboard, mlflow
 }
 
 /// Everything the run logs as it goes: metrics.jsonl (the record every other view is made from)
-/// and, where `report_to` asks, TensorBoard's event file. The event file is made anew from
-/// metrics.jsonl and samples.jsonl whenever a run starts, so a resumed run, whose files were
-/// rewound to its checkpoint, continues the same TensorBoard run without a duplicated point.
+/// and, where `report_to` asks, TensorBoard's event file and the MLflow run. Those are made anew
+/// from metrics.jsonl and samples.jsonl whenever a run starts, so a resumed run, whose files were
+/// rewound to its checkpoint, continues the same TensorBoard and MLflow run without a duplicated
+/// point.
 public final class RunLogs {
     public let metrics: MetricsLog
     private let tensorBoard: TensorBoardLog?
+    private let mlflow: MLflowLog?
 
-    /// The hyper-parameters TensorBoard shows are the run's config.yaml in `directory`.
-    public init(directory: URL, destinations: [ReportDestination], samplesFile: URL) throws {
+    /// The settings TensorBoard and MLflow show are the run's config.yaml in `directory`; the
+    /// MLflow experiment is `experiment` (the run's exp_name).
+    public init(directory: URL, destinations: [ReportDestination], samplesFile: URL, experiment: String,
+                environment: [String: String] = ProcessInfo.processInfo.environment) throws {
         let metricsURL = directory.appendingPathComponent("metrics.jsonl")
         let kept = FileManager.default.fileExists(atPath: metricsURL.path) ? try MetricsLog.read(metricsURL) : []
         metrics = try MetricsLog(url: metricsURL)
-        guard destinations.contains(.tensorboard) else { tensorBoard = nil; return }
-        for old in TensorBoardLog.files(in: directory) { try FileManager.default.removeItem(at: old) }
-        let board = try TensorBoardLog(directory: directory)
         let configFile = directory.appendingPathComponent("config.yaml")
-        if FileManager.default.fileExists(atPath: configFile.path) {
-            try board.hyperparameters(Self.hyperparameters(try YAMLReader.read(file: configFile)), time: Date())
+        let settings = FileManager.default.fileExists(atPath: configFile.path) ? Self.flat(try YAMLReader.read(file: configFile)) : []
+        if destinations.contains(.tensorboard) {
+            for old in TensorBoardLog.files(in: directory) { try FileManager.default.removeItem(at: old) }
+            let board = try TensorBoardLog(directory: directory)
+            if !settings.isEmpty { try board.hyperparameters(settings.map { ($0, Self.hyperparameter($1)) }, time: Date()) }
+            for record in kept { try board.scalars(record.values, step: record.examples, time: record.date) }
+            for sample in try SampleRecord.read(samplesFile) {
+                try board.text(sample.markdown, tag: sample.tag, step: sample.step, time: Date())
+            }
+            tensorBoard = board
+        } else {
+            tensorBoard = nil
         }
-        for record in kept { try board.scalars(record.values, step: record.examples, time: record.date) }
-        for sample in try SampleRecord.read(samplesFile) { try board.text(sample.markdown, tag: sample.tag, step: sample.step, time: Date()) }
-        tensorBoard = board
+        if destinations.contains(.mlflow) {
+            let store = try MLflowLog.store(environment: environment,
+                                            currentDirectory: URL(fileURLWithPath: FileManager.default.currentDirectoryPath))
+            let run = try MLflowLog(store: store, experiment: experiment, runDirectory: directory,
+                                    params: settings.map { ($0, $1.displayText) })
+            for record in kept { try run.metrics(record.values, step: record.examples, time: record.date) }
+            mlflow = run
+        } else {
+            mlflow = nil
+        }
     }
+
+    /// The end of the run: MLflow marks it finished (or failed).
+    public func finish(failed: Bool) throws { try mlflow?.finish(failed: failed) }
 
     public func append(_ record: MetricsRecord) throws {
         var stamped = record
         if stamped.time == nil { stamped.time = Date().timeIntervalSince1970 }
         try metrics.append(stamped)
         try tensorBoard?.scalars(stamped.values, step: stamped.examples, time: stamped.date)
+        try mlflow?.metrics(stamped.values, step: stamped.examples, time: stamped.date)
     }
 
     /// One eval sample (already in samples.jsonl) for TensorBoard's TEXT tab.
@@ -43,21 +65,28 @@ public final class RunLogs {
         try tensorBoard?.text(sample.markdown, tag: sample.tag, step: sample.step, time: Date())
     }
 
-    /// The settings as flat dotted keys (`loss.beta`), lists as their text.
-    static func hyperparameters(_ settings: ConfigValue) -> [(String, TensorBoardLog.HyperparameterValue)] {
-        var out: [(String, TensorBoardLog.HyperparameterValue)] = []
+    /// The settings as flat dotted keys (`loss.beta`), nulls left out.
+    static func flat(_ settings: ConfigValue) -> [(String, ConfigValue)] {
+        var out: [(String, ConfigValue)] = []
         func walk(_ value: ConfigValue, _ path: String) {
             switch value {
             case let .mapping(m): for (k, v) in m.entries { walk(v, path.isEmpty ? k : path + "." + k) }
-            case let .int(i): out.append((path, .number(Double(i))))
-            case let .double(x): out.append((path, .number(x)))
-            case let .bool(b): out.append((path, .flag(b)))
             case .null, .missing: break
-            default: out.append((path, .text(value.displayText)))
+            default: out.append((path, value))
             }
         }
         walk(settings, "")
         return out
+    }
+
+    /// Numbers, booleans and strings as such, anything else (a list) as its text.
+    static func hyperparameter(_ value: ConfigValue) -> TensorBoardLog.HyperparameterValue {
+        switch value {
+        case let .int(i): return .number(Double(i))
+        case let .double(x): return .number(x)
+        case let .bool(b): return .flag(b)
+        default: return .text(value.displayText)
+        }
     }
 }
 

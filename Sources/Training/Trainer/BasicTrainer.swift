@@ -155,7 +155,10 @@ public final class BasicTrainer {
             referenceCache = try precomputeReference(reference)
         }
         logs = share.isRoot ? try RunLogs(directory: run.runDirectory, destinations: c.reportTo,
-                                          samplesFile: run.runDirectory.appendingPathComponent(Self.samplesFileName)) : nil
+                                          samplesFile: run.runDirectory.appendingPathComponent(Self.samplesFileName),
+                                          experiment: c.expName) : nil
+        var finished = false
+        defer { try? logs?.finish(failed: !finished) }
         let units = run.sftMode ? run.train.count : run.train.reduce(0) { $0 + $1.record.pairs.count }
         guard units >= c.batchSize else {
             throw TrainingError.lessThanOneBatch(count: units, unit: run.sftMode ? "examples" : "preference pairs", batchSize: c.batchSize)
@@ -193,6 +196,7 @@ public final class BasicTrainer {
             }
         }
         try save(position: iterator.position, evalMetrics: [:])
+        finished = true
         log("saved \(store.latest.path)")
         return TrainingSummary(examples: examples, updates: updates, lastEval: lastEval, firstEval: firstEval,
                                runDirectory: run.runDirectory)
