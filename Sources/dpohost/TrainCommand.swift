@@ -53,7 +53,9 @@ struct TrainCommand: ParsableCommand {
         try CLIErrors.run {
             let (summary, isRoot) = try TrainingSession(arguments: arguments, extraPlugins: plugins.plugins,
                                                         installDirectory: plugins.installDirectory).run()
-            if isRoot { print("run directory: \(summary.runDirectory.path)") }
+            if isRoot {
+                print(TrainingSummaryText.lines(summary).joined(separator: "\n"))
+            }
         }
     }
 }

@@ -97,9 +97,18 @@ final class TrainCommandTests: XCTestCase, CLIRunning {
         let store = run.deletingLastPathComponent().appendingPathComponent("mlruns")
         let args = ["train"] + common(run) + ["loss=sft", "eval_every=8", "report_to=[jsonl,tensorboard,mlflow]"]
         let environment = ["MLFLOW_TRACKING_URI": store.absoluteString]
-        XCTAssertEqual(try dpohost(args + ["n_examples=8"], environment: environment).status, 0)
+        let first = try dpohost(args + ["n_examples=8"], environment: environment)
+        XCTAssertEqual(first.status, 0, first.output)
+        XCTAssertTrue(first.output.contains("  last eval:       loss "), first.output)  // the eval at 0 examples
         let r = try dpohost(args + ["n_examples=16", "resume=\(run.path)"], environment: environment)
         XCTAssertEqual(r.status, 0, r.output)
+        // The closing summary: what was done, the last metrics and how to open each view.
+        for line in ["done: 16 examples, 4 updates; 8 trained in ", "  last train step: loss ",
+                     "run directory: \(run.path)", "  report:      dpohost report \(run.path)",
+                     "  tensorboard: tensorboard --logdir \(run.path)",
+                     "  mlflow:      MLFLOW_ALLOW_FILE_STORE=true mlflow ui --backend-store-uri \(store.path)"] {
+            XCTAssertTrue(r.output.contains(line), "missing '\(line)' in\n\(r.output.suffix(600))")
+        }
         // One MLflow run (kept across the resume), finished, with one line per logged step.
         let record = try JSONSerialization.jsonObject(with: Data(contentsOf: run.appendingPathComponent("mlflow.json"))) as? [String: String]
         let runFolder = store.appendingPathComponent("\(record?["experimentID"] ?? "")/\(record?["runID"] ?? "")")

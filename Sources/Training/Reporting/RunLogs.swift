@@ -49,6 +49,9 @@ public final class RunLogs {
         }
     }
 
+    /// The MLflow store the run is in, when `report_to` has mlflow.
+    public var mlflowStore: URL? { mlflow?.store }
+
     /// The end of the run: MLflow marks it finished (or failed).
     public func finish(failed: Bool) throws { try mlflow?.finish(failed: failed) }
 

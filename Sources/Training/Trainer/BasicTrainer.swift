@@ -51,6 +51,14 @@ public struct TrainingSummary {
     public let lastEval: [String: Double]
     public let firstEval: [String: Double]
     public let runDirectory: URL
+    /// The metrics of the last train step, the examples this process trained (from the resumed
+    /// checkpoint on) and the seconds that took.
+    public var lastTrain: [String: Double] = [:]
+    public var examplesTrained = 0
+    public var seconds = 0.0
+    /// Where the run's metrics went (`report_to`) and the MLflow store, if one was written.
+    public var reportTo: [ReportDestination] = [.jsonl]
+    public var mlflowStore: URL?
 }
 
 /// One process: policy forward/backward on each microbatch, frozen reference forward, loss
@@ -112,6 +120,8 @@ public final class BasicTrainer {
 
     public func train() throws -> TrainingSummary {
         let c = run.config
+        let started = Date()
+        var lastTrain: [String: Double] = [:]
         var resumeAt: IteratorPosition?
         var resumedExamples: Int?
         if c.resume != nil {
@@ -142,6 +152,7 @@ public final class BasicTrainer {
             resumedExamples = state.examples
             log("resumed from \(folder.path) at \(examples) examples, \(updates) updates")
         }
+        let startExamples = examples
         var iterator = try BatchIterator(prompts: run.train, tokenizer: run.tokenizer, options: BatchIteratorOptions(
             batchSize: c.batchSize, epochs: c.nEpochs, examples: c.nExamples, sftMode: run.sftMode, limits: limits,
             tdpoPermutationSeeds: run.loss.dataOrder31BitSeeds),
@@ -185,6 +196,7 @@ public final class BasicTrainer {
             }
             resumedExamples = nil
             let values = try step(batch)
+            lastTrain = values
             if !memoryReported { try reportMemory(); memoryReported = true }
             let now = Date()
             if lastLogTime == nil || now.timeIntervalSince(lastLogTime!) >= c.minimumLogIntervalSecs {
@@ -198,8 +210,14 @@ public final class BasicTrainer {
         try save(position: iterator.position, evalMetrics: [:])
         finished = true
         log("saved \(store.latest.path)")
-        return TrainingSummary(examples: examples, updates: updates, lastEval: lastEval, firstEval: firstEval,
-                               runDirectory: run.runDirectory)
+        var summary = TrainingSummary(examples: examples, updates: updates, lastEval: lastEval, firstEval: firstEval,
+                                      runDirectory: run.runDirectory)
+        summary.lastTrain = lastTrain
+        summary.examplesTrained = examples - startExamples
+        summary.seconds = Date().timeIntervalSince(started)
+        summary.reportTo = c.reportTo
+        summary.mlflowStore = logs?.mlflowStore
+        return summary
     }
 
     /// Forward, loss and backward over the microbatches, then clip and update. Returns the
