@@ -2,37 +2,30 @@ import ArgumentParser
 import Foundation
 import Training
 
-/// `dpohost report RUN_DIR`: a self-contained HTML page of the run's curves and eval samples.
+/// `dpohost report RUN [RUN ...]`: one self-contained HTML page of the runs' curves, the settings
+/// in which they differ, and their eval samples.
 struct ReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "report",
-        abstract: "Write RUN_DIR/report.html: loss, reward accuracy, margins and rewards over training, and eval samples.")
+        abstract: "Write an HTML page of one or several runs: loss, reward accuracy, margins and rewards over training, and eval samples.",
+        discussion: """
+        One run: RUN_DIR/report.html. Several: overlaid on each chart, with the settings in which
+        they differ (./report.html unless --output names the page). The page needs no network:
+        axes with ticks and grid, a log scale (on by default where a series spans two decades),
+        smoothing of train curves, and values under the pointer.
+        """)
 
-    @Argument(help: "A run directory (holding metrics.jsonl).") var runDirectory: String
-    @Option(help: "Output file (default: RUN_DIR/report.html).") var output: String?
+    @Argument(help: "Run directories (each holding metrics.jsonl).") var runDirectories: [String]
+    @Option(help: "Output file (default: RUN_DIR/report.html for one run, ./report.html for several).") var output: String?
 
     func run() throws {
         try CLIErrors.run {
-            let dir = URL(fileURLWithPath: runDirectory)
-            let metricsURL = dir.appendingPathComponent("metrics.jsonl")
-            guard FileManager.default.fileExists(atPath: metricsURL.path) else {
-                throw ReportError.missing("\(metricsURL.path): no metrics.jsonl; is \(runDirectory) a run directory?")
-            }
-            let records = try MetricsLog.read(metricsURL)
-            var samples: [(step: Int, model: String, prompt: String, sample: String)] = []
-            let samplesURL = dir.appendingPathComponent("samples.jsonl")
-            if let text = try? String(contentsOf: samplesURL, encoding: .utf8) {
-                for (i, line) in text.split(separator: "\n").enumerated() {
-                    guard let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                          let step = obj["step"] as? Int, let model = obj["model"] as? String,
-                          let prompt = obj["prompt"] as? String, let sample = obj["sample"] as? String else {
-                        throw ReportError.missing("\(samplesURL.path):\(i + 1): not a sample record")
-                    }
-                    samples.append((step, model, prompt, sample))
-                }
-            }
-            let out = output ?? dir.appendingPathComponent("report.html").path
-            let html = HTMLReport(title: "dpohost run \(dir.lastPathComponent)", records: records, samples: samples).render()
+            guard !runDirectories.isEmpty else { throw ReportError.missing("name at least one run directory") }
+            let dirs = runDirectories.map { URL(fileURLWithPath: $0) }
+            let runs = try dirs.map(HTMLReport.run(directory:))
+            let out = output ?? (dirs.count == 1 ? dirs[0].appendingPathComponent("report.html").path : "report.html")
+            let title = runs.count == 1 ? "dpohost run \(runs[0].name)" : "dpohost runs " + runs.map(\.name).joined(separator: ", ")
+            let html = HTMLReport(title: title, runs: runs).render()
             try Data(html.utf8).write(to: URL(fileURLWithPath: out), options: .atomic)
             print(out)
         }

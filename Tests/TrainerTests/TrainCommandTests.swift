@@ -31,6 +31,13 @@ final class TrainCommandTests: XCTestCase, CLIRunning {
         let report = try dpohost(["report", dpo.path])
         XCTAssertEqual(report.status, 0, report.output)
         XCTAssertTrue(try String(contentsOf: dpo.appendingPathComponent("report.html"), encoding: .utf8).contains("Reward accuracy"))
+        // Both runs on one page, with the settings in which they differ.
+        let both = FileManager.default.temporaryDirectory.appendingPathComponent("dpohost-both-\(UUID()).html")
+        let two = try dpohost(["report", sft.path, dpo.path, "--output", both.path])
+        XCTAssertEqual(two.status, 0, two.output)
+        let page = try String(contentsOf: both, encoding: .utf8)
+        XCTAssertTrue(page.contains("<tr><td>loss.name</td><td>sft</td><td>dpo</td></tr>"), page)
+        XCTAssertTrue(page.contains(#"{"name":"sft","series":"#) && page.contains(#"{"name":"dpo","series":"#))
     }
 
     func testResumeAfterAKillContinuesWithIdenticalLosses() throws {

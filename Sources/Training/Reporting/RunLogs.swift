@@ -69,7 +69,7 @@ public final class RunLogs {
     }
 
     /// The settings as flat dotted keys (`loss.beta`), nulls left out.
-    static func flat(_ settings: ConfigValue) -> [(String, ConfigValue)] {
+    public static func flat(_ settings: ConfigValue) -> [(String, ConfigValue)] {
         var out: [(String, ConfigValue)] = []
         func walk(_ value: ConfigValue, _ path: String) {
             switch value {
@@ -110,14 +110,18 @@ public struct SampleRecord: Equatable, Sendable {
     var tag: String { "samples/\(model)" }
     var markdown: String { "**prompt**\n\n```\n\(prompt)\n```\n\n**\(model)**\n\n```\n\(sample)\n```" }
 
-    /// The records of a samples file (none when it does not exist).
-    static func read(_ url: URL) throws -> [SampleRecord] {
+    /// The records of a samples file (none when it does not exist); a line that is not one is an
+    /// error naming the file and line.
+    public static func read(_ url: URL) throws -> [SampleRecord] {
         guard FileManager.default.fileExists(atPath: url.path) else { return [] }
         let text = try String(contentsOf: url, encoding: .utf8)
-        return text.split(separator: "\n").compactMap { line in
+        return try text.split(separator: "\n", omittingEmptySubsequences: false).enumerated().compactMap { i, line in
+            if line.isEmpty { return nil }
             guard let object = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any],
                   let step = object["step"] as? Int, let model = object["model"] as? String,
-                  let prompt = object["prompt"] as? String, let sample = object["sample"] as? String else { return nil }
+                  let prompt = object["prompt"] as? String, let sample = object["sample"] as? String else {
+                throw ReportError.missing("\(url.path):\(i + 1): not a sample record (expected step, model, prompt, sample)")
+            }
             return SampleRecord(step: step, model: model, prompt: prompt, sample: sample)
         }
     }
