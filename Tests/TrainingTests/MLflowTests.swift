@@ -57,24 +57,9 @@ final class MLflowTests: XCTestCase {
         print(json.dumps({"runs": len(runs), "status": run.info.status, "params": run.data.params,
                           "history": history, "name": run.info.run_name}))
         """
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["python3", "-c", script, store.absoluteString]
-        var env = ProcessInfo.processInfo.environment
-        env["MLFLOW_ALLOW_FILE_STORE"] = "true"  // MLflow 3 keeps its file store behind this switch
-        p.environment = env
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        if p.terminationStatus != 0 && message.contains("No module named") {
-            throw XCTSkip("python3 with mlflow is not importable here (pip install mlflow-skinny): "
-                          + (message.split(separator: "\n").last.map(String.init) ?? ""))
-        }
-        XCTAssertEqual(p.terminationStatus, 0, message)
+        // MLflow 3 keeps its file store behind MLFLOW_ALLOW_FILE_STORE.
+        let data = try PythonReader.output(of: script, arguments: [store.absoluteString], package: "mlflow-skinny",
+                                           environment: ["MLFLOW_ALLOW_FILE_STORE": "true"])
         struct Read: Decodable {
             let runs: Int, status: String, name: String
             let params: [String: String]

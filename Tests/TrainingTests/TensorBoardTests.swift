@@ -46,20 +46,7 @@ final class TensorBoardTests: XCTestCase {
             out["_hparams"] = []
         print(json.dumps(out))
         """
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["python3", "-c", script, dir.path]
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        if p.terminationStatus != 0 && message.contains("No module named") {
-            throw XCTSkip("python3 with tensorboard is not importable here (pip install tensorboard): " + (message.split(separator: "\n").last.map(String.init) ?? ""))
-        }
-        XCTAssertEqual(p.terminationStatus, 0, message)
+        let data = try PythonReader.output(of: script, arguments: [dir.path], package: "tensorboard")
         return try JSONDecoder().decode([String: [[Double?]]].self, from: data)
     }
 
