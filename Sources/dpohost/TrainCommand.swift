@@ -33,7 +33,8 @@ struct TrainCommand: ParsableCommand {
                         --learning-rate 1e-6 --max-prompt-length 256 --max-completion-length 256 --exp-name run
         (also --loss-weights, --label-smoothing, --reference-free, --num-train-epochs, --total-batch-size,
         --gradient-accumulation-steps, --max-length, --truncation-mode, --sync-ref-model,
-        --ref-model-mixup-alpha, --ref-model-sync-steps, --warmup-steps, --seed, --output-dir, --optimizer,
+        --ref-model-mixup-alpha, --ref-model-sync-steps, --warmup-steps (below 1: a ratio, as transformers 5),
+        --warmup-ratio, --lr-scheduler-type, --seed, --output-dir, --optimizer,
         --report-to as TRL spells it: none, all, tensorboard, mlflow).
         Ranges (anything else is refused before the run starts, naming the key and value):
           batch_size, eval_batch_size, gradient_accumulation_steps, max_length, eval_every,
@@ -41,7 +42,11 @@ struct TrainCommand: ParsableCommand {
           max_prompt_length >= 1 and below max_length; n_epochs, n_examples, max_completion_length
           >= 1 or null; warmup_steps, n_eval_examples, n_eval_model_samples >= 0; lr and
           minimum_log_interval_secs finite and >= 0; max_grad_norm and collective_timeout_secs
-          finite and > 0; ref_model_mixup_alpha in [0, 1]; threads from 1 to 4 per core.
+          finite and > 0; ref_model_mixup_alpha, warmup_ratio (or null) and min_lr_rate in [0, 1];
+          threads from 1 to 4 per core.
+        Learning rate: lr_scheduler_type=reference (the DPO reference's warmup, then constant) or
+        transformers' constant, constant_with_warmup, linear, cosine, cosine_with_min_lr over the run's
+        optimizer steps; warmup_ratio=0.1 sets the warmup as a fraction of them; learning_rate is logged.
         """)
 
     @Argument(parsing: .allUnrecognized, help: "Overrides: key=value, group=name, +key=value, --config FILE, --config-dir DIR.")

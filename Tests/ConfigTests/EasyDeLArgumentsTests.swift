@@ -37,6 +37,20 @@ final class EasyDeLArgumentsTests: XCTestCase {
         XCTAssertEqual([key, value, reason], ["report_to", "wandb", "expected jsonl, tensorboard, mlflow"])
     }
 
+    func testSchedulerFlagsAndAWarmupBelowOneAsTransformersReadsIt() throws {
+        XCTAssertEqual(try EasyDeLArguments.translate(["--lr-scheduler-type", "cosine", "--warmup-steps", "0.1"]),
+                       ["lr_scheduler_type=cosine", "warmup_ratio=0.1"])
+        XCTAssertEqual(try EasyDeLArguments.translate(["--warmup-steps", "10", "--warmup-ratio", "0.2"]),
+                       ["warmup_steps=10", "warmup_ratio=0.2"])
+    }
+
+    func testAnUnknownSchedulerIsAnErrorListingTheKnownOnes() {
+        guard case let .invalidValue(key, value, _)? = loadError(required + ["lr_scheduler_type=polynomial"]) else {
+            return XCTFail("expected an invalid value")
+        }
+        XCTAssertEqual([key, value], ["lr_scheduler_type", "polynomial"])
+    }
+
     func testUnknownFlagSuggestsTheNearest() {
         XCTAssertThrowsError(try EasyDeLArguments.translate(["--los-type", "dpo"])) {
             XCTAssertTrue(String(describing: $0).contains("--loss-type"), String(describing: $0))

@@ -60,6 +60,30 @@ final class TrainCommandTests: XCTestCase, CLIRunning {
         }
     }
 
+    func testAResumedRunContinuesItsCosineScheduleExactly() throws {
+        let straight = tempRun("cosine"), killed = tempRun("cosine-killed")
+        // 6 updates of 4 examples; warmup ceil(0.25 * 6) = 2 of them.
+        let args = ["loss=sft", "n_examples=24", "lr_scheduler_type=cosine", "warmup_ratio=0.25"]
+        XCTAssertEqual(try dpohost(["train"] + common(straight) + args).status, 0)
+        let k = try dpohost(["train"] + common(killed) + args, killWhen: { dir in
+            FileManager.default.fileExists(atPath: dir.appendingPathComponent("step-8/trainer_state.json").path)
+        }, watch: killed)
+        XCTAssertNotEqual(k.status, 0, "the run should have been killed")
+        let r = try dpohost(["train"] + common(killed) + args + ["resume=\(killed.path)"])
+        XCTAssertEqual(r.status, 0, r.output)
+        func rates(_ run: URL) throws -> [Int: Double] {
+            var out: [Int: Double] = [:]
+            for record in try MetricsLog.read(run.appendingPathComponent("metrics.jsonl")) where record.split == "train" {
+                out[record.examples] = record.values["learning_rate"]
+            }
+            return out
+        }
+        let schedule = LearningRateSchedule(kind: .cosine, baseLearningRate: 1e-4, warmupSteps: 2, totalSteps: 6)
+        let expected = Dictionary(uniqueKeysWithValues: (0..<6).map { (4 * ($0 + 1), Double(schedule.learningRate(completedSteps: $0))) })
+        XCTAssertEqual(try rates(straight), expected)
+        XCTAssertEqual(try rates(killed), expected)
+    }
+
     func testResumeUsesTheNewestCompleteCheckpointEvenWithoutTheLatestLink() throws {
         // A kill between a checkpoint's rename and the LATEST update leaves step-N without LATEST.
         let straight = tempRun("straight2"), cut = tempRun("cut")

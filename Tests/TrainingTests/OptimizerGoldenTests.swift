@@ -73,11 +73,11 @@ final class OptimizerGoldenTests: XCTestCase {
     }
 
     func testWarmupScheduleMatchesTheReferenceLambda() throws {
-        let schedule = WarmupSchedule(baseLearningRate: 1e-3, warmupSteps: 4)
+        let schedule = LearningRateSchedule(baseLearningRate: Double(Float(1e-3)), warmupSteps: 4)
         let multipliers = try optim.floatTensor(named: "schedule.lr_multiplier").scalars
         let rates = try optim.floatTensor(named: "schedule.lr").scalars
         for s in 0..<8 {
-            XCTAssertEqual(schedule.multiplier(completedSteps: s), multipliers[s], accuracy: 1e-7)
+            XCTAssertEqual(Float(schedule.multiplier(completedSteps: s)), multipliers[s], accuracy: 1e-7)
             XCTAssertEqual(schedule.learningRate(completedSteps: s), rates[s], accuracy: 1e-9)
         }
     }

@@ -27,7 +27,10 @@ public enum EasyDeLArguments {
         "--truncation-mode": { ["truncation_mode=" + $0] },
         "--ref-model-mixup-alpha": { ["ref_model_mixup_alpha=" + $0] },
         "--ref-model-sync-steps": { ["ref_model_sync_steps=" + $0] },
-        "--warmup-steps": { ["warmup_steps=" + $0] },
+        // transformers 5 reads a warmup_steps below 1 as a fraction of the run's steps.
+        "--warmup-steps": { v in Double(v).map { $0 > 0 && $0 < 1 } == true ? ["warmup_ratio=" + v] : ["warmup_steps=" + v] },
+        "--warmup-ratio": { ["warmup_ratio=" + $0] },
+        "--lr-scheduler-type": { ["lr_scheduler_type=" + $0] },
         "--seed": { ["seed=" + $0] },
         "--output-dir": { ["local_run_dir=" + $0] },
         "--exp-name": { ["exp_name=" + $0] },

@@ -140,6 +140,11 @@ public struct TrainingConfig: Sendable, Equatable {
     public var trainer: String
     public var optimizer: String
     public var warmupSteps: Int
+    public var lrSchedulerType: LearningRateSchedule.Kind
+    /// When set, the warmup is this fraction of the run's optimizer steps (`warmup_steps` unused).
+    public var warmupRatio: Double?
+    /// `cosine_with_min_lr`'s floor, a fraction of `lr`.
+    public var minLRRate: Double
     public var activationCheckpointing: Bool
     /// Already rounded down to a multiple of `batchSize`.
     public var evalEvery: Int
@@ -179,6 +184,7 @@ public struct TrainingConfig: Sendable, Equatable {
         "local_dirs", "sample_during_eval", "n_eval_model_samples", "do_first_eval", "local_run_dir", "lr",
         "gradient_accumulation_steps", "max_grad_norm", "max_length", "max_prompt_length", "n_epochs",
         "n_examples", "n_eval_examples", "trainer", "optimizer", "warmup_steps", "activation_checkpointing",
+        "lr_scheduler_type", "warmup_ratio", "min_lr_rate",
         "eval_every", "minimum_log_interval_secs", "model", "loss", "resume", "threads", "gemm_backend", "plugins", "progress",
         "max_completion_length", "truncation_mode", "sync_ref_model", "ref_model_mixup_alpha",
         "ref_model_sync_steps", "precompute_ref_log_probs", "share_prompt", "dataset_options", "collective_timeout_secs",
@@ -215,6 +221,9 @@ public struct TrainingConfig: Sendable, Equatable {
         trainer = try r.string("trainer")
         optimizer = try r.string("optimizer")
         warmupSteps = try r.int("warmup_steps", atLeast: 0)
+        lrSchedulerType = try r.oneOf("lr_scheduler_type", LearningRateSchedule.Kind.allCases.map { ($0.rawValue, $0) })
+        warmupRatio = try root["warmup_ratio"] == .null ? nil : r.finite("warmup_ratio", in: 0...1)
+        minLRRate = try r.finite("min_lr_rate", in: 0...1)
         activationCheckpointing = try r.bool("activation_checkpointing")
         evalEvery = try r.positive("eval_every")
         minimumLogIntervalSecs = try r.finite("minimum_log_interval_secs", in: 0...Double.greatestFiniteMagnitude)

@@ -2,24 +2,63 @@ import Autograd
 import Foundation
 import TensorCore
 
-/// The reference's schedule: linear warmup, then constant. The multiplier after `s` completed
-/// optimizer steps is `min(1, (s + 1) / (warmup + 1))`, so the first update already uses
-/// `lr / (warmup + 1)`.
-public struct WarmupSchedule: Sendable, Equatable {
-    public let baseLearningRate: Float
-    public let warmupSteps: Int
-
-    public init(baseLearningRate: Float, warmupSteps: Int) {
-        self.baseLearningRate = baseLearningRate
-        self.warmupSteps = max(0, warmupSteps)
+/// The learning rate at each optimizer step: `lr` times a multiplier of the steps completed, as
+/// a `LambdaLR` over the optimizer computes it (the first update uses the multiplier at 0).
+/// `reference` is the DPO reference's: `min(1, (s + 1) / (warmup + 1))`, warmup then constant.
+/// The others are transformers' `get_scheduler` schedules, multipliers in its arithmetic:
+/// `constant`; `constant_with_warmup`; `linear` (warmup, then down to 0 at `totalSteps`);
+/// `cosine` (warmup, then half a cosine to 0); `cosine_with_min_lr` (the cosine floored at
+/// `minimumRate`, a fraction of `lr`). The multiplier depends on the completed steps alone, so a
+/// resumed run continues the schedule exactly (the total comes from n_examples or n_epochs).
+public struct LearningRateSchedule: Sendable, Equatable {
+    public enum Kind: String, CaseIterable, Sendable {
+        case reference, constant, linear, cosine
+        case constantWithWarmup = "constant_with_warmup"
+        case cosineWithMinLR = "cosine_with_min_lr"
     }
 
-    public func multiplier(completedSteps s: Int) -> Float {
-        min(1, Float(s + 1) / Float(warmupSteps + 1))
+    public let kind: Kind
+    public let baseLearningRate: Double
+    public let warmupSteps: Int
+    /// Optimizer steps of the whole run (where the decaying schedules reach their end).
+    public let totalSteps: Int
+    public let minimumRate: Double
+
+    public init(kind: Kind = .reference, baseLearningRate: Double, warmupSteps: Int, totalSteps: Int = 0, minimumRate: Double = 0) {
+        self.kind = kind
+        self.baseLearningRate = baseLearningRate
+        self.warmupSteps = max(0, warmupSteps)
+        self.totalSteps = max(0, totalSteps)
+        self.minimumRate = minimumRate
+    }
+
+    /// transformers' warmup for `warmup_ratio`: `ceil(totalSteps * ratio)`.
+    public static func warmupSteps(ratio: Double, totalSteps: Int) -> Int {
+        Int((Double(totalSteps) * ratio).rounded(.up))
+    }
+
+    public func multiplier(completedSteps s: Int) -> Double {
+        let step = Double(s), warmup = Double(warmupSteps)
+        if kind == .reference { return min(1, (step + 1) / (warmup + 1)) }
+        if kind == .constant { return 1 }
+        if s < warmupSteps { return step / max(1, warmup) }
+        let remaining = Double(totalSteps - warmupSteps)
+        switch kind {
+        case .constantWithWarmup: return 1
+        case .linear: return max(0, Double(totalSteps - s) / max(1, remaining))
+        case .cosine, .cosineWithMinLR:
+            let progress = (step - warmup) / max(1, remaining)
+            // num_cycles 0.5: half a cosine.
+            var factor = 0.5 * (1 + cos(Double.pi * 0.5 * 2 * progress))
+            if kind == .cosineWithMinLR { factor = factor * (1 - minimumRate) + minimumRate }
+            return max(0, factor)
+        case .reference, .constant: return 1
+        }
     }
 
     public func learningRate(completedSteps s: Int) -> Float {
-        baseLearningRate * multiplier(completedSteps: s)
+        // One rounding, of the product as transformers computes it in double.
+        Float(baseLearningRate * multiplier(completedSteps: s))
     }
 }
 

@@ -76,7 +76,7 @@ public final class BasicTrainer {
     private let store: CheckpointStore
     private let update: ParameterUpdate
     private let share: RankShare
-    private let schedule: WarmupSchedule
+    private let schedule: LearningRateSchedule
     private var examples = 0
     private var updates = 0
     /// The newest complete checkpoint's folder name (`step-N`) on every rank, for messages: set
@@ -105,7 +105,12 @@ public final class BasicTrainer {
         self.share = share
         self.update = update
         self.store = CheckpointStore(runDirectory: run.runDirectory)
-        self.schedule = WarmupSchedule(baseLearningRate: Float(run.config.lr), warmupSteps: run.config.warmupSteps)
+        let c = run.config
+        let totalSteps = Self.plannedExamples(run) / c.batchSize
+        self.schedule = LearningRateSchedule(
+            kind: c.lrSchedulerType, baseLearningRate: c.lr,
+            warmupSteps: c.warmupRatio.map { LearningRateSchedule.warmupSteps(ratio: $0, totalSteps: totalSteps) } ?? c.warmupSteps,
+            totalSteps: totalSteps, minimumRate: c.minLRRate)
         // Only the policy records activations; the reference always runs without grad.
         run.policy.activationCheckpointing = run.config.activationCheckpointing
         if run.config.activationCheckpointing {
@@ -170,11 +175,11 @@ public final class BasicTrainer {
                                           experiment: c.expName) : nil
         var finished = false
         defer { try? logs?.finish(failed: !finished) }
-        let units = run.sftMode ? run.train.count : run.train.reduce(0) { $0 + $1.record.pairs.count }
+        let units = Self.trainingUnits(run)
         guard units >= c.batchSize else {
             throw TrainingError.lessThanOneBatch(count: units, unit: run.sftMode ? "examples" : "preference pairs", batchSize: c.batchSize)
         }
-        let total = [c.nExamples, c.nEpochs.map { $0 * (units / c.batchSize) * c.batchSize }].compactMap { $0 }.min()
+        let total = Self.plannedExamples(run)
         let progress = ProgressDisplay(total: total, mode: share.isRoot ? c.progress : .off)
         defer { progress.finish() }
 
@@ -241,7 +246,8 @@ public final class BasicTrainer {
         lists = try share.gather(lists)
         let norm = try update.synchronizeAndClip(maxNorm: Float(c.maxGradNorm))
         guard norm.isFinite else { throw TrainingError.nonFinite(what: "gradient norm", update: updates + 1, examples: examples, checkpoint: lastCheckpointName) }
-        try update.step(lr: schedule.learningRate(completedSteps: update.stepCount), pool: pool)
+        let lr = schedule.learningRate(completedSteps: update.stepCount)
+        try update.step(lr: lr, pool: pool)
         examples += c.batchSize
         updates += 1
         if c.syncRefModel, let reference = run.reference, updates % c.refModelSyncSteps == 0 {
@@ -250,6 +256,7 @@ public final class BasicTrainer {
         }
         var values = lists.mapValues(Self.mean)
         values["grad_norm"] = Double(norm)
+        values["learning_rate"] = Double(lr)
         values["examples_per_second"] = Double(c.batchSize) / max(Date().timeIntervalSince(start), 1e-9)
         values["counters/examples"] = Double(examples)
         values["counters/updates"] = Double(updates)
@@ -302,6 +309,17 @@ public final class BasicTrainer {
     }
 
     static let samplesFileName = "samples.jsonl"
+
+    /// What one example is: a preference pair, or an SFT example.
+    static func trainingUnits(_ run: TrainingRun) -> Int {
+        run.sftMode ? run.train.count : run.train.reduce(0) { $0 + $1.record.pairs.count }
+    }
+
+    /// The examples the run trains on: n_examples, or n_epochs of whole batches, whichever ends first.
+    static func plannedExamples(_ run: TrainingRun) -> Int {
+        let c = run.config, units = trainingUnits(run)
+        return [c.nExamples, c.nEpochs.map { $0 * (units / c.batchSize) * c.batchSize }].compactMap { $0 }.min() ?? 0
+    }
 
     /// Back to what was logged when the checkpoint a run resumes from was saved: the metrics and
     /// samples logged after it are dropped, as the resumed run logs them again (no duplicates),

@@ -81,7 +81,7 @@ struct StepBenchCase {
         let plugin = loss.plugin
         let lossPlugin = try LossPlugin(registry.resolve(kind: .loss, name: plugin.name), options: plugin.options)
         let update = TrainingStep(policy: policy, reference: reference, loss: LossComputation(plugin: lossPlugin),
-                                  optimizer: RMSprop(), schedule: WarmupSchedule(baseLearningRate: 5e-7, warmupSteps: 150),
+                                  optimizer: RMSprop(), schedule: LearningRateSchedule(baseLearningRate: 5e-7, warmupSteps: 150),
                                   maxGradNorm: 10, pool: pool)
         update.model.selectsLogitRows = !allLogitRows
         update.model.sharesPrompts = sharedPrompt

@@ -37,14 +37,14 @@ final class TrainingStep {
     let policy: LanguageModel
     var model: ModelLoss
     let optimizer: Optimizer
-    let schedule: WarmupSchedule
+    let schedule: LearningRateSchedule
     let maxGradNorm: Float
     let pool: WorkerPool
     /// When set, each phase of `run` is timed into it.
     var timer: PhaseTimer?
 
     init(policy: LanguageModel, reference: LanguageModel?, loss: LossComputation, optimizer: Optimizer,
-                schedule: WarmupSchedule, maxGradNorm: Float, pool: WorkerPool) {
+                schedule: LearningRateSchedule, maxGradNorm: Float, pool: WorkerPool) {
         self.policy = policy
         self.model = ModelLoss(policy: policy, reference: reference, loss: CombinedLoss([WeightedLoss(name: "loss", computation: loss)]),
                                pool: pool)
