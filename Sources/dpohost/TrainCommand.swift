@@ -24,6 +24,7 @@ struct TrainCommand: ParsableCommand {
         Several processes: mpirun -np N dpohost train trainer=FSDPTrainer|TensorParallelTrainer ...
         (model.fsdp_policy_mp=bfloat16 for bf16 communication); activation_checkpointing=true
         recomputes each block in backward; model.reference_dtype=float16|bfloat16|float32;
+        model.reference_name_or_path=DIR gives the reference its own checkpoint (--ref-model);
         share_prompt=false runs each pair's shared prompt twice, as the reference does.
         report_to=[jsonl,tensorboard,mlflow] also writes a TensorBoard event file into the run directory
         (tensorboard --logdir RUN_DIR) and the run into MLflow's file store (MLFLOW_TRACKING_URI, else
@@ -31,7 +32,7 @@ struct TrainCommand: ParsableCommand {
         EasyDeL/TRL-style flags are accepted as aliases, e.g.
           dpohost train --loss-type ipo --beta 0.1 --dataset-path data.jsonl --model-name-or-path DIR \
                         --learning-rate 1e-6 --max-prompt-length 256 --max-completion-length 256 --exp-name run
-        (also --loss-weights, --label-smoothing, --reference-free, --num-train-epochs, --total-batch-size,
+        (also --ref-model, --loss-weights, --label-smoothing, --reference-free, --num-train-epochs, --total-batch-size,
         --gradient-accumulation-steps, --max-length, --truncation-mode, --sync-ref-model,
         --ref-model-mixup-alpha, --ref-model-sync-steps, --warmup-steps (below 1: a ratio, as transformers 5),
         --warmup-ratio, --lr-scheduler-type, --seed, --output-dir, --optimizer,
@@ -72,6 +73,17 @@ struct TrainingSession {
     let installDirectory: String
 
     static func log(_ line: String) { FileHandle.standardError.write(Data((line + "\n").utf8)) }
+
+    /// A reference of its own scores the policy's tokens: its config.json must give the same vocab_size.
+    static func checkSameVocabulary(policy: LanguageModel, reference: LanguageModel) throws {
+        func vocabulary(_ model: LanguageModel) -> Int? {
+            (try? JSONSerialization.jsonObject(with: Data(model.configText.utf8)) as? [String: Any])?["vocab_size"] as? Int
+        }
+        if let p = vocabulary(policy), let r = vocabulary(reference), p != r {
+            throw ValidationError("model.reference_name_or_path=\(reference.directory): its vocab_size \(r) differs from the "
+                                  + "policy's \(p) (\(policy.directory)); the reference must share the policy's tokenizer")
+        }
+    }
 
     /// The summary, and whether this process is rank 0 (the one that reports).
     func run() throws -> (TrainingSummary, isRoot: Bool) {
@@ -144,7 +156,12 @@ struct TrainingSession {
         if let note = try policy.checkBlockName(config.model.blockName) { log(note) }
         try policy.checkPositions(config.maxLength, for: "max_length=\(config.maxLength)")
         let objective = try LossObjective.build(config.loss, registry: registry)
-        let reference = objective.needsReference ? try LanguageModel(directory: modelPath, registry: registry, trainable: false) : nil
+        let referencePath = config.model.referenceNameOrPath ?? modelPath
+        let reference = objective.needsReference ? try LanguageModel(directory: referencePath, registry: registry, trainable: false) : nil
+        if let reference, referencePath != modelPath {
+            try Self.checkSameVocabulary(policy: policy, reference: reference)
+            log("reference model: \(referencePath)")
+        }
         // The reference's weights in reference_dtype, as the reference implementation casts them.
         reference?.castWeights(to: try WeightPrecision(configValue: config.model.referenceDtype))
         if reference == nil && config.syncRefModel {
@@ -153,10 +170,12 @@ struct TrainingSession {
         if reference == nil { log("no reference model: every loss (\(config.loss.names.joined(separator: ", "))) is reference-free") }
         if let archive = config.model.archive {
             // As the reference: the archive initialises the policy AND the reference.
+            // A reference of its own (model.reference_name_or_path) keeps its weights.
             let weights = try CheckpointStore.weights(in: archive)
             try policy.load(weights: weights, from: archive)
-            try reference?.load(weights: weights, from: archive)
-            log("loaded \(archive) into the policy\(reference == nil ? "" : " and the reference")")
+            let intoReference = config.model.referenceNameOrPath == nil ? reference : nil
+            try intoReference?.load(weights: weights, from: archive)
+            log("loaded \(archive) into the policy\(intoReference == nil ? "" : " and the reference")")
         }
         // Split before the run directory exists: a model that cannot be split fails first.
         let tensorParallel = try config.trainer == "TensorParallelTrainer" ? communicator.map {

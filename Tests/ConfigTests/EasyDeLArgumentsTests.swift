@@ -37,6 +37,12 @@ final class EasyDeLArgumentsTests: XCTestCase {
         XCTAssertEqual([key, value, reason], ["report_to", "wandb", "expected jsonl, tensorboard, mlflow"])
     }
 
+    func testRefModelNamesTheReferencesOwnCheckpoint() throws {
+        XCTAssertEqual(try EasyDeLArguments.translate(["--ref-model", "/models/ref"]), ["model.reference_name_or_path=/models/ref"])
+        XCTAssertEqual(try load(required + ["model.reference_name_or_path=/models/ref"]).config.model.referenceNameOrPath, "/models/ref")
+        XCTAssertNil(try load(required).config.model.referenceNameOrPath)
+    }
+
     func testSchedulerFlagsAndAWarmupBelowOneAsTransformersReadsIt() throws {
         XCTAssertEqual(try EasyDeLArguments.translate(["--lr-scheduler-type", "cosine", "--warmup-steps", "0.1"]),
                        ["lr_scheduler_type=cosine", "warmup_ratio=0.1"])

@@ -84,6 +84,30 @@ final class TrainCommandTests: XCTestCase, CLIRunning {
         XCTAssertEqual(try rates(killed), expected)
     }
 
+    func testASeparateReferenceModelIsWhatTheRewardsAreMeasuredAgainst() throws {
+        let own = tempRun("own-reference"), same = tempRun("reference-as-policy")
+        let reference = "Tests/Fixtures/models/pythia-tiny-ref"
+        let args = ["loss=dpo", "loss.beta=0.1", "n_examples=4"]
+        let a = try dpohost(["train"] + common(own) + args + ["--ref-model", reference])
+        XCTAssertEqual(a.status, 0, a.output)
+        XCTAssertTrue(a.output.contains("reference model: \(reference)"), a.output)
+        let b = try dpohost(["train"] + common(same) + args + ["model.name_or_path=\(reference)",
+                                                              "model.reference_name_or_path=\(reference)"])
+        XCTAssertEqual(b.status, 0, b.output)
+        func firstEval(_ run: URL) throws -> [String: Double] {
+            try XCTUnwrap(MetricsLog.read(run.appendingPathComponent("metrics.jsonl")).first { $0.split == "eval" }).values
+        }
+        let withOwn = try firstEval(own), asPolicy = try firstEval(same)
+        // rewards = beta (policy - reference): the reference's log-probs are those pythia-tiny-ref
+        // gives as a policy, and they are not the policy's own.
+        for side in ["chosen", "rejected"] {
+            let policy = try XCTUnwrap(withOwn["logps_eval/\(side)"]), reward = try XCTUnwrap(withOwn["rewards_eval/\(side)"])
+            XCTAssertEqual(policy - reward / 0.1, try XCTUnwrap(asPolicy["logps_eval/\(side)"]), accuracy: 1e-3 * abs(policy))
+            XCTAssertGreaterThan(abs(reward), 1e-3)
+            XCTAssertEqual(try XCTUnwrap(asPolicy["rewards_eval/\(side)"]), 0, accuracy: 1e-6)
+        }
+    }
+
     func testResumeUsesTheNewestCompleteCheckpointEvenWithoutTheLatestLink() throws {
         // A kill between a checkpoint's rename and the LATEST update leaves step-N without LATEST.
         let straight = tempRun("straight2"), cut = tempRun("cut")
@@ -290,6 +314,21 @@ final class ResumeRefusalTests: XCTestCase, CLIRunning {
         let r = try dpohost(["train"] + common(run) + ["loss=sft", "n_examples=16", "eval_every=8", "lr=2e-4",
                                                        "resume=\(run.path)"])
         XCTAssertEqual(r.status, 0, r.output)
+    }
+
+    func testARunWrittenBeforeAKeyExistedResumesAndAChangedReferenceIsRefused() throws {
+        let run = try finishedRun("older-config")
+        // What an earlier version wrote: no reference_name_or_path key at all.
+        let config = run.appendingPathComponent("config.yaml")
+        let text = try String(contentsOf: config, encoding: .utf8)
+        try text.split(separator: "\n", omittingEmptySubsequences: false).filter { !$0.contains("reference_name_or_path") }
+            .joined(separator: "\n").write(to: config, atomically: true, encoding: .utf8)
+        let resumed = try dpohost(["train"] + common(run) + ["loss=sft", "n_examples=16", "eval_every=8", "resume=\(run.path)"])
+        XCTAssertEqual(resumed.status, 0, resumed.output)
+        let changed = try dpohost(["train"] + common(run) + ["loss=sft", "n_examples=24", "eval_every=8", "resume=\(run.path)",
+                                                             "model.reference_name_or_path=Tests/Fixtures/models/pythia-tiny-ref"])
+        XCTAssertEqual(changed.status, 1, changed.output)
+        XCTAssertTrue(changed.output.contains("for 'model.reference_name_or_path': the run being resumed used null"), changed.output)
     }
 
     func testACheckpointWhoseCountersContradictItsFolderIsRefused() throws {

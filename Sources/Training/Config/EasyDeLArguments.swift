@@ -15,6 +15,7 @@ public enum EasyDeLArguments {
         "--label-smoothing": { ["loss.label_smoothing=" + $0] },
         "--dataset-path": { ["datasets=[jsonl]", "dataset_options.jsonl.path=" + $0] },
         "--model-name-or-path": { ["model.name_or_path=" + $0] },
+        "--ref-model": { ["model.reference_name_or_path=" + $0] },
         "--learning-rate": { ["lr=" + $0] },
         "--num-train-epochs": { ["n_epochs=" + $0] },
         "--total-batch-size": { ["batch_size=" + $0] },

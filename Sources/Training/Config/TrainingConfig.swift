@@ -11,6 +11,8 @@ public struct ModelConfig: Sendable, Equatable {
     public var tokenizerNameOrPath: String?
     /// Policy weights loaded over the pretrained ones (e.g. an SFT run's LATEST checkpoint).
     public var archive: String?
+    /// The frozen reference's own checkpoint; nil: the reference starts as the policy does.
+    public var referenceNameOrPath: String?
     /// Transformer block class name (FSDP units, activation checkpointing).
     public var blockName: String?
     public var policyDtype: String
@@ -21,6 +23,7 @@ public struct ModelConfig: Sendable, Equatable {
         nameOrPath = try r.string("name_or_path")
         tokenizerNameOrPath = try r.optionalString("tokenizer_name_or_path")
         archive = try r.optionalString("archive")
+        referenceNameOrPath = try r.optionalString("reference_name_or_path")
         blockName = try r.optionalString("block_name")
         // The policy trains in float32 (the kernels compute in float32; the reference presets say
         // float32 too): another value would be parsed and ignored, so it is refused.

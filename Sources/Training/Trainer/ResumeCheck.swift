@@ -7,7 +7,7 @@ import Foundation
 public enum ResumeCheck {
     /// The settings compared, by config key, as their text in the effective config.
     static let keys = ["seed", "batch_size", "gradient_accumulation_steps", "datasets", "dataset_options", "loss",
-                       "model.name_or_path", "model.archive", "max_length", "max_prompt_length", "max_completion_length",
+                       "model.name_or_path", "model.archive", "model.reference_name_or_path", "max_length", "max_prompt_length", "max_completion_length",
                        "truncation_mode"]
 
     /// Refuses, naming the first key whose value differs, a resume whose config differs from the
@@ -21,9 +21,10 @@ public enum ResumeCheck {
         let saved = try YAMLReader.read(file: file)
         for key in keys {
             let path = key.split(separator: ".").map(String.init)
-            let was = saved.value(at: path), now = current.value(at: path)
+            // A key a run of an earlier version did not write counts as null.
+            let was = saved.value(at: path) ?? .null, now = current.value(at: path) ?? .null
             guard was == now else {
-                let text = { (v: ConfigValue?) in v?.displayText ?? "(absent)" }
+                let text = { (v: ConfigValue) in v.displayText }
                 throw ConfigError.invalidValue(key: key, value: text(now),
                                                reason: "the run being resumed used \(text(was)) (\(file.path)); a resumed run keeps "
                                                    + "seed, batch and accumulation, datasets, loss, model and lengths (extend n_examples or n_epochs, or start a new run)")
