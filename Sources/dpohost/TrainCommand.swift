@@ -35,7 +35,8 @@ struct TrainCommand: ParsableCommand {
         (also --ref-model, --loss-weights, --label-smoothing, --reference-free, --num-train-epochs, --total-batch-size,
         --gradient-accumulation-steps, --max-length, --truncation-mode, --sync-ref-model,
         --ref-model-mixup-alpha, --ref-model-sync-steps, --warmup-steps (below 1: a ratio, as transformers 5),
-        --warmup-ratio, --lr-scheduler-type, --seed, --output-dir, --optimizer,
+        --warmup-ratio, --lr-scheduler-type, --max-steps, --eval-steps, --logging-steps, --save-steps
+        (counts of updates, as in TRL), --seed, --output-dir, --optimizer,
         --report-to as TRL spells it: none, all, tensorboard, mlflow).
         Ranges (anything else is refused before the run starts, naming the key and value):
           batch_size, eval_batch_size, gradient_accumulation_steps, max_length, eval_every,

@@ -57,6 +57,25 @@ final class EasyDeLArgumentsTests: XCTestCase {
         XCTAssertEqual([key, value], ["lr_scheduler_type", "polynomial"])
     }
 
+    func testTRLStepCountsBecomeExamplesOfTheBatch() throws {
+        XCTAssertEqual(try EasyDeLArguments.translate(["--max-steps", "5", "--eval-steps", "2", "--logging-steps", "1", "--save-steps", "3"]),
+                       ["max_steps=5", "eval_steps=2", "logging_steps=1", "save_steps=3"])
+        let c = try load(required + ["batch_size=4", "n_epochs=2", "max_steps=5", "eval_steps=2", "logging_steps=1", "save_steps=3"]).config
+        XCTAssertEqual(c.nExamples, 20)
+        XCTAssertNil(c.nEpochs)  // max_steps wins over epochs, as in TRL
+        XCTAssertEqual(c.evalEvery, 8)
+        XCTAssertEqual(c.loggingSteps, 1)
+        XCTAssertEqual(c.saveSteps, 3)
+    }
+
+    func testAStepCountWhoseExamplesOverflowIsRefused() {
+        guard case let .invalidValue(key, _, reason)? = loadError(required + ["batch_size=4", "max_steps=\(Int.max / 2)"]) else {
+            return XCTFail("expected an invalid value")
+        }
+        XCTAssertEqual(key, "max_steps")
+        XCTAssertTrue(reason.contains("past what an Int holds"), reason)
+    }
+
     func testUnknownFlagSuggestsTheNearest() {
         XCTAssertThrowsError(try EasyDeLArguments.translate(["--los-type", "dpo"])) {
             XCTAssertTrue(String(describing: $0).contains("--loss-type"), String(describing: $0))

@@ -84,6 +84,17 @@ final class TrainCommandTests: XCTestCase, CLIRunning {
         XCTAssertEqual(try rates(killed), expected)
     }
 
+    func testTRLStepCountsSetTheLengthTheLogsTheEvaluationsAndTheCheckpoints() throws {
+        let run = tempRun("steps")
+        let r = try dpohost(["train"] + common(run) + ["loss=sft", "n_epochs=1", "--max-steps", "5", "--logging-steps", "2",
+                                                       "--eval-steps", "4", "--save-steps", "3"])
+        XCTAssertEqual(r.status, 0, r.output)
+        let records = try MetricsLog.read(run.appendingPathComponent("metrics.jsonl"))
+        XCTAssertEqual(records.map { "\($0.split) \($0.examples)" }, ["eval 0", "train 8", "train 16", "eval 16"])
+        let checkpoints = try FileManager.default.contentsOfDirectory(atPath: run.path).filter { $0.hasPrefix("step-") }.sorted()
+        XCTAssertEqual(checkpoints, ["step-12", "step-20"])  // every 3 updates, and the end
+    }
+
     func testASeparateReferenceModelIsWhatTheRewardsAreMeasuredAgainst() throws {
         let own = tempRun("own-reference"), same = tempRun("reference-as-policy")
         let reference = "Tests/Fixtures/models/pythia-tiny-ref"

@@ -144,6 +144,13 @@ public struct TrainingConfig: Sendable, Equatable {
     public var optimizer: String
     public var warmupSteps: Int
     public var lrSchedulerType: LearningRateSchedule.Kind
+    /// TRL's step counts (optimizer updates): max_steps ends the run (n_examples becomes
+    /// max_steps × batch_size, epochs cycling); eval_steps sets eval_every; logging_steps logs
+    /// every that many updates; save_steps checkpoints every that many instead of at each eval.
+    public var maxSteps: Int?
+    public var evalSteps: Int?
+    public var loggingSteps: Int?
+    public var saveSteps: Int?
     /// When set, the warmup is this fraction of the run's optimizer steps (`warmup_steps` unused).
     public var warmupRatio: Double?
     /// `cosine_with_min_lr`'s floor, a fraction of `lr`.
@@ -187,7 +194,7 @@ public struct TrainingConfig: Sendable, Equatable {
         "local_dirs", "sample_during_eval", "n_eval_model_samples", "do_first_eval", "local_run_dir", "lr",
         "gradient_accumulation_steps", "max_grad_norm", "max_length", "max_prompt_length", "n_epochs",
         "n_examples", "n_eval_examples", "trainer", "optimizer", "warmup_steps", "activation_checkpointing",
-        "lr_scheduler_type", "warmup_ratio", "min_lr_rate",
+        "lr_scheduler_type", "warmup_ratio", "min_lr_rate", "max_steps", "eval_steps", "logging_steps", "save_steps",
         "eval_every", "minimum_log_interval_secs", "model", "loss", "resume", "threads", "gemm_backend", "plugins", "progress",
         "max_completion_length", "truncation_mode", "sync_ref_model", "ref_model_mixup_alpha",
         "ref_model_sync_steps", "precompute_ref_log_probs", "share_prompt", "dataset_options", "collective_timeout_secs",
@@ -227,6 +234,10 @@ public struct TrainingConfig: Sendable, Equatable {
         lrSchedulerType = try r.oneOf("lr_scheduler_type", LearningRateSchedule.Kind.allCases.map { ($0.rawValue, $0) })
         warmupRatio = try root["warmup_ratio"] == .null ? nil : r.finite("warmup_ratio", in: 0...1)
         minLRRate = try r.finite("min_lr_rate", in: 0...1)
+        maxSteps = try r.optionalInt("max_steps", atLeast: 1)
+        evalSteps = try r.optionalInt("eval_steps", atLeast: 1)
+        loggingSteps = try r.optionalInt("logging_steps", atLeast: 1)
+        saveSteps = try r.optionalInt("save_steps", atLeast: 1)
         activationCheckpointing = try r.bool("activation_checkpointing")
         evalEvery = try r.positive("eval_every")
         minimumLogIntervalSecs = try r.finite("minimum_log_interval_secs", in: 0...Double.greatestFiniteMagnitude)
@@ -273,6 +284,16 @@ public struct TrainingConfig: Sendable, Equatable {
         for (key, value) in root.entries where !Self.knownKeys.contains(key) { extras[key] = value }
         self.extras = extras
 
+        func examples(_ key: String, _ steps: Int) throws -> Int {
+            let (product, overflow) = steps.multipliedReportingOverflow(by: batchSize)
+            guard !overflow else { throw ConfigError.invalidValue(key: key, value: String(steps), reason: "times batch_size is past what an Int holds") }
+            return product
+        }
+        if let maxSteps {
+            nExamples = try examples("max_steps", maxSteps)
+            nEpochs = nil
+        }
+        if let evalSteps { evalEvery = try examples("eval_steps", evalSteps) }
         if nEpochs == nil && nExamples == nil {
             throw ConfigError.invalidValue(key: "n_epochs", value: "null", reason: "n_epochs or n_examples must be set")
         }

@@ -197,14 +197,19 @@ public final class BasicTrainer {
                 // With full parameters on every rank the root samples alone; split ones need
                 // every rank in each forward.
                 if c.sampleDuringEval && (share.isRoot || share.modelSpansRanks) { try sample(evalBatches) }
-                if examples > 0 && !c.debug { try save(position: before, evalMetrics: metrics) }
+                // With save_steps the checkpoints keep their own cadence (below).
+                if examples > 0 && !c.debug && c.saveSteps == nil { try save(position: before, evalMetrics: metrics) }
             }
             resumedExamples = nil
             let values = try step(batch)
             lastTrain = values
             if !memoryReported { try reportMemory(); memoryReported = true }
+            if let every = c.saveSteps, updates % every == 0, !c.debug { try save(position: iterator.position, evalMetrics: [:]) }
             let now = Date()
-            if lastLogTime == nil || now.timeIntervalSince(lastLogTime!) >= c.minimumLogIntervalSecs {
+            // logging_steps: every that many updates (TRL's); otherwise at most once per minimum_log_interval_secs.
+            let due = c.loggingSteps.map { updates % $0 == 0 }
+                ?? (lastLogTime == nil || now.timeIntervalSince(lastLogTime!) >= c.minimumLogIntervalSecs)
+            if due {
                 lastLogTime = now
                 try logs?.append(MetricsRecord(examples: examples, split: "train", values: values))
                 progress.update(examples: examples, values: values.filter {
