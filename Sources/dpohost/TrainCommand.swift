@@ -36,7 +36,8 @@ struct TrainCommand: ParsableCommand {
         --gradient-accumulation-steps, --max-length, --truncation-mode, --sync-ref-model,
         --ref-model-mixup-alpha, --ref-model-sync-steps, --warmup-steps (below 1: a ratio, as transformers 5),
         --warmup-ratio, --lr-scheduler-type, --max-steps, --eval-steps, --logging-steps, --save-steps
-        (counts of updates, as in TRL), --seed, --output-dir, --optimizer,
+        (counts of updates, as in TRL), --per-device-train-batch-size and --per-device-eval-batch-size
+        (times accumulation and processes, as in TRL), --seed, --output-dir, --optimizer,
         --report-to as TRL spells it: none, all, tensorboard, mlflow).
         Ranges (anything else is refused before the run starts, naming the key and value):
           batch_size, eval_batch_size, gradient_accumulation_steps, max_length, eval_every,
@@ -132,7 +133,8 @@ struct TrainingSession {
         let configDir = try ConfigDirectoryLocator(environment: environment, executablePath: CommandLine.arguments[0])
             .locate(explicit: commandLine.configDirectory)
         let loaded = try ConfigLoader(configDirectory: configDir, environment: environment)
-            .load(arguments: commandLine.overrides, userConfigFile: commandLine.userConfigFile)
+            .load(arguments: commandLine.overrides, userConfigFile: commandLine.userConfigFile,
+                  worldSize: communicator?.size ?? 1)
         for warning in loaded.warnings { log("warning: \(warning)") }
         var config = loaded.config
         if let resume = config.resume, isRoot {

@@ -68,6 +68,20 @@ final class EasyDeLArgumentsTests: XCTestCase {
         XCTAssertEqual(c.saveSteps, 3)
     }
 
+    func testPerDeviceBatchSizesMeanWhatTheyMeanInTRL() throws {
+        XCTAssertEqual(try EasyDeLArguments.translate(["--per-device-train-batch-size", "2", "--per-device-eval-batch-size", "3"]),
+                       ["per_device_train_batch_size=2", "per_device_eval_batch_size=3"])
+        let arguments = required + ["per_device_train_batch_size=2", "gradient_accumulation_steps=4", "per_device_eval_batch_size=3"]
+        let one = try load(arguments)
+        XCTAssertEqual([one.config.batchSize, one.config.evalBatchSize], [8, 3])
+        // Under mpirun -np 2 a step covers both processes, as TRL's does.
+        let two = try loader(environment: pinnedEnvironment()).load(arguments: arguments, worldSize: 2)
+        XCTAssertEqual([two.config.batchSize, two.config.evalBatchSize], [16, 6])
+        XCTAssertTrue(two.effectiveYAML().contains("\nbatch_size: 16\n"), two.effectiveYAML())
+        // Without them batch_size is the whole step, as in the DPO reference.
+        XCTAssertEqual(try loader(environment: pinnedEnvironment()).load(arguments: required + ["batch_size=8"], worldSize: 2).config.batchSize, 8)
+    }
+
     func testAStepCountWhoseExamplesOverflowIsRefused() {
         guard case let .invalidValue(key, _, reason)? = loadError(required + ["batch_size=4", "max_steps=\(Int.max / 2)"]) else {
             return XCTFail("expected an invalid value")

@@ -29,14 +29,19 @@ public struct ConfigLoader: Sendable {
     /// Composes `config.yaml`, the chosen groups, `userConfigFile` (a YAML file, relative to the
     /// current directory) and the `key=value` arguments; checks for `???`; resolves `${...}`;
     /// rounds `eval_every`; and reads the typed config.
-    public func load(arguments: [String], userConfigFile: String? = nil) throws -> LoadedConfig {
+    /// `worldSize`: the processes of the run (MPI), which TRL's per-device batch sizes multiply.
+    public func load(arguments: [String], userConfigFile: String? = nil, worldSize: Int = 1) throws -> LoadedConfig {
         var (tree, warnings) = try compose(arguments: arguments, userConfigFile: userConfigFile)
 
         let missing = tree.missingPaths
         if !missing.isEmpty { throw ConfigError.missingValues(missing) }
         tree = try Interpolator(root: tree, environment: environment).resolveAll()
         if let warning = try EvalEveryRounding.apply(to: &tree) { warnings.append(warning) }
-        return LoadedConfig(config: try TrainingConfig(tree: tree), tree: tree, warnings: warnings)
+        let config = try TrainingConfig(tree: tree, worldSize: worldSize)
+        // The effective config (config.yaml, the resume check) holds the batch sizes the run uses.
+        tree.setValue(.int(config.batchSize), at: ["batch_size"])
+        tree.setValue(.int(config.evalBatchSize), at: ["eval_batch_size"])
+        return LoadedConfig(config: config, tree: tree, warnings: warnings)
     }
 
     /// The composed tree before the missing-value check and interpolation (for `--help`-style listings).

@@ -195,6 +195,7 @@ public struct TrainingConfig: Sendable, Equatable {
         "gradient_accumulation_steps", "max_grad_norm", "max_length", "max_prompt_length", "n_epochs",
         "n_examples", "n_eval_examples", "trainer", "optimizer", "warmup_steps", "activation_checkpointing",
         "lr_scheduler_type", "warmup_ratio", "min_lr_rate", "max_steps", "eval_steps", "logging_steps", "save_steps",
+        "per_device_train_batch_size", "per_device_eval_batch_size",
         "eval_every", "minimum_log_interval_secs", "model", "loss", "resume", "threads", "gemm_backend", "plugins", "progress",
         "max_completion_length", "truncation_mode", "sync_ref_model", "ref_model_mixup_alpha",
         "ref_model_sync_steps", "precompute_ref_log_probs", "share_prompt", "dataset_options", "collective_timeout_secs",
@@ -202,7 +203,7 @@ public struct TrainingConfig: Sendable, Equatable {
     ]
 
     /// Reads a fully resolved tree (no `???`, no `${...}`).
-    public init(tree: ConfigValue) throws {
+    public init(tree: ConfigValue, worldSize: Int = 1) throws {
         guard case let .mapping(root) = tree else {
             throw ConfigError.typeMismatch(key: "<root>", expected: "a mapping", value: tree.displayText)
         }
@@ -211,6 +212,25 @@ public struct TrainingConfig: Sendable, Equatable {
         expName = try r.string("exp_name")
         batchSize = try r.positive("batch_size")
         evalBatchSize = try r.positive("eval_batch_size")
+        // TRL's per-device sizes: a step is per_device x accumulation x processes.
+        if let perDevice = try r.optionalInt("per_device_train_batch_size", atLeast: 1) {
+            let accumulation = try r.positive("gradient_accumulation_steps")
+            let (a, o1) = perDevice.multipliedReportingOverflow(by: accumulation)
+            let (total, o2) = a.multipliedReportingOverflow(by: worldSize)
+            guard !o1, !o2 else {
+                throw ConfigError.invalidValue(key: "per_device_train_batch_size", value: String(perDevice),
+                                               reason: "times gradient_accumulation_steps and the processes is past what an Int holds")
+            }
+            batchSize = total
+        }
+        if let perDevice = try r.optionalInt("per_device_eval_batch_size", atLeast: 1) {
+            let (total, overflow) = perDevice.multipliedReportingOverflow(by: worldSize)
+            guard !overflow else {
+                throw ConfigError.invalidValue(key: "per_device_eval_batch_size", value: String(perDevice),
+                                               reason: "times the processes is past what an Int holds")
+            }
+            evalBatchSize = total
+        }
         debug = try r.bool("debug")
         fsdpPort = try r.optionalInt("fsdp_port")
         datasets = try r.stringList("datasets")
