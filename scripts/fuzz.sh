@@ -52,7 +52,7 @@ for source in Tests/Fuzz/*Fuzzer.swift; do
       [ -d "$debug/$module.build" ] || continue
       while IFS= read -r o; do pluginObjects+=("$o"); done < <(find "$debug/$module.build" -name '*.o' | sort)
     done
-    swiftc -emit-library -sanitize=address "${pluginObjects[@]}" -o "$pluginDir/${plugin%%+*}.so" \
+    swiftc -emit-library -sanitize=address "${pluginObjects[@]}" "${links[@]}" -o "$pluginDir/${plugin%%+*}.so" \
       2> >(grep -v "Cannot export local symbol" >&2)
   done
   work=$(mktemp -d)
