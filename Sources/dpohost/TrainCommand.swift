@@ -37,8 +37,10 @@ struct TrainCommand: ParsableCommand {
         --ref-model-mixup-alpha, --ref-model-sync-steps, --warmup-steps (below 1: a ratio, as transformers 5),
         --warmup-ratio, --lr-scheduler-type, --max-steps, --eval-steps, --logging-steps, --save-steps
         (counts of updates, as in TRL), --per-device-train-batch-size and --per-device-eval-batch-size
-        (times accumulation and processes, as in TRL), --seed, --output-dir, --optimizer,
-        --report-to as TRL spells it: none, all, tensorboard, mlflow).
+        (times accumulation and processes, as in TRL), --max-grad-norm, --gradient-checkpointing,
+        --seed, --output-dir, --optimizer,
+        --report-to as TRL spells it: none, all, tensorboard, mlflow). A TRL flag dpohost does not
+        offer (--bf16, --use-peft, --push-to-hub, ...) is an error saying so and why.
         Ranges (anything else is refused before the run starts, naming the key and value):
           batch_size, eval_batch_size, gradient_accumulation_steps, max_length, eval_every,
           ref_model_sync_steps >= 1; batch_size a multiple of gradient_accumulation_steps;

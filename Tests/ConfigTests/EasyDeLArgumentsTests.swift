@@ -90,6 +90,14 @@ final class EasyDeLArgumentsTests: XCTestCase {
         XCTAssertTrue(reason.contains("past what an Int holds"), reason)
     }
 
+    func testATRLFlagDpohostLacksIsNamedAsUnsupportedWithTheReason() {
+        XCTAssertThrowsError(try EasyDeLArguments.translate(["--bf16"])) {
+            XCTAssertTrue("\($0)".hasPrefix("--bf16 is a TRL flag dpohost does not support: the policy trains in float32"), "\($0)")
+        }
+        XCTAssertEqual(try EasyDeLArguments.translate(["--max-grad-norm", "1.0", "--gradient-checkpointing"]),
+                       ["max_grad_norm=1.0", "activation_checkpointing=true"])
+    }
+
     func testUnknownFlagSuggestsTheNearest() {
         XCTAssertThrowsError(try EasyDeLArguments.translate(["--los-type", "dpo"])) {
             XCTAssertTrue(String(describing: $0).contains("--loss-type"), String(describing: $0))

@@ -22,6 +22,8 @@ public enum ConfigError: Error, CustomStringConvertible, Equatable {
     case interpolation(key: String, reason: String)
     case typeMismatch(key: String, expected: String, value: String)
     case invalidValue(key: String, value: String, reason: String)
+    /// A TRL or transformers flag dpohost knows and does not offer, with the reason.
+    case unsupportedFlag(flag: String, reason: String)
 
     public var description: String {
         switch self {
@@ -55,6 +57,8 @@ public enum ConfigError: Error, CustomStringConvertible, Equatable {
             return "config key '\(key)' expects \(expected), got '\(value)'"
         case let .invalidValue(key, value, reason):
             return "invalid value '\(value)' for '\(key)': \(reason)"
+        case let .unsupportedFlag(flag, reason):
+            return "\(flag) is a TRL flag dpohost does not support: \(reason)"
         }
     }
 }

@@ -42,12 +42,32 @@ public enum EasyDeLArguments {
         "--exp-name": { ["exp_name=" + $0] },
         "--optimizer": { ["optimizer=" + $0] },
         "--report-to": { ["report_to=" + bracketed(reportDestinations($0))] },
+        "--max-grad-norm": { ["max_grad_norm=" + $0] },
     ]
     static let switches: [String: String] = [
         "--reference-free": "loss.reference_free=true",
         "--sync-ref-model": "sync_ref_model=true",
         "--precompute-ref-log-probs": "precompute_ref_log_probs=true",
         "--do-first-eval": "do_first_eval=true",
+        "--gradient-checkpointing": "activation_checkpointing=true",
+    ]
+    /// TRL and transformers flags dpohost knows and does not offer, each with the reason; given
+    /// one, the error says so instead of calling it unknown.
+    static let unsupported: [String: String] = [
+        "--bf16": "the policy trains in float32 on the CPU (model.reference_dtype=bfloat16 casts the reference)",
+        "--fp16": "the policy trains in float32 on the CPU (model.reference_dtype=float16 casts the reference)",
+        "--torch-dtype": "the policy trains in float32 on the CPU",
+        "--use-peft": "LoRA adapters are not available yet",
+        "--lora-r": "LoRA adapters are not available yet",
+        "--lora-alpha": "LoRA adapters are not available yet",
+        "--lora-dropout": "LoRA adapters are not available yet",
+        "--lora-target-modules": "LoRA adapters are not available yet",
+        "--push-to-hub": "dpohost runs without a network",
+        "--hub-model-id": "dpohost runs without a network",
+        "--dataset-name": "dpohost runs without a network: give a local file with --dataset-path",
+        "--weight-decay": "the optimizers run with their library defaults (optimizer=AdamW for decoupled decay)",
+        "--optim": "choose with --optimizer (RMSprop, Adam, AdamW, SGD)",
+        "--attn-implementation": "dpohost picks its attention kernel by length (DPOHOST_ATTENTION forces one)",
     ]
     /// Flags that belong to the Hydra-style command line itself.
     static let passThrough: Set<String> = ["--config", "--config-dir"]
@@ -97,6 +117,8 @@ public enum EasyDeLArguments {
                     i += 1
                 }
                 translated += make(value)
+            } else if let reason = unsupported[flag] {
+                throw ConfigError.unsupportedFlag(flag: flag, reason: reason)
             } else {
                 let known = Array(valued.keys) + Array(switches.keys) + Array(passThrough)
                 throw ConfigError.unknownKey(key: flag, suggestion: KeySuggester.nearest(to: flag, among: known))
