@@ -45,9 +45,9 @@ struct TrainCommand: ParsableCommand {
           batch_size, eval_batch_size, gradient_accumulation_steps, max_length, eval_every,
           ref_model_sync_steps >= 1; batch_size a multiple of gradient_accumulation_steps;
           max_prompt_length >= 1 and below max_length; n_epochs, n_examples, max_completion_length
-          >= 1 or null; warmup_steps, n_eval_examples, n_eval_model_samples >= 0; lr and
-          minimum_log_interval_secs finite and >= 0; max_grad_norm and collective_timeout_secs
-          finite and > 0; ref_model_mixup_alpha, warmup_ratio (or null) and min_lr_rate in [0, 1];
+          >= 1 or null; warmup_steps, n_eval_examples, n_eval_model_samples >= 0; lr,
+          minimum_log_interval_secs and collective_timeout_secs (0: no watchdog) finite and >= 0;
+          max_grad_norm finite and > 0; ref_model_mixup_alpha, warmup_ratio (or null) and min_lr_rate in [0, 1];
           threads from 1 to 4 per core.
         Learning rate: lr_scheduler_type=reference (the DPO reference's warmup, then constant) or
         transformers' constant, constant_with_warmup, linear, cosine, cosine_with_min_lr over the run's

@@ -99,6 +99,11 @@ final class RangeValidationTests: XCTestCase {
         assertRefused("max_grad_norm=0", key: "max_grad_norm", value: "0", reason: "must be above 0")
     }
 
+    func testACollectiveTimeoutOfZeroTurnsTheWatchdogOffAndANegativeOneIsRefused() throws {
+        XCTAssertEqual(try load(required + ["collective_timeout_secs=0"]).config.collectiveTimeoutSecs, 0)
+        assertRefused("collective_timeout_secs=-1", key: "collective_timeout_secs", value: "-1", reason: "must be at least 0")
+    }
+
     func testNegativeCountsAreRefused() {
         assertRefused("warmup_steps=-1", key: "warmup_steps", value: "-1", reason: "must be at least 0")
         assertRefused("n_eval_examples=-5", key: "n_eval_examples", value: "-5", reason: "must be at least 0")

@@ -277,7 +277,8 @@ public struct TrainingConfig: Sendable, Equatable {
         refModelSyncSteps = try r.positive("ref_model_sync_steps")
         precomputeRefLogProbs = try r.bool("precompute_ref_log_probs")
         sharePrompt = try r.bool("share_prompt")
-        collectiveTimeoutSecs = try r.finite("collective_timeout_secs", in: 0...Double.greatestFiniteMagnitude, above: true)
+        // 0 turns the watchdog off (config.yaml).
+        collectiveTimeoutSecs = try r.finite("collective_timeout_secs", in: 0...Double.greatestFiniteMagnitude)
         reportTo = try r.stringList("report_to").map { name in
             guard let destination = ReportDestination(rawValue: name) else {
                 throw ConfigError.invalidValue(key: "report_to", value: name, reason: "expected "
