@@ -40,12 +40,11 @@ final class TrainCommandTests: XCTestCase, CLIRunning {
         XCTAssertTrue(page.contains(#"{"name":"sft","series":"#) && page.contains(#"{"name":"dpo","series":"#))
     }
 
-    func testResumeAfterAKillContinuesWithIdenticalLosses() throws {
-        let straight = tempRun("straight"), killed = tempRun("killed")
-        let args = ["loss=dpo", "loss.beta=0.1", "n_examples=24"]
+    /// `args` run whole into `straight`, and into `killed` killed as soon as its first periodic
+    /// checkpoint (step-8) is complete, then resumed there.
+    func trainStraightAndKilledThenResumed(straight: URL, killed: URL, _ args: [String]) throws {
         let a = try dpohost(["train"] + common(straight) + args)
         XCTAssertEqual(a.status, 0, a.output)
-        // Kill as soon as the first periodic checkpoint (step-8) is complete.
         let k = try dpohost(["train"] + common(killed) + args, killWhen: { dir in
             FileManager.default.fileExists(atPath: dir.appendingPathComponent("step-8/trainer_state.json").path)
         }, watch: killed)
@@ -53,6 +52,12 @@ final class TrainCommandTests: XCTestCase, CLIRunning {
         let r = try dpohost(["train"] + common(killed) + args + ["resume=\(killed.path)"])
         XCTAssertEqual(r.status, 0, r.output)
         XCTAssertTrue(r.output.contains("resumed from"), r.output)
+    }
+
+    func testResumeAfterAKillContinuesWithIdenticalLosses() throws {
+        let straight = tempRun("straight"), killed = tempRun("killed")
+        let args = ["loss=dpo", "loss.beta=0.1", "n_examples=24"]
+        try trainStraightAndKilledThenResumed(straight: straight, killed: killed, args)
         let expected = try trainLosses(straight), got = try trainLosses(killed)
         XCTAssertEqual(Set(expected.keys), [4, 8, 12, 16, 20, 24])
         for (step, loss) in expected {
@@ -64,13 +69,7 @@ final class TrainCommandTests: XCTestCase, CLIRunning {
         let straight = tempRun("cosine"), killed = tempRun("cosine-killed")
         // 6 updates of 4 examples; warmup ceil(0.25 * 6) = 2 of them.
         let args = ["loss=sft", "n_examples=24", "lr_scheduler_type=cosine", "warmup_ratio=0.25"]
-        XCTAssertEqual(try dpohost(["train"] + common(straight) + args).status, 0)
-        let k = try dpohost(["train"] + common(killed) + args, killWhen: { dir in
-            FileManager.default.fileExists(atPath: dir.appendingPathComponent("step-8/trainer_state.json").path)
-        }, watch: killed)
-        XCTAssertNotEqual(k.status, 0, "the run should have been killed")
-        let r = try dpohost(["train"] + common(killed) + args + ["resume=\(killed.path)"])
-        XCTAssertEqual(r.status, 0, r.output)
+        try trainStraightAndKilledThenResumed(straight: straight, killed: killed, args)
         func rates(_ run: URL) throws -> [Int: Double] {
             var out: [Int: Double] = [:]
             for record in try MetricsLog.read(run.appendingPathComponent("metrics.jsonl")) where record.split == "train" {
