@@ -172,18 +172,30 @@ public struct BundleStore {
 
     private struct Staging { let root: String; let directory: String; let temporary: Bool }
 
-    /// Runs the system tar; its standard output, or an error with its message.
+    /// Runs the system tar; its standard output, or an error with its message. Its output and
+    /// messages go to files, not pipes: a tar that fills one pipe while the other is being read
+    /// would wait forever, and Foundation's pipe reading ends the process when a signal
+    /// interrupts a read (found by the BundleTarFuzzer).
     private static func tar(_ arguments: [String], bundle: String) throws -> String {
+        let fm = FileManager.default
+        let scratch = fm.temporaryDirectory.appendingPathComponent("dpohost-tar-\(UUID().uuidString)")
+        try fm.createDirectory(at: scratch, withIntermediateDirectories: true)
+        defer { try? fm.removeItem(at: scratch) }
+        let outURL = scratch.appendingPathComponent("out"), errURL = scratch.appendingPathComponent("err")
+        guard fm.createFile(atPath: outURL.path, contents: nil), fm.createFile(atPath: errURL.path, contents: nil) else {
+            throw PluginError.badBundle(path: bundle, detail: "cannot write in \(fm.temporaryDirectory.path)")
+        }
+        let outFile = try FileHandle(forWritingTo: outURL), errFile = try FileHandle(forWritingTo: errURL)
         let tar = Process()
         tar.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         tar.arguments = ["tar"] + arguments
-        let errPipe = Pipe(), outPipe = Pipe()
-        tar.standardError = errPipe
-        tar.standardOutput = outPipe
+        tar.standardError = errFile
+        tar.standardOutput = outFile
         try tar.run()
-        let out = outPipe.fileHandleForReading.readDataToEndOfFile()
-        let err = errPipe.fileHandleForReading.readDataToEndOfFile()
         tar.waitUntilExit()
+        try? outFile.close()
+        try? errFile.close()
+        let out = try Data(contentsOf: outURL), err = try Data(contentsOf: errURL)
         guard tar.terminationStatus == 0 else {
             let why = String(decoding: err, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
             throw PluginError.badBundle(path: bundle, detail: "not a readable .tar.gz (\(why))")

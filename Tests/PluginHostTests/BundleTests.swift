@@ -54,6 +54,31 @@ final class BundleTests: XCTestCase {
         XCTAssertEqual(try store.install(bundlePath: archive).manifest.plugins.count, 2)
     }
 
+    // Found by the BundleTarFuzzer: a signal interrupting the read of tar's output pipe ended
+    // the process (Foundation's pipe reading traps on EINTR); tar's output now goes to files.
+    func testATarGzInstallsWhileSignalsInterruptTheProcess() throws {
+        let src = try makeBundle()
+        let archive = dir.appendingPathComponent("extras.tar.gz").path
+        XCTAssertEqual(try Build.run("/usr/bin/env", ["tar", "-czf", archive, "-C", src.deletingLastPathComponent().path,
+                                                      src.lastPathComponent]).status, 0)
+        // SIGALRM every millisecond, with a handler installed without SA_RESTART.
+        var action = sigaction()
+        action.__sigaction_handler.sa_handler = { _ in }
+        sigemptyset(&action.sa_mask)
+        action.sa_flags = 0
+        var previous = sigaction()
+        sigaction(SIGALRM, &action, &previous)
+        var timer = itimerval(it_interval: timeval(tv_sec: 0, tv_usec: 1000), it_value: timeval(tv_sec: 0, tv_usec: 1000))
+        setitimer(__itimer_which_t(ITIMER_REAL.rawValue), &timer, nil)
+        defer {
+            var off = itimerval()
+            setitimer(__itimer_which_t(ITIMER_REAL.rawValue), &off, nil)
+            sigaction(SIGALRM, &previous, nil)
+        }
+        let store = BundleStore(directory: dir.appendingPathComponent("installed").path)
+        for _ in 0..<10 { XCTAssertEqual(try store.install(bundlePath: archive).manifest.plugins.count, 2) }
+    }
+
     func testABundleWithAWrongChecksumIsRefusedAndNothingIsInstalled() throws {
         let b = try makeBundle { m in
             var plugins = m["plugins"] as! [[String: Any]]
