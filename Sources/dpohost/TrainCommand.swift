@@ -32,7 +32,8 @@ struct TrainCommand: ParsableCommand {
         EasyDeL/TRL-style flags are accepted as aliases, e.g.
           dpohost train --loss-type ipo --beta 0.1 --dataset-path data.jsonl --model-name-or-path DIR \
                         --learning-rate 1e-6 --max-prompt-length 256 --max-completion-length 256 --exp-name run
-        (also --ref-model, --loss-weights, --label-smoothing, --reference-free, --num-train-epochs, --total-batch-size,
+        (also --ref-model, --loss-weights, --label-smoothing, --reference-free, --num-train-epochs (whole or, as
+        in TRL, a fraction), --total-batch-size,
         --gradient-accumulation-steps, --max-length, --truncation-mode, --sync-ref-model,
         --ref-model-mixup-alpha, --ref-model-sync-steps, --warmup-steps (below 1: a ratio, as transformers 5),
         --warmup-ratio, --lr-scheduler-type, --max-steps, --eval-steps, --logging-steps, --save-steps

@@ -82,6 +82,15 @@ final class EasyDeLArgumentsTests: XCTestCase {
         XCTAssertEqual(try loader(environment: pinnedEnvironment()).load(arguments: required + ["batch_size=8"], worldSize: 2).config.batchSize, 8)
     }
 
+    func testWholeEpochsAreNEpochsAndAFractionIsTRLsNumTrainEpochs() throws {
+        XCTAssertEqual(try EasyDeLArguments.translate(["--num-train-epochs", "2"]), ["n_epochs=2"])
+        XCTAssertEqual(try EasyDeLArguments.translate(["--num-train-epochs", "0.5"]), ["num_train_epochs=0.5"])
+        let c = try load(required + ["num_train_epochs=0.5"]).config
+        XCTAssertEqual(c.numTrainEpochs, 0.5)
+        XCTAssertNil(c.nEpochs)
+        XCTAssertNil(try load(required + ["num_train_epochs=0.5", "max_steps=3"]).config.numTrainEpochs)  // max_steps wins
+    }
+
     func testAStepCountWhoseExamplesOverflowIsRefused() {
         guard case let .invalidValue(key, _, reason)? = loadError(required + ["batch_size=4", "max_steps=\(Int.max / 2)"]) else {
             return XCTFail("expected an invalid value")

@@ -94,6 +94,18 @@ final class TrainCommandTests: XCTestCase, CLIRunning {
         XCTAssertEqual(checkpoints, ["step-12", "step-20"])  // every 3 updates, and the end
     }
 
+    func testAFractionOfAnEpochTrainsThatShareOfTheBatchesRoundedUp() throws {
+        func trained(_ args: [String]) throws -> Int {
+            let r = try dpohost(["train"] + common(tempRun("epochs")) + ["loss=sft"] + args)
+            XCTAssertEqual(r.status, 0, r.output)
+            let line = try XCTUnwrap(r.output.split(separator: "\n").first { $0.hasPrefix("done: ") })
+            return try XCTUnwrap(Int(line.dropFirst(6).prefix { $0.isNumber }))
+        }
+        let epoch = try trained(["n_epochs=1"])
+        XCTAssertEqual(try trained(["--num-train-epochs", "0.5"]), Int((Double(epoch / 4) * 0.5).rounded(.up)) * 4)
+        XCTAssertEqual(try trained(["--num-train-epochs", "1.5"]), Int((Double(epoch / 4) * 1.5).rounded(.up)) * 4)
+    }
+
     func testASeparateReferenceModelIsWhatTheRewardsAreMeasuredAgainst() throws {
         let own = tempRun("own-reference"), same = tempRun("reference-as-policy")
         let reference = "Tests/Fixtures/models/pythia-tiny-ref"

@@ -17,7 +17,8 @@ public enum EasyDeLArguments {
         "--model-name-or-path": { ["model.name_or_path=" + $0] },
         "--ref-model": { ["model.reference_name_or_path=" + $0] },
         "--learning-rate": { ["lr=" + $0] },
-        "--num-train-epochs": { ["n_epochs=" + $0] },
+        // Whole epochs are n_epochs; a fraction (0.5) is TRL's num_train_epochs.
+        "--num-train-epochs": { v in Int(v) != nil ? ["n_epochs=" + v] : ["num_train_epochs=" + v] },
         "--total-batch-size": { ["batch_size=" + $0] },
         "--per-device-train-batch-size": { ["per_device_train_batch_size=" + $0] },
         "--per-device-eval-batch-size": { ["per_device_eval_batch_size=" + $0] },

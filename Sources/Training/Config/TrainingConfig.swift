@@ -148,6 +148,8 @@ public struct TrainingConfig: Sendable, Equatable {
     /// max_steps × batch_size, epochs cycling); eval_steps sets eval_every; logging_steps logs
     /// every that many updates; save_steps checkpoints every that many instead of at each eval.
     public var maxSteps: Int?
+    /// TRL's num_train_epochs when not whole (0.5): the run trains that fraction of the passes.
+    public var numTrainEpochs: Double?
     public var evalSteps: Int?
     public var loggingSteps: Int?
     public var saveSteps: Int?
@@ -195,7 +197,7 @@ public struct TrainingConfig: Sendable, Equatable {
         "gradient_accumulation_steps", "max_grad_norm", "max_length", "max_prompt_length", "n_epochs",
         "n_examples", "n_eval_examples", "trainer", "optimizer", "warmup_steps", "activation_checkpointing",
         "lr_scheduler_type", "warmup_ratio", "min_lr_rate", "max_steps", "eval_steps", "logging_steps", "save_steps",
-        "per_device_train_batch_size", "per_device_eval_batch_size",
+        "per_device_train_batch_size", "per_device_eval_batch_size", "num_train_epochs",
         "eval_every", "minimum_log_interval_secs", "model", "loss", "resume", "threads", "gemm_backend", "plugins", "progress",
         "max_completion_length", "truncation_mode", "sync_ref_model", "ref_model_mixup_alpha",
         "ref_model_sync_steps", "precompute_ref_log_probs", "share_prompt", "dataset_options", "collective_timeout_secs",
@@ -255,6 +257,8 @@ public struct TrainingConfig: Sendable, Equatable {
         warmupRatio = try root["warmup_ratio"] == .null ? nil : r.finite("warmup_ratio", in: 0...1)
         minLRRate = try r.finite("min_lr_rate", in: 0...1)
         maxSteps = try r.optionalInt("max_steps", atLeast: 1)
+        numTrainEpochs = try root["num_train_epochs"] == .null ? nil
+            : r.finite("num_train_epochs", in: 0...1e9, above: true)
         evalSteps = try r.optionalInt("eval_steps", atLeast: 1)
         loggingSteps = try r.optionalInt("logging_steps", atLeast: 1)
         saveSteps = try r.optionalInt("save_steps", atLeast: 1)
@@ -310,12 +314,14 @@ public struct TrainingConfig: Sendable, Equatable {
             guard !overflow else { throw ConfigError.invalidValue(key: key, value: String(steps), reason: "times batch_size is past what an Int holds") }
             return product
         }
+        if numTrainEpochs != nil { nEpochs = nil }  // the budget replaces whole epochs (BasicTrainer.examplesCap)
         if let maxSteps {
             nExamples = try examples("max_steps", maxSteps)
             nEpochs = nil
+            numTrainEpochs = nil  // max_steps wins, as in TRL
         }
         if let evalSteps { evalEvery = try examples("eval_steps", evalSteps) }
-        if nEpochs == nil && nExamples == nil {
+        if nEpochs == nil && nExamples == nil && numTrainEpochs == nil {
             throw ConfigError.invalidValue(key: "n_epochs", value: "null", reason: "n_epochs or n_examples must be set")
         }
         try checkRelations()

@@ -159,7 +159,7 @@ public final class BasicTrainer {
         }
         let startExamples = examples
         var iterator = try BatchIterator(prompts: run.train, tokenizer: run.tokenizer, options: BatchIteratorOptions(
-            batchSize: c.batchSize, epochs: c.nEpochs, examples: c.nExamples, sftMode: run.sftMode, limits: limits,
+            batchSize: c.batchSize, epochs: c.nEpochs, examples: Self.examplesCap(run), sftMode: run.sftMode, limits: limits,
             tdpoPermutationSeeds: run.loss.dataOrder31BitSeeds),
             resumingAt: resumeAt)
         var evalIterator = try BatchIterator(prompts: run.eval, tokenizer: run.tokenizer, options: BatchIteratorOptions(
@@ -323,7 +323,18 @@ public final class BasicTrainer {
     /// The examples the run trains on: n_examples, or n_epochs of whole batches, whichever ends first.
     static func plannedExamples(_ run: TrainingRun) -> Int {
         let c = run.config, units = trainingUnits(run)
-        return [c.nExamples, c.nEpochs.map { $0 * (units / c.batchSize) * c.batchSize }].compactMap { $0 }.min() ?? 0
+        return [examplesCap(run), c.nEpochs.map { $0 * (units / c.batchSize) * c.batchSize }].compactMap { $0 }.min() ?? 0
+    }
+
+    /// The example budget: n_examples, and TRL's fractional num_train_epochs as the updates
+    /// transformers runs for it, `ceil(epochs * batches per epoch)` whole batches (at least one).
+    static func examplesCap(_ run: TrainingRun) -> Int? {
+        let c = run.config
+        let fractional = c.numTrainEpochs.map { epochs -> Int in
+            let perEpoch = max(1, trainingUnits(run) / c.batchSize)
+            return max(1, Int((epochs * Double(perEpoch)).rounded(.up))) * c.batchSize
+        }
+        return [c.nExamples, fractional].compactMap { $0 }.min()
     }
 
     /// Back to what was logged when the checkpoint a run resumes from was saved: the metrics and
