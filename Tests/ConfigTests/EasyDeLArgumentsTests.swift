@@ -37,6 +37,13 @@ final class EasyDeLArgumentsTests: XCTestCase {
         XCTAssertEqual([key, value, reason], ["report_to", "wandb", "expected jsonl, tensorboard, mlflow"])
     }
 
+    func testTRLsModelFlagKeepsTheReferenceInThePolicysDtypeUnlessSetAfter() throws {
+        XCTAssertEqual(try EasyDeLArguments.translate(["--model-name-or-path", "/m"]),
+                       ["model.name_or_path=/m", "model.reference_dtype=float32"])
+        XCTAssertEqual(try EasyDeLArguments.translate(["--model-name-or-path", "/m", "model.reference_dtype=bfloat16"]),
+                       ["model.name_or_path=/m", "model.reference_dtype=float32", "model.reference_dtype=bfloat16"])
+    }
+
     func testRefModelNamesTheReferencesOwnCheckpoint() throws {
         XCTAssertEqual(try EasyDeLArguments.translate(["--ref-model", "/models/ref"]), ["model.reference_name_or_path=/models/ref"])
         XCTAssertEqual(try load(required + ["model.reference_name_or_path=/models/ref"]).config.model.referenceNameOrPath, "/models/ref")

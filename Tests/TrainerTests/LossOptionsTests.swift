@@ -63,6 +63,20 @@ final class EasyDeLCommandLineTests: XCTestCase, CLIRunning {
         XCTAssertTrue(yaml.contains("max_completion_length: 32"), yaml)
         XCTAssertTrue(FileManager.default.fileExists(atPath: run.appendingPathComponent("LATEST/policy.safetensors").path))
     }
+
+    func testUnderTRLsFlagsTheReferenceKeepsThePolicysDtypeSoTheFirstLossIsLn2() throws {
+        let run = tempRun("trl-dtype")
+        let r = try dpohost(["train", "--loss-type", "sigmoid", "--beta", "0.1", "--dataset-path", "Tests/Fixtures/data/preference.jsonl",
+                             "--model-name-or-path", "Tests/Fixtures/models/pythia-tiny", "--output-dir", run.path,
+                             "--total-batch-size", "4", "n_examples=4", "eval_batch_size=4", "n_eval_examples=8",
+                             "dataset_options.jsonl.test_path=Tests/Fixtures/data/preference.jsonl", "exp_name=trl",
+                             "sample_during_eval=false", "progress=off", "threads=1"])
+        XCTAssertEqual(r.status, 0, r.output)
+        XCTAssertTrue(try String(contentsOf: run.appendingPathComponent("config.yaml"), encoding: .utf8).contains("reference_dtype: float32"))
+        let first = try XCTUnwrap(MetricsLog.read(run.appendingPathComponent("metrics.jsonl")).first { $0.split == "eval" })
+        XCTAssertEqual(try XCTUnwrap(first.values["loss/eval"]), log(2), accuracy: 1e-6)
+        XCTAssertEqual(try XCTUnwrap(first.values["rewards_eval/margins"]), 0, accuracy: 1e-7)
+    }
 }
 
 final class PrecomputedReferenceTests: XCTestCase, CLIRunning {

@@ -14,7 +14,9 @@ public enum EasyDeLArguments {
         "--beta": { ["loss.beta=" + $0] },
         "--label-smoothing": { ["loss.label_smoothing=" + $0] },
         "--dataset-path": { ["datasets=[jsonl]", "dataset_options.jsonl.path=" + $0] },
-        "--model-name-or-path": { ["model.name_or_path=" + $0] },
+        // TRL keeps the reference in the policy's dtype (float32 here), where the DPO reference's
+        // presets cast it to float16.
+        "--model-name-or-path": { ["model.name_or_path=" + $0, "model.reference_dtype=float32"] },
         "--ref-model": { ["model.reference_name_or_path=" + $0] },
         "--learning-rate": { ["lr=" + $0] },
         // Whole epochs are n_epochs; a fraction (0.5) is TRL's num_train_epochs.
