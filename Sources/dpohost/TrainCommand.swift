@@ -200,7 +200,8 @@ struct TrainingSession {
         let specs = config.datasets.map { DatasetSpec(name: $0, options: config.datasetOptions[$0] ?? [:]) }
         let source = DatasetSource(registry: registry)
         let train = try source.flatPrompts(specs, split: "train").truncating(config.truncationMode)
-        let eval = try source.flatPrompts(specs, split: "test").truncating(config.truncationMode)
+        // n_eval_examples=0: no evaluation, and no test split is asked for.
+        let eval = config.nEvalExamples == 0 ? [] : try source.flatPrompts(specs, split: "test").truncating(config.truncationMode)
         log("\(config.loss.name): \(train.count) train prompts, \(eval.count) eval prompts; policy \(policy.modelType) with \(policy.parameterCount) parameters")
 
         // The run directory: the one being resumed, or a new one.

@@ -6,7 +6,15 @@ final class EasyDeLArgumentsTests: XCTestCase {
         XCTAssertEqual(try EasyDeLArguments.translate(["--loss-type", "ipo", "--beta=0.1", "--dataset-path", "d.jsonl",
                                                        "--max-prompt-length", "256", "--max-completion-length=128", "--sync-ref-model"]),
                        ["loss=[ipo]", "loss.beta=0.1", "datasets=[jsonl]", "dataset_options.jsonl.path=d.jsonl",
-                        "max_prompt_length=256", "max_completion_length=128", "sync_ref_model=true"])
+                        "max_prompt_length=256", "max_completion_length=128", "sync_ref_model=true", "n_eval_examples=0"])
+    }
+
+    func testADatasetWithoutAnEvalSetTurnsEvaluationOffAsInTRL() throws {
+        XCTAssertEqual(try EasyDeLArguments.translate(["--dataset-path", "d.jsonl", "--eval-dataset-path", "e.jsonl"]),
+                       ["datasets=[jsonl]", "dataset_options.jsonl.path=d.jsonl", "dataset_options.jsonl.test_path=e.jsonl"])
+        XCTAssertEqual(try EasyDeLArguments.translate(["--dataset-path", "d.jsonl", "dataset_options.jsonl.test_path=e.jsonl"]),
+                       ["datasets=[jsonl]", "dataset_options.jsonl.path=d.jsonl", "dataset_options.jsonl.test_path=e.jsonl"])
+        XCTAssertEqual(try EasyDeLArguments.translate(["--dataset-path=d.jsonl"]).last, "n_eval_examples=0")
     }
 
     func testSeveralLossTypesAndWeights() throws {

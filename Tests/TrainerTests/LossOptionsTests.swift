@@ -64,6 +64,18 @@ final class EasyDeLCommandLineTests: XCTestCase, CLIRunning {
         XCTAssertTrue(FileManager.default.fileExists(atPath: run.appendingPathComponent("LATEST/policy.safetensors").path))
     }
 
+    func testATRLCommandWithOnlyATrainingFileTrainsWithoutEvaluating() throws {
+        let run = tempRun("trl-no-eval")
+        let r = try dpohost(["train", "--loss-type", "sigmoid", "--beta", "0.1", "--dataset-path", "Tests/Fixtures/data/preference.jsonl",
+                             "--model-name-or-path", "Tests/Fixtures/models/pythia-tiny", "--output-dir", run.path,
+                             "--per-device-train-batch-size", "4", "--max-steps", "2", "--logging-steps", "1", "exp_name=trl",
+                             "progress=off", "threads=1"])
+        XCTAssertEqual(r.status, 0, r.output)
+        let records = try MetricsLog.read(run.appendingPathComponent("metrics.jsonl"))
+        XCTAssertEqual(records.map { "\($0.split) \($0.examples)" }, ["train 4", "train 8"])
+        XCTAssertTrue(FileManager.default.fileExists(atPath: run.appendingPathComponent("step-8/policy.safetensors").path))
+    }
+
     func testUnderTRLsFlagsTheReferenceKeepsThePolicysDtypeSoTheFirstLossIsLn2() throws {
         let run = tempRun("trl-dtype")
         let r = try dpohost(["train", "--loss-type", "sigmoid", "--beta", "0.1", "--dataset-path", "Tests/Fixtures/data/preference.jsonl",

@@ -14,6 +14,7 @@ public enum EasyDeLArguments {
         "--beta": { ["loss.beta=" + $0] },
         "--label-smoothing": { ["loss.label_smoothing=" + $0] },
         "--dataset-path": { ["datasets=[jsonl]", "dataset_options.jsonl.path=" + $0] },
+        "--eval-dataset-path": { ["dataset_options.jsonl.test_path=" + $0] },
         // TRL keeps the reference in the policy's dtype (float32 here), where the DPO reference's
         // presets cast it to float16.
         "--model-name-or-path": { ["model.name_or_path=" + $0, "model.reference_dtype=float32"] },
@@ -127,6 +128,13 @@ public enum EasyDeLArguments {
                 throw ConfigError.unknownKey(key: flag, suggestion: KeySuggester.nearest(to: flag, among: known))
             }
             i += 1
+        }
+        // TRL trains a dataset without an eval set and does not evaluate: --dataset-path alone
+        // (no --eval-dataset-path or test_path) turns evaluation off unless an override sets it.
+        let flags = arguments.map { ($0.split(separator: "=", maxSplits: 1).first.map(String.init) ?? "").replacingOccurrences(of: "_", with: "-") }
+        if flags.contains("--dataset-path") && !flags.contains("--eval-dataset-path")
+            && !rest.contains(where: { $0.hasPrefix("dataset_options.jsonl.test_path=") }) {
+            translated.append("n_eval_examples=0")
         }
         return translated + rest
     }

@@ -162,11 +162,17 @@ public final class BasicTrainer {
             batchSize: c.batchSize, epochs: c.nEpochs, examples: Self.examplesCap(run), sftMode: run.sftMode, limits: limits,
             tdpoPermutationSeeds: run.loss.dataOrder31BitSeeds),
             resumingAt: resumeAt)
-        var evalIterator = try BatchIterator(prompts: run.eval, tokenizer: run.tokenizer, options: BatchIteratorOptions(
-            batchSize: c.evalBatchSize, examples: c.nEvalExamples, sftMode: run.sftMode, limits: limits,
-            tdpoPermutationSeeds: run.loss.dataOrder31BitSeeds))
-        let evalBatches = try evalIterator.collect()
-        guard !evalBatches.isEmpty else { throw TrainingError.emptyEvalSet }
+        // n_eval_examples=0 turns evaluation off (TRL without an eval set); the checkpoints then
+        // come from save_steps and the end of the run.
+        let evaluates = c.nEvalExamples > 0
+        var evalBatches: [Batch] = []
+        if evaluates {
+            var evalIterator = try BatchIterator(prompts: run.eval, tokenizer: run.tokenizer, options: BatchIteratorOptions(
+                batchSize: c.evalBatchSize, examples: c.nEvalExamples, sftMode: run.sftMode, limits: limits,
+                tdpoPermutationSeeds: run.loss.dataOrder31BitSeeds))
+            evalBatches = try evalIterator.collect()
+        }
+        guard !evaluates || !evalBatches.isEmpty else { throw TrainingError.emptyEvalSet }
         if c.precomputeRefLogProbs, let reference = run.reference {
             referenceCache = try precomputeReference(reference)
         }
@@ -186,7 +192,7 @@ public final class BasicTrainer {
         while true {
             let before = iterator.position
             guard let batch = try iterator.next() else { break }
-            if examples % c.evalEvery == 0 && (examples > 0 || c.doFirstEval) && resumedExamples != examples {
+            if evaluates && examples % c.evalEvery == 0 && (examples > 0 || c.doFirstEval) && resumedExamples != examples {
                 let metrics = try evaluate(evalBatches)
                 try logs?.append(MetricsRecord(examples: examples, split: "eval", values: metrics))
                 // Weights that evaluate to a non-finite loss are never checkpointed.
