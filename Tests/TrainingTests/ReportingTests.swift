@@ -90,6 +90,7 @@ final class ReportingTests: XCTestCase {
         records += (0...100).map { MetricsRecord(examples: 6400 * $0, split: "eval", values: ["loss/eval": 0.5, "rewards_eval/accuracies": 0.6]) }
         let html = HTMLReport(title: "long", runs: [HTMLReport.Run(name: "r", records: records)]).render()
         XCTAssertLessThan(html.utf8.count, 1_000_000)
+        XCTAssertTrue(html.contains(#"value="0.60"> <span id="smoothing-value">0.60</span>"#), "a long run starts smoothed, and says so")
         XCTAssertTrue(html.contains("[320064,1000000]"), "the spike survives thinning")
         let points = HTMLReport.thinned((0..<10_000).map { (Double($0), Double($0 % 13)) })
         XCTAssertLessThanOrEqual(points.count, HTMLReport.maximumPoints)

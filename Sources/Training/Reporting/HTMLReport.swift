@@ -134,9 +134,10 @@ public struct HTMLReport {
                 + "loss \(loss), reward accuracy \(accuracy).</p>\n"
         }
         body += differences()
+        let smoothing = runs.contains { $0.records.count > 200 } ? "0.60" : "0.00"
         body += """
         <div class="controls">Smoothing of train curves <input id="smoothing" type="range" min="0" max="0.99" step="0.01" \
-        value="\(runs.contains { $0.records.count > 200 } ? "0.6" : "0")"> <span id="smoothing-value"></span></div>
+        value="\(smoothing)"> <span id="smoothing-value">\(smoothing)</span></div>
 
         """
         for (i, chart) in charts.enumerated() {
