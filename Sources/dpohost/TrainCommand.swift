@@ -81,10 +81,7 @@ struct TrainingSession {
 
     /// A reference of its own scores the policy's tokens: its config.json must give the same vocab_size.
     static func checkSameVocabulary(policy: LanguageModel, reference: LanguageModel) throws {
-        func vocabulary(_ model: LanguageModel) -> Int? {
-            (try? JSONSerialization.jsonObject(with: Data(model.configText.utf8)) as? [String: Any])?["vocab_size"] as? Int
-        }
-        if let p = vocabulary(policy), let r = vocabulary(reference), p != r {
+        if let p = policy.configInteger("vocab_size"), let r = reference.configInteger("vocab_size"), p != r {
             throw ValidationError("model.reference_name_or_path=\(reference.directory): its vocab_size \(r) differs from the "
                                   + "policy's \(p) (\(policy.directory)); the reference must share the policy's tokenizer")
         }

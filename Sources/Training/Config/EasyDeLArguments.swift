@@ -100,12 +100,14 @@ public enum EasyDeLArguments {
     /// The overrides the arguments mean; an unknown `--flag` is an error naming the nearest one.
     public static func translate(_ arguments: [String]) throws -> [String] {
         var translated: [String] = [], rest: [String] = []
+        var seen: Set<String> = []
         var i = 0
         while i < arguments.count {
             let arg = arguments[i]
             guard arg.hasPrefix("--") else { rest.append(arg); i += 1; continue }
             let parts = arg.split(separator: "=", maxSplits: 1).map(String.init)
             let flag = parts[0].replacingOccurrences(of: "_", with: "-")
+            seen.insert(flag)
             if passThrough.contains(flag) {
                 rest.append(arg)
                 if parts.count == 1, i + 1 < arguments.count { rest.append(arguments[i + 1]); i += 1 }
@@ -131,8 +133,7 @@ public enum EasyDeLArguments {
         }
         // TRL trains a dataset without an eval set and does not evaluate: --dataset-path alone
         // (no --eval-dataset-path or test_path) turns evaluation off unless an override sets it.
-        let flags = arguments.map { ($0.split(separator: "=", maxSplits: 1).first.map(String.init) ?? "").replacingOccurrences(of: "_", with: "-") }
-        if flags.contains("--dataset-path") && !flags.contains("--eval-dataset-path")
+        if seen.contains("--dataset-path") && !seen.contains("--eval-dataset-path")
             && !rest.contains(where: { $0.hasPrefix("dataset_options.jsonl.test_path=") }) {
             translated.append("n_eval_examples=0")
         }

@@ -216,22 +216,11 @@ public struct TrainingConfig: Sendable, Equatable {
         evalBatchSize = try r.positive("eval_batch_size")
         // TRL's per-device sizes: a step is per_device x accumulation x processes.
         if let perDevice = try r.optionalInt("per_device_train_batch_size", atLeast: 1) {
-            let accumulation = try r.positive("gradient_accumulation_steps")
-            let (a, o1) = perDevice.multipliedReportingOverflow(by: accumulation)
-            let (total, o2) = a.multipliedReportingOverflow(by: worldSize)
-            guard !o1, !o2 else {
-                throw ConfigError.invalidValue(key: "per_device_train_batch_size", value: String(perDevice),
-                                               reason: "times gradient_accumulation_steps and the processes is past what an Int holds")
-            }
-            batchSize = total
+            batchSize = try Self.product("per_device_train_batch_size", perDevice, [try r.positive("gradient_accumulation_steps"), worldSize],
+                                         of: "gradient_accumulation_steps and the processes")
         }
         if let perDevice = try r.optionalInt("per_device_eval_batch_size", atLeast: 1) {
-            let (total, overflow) = perDevice.multipliedReportingOverflow(by: worldSize)
-            guard !overflow else {
-                throw ConfigError.invalidValue(key: "per_device_eval_batch_size", value: String(perDevice),
-                                               reason: "times the processes is past what an Int holds")
-            }
-            evalBatchSize = total
+            evalBatchSize = try Self.product("per_device_eval_batch_size", perDevice, [worldSize], of: "the processes")
         }
         debug = try r.bool("debug")
         fsdpPort = try r.optionalInt("fsdp_port")
@@ -254,11 +243,10 @@ public struct TrainingConfig: Sendable, Equatable {
         optimizer = try r.string("optimizer")
         warmupSteps = try r.int("warmup_steps", atLeast: 0)
         lrSchedulerType = try r.oneOf("lr_scheduler_type", LearningRateSchedule.Kind.allCases.map { ($0.rawValue, $0) })
-        warmupRatio = try root["warmup_ratio"] == .null ? nil : r.finite("warmup_ratio", in: 0...1)
+        warmupRatio = try r.optionalFinite("warmup_ratio", in: 0...1)
         minLRRate = try r.finite("min_lr_rate", in: 0...1)
         maxSteps = try r.optionalInt("max_steps", atLeast: 1)
-        numTrainEpochs = try root["num_train_epochs"] == .null ? nil
-            : r.finite("num_train_epochs", in: 0...1e9, above: true)
+        numTrainEpochs = try r.optionalFinite("num_train_epochs", in: 0...1e9, above: true)
         evalSteps = try r.optionalInt("eval_steps", atLeast: 1)
         loggingSteps = try r.optionalInt("logging_steps", atLeast: 1)
         saveSteps = try r.optionalInt("save_steps", atLeast: 1)
@@ -309,22 +297,29 @@ public struct TrainingConfig: Sendable, Equatable {
         for (key, value) in root.entries where !Self.knownKeys.contains(key) { extras[key] = value }
         self.extras = extras
 
-        func examples(_ key: String, _ steps: Int) throws -> Int {
-            let (product, overflow) = steps.multipliedReportingOverflow(by: batchSize)
-            guard !overflow else { throw ConfigError.invalidValue(key: key, value: String(steps), reason: "times batch_size is past what an Int holds") }
-            return product
-        }
-        if numTrainEpochs != nil { nEpochs = nil }  // the budget replaces whole epochs (BasicTrainer.examplesCap)
+        if numTrainEpochs != nil { nEpochs = nil }  // the budget replaces whole epochs (RunLength)
         if let maxSteps {
-            nExamples = try examples("max_steps", maxSteps)
+            nExamples = try Self.product("max_steps", maxSteps, [batchSize], of: "batch_size")
             nEpochs = nil
             numTrainEpochs = nil  // max_steps wins, as in TRL
         }
-        if let evalSteps { evalEvery = try examples("eval_steps", evalSteps) }
+        if let evalSteps { evalEvery = try Self.product("eval_steps", evalSteps, [batchSize], of: "batch_size") }
         if nEpochs == nil && nExamples == nil && numTrainEpochs == nil {
             throw ConfigError.invalidValue(key: "n_epochs", value: "null", reason: "n_epochs or n_examples must be set")
         }
         try checkRelations()
+    }
+
+    /// `value` of `key` times `factors` (`of` names them), refused past what an Int holds: TRL's
+    /// counts of updates and per-device sizes become examples and whole steps this way.
+    private static func product(_ key: String, _ value: Int, _ factors: [Int], of what: String) throws -> Int {
+        try factors.reduce(value) { total, factor in
+            let (result, overflow) = total.multipliedReportingOverflow(by: factor)
+            guard !overflow else {
+                throw ConfigError.invalidValue(key: key, value: String(value), reason: "times \(what) is past what an Int holds")
+            }
+            return result
+        }
     }
 
     /// The options whose valid values depend on one another (`train --help`, "Ranges").

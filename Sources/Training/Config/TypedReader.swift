@@ -112,6 +112,12 @@ struct TypedReader {
         return try int(key, atLeast: minimum)
     }
 
+    /// As `finite`, or nil when null.
+    func optionalFinite(_ key: String, in range: ClosedRange<Double>, above: Bool = false) throws -> Double? {
+        if try raw(key) == .null { return nil }
+        return try finite(key, in: range, above: above)
+    }
+
     /// A finite number in `range`; `above` excludes its lower end (`max_grad_norm` > 0). Messages
     /// show the value as written (`-1`, `.nan`).
     func finite(_ key: String, in range: ClosedRange<Double>, above: Bool = false) throws -> Double {

@@ -35,6 +35,8 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
 public final class LanguageModel {
     public let directory: String
     public let configText: String
+    /// config.json as read once by `ModelDirectory` (configText is what the plugin reads).
+    private let config: [String: JSONValue]
     public let modelType: String
     public let plugin: ModelPlugin
     /// In declaration order; names are the Hugging Face names. Under tensor parallelism the
@@ -89,6 +91,7 @@ public final class LanguageModel {
         try plugin.bind(bound)
         self.directory = directory
         self.configText = configText
+        self.config = config
         self.modelType = type
         self.plugin = plugin
         self.parameters = params
@@ -168,11 +171,12 @@ public final class LanguageModel {
     /// The hard limit on positions the model plugin names (`position_limit_key`) and its value in
     /// config.json, nil when the model has none (rotary models run past their trained length).
     public var positionLimit: (positions: Int, key: String)? {
-        guard let key = plugin.positionLimitKey,
-              let config = try? JSONSerialization.jsonObject(with: Data(configText.utf8)) as? [String: Any],
-              let value = config[key] as? Int else { return nil }
+        guard let key = plugin.positionLimitKey, let value = configInteger(key) else { return nil }
         return (value, key)
     }
+
+    /// An integer of config.json (`vocab_size`), nil when absent or not an integer.
+    public func configInteger(_ key: String) -> Int? { config[key]?.intValue }
 
     /// Refuses `tokens` positions (a max_length, a prompt and its generation) past the model's hard
     /// limit, naming `what`, the limit and where it comes from.

@@ -22,6 +22,9 @@ public struct HTMLReport {
 
     public static let maximumPoints = 2000
 
+    /// A run's points (examples, value) by metric, then by split.
+    typealias Series = [String: [String: [(Double, Double)]]]
+
     /// One run: its name (the run directory's), metrics, eval samples and flat settings.
     public struct Run {
         public let name: String
@@ -70,8 +73,8 @@ public struct HTMLReport {
     }
 
     /// Points per (metric, split), ordered by examples; a missing or non-finite value is no point.
-    static func series(_ records: [MetricsRecord]) -> [String: [String: [(Double, Double)]]] {
-        var out: [String: [String: [(Double, Double)]]] = [:]
+    static func series(_ records: [MetricsRecord]) -> Series {
+        var out: Series = [:]
         for r in records {
             for (key, value) in r.values where value.isFinite {
                 guard let (metric, split) = split(key) else { continue }
@@ -97,13 +100,13 @@ public struct HTMLReport {
         return out
     }
 
-    /// The embedded data: every run's series and the charts that have any.
-    func data(charts: [Chart]) -> String {
+    /// The embedded data: every run's series (`series`, one per run) and the charts that have any.
+    func data(series allSeries: [Series], charts: [Chart]) -> String {
         func number(_ x: Double) -> String {
             x == x.rounded() && abs(x) < 1e15 ? String(Int64(x)) : String(format: "%.7g", x)
         }
-        let runs = self.runs.map { run -> String in
-            let series = Self.series(run.records).sorted { $0.key < $1.key }.map { metric, splits in
+        let runs = zip(self.runs, allSeries).map { run, runSeries -> String in
+            let series = runSeries.sorted { $0.key < $1.key }.map { metric, splits in
                 let parts = splits.sorted { $0.key < $1.key }.map { split, points in
                     "\"\(split)\":[" + points.map { "[\(number($0.0)),\(number($0.1))]" }.joined(separator: ",") + "]"
                 }
@@ -123,7 +126,8 @@ public struct HTMLReport {
     }
 
     public func render() -> String {
-        let present = Set(runs.flatMap { Self.series($0.records).keys })
+        let series = runs.map { Self.series($0.records) }
+        let present = Set(series.flatMap(\.keys))
         let charts = Self.charts.filter { $0.metrics.contains(where: present.contains) }
         var body = "<h1>\(escape(title))</h1>\n"
         for run in runs {
@@ -154,7 +158,7 @@ public struct HTMLReport {
         <!DOCTYPE html>
         <html><head><meta charset="utf-8"><title>\(escape(title))</title><style>\(ReportScript.style)</style></head><body>
         \(body)<noscript>The charts need JavaScript.</noscript>
-        <script type="application/json" id="report-data">\(data(charts: charts))</script>
+        <script type="application/json" id="report-data">\(data(series: series, charts: charts))</script>
         <script>\(ReportScript.script)</script>
         </body></html>
         """

@@ -21,10 +21,13 @@ public final class RunLogs {
     public init(directory: URL, destinations: [ReportDestination], samplesFile: URL, experiment: String,
                 environment: [String: String] = ProcessInfo.processInfo.environment) throws {
         let metricsURL = directory.appendingPathComponent("metrics.jsonl")
-        let kept = FileManager.default.fileExists(atPath: metricsURL.path) ? try MetricsLog.read(metricsURL) : []
+        // What the other destinations are rebuilt from; read only when there is one.
+        let rebuilds = destinations.contains(.tensorboard) || destinations.contains(.mlflow)
+        let kept = rebuilds && FileManager.default.fileExists(atPath: metricsURL.path) ? try MetricsLog.read(metricsURL) : []
         metrics = try MetricsLog(url: metricsURL)
         let configFile = directory.appendingPathComponent("config.yaml")
-        let settings = FileManager.default.fileExists(atPath: configFile.path) ? Self.flat(try YAMLReader.read(file: configFile)) : []
+        let settings = rebuilds && FileManager.default.fileExists(atPath: configFile.path)
+            ? Self.flat(try YAMLReader.read(file: configFile)) : []
         if destinations.contains(.tensorboard) {
             for old in TensorBoardLog.files(in: directory) { try FileManager.default.removeItem(at: old) }
             let board = try TensorBoardLog(directory: directory)

@@ -77,6 +77,7 @@ public final class BasicTrainer {
     private let update: ParameterUpdate
     private let share: RankShare
     private let schedule: LearningRateSchedule
+    private let length: RunLength
     private var examples = 0
     private var updates = 0
     /// The newest complete checkpoint's folder name (`step-N`) on every rank, for messages: set
@@ -106,7 +107,8 @@ public final class BasicTrainer {
         self.update = update
         self.store = CheckpointStore(runDirectory: run.runDirectory)
         let c = run.config
-        let totalSteps = Self.plannedExamples(run) / c.batchSize
+        length = RunLength(run)
+        let totalSteps = length.plannedExamples / c.batchSize
         self.schedule = LearningRateSchedule(
             kind: c.lrSchedulerType, baseLearningRate: c.lr,
             warmupSteps: c.warmupRatio.map { LearningRateSchedule.warmupSteps(ratio: $0, totalSteps: totalSteps) } ?? c.warmupSteps,
@@ -159,7 +161,7 @@ public final class BasicTrainer {
         }
         let startExamples = examples
         var iterator = try BatchIterator(prompts: run.train, tokenizer: run.tokenizer, options: BatchIteratorOptions(
-            batchSize: c.batchSize, epochs: c.nEpochs, examples: Self.examplesCap(run), sftMode: run.sftMode, limits: limits,
+            batchSize: c.batchSize, epochs: c.nEpochs, examples: length.examplesCap, sftMode: run.sftMode, limits: limits,
             tdpoPermutationSeeds: run.loss.dataOrder31BitSeeds),
             resumingAt: resumeAt)
         // n_eval_examples=0 turns evaluation off (TRL without an eval set); the checkpoints then
@@ -181,12 +183,10 @@ public final class BasicTrainer {
                                           experiment: c.expName) : nil
         var finished = false
         defer { try? logs?.finish(failed: !finished) }
-        let units = Self.trainingUnits(run)
-        guard units >= c.batchSize else {
-            throw TrainingError.lessThanOneBatch(count: units, unit: run.sftMode ? "examples" : "preference pairs", batchSize: c.batchSize)
+        guard length.units >= c.batchSize else {
+            throw TrainingError.lessThanOneBatch(count: length.units, unit: run.sftMode ? "examples" : "preference pairs", batchSize: c.batchSize)
         }
-        let total = Self.plannedExamples(run)
-        let progress = ProgressDisplay(total: total, mode: share.isRoot ? c.progress : .off)
+        let progress = ProgressDisplay(total: length.plannedExamples, mode: share.isRoot ? c.progress : .off)
         defer { progress.finish() }
 
         while true {
@@ -321,28 +321,6 @@ public final class BasicTrainer {
 
     static let samplesFileName = "samples.jsonl"
 
-    /// What one example is: a preference pair, or an SFT example.
-    static func trainingUnits(_ run: TrainingRun) -> Int {
-        run.sftMode ? run.train.count : run.train.reduce(0) { $0 + $1.record.pairs.count }
-    }
-
-    /// The examples the run trains on: n_examples, or n_epochs of whole batches, whichever ends first.
-    static func plannedExamples(_ run: TrainingRun) -> Int {
-        let c = run.config, units = trainingUnits(run)
-        return [examplesCap(run), c.nEpochs.map { $0 * (units / c.batchSize) * c.batchSize }].compactMap { $0 }.min() ?? 0
-    }
-
-    /// The example budget: n_examples, and TRL's fractional num_train_epochs as the updates
-    /// transformers runs for it, `ceil(epochs * batches per epoch)` whole batches (at least one).
-    static func examplesCap(_ run: TrainingRun) -> Int? {
-        let c = run.config
-        let fractional = c.numTrainEpochs.map { epochs -> Int in
-            let perEpoch = max(1, trainingUnits(run) / c.batchSize)
-            return max(1, Int((epochs * Double(perEpoch)).rounded(.up))) * c.batchSize
-        }
-        return [c.nExamples, fractional].compactMap { $0 }.min()
-    }
-
     /// Back to what was logged when the checkpoint a run resumes from was saved: the metrics and
     /// samples logged after it are dropped, as the resumed run logs them again (no duplicates),
     /// and checkpoint folders a kill left half-written are removed.
@@ -422,5 +400,25 @@ public final class BasicTrainer {
 
     static func format(_ metrics: [String: Double]) -> String {
         metrics.keys.sorted().map { "\($0)=\(String(format: "%.4g", metrics[$0]!))" }.joined(separator: " ")
+    }
+}
+
+/// How much a run trains, worked out once from its data and config.
+struct RunLength {
+    /// What one example is: a preference pair, or an SFT example.
+    let units: Int
+    /// The example budget: n_examples, and TRL's fractional num_train_epochs as the updates
+    /// transformers runs for it, `ceil(epochs * batches per epoch)` whole batches (at least one).
+    let examplesCap: Int?
+    /// The examples the run trains on: the budget, or n_epochs of whole batches, whichever ends first.
+    let plannedExamples: Int
+
+    init(_ run: TrainingRun) {
+        let c = run.config
+        units = run.sftMode ? run.train.count : run.train.reduce(0) { $0 + $1.record.pairs.count }
+        let batches = units / c.batchSize
+        let fractional = c.numTrainEpochs.map { max(1, Int(($0 * Double(max(1, batches))).rounded(.up))) * c.batchSize }
+        examplesCap = [c.nExamples, fractional].compactMap { $0 }.min()
+        plannedExamples = [examplesCap, c.nEpochs.map { $0 * batches * c.batchSize }].compactMap { $0 }.min() ?? 0
     }
 }

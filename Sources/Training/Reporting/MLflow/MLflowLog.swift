@@ -14,6 +14,9 @@ final class MLflowLog {
     let experimentID: String
     let runID: String
     private let runFolder: URL
+    private let runName: String
+    /// When the run started (a resumed run keeps it), in milliseconds as MLflow counts.
+    private let startMilliseconds: Int64
     private var metricFiles: [String: JSONLinesFile] = [:]
 
     enum Failure: Error, CustomStringConvertible {
@@ -63,10 +66,11 @@ final class MLflowLog {
                 ?? Self.createExperiment(named: experiment, store: store, milliseconds: milliseconds)
             runID = UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
         }
-        runFolder = store.appendingPathComponent("\(experimentID)/\(runID)")
+        let folder = store.appendingPathComponent("\(experimentID)/\(runID)")
+        runFolder = folder
         runName = runDirectory.lastPathComponent
         // A resumed run keeps the start time it had.
-        startMilliseconds = previous == nil ? milliseconds : (try? Self.startTime(of: runFolder) ?? nil) ?? milliseconds
+        startMilliseconds = (previous == nil ? nil : Self.startTime(of: folder)) ?? milliseconds
         try? fm.removeItem(at: runFolder.appendingPathComponent("metrics"))
         for folder in ["metrics", "params", "tags", "artifacts"] {
             try fm.createDirectory(at: runFolder.appendingPathComponent(folder), withIntermediateDirectories: true)
@@ -80,9 +84,6 @@ final class MLflowLog {
             try JSONEncoder().encode(RunRecord(store: store.path, experimentID: experimentID, runID: runID)).write(to: record, options: .atomic)
         }
     }
-
-    private let startMilliseconds: Int64
-    private let runName: String
 
     /// One value per key at `step` (non-finite values as MLflow writes them: nan, inf, -inf).
     func metrics(_ values: [String: Double], step: Int, time: Date) throws {
@@ -139,8 +140,8 @@ final class MLflowLog {
         try Self.write(lines.joined(separator: "\n") + "\n", to: runFolder.appendingPathComponent("meta.yaml"))
     }
 
-    private static func startTime(of runFolder: URL) throws -> Int64? {
-        let text = try String(contentsOf: runFolder.appendingPathComponent("meta.yaml"), encoding: .utf8)
+    private static func startTime(of runFolder: URL) -> Int64? {
+        guard let text = try? String(contentsOf: runFolder.appendingPathComponent("meta.yaml"), encoding: .utf8) else { return nil }
         return text.split(separator: "\n").first { $0.hasPrefix("start_time: ") }.flatMap { Int64($0.dropFirst(12)) }
     }
 
