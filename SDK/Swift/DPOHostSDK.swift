@@ -184,18 +184,24 @@ public enum PluginDescription {
         desc.pointee.n_options = Int32(options.count)
     }
 
-    /// A loss vtable that lives as long as the library.
-    public static func lossVTable(needs: UInt32,
+    /// A loss vtable that lives as long as the library. `instanceNeeds`, when given, says what
+    /// one instance reads given its options (plugin.h, `instance_needs`).
+    public static func lossVTable(needs: UInt32, instanceNeeds: dph_loss_vtable_instance_needs? = nil,
                                   compute: dph_loss_vtable_compute) -> UnsafePointer<dph_loss_vtable> {
         let v = UnsafeMutablePointer<dph_loss_vtable>.allocate(capacity: 1)
         var t = dph_loss_vtable()
         t.struct_size = UInt32(MemoryLayout<dph_loss_vtable>.size)
         t.needs = needs
         t.compute = compute
+        t.instance_needs = instanceNeeds
         v.initialize(to: t)
         return UnsafePointer(v)
     }
 }
+
+/// The C type of a loss plugin's instance_needs callback.
+public typealias dph_loss_vtable_instance_needs = @convention(c) (
+    UnsafePointer<dph_host_api>?, OpaquePointer?, UnsafeMutableRawPointer?, UnsafeMutablePointer<UInt32>?) -> dph_status
 
 /// The C type of a loss plugin's compute callback.
 public typealias dph_loss_vtable_compute = @convention(c) (

@@ -47,10 +47,29 @@ public struct LossPlugin {
         let instance = try PluginInstance(plugin: plugin, options: options)
         try instance.requireKind(.loss)
         self.instance = instance
-        self.vtable = plugin.descriptor.raw.loss!.pointee
+        self.vtable = plugin.descriptor.lossVTable!
+        if let ask = vtable.instance_needs {
+            var raw: UInt32 = 0
+            try instance.call("instance_needs", tape: Tape(pool: .serial, recording: false)) { ask(HostAPI.table, $0, instance.state, &raw) }
+            try Self.check(raw, plugin: plugin.name)
+            needs = Needs(rawValue: raw)
+        } else {
+            needs = Needs(rawValue: vtable.needs)
+        }
     }
 
-    public var needs: Needs { Needs(rawValue: vtable.needs) }
+    /// What this instance reads: the vtable's `needs`, or what `instance_needs` said for its options.
+    public let needs: Needs
+
+    /// The rules `needs` follows in the vtable (checked there when the descriptor is read).
+    static func check(_ raw: UInt32, plugin: String) throws {
+        let levels = Needs([.sequence, .token, .logits]).rawValue
+        let known = Needs([.sequence, .token, .logits, .referenceFree, .scoredLogitsOnly, .dataOrder31BitSeeds]).rawValue
+        guard raw & levels != 0, raw & ~known == 0, raw & Needs.scoredLogitsOnly.rawValue == 0 || raw & Needs.logits.rawValue != 0 else {
+            throw PluginError.pluginFailed(plugin: plugin, call: "instance_needs", status: Int32(DPH_ERR_INVALID_ARGUMENT),
+                                           message: "needs flags 0x\(String(raw, radix: 16)) break the rules of the vtable's needs (plugin.h)")
+        }
+    }
 
     /// Runs the plugin's loss on `tape`; the loss can be back-propagated like any host op.
     public func compute(_ inputs: LossInputs, tape: Tape) throws -> LossResult {

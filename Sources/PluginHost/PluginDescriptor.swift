@@ -35,6 +35,16 @@ public struct PluginDescriptor: @unchecked Sendable {
     /// The raw descriptor: its function and vtable pointers stay valid while the library is
     /// loaded, which is forever (RTLD_NODELETE).
     let raw: dph_plugin_desc
+
+    /// The loss vtable as the host's struct: a plugin built before `instance_needs` was appended
+    /// wrote a shorter one, whose missing fields read as NULL.
+    var lossVTable: dph_loss_vtable? {
+        guard let p = raw.loss else { return nil }
+        var v = dph_loss_vtable()
+        let bytes = min(Int(p.pointee.struct_size), MemoryLayout<dph_loss_vtable>.size)
+        withUnsafeMutableBytes(of: &v) { $0.copyMemory(from: UnsafeRawBufferPointer(start: UnsafeRawPointer(p), count: bytes)) }
+        return v
+    }
 }
 
 /// Checks a descriptor field by field before the host trusts any pointer in it.
@@ -117,7 +127,9 @@ enum DescriptorValidator {
             }
         case .loss:
             guard let v = d.loss?.pointee else { throw bad("a loss plugin must set the loss vtable") }
-            try checkSize(v.struct_size, MemoryLayout<dph_loss_vtable>.size, "loss", bad)
+            // The size before `instance_needs` was appended is the older plugins' (plugin.h).
+            let older = MemoryLayout<dph_loss_vtable>.offset(of: \dph_loss_vtable.instance_needs)!
+            if v.struct_size != UInt32(older) { try checkSize(v.struct_size, MemoryLayout<dph_loss_vtable>.size, "loss", bad) }
             guard v.compute != nil else { throw bad("loss vtable needs compute") }
             let levels = UInt32(DPH_LOSS_NEEDS_SEQUENCE | DPH_LOSS_NEEDS_TOKEN | DPH_LOSS_NEEDS_LOGITS)
             let modifiers = UInt32(DPH_LOSS_REFERENCE_FREE | DPH_LOSS_LOGITS_SCORED_ONLY | DPH_LOSS_DATA_ORDER_31_BIT_SEEDS)

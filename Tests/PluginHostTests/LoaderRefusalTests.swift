@@ -67,6 +67,27 @@ final class LoaderRefusalTests: XCTestCase {
         XCTAssertEqual(try LossPlugin(try PluginLoader.load(path: free)).needs, [.sequence, .referenceFree])
     }
 
+    func testAnInstanceSaysWhatItReadsForItsOptions() throws {
+        let path = try Build.plugin(code: brokenPluginSource, into: dir, name: "instance",
+                                    defines: ["INSTANCE_NEEDS=(DPH_LOSS_NEEDS_SEQUENCE|DPH_LOSS_NEEDS_TOKEN)"])
+        let plugin = try PluginLoader.load(path: path)
+        XCTAssertEqual(try LossPlugin(plugin).needs, [.sequence])
+        XCTAssertEqual(try LossPlugin(plugin, options: ["label_smoothing": "0.1"]).needs, [.sequence, .token])
+    }
+
+    func testInstanceNeedsFollowTheRulesOfTheVTablesNeeds() throws {
+        let path = try Build.plugin(code: brokenPluginSource, into: dir, name: "instance-bad", defines: ["INSTANCE_NEEDS=DPH_LOSS_REFERENCE_FREE"])
+        let plugin = try PluginLoader.load(path: path)
+        XCTAssertThrowsError(try LossPlugin(plugin, options: ["label_smoothing": "0.1"])) {
+            XCTAssertTrue("\($0)".contains("instance_needs") && "\($0)".contains("needs flags 0x8"), "\($0)")
+        }
+    }
+
+    func testALossVTableFromBeforeInstanceNeedsStillLoads() throws {
+        let path = try Build.plugin(code: brokenPluginSource, into: dir, name: "older", defines: ["OLDER_VTABLE"])
+        XCTAssertEqual(try LossPlugin(try PluginLoader.load(path: path)).needs, [.sequence])
+    }
+
     func testAFailingInitShowsThePluginsMessage() throws {
         let path = try Build.plugin(code: brokenPluginSource, into: dir, name: "initfails", defines: ["INIT_FAILS"])
         XCTAssertThrowsPluginError(try PluginLoader.load(path: path),

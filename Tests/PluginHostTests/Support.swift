@@ -96,7 +96,24 @@ static dph_status compute(const dph_host_api *host, dph_ctx *ctx, void *state, c
 #ifndef NEEDS
 #define NEEDS DPH_LOSS_NEEDS_SEQUENCE
 #endif
-static const dph_loss_vtable vtable = {sizeof(dph_loss_vtable), NEEDS, compute};
+#ifdef INSTANCE_NEEDS
+/* What each instance reads, given its options: label_smoothing > 0 stands for an option that
+ * needs the token level. */
+static dph_status instance_needs(const dph_host_api *host, dph_ctx *ctx, void *state, uint32_t *out) {
+    (void)state;
+    double eps = 0;
+    dph_status s = host->option_float(ctx, "label_smoothing", &eps);
+    if (s != DPH_OK) return s;
+    *out = eps > 0 ? (INSTANCE_NEEDS) : NEEDS;
+    return DPH_OK;
+}
+static const dph_loss_vtable vtable = {sizeof(dph_loss_vtable), NEEDS, compute, instance_needs};
+#elif defined(OLDER_VTABLE)
+/* A plugin built before instance_needs was appended: its vtable ends after compute. */
+static const dph_loss_vtable vtable = {offsetof(dph_loss_vtable, instance_needs), NEEDS, compute, 0};
+#else
+static const dph_loss_vtable vtable = {sizeof(dph_loss_vtable), NEEDS, compute, 0};
+#endif
 #ifndef NO_INIT
 DPH_EXPORT dph_status dph_plugin_init(const dph_host_api *host, dph_ctx *ctx, dph_plugin_desc *d) {
 #ifdef INIT_FAILS

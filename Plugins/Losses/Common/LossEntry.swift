@@ -32,4 +32,14 @@ public enum LossEntry {
         _ inputs: UnsafePointer<dph_loss_inputs>?, _ out: UnsafeMutablePointer<dph_tensor>?, as type: Loss.Type) -> dph_status {
         compute(api, ctx, state, inputs, out, as: type) { host, loss, inputs in try loss.compute(host, inputs) }
     }
+
+    /// Body of `instance_needs`: `needs` says what these settings read.
+    public static func instanceNeeds<Settings: AnyObject>(
+        _ api: UnsafePointer<dph_host_api>?, _ ctx: OpaquePointer?, _ state: UnsafeMutableRawPointer?,
+        _ out: UnsafeMutablePointer<UInt32>?, as type: Settings.Type, _ needs: (Settings) -> UInt32) -> dph_status {
+        Host(api, ctx).run { _ in
+            guard let out else { throw DPHError(Int32(DPH_ERR_INVALID_ARGUMENT), "out_needs is NULL") }
+            out.pointee = needs(try InstanceState.borrow(state, as: type))
+        }
+    }
 }

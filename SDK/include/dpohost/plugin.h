@@ -379,7 +379,17 @@ typedef struct dph_loss_vtable {
     /* Computes the scalar (rank-0) loss, mean over the batch, through host ops; metrics via
      * host->emit_metric. *out_loss must be a handle of ctx. */
     dph_status (*compute)(const dph_host_api *host, dph_ctx *ctx, void *state, const dph_loss_inputs *inputs, dph_tensor *out_loss);
+    /* Appended after the first v1 hosts (the host reads it only when struct_size covers it, see
+     * DPH_LOSS_VTABLE_HAS); may be NULL. The needs of one instance, which its options may change:
+     * a reference_free option adds DPH_LOSS_REFERENCE_FREE (the host then loads no reference when
+     * every loss of the run is reference-free), a weighting option DPH_LOSS_NEEDS_LOGITS. Called
+     * once, after `create`; NULL means `needs` for every instance. */
+    dph_status (*instance_needs)(const dph_host_api *host, dph_ctx *ctx, void *state, uint32_t *out_needs);
 } dph_loss_vtable;
+
+/* Whether the plugin's loss vtable `vt` has `field` (plugins older than the field end before it). */
+#define DPH_LOSS_VTABLE_HAS(vt, field) \
+    ((vt)->struct_size >= offsetof(dph_loss_vtable, field) + sizeof((vt)->field))
 
 typedef enum dph_truncation_mode { DPH_KEEP_START = 0, DPH_KEEP_END = 1 } dph_truncation_mode;
 
