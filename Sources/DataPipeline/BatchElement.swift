@@ -1,5 +1,10 @@
 import Tokenizers
 
+/// How a row's texts become tokens: the DPO reference's way or TRL's (config `tokenization`).
+public enum TokenizationConvention: String, Sendable, Equatable, CaseIterable {
+    case reference, trl
+}
+
 /// Length limits for one element (data.md §7).
 public struct TruncationLimits: Sendable, Equatable {
     public var maxLength: Int
@@ -8,11 +13,15 @@ public struct TruncationLimits: Sendable, Equatable {
     /// `maxPromptLength` and each response to this many tokens (EOS included), before the
     /// reference's whole-sequence rule; nil = the reference's rule alone.
     public var maxCompletionLength: Int?
+    /// Under `.trl` only `maxLength` applies, to each whole row.
+    public var convention: TokenizationConvention
 
-    public init(maxLength: Int = 512, maxPromptLength: Int = 256, maxCompletionLength: Int? = nil) {
+    public init(maxLength: Int = 512, maxPromptLength: Int = 256, maxCompletionLength: Int? = nil,
+                convention: TokenizationConvention = .reference) {
         self.maxLength = maxLength
         self.maxPromptLength = maxPromptLength
         self.maxCompletionLength = maxCompletionLength
+        self.convention = convention
     }
 }
 
@@ -57,6 +66,7 @@ public struct ElementTokenizer {
 
     /// `rejected == nil` builds an SFT element (chosen = the SFT target).
     public func element(prompt: String, chosen: String, rejected: String?, mode: TruncationMode) throws -> BatchElement {
+        if limits.convention == .trl { return trlElement(prompt: prompt, chosen: chosen, rejected: rejected, mode: mode) }
         let eos = encoder.eosTokenId
         // Separately, without BOS (add_special_tokens=False), as the references do.
         var p = encoder.encode(prompt)
@@ -92,5 +102,44 @@ public struct ElementTokenizer {
 
     private func cut(_ ids: [Int32], to n: Int, _ mode: TruncationMode) -> [Int32] {
         mode == .keepStart ? Array(ids.prefix(n)) : Array(ids.suffix(n))
+    }
+
+    /// TRL 1.16's processing of a flat row: the EOS text appended to each response that does not
+    /// end with it; the prompt and each prompt+response tokenized whole with the tokenizer's
+    /// special tokens (Llama's BOS); the response starts where the tokenized prompt and both
+    /// prompt+response sequences stop agreeing; each whole row is then cut to `maxLength` by
+    /// `mode`, labels alike. `promptIds` is the prompt part before the cut (rows whose prompt alone
+    /// reaches `maxLength` are dropped before batching under keep_start, `trlPairFits`).
+    func trlElement(prompt: String, chosen: String, rejected: String?, mode: TruncationMode) -> BatchElement {
+        // TRL appends the EOS text and the tokenizer splits it off again as the EOS token: the
+        // text before it encoded, then the EOS id (not every tokenizer here splits special
+        // tokens out of text).
+        let eos = encoder.eosTokenId, eosText = encoder.token(for: eos) ?? ""
+        let withEOS = { (response: String) -> [Int32] in
+            let text = prompt + (!eosText.isEmpty && response.hasSuffix(eosText) ? String(response.dropLast(eosText.count)) : response)
+            return self.encoder.encode(text, addSpecialTokens: true) + [eos]
+        }
+        let p = encoder.encode(prompt, addSpecialTokens: true)
+        let pc = withEOS(chosen)
+        let pr = rejected.map(withEOS)
+        let shared = min(Self.commonPrefix(p, pc), pr.map { Self.commonPrefix(p, $0) } ?? Int.max)
+        let masked = [Int32](repeating: -100, count: shared)
+        let row = { (ids: [Int32]) in self.cut(ids, to: self.limits.maxLength, mode) }
+        let labels = { (ids: [Int32]) in self.cut(masked + ids[shared...], to: self.limits.maxLength, mode) }
+        return BatchElement(prompt: prompt, chosenResponse: chosen, rejectedResponse: rejected,
+                            promptIds: Array(p.prefix(shared)), chosenIds: row(pc), chosenLabels: labels(pc),
+                            rejectedIds: pr.map(row), rejectedLabels: pr.map(labels))
+    }
+
+    /// Whether TRL keeps the pair: under keep_start a row whose prompt alone fills `maxLength`
+    /// would keep no response token, and TRL drops it when preparing the dataset.
+    public func trlPairFits(prompt: String, chosen: String, rejected: String?, mode: TruncationMode) -> Bool {
+        mode == .keepEnd || trlElement(prompt: prompt, chosen: chosen, rejected: rejected, mode: mode).promptIds.count < limits.maxLength
+    }
+
+    static func commonPrefix(_ a: [Int32], _ b: [Int32]) -> Int {
+        var n = 0
+        while n < a.count, n < b.count, a[n] == b[n] { n += 1 }
+        return n
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import DataPipeline
 import Distributed
 import Foundation
 import PluginHost
@@ -29,10 +30,19 @@ struct TrainCommand: ParsableCommand {
         report_to=[jsonl,tensorboard,mlflow] also writes a TensorBoard event file into the run directory
         (tensorboard --logdir RUN_DIR) and the run into MLflow's file store (MLFLOW_TRACKING_URI, else
         ./mlruns) as the run goes; metrics.jsonl is always written.
-        EasyDeL/TRL-style flags are accepted as aliases, e.g.
+        TRL-style flags mean what they mean in TRL 1.16 (EasyDeL's where TRL has no such flag), e.g.
           dpohost train --loss-type ipo --beta 0.1 --dataset-path data.jsonl --model-name-or-path DIR \
-                        --learning-rate 1e-6 --max-prompt-length 256 --max-completion-length 256 --exp-name run
-        (also --ref-model, --loss-weights, --label-smoothing, --reference-free, --num-train-epochs (whole or, as
+                        --ref-model DIR --per-device-train-batch-size 8 --max-length 1024 --max-steps 100
+        Given any of them, TRL's defaults apply first: tokenization=trl (special tokens as the tokenizer
+        adds them, EOS added when missing, each whole row cut to --max-length by --truncation-mode, pairs
+        whose prompt alone reaches it dropped), max_length 1024, lr 1e-6, AdamW with weight decay 0,
+        linear decay, no warmup, max_grad_norm 1.0, logging every 10 steps, the reference in float32,
+        beta 0.1; and each --loss-type means TRL's loss (sigmoid ignores label smoothing, ipo and
+        sigmoid_norm divide each log-ratio by its length, sft is a token mean, bco_pair has no baseline,
+        exo_pair needs --label-smoothing > 0). Hydra-style keys keep the DPO reference's meaning.
+        The flags: --loss-type (all of TRL's, a comma list), --loss-weights, --beta, --label-smoothing,
+        --discopop-tau, --rpo-alpha (TRL<=0.27: sigmoid becomes rpo), --reference-free (EasyDeL: no
+        reference model), --ref-model, --weight-decay, --num-train-epochs (whole or, as
         in TRL, a fraction), --total-batch-size,
         --gradient-accumulation-steps, --max-length, --truncation-mode, --sync-ref-model,
         --ref-model-mixup-alpha, --ref-model-sync-steps, --warmup-steps (below 1: a ratio, as transformers 5),
@@ -160,7 +170,7 @@ struct TrainingSession {
         try policy.checkPositions(config.maxLength, for: "max_length=\(config.maxLength)")
         let objective = try LossObjective.build(config.loss, registry: registry)
         let referencePath = config.model.referenceNameOrPath ?? modelPath
-        let reference = objective.needsReference ? try LanguageModel(directory: referencePath, registry: registry, trainable: false) : nil
+        var reference = objective.needsReference ? try LanguageModel(directory: referencePath, registry: registry, trainable: false) : nil
         if let reference, referencePath != modelPath {
             try Self.checkSameVocabulary(policy: policy, reference: reference)
             log("reference model: \(referencePath)")
@@ -196,9 +206,21 @@ struct TrainingSession {
         }
         let specs = config.datasets.map { DatasetSpec(name: $0, options: config.datasetOptions[$0] ?? [:]) }
         let source = DatasetSource(registry: registry)
-        let train = try source.flatPrompts(specs, split: "train").truncating(config.truncationMode)
+        let sftMode = config.sftMode
+        func prompts(_ split: String) throws -> [FlatPrompt] {
+            let all = try source.flatPrompts(specs, split: split).truncating(config.truncationMode)
+            let (kept, dropped) = all.droppingRowsTRLDrops(tokenizer: tokenizer, limits: config.truncationLimits, sftMode: sftMode)
+            if dropped > 0 {
+                log("\(split): \(dropped) \(sftMode ? "prompts" : "pairs") dropped whose prompt alone reaches max_length=\(config.maxLength) (tokenization=trl, as TRL drops them)")
+            }
+            guard !kept.isEmpty else {
+                throw DataError.noRecords("every \(split) row's prompt alone reaches max_length=\(config.maxLength) (tokenization=trl drops such rows)")
+            }
+            return kept
+        }
+        let train = try prompts("train")
         // n_eval_examples=0: no evaluation, and no test split is asked for.
-        let eval = config.nEvalExamples == 0 ? [] : try source.flatPrompts(specs, split: "test").truncating(config.truncationMode)
+        let eval = config.nEvalExamples == 0 ? [] : try prompts("test")
         log("\(config.loss.name): \(train.count) train prompts, \(eval.count) eval prompts; policy \(policy.modelType) with \(policy.parameterCount) parameters")
 
         // The run directory: the one being resumed, or a new one.
@@ -226,6 +248,8 @@ struct TrainingSession {
         }
         let run = TrainingRun(config: config, policy: policy, reference: reference, tokenizer: tokenizer,
                               loss: objective, train: train, eval: eval, runDirectory: runDirectory)
+        // The run holds the only handle now, so a trainer that is done with it can free it.
+        reference = nil
         if let tensorParallel {
             return try TensorParallelTrainer(run: run, models: tensorParallel, pool: pool, log: log).train()
         }

@@ -44,7 +44,7 @@ final class DefaultsTests: XCTestCase {
         XCTAssertNil(c.model.fsdpPolicyMp)
         XCTAssertEqual(c.model.referenceDtype, "float16")
         XCTAssertEqual(c.loss.name, "sft")
-        XCTAssertEqual(c.loss.options, ["average_log_prob": .bool(false)])
+        XCTAssertEqual(c.loss.options, ["average_log_prob": .bool(false), "token_mean": .bool(false)])
     }
 
     func testDpohostAdditionsHaveTheirDocumentedDefaults() throws {
@@ -112,7 +112,7 @@ final class DefaultsTests: XCTestCase {
 
         let ipo = try load(required + ["loss=ipo", "loss.beta=0.5"]).config.loss
         XCTAssertEqual(ipo.name, "ipo")
-        XCTAssertEqual(Set(ipo.options.keys), ["beta", "average_log_prob"])
+        XCTAssertEqual(Set(ipo.options.keys), ["beta", "average_log_prob", "length_normalized", "f_divergence_type", "f_alpha_divergence_coef"])
 
         let tdpo = try load(required + ["loss=tdpo"]).config.loss
         XCTAssertEqual(tdpo.name, "tdpo")
@@ -149,6 +149,13 @@ final class MultiLossConfigTests: XCTestCase {
 
     func testWeightsDefaultToOne() throws {
         XCTAssertEqual(try load(["loss=[dpo,ipo]", "loss.beta=0.1"]).loss.weights, [1, 1])
+    }
+
+    func testOptionsUnderALossNameBelongToThatLossOnly() throws {
+        let c = try load(["loss=[ipo,sft]", "loss.beta=0.1", "+loss.ipo.average_log_prob=true", "+loss.sft.token_mean=true"])
+        XCTAssertEqual(c.loss.perLoss["ipo"], ["average_log_prob": .bool(true)])
+        XCTAssertEqual(c.loss.perLoss["sft"], ["token_mean": .bool(true)])
+        XCTAssertNil(c.loss.options["ipo"])
     }
 
     func testASingleLossHasOneNameAndWeight() throws {

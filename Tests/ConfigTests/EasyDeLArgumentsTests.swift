@@ -2,40 +2,116 @@ import Training
 import XCTest
 
 final class EasyDeLArgumentsTests: XCTestCase {
+    /// The default sigmoid loss as TRL's flags set it when no --loss-type is given.
+    static let defaultLoss = ["loss=[dpo]", "+loss.dpo.label_smoothing=0", "loss.beta=0.1"]
+
+    /// The overrides the flags themselves become, after TRL's defaults (and the default loss).
+    func flags(_ arguments: [String]) throws -> [String] {
+        let all = try EasyDeLArguments.translate(arguments)
+        XCTAssertEqual(Array(all.prefix(EasyDeLArguments.trlDefaults.count)), EasyDeLArguments.trlDefaults)
+        let rest = Array(all.dropFirst(EasyDeLArguments.trlDefaults.count))
+        return rest.starts(with: Self.defaultLoss) ? Array(rest.dropFirst(Self.defaultLoss.count)) : rest
+    }
+
     func testFlagsBecomeTheEquivalentOverrides() throws {
-        XCTAssertEqual(try EasyDeLArguments.translate(["--loss-type", "ipo", "--beta=0.1", "--dataset-path", "d.jsonl",
-                                                       "--max-prompt-length", "256", "--max-completion-length=128", "--sync-ref-model"]),
-                       ["loss=[ipo]", "loss.beta=0.1", "datasets=[jsonl]", "dataset_options.jsonl.path=d.jsonl",
-                        "max_prompt_length=256", "max_completion_length=128", "sync_ref_model=true", "n_eval_examples=0"])
+        XCTAssertEqual(try flags(["--loss-type", "ipo", "--beta=0.2", "--dataset-path", "d.jsonl", "--sync-ref-model"]),
+                       ["loss=[ipo]", "+loss.ipo.length_normalized=true", "loss.beta=0.2", "datasets=[jsonl]",
+                        "dataset_options.jsonl.path=d.jsonl", "sync_ref_model=true", "n_eval_examples=0"])
+    }
+
+    func testACommandLineWithoutFlagsKeepsTheReferencesMeaning() throws {
+        XCTAssertEqual(try EasyDeLArguments.translate(["loss=ipo", "loss.beta=0.1", "--config", "f.yaml"]),
+                       ["loss=ipo", "loss.beta=0.1", "--config", "f.yaml"])
+    }
+
+    func testAnyTRLFlagBringsTRLsDefaultsFirstSoFlagsAndOverridesWin() throws {
+        let all = try EasyDeLArguments.translate(["--learning-rate", "1e-5", "max_length=64"])
+        XCTAssertEqual(all, EasyDeLArguments.trlDefaults + Self.defaultLoss + ["lr=1e-5", "max_length=64"])
+        for d in ["tokenization=trl", "max_length=1024", "truncation_mode=keep_start", "lr=1e-6", "optimizer=AdamW",
+                  "weight_decay=0.0", "lr_scheduler_type=linear", "warmup_steps=0", "max_grad_norm=1.0", "logging_steps=10"] {
+            XCTAssertTrue(EasyDeLArguments.trlDefaults.contains(d), d)
+        }
+    }
+
+    func testEachTRLLossTypeMeansTRLsLoss() throws {
+        XCTAssertEqual(try EasyDeLArguments.translate(["--loss-type", "sigmoid", "--label-smoothing", "0.2"]),
+                       EasyDeLArguments.trlDefaults + Self.defaultLoss)  // TRL ignores label smoothing for sigmoid
+        XCTAssertEqual(try flags(["--loss-type", "sigmoid_norm"]),
+                       ["loss=[dpo]", "+loss.dpo.length_normalized=true", "+loss.dpo.label_smoothing=0", "loss.beta=0.1"])
+        XCTAssertEqual(try flags(["--loss-type", "bco_pair"]), ["loss=[bco_pair]", "+loss.bco_pair.delta=zero", "loss.beta=0.1"])
+        XCTAssertEqual(try flags(["--loss-type", "exo_pair"]), ["loss=[exo_pair]", "+loss.exo_pair.label_smoothing=0", "loss.beta=0.1"])
+        XCTAssertEqual(try flags(["--loss-type", "robust", "--label-smoothing", "0.1"]),
+                       ["loss=[robust]", "+loss.robust.label_smoothing=0.1", "loss.beta=0.1"])
+        XCTAssertEqual(try flags(["--loss-type", "sigmoid,sft", "--loss-weights", "1.0,0.5"]),
+                       ["loss=[dpo,sft]", "+loss.dpo.label_smoothing=0", "+loss.sft.token_mean=true", "loss.beta=0.1",
+                        "loss.weights=[1.0,0.5]"])
+        XCTAssertEqual(try flags(["--loss-type", "discopop", "--discopop-tau", "0.2"]),
+                       ["loss=[discopop]", "+loss.discopop.tau=0.2", "loss.beta=0.1"])
+    }
+
+    func testEasyDeLsKTOIsTheSigmoidLossWithItsLabelSmoothing() throws {
+        XCTAssertEqual(try flags(["--loss-type", "kto", "--label-smoothing", "0.1"]),
+                       ["loss=[dpo]", "+loss.dpo.label_smoothing=0.1", "loss.beta=0.1"])
+    }
+
+    func testSeedDrivesTheDataOrderAsInTransformers() throws {
+        XCTAssertEqual(try flags(["--seed", "7"]), ["seed=7", "data_seed=7"])
+        XCTAssertTrue(EasyDeLArguments.trlDefaults.contains("data_seed=42"))
+        XCTAssertEqual(try load(required).config.dataSeed, 0)  // the references' order without the flags
+    }
+
+    func testRPOAlphaTurnsTheSigmoidLossIntoRPO() throws {
+        XCTAssertEqual(try flags(["--rpo-alpha", "0.5"]),
+                       ["loss=[rpo]", "+loss.rpo.alpha=0.5", "+loss.rpo.label_smoothing=0", "loss.beta=0.1"])
+        XCTAssertThrowsError(try EasyDeLArguments.translate(["--loss-type", "hinge", "--rpo-alpha", "1"]))
+    }
+
+    func testReferenceFreeRunsNoReferenceAsEasyDeLDoes() throws {
+        XCTAssertEqual(try flags(["--reference-free"]),
+                       ["loss=[dpo]", "+loss.dpo.label_smoothing=0", "+loss.dpo.reference_free=true",
+                        "+loss.dpo.reference_rewards=false", "loss.beta=0.1"])
+        XCTAssertThrowsError(try EasyDeLArguments.translate(["--loss-type", "ipo", "--reference-free"]))
+    }
+
+    func testTwoTRLNamesForOneDpohostLossAreRefused() {
+        XCTAssertThrowsError(try EasyDeLArguments.translate(["--loss-type", "sigmoid,sigmoid_norm"])) {
+            XCTAssertTrue("\($0)".contains("sigmoid, sigmoid_norm and EasyDeL's kto are all dpo"), "\($0)")
+        }
+    }
+
+    func testAHydraLossWithTRLFlagsTakesTheirBetaAsASharedOption() throws {
+        XCTAssertEqual(try EasyDeLArguments.translate(["--beta", "0.3", "loss=ipo"]),
+                       EasyDeLArguments.trlDefaults + ["loss.beta=0.3", "loss=ipo"])
     }
 
     func testADatasetWithoutAnEvalSetTurnsEvaluationOffAsInTRL() throws {
-        XCTAssertEqual(try EasyDeLArguments.translate(["--dataset-path", "d.jsonl", "--eval-dataset-path", "e.jsonl"]),
+        XCTAssertEqual(try flags(["--dataset-path", "d.jsonl", "--eval-dataset-path", "e.jsonl"]),
                        ["datasets=[jsonl]", "dataset_options.jsonl.path=d.jsonl", "dataset_options.jsonl.test_path=e.jsonl"])
-        XCTAssertEqual(try EasyDeLArguments.translate(["--dataset-path", "d.jsonl", "dataset_options.jsonl.test_path=e.jsonl"]),
+        XCTAssertEqual(try flags(["--dataset-path", "d.jsonl", "dataset_options.jsonl.test_path=e.jsonl"]),
                        ["datasets=[jsonl]", "dataset_options.jsonl.path=d.jsonl", "dataset_options.jsonl.test_path=e.jsonl"])
-        XCTAssertEqual(try EasyDeLArguments.translate(["--dataset-path=d.jsonl"]).last, "n_eval_examples=0")
+        XCTAssertEqual(try flags(["--dataset-path=d.jsonl"]).last, "n_eval_examples=0")
     }
 
     func testSeveralLossTypesAndWeights() throws {
-        XCTAssertEqual(try EasyDeLArguments.translate(["--loss-type", "dpo,sft", "--loss-weights", "1.0,0.2"]),
-                       ["loss=[dpo,sft]", "loss.weights=[1.0,0.2]"])
+        XCTAssertEqual(try flags(["--loss-type", "hinge,sft", "--loss-weights", "1.0,0.2"]),
+                       ["loss=[hinge,sft]", "+loss.sft.token_mean=true", "loss.beta=0.1", "loss.weights=[1.0,0.2]"])
     }
 
     func testHydraOverridesPassThroughAfterTheFlagsSoTheyWin() throws {
-        XCTAssertEqual(try EasyDeLArguments.translate(["lr=1e-5", "--learning-rate", "1e-6", "--config", "f.yaml"]),
+        XCTAssertEqual(try flags(["lr=1e-5", "--learning-rate", "1e-6", "--config", "f.yaml"]),
                        ["lr=1e-6", "lr=1e-5", "--config", "f.yaml"])
     }
 
     func testTRLLossTypeNamesMapToDpohostsLosses() throws {
-        XCTAssertEqual(try EasyDeLArguments.translate(["--loss-type", "sigmoid,aot_unpaired"]), ["loss=[dpo,aot_pair]"])
+        XCTAssertEqual(try flags(["--loss-type", "sigmoid,aot_unpaired"]),
+                       ["loss=[dpo,aot_pair]", "+loss.dpo.label_smoothing=0", "+loss.aot_pair.label_smoothing=0", "loss.beta=0.1"])
     }
 
     func testTRLsReportToNamesTheDestinationsAfterMetricsJSONL() throws {
-        XCTAssertEqual(try EasyDeLArguments.translate(["--report-to", "tensorboard"]), ["report_to=[jsonl,tensorboard]"])
-        XCTAssertEqual(try EasyDeLArguments.translate(["--report-to", "none"]), ["report_to=[jsonl]"])
-        XCTAssertEqual(try EasyDeLArguments.translate(["--report-to", "all"]), ["report_to=[jsonl,tensorboard,mlflow]"])
-        XCTAssertEqual(try EasyDeLArguments.translate(["--report-to", "tensorboard,mlflow"]), ["report_to=[jsonl,tensorboard,mlflow]"])
+        XCTAssertEqual(try flags(["--report-to", "tensorboard"]), ["report_to=[jsonl,tensorboard]"])
+        XCTAssertEqual(try flags(["--report-to", "none"]), ["report_to=[jsonl]"])
+        XCTAssertEqual(try flags(["--report-to", "all"]), ["report_to=[jsonl,tensorboard,mlflow]"])
+        XCTAssertEqual(try flags(["--report-to", "tensorboard,mlflow"]), ["report_to=[jsonl,tensorboard,mlflow]"])
     }
 
     func testAReportDestinationDpohostLacksIsAnErrorListingTheOnesItHas() {
@@ -46,22 +122,21 @@ final class EasyDeLArgumentsTests: XCTestCase {
     }
 
     func testTRLsModelFlagKeepsTheReferenceInThePolicysDtypeUnlessSetAfter() throws {
-        XCTAssertEqual(try EasyDeLArguments.translate(["--model-name-or-path", "/m"]),
+        XCTAssertEqual(try flags(["--model-name-or-path", "/m"]),
                        ["model.name_or_path=/m", "model.reference_dtype=float32"])
-        XCTAssertEqual(try EasyDeLArguments.translate(["--model-name-or-path", "/m", "model.reference_dtype=bfloat16"]),
-                       ["model.name_or_path=/m", "model.reference_dtype=float32", "model.reference_dtype=bfloat16"])
+        XCTAssertEqual(try flags(["--model-name-or-path", "/m", "model.reference_dtype=bfloat16"]).suffix(1), ["model.reference_dtype=bfloat16"])
     }
 
     func testRefModelNamesTheReferencesOwnCheckpoint() throws {
-        XCTAssertEqual(try EasyDeLArguments.translate(["--ref-model", "/models/ref"]), ["model.reference_name_or_path=/models/ref"])
+        XCTAssertEqual(try flags(["--ref-model", "/models/ref"]), ["model.reference_name_or_path=/models/ref"])
         XCTAssertEqual(try load(required + ["model.reference_name_or_path=/models/ref"]).config.model.referenceNameOrPath, "/models/ref")
         XCTAssertNil(try load(required).config.model.referenceNameOrPath)
     }
 
     func testSchedulerFlagsAndAWarmupBelowOneAsTransformersReadsIt() throws {
-        XCTAssertEqual(try EasyDeLArguments.translate(["--lr-scheduler-type", "cosine", "--warmup-steps", "0.1"]),
+        XCTAssertEqual(try flags(["--lr-scheduler-type", "cosine", "--warmup-steps", "0.1"]),
                        ["lr_scheduler_type=cosine", "warmup_ratio=0.1"])
-        XCTAssertEqual(try EasyDeLArguments.translate(["--warmup-steps", "10", "--warmup-ratio", "0.2"]),
+        XCTAssertEqual(try flags(["--warmup-steps", "10", "--warmup-ratio", "0.2"]),
                        ["warmup_steps=10", "warmup_ratio=0.2"])
     }
 
@@ -73,7 +148,7 @@ final class EasyDeLArgumentsTests: XCTestCase {
     }
 
     func testTRLStepCountsBecomeExamplesOfTheBatch() throws {
-        XCTAssertEqual(try EasyDeLArguments.translate(["--max-steps", "5", "--eval-steps", "2", "--logging-steps", "1", "--save-steps", "3"]),
+        XCTAssertEqual(try flags(["--max-steps", "5", "--eval-steps", "2", "--logging-steps", "1", "--save-steps", "3"]),
                        ["max_steps=5", "eval_steps=2", "logging_steps=1", "save_steps=3"])
         let c = try load(required + ["batch_size=4", "n_epochs=2", "max_steps=5", "eval_steps=2", "logging_steps=1", "save_steps=3"]).config
         XCTAssertEqual(c.nExamples, 20)
@@ -84,7 +159,7 @@ final class EasyDeLArgumentsTests: XCTestCase {
     }
 
     func testPerDeviceBatchSizesMeanWhatTheyMeanInTRL() throws {
-        XCTAssertEqual(try EasyDeLArguments.translate(["--per-device-train-batch-size", "2", "--per-device-eval-batch-size", "3"]),
+        XCTAssertEqual(try flags(["--per-device-train-batch-size", "2", "--per-device-eval-batch-size", "3"]),
                        ["per_device_train_batch_size=2", "per_device_eval_batch_size=3"])
         let arguments = required + ["per_device_train_batch_size=2", "gradient_accumulation_steps=4", "per_device_eval_batch_size=3"]
         let one = try load(arguments)
@@ -98,8 +173,8 @@ final class EasyDeLArgumentsTests: XCTestCase {
     }
 
     func testWholeEpochsAreNEpochsAndAFractionIsTRLsNumTrainEpochs() throws {
-        XCTAssertEqual(try EasyDeLArguments.translate(["--num-train-epochs", "2"]), ["n_epochs=2"])
-        XCTAssertEqual(try EasyDeLArguments.translate(["--num-train-epochs", "0.5"]), ["num_train_epochs=0.5"])
+        XCTAssertEqual(try flags(["--num-train-epochs", "2"]), ["n_epochs=2"])
+        XCTAssertEqual(try flags(["--num-train-epochs", "0.5"]), ["num_train_epochs=0.5"])
         let c = try load(required + ["num_train_epochs=0.5"]).config
         XCTAssertEqual(c.numTrainEpochs, 0.5)
         XCTAssertNil(c.nEpochs)
@@ -118,7 +193,7 @@ final class EasyDeLArgumentsTests: XCTestCase {
         XCTAssertThrowsError(try EasyDeLArguments.translate(["--bf16"])) {
             XCTAssertTrue("\($0)".hasPrefix("--bf16 is a TRL flag dpohost does not support: the policy trains in float32"), "\($0)")
         }
-        XCTAssertEqual(try EasyDeLArguments.translate(["--max-grad-norm", "1.0", "--gradient-checkpointing"]),
+        XCTAssertEqual(try flags(["--max-grad-norm", "1.0", "--gradient-checkpointing"]),
                        ["max_grad_norm=1.0", "activation_checkpointing=true"])
     }
 

@@ -47,12 +47,14 @@ final class OptionValidationTests: XCTestCase {
             let plugin = try LossFixtures.registry().resolve(kind: .loss, name: name)
             return Dictionary(uniqueKeysWithValues: plugin.descriptor.options.map { ($0.name, $0.defaultValue) })
         }
-        XCTAssertEqual(try defaults("dpo"), ["beta": nil, "label_smoothing": "0", "reference_free": "false", "average_log_prob": "false"])
+        let divergence: [String: String?] = ["f_divergence_type": "reverse_kl", "f_alpha_divergence_coef": "0.5"]
+        XCTAssertEqual(try defaults("dpo"), ["beta": nil, "label_smoothing": "0", "reference_free": "false", "average_log_prob": "false",
+                                             "length_normalized": "false", "reference_rewards": "true"].merging(divergence) { $1 })
         XCTAssertEqual(try defaults("cdpo")["label_smoothing"], "0.2")
-        XCTAssertEqual(try defaults("ipo"), ["beta": nil, "average_log_prob": "false"])
+        XCTAssertEqual(try defaults("ipo"), ["beta": nil, "average_log_prob": "false", "length_normalized": "false"].merging(divergence) { $1 })
         XCTAssertEqual(try defaults("tdpo"), ["if_tdpo2": "false", "alpha": "0.5", "beta": "0.1", "average_log_prob": "false",
                                               "reference_free": "false"])
-        XCTAssertEqual(try defaults("sft"), ["average_log_prob": "false"])
+        XCTAssertEqual(try defaults("sft"), ["average_log_prob": "false", "token_mean": "false"])
     }
 
     func testEveryBuiltInLossHasADescriptionAndOptionHelp() throws {

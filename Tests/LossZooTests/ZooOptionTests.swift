@@ -76,17 +76,21 @@ final class ZooOptionTests: XCTestCase {
             let plugin = try Zoo.registry().resolve(kind: .loss, name: name)
             return Dictionary(uniqueKeysWithValues: plugin.descriptor.options.map { ($0.name, $0.defaultValue) })
         }
-        for name in ["hinge", "nca_pair", "sppo_hard", "apo_zero", "apo_down"] {
+        let divergence: [String: String?] = ["f_divergence_type": "reverse_kl", "f_alpha_divergence_coef": "0.5"]
+        for name in ["nca_pair", "sppo_hard", "apo_zero", "apo_down"] {
             XCTAssertEqual(try defaults(name), ["beta": "0.1"], name)
         }
-        for name in ["robust", "aot", "aot_pair"] {
+        XCTAssertEqual(try defaults("hinge"), ["beta": "0.1"].merging(divergence) { $1 })
+        XCTAssertEqual(try defaults("robust"), ["beta": "0.1", "label_smoothing": "0"].merging(divergence) { $1 })
+        for name in ["aot", "aot_pair"] {
             XCTAssertEqual(try defaults(name), ["beta": "0.1", "label_smoothing": "0"], name)
         }
-        XCTAssertEqual(try defaults("exo_pair"), ["beta": "0.1", "label_smoothing": "0.001"])
+        XCTAssertEqual(try defaults("exo_pair"), ["beta": "0.1", "label_smoothing": "0.001"].merging(divergence) { $1 })
         XCTAssertEqual(try defaults("bco_pair"), ["beta": "0.1", "delta": "batch"])
-        XCTAssertEqual(try defaults("discopop"), ["beta": "0.1", "tau": "0.05"])
+        XCTAssertEqual(try defaults("discopop"), ["beta": "0.1", "tau": "0.05"].merging(divergence) { $1 })
         XCTAssertEqual(try defaults("simpo"), ["beta": "0.1", "gamma": "0.5", "label_smoothing": "0"])
         XCTAssertEqual(try defaults("rpo"), ["beta": "0.1", "label_smoothing": "0", "reference_free": "false",
-                                             "average_log_prob": "false", "alpha": "1.0"])
+                                             "average_log_prob": "false", "length_normalized": "false",
+                                             "reference_rewards": "true", "alpha": "1.0"].merging(divergence) { $1 })
     }
 }

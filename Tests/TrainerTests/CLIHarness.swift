@@ -15,8 +15,9 @@ struct RunResult { let status: Int32; let output: String }
 
 extension CLIRunning {
 
+    /// `unsetting` names variables of this process's environment the command runs without.
     func dpohost(_ args: [String], killWhen: ((URL) -> Bool)? = nil, watch: URL? = nil,
-                 environment: [String: String] = [:]) throws -> RunResult {
+                 environment: [String: String] = [:], unsetting: [String] = []) throws -> RunResult {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: CLIHarness.binary)
         p.arguments = args
@@ -24,6 +25,7 @@ extension CLIRunning {
         var env = ProcessInfo.processInfo.environment
         env["DPOHOST_HOME"] = FileManager.default.temporaryDirectory.appendingPathComponent("dpohost-home-\(UUID())").path
         env.merge(environment) { $1 }
+        for name in unsetting { env[name] = nil }
         p.environment = env
         let out = FileManager.default.temporaryDirectory.appendingPathComponent("dpohost-out-\(UUID()).txt")
         FileManager.default.createFile(atPath: out.path, contents: nil)

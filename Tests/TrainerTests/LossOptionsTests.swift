@@ -50,11 +50,12 @@ final class LossOptionsTests: XCTestCase, CLIRunning {
 }
 
 final class EasyDeLCommandLineTests: XCTestCase, CLIRunning {
+    /// EasyDeL's prompt and completion budgets are the reference tokenization's keys.
     func testEasyDeLStyleCommandTrainsOnAFlatJSONLFile() throws {
         let run = tempRun("easydel")
         let r = try dpohost(["train", "--loss-type", "ipo", "--beta", "0.1", "--dataset-path", "Tests/Fixtures/data/preference.jsonl",
                              "--model-name-or-path", "Tests/Fixtures/models/pythia-tiny", "--learning-rate", "1e-4",
-                             "--max-prompt-length", "48", "--max-completion-length", "32", "--exp-name", "easydel",
+                             "tokenization=reference", "max_prompt_length=48", "max_completion_length=32", "--exp-name", "easydel",
                              "--output-dir", run.path, "--total-batch-size", "4", "n_examples=8", "eval_batch_size=4",
                              "n_eval_examples=4", "dataset_options.jsonl.test_path=Tests/Fixtures/data/preference.jsonl",
                              "sample_during_eval=false", "progress=off", "threads=1"])

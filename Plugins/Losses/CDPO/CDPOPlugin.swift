@@ -17,10 +17,6 @@ public func dphPluginInit(_ host: UnsafePointer<dph_host_api>?, _ ctx: OpaquePoi
     PluginDescription.setInstanceState(desc) { api, ctx, out in
         LossEntry.create(api, ctx, out) { try DPOLoss($0) }
     }
-    desc?.pointee.loss = PluginDescription.lossVTable(needs: UInt32(DPH_LOSS_NEEDS_SEQUENCE)) { api, ctx, state, inputs, out in
-        LossEntry.compute(api, ctx, state, inputs, out, as: DPOLoss.self) { host, loss, inputs in
-            try loss.compute(host, inputs)
-        }
-    }
+    desc?.pointee.loss = DPOLoss.vtable()
     return Int32(DPH_OK)
 }

@@ -7,6 +7,11 @@ public final class DPOLoss: LossComputing {
     public let labelSmoothing: Float
     public let referenceFree: Bool
     public let averageLogProb: Bool
+    public let lengthNormalized: Bool
+    /// False (with reference_free): the reference log-probs are 0 in the rewards too, so no
+    /// reference model runs (TRL <= 0.27's and EasyDeL's reference_free).
+    public let referenceRewards: Bool
+    public let divergence: FDivergence
 
     /// The options both plugins declare; `labelSmoothingDefault` is "0" for dpo, "0.2" for cdpo.
     /// `betaDefault` is nil (required, as in the reference's configs) except for `rpo`, which
@@ -19,7 +24,12 @@ public final class DPOLoss: LossComputing {
          .init("reference_free", DPH_OPTION_BOOL, default: "false",
                help: "drop the reference log-ratio from the loss (rewards still use the reference)"),
          .init("average_log_prob", DPH_OPTION_BOOL, default: "false",
-               help: "divide every sequence log-prob by its response length (the references sum)")]
+               help: "divide every sequence log-prob by its response length (the references sum)"),
+         .init("length_normalized", DPH_OPTION_BOOL, default: "false",
+               help: "divide each log-ratio by its response length in the loss only (TRL's sigmoid_norm)"),
+         .init("reference_rewards", DPH_OPTION_BOOL, default: "true",
+               help: "false with reference_free: reference log-probs 0 in the rewards too, no reference model runs (TRL<=0.27/EasyDeL)")]
+            + FDivergence.options
     }
 
     public init(_ host: Host) throws {
@@ -28,23 +38,49 @@ public final class DPOLoss: LossComputing {
         labelSmoothing = try rules.halfOpen("label_smoothing", 0, 0.5)
         referenceFree = try rules.flag("reference_free")
         averageLogProb = try rules.flag("average_log_prob")
+        lengthNormalized = try rules.flag("length_normalized")
+        referenceRewards = try rules.flag("reference_rewards")
+        divergence = try FDivergence(host)
+        if referenceFree && !divergence.isReverseKL {
+            throw DPHError(Int32(DPH_ERR_INVALID_ARGUMENT), "option 'f_divergence_type' other than reverse_kl needs a reference (reference_free=false)")
+        }
+        if !referenceRewards && !referenceFree {
+            throw DPHError(Int32(DPH_ERR_INVALID_ARGUMENT), "option 'reference_rewards' can be false only with reference_free=true")
+        }
+        if lengthNormalized && (averageLogProb || referenceFree) {
+            throw DPHError(Int32(DPH_ERR_INVALID_ARGUMENT), "option 'length_normalized' excludes average_log_prob and reference_free")
+        }
     }
+
+    /// The vtable `dpo` and `cdpo` share: sequence inputs, and a reference model unless the
+    /// instance's options leave it out.
+    public static func vtable() -> UnsafePointer<dph_loss_vtable> {
+        PluginDescription.lossVTable(needs: UInt32(DPH_LOSS_NEEDS_SEQUENCE), instanceNeeds: { api, ctx, state, out in
+            LossEntry.instanceNeeds(api, ctx, state, out, as: DPOLoss.self) { $0.needs(base: UInt32(DPH_LOSS_NEEDS_SEQUENCE)) }
+        }) { api, ctx, state, inputs, out in
+            LossEntry.compute(api, ctx, state, inputs, out, as: DPOLoss.self)
+        }
+    }
+
+    /// What an instance reads: `base`, and no reference model when its rewards do not use one.
+    public func needs(base: UInt32) -> UInt32 { referenceRewards ? base : base | UInt32(DPH_LOSS_REFERENCE_FREE) }
 
     public func compute(_ host: Host, _ inputs: dph_loss_inputs) throws -> dph_tensor {
         let logps = try self.logps(host, inputs)
-        let losses = try self.losses(host, logps)
+        let losses = try self.losses(host, logps, inputs)
         try PreferenceMetrics(host).dpo(logps, beta: beta, losses: losses)
         return try PreferenceLoss.batchMean(host, losses)
     }
 
     /// The sequence log-probs, length-averaged when `average_log_prob` is set.
     public func logps(_ host: Host, _ inputs: dph_loss_inputs) throws -> SequenceLogps {
-        try SequenceLogps(host, inputs, averaged: averageLogProb)
+        try SequenceLogps(host, inputs, averaged: averageLogProb, zeroReference: !referenceRewards)
     }
 
     /// `[B]` per-example (c)DPO losses.
-    public func losses(_ host: Host, _ logps: SequenceLogps) throws -> dph_tensor {
-        let h = try logps.preferenceLogits(host, referenceFree: referenceFree)
+    public func losses(_ host: Host, _ logps: SequenceLogps, _ inputs: dph_loss_inputs) throws -> dph_tensor {
+        let h = referenceFree ? try logps.preferenceLogits(host, referenceFree: true)
+            : try divergence.logits(host, logps, lengthNormalized: lengthNormalized, inputs)
         return try PreferenceLoss.sigmoid(host, logits: h, beta: beta, labelSmoothing: labelSmoothing)
     }
 }

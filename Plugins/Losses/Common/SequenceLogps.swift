@@ -7,15 +7,17 @@ public struct SequenceLogps {
     public let referenceChosen, referenceRejected: dph_tensor
 
     /// Reads the four log-probs the host summed over response tokens; with `averaged`, each is
-    /// divided by its sequence's response length (policy and reference alike).
-    public init(_ host: Host, _ inputs: dph_loss_inputs, averaged: Bool) throws {
+    /// divided by its sequence's response length (policy and reference alike). With
+    /// `zeroReference` the reference log-probs are 0 (an instance that runs no reference model).
+    public init(_ host: Host, _ inputs: dph_loss_inputs, averaged: Bool, zeroReference: Bool = false) throws {
         let need = "for the preference log-ratios"
         var pc = try host.require(inputs.policy_chosen_logps, "policy_chosen_logps", for: need)
         var pr = try host.require(inputs.policy_rejected_logps, "policy_rejected_logps", for: need)
-        var qc = try host.require(inputs.reference_chosen_logps, "reference_chosen_logps",
-                                  for: "for the rewards (run a reference model)")
-        var qr = try host.require(inputs.reference_rejected_logps, "reference_rejected_logps",
-                                  for: "for the rewards (run a reference model)")
+        let zeros = { try host.tensor([Float](repeating: 0, count: Int(inputs.batch_pairs)), shape: [Int(inputs.batch_pairs)]) }
+        var qc = zeroReference ? try zeros() : try host.require(inputs.reference_chosen_logps, "reference_chosen_logps",
+                                                                 for: "for the rewards (run a reference model)")
+        var qr = zeroReference ? try zeros() : try host.require(inputs.reference_rejected_logps, "reference_rejected_logps",
+                                                                 for: "for the rewards (run a reference model)")
         if averaged {
             let chosen = try LengthAverage(host, lengths: try host.require(inputs.chosen_lengths, "chosen_lengths",
                                                                            for: "by average_log_prob"), what: "chosen")

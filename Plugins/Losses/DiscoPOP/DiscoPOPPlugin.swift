@@ -8,22 +8,24 @@ import DPOHostSDK
 /// The `discopop` plugin's settings and formula.
 final class DiscoPOPLoss: PairwiseLoss {
     let beta: Float
+    let divergence: FDivergence
     let tau: Float
 
     static var options: [PluginDescription.Option] { [
         LossOptions.beta(),
         .init("tau", DPH_OPTION_FLOAT, default: "0.05",
               help: "temperature of the logistic/exponential mix w = sigmoid(beta*h/tau), > 0 (TRL 0.05; EasyDeL uses 1)"),
-    ] }
+    ] + FDivergence.options }
 
     init(_ host: Host) throws {
         let rules = OptionRules(host)
         beta = try rules.positive("beta")
+        divergence = try FDivergence(host)
         tau = try rules.positive("tau")
     }
 
     func losses(_ host: Host, _ logps: SequenceLogps) throws -> dph_tensor {
-        let x = try host.scale(try logps.preferenceLogits(host, referenceFree: false), beta)
+        let x = try host.scale(try divergence.logits(host, logps), beta)
         let modulation = try host.scale(x, 1 / tau)
         let logistic = try host.mul(try host.sigmoid(try host.neg(modulation)), try host.neg(try host.logSigmoid(x)))
         // w*exp(-x) as exp(log w - x): where w underflows to 0, exp(-x) may overflow and 0*inf

@@ -15,22 +15,24 @@ import Darwin
 /// The `exo_pair` plugin's settings and formula.
 final class EXOPairLoss: PairwiseLoss {
     let beta: Float
+    let divergence: FDivergence
     let labelSmoothing: Float
 
     static var options: [PluginDescription.Option] { [
         LossOptions.beta(),
         LossOptions.labelSmoothing(default: "0.001",
                                    help: "eps in (0, 0.5); 0 is refused (log 0); default 1e-3 is what TRL<=0.27 uses for 0"),
-    ] }
+    ] + FDivergence.options }
 
     init(_ host: Host) throws {
         let rules = OptionRules(host)
         beta = try rules.positive("beta")
+        divergence = try FDivergence(host)
         labelSmoothing = try rules.open("label_smoothing", 0, 0.5)
     }
 
     func losses(_ host: Host, _ logps: SequenceLogps) throws -> dph_tensor {
-        let x = try host.scale(try logps.preferenceLogits(host, referenceFree: false), beta)
+        let x = try host.scale(try divergence.logits(host, logps), beta)
         let minusX = try host.neg(x)
         let agree = try host.mul(try host.sigmoid(x), try host.addScalar(try host.logSigmoid(x), -Float(log1p(-Double(labelSmoothing)))))
         let flipped = try host.mul(try host.sigmoid(minusX),

@@ -7,15 +7,19 @@ import DPOHostSDK
 /// The `hinge` plugin's settings and formula.
 final class HingeLoss: PairwiseLoss {
     let beta: Float
+    let divergence: FDivergence
 
     static var options: [PluginDescription.Option] { [
         LossOptions.beta(help: "inverse margin: the loss is 0 once h >= 1/beta, > 0 (TRL/EasyDeL default 0.1)"),
-    ] }
+    ] + FDivergence.options }
 
-    init(_ host: Host) throws { beta = try OptionRules(host).positive("beta") }
+    init(_ host: Host) throws {
+        beta = try OptionRules(host).positive("beta")
+        divergence = try FDivergence(host)
+    }
 
     func losses(_ host: Host, _ logps: SequenceLogps) throws -> dph_tensor {
-        let h = try logps.preferenceLogits(host, referenceFree: false)
+        let h = try divergence.logits(host, logps)
         return try host.relu(try host.addScalar(try host.scale(h, -beta), 1))
     }
 }

@@ -2,30 +2,41 @@ import DPHLossKit
 import DPOHostSDK
 
 // `ipo`: (h - 1/(2 beta))^2 on SUMMED log-probs as in the DPO reference (losses.md 2.4, trap 3);
-// average_log_prob=true gives TRL's / EasyDeL's length-averaged IPO. label_smoothing and
+// length_normalized=true gives TRL's IPO (log-ratios divided by their lengths, rewards summed),
+// average_log_prob=true EasyDeL's (every log-prob averaged, rewards too). label_smoothing and
 // reference_free do not apply to IPO, so they are not options here.
 
 /// The `ipo` plugin's settings.
 final class IPOLoss {
     let beta: Float
     let averageLogProb: Bool
+    let lengthNormalized: Bool
+    let divergence: FDivergence
 
     static var options: [PluginDescription.Option] { [
         .init("beta", DPH_OPTION_FLOAT, default: nil,
               help: "IPO regularisation; the target log-ratio margin is 1/(2*beta), > 0"),
         .init("average_log_prob", DPH_OPTION_BOOL, default: "false",
-              help: "length-average log-probs first (TRL/EasyDeL IPO); false sums them (DPO reference)"),
-    ] }
+              help: "length-average log-probs first, rewards too (EasyDeL's IPO); false sums them (DPO reference)"),
+        .init("length_normalized", DPH_OPTION_BOOL, default: "false",
+              help: "divide each log-ratio by its response length in the loss only, rewards summed (TRL's IPO)"),
+    ] + FDivergence.options }
 
     init(_ host: Host) throws {
         let rules = OptionRules(host)
         beta = try rules.positive("beta")
         averageLogProb = try rules.flag("average_log_prob")
+        lengthNormalized = try rules.flag("length_normalized")
+        divergence = try FDivergence(host)
+        if averageLogProb && lengthNormalized {
+            throw DPHError(Int32(DPH_ERR_INVALID_ARGUMENT), "options 'average_log_prob' and 'length_normalized' exclude each other")
+        }
     }
 
     func compute(_ host: Host, _ inputs: dph_loss_inputs) throws -> dph_tensor {
         let logps = try SequenceLogps(host, inputs, averaged: averageLogProb)
-        let losses = try PreferenceLoss.ipo(host, logits: try logps.preferenceLogits(host, referenceFree: false), beta: beta)
+        let h = try divergence.logits(host, logps, lengthNormalized: lengthNormalized, inputs)
+        let losses = try PreferenceLoss.ipo(host, logits: h, beta: beta)
         let rewards = try logps.rewards(host, beta: beta)
         let metrics = PreferenceMetrics(host)
         try metrics.rewards(chosen: rewards.chosen, rejected: rewards.rejected)

@@ -27,7 +27,7 @@ final class RPOLoss: LossComputing {
         let logps = try dpo.logps(host, inputs)
         let nll = try ChosenTokenNLL.compute(host, inputs)
         // The scalar NLL term broadcasts onto every example, as TRL adds it.
-        let losses = try host.add(try dpo.losses(host, logps), try host.scale(nll, alpha))
+        let losses = try host.add(try dpo.losses(host, logps, inputs), try host.scale(nll, alpha))
         try PreferenceMetrics(host).dpo(logps, beta: dpo.beta, losses: losses)
         let value = try host.floats(nll)[0], pairs = try host.shape(losses)[0]
         try host.emitMetric(MetricKey.nllLoss, try host.tensor([Float](repeating: value, count: pairs), shape: [pairs]))
@@ -49,7 +49,11 @@ public func dphPluginInit(_ host: UnsafePointer<dph_host_api>?, _ ctx: OpaquePoi
         LossEntry.create(api, ctx, out) { try RPOLoss($0) }
     }
     let needs = UInt32(DPH_LOSS_NEEDS_SEQUENCE) | UInt32(DPH_LOSS_NEEDS_TOKEN)
-    desc?.pointee.loss = PluginDescription.lossVTable(needs: needs) { api, ctx, state, inputs, out in
+    desc?.pointee.loss = PluginDescription.lossVTable(needs: needs, instanceNeeds: { api, ctx, state, out in
+        LossEntry.instanceNeeds(api, ctx, state, out, as: RPOLoss.self) {
+            $0.dpo.needs(base: UInt32(DPH_LOSS_NEEDS_SEQUENCE) | UInt32(DPH_LOSS_NEEDS_TOKEN))
+        }
+    }) { api, ctx, state, inputs, out in
         LossEntry.compute(api, ctx, state, inputs, out, as: RPOLoss.self)
     }
     return Int32(DPH_OK)

@@ -7,21 +7,23 @@ import DPOHostSDK
 /// The `robust` plugin's settings and formula.
 final class RobustLoss: PairwiseLoss {
     let beta: Float
+    let divergence: FDivergence
     let labelSmoothing: Float
 
     static var options: [PluginDescription.Option] { [
         LossOptions.beta(),
         LossOptions.labelSmoothing(help: "eps: assumed rate of flipped preference labels, in [0, 0.5); 0 is plain DPO"),
-    ] }
+    ] + FDivergence.options }
 
     init(_ host: Host) throws {
         let rules = OptionRules(host)
         beta = try rules.positive("beta")
+        divergence = try FDivergence(host)
         labelSmoothing = try rules.halfOpen("label_smoothing", 0, 0.5)
     }
 
     func losses(_ host: Host, _ logps: SequenceLogps) throws -> dph_tensor {
-        let x = try host.scale(try logps.preferenceLogits(host, referenceFree: false), beta)
+        let x = try host.scale(try divergence.logits(host, logps), beta)
         let eps = labelSmoothing
         let agree = try host.scale(try host.logSigmoid(x), -(1 - eps))
         let flipped = try host.scale(try host.logSigmoid(try host.neg(x)), eps)

@@ -43,8 +43,12 @@ public struct LossConfig: Sendable, Equatable {
     public var names: [String]
     /// Weight of each loss in `names`: total = sum_k weights[k] * mean loss_k (TRL's loss_weights).
     public var weights: [Double]
-    /// Every key of the loss section except `name` and `weights`, shared by the losses.
+    /// Every key of the loss section except `name`, `weights` and the per-loss sections, shared
+    /// by the losses.
     public var options: [String: ConfigValue]
+    /// Options of one loss of the list only, under its name (`loss.ipo.average_log_prob=true`);
+    /// they win over the shared ones for that loss.
+    public var perLoss: [String: [String: ConfigValue]]
 
     public var beta: Double? { number("beta") }
     public var labelSmoothing: Double? { number("label_smoothing") }
@@ -84,12 +88,16 @@ public struct LossConfig: Sendable, Equatable {
                                            reason: "needs one weight per loss in loss.name \(names)")
         }
         var options: [String: ConfigValue] = [:]
+        var perLoss: [String: [String: ConfigValue]] = [:]
         for (key, value) in r.node.entries where key != "name" && key != "weights" {
-            if Self.numberOptions.contains(key), value != .null { options[key] = .double(try r.double(key)) }
+            if names.contains(key), let section = value.mappingValue {
+                perLoss[key] = Dictionary(section.entries.map { ($0.key, $0.value) }, uniquingKeysWith: { $1 })
+            } else if Self.numberOptions.contains(key), value != .null { options[key] = .double(try r.double(key)) }
             else if Self.flagOptions.contains(key) { options[key] = .bool(try r.bool(key)) }
             else { options[key] = value }
         }
         self.options = options
+        self.perLoss = perLoss
     }
 
     private func number(_ key: String) -> Double? {
@@ -119,6 +127,8 @@ public struct WandbConfig: Sendable, Equatable {
 /// Every top-level key of `config/config.yaml`, typed, after composition and resolution.
 public struct TrainingConfig: Sendable, Equatable {
     public var seed: Int
+    /// Seed of the data order's shuffles (`BatchIteratorOptions.seed`).
+    public var dataSeed: Int
     public var expName: String
     public var batchSize: Int
     public var evalBatchSize: Int
@@ -142,6 +152,8 @@ public struct TrainingConfig: Sendable, Equatable {
     public var nEvalExamples: Int
     public var trainer: String
     public var optimizer: String
+    /// Adam's or AdamW's weight decay; nil = the library default (AdamW 0.01, Adam none).
+    public var weightDecay: Double?
     public var warmupSteps: Int
     public var lrSchedulerType: LearningRateSchedule.Kind
     /// TRL's step counts (optimizer updates): max_steps ends the run (n_examples becomes
@@ -174,6 +186,7 @@ public struct TrainingConfig: Sendable, Equatable {
     public var progress: ProgressDisplay.Mode
     public var maxCompletionLength: Int?
     public var truncationMode: TruncationMode?
+    public var tokenization: TokenizationConvention
     public var syncRefModel: Bool
     public var refModelMixupAlpha: Double
     public var refModelSyncSteps: Int
@@ -192,14 +205,14 @@ public struct TrainingConfig: Sendable, Equatable {
     public var extras: [String: ConfigValue]
 
     static let knownKeys: Set<String> = [
-        "seed", "exp_name", "batch_size", "eval_batch_size", "debug", "fsdp_port", "datasets", "wandb",
+        "seed", "data_seed", "exp_name", "batch_size", "eval_batch_size", "debug", "fsdp_port", "datasets", "wandb",
         "local_dirs", "sample_during_eval", "n_eval_model_samples", "do_first_eval", "local_run_dir", "lr",
         "gradient_accumulation_steps", "max_grad_norm", "max_length", "max_prompt_length", "n_epochs",
-        "n_examples", "n_eval_examples", "trainer", "optimizer", "warmup_steps", "activation_checkpointing",
+        "n_examples", "n_eval_examples", "trainer", "optimizer", "weight_decay", "warmup_steps", "activation_checkpointing",
         "lr_scheduler_type", "warmup_ratio", "min_lr_rate", "max_steps", "eval_steps", "logging_steps", "save_steps",
         "per_device_train_batch_size", "per_device_eval_batch_size", "num_train_epochs",
         "eval_every", "minimum_log_interval_secs", "model", "loss", "resume", "threads", "gemm_backend", "plugins", "progress",
-        "max_completion_length", "truncation_mode", "sync_ref_model", "ref_model_mixup_alpha",
+        "max_completion_length", "truncation_mode", "tokenization", "sync_ref_model", "ref_model_mixup_alpha",
         "ref_model_sync_steps", "precompute_ref_log_probs", "share_prompt", "dataset_options", "collective_timeout_secs",
         "report_to",
     ]
@@ -211,6 +224,10 @@ public struct TrainingConfig: Sendable, Equatable {
         }
         let r = TypedReader(node: root, prefix: "")
         seed = try r.int("seed")
+        dataSeed = try r.int("data_seed", atLeast: 0)
+        guard dataSeed <= Int(UInt32.max) else {
+            throw ConfigError.invalidValue(key: "data_seed", value: String(dataSeed), reason: "must be below 2^32 (numpy's seed range)")
+        }
         expName = try r.string("exp_name")
         batchSize = try r.positive("batch_size")
         evalBatchSize = try r.positive("eval_batch_size")
@@ -241,6 +258,7 @@ public struct TrainingConfig: Sendable, Equatable {
         nEvalExamples = try r.int("n_eval_examples", atLeast: 0)
         trainer = try r.string("trainer")
         optimizer = try r.string("optimizer")
+        weightDecay = try r.optionalFinite("weight_decay", in: 0...1e6)
         warmupSteps = try r.int("warmup_steps", atLeast: 0)
         lrSchedulerType = try r.oneOf("lr_scheduler_type", LearningRateSchedule.Kind.allCases.map { ($0.rawValue, $0) })
         warmupRatio = try r.optionalFinite("warmup_ratio", in: 0...1)
@@ -264,6 +282,7 @@ public struct TrainingConfig: Sendable, Equatable {
         maxCompletionLength = try r.optionalInt("max_completion_length", atLeast: 1)
         truncationMode = try root["truncation_mode"] == .null ? nil
             : r.oneOf("truncation_mode", [("keep_start", .keepStart), ("keep_end", .keepEnd)])
+        tokenization = try r.oneOf("tokenization", TokenizationConvention.allCases.map { ($0.rawValue, $0) })
         syncRefModel = try r.bool("sync_ref_model")
         refModelMixupAlpha = try r.finite("ref_model_mixup_alpha", in: 0...1)
         refModelSyncSteps = try r.positive("ref_model_sync_steps")
@@ -324,9 +343,13 @@ public struct TrainingConfig: Sendable, Equatable {
 
     /// The options whose valid values depend on one another (`train --help`, "Ranges").
     private func checkRelations() throws {
-        if maxPromptLength >= maxLength {
+        if tokenization == .reference, maxPromptLength >= maxLength {
             throw ConfigError.invalidValue(key: "max_prompt_length", value: String(maxPromptLength),
                                            reason: "must be below max_length (\(maxLength)), or every response is cut to nothing")
+        }
+        if tokenization == .trl, let n = maxCompletionLength {
+            throw ConfigError.invalidValue(key: "max_completion_length", value: String(n),
+                                           reason: "applies to tokenization=reference; tokenization=trl cuts each whole row to max_length, as TRL 1.16 does")
         }
         if batchSize % gradientAccumulationSteps != 0 {
             throw ConfigError.invalidValue(key: "batch_size", value: String(batchSize),

@@ -12,7 +12,8 @@ public enum LossObjectiveError: Error, CustomStringConvertible {
 
 /// Builds the objective from the `loss` config: one plugin per name in `loss.name`, each given
 /// the shared `loss.*` options it declares (a single loss gets all of them, so a misspelt option
-/// is the plugin's clear error with a suggestion).
+/// is the plugin's clear error with a suggestion), then its own `loss.<name>.*` options, all of
+/// them and winning over the shared ones.
 public enum LossObjective {
     public static func build(_ config: LossConfig, registry: PluginRegistry) throws -> CombinedLoss {
         let options = config.options.mapValues(\.displayText)
@@ -25,8 +26,9 @@ public enum LossObjective {
         }
         let terms = try zip(zip(config.names, plugins), config.weights).map { pair, weight in
             let (name, plugin) = pair
-            let mine = plugins.count == 1 ? options
+            let shared = plugins.count == 1 ? options
                 : options.filter { key, _ in plugin.descriptor.options.contains { $0.name == key } }
+            let mine = shared.merging((config.perLoss[name] ?? [:]).mapValues(\.displayText)) { $1 }
             return WeightedLoss(name: name, computation: LossComputation(plugin: try LossPlugin(plugin, options: mine)), weight: weight)
         }
         return CombinedLoss(terms)

@@ -47,10 +47,12 @@ extension Optimizer {
 public enum OptimizerError: Error, CustomStringConvertible {
     case unknownOptimizer(String)
     case stateMismatch(String)
+    case weightDecayUnsupported(String)
     public var description: String {
         switch self {
         case let .unknownOptimizer(n): return "unknown optimizer '\(n)' (choose RMSprop, Adam, AdamW or SGD)"
         case let .stateMismatch(d): return "optimizer state does not fit the model: \(d)"
+        case let .weightDecayUnsupported(n): return "weight_decay is applied by Adam and AdamW only, not \(n) (set it to null or 0)"
         }
     }
 }
@@ -60,12 +62,15 @@ public enum OptimizerError: Error, CustomStringConvertible {
 public enum OptimizerFactory {
     public static let names = ["RMSprop", "Adam", "AdamW", "SGD"]
 
-    public static func make(_ name: String) throws -> Optimizer {
+    /// `weightDecay` nil is the library's default (AdamW 0.01, the others none); a value is
+    /// Adam's L2 term or AdamW's decoupled decay (transformers' `weight_decay`).
+    public static func make(_ name: String, weightDecay: Double? = nil) throws -> Optimizer {
         switch name.lowercased() {
-        case "rmsprop": return RMSprop()
-        case "adam": return Adam(weightDecay: 0, decoupled: false)
-        case "adamw": return Adam(weightDecay: 0.01, decoupled: true)
-        case "sgd": return SGD()
+        case "rmsprop", "sgd":
+            if let weightDecay, weightDecay != 0 { throw OptimizerError.weightDecayUnsupported(name) }
+            return name.lowercased() == "sgd" ? SGD() : RMSprop()
+        case "adam": return Adam(weightDecay: Float(weightDecay ?? 0), decoupled: false)
+        case "adamw": return Adam(weightDecay: Float(weightDecay ?? 0.01), decoupled: true)
         default: throw OptimizerError.unknownOptimizer(name)
         }
     }

@@ -25,7 +25,7 @@ public struct TrainingRun {
     }
 
     /// SFT trains on the SFT targets only, with no reference model (the reference's sft_mode).
-    public var sftMode: Bool { config.loss.names.allSatisfy { $0 == "sft" } }
+    public var sftMode: Bool { config.sftMode }
 }
 
 public enum TrainingError: Error, CustomStringConvertible {
@@ -70,7 +70,8 @@ public struct TrainingSummary {
 /// root writes. Tensor parallelism (`TensorParallelTrainer`) runs it with the whole batch on every
 /// rank, the marked linears split (`TensorParallelUpdate`) and checkpoints gathered to the root.
 public final class BasicTrainer {
-    public let run: TrainingRun
+    /// The run; its reference is released once precompute_ref_log_probs has cached it.
+    public private(set) var run: TrainingRun
     public let pool: WorkerPool
     private let log: (String) -> Void
     private let store: CheckpointStore
@@ -94,7 +95,7 @@ public final class BasicTrainer {
     private var lastEval: [String: Double] = [:]
 
     public convenience init(run: TrainingRun, pool: WorkerPool, log: @escaping (String) -> Void) throws {
-        let update = LocalUpdate(parameters: run.policy.parameters, optimizer: try OptimizerFactory.make(run.config.optimizer),
+        let update = LocalUpdate(parameters: run.policy.parameters, optimizer: try OptimizerFactory.make(run.config.optimizer, weightDecay: run.config.weightDecay),
                                  pool: pool)
         try self.init(run: run, pool: pool, log: log, share: RankShare(communicator: nil), update: update)
     }
@@ -120,10 +121,7 @@ public final class BasicTrainer {
         }
     }
 
-    var limits: TruncationLimits {
-        TruncationLimits(maxLength: run.config.maxLength, maxPromptLength: run.config.maxPromptLength,
-                         maxCompletionLength: run.config.maxCompletionLength)
-    }
+    var limits: TruncationLimits { run.config.truncationLimits }
 
     public func train() throws -> TrainingSummary {
         let c = run.config
@@ -162,7 +160,7 @@ public final class BasicTrainer {
         let startExamples = examples
         var iterator = try BatchIterator(prompts: run.train, tokenizer: run.tokenizer, options: BatchIteratorOptions(
             batchSize: c.batchSize, epochs: c.nEpochs, examples: length.examplesCap, sftMode: run.sftMode, limits: limits,
-            tdpoPermutationSeeds: run.loss.dataOrder31BitSeeds),
+            seed: UInt32(c.dataSeed), tdpoPermutationSeeds: run.loss.dataOrder31BitSeeds),
             resumingAt: resumeAt)
         // n_eval_examples=0 turns evaluation off (TRL without an eval set); the checkpoints then
         // come from save_steps and the end of the run.
@@ -171,12 +169,15 @@ public final class BasicTrainer {
         if evaluates {
             var evalIterator = try BatchIterator(prompts: run.eval, tokenizer: run.tokenizer, options: BatchIteratorOptions(
                 batchSize: c.evalBatchSize, examples: c.nEvalExamples, sftMode: run.sftMode, limits: limits,
-                tdpoPermutationSeeds: run.loss.dataOrder31BitSeeds))
+                seed: UInt32(c.dataSeed), tdpoPermutationSeeds: run.loss.dataOrder31BitSeeds))
             evalBatches = try evalIterator.collect()
         }
         guard !evaluates || !evalBatches.isEmpty else { throw TrainingError.emptyEvalSet }
         if c.precomputeRefLogProbs, let reference = run.reference {
             referenceCache = try precomputeReference(reference)
+            // Nothing reads the reference again: its memory goes back, as TRL's does.
+            run.reference = nil
+            log("reference model released: precompute_ref_log_probs cached what the steps read from it")
         }
         logs = share.isRoot ? try RunLogs(directory: run.runDirectory, destinations: c.reportTo,
                                           samplesFile: run.runDirectory.appendingPathComponent(Self.samplesFileName),
@@ -385,6 +386,13 @@ public final class BasicTrainer {
     /// Per-rank bytes of parameters, gradients and optimizer state, logged once the optimizer
     /// state exists (after the first update).
     func reportMemory() throws {
+        if share.isRoot {
+            let held = run.reference.map { r -> String in
+                let bytes = Double(r.parameterCount * (r.valuePrecision == .float32 ? 4 : 2))
+                return String(format: "%.3f MiB of weights (%@)", bytes / 1_048_576, r.valuePrecision.rawValue)
+            }
+            log("reference model held: " + (held ?? "none"))
+        }
         let m = update.memory()
         let all = try share.gatherPerRank([m.parameters, m.masterShard, m.gradients, m.optimizerState].map(Double.init))
         for (rank, v) in all.enumerated() {

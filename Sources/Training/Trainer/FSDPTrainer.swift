@@ -31,7 +31,7 @@ public final class FSDPTrainer {
         let precision = try Self.precision(c)
         let policy = try FullyShardedParameters(model: run.policy, communicator: communicator, precision: precision)
         if let reference = run.reference { _ = try FullyShardedParameters(model: reference, communicator: communicator) }
-        let update = ShardedUpdate(sharded: policy, optimizer: try OptimizerFactory.make(c.optimizer))
+        let update = ShardedUpdate(sharded: policy, optimizer: try OptimizerFactory.make(c.optimizer, weightDecay: c.weightDecay))
         log("FSDP: \(n) ranks, \(policy.layout.units.count) sharded units (blocks '\(run.policy.plugin.blockName)' + \(ShardLayout.outsideBlocks)), \(c.batchSize / n) examples per rank per batch, \(precision.rawValue) communication for the policy")
         var share = RankShare(communicator: communicator)
         share.parametersSharded = true

@@ -31,7 +31,7 @@ public final class TensorParallelTrainer {
 
     public init(run: TrainingRun, models: Models, pool: WorkerPool, log: @escaping (String) -> Void) throws {
         let update = TensorParallelUpdate(parameters: run.policy.parameters, shards: models.policyShards, group: models.group,
-                                          optimizer: try OptimizerFactory.make(run.config.optimizer))
+                                          optimizer: try OptimizerFactory.make(run.config.optimizer, weightDecay: run.config.weightDecay))
         let plan = models.policy
         let columns = plan.linears.filter { $0.style == .column }.count
         log("TP: \(plan.worldSize) ranks, \(columns) column-parallel and \(plan.linears.count - columns) row-parallel linears split, the whole batch on every rank")
