@@ -177,6 +177,8 @@ struct TrainingSession {
         }
         // The reference's weights in reference_dtype, as the reference implementation casts them.
         reference?.castWeights(to: try WeightPrecision(configValue: config.model.referenceDtype))
+        // What a precomputed cache of its log-probs is checked against (before any compaction).
+        let referenceFingerprint = config.precomputeRefLogProbs ? reference?.weightFingerprint() : nil
         if reference == nil && config.syncRefModel {
             throw ValidationError("sync_ref_model=true: no loss of \(config.loss.names.joined(separator: ", ")) reads a reference model")
         }
@@ -247,7 +249,8 @@ struct TrainingSession {
             log("reference weights held in \(reference.valuePrecision.rawValue): \(String(format: "%.3f", Double(reference.parameterCount * 2) / 1_048_576)) MiB, one block expanded to float32 at a time")
         }
         let run = TrainingRun(config: config, policy: policy, reference: reference, tokenizer: tokenizer,
-                              loss: objective, train: train, eval: eval, runDirectory: runDirectory)
+                              loss: objective, train: train, eval: eval, runDirectory: runDirectory,
+                              referenceFingerprint: referenceFingerprint)
         // The run holds the only handle now, so a trainer that is done with it can free it.
         reference = nil
         if let tensorParallel {

@@ -151,3 +151,31 @@ final class OneModelInMemoryTests: XCTestCase, CLIRunning {
         XCTAssertTrue(plain.output.contains("reference model held: 0."), plain.output)
     }
 }
+
+/// A named precompute_ref_log_probs cache serves another run over the same reference and
+/// tokenization, and is refused for another reference or tokenization.
+final class NamedReferenceCacheTests: XCTestCase, CLIRunning {
+    func run(_ cache: URL, _ extra: [String]) throws -> RunResult {
+        try dpohost(["train", "--dataset-path", "Tests/Fixtures/data/preference.jsonl", "--model-name-or-path", "Tests/Fixtures/models/pythia-tiny",
+                     "--per-device-train-batch-size", "4", "--max-length", "64", "--max-steps", "1", "--precompute-ref-log-probs",
+                     "--output-dir", tempRun("cache").path, "reference_logps_cache=\(cache.path)", "progress=off", "threads=1"] + extra)
+    }
+
+    func testASecondRunReusesTheCacheAndAnotherReferenceOrTokenizationIsRefused() throws {
+        let cache = tempRun("named").deletingLastPathComponent().appendingPathComponent("reference_logps.jsonl")
+        try FileManager.default.createDirectory(at: cache.deletingLastPathComponent(), withIntermediateDirectories: true)
+        let first = try run(cache, [])
+        XCTAssertEqual(first.status, 0, first.output)
+        XCTAssertTrue(first.output.contains("computed now)") && !first.output.contains("(0 computed now)"), first.output)
+        let second = try run(cache, [])
+        XCTAssertEqual(second.status, 0, second.output)
+        XCTAssertTrue(second.output.contains("(0 computed now)"), second.output)
+
+        let otherReference = try run(cache, ["--ref-model", "Tests/Fixtures/models/pythia-tiny-ref"])
+        XCTAssertEqual(otherReference.status, 1, otherReference.output)
+        XCTAssertTrue(otherReference.output.contains("error: \(cache.path): cached by a run with other reference weights"), otherReference.output)
+        let otherLength = try run(cache, ["--max-length", "48"])
+        XCTAssertEqual(otherLength.status, 1, otherLength.output)
+        XCTAssertTrue(otherLength.output.contains("error: \(cache.path): cached with other tokenization (tokenization=trl max_length=64"), otherLength.output)
+    }
+}

@@ -17,11 +17,16 @@ public struct TrainingRun {
     public var train: [FlatPrompt]
     public var eval: [FlatPrompt]
     public var runDirectory: URL
+    /// `LanguageModel.weightFingerprint()` of the reference as it computes, taken before its
+    /// weights are compacted; it names the reference in a precomputed cache's provenance.
+    public var referenceFingerprint: String?
 
     public init(config: TrainingConfig, policy: LanguageModel, reference: LanguageModel?, tokenizer: any Tokenizer,
-                loss: CombinedLoss, train: [FlatPrompt], eval: [FlatPrompt], runDirectory: URL) {
+                loss: CombinedLoss, train: [FlatPrompt], eval: [FlatPrompt], runDirectory: URL,
+                referenceFingerprint: String? = nil) {
         self.config = config; self.policy = policy; self.reference = reference; self.tokenizer = tokenizer
         self.loss = loss; self.train = train; self.eval = eval; self.runDirectory = runDirectory
+        self.referenceFingerprint = referenceFingerprint
     }
 
     /// SFT trains on the SFT targets only, with no reference model (the reference's sft_mode).
@@ -295,8 +300,18 @@ public final class BasicTrainer {
 
     /// One reference pass over the train and eval pairs (or the cache a resumed run saved).
     func precomputeReference(_ reference: LanguageModel) throws -> ReferenceLogProbCache {
-        let cache = ReferenceLogProbCache()
-        let file = run.runDirectory.appendingPathComponent(ReferenceLogProbCache.fileName)
+        let t = run.tokenizer, c = run.config
+        let modes = Set((run.train + run.eval).map(\.truncationMode.rawValue)).sorted().joined(separator: ",")
+        let tokenization = "tokenization=\(c.tokenization.rawValue) max_length=\(c.maxLength) max_prompt_length=\(c.maxPromptLength) "
+            + "max_completion_length=\(c.maxCompletionLength.map(String.init) ?? "null") truncation=\(modes) "
+            + "tokenizer=\(t.vocabularySize) ids, eos \(t.eosTokenId), bos \(t.bosTokenId.map(String.init) ?? "none")"
+        let cache = ReferenceLogProbCache(provenance: run.referenceFingerprint.map {
+            ReferenceLogProbCache.Provenance(reference: $0, tokenization: tokenization)
+        })
+        // A named cache serves every run over the same reference and tokenization; otherwise the
+        // run directory keeps it for a resume.
+        let file = c.referenceLogpsCache.map { URL(fileURLWithPath: $0) }
+            ?? run.runDirectory.appendingPathComponent(ReferenceLogProbCache.fileName)
         if FileManager.default.fileExists(atPath: file.path) { try cache.load(from: file) }
         let before = cache.count
         try cache.fill(prompts: run.train + run.eval, reference: reference, tokenizer: run.tokenizer, limits: limits,

@@ -19,12 +19,29 @@ public final class ReferenceLogProbCache {
 
     struct Line: Codable { let prompt, chosen, rejected: String; let chosen_logp, rejected_logp: Float }
 
+    /// What the cached log-probs depend on besides the texts, written as the file's first line so
+    /// that another run reuses the file only with the same reference weights and tokenization.
+    public struct Provenance: Codable, Equatable {
+        /// `LanguageModel.weightFingerprint()` of the reference as it ran.
+        public var reference: String
+        /// The tokenizer, lengths and truncation the rows were made with.
+        public var tokenization: String
+
+        public init(reference: String, tokenization: String) {
+            self.reference = reference
+            self.tokenization = tokenization
+        }
+    }
+
+    struct Header: Codable { let provenance: Provenance }
+
     private var values: [Key: (Float, Float)] = [:]
     private var lines: [Line] = []
+    public let provenance: Provenance?
 
     public static let fileName = "reference_logps.jsonl"
 
-    public init() {}
+    public init(provenance: Provenance? = nil) { self.provenance = provenance }
 
     public var count: Int { values.count }
 
@@ -86,14 +103,27 @@ public final class ReferenceLogProbCache {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         var data = Data()
+        if let provenance { data.append(try encoder.encode(Header(provenance: provenance))); data.append(0x0A) }
         for line in lines { data.append(try encoder.encode(line)); data.append(0x0A) }
         try data.write(to: url, options: .atomic)
     }
 
-    /// Reads a saved cache; a malformed line is an error naming the file and line.
+    /// Reads a saved cache; a malformed line is an error naming the file and line, and a cache
+    /// made with another reference or tokenization than `provenance` is refused, naming which (a
+    /// file of an earlier version, without the header line, is taken as it is).
     public func load(from url: URL) throws {
         let text = try String(contentsOf: url, encoding: .utf8)
         for (i, line) in text.split(separator: "\n").enumerated() {
+            if i == 0, let header = try? JSONDecoder().decode(Header.self, from: Data(line.utf8)) {
+                guard let provenance else { continue }
+                if header.provenance.reference != provenance.reference {
+                    throw DataError.invalidArgument("\(url.path): cached by a run with other reference weights (fingerprint \(header.provenance.reference.prefix(16)), this run's \(provenance.reference.prefix(16))); use another reference_logps_cache file")
+                }
+                if header.provenance.tokenization != provenance.tokenization {
+                    throw DataError.invalidArgument("\(url.path): cached with other tokenization (\(header.provenance.tokenization)), this run's is \(provenance.tokenization); use another reference_logps_cache file")
+                }
+                continue
+            }
             do { add(try JSONDecoder().decode(Line.self, from: Data(line.utf8))) } catch {
                 throw DataError.invalidArgument("\(url.path):\(i + 1): not a cached reference log-prob line")
             }
