@@ -168,7 +168,11 @@ struct TrainingSession {
         let policy = try LanguageModel(directory: modelPath, registry: registry, trainable: true)
         if let note = try policy.checkBlockName(config.model.blockName) { log(note) }
         try policy.checkPositions(config.maxLength, for: "max_length=\(config.maxLength)")
-        let objective = try LossObjective.build(config.loss, registry: registry)
+        if config.ldAlpha != nil && config.sftMode {
+            throw ValidationError("ld_alpha weights a pair's responses past their shared length; an SFT run has no pairs")
+        }
+        let objective = try LossObjective.build(config.loss, registry: registry,
+                                                desensitization: config.ldAlpha.map { LengthDesensitization(alpha: Float($0)) })
         let referencePath = config.model.referenceNameOrPath ?? modelPath
         var reference = objective.needsReference ? try LanguageModel(directory: referencePath, registry: registry, trainable: false) : nil
         if let reference, referencePath != modelPath {

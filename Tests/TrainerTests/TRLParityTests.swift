@@ -75,15 +75,16 @@ final class TRLParityTests: XCTestCase, CLIRunning {
             args += ["--f-divergence-type", f, "--f-alpha-divergence-coef", s["f_alpha_divergence_coef"]!.text]
         }
         if case let .number(tau)? = s["discopop_tau"], tau != 0.05 { args += ["--discopop-tau", String(tau)] }
+        if case let .number(alpha)? = s["ld_alpha"] { args += ["--ld-alpha", String(alpha)] }
         return args
     }
 
     /// Settings that need a TRL option dpohost does not offer yet (refused, see below).
-    static let notOffered = ["sigmoid_ld_alpha_0.5", "sigmoid_use_weighting"]
+    static let notOffered = ["sigmoid_use_weighting"]
 
     func testEveryTRLLossTypeAndOptionGivesTRLsFirstLoggedStep() throws {
         let settings = Self.settings.filter { $0.log != nil && !Self.notOffered.contains($0.name) }
-        XCTAssertGreaterThanOrEqual(settings.count, 21)
+        XCTAssertGreaterThanOrEqual(settings.count, 22)
         for setting in settings {
             let out = tempRun("trl-" + setting.name)
             let r = try dpohost(command(setting, out))
@@ -113,7 +114,7 @@ final class TRLParityTests: XCTestCase, CLIRunning {
     }
 
     func testTRLOptionsNotOfferedYetAreRefusedByName() throws {
-        for flag in ["--ld-alpha", "--use-weighting"] {
+        for flag in ["--use-weighting"] {
             let r = try dpohost(["train", flag, "0.5", "--output-dir", tempRun("trl-refused").path])
             XCTAssertEqual(r.status, 1, r.output)
             XCTAssertTrue(r.output.contains("\(flag) is a TRL flag dpohost does not support"), r.output)

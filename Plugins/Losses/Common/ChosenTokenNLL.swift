@@ -11,8 +11,10 @@ public enum ChosenTokenNLL {
         let need = "for the token-mean NLL on the chosen responses"
         let tokens = try host.require(inputs.policy_token_logps, "policy_token_logps", for: need)
         let mask = try host.require(inputs.response_mask, "response_mask", for: need)
-        let chosenTokens = try host.halves(tokens).chosen
-        let chosenMask = try host.halves(mask).chosen
+        // A preference batch's rows are chosen then rejected; an SFT batch's are all chosen.
+        let paired = try host.shape(tokens)[0] == 2 * Int(inputs.batch_pairs)
+        let chosenTokens = paired ? try host.halves(tokens).chosen : tokens
+        let chosenMask = paired ? try host.halves(mask).chosen : mask
         let count = try host.floats(chosenMask).reduce(0, +)
         if count < 1 {
             host.log("the batch has no chosen response tokens; the NLL term is 0 (torch would give NaN)",

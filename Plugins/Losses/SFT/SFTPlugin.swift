@@ -31,7 +31,7 @@ final class SFTLoss {
     func compute(_ host: Host, _ inputs: dph_loss_inputs) throws -> dph_tensor {
         var logps = try host.require(inputs.policy_chosen_logps, "policy_chosen_logps", for: "for the SFT likelihood")
         try host.emitMetric(MetricKey.logpsChosen, try host.detach(logps))
-        if tokenMean { return try self.tokenMean(host, logps, inputs) }
+        if tokenMean { return try tokenMeanLoss(host, inputs) }
         if averageLogProb {
             let lengths = try host.require(inputs.chosen_lengths, "chosen_lengths", for: "by average_log_prob")
             logps = try LengthAverage(host, lengths: lengths, what: "SFT").apply(logps)
@@ -41,14 +41,18 @@ final class SFTLoss {
         return try PreferenceLoss.batchMean(host, losses)
     }
 
-    /// `-sum_i pc_i / sum_i lc_i`, written as the batch mean of `-pc` times `B / sum_i lc_i`.
-    func tokenMean(_ host: Host, _ logps: dph_tensor, _ inputs: dph_loss_inputs) throws -> dph_tensor {
-        let lengths = try host.floats(try host.require(inputs.chosen_lengths, "chosen_lengths", for: "by token_mean"))
-        let tokens = lengths.reduce(0, +)
-        let loss = try host.scale(try host.mean(try host.neg(logps)), Float(lengths.count) / max(tokens, 1))
-        try host.emitMetric(MetricKey.loss, try host.tensor([Float](repeating: try host.floats(loss)[0], count: lengths.count),
-                                                           shape: [lengths.count]))
+    /// TRL's: the token-mean NLL of the chosen responses' tokens (unweighted by ld_alpha, as in
+    /// TRL), reported for every sequence.
+    func tokenMeanLoss(_ host: Host, _ inputs: dph_loss_inputs) throws -> dph_tensor {
+        let loss = try ChosenTokenNLL.compute(host, inputs)
+        let n = Int(inputs.batch_pairs)
+        try host.emitMetric(MetricKey.loss, try host.tensor([Float](repeating: try host.floats(loss)[0], count: n), shape: [n]))
         return loss
+    }
+
+    /// Token inputs only when token_mean reads them.
+    func needs() -> UInt32 {
+        UInt32(DPH_LOSS_NEEDS_SEQUENCE) | UInt32(DPH_LOSS_REFERENCE_FREE) | (tokenMean ? UInt32(DPH_LOSS_NEEDS_TOKEN) : 0)
     }
 }
 
@@ -65,7 +69,9 @@ public func dphPluginInit(_ host: UnsafePointer<dph_host_api>?, _ ctx: OpaquePoi
     PluginDescription.setInstanceState(desc) { api, ctx, out in
         LossEntry.create(api, ctx, out) { try SFTLoss($0) }
     }
-    desc?.pointee.loss = PluginDescription.lossVTable(needs: UInt32(DPH_LOSS_NEEDS_SEQUENCE) | UInt32(DPH_LOSS_REFERENCE_FREE)) { api, ctx, state, inputs, out in
+    desc?.pointee.loss = PluginDescription.lossVTable(needs: UInt32(DPH_LOSS_NEEDS_SEQUENCE) | UInt32(DPH_LOSS_REFERENCE_FREE), instanceNeeds: { api, ctx, state, out in
+        LossEntry.instanceNeeds(api, ctx, state, out, as: SFTLoss.self) { $0.needs() }
+    }) { api, ctx, state, inputs, out in
         LossEntry.compute(api, ctx, state, inputs, out, as: SFTLoss.self) { host, loss, inputs in
             try loss.compute(host, inputs)
         }

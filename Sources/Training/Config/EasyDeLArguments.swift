@@ -79,6 +79,7 @@ public enum EasyDeLArguments {
         "--report-to": { ["report_to=" + bracketed(reportDestinations($0))] },
         "--max-grad-norm": { ["max_grad_norm=" + $0] },
         "--weight-decay": { ["weight_decay=" + $0] },
+        "--ld-alpha": { ["ld_alpha=" + $0] },
     ]
     static let switches: [String: String] = [
         "--sync-ref-model": "sync_ref_model=true",
@@ -100,7 +101,6 @@ public enum EasyDeLArguments {
         "--push-to-hub": "dpohost runs without a network",
         "--hub-model-id": "dpohost runs without a network",
         "--dataset-name": "dpohost runs without a network: give a local file with --dataset-path",
-        "--ld-alpha": "LD-DPO's length weighting is not available yet",
         "--use-weighting": "WPO's pair weighting is not available yet",
         "--max-prompt-length": "TRL 1.16 has no max_prompt_length: --max-length cuts each whole row (the DPO reference's prompt-first rule: max_prompt_length=N without TRL flags)",
         "--max-completion-length": "TRL 1.16 has no max_completion_length: --max-length cuts each whole row (max_completion_length=N without TRL flags)",

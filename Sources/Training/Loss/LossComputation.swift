@@ -25,11 +25,15 @@ public struct LossOutcome {
 /// metrics for the split.
 public struct LossComputation {
     public let plugin: LossPlugin
+    public let desensitization: LengthDesensitization?
 
-    public init(plugin: LossPlugin) { self.plugin = plugin }
+    public init(plugin: LossPlugin, desensitization: LengthDesensitization? = nil) {
+        self.plugin = plugin
+        self.desensitization = desensitization
+    }
 
     public func compute(_ batch: LossBatch, split: LossMetricSplit, tape: Tape) throws -> LossOutcome {
-        let inputs = try LossInputBuilder(needs: plugin.needs).inputs(for: batch, tape: tape)
+        let inputs = try LossInputBuilder(needs: plugin.needs, desensitization: desensitization).inputs(for: batch, tape: tape)
         let result = try plugin.compute(inputs, tape: tape)
         return LossOutcome(loss: result.loss, metrics: result.metrics.map { (split.qualify($0.name), $0.values) })
     }

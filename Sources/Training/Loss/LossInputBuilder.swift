@@ -7,8 +7,13 @@ import TensorCore
 /// divides by the lengths it is given (its `average_log_prob` option).
 public struct LossInputBuilder {
     public let needs: LossPlugin.Needs
+    /// LD-DPO's weighting of the sequence sums (`ld_alpha`); nil sums every token alike.
+    public let desensitization: LengthDesensitization?
 
-    public init(needs: LossPlugin.Needs) { self.needs = needs }
+    public init(needs: LossPlugin.Needs, desensitization: LengthDesensitization? = nil) {
+        self.needs = needs
+        self.desensitization = desensitization
+    }
 
     public func inputs(for batch: LossBatch, tape: Tape) throws -> LossInputs {
         var inputs = LossInputs(batchPairs: batch.pairs)
@@ -30,11 +35,15 @@ public struct LossInputBuilder {
             inputs.responseMask = Variable(batch.responseMask())
         }
         if needs.contains(.sequence) {
-            let policy = try halves(try tape.sum(policyTokens, axis: 1), batch, tape)
+            let sum = { (tokens: Variable) throws -> Variable in
+                guard let d = self.desensitization, batch.layout == .preference else { return try tape.sum(tokens, axis: 1) }
+                return try d.sequenceLogps(tokens: tokens, labels: batch.labels, tape: tape)
+            }
+            let policy = try halves(try sum(policyTokens), batch, tape)
             inputs.policyChosenLogps = policy.chosen
             inputs.policyRejectedLogps = policy.rejected
             if let referenceTokens {
-                let reference = try tape.withoutGrad { try halves(try tape.sum(referenceTokens, axis: 1), batch, tape) }
+                let reference = try tape.withoutGrad { try halves(try sum(referenceTokens), batch, tape) }
                 inputs.referenceChosenLogps = reference.chosen
                 inputs.referenceRejectedLogps = reference.rejected
             } else if let cached = batch.referenceSequenceLogps {

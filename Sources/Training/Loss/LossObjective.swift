@@ -15,7 +15,9 @@ public enum LossObjectiveError: Error, CustomStringConvertible {
 /// is the plugin's clear error with a suggestion), then its own `loss.<name>.*` options, all of
 /// them and winning over the shared ones.
 public enum LossObjective {
-    public static func build(_ config: LossConfig, registry: PluginRegistry) throws -> CombinedLoss {
+    /// `desensitization`: LD-DPO's weighting of every loss's sequence log-probs (`ld_alpha`).
+    public static func build(_ config: LossConfig, registry: PluginRegistry,
+                             desensitization: LengthDesensitization? = nil) throws -> CombinedLoss {
         let options = config.options.mapValues(\.displayText)
         let plugins = try config.names.map { try registry.resolve(kind: .loss, name: $0) }
         if plugins.count > 1 {
@@ -29,7 +31,8 @@ public enum LossObjective {
             let shared = plugins.count == 1 ? options
                 : options.filter { key, _ in plugin.descriptor.options.contains { $0.name == key } }
             let mine = shared.merging((config.perLoss[name] ?? [:]).mapValues(\.displayText)) { $1 }
-            return WeightedLoss(name: name, computation: LossComputation(plugin: try LossPlugin(plugin, options: mine)), weight: weight)
+            return WeightedLoss(name: name, computation: LossComputation(plugin: try LossPlugin(plugin, options: mine), desensitization: desensitization),
+                               weight: weight)
         }
         return CombinedLoss(terms)
     }

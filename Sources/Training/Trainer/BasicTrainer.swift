@@ -305,6 +305,7 @@ public final class BasicTrainer {
         let tokenization = "tokenization=\(c.tokenization.rawValue) max_length=\(c.maxLength) max_prompt_length=\(c.maxPromptLength) "
             + "max_completion_length=\(c.maxCompletionLength.map(String.init) ?? "null") truncation=\(modes) "
             + "tokenizer=\(t.vocabularySize) ids, eos \(t.eosTokenId), bos \(t.bosTokenId.map(String.init) ?? "none")"
+            + (c.ldAlpha.map { " ld_alpha=\($0)" } ?? "")
         let cache = ReferenceLogProbCache(provenance: run.referenceFingerprint.map {
             ReferenceLogProbCache.Provenance(reference: $0, tokenization: tokenization)
         })
@@ -315,7 +316,8 @@ public final class BasicTrainer {
         if FileManager.default.fileExists(atPath: file.path) { try cache.load(from: file) }
         let before = cache.count
         try cache.fill(prompts: run.train + run.eval, reference: reference, tokenizer: run.tokenizer, limits: limits,
-                       batchSize: run.config.evalBatchSize, sharePrompts: run.config.sharePrompt, pool: pool)
+                       batchSize: run.config.evalBatchSize, sharePrompts: run.config.sharePrompt,
+                       desensitization: run.config.ldAlpha.map { LengthDesensitization(alpha: Float($0)) }, pool: pool)
         if cache.count != before, share.isRoot { try cache.save(to: file) }
         log("reference log-probs cached for \(cache.count) pairs (\(cache.count - before) computed now)")
         return cache

@@ -48,7 +48,8 @@ public final class ReferenceLogProbCache {
     /// Runs `reference` over every pair of `prompts` not cached yet, `batchSize` pairs at a time;
     /// with `sharePrompts`, each pair's prompt once (`SharedPrompt`), as the trainer's step does.
     public func fill(prompts: [FlatPrompt], reference: LanguageModel, tokenizer: any Tokenizer,
-                     limits: TruncationLimits, batchSize: Int, sharePrompts: Bool = true, pool: WorkerPool) throws {
+                     limits: TruncationLimits, batchSize: Int, sharePrompts: Bool = true,
+                     desensitization: LengthDesensitization? = nil, pool: WorkerPool) throws {
         let elements = ElementTokenizer(encoder: tokenizer, limits: limits)
         let collator = Collator(padId: tokenizer.padTokenId)
         var pending: [BatchElement] = []
@@ -61,7 +62,9 @@ public final class ReferenceLogProbCache {
             let scored = prompt?.rowPart(labels) ?? labels
             let logits = try reference.forward(ids: ids, mask: mask, sharing: prompt, logitRows: ModelLoss.scoredRows(labels: scored),
                                                wholeRowLogitRows: ModelLoss.scoredRows(labels: labels), tape: tape).logits
-            let sums = try tape.sum(tape.labelLogProbs(logits: logits, labels: scored), axis: 1).value.scalars
+            let tokens = try tape.labelLogProbs(logits: logits, labels: scored)
+            let sums = try (desensitization.map { try $0.sequenceLogps(tokens: tokens, labels: scored, tape: tape) }
+                            ?? tape.sum(tokens, axis: 1)).value.scalars
             let b = pending.count
             for (i, e) in pending.enumerated() {
                 add(Line(prompt: e.prompt, chosen: e.chosenResponse, rejected: e.rejectedResponse ?? "",
