@@ -11,6 +11,8 @@ public struct LossInputs {
     public var policyTokenLogps, referenceTokenLogps, responseMask: Variable?
     public var policyLogits, referenceLogits: Variable?
     public var labels: IndexTensor?
+    /// `[B]` weights of the examples' losses (WPO), given to losses with `.pairWeights`.
+    public var pairWeights: Variable?
 
     public init(batchPairs: Int) { self.batchPairs = batchPairs }
 }
@@ -38,6 +40,8 @@ public struct LossPlugin {
         public static let scoredLogitsOnly = Needs(rawValue: UInt32(DPH_LOSS_LOGITS_SCORED_ONLY))
         /// The data order's permutation seeds are drawn below 2^31, as the TDPO reference draws them.
         public static let dataOrder31BitSeeds = Needs(rawValue: UInt32(DPH_LOSS_DATA_ORDER_31_BIT_SEEDS))
+        /// The loss weighs each example by `pair_weights` when given (WPO).
+        public static let pairWeights = Needs(rawValue: UInt32(DPH_LOSS_PAIR_WEIGHTS))
     }
 
     public let instance: PluginInstance
@@ -64,7 +68,7 @@ public struct LossPlugin {
     /// The rules `needs` follows in the vtable (checked there when the descriptor is read).
     static func check(_ raw: UInt32, plugin: String) throws {
         let levels = Needs([.sequence, .token, .logits]).rawValue
-        let known = Needs([.sequence, .token, .logits, .referenceFree, .scoredLogitsOnly, .dataOrder31BitSeeds]).rawValue
+        let known = Needs([.sequence, .token, .logits, .referenceFree, .scoredLogitsOnly, .dataOrder31BitSeeds, .pairWeights]).rawValue
         guard raw & levels != 0, raw & ~known == 0, raw & Needs.scoredLogitsOnly.rawValue == 0 || raw & Needs.logits.rawValue != 0 else {
             throw PluginError.pluginFailed(plugin: plugin, call: "instance_needs", status: Int32(DPH_ERR_INVALID_ARGUMENT),
                                            message: "needs flags 0x\(String(raw, radix: 16)) break the rules of the vtable's needs (plugin.h)")
@@ -97,6 +101,7 @@ public struct LossPlugin {
             c.policy_logits = h(inputs.policyLogits, .logits)
             c.reference_logits = h(inputs.referenceLogits, .logits)
             c.labels = needs.contains(.logits) ? inputs.labels.map(a.add) ?? 0 : 0
+            c.pair_weights = needs.contains(.pairWeights) ? inputs.pairWeights.map(a.add) ?? 0 : 0
             return compute(HostAPI.table, p, state, &c, &out)
         }
         let loss: Variable

@@ -132,9 +132,9 @@ enum DescriptorValidator {
             if v.struct_size != UInt32(older) { try checkSize(v.struct_size, MemoryLayout<dph_loss_vtable>.size, "loss", bad) }
             guard v.compute != nil else { throw bad("loss vtable needs compute") }
             let levels = UInt32(DPH_LOSS_NEEDS_SEQUENCE | DPH_LOSS_NEEDS_TOKEN | DPH_LOSS_NEEDS_LOGITS)
-            let modifiers = UInt32(DPH_LOSS_REFERENCE_FREE | DPH_LOSS_LOGITS_SCORED_ONLY | DPH_LOSS_DATA_ORDER_31_BIT_SEEDS)
+            let modifiers = UInt32(DPH_LOSS_REFERENCE_FREE | DPH_LOSS_LOGITS_SCORED_ONLY | DPH_LOSS_DATA_ORDER_31_BIT_SEEDS | DPH_LOSS_PAIR_WEIGHTS)
             guard v.needs & levels != 0, v.needs & ~(levels | modifiers) == 0 else {
-                throw bad("loss needs flags 0x\(String(v.needs, radix: 16)) must hold at least one DPH_LOSS_NEEDS_* level and nothing but DPH_LOSS_NEEDS_*, DPH_LOSS_REFERENCE_FREE, DPH_LOSS_LOGITS_SCORED_ONLY and DPH_LOSS_DATA_ORDER_31_BIT_SEEDS")
+                throw bad("loss needs flags 0x\(String(v.needs, radix: 16)) must hold at least one DPH_LOSS_NEEDS_* level and nothing but DPH_LOSS_NEEDS_*, DPH_LOSS_REFERENCE_FREE, DPH_LOSS_LOGITS_SCORED_ONLY, DPH_LOSS_DATA_ORDER_31_BIT_SEEDS and DPH_LOSS_PAIR_WEIGHTS")
             }
             guard v.needs & UInt32(DPH_LOSS_LOGITS_SCORED_ONLY) == 0 || v.needs & UInt32(DPH_LOSS_NEEDS_LOGITS) != 0 else {
                 throw bad("loss needs flag DPH_LOSS_LOGITS_SCORED_ONLY is only meaningful with DPH_LOSS_NEEDS_LOGITS")

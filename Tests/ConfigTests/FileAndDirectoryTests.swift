@@ -79,7 +79,7 @@ final class FileAndDirectoryTests: XCTestCase {
     func testEffectiveYAMLReadsBackToTheSameTreeInConfigOrder() throws {
         let loaded = try load(required + ["loss=dpo", "loss.beta=0.1", "datasets=[hh,shp]", "+note=a: b"])
         let yaml = loaded.effectiveYAML()
-        XCTAssertTrue(yaml.hasPrefix("seed: 0\nexp_name: run\nbatch_size: 4\n"))
+        XCTAssertTrue(yaml.hasPrefix("seed: 0\ndata_seed: 0\nexp_name: run\nbatch_size: 4\n"))
         XCTAssertFalse(yaml.contains("defaults"))
         XCTAssertTrue(yaml.contains("datasets:\n- hh\n- shp\n"))
         XCTAssertTrue(yaml.contains("lr: 5e-07\n"))

@@ -117,7 +117,7 @@ final class PrecomputedReferenceTests: XCTestCase, CLIRunning {
         func cached(_ run: URL) throws -> [String: [Double]] {
             let text = try String(contentsOf: run.appendingPathComponent("reference_logps.jsonl"), encoding: .utf8)
             var out: [String: [Double]] = [:]
-            for line in text.split(separator: "\n") {
+            for line in text.split(separator: "\n") where !line.hasPrefix("{\"provenance\"") {
                 let o = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
                 let key = "\(o["prompt"] ?? "")|\(o["chosen"] ?? "")|\(o["rejected"] ?? "")"
                 out[key] = [try XCTUnwrap(o["chosen_logp"] as? Double), try XCTUnwrap(o["rejected_logp"] as? Double)]

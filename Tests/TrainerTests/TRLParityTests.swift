@@ -76,15 +76,13 @@ final class TRLParityTests: XCTestCase, CLIRunning {
         }
         if case let .number(tau)? = s["discopop_tau"], tau != 0.05 { args += ["--discopop-tau", String(tau)] }
         if case let .number(alpha)? = s["ld_alpha"] { args += ["--ld-alpha", String(alpha)] }
+        if case .flag(true)? = s["use_weighting"] { args.append("--use-weighting") }
         return args
     }
 
-    /// Settings that need a TRL option dpohost does not offer yet (refused, see below).
-    static let notOffered = ["sigmoid_use_weighting"]
-
     func testEveryTRLLossTypeAndOptionGivesTRLsFirstLoggedStep() throws {
-        let settings = Self.settings.filter { $0.log != nil && !Self.notOffered.contains($0.name) }
-        XCTAssertGreaterThanOrEqual(settings.count, 22)
+        let settings = Self.settings.filter { $0.log != nil }
+        XCTAssertEqual(settings.count, 23)
         for setting in settings {
             let out = tempRun("trl-" + setting.name)
             let r = try dpohost(command(setting, out))
@@ -113,12 +111,19 @@ final class TRLParityTests: XCTestCase, CLIRunning {
         XCTAssertTrue(r.output.contains("error:") && r.output.contains("label_smoothing") && r.output.contains("got 0.0"), r.output)
     }
 
-    func testTRLOptionsNotOfferedYetAreRefusedByName() throws {
-        for flag in ["--use-weighting"] {
-            let r = try dpohost(["train", flag, "0.5", "--output-dir", tempRun("trl-refused").path])
-            XCTAssertEqual(r.status, 1, r.output)
-            XCTAssertTrue(r.output.contains("\(flag) is a TRL flag dpohost does not support"), r.output)
+    func testTrainHelpNamesTheTRLVersionAndEveryFlagItAccepts() throws {
+        let r = try dpohost(["train", "--help"])
+        XCTAssertEqual(r.status, 0, r.output)
+        XCTAssertTrue(r.output.contains("TRL \(EasyDeLArguments.trlVersion)"), r.output)
+        for flag in EasyDeLArguments.acceptedFlags {
+            XCTAssertTrue(r.output.contains(flag), "train --help does not name \(flag)")
         }
+    }
+
+    func testWeightingRefusesALossThatCannotWeighItsExamples() throws {
+        let r = try dpohost(["train"] + common(tempRun("wpo-tdpo")) + ["loss=tdpo", "use_weighting=true", "n_examples=4"])
+        XCTAssertEqual(r.status, 1, r.output)
+        XCTAssertTrue(r.output.contains("error: use_weighting=true: loss 'tdpo' does not weigh its examples (DPH_LOSS_PAIR_WEIGHTS)"), r.output)
     }
 }
 

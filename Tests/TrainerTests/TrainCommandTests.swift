@@ -110,7 +110,7 @@ final class TrainCommandTests: XCTestCase, CLIRunning {
         let own = tempRun("own-reference"), same = tempRun("reference-as-policy")
         let reference = "Tests/Fixtures/models/pythia-tiny-ref"
         let args = ["loss=dpo", "loss.beta=0.1", "n_examples=4"]
-        let a = try dpohost(["train"] + common(own) + args + ["--ref-model", reference])
+        let a = try dpohost(["train"] + common(own) + args + ["model.reference_name_or_path=\(reference)"])
         XCTAssertEqual(a.status, 0, a.output)
         XCTAssertTrue(a.output.contains("reference model: \(reference)"), a.output)
         let b = try dpohost(["train"] + common(same) + args + ["model.name_or_path=\(reference)",

@@ -55,8 +55,8 @@ public final class DPOLoss: LossComputing {
     /// The vtable `dpo` and `cdpo` share: sequence inputs, and a reference model unless the
     /// instance's options leave it out.
     public static func vtable() -> UnsafePointer<dph_loss_vtable> {
-        PluginDescription.lossVTable(needs: UInt32(DPH_LOSS_NEEDS_SEQUENCE), instanceNeeds: { api, ctx, state, out in
-            LossEntry.instanceNeeds(api, ctx, state, out, as: DPOLoss.self) { $0.needs(base: UInt32(DPH_LOSS_NEEDS_SEQUENCE)) }
+        PluginDescription.lossVTable(needs: LossNeeds.sequence, instanceNeeds: { api, ctx, state, out in
+            LossEntry.instanceNeeds(api, ctx, state, out, as: DPOLoss.self) { $0.needs(base: LossNeeds.sequence) }
         }) { api, ctx, state, inputs, out in
             LossEntry.compute(api, ctx, state, inputs, out, as: DPOLoss.self)
         }
@@ -69,7 +69,7 @@ public final class DPOLoss: LossComputing {
         let logps = try self.logps(host, inputs)
         let losses = try self.losses(host, logps, inputs)
         try PreferenceMetrics(host).dpo(logps, beta: beta, losses: losses)
-        return try PreferenceLoss.batchMean(host, losses)
+        return try PreferenceLoss.batchMean(host, losses, inputs)
     }
 
     /// The sequence log-probs, length-averaged when `average_log_prob` is set.

@@ -22,6 +22,6 @@ extension PairwiseLoss {
         let logps = try SequenceLogps(host, inputs, averaged: false)
         let losses = try losses(host, logps)
         try PreferenceMetrics(host).dpo(logps, beta: beta, losses: losses)
-        return try PreferenceLoss.batchMean(host, losses)
+        return try PreferenceLoss.batchMean(host, losses, inputs)
     }
 }

@@ -16,6 +16,10 @@ public enum PreferenceLoss {
         try host.square(try host.addScalar(h, -1 / (2 * beta)))
     }
 
-    /// The differentiated batch loss: the mean of the per-example losses (losses.md 0.4).
-    public static func batchMean(_ host: Host, _ losses: dph_tensor) throws -> dph_tensor { try host.mean(losses) }
+    /// The differentiated batch loss: the mean of the per-example losses (losses.md 0.4), each
+    /// first multiplied by its pair weight when the host gives them (WPO, `use_weighting`).
+    public static func batchMean(_ host: Host, _ losses: dph_tensor, _ inputs: dph_loss_inputs) throws -> dph_tensor {
+        guard DPHLossInputs.has(inputs, \.pair_weights), inputs.pair_weights != 0 else { return try host.mean(losses) }
+        return try host.mean(try host.mul(losses, inputs.pair_weights))
+    }
 }

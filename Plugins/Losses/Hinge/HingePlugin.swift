@@ -36,7 +36,7 @@ public func dphPluginInit(_ host: UnsafePointer<dph_host_api>?, _ ctx: OpaquePoi
     PluginDescription.setInstanceState(desc) { api, ctx, out in
         LossEntry.create(api, ctx, out) { try HingeLoss($0) }
     }
-    desc?.pointee.loss = PluginDescription.lossVTable(needs: UInt32(DPH_LOSS_NEEDS_SEQUENCE)) { api, ctx, state, inputs, out in
+    desc?.pointee.loss = PluginDescription.lossVTable(needs: LossNeeds.sequence) { api, ctx, state, inputs, out in
         LossEntry.compute(api, ctx, state, inputs, out, as: HingeLoss.self)
     }
     return Int32(DPH_OK)

@@ -41,7 +41,7 @@ final class IPOLoss {
         let metrics = PreferenceMetrics(host)
         try metrics.rewards(chosen: rewards.chosen, rejected: rewards.rejected)
         try metrics.logpsAndLoss(chosen: logps.policyChosen, rejected: logps.policyRejected, losses: losses)
-        return try PreferenceLoss.batchMean(host, losses)
+        return try PreferenceLoss.batchMean(host, losses, inputs)
     }
 }
 
@@ -58,7 +58,7 @@ public func dphPluginInit(_ host: UnsafePointer<dph_host_api>?, _ ctx: OpaquePoi
     PluginDescription.setInstanceState(desc) { api, ctx, out in
         LossEntry.create(api, ctx, out) { try IPOLoss($0) }
     }
-    desc?.pointee.loss = PluginDescription.lossVTable(needs: UInt32(DPH_LOSS_NEEDS_SEQUENCE)) { api, ctx, state, inputs, out in
+    desc?.pointee.loss = PluginDescription.lossVTable(needs: LossNeeds.sequence) { api, ctx, state, inputs, out in
         LossEntry.compute(api, ctx, state, inputs, out, as: IPOLoss.self) { host, loss, inputs in
             try loss.compute(host, inputs)
         }

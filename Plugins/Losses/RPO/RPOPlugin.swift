@@ -31,7 +31,7 @@ final class RPOLoss: LossComputing {
         try PreferenceMetrics(host).dpo(logps, beta: dpo.beta, losses: losses)
         let value = try host.floats(nll)[0], pairs = try host.shape(losses)[0]
         try host.emitMetric(MetricKey.nllLoss, try host.tensor([Float](repeating: value, count: pairs), shape: [pairs]))
-        return try PreferenceLoss.batchMean(host, losses)
+        return try PreferenceLoss.batchMean(host, losses, inputs)
     }
 }
 
@@ -48,10 +48,10 @@ public func dphPluginInit(_ host: UnsafePointer<dph_host_api>?, _ ctx: OpaquePoi
     PluginDescription.setInstanceState(desc) { api, ctx, out in
         LossEntry.create(api, ctx, out) { try RPOLoss($0) }
     }
-    let needs = UInt32(DPH_LOSS_NEEDS_SEQUENCE) | UInt32(DPH_LOSS_NEEDS_TOKEN)
+    let needs = LossNeeds.sequence | UInt32(DPH_LOSS_NEEDS_TOKEN)
     desc?.pointee.loss = PluginDescription.lossVTable(needs: needs, instanceNeeds: { api, ctx, state, out in
         LossEntry.instanceNeeds(api, ctx, state, out, as: RPOLoss.self) {
-            $0.dpo.needs(base: UInt32(DPH_LOSS_NEEDS_SEQUENCE) | UInt32(DPH_LOSS_NEEDS_TOKEN))
+            $0.dpo.needs(base: LossNeeds.sequence | UInt32(DPH_LOSS_NEEDS_TOKEN))
         }
     }) { api, ctx, state, inputs, out in
         LossEntry.compute(api, ctx, state, inputs, out, as: RPOLoss.self)

@@ -38,7 +38,7 @@ final class SFTLoss {
         }
         let losses = try host.neg(logps)
         try host.emitMetric(MetricKey.loss, try host.detach(losses))
-        return try PreferenceLoss.batchMean(host, losses)
+        return try PreferenceLoss.batchMean(host, losses, inputs)
     }
 
     /// TRL's: the token-mean NLL of the chosen responses' tokens (unweighted by ld_alpha, as in
@@ -47,12 +47,13 @@ final class SFTLoss {
         let loss = try ChosenTokenNLL.compute(host, inputs)
         let n = Int(inputs.batch_pairs)
         try host.emitMetric(MetricKey.loss, try host.tensor([Float](repeating: try host.floats(loss)[0], count: n), shape: [n]))
-        return loss
+        // The scalar stands for every example, so pair weights scale it by their mean (as TRL).
+        return try PreferenceLoss.batchMean(host, loss, inputs)
     }
 
     /// Token inputs only when token_mean reads them.
     func needs() -> UInt32 {
-        UInt32(DPH_LOSS_NEEDS_SEQUENCE) | UInt32(DPH_LOSS_REFERENCE_FREE) | (tokenMean ? UInt32(DPH_LOSS_NEEDS_TOKEN) : 0)
+        LossNeeds.sequence | UInt32(DPH_LOSS_REFERENCE_FREE) | (tokenMean ? UInt32(DPH_LOSS_NEEDS_TOKEN) : 0)
     }
 }
 
@@ -69,7 +70,7 @@ public func dphPluginInit(_ host: UnsafePointer<dph_host_api>?, _ ctx: OpaquePoi
     PluginDescription.setInstanceState(desc) { api, ctx, out in
         LossEntry.create(api, ctx, out) { try SFTLoss($0) }
     }
-    desc?.pointee.loss = PluginDescription.lossVTable(needs: UInt32(DPH_LOSS_NEEDS_SEQUENCE) | UInt32(DPH_LOSS_REFERENCE_FREE), instanceNeeds: { api, ctx, state, out in
+    desc?.pointee.loss = PluginDescription.lossVTable(needs: LossNeeds.sequence | UInt32(DPH_LOSS_REFERENCE_FREE), instanceNeeds: { api, ctx, state, out in
         LossEntry.instanceNeeds(api, ctx, state, out, as: SFTLoss.self) { $0.needs() }
     }) { api, ctx, state, inputs, out in
         LossEntry.compute(api, ctx, state, inputs, out, as: SFTLoss.self) { host, loss, inputs in

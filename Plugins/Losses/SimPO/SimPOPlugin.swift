@@ -40,7 +40,7 @@ final class SimPOLoss: LossComputing {
         let metrics = PreferenceMetrics(host)
         try metrics.rewards(chosen: try host.scale(chosen, beta), rejected: try host.scale(rejected, beta))
         try metrics.logpsAndLoss(chosen: chosen, rejected: rejected, losses: losses)
-        return try PreferenceLoss.batchMean(host, losses)
+        return try PreferenceLoss.batchMean(host, losses, inputs)
     }
 }
 
@@ -57,7 +57,7 @@ public func dphPluginInit(_ host: UnsafePointer<dph_host_api>?, _ ctx: OpaquePoi
     PluginDescription.setInstanceState(desc) { api, ctx, out in
         LossEntry.create(api, ctx, out) { try SimPOLoss($0) }
     }
-    desc?.pointee.loss = PluginDescription.lossVTable(needs: UInt32(DPH_LOSS_NEEDS_SEQUENCE) | UInt32(DPH_LOSS_REFERENCE_FREE)) { api, ctx, state, inputs, out in
+    desc?.pointee.loss = PluginDescription.lossVTable(needs: LossNeeds.sequence | UInt32(DPH_LOSS_REFERENCE_FREE)) { api, ctx, state, inputs, out in
         LossEntry.compute(api, ctx, state, inputs, out, as: SimPOLoss.self)
     }
     return Int32(DPH_OK)

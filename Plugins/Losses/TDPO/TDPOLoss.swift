@@ -59,7 +59,7 @@ final class TDPOLoss {
                             rejected: try host.scale(try host.add(mr, kr), beta))
         try metrics.sequentialKL(chosen: kc, rejected: kr)
         try metrics.logpsAndLoss(chosen: pc, rejected: pr, losses: losses)
-        return try PreferenceLoss.batchMean(host, losses)
+        return try PreferenceLoss.batchMean(host, losses, inputs)
     }
 }
 

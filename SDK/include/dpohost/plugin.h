@@ -138,7 +138,11 @@ enum {
      * order's permutation seeds with randint(0, 2**31) instead of randint(0, 2**32) (the TDPO
      * reference). The host shuffles with such seeds when the run's first loss that reads a
      * reference model sets it (a [tdpo, sft] run follows TDPO's order, a [dpo, tdpo] run DPO's). */
-    DPH_LOSS_DATA_ORDER_31_BIT_SEEDS = 1u << 5
+    DPH_LOSS_DATA_ORDER_31_BIT_SEEDS = 1u << 5,
+    /* Not an input level: the loss multiplies each example's loss by `pair_weights` before its
+     * batch mean when the host gives them (WPO's weighting, use_weighting). A run that asks for
+     * the weighting refuses a loss without this flag. */
+    DPH_LOSS_PAIR_WEIGHTS = 1u << 6
 };
 
 /* Inputs of one loss call; B = pairs in the batch (B = rows for SFT). Handles belong to the
@@ -160,7 +164,17 @@ typedef struct dph_loss_inputs {
     /* vocabulary level */
     dph_tensor policy_logits, reference_logits; /* [2B, T, V] float32 */
     dph_tensor labels;                          /* [2B, T] int32, -100 = ignored */
+    /* Appended after the first v1 hosts (read it only when struct_size covers it, see
+     * DPH_LOSS_INPUTS_HAVE). [B] float32 without gradient, or 0: the weight of each example's
+     * loss (WPO: the product of the chosen and rejected rows' exp of their mean token log-prob
+     * under the policy's own squared-probability normalisation). Given only to a loss that sets
+     * DPH_LOSS_PAIR_WEIGHTS, and only when the run asks for the weighting. */
+    dph_tensor pair_weights;
 } dph_loss_inputs;
+
+/* Whether the host's loss inputs `in` have `field` (hosts older than the field end before it). */
+#define DPH_LOSS_INPUTS_HAVE(in, field) \
+    ((in)->struct_size >= offsetof(dph_loss_inputs, field) + sizeof((in)->field))
 
 /* ------------------------------------------------------------------ model forward */
 

@@ -86,6 +86,7 @@ public enum EasyDeLArguments {
         "--precompute-ref-log-probs": "precompute_ref_log_probs=true",
         "--do-first-eval": "do_first_eval=true",
         "--gradient-checkpointing": "activation_checkpointing=true",
+        "--use-weighting": "use_weighting=true",
     ]
     /// TRL and transformers flags dpohost knows and does not offer, each with the reason; given
     /// one, the error says so instead of calling it unknown.
@@ -101,7 +102,6 @@ public enum EasyDeLArguments {
         "--push-to-hub": "dpohost runs without a network",
         "--hub-model-id": "dpohost runs without a network",
         "--dataset-name": "dpohost runs without a network: give a local file with --dataset-path",
-        "--use-weighting": "WPO's pair weighting is not available yet",
         "--max-prompt-length": "TRL 1.16 has no max_prompt_length: --max-length cuts each whole row (the DPO reference's prompt-first rule: max_prompt_length=N without TRL flags)",
         "--max-completion-length": "TRL 1.16 has no max_completion_length: --max-length cuts each whole row (max_completion_length=N without TRL flags)",
         "--optim": "choose with --optimizer (RMSprop, Adam, AdamW, SGD)",
@@ -196,6 +196,11 @@ public enum EasyDeLArguments {
         }
         if names.contains(where: { $0 != "sft" }) { out.append("loss.beta=" + (flags["--beta"] ?? "0.1")) }
         return out
+    }
+
+    /// Every flag `translate` accepts (`train --help` lists them all).
+    public static var acceptedFlags: [String] {
+        (Array(valued.keys) + Array(switches.keys) + Array(lossFlags) + [referenceFreeFlag]).sorted()
     }
 
     /// The overrides the arguments mean; an unknown `--flag` is an error naming the nearest one.

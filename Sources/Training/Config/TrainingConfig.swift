@@ -193,6 +193,8 @@ public struct TrainingConfig: Sendable, Equatable {
     public var precomputeRefLogProbs: Bool
     /// LD-DPO's alpha in [0, 1] (`LengthDesensitization`); nil = plain sums.
     public var ldAlpha: Double?
+    /// WPO's pair weights (`PairWeighting`).
+    public var useWeighting: Bool
     /// Where precompute_ref_log_probs keeps its cache (nil: the run directory).
     public var referenceLogpsCache: String?
     /// Run a preference pair's shared prompt once (`ModelLoss.sharesPrompts`).
@@ -217,7 +219,7 @@ public struct TrainingConfig: Sendable, Equatable {
         "per_device_train_batch_size", "per_device_eval_batch_size", "num_train_epochs",
         "eval_every", "minimum_log_interval_secs", "model", "loss", "resume", "threads", "gemm_backend", "plugins", "progress",
         "max_completion_length", "truncation_mode", "tokenization", "sync_ref_model", "ref_model_mixup_alpha",
-        "ref_model_sync_steps", "precompute_ref_log_probs", "reference_logps_cache", "ld_alpha", "share_prompt", "dataset_options", "collective_timeout_secs",
+        "ref_model_sync_steps", "precompute_ref_log_probs", "reference_logps_cache", "ld_alpha", "use_weighting", "share_prompt", "dataset_options", "collective_timeout_secs",
         "report_to",
     ]
 
@@ -292,6 +294,7 @@ public struct TrainingConfig: Sendable, Equatable {
         refModelSyncSteps = try r.positive("ref_model_sync_steps")
         precomputeRefLogProbs = try r.bool("precompute_ref_log_probs")
         ldAlpha = try r.optionalFinite("ld_alpha", in: 0...1)
+        useWeighting = try r.bool("use_weighting")
         referenceLogpsCache = try r.optionalString("reference_logps_cache")
         sharePrompt = try r.bool("share_prompt")
         // 0 turns the watchdog off (config.yaml).

@@ -26,15 +26,23 @@ public struct LossOutcome {
 public struct LossComputation {
     public let plugin: LossPlugin
     public let desensitization: LengthDesensitization?
+    public let weighting: Bool
 
-    public init(plugin: LossPlugin, desensitization: LengthDesensitization? = nil) {
+    public init(plugin: LossPlugin, desensitization: LengthDesensitization? = nil, weighting: Bool = false) {
         self.plugin = plugin
         self.desensitization = desensitization
+        self.weighting = weighting
     }
 
     public func compute(_ batch: LossBatch, split: LossMetricSplit, tape: Tape) throws -> LossOutcome {
-        let inputs = try LossInputBuilder(needs: plugin.needs, desensitization: desensitization).inputs(for: batch, tape: tape)
+        let inputs = try LossInputBuilder(needs: plugin.needs, desensitization: desensitization, weighting: weighting).inputs(for: batch, tape: tape)
         let result = try plugin.compute(inputs, tape: tape)
-        return LossOutcome(loss: result.loss, metrics: result.metrics.map { (split.qualify($0.name), $0.values) })
+        // The reported per-example loss is the one differentiated: weighted, when pair weights were given.
+        let weights = inputs.pairWeights?.value.scalars
+        return LossOutcome(loss: result.loss, metrics: result.metrics.map { metric in
+            let name = split.qualify(metric.name)
+            guard let weights, name == "loss/\(split.rawValue)", weights.count == metric.values.count else { return (name, metric.values) }
+            return (name, zip(metric.values, weights).map { $0 * $1 })
+        })
     }
 }

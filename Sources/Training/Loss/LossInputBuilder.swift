@@ -9,10 +9,13 @@ public struct LossInputBuilder {
     public let needs: LossPlugin.Needs
     /// LD-DPO's weighting of the sequence sums (`ld_alpha`); nil sums every token alike.
     public let desensitization: LengthDesensitization?
+    /// Whether to give the loss WPO's pair weights (`PairWeighting`).
+    public let weighting: Bool
 
-    public init(needs: LossPlugin.Needs, desensitization: LengthDesensitization? = nil) {
+    public init(needs: LossPlugin.Needs, desensitization: LengthDesensitization? = nil, weighting: Bool = false) {
         self.needs = needs
         self.desensitization = desensitization
+        self.weighting = weighting
     }
 
     public func inputs(for batch: LossBatch, tape: Tape) throws -> LossInputs {
@@ -26,6 +29,10 @@ public struct LossInputBuilder {
 
         // One fused log-softmax + gather per model, shared by the token and sequence levels.
         let policyTokens = try tape.labelLogProbs(logits: batch.policyLogits, labels: batch.labels)
+        if weighting && needs.contains(.pairWeights) && batch.layout == .preference {
+            inputs.pairWeights = Variable(PairWeighting.weights(logits: batch.policyLogits.value, labelLogps: policyTokens.value,
+                                                                labels: batch.labels))
+        }
         let referenceTokens = try batch.referenceTokenLogps ?? batch.referenceLogits.map { logits in
             try tape.withoutGrad { try tape.labelLogProbs(logits: logits, labels: batch.labels) }
         }

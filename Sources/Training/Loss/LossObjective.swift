@@ -2,10 +2,13 @@ import PluginHost
 
 public enum LossObjectiveError: Error, CustomStringConvertible {
     case unusedOption(String, losses: [String])
+    case noPairWeights(String)
     public var description: String {
         switch self {
         case let .unusedOption(key, losses):
             return "loss.\(key) is an option of none of the losses \(losses.joined(separator: ", "))"
+        case let .noPairWeights(loss):
+            return "use_weighting=true: loss '\(loss)' does not weigh its examples (DPH_LOSS_PAIR_WEIGHTS)"
         }
     }
 }
@@ -16,8 +19,9 @@ public enum LossObjectiveError: Error, CustomStringConvertible {
 /// them and winning over the shared ones.
 public enum LossObjective {
     /// `desensitization`: LD-DPO's weighting of every loss's sequence log-probs (`ld_alpha`).
+    /// `weighting`: WPO's pair weights (`use_weighting`), refused for a loss that cannot apply them.
     public static func build(_ config: LossConfig, registry: PluginRegistry,
-                             desensitization: LengthDesensitization? = nil) throws -> CombinedLoss {
+                             desensitization: LengthDesensitization? = nil, weighting: Bool = false) throws -> CombinedLoss {
         let options = config.options.mapValues(\.displayText)
         let plugins = try config.names.map { try registry.resolve(kind: .loss, name: $0) }
         if plugins.count > 1 {
@@ -31,8 +35,10 @@ public enum LossObjective {
             let shared = plugins.count == 1 ? options
                 : options.filter { key, _ in plugin.descriptor.options.contains { $0.name == key } }
             let mine = shared.merging((config.perLoss[name] ?? [:]).mapValues(\.displayText)) { $1 }
-            return WeightedLoss(name: name, computation: LossComputation(plugin: try LossPlugin(plugin, options: mine), desensitization: desensitization),
-                               weight: weight)
+            let loss = try LossPlugin(plugin, options: mine)
+            if weighting && !loss.needs.contains(.pairWeights) { throw LossObjectiveError.noPairWeights(name) }
+            return WeightedLoss(name: name, computation: LossComputation(plugin: loss, desensitization: desensitization, weighting: weighting),
+                                weight: weight)
         }
         return CombinedLoss(terms)
     }
