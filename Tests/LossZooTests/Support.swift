@@ -44,6 +44,7 @@ struct ZooGolden: Decodable {
         let qc, qr, lc, lr: [Float]?
         let policy_token_logps, response_mask: [Float]?
         let token_shape: [Int]?
+        let pair_weights: [Float]?
     }
 
     struct Expected: Decodable {

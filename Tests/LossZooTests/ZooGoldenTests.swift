@@ -28,6 +28,13 @@ final class ZooGoldenTests: XCTestCase {
     func testSimPOWithoutAnyReferenceInput() throws { try check("simpo") }
     func testSimPODefaults() throws { try check("simpo_defaults") }
 
+    func testHingeUnderForwardKL() throws { try check("hinge_forward_kl") }
+    func testRobustUnderJensenShannon() throws { try check("robust_js_divergence") }
+    func testEXOPairUnderAlphaDivergence() throws { try check("exo_pair_alpha_divergence") }
+    func testDiscoPOPUnderForwardKL() throws { try check("discopop_forward_kl") }
+    func testNCAPairWeighsEachExampleByItsPairWeight() throws { try check("nca_pair_pair_weights") }
+    func testRPOWeighsItsBroadcastNLLTermToo() throws { try check("rpo_pair_weights") }
+
     func testEveryZooLossHasAGoldenCase() {
         XCTAssertEqual(Set(ZooGolden.shared.cases.map(\.plugin)), Set(Zoo.losses))
     }
@@ -54,6 +61,7 @@ final class ZooGoldenTests: XCTestCase {
         let tokens = x.policy_token_logps.map { leaf($0, shape: x.token_shape) }
         inputs.policyTokenLogps = tokens
         inputs.responseMask = x.response_mask.map { Variable(try! Tensor(shape: x.token_shape!, values: $0)) }
+        inputs.pairWeights = x.pair_weights.map(vector)
 
         let tape = Tape(pool: .serial)
         let result = try plugin.compute(inputs, tape: tape)

@@ -30,8 +30,23 @@ def smoothed_logistic(d, beta, eps):
 # ---------------------------------------------------------------- the losses (losses.md 6)
 # Each takes the inputs dict and the options, returns the [B] per-example losses.
 
-def h_of(x):
-    return (x["pc"] - x["pr"]) - (x["qc"] - x["qr"])
+def score(d, o):
+    """TRL's f_divergence_type (losses.md 6.1): the score f'(exp D) of a log-ratio D."""
+    kind = o.get("f_divergence_type", "reverse_kl")
+    if kind == "forward_kl":
+        return 1 - np.exp(-d)
+    if kind == "js_divergence":
+        return np.log(2) + logsig(d)
+    if kind == "alpha_divergence":
+        a = float(o.get("f_alpha_divergence_coef", 0.5))
+        return (np.exp(np.minimum((a - 1) * d, 80.0)) - 1) / (a - 1)
+    return d
+
+
+def h_of(x, o=None):
+    if o is None or o.get("f_divergence_type", "reverse_kl") == "reverse_kl":
+        return (x["pc"] - x["pr"]) - (x["qc"] - x["qr"])
+    return score(x["pc"] - x["qc"], o) - score(x["pr"] - x["qr"], o)
 
 
 def dw(x):
@@ -43,18 +58,18 @@ def dl(x):
 
 
 def hinge(x, o):
-    return np.maximum(0.0, 1 - o["beta"] * h_of(x))
+    return np.maximum(0.0, 1 - o["beta"] * h_of(x, o))
 
 
 def robust(x, o):
     b, e = o["beta"], o["label_smoothing"]
-    return (-(1 - e) * logsig(b * h_of(x)) + e * logsig(-b * h_of(x))) / (1 - 2 * e)
+    return (-(1 - e) * logsig(b * h_of(x, o)) + e * logsig(-b * h_of(x, o))) / (1 - 2 * e)
 
 
 def exo_pair(x, o):
     b, e = o["beta"], o["label_smoothing"]
-    s = sigmoid(b * h_of(x))
-    return s * (logsig(b * h_of(x)) - np.log(1 - e)) + (1 - s) * (logsig(-b * h_of(x)) - np.log(e))
+    s = sigmoid(b * h_of(x, o))
+    return s * (logsig(b * h_of(x, o)) - np.log(1 - e)) + (1 - s) * (logsig(-b * h_of(x, o)) - np.log(e))
 
 
 def nca_pair(x, o):
@@ -94,7 +109,7 @@ def apo_down(x, o):
 
 
 def discopop(x, o):
-    z = o["beta"] * h_of(x)
+    z = o["beta"] * h_of(x, o)
     w = sigmoid(z / o["tau"])
     return (1 - w) * (-logsig(z)) + w * np.exp(-z)
 
@@ -127,7 +142,7 @@ def resolved(plugin, given):
     o = dict(DEFAULTS)
     if plugin == "exo_pair":
         o["label_smoothing"] = EXO_DEFAULT_EPS
-    o.update({k: (v if k == "delta" else float(v)) for k, v in given.items()})
+    o.update({k: (v if k in ("delta", "f_divergence_type") else float(v)) for k, v in given.items()})
     return o
 
 
@@ -184,6 +199,18 @@ def bco_d(x, o, running):
     return float(np.mean(running))
 
 
+def with_pair_weights(x):
+    # WPO's weights as the host hands them (DPH_LOSS_PAIR_WEIGHTS): constants of the batch.
+    x = dict(x)
+    x["pair_weights"] = np.array([0.5, 1.25, 0.75, 1.0, 0.25])
+    return x
+
+
+def weighted(fn):
+    """The differentiated loss: each example's loss times its pair weight, when given."""
+    return lambda x, o: fn(x, o) * x.get("pair_weights", 1.0)
+
+
 def gradient(fn, x, o, key):
     g = np.zeros_like(x[key])
     for i in np.ndindex(*x[key].shape):
@@ -196,15 +223,15 @@ def gradient(fn, x, o, key):
 
 
 def expected(plugin, x, o):
-    fn = LOSSES[plugin]
-    losses = fn(x, o)
+    losses = LOSSES[plugin](x, o)
+    fn = weighted(LOSSES[plugin])
     if plugin == "simpo":  # TRL CPO: rewards are beta * averaged policy log-probs, no reference
         chosen, rejected = x["pc"] / x["lc"], x["pr"] / x["lr"]
         rc, rr = o["beta"] * chosen, o["beta"] * rejected
     else:
         chosen, rejected = x["pc"], x["pr"]
         rc, rr = o["beta"] * dw(x), o["beta"] * dl(x)
-    e = dict(losses=losses, loss=losses.mean(), d_pc=gradient(fn, x, o, "pc"), d_pr=gradient(fn, x, o, "pr"),
+    e = dict(losses=losses, loss=fn(x, o).mean(), d_pc=gradient(fn, x, o, "pc"), d_pr=gradient(fn, x, o, "pr"),
              rewards_chosen=rc, rewards_rejected=rr, accuracies=(rc > rr).astype(float), margins=rc - rr,
              logps_chosen=chosen, logps_rejected=rejected)
     if plugin == "rpo":
@@ -253,6 +280,13 @@ def main():
         case("rpo_defaults", "rpo", {}, [with_tokens(x)]),
         case("simpo", "simpo", {"beta": "2.0", "gamma": "1.0", "label_smoothing": "0.1"}, [with_lengths(x)]),
         case("simpo_defaults", "simpo", {}, [with_lengths(x)]),
+        case("hinge_forward_kl", "hinge", {"beta": "0.5", "f_divergence_type": "forward_kl"}, [x]),
+        case("robust_js_divergence", "robust", {"beta": "0.5", "label_smoothing": "0.2", "f_divergence_type": "js_divergence"}, [x]),
+        case("exo_pair_alpha_divergence", "exo_pair", {"beta": "0.5", "label_smoothing": "0.2",
+                                                        "f_divergence_type": "alpha_divergence", "f_alpha_divergence_coef": "0.5"}, [x]),
+        case("discopop_forward_kl", "discopop", {"beta": "0.5", "tau": "1.0", "f_divergence_type": "forward_kl"}, [x]),
+        case("nca_pair_pair_weights", "nca_pair", {"beta": "0.5"}, [with_pair_weights(x)]),
+        case("rpo_pair_weights", "rpo", {"beta": "0.5", "alpha": "0.5"}, [with_pair_weights(with_tokens(x))]),
     ]
     out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "zoo_golden.json")
     with open(out, "w") as f:
