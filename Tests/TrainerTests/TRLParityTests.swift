@@ -91,12 +91,16 @@ final class TRLParityTests: XCTestCase, CLIRunning {
             let first = try XCTUnwrap(try MetricsLog.read(out.appendingPathComponent("metrics.jsonl")).first { $0.split == "train" })
             let sftOnly = setting.settings["loss_type"]?.text == "sft"
             var compared = 0
+            // forward_kl and alpha_divergence take exp of log-ratios near 26 nats here (a separate
+            // reference), which multiplies the products' float32 rounding by e^26: the matrix
+            // library and attention method then move the loss in its fifth digit.
+            let tolerance = ["forward_kl", "alpha_divergence"].contains { setting.name.contains($0) } ? 5e-4 : 2e-5
             for (trlName, want) in setting.log! {
                 guard let ours = Self.metricNames[trlName] else { continue }
                 // An SFT-only run loads no reference, so it reports no rewards.
                 if sftOnly && (trlName.hasPrefix("rewards/") || trlName == "logps/rejected") { continue }
                 let got = try XCTUnwrap(first.values[ours], "\(setting.name): \(ours) missing from \(first.values.keys.sorted())")
-                XCTAssertEqual(got, want, accuracy: 2e-5 * max(1, abs(want)), "\(setting.name): \(trlName)")
+                XCTAssertEqual(got, want, accuracy: tolerance * max(1, abs(want)), "\(setting.name): \(trlName)")
                 compared += 1
             }
             XCTAssertGreaterThanOrEqual(compared, sftOnly ? 4 : 9, setting.name)
