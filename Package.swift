@@ -143,6 +143,8 @@ let package = Package(
         // Tokenizers: byte-level BPE (GPT-2, GPT-NeoX) in Swift; SentencePiece (Llama) through a C++ shim.
         .target(name: "CSentencePiece", linkerSettings: [.linkedLibrary("sentencepiece")]),
         .target(name: "Tokenizers", dependencies: ["CSentencePiece"]),
+        // ChatTemplate: the Jinja2 subset of models' chat templates, rendered as transformers does.
+        .target(name: "ChatTemplate"),
         // DataPipeline: records -> tokenized, truncated, padded batches; bit-exact shuffling.
         .target(name: "DataPipeline", dependencies: ["TensorCore", "Tokenizers"]),
         // Collectives over Open MPI (world size 1 without mpirun); CMPI reaches mpi.h's macros.
@@ -164,6 +166,7 @@ let package = Package(
         .testTarget(name: "AutogradTests", dependencies: ["Autograd", "TensorCore", "Checkpoint"]),
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "TensorCore"]),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers"]),
+        .testTarget(name: "ChatTemplateTests", dependencies: ["ChatTemplate"]),
         .testTarget(name: "DataTests", dependencies: ["DataPipeline", "Tokenizers", "TensorCore"], exclude: ["Golden"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Autograd", "TensorCore", "Checkpoint"], exclude: ["Golden"]),
         .testTarget(name: "ModelTests", dependencies: ["Training", "PluginHost", "Checkpoint", "Autograd", "TensorCore", "Tokenizers"]),
