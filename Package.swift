@@ -146,14 +146,14 @@ let package = Package(
         // ChatTemplate: the Jinja2 subset of models' chat templates, rendered as transformers does.
         .target(name: "ChatTemplate"),
         // DataPipeline: records -> tokenized, truncated, padded batches; bit-exact shuffling.
-        .target(name: "DataPipeline", dependencies: ["TensorCore", "Tokenizers"]),
+        .target(name: "DataPipeline", dependencies: ["TensorCore", "Tokenizers", "ChatTemplate"]),
         // Collectives over Open MPI (world size 1 without mpirun); CMPI reaches mpi.h's macros.
         .systemLibrary(name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c",
                        providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
         .target(name: "Distributed", dependencies: ["CMPI"]),
         // Training: configuration, models, losses, optimizers, the trainer, reports.
         .target(name: "Training", dependencies: [
-            "TensorCore", "Autograd", "Checkpoint", "PluginHost", "Tokenizers", "DataPipeline", "Distributed",
+            "TensorCore", "Autograd", "Checkpoint", "PluginHost", "Tokenizers", "DataPipeline", "Distributed", "ChatTemplate",
             .product(name: "Yams", package: "Yams"),
         ], swiftSettings: kernelFlags),
         // The command-line tool.
@@ -174,7 +174,7 @@ let package = Package(
         .testTarget(name: "TrainerTests", dependencies: ["Training", "Distributed", "Checkpoint"], exclude: ["TRLGolden"]),
         .testTarget(name: "LossPluginTests", dependencies: ["Training", "PluginHost", "Autograd", "TensorCore", "Checkpoint"]),
         .testTarget(name: "LossZooTests", dependencies: ["Training", "PluginHost", "Autograd", "TensorCore"], exclude: ["Golden"]),
-        .testTarget(name: "DatasetPluginTests", dependencies: ["PluginHost", "Training", "DataPipeline", "Tokenizers", "TensorCore", "DatasetSupport"]),
+        .testTarget(name: "DatasetPluginTests", dependencies: ["PluginHost", "Training", "DataPipeline", "Tokenizers", "TensorCore", "DatasetSupport", "ChatTemplate"]),
         .testTarget(name: "PluginHostTests", dependencies: ["PluginHost", "Autograd", "TensorCore", "CDPOHostSDK"]),
     ]
 )

@@ -9,14 +9,17 @@ public typealias dph_dataset_vtable_load = @convention(c) (
 extension Host {
     /// Hands one prompt's record to the host (data.md section 1). `pairs` index `responses`
     /// as (preferred, dispreferred); the host copies everything before this returns.
-    public func emitRecord(prompt: String, responses: [String], pairs: [(Int, Int)], sftTarget: String) throws {
+    /// With `conversational`, the strings are JSON arrays of chat messages (DPH_RECORD_MESSAGES).
+    public func emitRecord(prompt: String, responses: [String], pairs: [(Int, Int)], sftTarget: String,
+                           conversational: Bool = false) throws {
         let flatPairs = pairs.flatMap { [Int32($0.0), Int32($0.1)] }
-        try emitRecord(prompt: prompt, responses: responses, flatPairs: flatPairs, sftTarget: sftTarget)
+        try emitRecord(prompt: prompt, responses: responses, flatPairs: flatPairs, sftTarget: sftTarget, conversational: conversational)
     }
 
     /// As `emitRecord(prompt:responses:pairs:sftTarget:)` with pairs already flattened to
     /// `[p0, d0, p1, d1, ...]` (what the ABI takes), saving a copy for large datasets.
-    public func emitRecord(prompt: String, responses: [String], flatPairs: [Int32], sftTarget: String) throws {
+    public func emitRecord(prompt: String, responses: [String], flatPairs: [Int32], sftTarget: String,
+                           conversational: Bool = false) throws {
         precondition(flatPairs.count % 2 == 0, "flatPairs holds (preferred, dispreferred) pairs")
         // strdup'd copies: Swift's temporary C strings would not outlive one closure each.
         let cResponses = responses.map { UnsafePointer(strdup($0)!) }
@@ -33,6 +36,7 @@ extension Host {
                         record.pairs = pairsBuffer.baseAddress
                         record.n_pairs = Int32(flatPairs.count / 2)
                         record.sft_target = cTarget
+                        record.content = conversational ? DPH_RECORD_MESSAGES : DPH_RECORD_TEXT
                         return api.pointee.emit_record(ctx, &record)
                     }
                 }

@@ -64,12 +64,26 @@ public struct ElementTokenizer {
         self.limits = limits
     }
 
-    /// `rejected == nil` builds an SFT element (chosen = the SFT target).
-    public func element(prompt: String, chosen: String, rejected: String?, mode: TruncationMode) throws -> BatchElement {
-        if limits.convention == .trl { return trlElement(prompt: prompt, chosen: chosen, rejected: rejected, mode: mode) }
+    /// `rejected == nil` builds an SFT element (chosen = the SFT target). `text` says what the
+    /// strings hold: plain text, or a conversation rendered with its chat template.
+    public func element(prompt: String, chosen: String, rejected: String?, mode: TruncationMode,
+                        text: RowText = .plain) throws -> BatchElement {
+        switch text {
+        case .messages:
+            throw DataError.invalidArgument("a conversational row reached tokenization unrendered (no chat template applied)")
+        case .rendered:
+            // The template wrote every special token; TRL tokenizes its output as it is.
+            let parts = split(encoder.encodeAsTransformers(prompt, addSpecialTokens: false), encoder.encodeAsTransformers(chosen, addSpecialTokens: false),
+                              rejected.map { encoder.encodeAsTransformers($0, addSpecialTokens: false) })
+            return limits.convention == .trl
+                ? rowsCut(parts, prompt: prompt, chosen: chosen, rejected: rejected, mode: mode)
+                : referenceCut(parts.prompt, parts.chosen, parts.rejected, prompt: prompt, chosen: chosen, rejected: rejected, mode: mode)
+        case .plain:
+            if limits.convention == .trl { return trlElement(prompt: prompt, chosen: chosen, rejected: rejected, mode: mode) }
+        }
         let eos = encoder.eosTokenId
         // Separately, without BOS (add_special_tokens=False), as the references do.
-        var p = encoder.encode(prompt)
+        let p = encoder.encode(prompt)
         var c = encoder.encode(chosen)
         var r = rejected.map(encoder.encode)
         if p.contains(eos) { throw DataError.eosInText(field: "prompt", prompt: prompt) }
@@ -77,6 +91,13 @@ public struct ElementTokenizer {
         if r?.contains(eos) == true { throw DataError.eosInText(field: "rejected response", prompt: prompt) }
         c.append(eos)
         r?.append(eos)
+        return referenceCut(p, c, r, prompt: prompt, chosen: chosen, rejected: rejected, mode: mode)
+    }
+
+    /// The reference's two-stage truncation of a prompt and its responses (EOS included).
+    func referenceCut(_ prompt: [Int32], _ chosen: [Int32], _ rejected: [Int32]?, prompt text: String, chosen chosenText: String,
+                      rejected rejectedText: String?, mode: TruncationMode) -> BatchElement {
+        var (p, c, r) = (prompt, chosen, rejected)
         if let cap = limits.maxCompletionLength {
             // TRL/EasyDeL semantics: each part is capped on its own (prompt to max_prompt_length,
             // responses to max_completion_length, EOS included), then the whole-sequence rule below.
@@ -95,7 +116,7 @@ public struct ElementTokenizer {
             r = r.map { Array($0.prefix(room)) }
         }
         let masked = [Int32](repeating: -100, count: p.count)
-        return BatchElement(prompt: prompt, chosenResponse: chosen, rejectedResponse: rejected,
+        return BatchElement(prompt: text, chosenResponse: chosenText, rejectedResponse: rejectedText,
                             promptIds: p, chosenIds: p + c, chosenLabels: masked + c,
                             rejectedIds: r.map { p + $0 }, rejectedLabels: r.map { masked + $0 })
     }
@@ -104,37 +125,57 @@ public struct ElementTokenizer {
         mode == .keepStart ? Array(ids.prefix(n)) : Array(ids.suffix(n))
     }
 
+    /// A tokenized prompt and each prompt+response, split where they stop agreeing (TRL's
+    /// `common_prefix_length`): the prompt part and each response's rest.
+    struct Parts { let prompt: [Int32]; let chosen: [Int32]; let rejected: [Int32]? }
+
+    func split(_ p: [Int32], _ pc: [Int32], _ pr: [Int32]?) -> Parts {
+        let shared = min(Self.commonPrefix(p, pc), pr.map { Self.commonPrefix(p, $0) } ?? Int.max)
+        return Parts(prompt: Array(p.prefix(shared)), chosen: Array(pc[shared...]), rejected: pr.map { Array($0[shared...]) })
+    }
+
+    /// TRL's collator: each whole row (prompt + response) cut to `maxLength` by `mode`, labels
+    /// alike; `promptIds` is the prompt part before the cut.
+    func rowsCut(_ parts: Parts, prompt: String, chosen: String, rejected: String?, mode: TruncationMode) -> BatchElement {
+        let masked = [Int32](repeating: -100, count: parts.prompt.count)
+        let row = { (response: [Int32]) in self.cut(parts.prompt + response, to: self.limits.maxLength, mode) }
+        let labels = { (response: [Int32]) in self.cut(masked + response, to: self.limits.maxLength, mode) }
+        return BatchElement(prompt: prompt, chosenResponse: chosen, rejectedResponse: rejected,
+                            promptIds: parts.prompt, chosenIds: row(parts.chosen), chosenLabels: labels(parts.chosen),
+                            rejectedIds: parts.rejected.map(row), rejectedLabels: parts.rejected.map(labels))
+    }
+
     /// TRL 1.16's processing of a flat row: the EOS text appended to each response that does not
     /// end with it; the prompt and each prompt+response tokenized whole with the tokenizer's
     /// special tokens (Llama's BOS); the response starts where the tokenized prompt and both
     /// prompt+response sequences stop agreeing; each whole row is then cut to `maxLength` by
-    /// `mode`, labels alike. `promptIds` is the prompt part before the cut (rows whose prompt alone
-    /// reaches `maxLength` are dropped before batching under keep_start, `trlPairFits`).
+    /// `mode` (`rowsCut`). Rows whose prompt alone reaches `maxLength` are dropped before
+    /// batching under keep_start (`trlPairFits`).
     func trlElement(prompt: String, chosen: String, rejected: String?, mode: TruncationMode) -> BatchElement {
+        rowsCut(trlParts(prompt: prompt, chosen: chosen, rejected: rejected), prompt: prompt, chosen: chosen, rejected: rejected, mode: mode)
+    }
+
+    func trlParts(prompt: String, chosen: String, rejected: String?) -> Parts {
         // TRL appends the EOS text and the tokenizer splits it off again as the EOS token: the
         // text before it encoded, then the EOS id (not every tokenizer here splits special
         // tokens out of text).
         let eos = encoder.eosTokenId, eosText = encoder.token(for: eos) ?? ""
         let withEOS = { (response: String) -> [Int32] in
             let text = prompt + (!eosText.isEmpty && response.hasSuffix(eosText) ? String(response.dropLast(eosText.count)) : response)
-            return self.encoder.encode(text, addSpecialTokens: true) + [eos]
+            return self.encoder.encodeAsTransformers(text, addSpecialTokens: true) + [eos]
         }
-        let p = encoder.encode(prompt, addSpecialTokens: true)
-        let pc = withEOS(chosen)
-        let pr = rejected.map(withEOS)
-        let shared = min(Self.commonPrefix(p, pc), pr.map { Self.commonPrefix(p, $0) } ?? Int.max)
-        let masked = [Int32](repeating: -100, count: shared)
-        let row = { (ids: [Int32]) in self.cut(ids, to: self.limits.maxLength, mode) }
-        let labels = { (ids: [Int32]) in self.cut(masked + ids[shared...], to: self.limits.maxLength, mode) }
-        return BatchElement(prompt: prompt, chosenResponse: chosen, rejectedResponse: rejected,
-                            promptIds: Array(p.prefix(shared)), chosenIds: row(pc), chosenLabels: labels(pc),
-                            rejectedIds: pr.map(row), rejectedLabels: pr.map(labels))
+        return split(encoder.encodeAsTransformers(prompt, addSpecialTokens: true), withEOS(chosen), rejected.map(withEOS))
     }
 
     /// Whether TRL keeps the pair: under keep_start a row whose prompt alone fills `maxLength`
     /// would keep no response token, and TRL drops it when preparing the dataset.
-    public func trlPairFits(prompt: String, chosen: String, rejected: String?, mode: TruncationMode) -> Bool {
-        mode == .keepEnd || trlElement(prompt: prompt, chosen: chosen, rejected: rejected, mode: mode).promptIds.count < limits.maxLength
+    public func trlPairFits(prompt: String, chosen: String, rejected: String?, mode: TruncationMode, text: RowText = .plain) -> Bool {
+        guard mode == .keepStart else { return true }
+        let parts = text == .rendered
+            ? split(encoder.encodeAsTransformers(prompt, addSpecialTokens: false), encoder.encodeAsTransformers(chosen, addSpecialTokens: false),
+                    rejected.map { encoder.encodeAsTransformers($0, addSpecialTokens: false) })
+            : trlParts(prompt: prompt, chosen: chosen, rejected: rejected)
+        return parts.prompt.count < limits.maxLength
     }
 
     static func commonPrefix(_ a: [Int32], _ b: [Int32]) -> Int {

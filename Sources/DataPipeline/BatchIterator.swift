@@ -99,7 +99,8 @@ public struct BatchIterator {
             }
             let item = order[position.promptIndex]
             if options.sftMode {
-                elements.append(try tokenizer.element(prompt: item.prompt, chosen: item.record.sftTarget, rejected: nil, mode: item.truncationMode))
+                elements.append(try tokenizer.element(prompt: item.prompt, chosen: item.record.sftTarget, rejected: nil,
+                                                      mode: item.truncationMode, text: item.text))
                 position.promptIndex += 1
             } else {
                 if position.pairIndex >= item.record.pairs.count {
@@ -109,7 +110,8 @@ public struct BatchIterator {
                 }
                 let pair = item.record.pairs[position.pairIndex]
                 elements.append(try tokenizer.element(prompt: item.prompt, chosen: item.record.responses[pair.preferred],
-                                                      rejected: item.record.responses[pair.dispreferred], mode: item.truncationMode))
+                                                      rejected: item.record.responses[pair.dispreferred], mode: item.truncationMode,
+                                                      text: item.text))
                 position.pairIndex += 1
             }
             position.examplesServed += 1

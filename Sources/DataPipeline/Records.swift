@@ -20,6 +20,18 @@ public struct PromptRecord: Equatable, Sendable {
     }
 }
 
+/// What a row's strings hold.
+public enum RowText: String, Sendable, Equatable {
+    /// Plain text: the prompt, and each response that follows it.
+    case plain
+    /// JSON arrays of chat messages (`DPH_RECORD_MESSAGES`), not yet rendered.
+    case messages
+    /// Rendered with the model's chat template: the prompt with the generation prompt, and each
+    /// response as the whole conversation it ends (`ConversationRenderer`); tokenized as the
+    /// template wrote them, with no special tokens or EOS added.
+    case rendered
+}
+
 /// How a too-long prompt is cut: keep its first tokens, or its last (HH).
 public enum TruncationMode: String, Sendable, Equatable {
     case keepStart = "keep_start"
@@ -37,12 +49,14 @@ public struct PromptDataset: Sendable {
 
     public let name: String
     public let truncationMode: TruncationMode
+    public let text: RowText
     public private(set) var prompts: [String] = []
     private var table: [Key: PromptRecord] = [:]
 
-    public init(name: String, truncationMode: TruncationMode) {
+    public init(name: String, truncationMode: TruncationMode, text: RowText = .plain) {
         self.name = name
         self.truncationMode = truncationMode
+        self.text = text
     }
 
     /// Inserts or replaces the record of `prompt` (a replaced prompt keeps its first position).
@@ -65,22 +79,29 @@ public struct FlatPrompt: Sendable, Equatable {
     public let prompt: String
     public let record: PromptRecord
     public let truncationMode: TruncationMode
+    public let text: RowText
 
-    public init(prompt: String, record: PromptRecord, truncationMode: TruncationMode) {
+    public init(prompt: String, record: PromptRecord, truncationMode: TruncationMode, text: RowText = .plain) {
         self.prompt = prompt
         self.record = record
         self.truncationMode = truncationMode
+        self.text = text
     }
 
     /// The same prompt cut the other way (the `truncation_mode` config override).
     public func truncated(_ mode: TruncationMode) -> FlatPrompt {
-        FlatPrompt(prompt: prompt, record: record, truncationMode: mode)
+        FlatPrompt(prompt: prompt, record: record, truncationMode: mode, text: text)
+    }
+
+    /// The same row with other texts (a conversation rendered).
+    public func replacing(prompt: String, record: PromptRecord, text: RowText) -> FlatPrompt {
+        FlatPrompt(prompt: prompt, record: record, truncationMode: truncationMode, text: text)
     }
 }
 
 extension Array where Element == PromptDataset {
     /// Datasets concatenated in the given order, prompts in record order; no mixing weights.
     public func flattened() -> [FlatPrompt] {
-        flatMap { ds in ds.prompts.map { FlatPrompt(prompt: $0, record: ds.record($0)!, truncationMode: ds.truncationMode) } }
+        flatMap { ds in ds.prompts.map { FlatPrompt(prompt: $0, record: ds.record($0)!, truncationMode: ds.truncationMode, text: ds.text) } }
     }
 }

@@ -16,18 +16,31 @@ public struct DatasetRecord: Equatable, Sendable {
     public let responses: [String]
     public let pairs: [Pair]
     public let sftTarget: String
+    /// The strings are JSON arrays of chat messages (`DPH_RECORD_MESSAGES`), rendered by the host.
+    public let conversational: Bool
 
-    public init(prompt: String, responses: [String], pairs: [Pair], sftTarget: String) {
+    public init(prompt: String, responses: [String], pairs: [Pair], sftTarget: String, conversational: Bool = false) {
         self.prompt = prompt
         self.responses = responses
         self.pairs = pairs
         self.sftTarget = sftTarget
+        self.conversational = conversational
     }
 
     init(copying r: dph_record) throws {
         let expected = UInt32(MemoryLayout<dph_record>.size)
-        guard r.struct_size == expected else {
+        // The size before `content` was appended is that of plugins built before it (text).
+        let older = UInt32(MemoryLayout<dph_record>.offset(of: \dph_record.content)!)
+        guard r.struct_size == expected || r.struct_size == older else {
             throw HostCallError.invalid("record struct_size is \(r.struct_size), expected \(expected)")
+        }
+        if r.struct_size == older {
+            conversational = false
+        } else {
+            guard r.content == DPH_RECORD_TEXT || r.content == DPH_RECORD_MESSAGES else {
+                throw HostCallError.invalid("record content \(r.content.rawValue) is neither DPH_RECORD_TEXT nor DPH_RECORD_MESSAGES")
+            }
+            conversational = r.content == DPH_RECORD_MESSAGES
         }
         prompt = try requireString(r.prompt, "record prompt")
         sftTarget = try requireString(r.sft_target, "record sft_target")

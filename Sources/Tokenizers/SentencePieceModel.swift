@@ -35,14 +35,21 @@ final class SentencePieceModel: @unchecked Sendable {
     var unknownId: Int32? { Self.present(spm_unk_id(handle)) }
     var padId: Int32? { Self.present(spm_pad_id(handle)) }
 
-    /// Piece ids of UTF-8 text, without BOS/EOS.
-    func encode(_ text: String) -> [Int32] {
+    /// Piece ids of UTF-8 text, without BOS/EOS; `dummyPrefix` false leaves out the "▁" the
+    /// model's normalizer puts before the text (falling back to it if the model cannot).
+    func encode(_ text: String, dummyPrefix: Bool = true) -> [Int32] {
         var utf8 = Array(text.utf8)
         var ids: UnsafeMutablePointer<Int32>?
         var count = 0
-        let status = utf8.withUnsafeMutableBufferPointer { buffer in
+        var status = utf8.withUnsafeMutableBufferPointer { buffer in
             buffer.withMemoryRebound(to: CChar.self) { chars in
-                spm_encode(handle, chars.baseAddress, chars.count, &ids, &count)
+                dummyPrefix ? spm_encode(handle, chars.baseAddress, chars.count, &ids, &count)
+                    : spm_encode_without_prefix(handle, chars.baseAddress, chars.count, &ids, &count)
+            }
+        }
+        if status == -2 {
+            status = utf8.withUnsafeMutableBufferPointer { buffer in
+                buffer.withMemoryRebound(to: CChar.self) { spm_encode(handle, $0.baseAddress, $0.count, &ids, &count) }
             }
         }
         defer { spm_free_buffer(ids) }

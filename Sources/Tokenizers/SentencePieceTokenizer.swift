@@ -23,6 +23,8 @@ public struct SentencePieceTokenizer: Tokenizer {
     private let kinds: [PieceKind]
     private let addsBos: Bool
     private let addsEos: Bool
+    /// The special tokens transformers splits out of text (`encodeAsTransformers`).
+    private let addedTokens: AddedTokenMatcher
 
     /// How a piece decodes.
     private enum PieceKind {
@@ -56,6 +58,29 @@ public struct SentencePieceTokenizer: Tokenizer {
         // LlamaTokenizer's defaults.
         addsBos = configuration.addBosToken ?? true
         addsEos = configuration.addEosToken ?? false
+        var added = configuration.declaredAddedTokens
+        for id in [bosTokenId, eosTokenId, unknownTokenId].compactMap({ $0 }) where !added.contains(where: { $0.id == id }) {
+            if let piece = model.piece(for: id) { added.append(AddedToken(id: id, content: piece, special: true, normalized: false)) }
+        }
+        addedTokens = AddedTokenMatcher(added)
+    }
+
+    /// transformers 5's Llama tokenizer: added tokens split out of the text, and each piece of
+    /// text between them encoded by the model with the "▁" prefix only where the input begins
+    /// and does not already start with a space (its Metaspace pre-tokenizer, prepend_scheme
+    /// "first"): " Hello" is "▁Hello", and the text after "<s>" gets no prefix.
+    public func encodeAsTransformers(_ text: String, addSpecialTokens: Bool) -> [Int32] {
+        var ids: [Int32] = addSpecialTokens && addsBos ? bosTokenId.map { [$0] } ?? [] : []
+        var atStart = true
+        for segment in addedTokens.split(text) {
+            switch segment {
+            case let .token(id): ids.append(id)
+            case let .text(t): ids += model.encode(t, dummyPrefix: atStart && !t.hasPrefix(" "))
+            }
+            atStart = false
+        }
+        if addSpecialTokens && addsEos { ids.append(eosTokenId) }
+        return ids
     }
 
     public func encode(_ text: String, addSpecialTokens: Bool) -> [Int32] {

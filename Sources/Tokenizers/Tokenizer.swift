@@ -13,6 +13,9 @@ public protocol Tokenizer: Sendable {
     func encode(_ text: String) -> [Int32]
     /// Encodes; `addSpecialTokens` adds BOS/EOS as the family's Hugging Face tokenizer does.
     func encode(_ text: String, addSpecialTokens: Bool) -> [Int32]
+    /// Encodes as transformers 5 does (what TRL 1.16 tokenizes with): special tokens written in
+    /// the text are split out first. Differs from `encode` only for Llama's sentencepiece.
+    func encodeAsTransformers(_ text: String, addSpecialTokens: Bool) -> [Int32]
     /// Decodes; ids outside the vocabulary are ignored.
     func decode(_ ids: [Int32], skipSpecialTokens: Bool) -> String
     /// The vocabulary string of `id` (byte-level or `▁` form), or nil when out of range.
@@ -26,5 +29,9 @@ extension Tokenizer {
 
     public func decode(_ ids: [Int32]) -> String {
         decode(ids, skipSpecialTokens: false)
+    }
+
+    public func encodeAsTransformers(_ text: String, addSpecialTokens: Bool) -> [Int32] {
+        encode(text, addSpecialTokens: addSpecialTokens)
     }
 }

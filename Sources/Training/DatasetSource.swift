@@ -24,7 +24,12 @@ public struct DatasetSource {
     public func load(_ spec: DatasetSpec, split: String) throws -> PromptDataset {
         let plugin = try DatasetPlugin(try registry.resolve(kind: .dataset, name: spec.name), options: spec.options)
         let mode: TruncationMode = plugin.truncationMode == .keepEnd ? .keepEnd : .keepStart
-        let dataset = Self.promptDataset(name: spec.name, truncationMode: mode, records: try plugin.load(split: split))
+        let records = try plugin.load(split: split)
+        if let first = records.first, records.contains(where: { $0.conversational != first.conversational }) {
+            throw DataError.invalidArgument("dataset '\(spec.name)' split '\(split)' mixes conversational rows (message lists) and plain-text rows")
+        }
+        let dataset = Self.promptDataset(name: spec.name, truncationMode: mode, records: records,
+                                         text: records.first?.conversational == true ? .messages : .plain)
         guard !dataset.prompts.isEmpty else {
             throw DataError.noRecords("dataset '\(spec.name)' has no records in split '\(split)' "
                 + "(its files are empty or every row was filtered out)")
@@ -45,8 +50,8 @@ public struct DatasetSource {
     /// does for HH and SHP: responses appended (later pair indices shifted past the earlier
     /// responses), pairs appended, the later SFT target kept; the prompt keeps its first position.
     public static func promptDataset(name: String, truncationMode: TruncationMode,
-                                     records: [DatasetRecord]) -> PromptDataset {
-        var dataset = PromptDataset(name: name, truncationMode: truncationMode)
+                                     records: [DatasetRecord], text: RowText = .plain) -> PromptDataset {
+        var dataset = PromptDataset(name: name, truncationMode: truncationMode, text: text)
         for r in records {
             var merged = dataset.record(r.prompt) ?? PromptRecord(responses: [], pairs: [], sftTarget: r.sftTarget)
             let offset = merged.responses.count

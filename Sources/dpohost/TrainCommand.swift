@@ -243,8 +243,9 @@ struct TrainingSession {
         let specs = config.datasets.map { DatasetSpec(name: $0, options: config.datasetOptions[$0] ?? [:]) }
         let source = DatasetSource(registry: registry)
         let sftMode = config.sftMode
+        let conversations = try ConversationSource(config: config, tokenizer: tokenizer, tokenizerDirectory: config.model.tokenizerNameOrPath ?? modelPath)
         func prompts(_ split: String) throws -> [FlatPrompt] {
-            let all = try source.flatPrompts(specs, split: split).truncating(config.truncationMode)
+            let all = try conversations.render(try source.flatPrompts(specs, split: split).truncating(config.truncationMode), log: log)
             let (kept, dropped) = all.droppingRowsTRLDrops(tokenizer: tokenizer, limits: config.truncationLimits, sftMode: sftMode)
             if dropped > 0 {
                 log("\(split): \(dropped) \(sftMode ? "prompts" : "pairs") dropped whose prompt alone reaches max_length=\(config.maxLength) (tokenization=trl, as TRL drops them)")

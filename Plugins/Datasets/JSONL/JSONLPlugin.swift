@@ -3,7 +3,12 @@ import DPOHostSDK
 
 // A generic preference dataset in JSON Lines (data.md section 5). Each row is either
 //   {"prompt", "chosen", "rejected"}                  (TRL / EasyDeL: one pair per row), or
-//   {"prompt", "responses", "pairs", "sft_target"}     (one record, pairs as [[i, j], ...]).
+//   {"prompt", "responses", "pairs", "sft_target"}     (one record, pairs as [[i, j], ...]), or
+// one of TRL's conversational layouts (message lists, rendered by the host with the model's chat
+// template): an explicit `prompt` list, or `chosen`/`rejected` conversations sharing their first
+// messages (the prompt, extracted as TRL's maybe_extract_prompt does, also when a string `prompt`
+// sits beside them as in UltraFeedback). Without `prompt`, two strings split at a word boundary.
+// A file is conversational or plain text throughout.
 // Rows sharing a prompt merge as the reference's dictionary does: responses are appended (pair
 // indices shifted), pairs appended, and the SFT target is the last row's (chosen, for flat rows).
 
@@ -34,22 +39,40 @@ enum JSONLLoader {
         let path = try file(host: host, split: split)
         var table = RecordTable()
         var rows = 0
+        var conversational: Bool?
         try JSONRow.forEach(path: path, maximumLineBytes: try LineLimit.read(host)) { row in
             rows += 1
-            if row.fields["responses"] != nil {
+            let isConversation: Bool
+            if case .array? = row.fields["chosen"] { isConversation = true } else if case .array? = row.fields["prompt"] { isConversation = true } else {
+                isConversation = false
+            }
+            if let kind = conversational, kind != isConversation {
+                throw row.location.error("this row is \(isConversation ? "conversational (message lists)" : "plain text") but the rows before it are not: a file holds one kind")
+            }
+            conversational = isConversation
+            let pair: (prompt: String, chosen: String, rejected: String)
+            if isConversation {
+                let m = try Conversation.split(row)
+                pair = (Conversation.json(m.prompt), Conversation.json(m.chosen), Conversation.json(m.rejected))
+            } else if row.fields["responses"] != nil {
                 try addRecordRow(row, to: &table)
+                return
+            } else if row.fields["prompt"] == nil, row.fields["chosen"] != nil {
+                let t = try row.strings(["chosen", "rejected"])
+                pair = try Conversation.splitText(row, chosen: t[0], rejected: t[1])
             } else {
                 let t = try row.strings(["prompt", "chosen", "rejected"])
-                table.update(t[0]) { r in
-                    r.addPair(r.responses.count, r.responses.count + 1)
-                    r.responses += [t[1], t[2]]
-                    r.sftTarget = t[1]
-                }
+                pair = (t[0], t[1], t[2])
+            }
+            table.update(pair.prompt) { r in
+                r.addPair(r.responses.count, r.responses.count + 1)
+                r.responses += [pair.chosen, pair.rejected]
+                r.sftTarget = pair.chosen
             }
         }
         guard rows > 0 else { throw DPHError(Int32(DPH_ERR_FORMAT), "jsonl: no records in \(path) (empty dataset)") }
-        host.log("\(split): \(rows) rows from \(path) -> \(table.count) prompts, \(table.pairCount) pairs")
-        try table.emit(to: host)
+        host.log("\(split): \(rows) \(conversational == true ? "conversational " : "")rows from \(path) -> \(table.count) prompts, \(table.pairCount) pairs")
+        try table.emit(to: host, conversational: conversational == true)
     }
 
     /// The split's file from `<split>_path`, else `path` (a folder, or the train file).

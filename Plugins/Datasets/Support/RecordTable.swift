@@ -55,10 +55,11 @@ public struct RecordTable {
         }
     }
 
-    /// Emits every record, in order.
-    public func emit(to host: Host) throws {
+    /// Emits every record, in order; `conversational`: the strings are JSON message lists.
+    public func emit(to host: Host, conversational: Bool = false) throws {
         for r in records {
-            try host.emitRecord(prompt: r.prompt, responses: r.responses, flatPairs: r.pairs, sftTarget: r.sftTarget)
+            try host.emitRecord(prompt: r.prompt, responses: r.responses, flatPairs: r.pairs, sftTarget: r.sftTarget,
+                                conversational: conversational)
         }
     }
 }

@@ -110,6 +110,15 @@ typedef enum dph_log_level { DPH_LOG_DEBUG = 0, DPH_LOG_INFO = 1, DPH_LOG_WARNIN
 
 /* ------------------------------------------------------------------ dataset records */
 
+/* What a record's strings hold. */
+typedef enum dph_record_content {
+    DPH_RECORD_TEXT = 0,     /* plain text: the prompt, then each response after it */
+    /* JSON arrays of chat messages ({"role": "system"|"user"|"assistant"|"tool", "content": ...}):
+     * `prompt` the conversation so far, each response and `sft_target` the messages that continue
+     * it. The host renders prompt + response with the model's chat template, as TRL does. */
+    DPH_RECORD_MESSAGES = 1
+} dph_record_content;
+
 /* One prompt's record (data.md section 1). Every pointer is borrowed for the duration of the
  * emit_record call only: the host copies all strings and arrays before returning. */
 typedef struct dph_record {
@@ -120,6 +129,8 @@ typedef struct dph_record {
     const int32_t *pairs;          /* 2*n_pairs indices into responses: (preferred, dispreferred) */
     int32_t n_pairs;
     const char *sft_target;        /* UTF-8; may equal one of the responses */
+    /* Appended after the first v1 hosts (a record of a plugin built before it is text). */
+    dph_record_content content;
 } dph_record;
 
 /* ------------------------------------------------------------------ loss inputs */

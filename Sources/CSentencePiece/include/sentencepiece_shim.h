@@ -35,6 +35,11 @@ void spm_free(spm_model *model);
 /// `spm_free_buffer`; returns -1 when sentencepiece reports an error.
 int spm_encode(const spm_model *model, const char *text, size_t length, int32_t **ids, size_t *count);
 
+/// As `spm_encode`, without the normalizer's dummy-prefix "▁" (what transformers 5's Metaspace
+/// pre-tokenizer does for text that does not begin the input). Returns -2 when the model could
+/// not be rebuilt without it.
+int spm_encode_without_prefix(const spm_model *model, const char *text, size_t length, int32_t **ids, size_t *count);
+
 /// Decodes ids with sentencepiece's own rules (control pieces are dropped). Returns a
 /// `malloc`ed, NUL-terminated UTF-8 string of `*length` bytes to release with
 /// `spm_free_buffer`, or NULL when sentencepiece reports an error.

@@ -187,6 +187,8 @@ public struct TrainingConfig: Sendable, Equatable {
     public var maxCompletionLength: Int?
     public var truncationMode: TruncationMode?
     public var tokenization: TokenizationConvention
+    /// A chat template file for conversational data (nil: the tokenizer's own).
+    public var chatTemplate: String?
     public var syncRefModel: Bool
     public var refModelMixupAlpha: Double
     public var refModelSyncSteps: Int
@@ -218,7 +220,7 @@ public struct TrainingConfig: Sendable, Equatable {
         "lr_scheduler_type", "warmup_ratio", "min_lr_rate", "max_steps", "eval_steps", "logging_steps", "save_steps",
         "per_device_train_batch_size", "per_device_eval_batch_size", "num_train_epochs",
         "eval_every", "minimum_log_interval_secs", "model", "loss", "resume", "threads", "gemm_backend", "plugins", "progress",
-        "max_completion_length", "truncation_mode", "tokenization", "sync_ref_model", "ref_model_mixup_alpha",
+        "max_completion_length", "truncation_mode", "tokenization", "chat_template", "sync_ref_model", "ref_model_mixup_alpha",
         "ref_model_sync_steps", "precompute_ref_log_probs", "reference_logps_cache", "ld_alpha", "use_weighting", "share_prompt", "dataset_options", "collective_timeout_secs",
         "report_to",
     ]
@@ -289,6 +291,7 @@ public struct TrainingConfig: Sendable, Equatable {
         truncationMode = try root["truncation_mode"] == .null ? nil
             : r.oneOf("truncation_mode", [("keep_start", .keepStart), ("keep_end", .keepEnd)])
         tokenization = try r.oneOf("tokenization", TokenizationConvention.allCases.map { ($0.rawValue, $0) })
+        chatTemplate = try r.optionalString("chat_template")
         syncRefModel = try r.bool("sync_ref_model")
         refModelMixupAlpha = try r.finite("ref_model_mixup_alpha", in: 0...1)
         refModelSyncSteps = try r.positive("ref_model_sync_steps")

@@ -76,7 +76,8 @@ public final class ReferenceLogProbCache {
             for pair in item.record.pairs {
                 let chosen = item.record.responses[pair.preferred], rejected = item.record.responses[pair.dispreferred]
                 guard values[Key(item.prompt, chosen, rejected)] == nil else { continue }
-                pending.append(try elements.element(prompt: item.prompt, chosen: chosen, rejected: rejected, mode: item.truncationMode))
+                pending.append(try elements.element(prompt: item.prompt, chosen: chosen, rejected: rejected, mode: item.truncationMode,
+                                                    text: item.text))
                 if pending.count == batchSize { try flush() }
             }
         }

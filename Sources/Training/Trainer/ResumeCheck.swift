@@ -8,7 +8,7 @@ public enum ResumeCheck {
     /// The settings compared, by config key, as their text in the effective config.
     static let keys = ["seed", "data_seed", "batch_size", "gradient_accumulation_steps", "datasets", "dataset_options", "loss",
                        "model.name_or_path", "model.archive", "model.reference_name_or_path", "max_length", "max_prompt_length", "max_completion_length",
-                       "truncation_mode", "tokenization", "ld_alpha", "use_weighting"]
+                       "truncation_mode", "tokenization", "chat_template", "ld_alpha", "use_weighting"]
 
     /// Refuses, naming the first key whose value differs, a resume whose config differs from the
     /// run directory's `config.yaml` (written when the run started) in one of `keys`.

@@ -18,19 +18,18 @@ extension Array where Element == FlatPrompt {
         let kept: [FlatPrompt] = compactMap { item in
             let r = item.record
             if sftMode {
-                let fits = elements.trlPairFits(prompt: item.prompt, chosen: r.sftTarget, rejected: nil, mode: item.truncationMode)
+                let fits = elements.trlPairFits(prompt: item.prompt, chosen: r.sftTarget, rejected: nil, mode: item.truncationMode, text: item.text)
                 if !fits { dropped += 1 }
                 return fits ? item : nil
             }
             let pairs = r.pairs.filter {
                 elements.trlPairFits(prompt: item.prompt, chosen: r.responses[$0.preferred],
-                                     rejected: r.responses[$0.dispreferred], mode: item.truncationMode)
+                                     rejected: r.responses[$0.dispreferred], mode: item.truncationMode, text: item.text)
             }
             dropped += r.pairs.count - pairs.count
             guard !pairs.isEmpty else { return nil }
-            return pairs.count == r.pairs.count ? item : FlatPrompt(
-                prompt: item.prompt, record: PromptRecord(responses: r.responses, pairs: pairs, sftTarget: r.sftTarget),
-                truncationMode: item.truncationMode)
+            return pairs.count == r.pairs.count ? item : item.replacing(
+                prompt: item.prompt, record: PromptRecord(responses: r.responses, pairs: pairs, sftTarget: r.sftTarget), text: item.text)
         }
         return (kept, dropped)
     }
