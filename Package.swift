@@ -158,7 +158,7 @@ let package = Package(
         ], swiftSettings: kernelFlags),
         // The command-line tool.
         .executableTarget(name: "dpohost", dependencies: [
-            "TensorCore", "Autograd", "PluginHost", "DataPipeline", "Tokenizers", "Training", "Checkpoint",
+            "TensorCore", "Autograd", "PluginHost", "DataPipeline", "Tokenizers", "Training", "Checkpoint", "ChatTemplate",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

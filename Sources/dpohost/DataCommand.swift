@@ -10,7 +10,7 @@ struct DataCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "data",
         abstract: "Inspect datasets: counts, token lengths and truncation, decoded examples.",
-        subcommands: [Inspect.self])
+        subcommands: [Inspect.self, ChatTemplateCommand.self])
 
     struct Inspect: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -26,6 +26,9 @@ struct DataCommand: ParsableCommand {
         @Option(help: "max_prompt_length: prompt tokens kept when an example is too long.") var maxPromptLength = 256
         @Option(help: "Number of decoded examples to print.") var examples = 3
         @Flag(help: "Show SFT examples (prompt, sft_target) instead of preference pairs.") var sft = false
+        @Option(help: ArgumentHelp("Chat template for conversational rows (default: the model's own).", valueName: "FILE"))
+        var chatTemplate: String?
+        @Option(help: "How rows become tokens: reference (the DPO reference's) or trl (TRL 1.16's).") var tokenization = "reference"
         @OptionGroup var source: PluginSourceOptions
 
         func run() throws {
@@ -35,11 +38,19 @@ struct DataCommand: ParsableCommand {
                 let spec = DatasetSpec(name: dataset, options: options)
                 let data = try DatasetSource(registry: registry).load(spec, split: split)
                 let tokenizer = try model.map { try TokenizerLoader.load(directory: URL(fileURLWithPath: $0)) }
-                let limits = TruncationLimits(maxLength: maxLength, maxPromptLength: maxPromptLength)
+                guard let convention = TokenizationConvention(rawValue: tokenization) else {
+                    throw DataError.invalidArgument("--tokenization must be reference or trl, got '\(tokenization)'")
+                }
+                let limits = TruncationLimits(maxLength: maxLength, maxPromptLength: maxPromptLength, convention: convention)
                 guard maxLength > 0, maxPromptLength >= 0, maxPromptLength <= maxLength else {
                     throw DataError.invalidArgument("need 0 <= max-prompt-length <= max-length and max-length > 0")
                 }
-                let units = InspectionUnit.units(of: data, sft: sft)
+                var prompts = [data].flattened()
+                if data.text == .messages {
+                    prompts = try ConversationSource(templateFile: chatTemplate, tokenizer: tokenizer, tokenizerDirectory: model).renderer().0.render(prompts)
+                    print("conversational rows rendered with \(chatTemplate ?? model.map { "the chat template of \($0)" } ?? "")")
+                }
+                let units = InspectionUnit.units(of: prompts, sft: sft)
                 print(DatasetSummary(data, split: split).text)
                 let report = try LengthReport(units: units, tokenizer: tokenizer, limits: limits)
                 print(report.text(modelPath: model))
@@ -89,18 +100,19 @@ struct InspectionUnit {
     let chosen: String
     let rejected: String?
     let mode: TruncationMode
+    let text: RowText
     let label: String
 
-    static func units(of data: PromptDataset, sft: Bool) -> [InspectionUnit] {
-        data.prompts.enumerated().flatMap { p, prompt -> [InspectionUnit] in
-            let r = data.record(prompt)!
+    static func units(of prompts: [FlatPrompt], sft: Bool) -> [InspectionUnit] {
+        prompts.enumerated().flatMap { p, item -> [InspectionUnit] in
+            let r = item.record
             if sft {
-                return [InspectionUnit(prompt: prompt, chosen: r.sftTarget, rejected: nil, mode: data.truncationMode,
-                                       label: "prompt \(p + 1), SFT target")]
+                return [InspectionUnit(prompt: item.prompt, chosen: r.sftTarget, rejected: nil, mode: item.truncationMode,
+                                       text: item.text, label: "prompt \(p + 1), SFT target")]
             }
             return r.pairs.enumerated().map { k, pair in
-                InspectionUnit(prompt: prompt, chosen: r.responses[pair.preferred], rejected: r.responses[pair.dispreferred],
-                               mode: data.truncationMode, label: "prompt \(p + 1), pair \(k + 1) of \(r.pairs.count)")
+                InspectionUnit(prompt: item.prompt, chosen: r.responses[pair.preferred], rejected: r.responses[pair.dispreferred],
+                               mode: item.truncationMode, text: item.text, label: "prompt \(p + 1), pair \(k + 1) of \(r.pairs.count)")
             }
         }
     }
@@ -114,7 +126,7 @@ struct InspectionUnit {
             let e: BatchElement
             do {
                 e = try ElementTokenizer(encoder: tokenizer, limits: limits)
-                    .element(prompt: prompt, chosen: chosen, rejected: rejected, mode: mode)
+                    .element(prompt: prompt, chosen: chosen, rejected: rejected, mode: mode, text: text)
             } catch {
                 return (lines + ["cannot be tokenized: \(error)"]).joined(separator: "\n")
             }
@@ -125,7 +137,9 @@ struct InspectionUnit {
             }
         } else {
             for (name, response) in zip(names, [chosen] + (rejected.map { [$0] } ?? [])) {
-                lines.append("\(name): [prompt]\(prompt)[/prompt]\(response)")
+                // A rendered response is the whole conversation: show the part after the prompt.
+                let rest = text == .rendered && response.hasPrefix(prompt) ? String(response.dropFirst(prompt.count)) : response
+                lines.append("\(name): [prompt]\(prompt)[/prompt]\(rest)")
             }
         }
         return lines.joined(separator: "\n")
@@ -163,16 +177,23 @@ struct LengthReport {
         }
         let elements = ElementTokenizer(encoder: tokenizer, limits: limits)
         var promptLengths: [String: Int] = [:] // prompts repeat once per pair
+        let whole = ElementTokenizer(encoder: tokenizer, limits: TruncationLimits(maxLength: Int(Int32.max), maxPromptLength: Int(Int32.max) - 1,
+                                                                                  convention: limits.convention))
         for u in units {
-            let p = promptLengths[u.prompt] ?? tokenizer.encode(u.prompt).count
+            var p = promptLengths[u.prompt] ?? tokenizer.encode(u.prompt).count
+            var c = tokenizer.encode(u.chosen).count + 1 // EOS appended
+            var r = u.rejected.map { tokenizer.encode($0).count + 1 }
+            if u.text == .rendered || limits.convention == .trl, let e = try? whole.element(prompt: u.prompt, chosen: u.chosen,
+                                                                                           rejected: u.rejected, mode: u.mode, text: u.text) {
+                // As tokenized for training: the response is what follows the shared prompt.
+                (p, c, r) = (e.promptIds.count, e.chosenIds.count - e.promptIds.count, e.rejectedIds.map { $0.count - e.promptIds.count })
+            }
             promptLengths[u.prompt] = p
-            let c = tokenizer.encode(u.chosen).count + 1 // EOS appended
-            let r = u.rejected.map { tokenizer.encode($0).count + 1 }
             prompt.values.append(p)
             chosen.values.append(c)
             if let r { rejected.values.append(r) }
             do {
-                let e = try elements.element(prompt: u.prompt, chosen: u.chosen, rejected: u.rejected, mode: u.mode)
+                let e = try elements.element(prompt: u.prompt, chosen: u.chosen, rejected: u.rejected, mode: u.mode, text: u.text)
                 if e.promptIds.count < p { promptCut += 1 }
                 if e.chosenIds.count - e.promptIds.count < c || (r.map { e.rejectedIds!.count - e.promptIds.count < $0 } ?? false) {
                     responsesCut += 1

@@ -24,6 +24,10 @@ struct TrainCommand: ParsableCommand {
 
         Several losses: loss=[dpo,sft] loss.weights=[1.0,0.2].
 
+        Conversational data (TRL's message-list layouts in the jsonl dataset) is rendered with
+        the model's chat template, or --chat-template FILE (chat_template=FILE); see `dpohost
+        data chat-template` and `dpohost data inspect`.
+
         Matrix products: gemm_backend=auto|openblas|onednn (auto: oneDNN on AVX-512
         processors, OpenBLAS with the kernel dpohost chooses elsewhere; a resumed run
         keeps its checkpoint's library).
@@ -243,7 +247,8 @@ struct TrainingSession {
         let specs = config.datasets.map { DatasetSpec(name: $0, options: config.datasetOptions[$0] ?? [:]) }
         let source = DatasetSource(registry: registry)
         let sftMode = config.sftMode
-        let conversations = try ConversationSource(config: config, tokenizer: tokenizer, tokenizerDirectory: config.model.tokenizerNameOrPath ?? modelPath)
+        let conversations = ConversationSource(templateFile: config.chatTemplate, tokenizer: tokenizer,
+                                               tokenizerDirectory: config.model.tokenizerNameOrPath ?? modelPath)
         func prompts(_ split: String) throws -> [FlatPrompt] {
             let all = try conversations.render(try source.flatPrompts(specs, split: split).truncating(config.truncationMode), log: log)
             let (kept, dropped) = all.droppingRowsTRLDrops(tokenizer: tokenizer, limits: config.truncationLimits, sftMode: sftMode)

@@ -24,6 +24,10 @@ final class EasyDeLArgumentsTests: XCTestCase {
                        ["loss=ipo", "loss.beta=0.1", "--config", "f.yaml"])
     }
 
+    func testTheChatTemplateFlagBringsNoTRLMeanings() throws {
+        XCTAssertEqual(try EasyDeLArguments.translate(["--chat-template", "t.jinja", "loss=sft"]), ["chat_template=t.jinja", "loss=sft"])
+    }
+
     func testAnyTRLFlagBringsTRLsDefaultsFirstSoFlagsAndOverridesWin() throws {
         let all = try EasyDeLArguments.translate(["--learning-rate", "1e-5", "max_length=64"])
         XCTAssertEqual(all, EasyDeLArguments.trlDefaults + Self.defaultLoss + ["lr=1e-5", "max_length=64"])

@@ -124,4 +124,22 @@ final class ConversationalTRLParityTests: XCTestCase {
     func testLlamaImplicitStringPrompts() throws { try check("llama-tiny/implicit_prompt_standard.json") }
     func testPythiaStandardRows() throws { try check("pythia-tiny/standard.json") }
     func testPythiaImplicitStringPrompts() throws { try check("pythia-tiny/implicit_prompt_standard.json") }
+
+    func testAJSONArrayFileAndAGzippedFileReadAsTheirJSONLinesTwin() throws {
+        let source = Self.chat.appendingPathComponent("datasets/conversational.jsonl")
+        let lines = try String(contentsOf: source, encoding: .utf8).split(separator: "\n")
+        let dir = try Paths.tempDir()
+        let array = try Paths.write("[\n" + lines.joined(separator: ",\n") + "\n]\n", to: "rows.json", in: dir)
+        let gz = dir.appendingPathComponent("rows.jsonl.gz")
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        p.arguments = ["-c", "gzip -c '\(source.path)' > '\(gz.path)'"]
+        try p.run()
+        p.waitUntilExit()
+        let expected = try BuiltinPlugins.records("jsonl", ["path": source.path])
+        XCTAssertEqual(expected.count, 12)
+        XCTAssertTrue(expected.allSatisfy(\.conversational))
+        XCTAssertEqual(try BuiltinPlugins.records("jsonl", ["path": array.path]), expected)
+        XCTAssertEqual(try BuiltinPlugins.records("jsonl", ["path": gz.path]), expected)
+    }
 }

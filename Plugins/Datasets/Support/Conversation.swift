@@ -38,7 +38,7 @@ public enum Conversation {
             let prompt = try messages(row, "prompt")
             guard !prompt.isEmpty else { throw row.location.error("`prompt` is an empty conversation") }
             guard let last = prompt.last, Self.role(last) == "user" || Self.role(last) == "tool" else {
-                throw row.location.error("`prompt` ends with a \(prompt.last.map(Self.role) ?? "") turn; a prompt ends with the user's (or a tool's) turn")
+                throw row.location.error("`prompt` ends with the \(prompt.last.map(Self.role) ?? "")'s turn; a prompt ends with the user's (or a tool's) turn")
             }
             for (name, list) in [("chosen", chosen), ("rejected", rejected)] where list.isEmpty {
                 throw row.location.error("`\(name)` is an empty conversation")

@@ -4,11 +4,14 @@ import DPOHostSDK
 public struct Location: CustomStringConvertible {
     public let path: String
     public let line: Int
-    public init(path: String, line: Int) {
+    /// Rows of a `.json` file's array are numbered as records (1-based), not lines.
+    public let isRecord: Bool
+    public init(path: String, line: Int, isRecord: Bool = false) {
         self.path = path
         self.line = line
+        self.isRecord = isRecord
     }
-    public var description: String { "\(path):\(line)" }
+    public var description: String { isRecord ? "\(path): record \(line)" : "\(path):\(line)" }
 
     /// A format error about this row (DPH_ERR_FORMAT), prefixed with FILE:LINE.
     public func error(_ message: String) -> DPHError { DPHError(Int32(DPH_ERR_FORMAT), "\(self): \(message)") }
@@ -35,9 +38,36 @@ public struct JSONRow {
         self.fields = fields
     }
 
+    /// A row of a `.json` file's array.
+    init(_ value: JSONValue, location: Location) throws {
+        self.location = location
+        guard case let .object(fields) = value else {
+            throw location.error("a record must be a JSON object, found \(value.typeName)")
+        }
+        self.fields = fields
+    }
+
     /// Rows of every non-blank line of `path`, in order.
+    /// A `.json` (or `.json.gz`) file holding one JSON array of rows is read as that array, as
+    /// `datasets.load_dataset("json")` reads it; any other file, JSON Lines.
     public static func forEach(path: String, maximumLineBytes: Int = LineLimit.defaultBytes,
                                _ body: (JSONRow) throws -> Void) throws {
+        if path.hasSuffix(".json") || path.hasSuffix(".json.gz") {
+            var bytes: [UInt8] = []
+            try LineReader.forEachLine(path: path, maximumLineBytes: maximumLineBytes) { line in
+                if !bytes.isEmpty { bytes.append(0x0A) }
+                bytes += line.bytes
+            }
+            if bytes.first(where: { ![0x20, 0x0A, 0x0D, 0x09].contains($0) }) == UInt8(ascii: "[") {
+                let value: JSONValue
+                do { value = try bytes.withUnsafeBufferPointer { try JSONParser.parse($0) } } catch let e as JSONSyntaxError {
+                    throw DPHError(Int32(DPH_ERR_FORMAT), "\(path): JSON syntax error: \(e) of the file")
+                }
+                guard case let .array(rows) = value else { return }
+                for (k, row) in rows.enumerated() { try body(try JSONRow(row, location: Location(path: path, line: k + 1, isRecord: true))) }
+                return
+            }
+        }
         try LineReader.forEachLine(path: path, maximumLineBytes: maximumLineBytes) { line in
             if line.isBlank { return }
             try body(try JSONRow(line, path: path))

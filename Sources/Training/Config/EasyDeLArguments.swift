@@ -117,6 +117,11 @@ public enum EasyDeLArguments {
     /// included, and no reference model runs (the dpo family's `reference_rewards=false`).
     static let referenceFreeFlag = "--reference-free"
 
+    /// dpohost's own flags: translated, without bringing in TRL's meanings.
+    static let own: [String: @Sendable (String) -> [String]] = [
+        "--chat-template": { ["chat_template=" + $0] },
+    ]
+
     /// Flags that belong to the Hydra-style command line itself.
     static let passThrough: Set<String> = ["--config", "--config-dir"]
 
@@ -200,7 +205,7 @@ public enum EasyDeLArguments {
 
     /// Every flag `translate` accepts (`train --help` lists them all).
     public static var acceptedFlags: [String] {
-        (Array(valued.keys) + Array(switches.keys) + Array(lossFlags) + [referenceFreeFlag]).sorted()
+        (Array(valued.keys) + Array(switches.keys) + Array(lossFlags) + [referenceFreeFlag] + Array(own.keys)).sorted()
     }
 
     /// The overrides the arguments mean; an unknown `--flag` is an error naming the nearest one.
@@ -222,7 +227,7 @@ public enum EasyDeLArguments {
                 loss[flag] = parts.count == 2 ? parts[1] : "true"
             } else if let override = switches[flag] {
                 translated.append(parts.count == 2 ? override.replacingOccurrences(of: "=true", with: "=" + parts[1]) : override)
-            } else if valued[flag] != nil || lossFlags.contains(flag) {
+            } else if valued[flag] != nil || lossFlags.contains(flag) || own[flag] != nil {
                 var value: String
                 if parts.count == 2 { value = parts[1] } else {
                     guard i + 1 < arguments.count else {
@@ -231,11 +236,11 @@ public enum EasyDeLArguments {
                     value = arguments[i + 1]
                     i += 1
                 }
-                if let make = valued[flag] { translated += make(value) } else { loss[flag] = value }
+                if let make = own[flag] { rest += make(value) } else if let make = valued[flag] { translated += make(value) } else { loss[flag] = value }
             } else if let reason = unsupported[flag] {
                 throw ConfigError.unsupportedFlag(flag: flag, reason: reason)
             } else {
-                let known = Array(valued.keys) + Array(switches.keys) + Array(passThrough) + Array(lossFlags) + [referenceFreeFlag]
+                let known = Array(valued.keys) + Array(switches.keys) + Array(passThrough) + Array(lossFlags) + [referenceFreeFlag] + Array(own.keys)
                 throw ConfigError.unknownKey(key: flag, suggestion: KeySuggester.nearest(to: flag, among: known))
             }
             i += 1
@@ -246,7 +251,7 @@ public enum EasyDeLArguments {
             && !rest.contains(where: { $0.hasPrefix("dataset_options.jsonl.test_path=") }) {
             translated.append("n_eval_examples=0")
         }
-        guard !seen.subtracting(passThrough).isEmpty else { return rest }
+        guard !seen.subtracting(passThrough).subtracting(own.keys).isEmpty else { return rest }
         let lossChosen = rest.contains { $0.hasPrefix("loss=") || $0.hasPrefix("loss.name=") }
         return trlDefaults + (try lossOverrides(loss, lossChosenByOverride: lossChosen)) + translated + rest
     }
