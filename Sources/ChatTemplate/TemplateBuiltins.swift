@@ -4,6 +4,9 @@ import Foundation
 /// operators, and the filters, tests and methods of Jinja2 and Python that chat templates
 /// call, with transformers' `tojson` (no HTML escaping, `ensure_ascii=False`).
 enum TemplateBuiltins {
+    /// The most bytes or items one repetition may make (a template is data a user did not write).
+    static let limit = 1 << 24
+
     static func undefinedError(_ v: TemplateValue) -> TemplateError {
         .render("\(TemplateRenderer.undefinedName(v)) is undefined")
     }
@@ -107,8 +110,12 @@ enum TemplateBuiltins {
         switch (op, a, b) {
         case let ("+", .string(x), .string(y)): return .string(x + y)
         case let ("+", .list(x), .list(y)): return .list(x + y)
-        case let ("*", .string(x), .int(n)), let ("*", .int(n), .string(x)): return .string(String(repeating: x, count: max(n, 0)))
-        case let ("*", .list(x), .int(n)): return .list(Array(repeating: x, count: max(n, 0)).flatMap { $0 })
+        case let ("*", .string(x), .int(n)), let ("*", .int(n), .string(x)):
+            guard n <= 0 || x.utf8.count <= limit / n else { throw TemplateError.render("a string repeated past \(limit) bytes") }
+            return .string(String(repeating: x, count: max(n, 0)))
+        case let ("*", .list(x), .int(n)):
+            guard n <= 0 || x.count <= limit / n else { throw TemplateError.render("a list repeated past \(limit) items") }
+            return .list(Array(repeating: x, count: max(n, 0)).flatMap { $0 })
         case let ("%", .string(x), _): return .string(try percentFormat(x, b))
         default: break
         }
@@ -125,17 +132,20 @@ enum TemplateBuiltins {
             case "+": return .int(x &+ y)
             case "-": return .int(x &- y)
             case "*": return .int(x &* y)
-            case "//":
-                guard y != 0 else { throw TemplateError.render("integer division by zero") }
-                return .int(Int((Double(x) / Double(y)).rounded(.down)))
-            case "%":
-                guard y != 0 else { throw TemplateError.render("integer modulo by zero") }
-                let r = x % y
-                return .int(r != 0 && (r < 0) != (y < 0) ? r + y : r)
+            case "//", "%":
+                guard y != 0 else { throw TemplateError.render("integer division or modulo by zero") }
+                guard !(x == Int.min && y == -1) else { throw TemplateError.render("integer overflow in \(op)") }
+                let (q, r) = (x / y, x % y)
+                let floors = r != 0 && (r < 0) != (y < 0)
+                return .int(op == "//" ? (floors ? q - 1 : q) : (floors ? r + y : r))
             case "/":
                 guard y != 0 else { throw TemplateError.render("division by zero") }
                 return .double(Double(x) / Double(y))
-            case "**": return y >= 0 ? .int(Int(pow(Double(x), Double(y)))) : .double(pow(Double(x), Double(y)))
+            case "**":
+                let p = pow(Double(x), Double(y))
+                guard y >= 0 else { return .double(p) }
+                guard abs(p) < 9.2e18 else { throw TemplateError.render("integer overflow in **") }
+                return .int(Int(p))
             default: break
             }
         }
@@ -270,7 +280,7 @@ enum TemplateBuiltins {
         case "int":
             switch v {
             case let .int(i): return .int(i)
-            case let .double(d): return .int(Int(d))
+            case let .double(d): return .int(d.isFinite && abs(d) < 9.2e18 ? Int(d) : 0)
             case let .string(s): return .int(Int(s.trimmingCharacters(in: .whitespaces)) ?? 0)
             case let .bool(b): return .int(b ? 1 : 0)
             default: return .int(0)
@@ -476,6 +486,7 @@ enum TemplateBuiltins {
 
     /// `json.dumps(v, ensure_ascii=False, indent=indent, sort_keys=sortKeys)`.
     static func json(_ v: TemplateValue, indent: Int?, sortKeys: Bool, level: Int) throws -> String {
+        guard level < 1000 else { throw TemplateError.render("tojson: a value nested past 1,000 levels") }
         let newline = indent.map { "\n" + String(repeating: " ", count: $0 * (level + 1)) }
         let closing = indent.map { "\n" + String(repeating: " ", count: $0 * level) } ?? ""
         let itemSeparator = indent == nil ? ", " : ","

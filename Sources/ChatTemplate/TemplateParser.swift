@@ -41,6 +41,10 @@ indirect enum TemplateNode: Sendable {
 struct TemplateParser {
     private let pieces: [TemplatePiece]
     private var index = 0
+    /// Statements open around the current one: deeper nesting than any template needs is refused
+    /// before it can exhaust the stack.
+    private var nesting = 0
+    static let maxNesting = 100
 
     static func parse(_ source: String) throws -> [TemplateNode] {
         var parser = TemplateParser(pieces: try TemplateLexer.pieces(source))
@@ -78,6 +82,9 @@ struct TemplateParser {
     }
 
     private mutating func statement(_ keyword: String, _ tokens: [ExpressionToken], line: Int) throws -> TemplateNode {
+        nesting += 1
+        defer { nesting -= 1 }
+        guard nesting <= Self.maxNesting else { throw TemplateError.syntax("statements nested deeper than \(Self.maxNesting)", line: line) }
         var p = ExpressionParser(tokens, line: line)
         switch keyword {
         case "if":
@@ -176,6 +183,8 @@ struct ExpressionParser {
     private let tokens: [ExpressionToken]
     private var i = 0
     let line: Int
+    /// Parentheses, brackets and operators nested so far (bounded, as statements are).
+    private var depth = 0
 
     init(_ tokens: [ExpressionToken], line: Int) { self.tokens = tokens; self.line = line }
 
@@ -223,7 +232,12 @@ struct ExpressionParser {
         return .list(items)
     }
 
-    mutating func expression() throws -> TemplateExpr { try orExpression(noConditional: false) }
+    mutating func expression() throws -> TemplateExpr {
+        depth += 1
+        defer { depth -= 1 }
+        guard depth <= 100 else { throw error("an expression nested deeper than 100") }
+        return try orExpression(noConditional: false)
+    }
 
     mutating func orExpression(noConditional: Bool) throws -> TemplateExpr {
         var e = try andExpression()
@@ -243,7 +257,12 @@ struct ExpressionParser {
     }
 
     mutating func notExpression() throws -> TemplateExpr {
-        if acceptName("not") { return .unary("not", try notExpression()) }
+        if acceptName("not") {
+            depth += 1
+            defer { depth -= 1 }
+            guard depth <= 100 else { throw error("an expression nested deeper than 100") }
+            return .unary("not", try notExpression())
+        }
         return try comparison()
     }
 
@@ -295,6 +314,11 @@ struct ExpressionParser {
     }
 
     mutating func unary() throws -> TemplateExpr {
+        if peek == .op("-") || peek == .op("+") {
+            depth += 1
+            defer { depth -= 1 }
+            guard depth <= 100 else { throw error("an expression nested deeper than 100") }
+        }
         if accept(.op("-")) { return .unary("-", try unary()) }
         if accept(.op("+")) { return try unary() }
         return try filtered(try postfix(try primary()))

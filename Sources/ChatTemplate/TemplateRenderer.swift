@@ -11,6 +11,11 @@ final class TemplateRenderer: @unchecked Sendable {
     private let now: Date
     /// Guards against a template that recurses without end through its macros.
     private var depth = 0
+    /// Loop iterations so far: a template that would loop (or write) without useful end stops.
+    private var steps = 0
+    static let maxSteps = 10_000_000
+    /// Bytes written so far, in every buffer (macros and set blocks write to their own).
+    private var written = 0
 
     enum Signal: Error { case breakLoop, continueLoop }
 
@@ -57,8 +62,8 @@ final class TemplateRenderer: @unchecked Sendable {
 
     private func run(_ node: TemplateNode) throws {
         switch node {
-        case let .text(t): output += t
-        case let .output(e): output += try eval(e).text
+        case let .text(t): try write(t)
+        case let .output(e): try write(try eval(e).text)
         case let .conditional(branches, otherwise):
             for (condition, body) in branches where try eval(condition).truthy {
                 try run(body)
@@ -89,6 +94,12 @@ final class TemplateRenderer: @unchecked Sendable {
         case .breakLoop: throw Signal.breakLoop
         case .continueLoop: throw Signal.continueLoop
         }
+    }
+
+    private func write(_ text: String) throws {
+        written += text.utf8.count
+        guard written <= 1 << 26 else { throw TemplateError.render("the rendering grew past 64 MiB") }
+        output += text
     }
 
     private func assign(_ names: [String], _ value: TemplateValue) throws {
@@ -123,6 +134,8 @@ final class TemplateRenderer: @unchecked Sendable {
             loopInfo[.string("cycle")] = .callable(TemplateCallable(name: "loop.cycle") { args, _ in
                 args.isEmpty ? .undefined("loop.cycle") : args[k % args.count]
             })
+            steps += 1
+            guard steps <= Self.maxSteps else { throw TemplateError.render("the template ran past \(Self.maxSteps) loop iterations") }
             frames.append(["loop": .dict(loopInfo)])
             defer { frames.removeLast() }
             try assign(targets, item)

@@ -45,7 +45,12 @@ public indirect enum TemplateValue: Sendable {
     }
 
     /// Python's `repr(x)`.
-    public var repr: String {
+    public var repr: String { repr(depth: 0) }
+
+    /// Nested past 1,000 levels (a template can build such a value in a loop) prints "...", where
+    /// Python would stop with a RecursionError.
+    func repr(depth: Int) -> String {
+        guard depth < 1000 else { return "..." }
         switch self {
         case .undefined: return ""
         case .none: return "None"
@@ -53,8 +58,8 @@ public indirect enum TemplateValue: Sendable {
         case let .int(i): return String(i)
         case let .double(d): return Self.pythonFloat(d)
         case let .string(s): return Self.pythonStringRepr(s)
-        case let .list(l): return "[" + l.map(\.repr).joined(separator: ", ") + "]"
-        case let .dict(d): return "{" + d.entries.map { "\($0.key.repr): \($0.value.repr)" }.joined(separator: ", ") + "}"
+        case let .list(l): return "[" + l.map { $0.repr(depth: depth + 1) }.joined(separator: ", ") + "]"
+        case let .dict(d): return "{" + d.entries.map { "\($0.key.repr(depth: depth + 1)): \($0.value.repr(depth: depth + 1))" }.joined(separator: ", ") + "}"
         case .namespace: return "<Namespace>"
         case .callable: return "<function>"
         }
@@ -89,8 +94,9 @@ public indirect enum TemplateValue: Sendable {
         return out + String(quote)
     }
 
-    /// Python's `==` between template values.
-    public static func equal(_ a: TemplateValue, _ b: TemplateValue) -> Bool {
+    /// Python's `==` between template values (values nested past 1,000 levels compare unequal).
+    public static func equal(_ a: TemplateValue, _ b: TemplateValue, depth: Int = 0) -> Bool {
+        guard depth < 1000 else { return false }
         switch (a, b) {
         case (.undefined, .undefined), (.none, .none): return true
         case let (.bool(x), .bool(y)): return x == y
@@ -99,9 +105,9 @@ public indirect enum TemplateValue: Sendable {
         case let (.int(x), .double(y)), let (.double(y), .int(x)): return Double(x) == y
         case let (.bool(x), .int(y)), let (.int(y), .bool(x)): return (x ? 1 : 0) == y
         case let (.string(x), .string(y)): return x == y
-        case let (.list(x), .list(y)): return x.count == y.count && zip(x, y).allSatisfy { equal($0, $1) }
+        case let (.list(x), .list(y)): return x.count == y.count && zip(x, y).allSatisfy { equal($0, $1, depth: depth + 1) }
         case let (.dict(x), .dict(y)):
-            return x.count == y.count && x.entries.allSatisfy { e in y[e.key].map { equal($0, e.value) } ?? false }
+            return x.count == y.count && x.entries.allSatisfy { e in y[e.key].map { equal($0, e.value, depth: depth + 1) } ?? false }
         case let (.namespace(x), .namespace(y)): return x === y
         default: return false
         }

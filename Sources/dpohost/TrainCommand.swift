@@ -65,7 +65,9 @@ struct TrainCommand: ParsableCommand {
         --label-smoothing, --discopop-tau, --rpo-alpha (TRL<=0.27: sigmoid becomes
         rpo), --reference-free (EasyDeL: no reference model), --f-divergence-type,
         --f-alpha-divergence-coef, --ld-alpha, --use-weighting, --seed and --data-seed
-        (the data order), --ref-model, --weight-decay, --learning-rate, --exp-name,
+        (the data order), --use-peft with --lora-r, --lora-alpha, --lora-dropout and
+        --lora-target-modules (LoRA; TRL's defaults r 16, alpha 32, dropout 0.05),
+        --ref-model, --weight-decay, --learning-rate, --exp-name,
         --dataset-path, --eval-dataset-path, --eval-batch-size, --do-first-eval,
         --precompute-ref-log-probs, --num-train-epochs (whole or, as in TRL, a
         fraction), --total-batch-size, --gradient-accumulation-steps, --max-length,
@@ -77,7 +79,7 @@ struct TrainCommand: ParsableCommand {
         accumulation and processes, as in TRL), --max-grad-norm,
         --gradient-checkpointing, --seed, --output-dir, --optimizer, --report-to as
         TRL spells it: none, all, tensorboard, mlflow). A TRL flag dpohost does not
-        offer (--bf16, --use-peft, --push-to-hub, ...) is an error saying so and why.
+        offer (--bf16, --push-to-hub, ...) is an error saying so and why.
 
         Ranges (anything else is refused before the run starts, naming the key and
         value):
@@ -195,7 +197,8 @@ struct TrainingSession {
         log("threads: \(pool.threads) (products split in \(pool.blasThreads) blocks, the library single-threaded)")
         let modelPath = config.model.nameOrPath
         let tokenizer = try TokenizerLoader.load(directory: URL(fileURLWithPath: config.model.tokenizerNameOrPath ?? modelPath))
-        let policy = try LanguageModel(directory: modelPath, registry: registry, trainable: true)
+        // LoRA: the base is frozen (no gradients, no optimizer state); the adapters train.
+        let policy = try LanguageModel(directory: modelPath, registry: registry, trainable: !config.lora.enabled)
         if let note = try policy.checkBlockName(config.model.blockName) { log(note) }
         try policy.checkPositions(config.maxLength, for: "max_length=\(config.maxLength)")
         if config.ldAlpha != nil && config.sftMode {
@@ -207,20 +210,30 @@ struct TrainingSession {
         let objective = try LossObjective.build(config.loss, registry: registry,
                                                 desensitization: config.ldAlpha.map { LengthDesensitization(alpha: Float($0)) },
                                                 weighting: config.useWeighting)
+        if config.lora.enabled {
+            guard config.trainer == "BasicTrainer" else {
+                throw ValidationError("lora.r=\(config.lora.r) runs under BasicTrainer; \(config.trainer) does not split adapters (train the whole model there)")
+            }
+            guard !config.syncRefModel else { throw ValidationError("sync_ref_model=true moves the reference toward the policy; with LoRA the reference is the base weights themselves") }
+            guard config.lora.modulesToSave.isEmpty else {
+                throw ValidationError("lora.modules_to_save=\(config.lora.modulesToSave): training modules in full beside the adapters is not available yet (set [])")
+            }
+        }
         let referencePath = config.model.referenceNameOrPath ?? modelPath
-        var reference = objective.needsReference ? try LanguageModel(directory: referencePath, registry: registry, trainable: false) : nil
+        // With LoRA the reference is the policy's own weights with the adapters off (below).
+        let loraReference = config.lora.enabled && config.model.referenceNameOrPath == nil
+        var reference = objective.needsReference && !loraReference
+            ? try LanguageModel(directory: referencePath, registry: registry, trainable: false) : nil
         if let reference, referencePath != modelPath {
             try Self.checkSameVocabulary(policy: policy, reference: reference)
             log("reference model: \(referencePath)")
         }
         // The reference's weights in reference_dtype, as the reference implementation casts them.
         reference?.castWeights(to: try WeightPrecision(configValue: config.model.referenceDtype))
-        // What a precomputed cache of its log-probs is checked against (before any compaction).
-        let referenceFingerprint = config.precomputeRefLogProbs ? reference?.weightFingerprint() : nil
         if reference == nil && config.syncRefModel {
             throw ValidationError("sync_ref_model=true: no loss of \(config.loss.names.joined(separator: ", ")) reads a reference model")
         }
-        if reference == nil { log("no reference model: every loss (\(config.loss.names.joined(separator: ", "))) is reference-free") }
+        if reference == nil && !(loraReference && objective.needsReference) { log("no reference model: every loss (\(config.loss.names.joined(separator: ", "))) is reference-free") }
         if let archive = config.model.archive {
             // As the reference: the archive initialises the policy AND the reference.
             // A reference of its own (model.reference_name_or_path) keeps its weights.
@@ -230,6 +243,18 @@ struct TrainingSession {
             try intoReference?.load(weights: weights, from: archive)
             log("loaded \(archive) into the policy\(intoReference == nil ? "" : " and the reference")")
         }
+        if config.lora.enabled {
+            let lora = try policy.attachLoRA(config.lora, seed: UInt32(truncatingIfNeeded: config.seed))
+            let trained = lora.parameters.reduce(0) { $0 + $1.variable.value.count }
+            log("LoRA: r=\(config.lora.r), scale \(lora.settings.scale), \(lora.adapters.count) adapted linears; \(trained) trainable parameters of \(policy.parameterCount + trained) (\(String(format: "%.2f", 100 * Double(trained) / Double(policy.parameterCount + trained)))%)")
+            if objective.needsReference && loraReference {
+                reference = policy.referenceView()
+                log("reference model: the policy's weights with the adapters off (no second copy)")
+            }
+        }
+        // What a precomputed cache of its log-probs is checked against: the weights as they run
+        // (after the archive, before any compaction).
+        let referenceFingerprint = config.precomputeRefLogProbs ? reference?.weightFingerprint() : nil
         // Split before the run directory exists: a model that cannot be split fails first.
         let tensorParallel = try config.trainer == "TensorParallelTrainer" ? communicator.map {
             try TensorParallelTrainer.Models(policy: policy, reference: reference, communicator: $0)

@@ -24,6 +24,14 @@ final class EasyDeLArgumentsTests: XCTestCase {
                        ["loss=ipo", "loss.beta=0.1", "--config", "f.yaml"])
     }
 
+    func testUsePEFTIsLoRAWithTRLsDefaultsThatTheLoRAFlagsChange() throws {
+        XCTAssertEqual(try flags(["--lora-r", "8", "--use-peft", "--lora-target-modules", "q_proj,v_proj"]),
+                       ["lora.r=16", "lora.alpha=32", "lora.dropout=0.05", "lora.r=8", "lora.target_modules=[q_proj,v_proj]"])
+        XCTAssertThrowsError(try EasyDeLArguments.translate(["--lora-r", "8"])) {
+            XCTAssertTrue("\($0)".contains("takes effect with --use-peft"), "\($0)")
+        }
+    }
+
     func testTheChatTemplateFlagBringsNoTRLMeanings() throws {
         XCTAssertEqual(try EasyDeLArguments.translate(["--chat-template", "t.jinja", "loss=sft"]), ["chat_template=t.jinja", "loss=sft"])
     }

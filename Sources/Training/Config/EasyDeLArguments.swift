@@ -80,6 +80,11 @@ public enum EasyDeLArguments {
         "--max-grad-norm": { ["max_grad_norm=" + $0] },
         "--weight-decay": { ["weight_decay=" + $0] },
         "--ld-alpha": { ["ld_alpha=" + $0] },
+        // TRL's ModelConfig: --use-peft with r 16, alpha 32, dropout 0.05 unless given.
+        "--lora-r": { ["lora.r=" + $0] },
+        "--lora-alpha": { ["lora.alpha=" + $0] },
+        "--lora-dropout": { ["lora.dropout=" + $0] },
+        "--lora-target-modules": { ["lora.target_modules=" + bracketed($0)] },
     ]
     static let switches: [String: String] = [
         "--sync-ref-model": "sync_ref_model=true",
@@ -94,11 +99,6 @@ public enum EasyDeLArguments {
         "--bf16": "the policy trains in float32 on the CPU (model.reference_dtype=bfloat16 casts the reference)",
         "--fp16": "the policy trains in float32 on the CPU (model.reference_dtype=float16 casts the reference)",
         "--torch-dtype": "the policy trains in float32 on the CPU",
-        "--use-peft": "LoRA adapters are not available yet",
-        "--lora-r": "LoRA adapters are not available yet",
-        "--lora-alpha": "LoRA adapters are not available yet",
-        "--lora-dropout": "LoRA adapters are not available yet",
-        "--lora-target-modules": "LoRA adapters are not available yet",
         "--push-to-hub": "dpohost runs without a network",
         "--hub-model-id": "dpohost runs without a network",
         "--dataset-name": "dpohost runs without a network: give a local file with --dataset-path",
@@ -116,6 +116,12 @@ public enum EasyDeLArguments {
     /// EasyDeL's (and TRL <= 0.27's) reference_free: the reference log-probs are 0, rewards
     /// included, and no reference model runs (the dpo family's `reference_rewards=false`).
     static let referenceFreeFlag = "--reference-free"
+
+    /// TRL's `--use_peft`: LoRA with TRL ModelConfig's defaults (r 16, alpha 32, dropout 0.05),
+    /// which the `--lora-*` flags after it change; those flags alone would be ignored by TRL and
+    /// are refused here.
+    static let usePEFT = "--use-peft"
+    static let peftDefaults = ["lora.r=16", "lora.alpha=32", "lora.dropout=0.05"]
 
     /// dpohost's own flags: translated, without bringing in TRL's meanings.
     static let own: [String: @Sendable (String) -> [String]] = [
@@ -205,7 +211,7 @@ public enum EasyDeLArguments {
 
     /// Every flag `translate` accepts (`train --help` lists them all).
     public static var acceptedFlags: [String] {
-        (Array(valued.keys) + Array(switches.keys) + Array(lossFlags) + [referenceFreeFlag] + Array(own.keys)).sorted()
+        (Array(valued.keys) + Array(switches.keys) + Array(lossFlags) + [referenceFreeFlag, usePEFT] + Array(own.keys)).sorted()
     }
 
     /// The overrides the arguments mean; an unknown `--flag` is an error naming the nearest one.
@@ -223,6 +229,8 @@ public enum EasyDeLArguments {
             if passThrough.contains(flag) {
                 rest.append(arg)
                 if parts.count == 1, i + 1 < arguments.count { rest.append(arguments[i + 1]); i += 1 }
+            } else if flag == usePEFT {
+                if parts.count == 1 || parts[1] == "true" { translated = peftDefaults + translated }
             } else if flag == referenceFreeFlag {
                 loss[flag] = parts.count == 2 ? parts[1] : "true"
             } else if let override = switches[flag] {
@@ -240,7 +248,7 @@ public enum EasyDeLArguments {
             } else if let reason = unsupported[flag] {
                 throw ConfigError.unsupportedFlag(flag: flag, reason: reason)
             } else {
-                let known = Array(valued.keys) + Array(switches.keys) + Array(passThrough) + Array(lossFlags) + [referenceFreeFlag] + Array(own.keys)
+                let known = Array(valued.keys) + Array(switches.keys) + Array(passThrough) + Array(lossFlags) + [referenceFreeFlag, usePEFT] + Array(own.keys)
                 throw ConfigError.unknownKey(key: flag, suggestion: KeySuggester.nearest(to: flag, among: known))
             }
             i += 1
@@ -252,6 +260,9 @@ public enum EasyDeLArguments {
             translated.append("n_eval_examples=0")
         }
         guard !seen.subtracting(passThrough).subtracting(own.keys).isEmpty else { return rest }
+        if let lone = seen.sorted().first(where: { $0.hasPrefix("--lora-") }), !seen.contains(usePEFT) {
+            throw ConfigError.invalidValue(key: lone, value: "", reason: "takes effect with --use-peft, as in TRL (add --use-peft)")
+        }
         let lossChosen = rest.contains { $0.hasPrefix("loss=") || $0.hasPrefix("loss.name=") }
         return trlDefaults + (try lossOverrides(loss, lossChosenByOverride: lossChosen)) + translated + rest
     }

@@ -136,6 +136,8 @@ public struct TrainingConfig: Sendable, Equatable {
     public var fsdpPort: Int?
     public var datasets: [String]
     public var wandb: WandbConfig
+    /// LoRA adapters instead of the whole model (`lora.r` > 0).
+    public var lora: LoRASettings
     public var localDirs: [String]
     public var sampleDuringEval: Bool
     public var nEvalModelSamples: Int
@@ -213,7 +215,7 @@ public struct TrainingConfig: Sendable, Equatable {
     public var extras: [String: ConfigValue]
 
     static let knownKeys: Set<String> = [
-        "seed", "data_seed", "exp_name", "batch_size", "eval_batch_size", "debug", "fsdp_port", "datasets", "wandb",
+        "seed", "data_seed", "lora", "exp_name", "batch_size", "eval_batch_size", "debug", "fsdp_port", "datasets", "wandb",
         "local_dirs", "sample_during_eval", "n_eval_model_samples", "do_first_eval", "local_run_dir", "lr",
         "gradient_accumulation_steps", "max_grad_norm", "max_length", "max_prompt_length", "n_epochs",
         "n_examples", "n_eval_examples", "trainer", "optimizer", "weight_decay", "warmup_steps", "activation_checkpointing",
@@ -251,6 +253,10 @@ public struct TrainingConfig: Sendable, Equatable {
         fsdpPort = try r.optionalInt("fsdp_port")
         datasets = try r.stringList("datasets")
         wandb = try WandbConfig(r.section("wandb"))
+        let l = try r.section("lora")
+        lora = LoRASettings(r: try l.int("r", atLeast: 0), alpha: try l.double("alpha"), dropout: try l.double("dropout"),
+                            targetModules: l.node["target_modules"] == nil || l.node["target_modules"] == .null ? nil : try l.stringList("target_modules"),
+                            useRSLoRA: try l.bool("use_rslora"), modulesToSave: try l.stringList("modules_to_save"))
         localDirs = try r.stringList("local_dirs")
         sampleDuringEval = try r.bool("sample_during_eval")
         nEvalModelSamples = try r.int("n_eval_model_samples", atLeast: 0)

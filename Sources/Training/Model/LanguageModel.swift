@@ -52,6 +52,10 @@ public final class LanguageModel {
     var fullySharded: FullyShardedParameters? { store as? FullyShardedParameters }
     /// The type every value written into the parameters is rounded to (`reference_dtype`).
     public private(set) var valuePrecision: WeightPrecision = .float32
+    /// LoRA adapters on the linears (`attachLoRA`), shared with the reference view.
+    public internal(set) var lora: LoRAAdapters?
+    /// Whether this model's forwards apply the adapters: false for the reference view.
+    public private(set) var adaptersActive = true
 
     public init(directory: String, registry: PluginRegistry, trainable: Bool) throws {
         let dir = try ModelDirectory(path: directory)
@@ -98,6 +102,33 @@ public final class LanguageModel {
         self.aliases = specs.reduce(into: [:]) { $0[$1.name] = $1.aliases }
     }
 
+    /// The same weights and plugin with the LoRA adapters off: LoRA DPO's reference, which holds
+    /// no second copy of the model.
+    public func referenceView() -> LanguageModel { LanguageModel(viewOf: self) }
+
+    private init(viewOf other: LanguageModel) {
+        directory = other.directory
+        configText = other.configText
+        config = other.config
+        modelType = other.modelType
+        plugin = other.plugin
+        parameters = other.parameters
+        aliases = other.aliases
+        shards = other.shards
+        store = other.store
+        valuePrecision = other.valuePrecision
+        lora = other.lora
+        adaptersActive = false
+    }
+
+    /// What the optimizer updates: parameters that collect gradients, then the LoRA adapters.
+    public var trainableParameters: [NamedParameter] {
+        parameters.filter(\.variable.requiresGrad) + (lora?.parameters ?? [])
+    }
+
+    /// Whether this is another model's reference view (it holds no weights of its own).
+    public var isView: Bool { !adaptersActive }
+
     /// The checkpoint's name for a declared parameter: the declared name, one of its aliases
     /// (`declare_parameter_alias`), or the name without its first component (hub GPT-2 files
     /// lack the `transformer.` prefix of saved ones).
@@ -123,7 +154,8 @@ public final class LanguageModel {
     /// `logitRows`: the positions whose logits are read (see `ModelPlugin.forward`); nil: all.
     public func forward(ids: IndexTensor, mask: IndexTensor, positions: IndexTensor? = nil,
                         useCache: Bool = false, logitRows: RowSelection? = nil, tape: Tape) throws -> Variable {
-        try plugin.forward(inputIDs: ids, attentionMask: mask, positionIDs: positions, useCache: useCache,
+        lora?.enabled = adaptersActive
+        return try plugin.forward(inputIDs: ids, attentionMask: mask, positionIDs: positions, useCache: useCache,
                            logitRows: logitRows, tape: tape)
     }
 
@@ -135,6 +167,7 @@ public final class LanguageModel {
     public func forward(ids: IndexTensor, mask: IndexTensor, sharing prompt: SharedPrompt?, logitRows: RowSelection?,
                         wholeRowLogitRows: RowSelection?, tape: Tape) throws -> (logits: Variable, shared: Bool) {
         guard let prompt else { return (try forward(ids: ids, mask: mask, logitRows: logitRows, tape: tape), false) }
+        lora?.enabled = adaptersActive
         if let logits = try plugin.forwardSharingPrompt(inputIDs: ids, attentionMask: mask, prompt: prompt.length,
                                                         promptRows: prompt.pairs, logitRows: logitRows, tape: tape) {
             return (logits, true)

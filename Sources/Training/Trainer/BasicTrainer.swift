@@ -100,7 +100,7 @@ public final class BasicTrainer {
     private var lastEval: [String: Double] = [:]
 
     public convenience init(run: TrainingRun, pool: WorkerPool, log: @escaping (String) -> Void) throws {
-        let update = LocalUpdate(parameters: run.policy.parameters, optimizer: try OptimizerFactory.make(run.config.optimizer, weightDecay: run.config.weightDecay),
+        let update = LocalUpdate(parameters: run.policy.trainableParameters, optimizer: try OptimizerFactory.make(run.config.optimizer, weightDecay: run.config.weightDecay),
                                  pool: pool)
         try self.init(run: run, pool: pool, log: log, share: RankShare(communicator: nil), update: update)
     }
@@ -151,7 +151,9 @@ public final class BasicTrainer {
             }
             folder = URL(fileURLWithPath: try share.broadcast(share.isRoot ? folder.path : nil) as String)
             let state = try share.broadcast(saved) as TrainerState
-            try run.policy.load(weights: share.broadcast(weights), from: folder.path)
+            let restored = try share.broadcast(weights)
+            try run.policy.load(weights: restored, from: folder.path)
+            try run.policy.lora?.load(restored, from: folder.path)
             try update.load(state: share.broadcast(optimizerState), stepCount: state.optimizerSteps)
             synced = try share.broadcast(synced)
             if let reference = run.reference, !synced.isEmpty { try reference.load(weights: synced, from: folder.path) }
@@ -384,7 +386,14 @@ public final class BasicTrainer {
     /// under FSDP), so it loads at any world size.
     func save(position: IteratorPosition, evalMetrics: [String: Double]) throws {
         let optimizerState = try update.checkpointState()
-        let policyState = try share.fullState(of: run.policy)
+        var policyState = try share.fullState(of: run.policy)
+        // LoRA: the adapters travel in the policy file too (a resume reads them back), and as
+        // PEFT's adapter folder files beside it.
+        let adapter = run.policy.lora.map { lora in
+            (tensors: Dictionary(uniqueKeysWithValues: lora.parameters.map { ($0.name, $0.variable.value) }),
+             config: lora.peftConfig(baseModel: run.policy.directory))
+        }
+        if let adapter { policyState?.merge(adapter.tensors) { $1 } }
         let referenceState = try run.config.syncRefModel ? run.reference.map { try share.fullState(of: $0) } : nil
         guard share.isRoot, let policyState else {
             lastCheckpointName = CheckpointStore.folderName(examples: examples)   // written by the root
@@ -395,7 +404,7 @@ public final class BasicTrainer {
                                  samplingSeed: UInt64(run.config.seed), evalMetrics: evalMetrics,
                                  gemmBackend: Gemm.setup.library.kind.rawValue)
         try store.save(policy: policyState, optimizerState: optimizerState, state: state,
-                       reference: referenceState ?? nil,
+                       reference: referenceState ?? nil, adapter: adapter,
                        modelConfigText: run.policy.configText, sideFilesFrom: run.policy.directory)
         lastCheckpointName = CheckpointStore.folderName(examples: examples)
     }
@@ -405,6 +414,7 @@ public final class BasicTrainer {
     func reportMemory() throws {
         if share.isRoot {
             let held = run.reference.map { r -> String in
+                if r.isView { return "none of its own (the policy's weights with the LoRA adapters off)" }
                 let bytes = Double(r.parameterCount * (r.valuePrecision == .float32 ? 4 : 2))
                 return String(format: "%.3f MiB of weights (%@)", bytes / 1_048_576, r.valuePrecision.rawValue)
             }

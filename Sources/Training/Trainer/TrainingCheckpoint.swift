@@ -83,7 +83,8 @@ public struct CheckpointStore {
     /// Writes `step-<examples>` and points LATEST at it.
     @discardableResult
     public func save(policy: [String: Tensor], optimizerState: [String: Tensor], state: TrainerState,
-                     reference: [String: Tensor]? = nil, modelConfigText: String, sideFilesFrom modelDirectory: String) throws -> URL {
+                     reference: [String: Tensor]? = nil, adapter: (tensors: [String: Tensor], config: String)? = nil,
+                     modelConfigText: String, sideFilesFrom modelDirectory: String) throws -> URL {
         let fm = FileManager.default
         let name = Self.folderName(examples: state.examples)
         let final = runDirectory.appendingPathComponent(name)
@@ -98,6 +99,10 @@ public struct CheckpointStore {
             try ModelExport.write(weights: policy, configText: modelConfigText, sideFilesFrom: modelDirectory,
                                   to: target.path, weightsFileName: ModelDirectory.checkpointFileName)
             try SafeTensorsWriter(tensors: optimizerState).write(to: target.appendingPathComponent("optimizer.safetensors").path)
+            if let adapter {   // LoRA: PEFT's adapter folder files, which transformers + peft load
+                try SafeTensorsWriter(tensors: adapter.tensors).write(to: target.appendingPathComponent("adapter_model.safetensors").path)
+                try AtomicFile.write(to: target.appendingPathComponent("adapter_config.json").path) { try $0.write(Array(adapter.config.utf8)) }
+            }
             if let reference {   // a reference synced toward the policy (TR-DPO) is part of the state
                 try SafeTensorsWriter(tensors: reference).write(to: target.appendingPathComponent(Self.referenceFileName).path)
             }

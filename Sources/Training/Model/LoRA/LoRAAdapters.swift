@@ -1,0 +1,244 @@
+import Autograd
+import DataPipeline
+import Foundation
+import PluginHost
+import TensorCore
+
+/// The `lora` settings (PEFT's LoraConfig): `r` 0 trains the whole model.
+public struct LoRASettings: Sendable, Equatable {
+    public var r: Int
+    public var alpha: Double
+    public var dropout: Double
+    /// Module names as Hugging Face names them (`c_attn`, `q_proj`, ...), `["all-linear"]`, or
+    /// nil for PEFT's default of the family.
+    public var targetModules: [String]?
+    public var useRSLoRA: Bool
+    /// Parameters trained in full beside the adapters (module names, e.g. `lm_head`, `wte`).
+    public var modulesToSave: [String]
+
+    public init(r: Int = 0, alpha: Double = 8, dropout: Double = 0, targetModules: [String]? = nil, useRSLoRA: Bool = false,
+                modulesToSave: [String] = []) {
+        self.r = r
+        self.alpha = alpha
+        self.dropout = dropout
+        self.targetModules = targetModules
+        self.useRSLoRA = useRSLoRA
+        self.modulesToSave = modulesToSave
+    }
+
+    public var enabled: Bool { r > 0 }
+
+    /// `alpha / r`, or `alpha / sqrt(r)` with rsLoRA.
+    public var scale: Float { Float(useRSLoRA ? alpha / Double(r).squareRoot() : alpha / Double(r)) }
+
+    /// PEFT's default target modules per `model_type` (its TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING).
+    public static let defaultTargets: [String: [String]] = [
+        "gpt2": ["c_attn"], "gpt_neox": ["query_key_value"], "llama": ["q_proj", "v_proj"], "gptj": ["q_proj", "v_proj"],
+    ]
+}
+
+/// One adapted linear: `y = x W + scale * dropout(x) Aᵀ Bᵀ` with `A [r, in]` and `B [out, r]`,
+/// named as PEFT names them (`<module>.lora_A.weight`), whatever the layout of W.
+public struct LoRAAdapter {
+    /// The Hugging Face module path (`transformer.h.0.attn.c_attn`).
+    public let module: String
+    public let a: Variable
+    public let b: Variable
+    public let layout: LinearLayout
+
+    public init(module: String, a: Variable, b: Variable, layout: LinearLayout) {
+        self.module = module
+        self.a = a
+        self.b = b
+        self.layout = layout
+    }
+
+    /// PEFT's names of A and B inside an adapter file.
+    public var aName: String { "base_model.model.\(module).lora_A.weight" }
+    public var bName: String { "base_model.model.\(module).lora_B.weight" }
+}
+
+/// The adapters of a model and the `linear` interceptor that applies them. Disabled, every
+/// linear computes with the base weights alone: the reference model of LoRA DPO is the same
+/// weights with the adapters off (`LanguageModel.withAdapters`).
+public final class LoRAAdapters: LinearInterceptor {
+    public let settings: LoRASettings
+    public let adapters: [LoRAAdapter]
+    private let byWeight: [ObjectIdentifier: Int]
+    /// Off while the model runs as the reference.
+    public var enabled = true
+    private var dropoutState: MersenneTwister
+
+    /// `weights[k]` is the identity of the base weight `adapters[k]` adapts.
+    public init(settings: LoRASettings, adapters: [LoRAAdapter], weights: [ObjectIdentifier], seed: UInt32) {
+        self.settings = settings
+        self.adapters = adapters
+        self.byWeight = Dictionary(uniqueKeysWithValues: weights.enumerated().map { ($1, $0) })
+        self.dropoutState = MersenneTwister(pythonSeed: seed &+ 1)
+    }
+
+    /// Overwrites A and B from `weights` by PEFT name (a checkpoint or a PEFT adapter file);
+    /// every adapter must be there with its shape.
+    public func load(_ weights: [String: Tensor], from source: String) throws {
+        for p in parameters {
+            guard let t = weights[p.name] else { throw ModelError.missingTensor(directory: source, tensor: p.name) }
+            guard t.shape == p.variable.shape else {
+                throw ModelError.shapeMismatch(file: source, tensor: p.name, expected: p.variable.shape, found: t.shape)
+            }
+            p.variable.value.pointer.update(from: t.pointer, count: t.count)
+        }
+    }
+
+    /// PEFT's adapter_config.json for these adapters on the model in `baseModel`.
+    public func peftConfig(baseModel: String) -> String {
+        let targets = Array(Set(adapters.map { String($0.module.split(separator: ".").last ?? "") })).sorted()
+        let conv1D = adapters.contains { $0.layout == .inOut }
+        let object: [String: Any] = [
+            "peft_type": "LORA", "task_type": "CAUSAL_LM", "r": settings.r, "lora_alpha": settings.alpha,
+            "lora_dropout": settings.dropout, "target_modules": targets, "use_rslora": settings.useRSLoRA,
+            "fan_in_fan_out": conv1D, "bias": "none", "base_model_name_or_path": baseModel, "inference_mode": true,
+            "modules_to_save": settings.modulesToSave.isEmpty ? NSNull() : settings.modulesToSave as Any,
+        ]
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])) ?? Data()
+        return String(decoding: data, as: UTF8.self) + "\n"
+    }
+
+    /// A and B of every adapter, by PEFT name: what the optimizer updates and checkpoints hold.
+    public var parameters: [NamedParameter] {
+        adapters.flatMap { [NamedParameter(name: $0.aName, variable: $0.a), NamedParameter(name: $0.bName, variable: $0.b)] }
+    }
+
+    public func linear(_ x: Variable, weight: Variable, bias: Variable?, layout: LinearLayout, tape: Tape) throws -> Variable? {
+        guard enabled, let k = byWeight[ObjectIdentifier(weight)] else { return nil }
+        let adapter = adapters[k]
+        let base = try tape.linear(x, weight: weight, bias: bias, layout: layout)
+        var input = x
+        if settings.dropout > 0, tape.isRecording {
+            input = try tape.mul(x, Variable(dropoutMask(x.shape)))
+        }
+        let low = try tape.linear(try tape.linear(input, weight: adapter.a, layout: .outIn), weight: adapter.b, layout: .outIn)
+        return try tape.add(base, try tape.scale(low, settings.scale))
+    }
+
+    /// Inverted dropout: kept elements scaled by 1/(1-p), as torch.nn.Dropout in training.
+    private func dropoutMask(_ shape: [Int]) -> Tensor {
+        let p = settings.dropout
+        let mask = Tensor(zeros: shape)
+        let keep = Float(1 / (1 - p))
+        for i in 0..<mask.count where Double(dropoutState.next32()) / 4294967296.0 >= p { mask.pointer[i] = keep }
+        return mask
+    }
+}
+
+/// Why LoRA cannot be set up as asked.
+public enum LoRAError: Error, CustomStringConvertible, Equatable {
+    case invalid(String)
+    case unknownTargets([String], available: [String])
+
+    public var description: String {
+        switch self {
+        case let .invalid(m): return m
+        case let .unknownTargets(names, available):
+            return "lora.target_modules: \(names.joined(separator: ", ")) \(names.count == 1 ? "is" : "are") not a linear module of this model; its linear modules are \(available.joined(separator: ", ")) (or all-linear)"
+        }
+    }
+}
+
+extension LanguageModel {
+    /// Adds LoRA adapters to the linears `settings` targets: a one-token forward first records
+    /// which weights go through `linear` and in which layout; A starts as PEFT's
+    /// Kaiming-uniform (bound 1/sqrt(in)), B at zero, so the adapted model starts equal to the base.
+    /// The base weights are frozen by loading the model untrainable; only the adapters (and
+    /// `modules_to_save`) train.
+    public func attachLoRA(_ settings: LoRASettings, seed: UInt32) throws -> LoRAAdapters {
+        guard settings.r > 0 else { throw LoRAError.invalid("lora.r must be >= 1, got \(settings.r)") }
+        guard settings.alpha > 0, settings.alpha.isFinite else { throw LoRAError.invalid("lora.alpha must be > 0, got \(settings.alpha)") }
+        guard settings.dropout >= 0, settings.dropout < 1 else { throw LoRAError.invalid("lora.dropout must be in [0, 1), got \(settings.dropout)") }
+        let probe = LinearLayoutProbe()
+        plugin.linearInterceptor = probe
+        let probed = Result {
+            try forward(ids: IndexTensor(shape: [1, 1], values: [0]), mask: IndexTensor(shape: [1, 1], values: [1]),
+                        tape: Tape(pool: .serial, recording: false))
+        }
+        plugin.linearInterceptor = nil
+        _ = try probed.get()
+        // The output head (a projection onto the vocabulary, GPT-2's tied wte) is no linear to
+        // adapt, as PEFT's all-linear leaves it out.
+        let vocabulary = configInteger("vocab_size")
+        let linears = parameters.compactMap { p -> (NamedParameter, LinearLayout)? in
+            guard let use = probe.uses[ObjectIdentifier(p.variable)], let u = use else { return nil }
+            let outputs = u.layout == .outIn ? p.variable.shape[0] : p.variable.shape[1]
+            return outputs == vocabulary ? nil : (p, u.layout)
+        }
+        let moduleOf = { (name: String) in name.hasSuffix(".weight") ? String(name.dropLast(".weight".count)) : name }
+        let leaf = { (module: String) in String(module.split(separator: ".").last ?? "") }
+        let available = Array(Set(linears.map { leaf(moduleOf($0.0.name)) })).sorted()
+        let targets = settings.targetModules ?? LoRASettings.defaultTargets[modelType] ?? []
+        guard !targets.isEmpty else {
+            throw LoRAError.invalid("lora.target_modules: no default for model_type \(modelType); name them (\(available.joined(separator: ", "))) or all-linear")
+        }
+        let all = targets == ["all-linear"]
+        // PEFT matches a module by its last name or by its whole path (its saved configs list paths).
+        let matches = { (module: String, target: String) in module == target || module.hasSuffix("." + target) }
+        let modules = linears.map { moduleOf($0.0.name) }
+        let unknown = all ? [] : targets.filter { t in !modules.contains { matches($0, t) } }
+        guard unknown.isEmpty else { throw LoRAError.unknownTargets(unknown, available: available) }
+        var generator = MersenneTwister(pythonSeed: seed)
+        var adapters: [LoRAAdapter] = [], weights: [ObjectIdentifier] = []
+        for (p, layout) in linears {
+            let module = moduleOf(p.name)
+            guard all || targets.contains(where: { matches(module, $0) }) else { continue }
+            let shape = p.variable.shape
+            let (inputs, outputs) = layout == .outIn ? (shape[1], shape[0]) : (shape[0], shape[1])
+            let a = Tensor(zeros: [settings.r, inputs])
+            let bound = 1 / Double(inputs).squareRoot()
+            for i in 0..<a.count { a.pointer[i] = Float((Double(generator.next32()) / 4294967296.0 * 2 - 1) * bound) }
+            adapters.append(LoRAAdapter(module: module, a: Variable(a, requiresGrad: true),
+                                        b: Variable(Tensor(zeros: [outputs, settings.r]), requiresGrad: true), layout: layout))
+            weights.append(ObjectIdentifier(p.variable))
+        }
+        let lora = LoRAAdapters(settings: settings, adapters: adapters, weights: weights, seed: seed)
+        plugin.linearInterceptor = lora
+        self.lora = lora
+        return lora
+    }
+}
+
+extension LanguageModel {
+    /// Attaches the adapter of a PEFT folder (`adapter_config.json`, `adapter_model.safetensors`,
+    /// as `peft` saves it): its rank, alpha, rsLoRA and target modules, then its A and B.
+    public func loadPEFTAdapter(directory: String) throws -> LoRAAdapters {
+        let configURL = URL(fileURLWithPath: directory).appendingPathComponent("adapter_config.json")
+        let object: [String: Any]
+        do {
+            guard let o = try JSONSerialization.jsonObject(with: Data(contentsOf: configURL)) as? [String: Any] else {
+                throw LoRAError.invalid("\(configURL.path): not a JSON object")
+            }
+            object = o
+        } catch let e as LoRAError { throw e } catch {
+            throw LoRAError.invalid("\(configURL.path): cannot be read as JSON (\(error.localizedDescription))")
+        }
+        guard (object["peft_type"] as? String) == "LORA" else {
+            throw LoRAError.invalid("\(configURL.path): peft_type \(object["peft_type"] ?? "missing") is not LORA")
+        }
+        if (object["use_dora"] as? Bool) == true { throw LoRAError.invalid("\(configURL.path): DoRA adapters (use_dora) are not supported") }
+        for key in ["rank_pattern", "alpha_pattern"] where !((object[key] as? [String: Any]) ?? [:]).isEmpty {
+            throw LoRAError.invalid("\(configURL.path): per-module \(key) is not supported")
+        }
+        guard let r = object["r"] as? Int, let alpha = (object["lora_alpha"] as? NSNumber)?.doubleValue else {
+            throw LoRAError.invalid("\(configURL.path): needs integer r and a number lora_alpha")
+        }
+        let targets: [String]?
+        switch object["target_modules"] {
+        case let s as String: targets = [s]
+        case let l as [String]: targets = l
+        default: targets = nil
+        }
+        let settings = LoRASettings(r: r, alpha: alpha, dropout: 0, targetModules: targets,
+                                    useRSLoRA: (object["use_rslora"] as? Bool) ?? false)
+        let lora = try attachLoRA(settings, seed: 0)
+        let file = URL(fileURLWithPath: directory).appendingPathComponent("adapter_model.safetensors").path
+        try lora.load(try CheckpointStore.tensors(inFile: file), from: file)
+        return lora
+    }
+}

@@ -1,0 +1,95 @@
+import Autograd
+import Checkpoint
+import Foundation
+import PluginHost
+import TensorCore
+import Training
+import XCTest
+
+/// LoRA as PEFT defines it: the adapted linear's gradients by finite differences in both weight
+/// layouts; every adapter `peft` wrote for the fixture models (Conv1D, NeoX, Llama, rsLoRA)
+/// gives its golden logits; the reference view is the base model bit for bit.
+final class LoRATests: XCTestCase {
+    static let peft = ModelFixtures.root.appendingPathComponent("peft")
+
+    func checkGradients(layout: LinearLayout) throws {
+        let (batch, inputs, outputs, r) = (3, 5, 4, 2)
+        var rng = SplitMix64(seed: 7)
+        func random(_ shape: [Int]) -> Tensor {
+            let t = Tensor(zeros: shape)
+            for i in 0..<t.count { t.pointer[i] = Float(rng.nextUniform() * 2 - 1) }
+            return t
+        }
+        let weightShape = layout == .outIn ? [outputs, inputs] : [inputs, outputs]
+        let settings = LoRASettings(r: r, alpha: 3, targetModules: ["all-linear"])
+        let failure = try GradientCheck().run(inputs: [random([batch, inputs]), random(weightShape), random([outputs]),
+                                                       random([r, inputs]), random([outputs, r])],
+                                              differentiable: [0, 3, 4]) { tape, v in
+            let adapter = LoRAAdapter(module: "m", a: v[3], b: v[4], layout: layout)
+            let lora = LoRAAdapters(settings: settings, adapters: [adapter], weights: [ObjectIdentifier(v[1])], seed: 0)
+            return try XCTUnwrap(try lora.linear(v[0], weight: v[1], bias: v[2], layout: layout, tape: tape))
+        }
+        XCTAssertNil(failure, "\(layout): \(failure.map { "\($0)" } ?? "")")
+    }
+
+    func testAdaptedLinearGradientsMatchFiniteDifferencesInTheLinearLayout() throws { try checkGradients(layout: .outIn) }
+    func testAdaptedLinearGradientsMatchFiniteDifferencesInTheConv1DLayout() throws { try checkGradients(layout: .inOut) }
+
+    /// `logits` of the golden against the model's, at real positions, with the forward goldens' tolerance.
+    func assertLogits(_ logits: Variable, _ expected: Tensor, mask: IndexTensor, _ what: String, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(logits.shape, expected.shape, file: file, line: line)
+        let (n, t, v) = (expected.shape[0], expected.shape[1], expected.shape[2])
+        let a = logits.value.scalars, e = expected.scalars
+        var worst: Float = 0
+        for row in 0..<n { for pos in 0..<t where mask[row, pos] != 0 {
+            for k in 0..<v { let i = (row * t + pos) * v + k; worst = max(worst, abs(a[i] - e[i]) - 1e-4 * abs(e[i])) }
+        } }
+        XCTAssertLessThanOrEqual(worst, 1e-4, what, file: file, line: line)
+    }
+
+    func checkPEFT(_ adapter: String, base: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        let model = try LanguageModel(directory: ModelFixtures.model(base), registry: ModelFixtures.registry(), trainable: false)
+        let lora = try model.loadPEFTAdapter(directory: Self.peft.appendingPathComponent(adapter).path)
+        XCTAssertFalse(lora.adapters.isEmpty, file: file, line: line)
+        let input = try SafeTensorsFile(path: ModelFixtures.golden("forward-\(base).safetensors"))
+        let golden = try SafeTensorsFile(path: Self.peft.appendingPathComponent("\(adapter)/golden.safetensors").path)
+        let mask = try input.indexTensor(named: "attention_mask"), ids = try input.indexTensor(named: "input_ids")
+        let tape = Tape(pool: WorkerPool(threads: 2), recording: false)
+        assertLogits(try model.forward(ids: ids, mask: mask, tape: tape), try golden.floatTensor(named: "logits"), mask: mask,
+                     "\(adapter): adapted logits", file: file, line: line)
+        assertLogits(try model.referenceView().forward(ids: ids, mask: mask, tape: tape), try golden.floatTensor(named: "base_logits"),
+                     mask: mask, "\(adapter): base logits", file: file, line: line)
+    }
+
+    func testAGPT2AdapterOnConv1DLayersGivesPEFTsLogits() throws { try checkPEFT("gpt2-tiny-r4", base: "gpt2-tiny") }
+    func testAPythiaAdapterGivesPEFTsLogits() throws { try checkPEFT("pythia-tiny-r4", base: "pythia-tiny") }
+    func testALlamaAdapterGivesPEFTsLogits() throws { try checkPEFT("llama-tiny-r4", base: "llama-tiny") }
+    func testAnRSLoRAAdapterScalesByAlphaOverTheRootOfR() throws { try checkPEFT("llama-tiny-rslora-r8", base: "llama-tiny") }
+
+    func testTheReferenceViewIsTheBaseModelBitForBit() throws {
+        let base = try LanguageModel(directory: ModelFixtures.model("llama-tiny"), registry: ModelFixtures.registry(), trainable: false)
+        let adapted = try LanguageModel(directory: ModelFixtures.model("llama-tiny"), registry: ModelFixtures.registry(), trainable: false)
+        _ = try adapted.loadPEFTAdapter(directory: Self.peft.appendingPathComponent("llama-tiny-r4").path)
+        let input = try SafeTensorsFile(path: ModelFixtures.golden("forward-llama-tiny.safetensors"))
+        let ids = try input.indexTensor(named: "input_ids"), mask = try input.indexTensor(named: "attention_mask")
+        let tape = Tape(pool: .serial, recording: false)
+        let plain = try base.forward(ids: ids, mask: mask, tape: tape).value.scalars
+        XCTAssertEqual(try adapted.referenceView().forward(ids: ids, mask: mask, tape: tape).value.scalars, plain)
+        XCTAssertNotEqual(try adapted.forward(ids: ids, mask: mask, tape: tape).value.scalars, plain)
+    }
+
+    func testAnUnknownTargetModuleListsTheModelsLinears() throws {
+        let model = try LanguageModel(directory: ModelFixtures.model("gpt2-tiny"), registry: ModelFixtures.registry(), trainable: false)
+        XCTAssertThrowsError(try model.attachLoRA(LoRASettings(r: 4, targetModules: ["q_proj"]), seed: 0)) {
+            XCTAssertEqual("\($0)", "lora.target_modules: q_proj is not a linear module of this model; its linear modules are c_attn, c_fc, c_proj (or all-linear)")
+        }
+        XCTAssertThrowsError(try model.attachLoRA(LoRASettings(r: 0), seed: 0)) { XCTAssertEqual("\($0)", "lora.r must be >= 1, got 0") }
+    }
+
+    func testAnAdapterForOtherShapesIsRefusedNamingTheTensor() throws {
+        let model = try LanguageModel(directory: ModelFixtures.model("pythia-tiny"), registry: ModelFixtures.registry(), trainable: false)
+        XCTAssertThrowsError(try model.loadPEFTAdapter(directory: Self.peft.appendingPathComponent("llama-tiny-r4").path)) {
+            XCTAssertTrue("\($0)".contains("not a linear module of this model") || "\($0)".contains("has shape"), "\($0)")
+        }
+    }
+}

@@ -1,0 +1,70 @@
+import Checkpoint
+import Foundation
+import Training
+import XCTest
+
+/// LoRA DPO through the CLI: at step 0 (B = 0) its loss and metrics are the full model's; each
+/// checkpoint holds a PEFT adapter folder and a resume continues it; bad settings are one error
+/// before any run directory exists.
+final class LoRATrainingTests: XCTestCase, CLIRunning {
+    func args(_ run: URL, _ extra: [String]) -> [String] {
+        ["train", "model=pythia-tiny", "model.name_or_path=Tests/Fixtures/models/pythia-tiny", "datasets=[jsonl]",
+         "dataset_options.jsonl.path=Tests/Fixtures/data/preference.jsonl", "loss=dpo", "loss.beta=0.1", "n_eval_examples=0",
+         "batch_size=4", "n_examples=8", "exp_name=lora", "local_run_dir=\(run.path)", "model.reference_dtype=float32",
+         "optimizer=AdamW", "lr=1e-2", "warmup_steps=0", "minimum_log_interval_secs=0", "progress=off", "threads=1"] + extra
+    }
+
+    func firstTrainRecord(_ run: URL) throws -> [String: Double] {
+        try XCTUnwrap(try MetricsLog.read(run.appendingPathComponent("metrics.jsonl")).first { $0.split == "train" }).values
+    }
+
+    func testAtStepZeroALoRADPOStepGivesTheFullModelsLossAndMetrics() throws {
+        let full = tempRun("full"), lora = tempRun("lora")
+        XCTAssertEqual(try dpohost(args(full, [])).status, 0)
+        let r = try dpohost(args(lora, ["lora.r=4", "lora.alpha=8", "lora.target_modules=all-linear"]))
+        XCTAssertEqual(r.status, 0, r.output)
+        XCTAssertTrue(r.output.contains("reference model: the policy's weights with the adapters off (no second copy)"), r.output)
+        XCTAssertTrue(r.output.contains("reference model held: none of its own"), r.output)
+        let a = try firstTrainRecord(full), b = try firstTrainRecord(lora)
+        for key in ["loss/train", "rewards_train/chosen", "rewards_train/rejected", "rewards_train/margins", "logps_train/chosen", "logps_train/rejected"] {
+            XCTAssertEqual(b[key]!, a[key]!, accuracy: 1e-6 * max(1, abs(a[key]!)), key)
+        }
+        XCTAssertEqual(b["loss/train"]!, log(2), accuracy: 1e-6)   // the reference is the base itself
+    }
+
+    func testEachCheckpointHoldsAPEFTAdapterFolderAndAResumeContinuesIt() throws {
+        let run = tempRun("lora-resume")
+        XCTAssertEqual(try dpohost(args(run, ["lora.r=4", "n_examples=4"])).status, 0)
+        let latest = run.appendingPathComponent("LATEST")
+        let config = try JSONSerialization.jsonObject(with: Data(contentsOf: latest.appendingPathComponent("adapter_config.json"))) as? [String: Any]
+        XCTAssertEqual(config?["peft_type"] as? String, "LORA")
+        XCTAssertEqual(config?["r"] as? Int, 4)
+        XCTAssertEqual(config?["target_modules"] as? [String], ["query_key_value"])
+        let adapter = try SafeTensorsFile(path: latest.appendingPathComponent("adapter_model.safetensors").path)
+        XCTAssertEqual(Set(adapter.tensorNames), ["base_model.model.gpt_neox.layers.0.attention.query_key_value.lora_A.weight",
+                                                  "base_model.model.gpt_neox.layers.0.attention.query_key_value.lora_B.weight",
+                                                  "base_model.model.gpt_neox.layers.1.attention.query_key_value.lora_A.weight",
+                                                  "base_model.model.gpt_neox.layers.1.attention.query_key_value.lora_B.weight"])
+        let trained = try adapter.floatTensor(named: "base_model.model.gpt_neox.layers.0.attention.query_key_value.lora_B.weight").scalars
+        XCTAssertTrue(trained.contains { $0 != 0 }, "B moved from zero")
+        let resumed = try dpohost(args(run, ["lora.r=4", "n_examples=8", "resume=\(run.path)"]))
+        XCTAssertEqual(resumed.status, 0, resumed.output)
+        XCTAssertTrue(resumed.output.contains("resumed from"), resumed.output)
+    }
+
+    func testBadLoRASettingsAreOneErrorBeforeTheRunDirectory() throws {
+        for (extra, message) in [
+            (["lora.r=4", "lora.target_modules=[q_proj]"],
+             "error: lora.target_modules: q_proj is not a linear module of this model; its linear modules are dense, dense_4h_to_h, dense_h_to_4h, query_key_value (or all-linear)"),
+            (["lora.r=-1"], "lora.r"),
+            (["lora.r=4", "trainer=TensorParallelTrainer"], "error: lora.r=4 runs under BasicTrainer; TensorParallelTrainer does not split adapters"),
+        ] {
+            let run = tempRun("lora-bad")
+            let r = try dpohost(args(run, extra))
+            XCTAssertEqual(r.status, 1, r.output)
+            XCTAssertTrue(r.output.contains(message), "\(extra): \(r.output)")
+            XCTAssertEqual(r.output.split(separator: "\n").filter { $0.hasPrefix("error:") }.count, 1, r.output)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: run.path))
+        }
+    }
+}
