@@ -11,6 +11,8 @@ struct ExportCommand: ParsableCommand {
 
     @Argument(help: "Run directory, checkpoint folder or model directory.") var source: String
     @Argument(help: "Output directory.") var output: String
+    @Flag(help: "Merge the LoRA adapter of a LoRA run's checkpoint (or of a PEFT adapter folder next to the weights) into the weights.")
+    var merge = false
     @OptionGroup var plugins: PluginSourceOptions
 
     func run() throws {
@@ -22,6 +24,14 @@ struct ExportCommand: ParsableCommand {
             }
             // Loading through the model plugin checks every tensor before anything is written.
             let lm = try LanguageModel(directory: dir, registry: plugins.registry(), trainable: false)
+            if let adapter = LanguageModel.adapterFolder(of: dir) {
+                guard merge else {
+                    throw ValidationError("\(dir) holds a LoRA adapter (adapter_config.json): export --merge writes the adapted model; without it the adapter would be left out")
+                }
+                try lm.mergePEFTAdapter(directory: adapter)
+            } else if merge {
+                throw ValidationError("\(dir) holds no LoRA adapter (adapter_config.json) to merge")
+            }
             try ModelExport.export(lm, to: output)
             print("exported \(lm.parameters.count) tensors (\(lm.parameterCount) parameters, \(lm.modelType)) to \(output)")
         }

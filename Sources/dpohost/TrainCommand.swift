@@ -1,4 +1,5 @@
 import ArgumentParser
+import Checkpoint
 import DataPipeline
 import Distributed
 import Foundation
@@ -237,11 +238,20 @@ struct TrainingSession {
         if let archive = config.model.archive {
             // As the reference: the archive initialises the policy AND the reference.
             // A reference of its own (model.reference_name_or_path) keeps its weights.
-            let weights = try CheckpointStore.weights(in: archive)
-            try policy.load(weights: weights, from: archive)
+            // An archive holding a LoRA adapter (an SFT stage run with LoRA, or a PEFT adapter
+            // folder) is merged into the base weights: both models start from the adapted model.
+            let adapter = LanguageModel.adapterFolder(of: archive)
             let intoReference = config.model.referenceNameOrPath == nil ? reference : nil
-            try intoReference?.load(weights: weights, from: archive)
-            log("loaded \(archive) into the policy\(intoReference == nil ? "" : " and the reference")")
+            if adapter == nil || (try? ModelDirectory.weightFile(at: archive)) != nil {
+                let weights = try CheckpointStore.weights(in: archive)
+                try policy.load(weights: weights, from: archive)
+                try intoReference?.load(weights: weights, from: archive)
+            }
+            if let adapter {
+                try policy.mergePEFTAdapter(directory: adapter)
+                try intoReference?.mergePEFTAdapter(directory: adapter)
+            }
+            log("loaded \(archive)\(adapter == nil ? "" : " with its LoRA adapter merged") into the policy\(intoReference == nil ? "" : " and the reference")")
         }
         if config.lora.enabled {
             let lora = try policy.attachLoRA(config.lora, seed: UInt32(truncatingIfNeeded: config.seed))

@@ -92,4 +92,72 @@ final class LoRATests: XCTestCase {
             XCTAssertTrue("\($0)".contains("not a linear module of this model") || "\($0)".contains("has shape"), "\($0)")
         }
     }
+
+    func logits(_ model: LanguageModel, _ base: String) throws -> (Variable, IndexTensor) {
+        let input = try SafeTensorsFile(path: ModelFixtures.golden("forward-\(base).safetensors"))
+        let mask = try input.indexTensor(named: "attention_mask")
+        return (try model.forward(ids: input.indexTensor(named: "input_ids"), mask: mask, tape: Tape(pool: .serial, recording: false)), mask)
+    }
+
+    func checkMerge(_ adapter: String, base: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        let merged = try LanguageModel(directory: ModelFixtures.model(base), registry: ModelFixtures.registry(), trainable: false)
+        try merged.mergePEFTAdapter(directory: Self.peft.appendingPathComponent(adapter).path)
+        XCTAssertNil(merged.lora, file: file, line: line)
+        let golden = try SafeTensorsFile(path: Self.peft.appendingPathComponent("\(adapter)/golden.safetensors").path)
+        let (out, mask) = try logits(merged, base)
+        assertLogits(out, try golden.floatTensor(named: "logits"), mask: mask, "\(adapter): merged", file: file, line: line)
+    }
+
+    func testMergingAConv1DAdapterGivesTheAdaptedLogits() throws { try checkMerge("gpt2-tiny-r4", base: "gpt2-tiny") }
+    func testMergingALlamaRSLoRAAdapterGivesTheAdaptedLogits() throws { try checkMerge("llama-tiny-rslora-r8", base: "llama-tiny") }
+
+    /// Python with torch, transformers and peft, or a skip saying what is missing.
+    func python(_ script: String, _ args: [String]) throws -> String {
+        let probe = Process()
+        probe.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        probe.arguments = ["python3", "-c", "import torch, transformers, peft"]
+        probe.standardError = FileHandle.nullDevice
+        try probe.run(); probe.waitUntilExit()
+        try XCTSkipIf(probe.terminationStatus != 0, "python3 with torch, transformers and peft is not importable here (pip install peft)")
+        let p = Process(), pipe = Pipe()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["python3", "-c", script] + args
+        p.standardOutput = pipe
+        try p.run(); p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 0)
+        return String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    func testAnAdapterDpohostWritesLoadsInPEFTAndGivesTheSameLogits() throws {
+        let model = try LanguageModel(directory: ModelFixtures.model("gpt2-tiny"), registry: ModelFixtures.registry(), trainable: false)
+        let lora = try model.attachLoRA(LoRASettings(r: 4, alpha: 8, targetModules: ["all-linear"]), seed: 3)
+        // Train-like values: B away from zero so the adapter changes the logits.
+        var rng = SplitMix64(seed: 11)
+        for a in lora.adapters { for i in 0..<a.b.value.count { a.b.value.pointer[i] = Float(rng.nextUniform() - 0.5) * 0.2 } }
+        let dir = try ModelFixtures.temporaryDirectory()
+        try SafeTensorsWriter(tensors: Dictionary(uniqueKeysWithValues: lora.parameters.map { ($0.name, $0.variable.value) }))
+            .write(to: dir.appendingPathComponent("adapter_model.safetensors").path)
+        try lora.peftConfig(baseModel: ModelFixtures.model("gpt2-tiny")).write(to: dir.appendingPathComponent("adapter_config.json"),
+                                                                              atomically: true, encoding: .utf8)
+        let (ours, mask) = try logits(model, "gpt2-tiny")
+        let oursFile = dir.appendingPathComponent("ours.safetensors")
+        try SafeTensorsWriter(tensors: ["logits": ours.value]).write(to: oursFile.path)
+        let script = """
+        import sys, torch, transformers, peft
+        from safetensors.torch import load_file
+        g = load_file(sys.argv[3]); ours = load_file(sys.argv[4])["logits"]
+        base = transformers.AutoModelForCausalLM.from_pretrained(sys.argv[1], attn_implementation="eager")
+        m = peft.PeftModel.from_pretrained(base, sys.argv[2]).eval()
+        with torch.no_grad():
+            out = m(input_ids=g["input_ids"], attention_mask=g["attention_mask"]).logits
+        mask = g["attention_mask"].bool()
+        print(float((out[mask] - ours[mask]).abs().max()), float((out[mask] - g["logits"][mask]).abs().max()))
+        """
+        let text = try python(script, [ModelFixtures.model("gpt2-tiny"), dir.path, ModelFixtures.golden("forward-gpt2-tiny.safetensors"), oursFile.path])
+        let parts = text.split(separator: " ").compactMap { Double($0) }
+        XCTAssertEqual(parts.count, 2, text)
+        XCTAssertLessThanOrEqual(parts.first ?? .infinity, 1e-4, "peft's logits against dpohost's adapted model")
+        XCTAssertGreaterThan(parts.last ?? 0, 1e-3, "the adapter changes the base logits")
+        _ = mask
+    }
 }

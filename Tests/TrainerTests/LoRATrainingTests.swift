@@ -67,4 +67,40 @@ final class LoRATrainingTests: XCTestCase, CLIRunning {
             XCTAssertFalse(FileManager.default.fileExists(atPath: run.path))
         }
     }
+
+    func testSFTWithLoRAThenDPOStartsBothModelsFromTheMergedAdapter() throws {
+        let sft = tempRun("lora-sft"), dpo = tempRun("lora-dpo")
+        let a = try dpohost(args(sft, ["lora.r=4", "lr=5e-2"]).filter { $0 != "loss=dpo" && $0 != "loss.beta=0.1" } + ["loss=sft"])
+        XCTAssertEqual(a.status, 0, a.output)
+        let b = try dpohost(args(dpo, ["lora.r=4", "model.archive=\(sft.appendingPathComponent("LATEST").path)"]))
+        XCTAssertEqual(b.status, 0, b.output)
+        XCTAssertTrue(b.output.contains("with its LoRA adapter merged into the policy"), b.output)
+        // Policy and reference both start from the adapted SFT model: the first loss is ln 2.
+        XCTAssertEqual(try firstTrainRecord(dpo)["loss/train"]!, log(2), accuracy: 1e-6)
+        // ... and it is not the base model: its log-probs differ from a run from the base.
+        let base = tempRun("lora-base")
+        XCTAssertEqual(try dpohost(args(base, ["lora.r=4"])).status, 0)
+        XCTAssertNotEqual(try firstTrainRecord(dpo)["logps_train/chosen"]!, try firstTrainRecord(base)["logps_train/chosen"]!)
+    }
+
+    func testExportMergeWritesTheAdaptedModelAndPlainExportRefusesToDropTheAdapter() throws {
+        let run = tempRun("lora-export")
+        XCTAssertEqual(try dpohost(args(run, ["lora.r=4", "lr=5e-2"])).status, 0)
+        let refused = try dpohost(["export", run.path, tempRun("plain").path])
+        XCTAssertEqual(refused.status, 1, refused.output)
+        XCTAssertTrue(refused.output.contains("holds a LoRA adapter (adapter_config.json): export --merge"), refused.output)
+        let out = tempRun("merged")
+        let merged = try dpohost(["export", run.path, out.path, "--merge"])
+        XCTAssertEqual(merged.status, 0, merged.output)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: out.appendingPathComponent("model.safetensors").path))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out.appendingPathComponent("adapter_config.json").path))
+    }
+
+    func testAPEFTAdapterFolderAsTheArchiveIsMergedIntoPolicyAndReference() throws {
+        let run = tempRun("peft-archive")
+        let r = try dpohost(args(run, ["model.archive=Tests/Fixtures/peft/pythia-tiny-r4"]))
+        XCTAssertEqual(r.status, 0, r.output)
+        XCTAssertTrue(r.output.contains("with its LoRA adapter merged into the policy and the reference"), r.output)
+        XCTAssertEqual(try firstTrainRecord(run)["loss/train"]!, log(2), accuracy: 1e-6)
+    }
 }

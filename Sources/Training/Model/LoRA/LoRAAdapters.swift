@@ -67,6 +67,8 @@ public final class LoRAAdapters: LinearInterceptor {
     private let byWeight: [ObjectIdentifier: Int]
     /// Off while the model runs as the reference.
     public var enabled = true
+    /// The base weight of each adapter (set by `attachLoRA`), for merging.
+    var baseWeights: [Variable] = []
     private var dropoutState: MersenneTwister
 
     /// `weights[k]` is the identity of the base weight `adapters[k]` adapts.
@@ -198,6 +200,7 @@ extension LanguageModel {
             weights.append(ObjectIdentifier(p.variable))
         }
         let lora = LoRAAdapters(settings: settings, adapters: adapters, weights: weights, seed: seed)
+        lora.baseWeights = linears.filter { linear in all || targets.contains { matches(moduleOf(linear.0.name), $0) } }.map(\.0.variable)
         plugin.linearInterceptor = lora
         self.lora = lora
         return lora
@@ -240,5 +243,36 @@ extension LanguageModel {
         let file = URL(fileURLWithPath: directory).appendingPathComponent("adapter_model.safetensors").path
         try lora.load(try CheckpointStore.tensors(inFile: file), from: file)
         return lora
+    }
+}
+
+extension LanguageModel {
+    /// Adds the PEFT adapter in `directory` into the weights for good, `W += scale * B A` in
+    /// W's layout: an SFT stage's LoRA (its checkpoint folder holds the adapter files) or an
+    /// adapter from elsewhere, so that the model computes what the adapted one computed.
+    public func mergePEFTAdapter(directory: String) throws {
+        let lora = try loadPEFTAdapter(directory: directory)
+        defer { plugin.linearInterceptor = nil; self.lora = nil }
+        let tape = Tape(pool: .serial, recording: false)
+        for (adapter, weight) in zip(lora.adapters, lora.baseWeights) {
+            // B [out, r] times A [r, in]: [out, in].
+            let delta = try tape.linear(adapter.b, weight: adapter.a, layout: .inOut).value.contiguous()
+            let (outputs, inputs) = (delta.shape[0], delta.shape[1])
+            let w = weight.value.pointer, d = delta.pointer, s = lora.settings.scale
+            for o in 0..<outputs {
+                for i in 0..<inputs {
+                    let k = adapter.layout == .outIn ? o * inputs + i : i * outputs + o
+                    w[k] += s * d[o * inputs + i]
+                }
+            }
+        }
+    }
+
+    /// Whether `path` (a folder, or a weights file in one) holds a PEFT adapter beside it.
+    public static func adapterFolder(of path: String) -> String? {
+        var isDirectory: ObjCBool = false
+        let folder = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue
+            ? path : (path as NSString).deletingLastPathComponent
+        return FileManager.default.fileExists(atPath: folder + "/adapter_config.json") ? folder : nil
     }
 }
