@@ -7,15 +7,17 @@ enum BenchArch: String, CaseIterable {
 }
 
 enum BenchSize: String, CaseIterable {
-    case tiny, small, base
+    /// `2.8b`: Pythia-2.8B's shape (dpohost only; the PyTorch script has no such size), for
+    /// showing what LoRA fits in memory where full DPO does not.
+    case tiny, small, base, b28 = "2.8b"
 
-    var layers: Int { [2, 6, 12][index] }
-    var hidden: Int { [64, 256, 768][index] }
-    var heads: Int { [4, 8, 12][index] }
-    var vocab: Int { [1000, 8192, 50304][index] }
+    var layers: Int { [2, 6, 12, 32][index] }
+    var hidden: Int { [64, 256, 768, 2560][index] }
+    var heads: Int { [4, 8, 12, 32][index] }
+    var vocab: Int { [1000, 8192, 50304, 50304][index] }
     /// Llama only: SwiGLU width (8/3 hidden rounded up to 16) and key/value heads.
-    var llamaIntermediate: Int { [176, 688, 2048][index] }
-    var llamaKeyValueHeads: Int { [2, 4, 4][index] }
+    var llamaIntermediate: Int { [176, 688, 2048, 6832][index] }
+    var llamaKeyValueHeads: Int { [2, 4, 4, 32][index] }
 
     private var index: Int { Self.allCases.firstIndex(of: self)! }
 }

@@ -67,6 +67,8 @@ struct StepBenchCase {
     var sharedPrompt = true
     /// Time every op of the live steps (`OpProfile`).
     var profileOps = false
+    /// LoRA rank: adapters on every linear, the base frozen, the reference its adapters-off view.
+    var lora: Int?
 
     func run() throws -> StepBenchResult {
         let registry = PluginRegistry()
@@ -74,10 +76,15 @@ struct StepBenchCase {
         let directory = try RandomModelDirectory(shape: shape, registry: registry, seed: seed)
         defer { directory.remove() }
         let pool = WorkerPool(threads: threads)
-        let policy = try LanguageModel(directory: directory.path, registry: registry, trainable: true)
+        let policy = try LanguageModel(directory: directory.path, registry: registry, trainable: lora == nil)
         policy.activationCheckpointing = activationCheckpointing
-        let reference = loss.needsReference
-            ? try LanguageModel(directory: directory.path, registry: registry, trainable: false) : nil
+        var reference: LanguageModel?
+        if let lora {
+            _ = try policy.attachLoRA(LoRASettings(r: lora, alpha: Double(2 * lora), targetModules: ["all-linear"]), seed: UInt32(seed))
+            reference = loss.needsReference ? policy.referenceView() : nil
+        } else if loss.needsReference {
+            reference = try LanguageModel(directory: directory.path, registry: registry, trainable: false)
+        }
         let plugin = loss.plugin
         let lossPlugin = try LossPlugin(registry.resolve(kind: .loss, name: plugin.name), options: plugin.options)
         let update = TrainingStep(policy: policy, reference: reference, loss: LossComputation(plugin: lossPlugin),

@@ -58,6 +58,10 @@ struct StepBench: ParsableCommand {
     var sharedPrompt = true
     @Flag(help: "Time every op of the timed steps (forward from the previous op's end, and backward) and print them, slowest first. Profiling adds a little time per op.")
     var profileOps = false
+    @Option(help: "Also time each configuration with LoRA adapters of this rank on every linear (alpha 2r), the base frozen and the reference its adapters-off view, and print time and peak memory against the full step.")
+    var lora: Int?
+    /// Child mode: this run is the LoRA one.
+    @Flag(help: .hidden) var loraChild = false
     @Flag(help: .hidden) var single = false
 
     func validate() throws {
@@ -110,7 +114,8 @@ struct StepBench: ParsableCommand {
                                        pairs: c.pairs, steps: c.steps, warmup: c.warmup, threads: threads, seed: 0,
                                        phases: phases, cachedReference: cachedReference,
                                        activationCheckpointing: activationCheckpointing, allLogitRows: allLogitRows,
-                                       sharedPrompt: sharedPrompt, profileOps: profileOps).run()
+                                       sharedPrompt: sharedPrompt, profileOps: profileOps,
+                                       lora: loraChild ? lora : nil).run()
         let data = try JSONEncoder().encode(result)
         print(String(decoding: data, as: UTF8.self))
     }
@@ -136,7 +141,15 @@ struct StepBench: ParsableCommand {
         let table = StepBenchTable(withTorch: torch != nil, withPhases: phases)
         print(table.header)
         for c in try cases() {
-            let ours = try runChild(c)
+            let ours: StepBenchResult
+            do { ours = try runChild(c) } catch {
+                // A full step that does not fit (killed for memory) still lets LoRA show that it does.
+                guard let lora else { throw error }
+                print("  \(c.arch.rawValue)-\(c.size.rawValue) \(c.loss.rawValue): full step failed: \(error)")
+                let adapted = try runChild(c, lora: lora)
+                print("  LoRA r=\(lora): median \(Fmt.f(adapted.median, 3)) s, peak \(Fmt.f(adapted.peakRSSMiB, 0)) MiB, first loss \(Fmt.f(adapted.firstLoss, 4))")
+                continue
+            }
             var theirs: TorchAnchor.Result?, theirsBF16: TorchAnchor.Result?
             if let torch {
                 do { theirs = try torch.run(c, threads: pool.threads) } catch { print("  PyTorch: \(error)") }
@@ -150,6 +163,12 @@ struct StepBench: ParsableCommand {
                 print(table.phaseLine(p, total: s.reduce(0, +) / Double(max(s.count, 1)), label: "cached phases"))
             }
             if json { print(String(decoding: try JSONEncoder().encode(ours), as: UTF8.self)) }
+            if let lora {
+                let adapted = try runChild(c, lora: lora)
+                print("  LoRA r=\(lora): median \(Fmt.f(adapted.median, 3)) s (\(Fmt.f(adapted.median / ours.median, 2))x full), peak "
+                      + "\(Fmt.f(adapted.peakRSSMiB, 0)) MiB (\(Fmt.f(adapted.peakRSSMiB / ours.peakRSSMiB, 2))x full)")
+                if json { print(String(decoding: try JSONEncoder().encode(adapted), as: UTF8.self)) }
+            }
         }
     }
 
@@ -176,7 +195,7 @@ struct StepBench: ParsableCommand {
     }
 
     /// Runs one configuration in a fresh process of this binary, so peak memory is its own.
-    func runChild(_ c: BenchCaseSpec) throws -> StepBenchResult {
+    func runChild(_ c: BenchCaseSpec, lora: Int? = nil) throws -> StepBenchResult {
         var args = ["bench", "step", "--single", "--arch", c.arch.rawValue, "--size", c.size.rawValue,
                     "--loss", c.loss.rawValue, "--batch", "\(c.pairs)", "--seq", "\(c.sequence)",
                     "--steps", "\(c.steps)", "--warmup", "\(c.warmup)"]
@@ -187,6 +206,7 @@ struct StepBench: ParsableCommand {
         if allLogitRows { args.append("--all-logit-rows") }
         if !sharedPrompt { args.append("--no-shared-prompt") }
         if profileOps { args.append("--profile-ops") }
+        if let lora { args += ["--lora", "\(lora)", "--lora-child"] }
         args += ["--gemm-backend", Gemm.setup.library.kind.rawValue]
         let (status, out, err) = TorchAnchor.execute(Self.executablePath, args, environment: [:])
         guard status == 0, let line = out.split(separator: "\n").last,

@@ -91,7 +91,7 @@ final class TrainingStep {
             timer?.mark("backward")
             for m in outcome.metrics { lists[m.name, default: []] += m.values }
         }
-        let params = policy.parameters
+        let params = policy.trainableParameters
         let (norm, coefficient) = GradientClipping.coefficient(params, maxNorm: maxGradNorm, pool: pool)
         timer?.mark("clip")
         guard norm.isFinite else { throw NonFiniteValue(what: "gradient norm") }
