@@ -60,11 +60,14 @@ struct StepBench: ParsableCommand {
     var profileOps = false
     @Option(help: "Also time each configuration with LoRA adapters of this rank on every linear (alpha 2r), the base frozen and the reference its adapters-off view, and print time and peak memory against the full step.")
     var lora: Int?
+    @Flag(help: "With --lora: time the LoRA step alone (a model whose full step does not fit in memory).")
+    var loraOnly = false
     /// Child mode: this run is the LoRA one.
     @Flag(help: .hidden) var loraChild = false
     @Flag(help: .hidden) var single = false
 
     func validate() throws {
+        if loraOnly && lora == nil { throw ValidationError("--lora-only needs --lora R") }
         guard steps >= 1, warmup >= 0, (batch ?? 1) >= 1 else {
             throw ValidationError("--steps and --batch must be >= 1, --warmup >= 0")
         }
@@ -142,7 +145,10 @@ struct StepBench: ParsableCommand {
         print(table.header)
         for c in try cases() {
             let ours: StepBenchResult
-            do { ours = try runChild(c) } catch {
+            do {
+                if loraOnly { throw BenchError("not run (--lora-only)") }
+                ours = try runChild(c)
+            } catch {
                 // A full step that does not fit (killed for memory) still lets LoRA show that it does.
                 guard let lora else { throw error }
                 print("  \(c.arch.rawValue)-\(c.size.rawValue) \(c.loss.rawValue): full step failed: \(error)")
