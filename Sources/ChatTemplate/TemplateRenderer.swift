@@ -125,15 +125,16 @@ final class TemplateRenderer: @unchecked Sendable {
         if items.isEmpty { try run(otherwise); return }
         let count = items.count
         for (k, item) in items.enumerated() {
-            var loopInfo = TemplateDict([
-                ("index", .int(k + 1)), ("index0", .int(k)), ("revindex", .int(count - k)), ("revindex0", .int(count - k - 1)),
-                ("first", .bool(k == 0)), ("last", .bool(k == count - 1)), ("length", .int(count)),
-                ("previtem", k > 0 ? items[k - 1] : .undefined("loop.previtem")),
-                ("nextitem", k + 1 < count ? items[k + 1] : .undefined("loop.nextitem")),
+            let loopInfo = TemplateDict(distinct: [
+                (.string("index"), .int(k + 1)), (.string("index0"), .int(k)), (.string("revindex"), .int(count - k)),
+                (.string("revindex0"), .int(count - k - 1)), (.string("first"), .bool(k == 0)), (.string("last"), .bool(k == count - 1)),
+                (.string("length"), .int(count)),
+                (.string("previtem"), k > 0 ? items[k - 1] : .undefined("loop.previtem")),
+                (.string("nextitem"), k + 1 < count ? items[k + 1] : .undefined("loop.nextitem")),
+                (.string("cycle"), .callable(TemplateCallable(name: "loop.cycle") { args, _ in
+                    args.isEmpty ? .undefined("loop.cycle") : args[k % args.count]
+                })),
             ])
-            loopInfo[.string("cycle")] = .callable(TemplateCallable(name: "loop.cycle") { args, _ in
-                args.isEmpty ? .undefined("loop.cycle") : args[k % args.count]
-            })
             steps += 1
             guard steps <= Self.maxSteps else { throw TemplateError.render("the template ran past \(Self.maxSteps) loop iterations") }
             frames.append(["loop": .dict(loopInfo)])

@@ -131,6 +131,9 @@ public struct TemplateDict: Sendable {
     public init() {}
     public init(_ pairs: [(String, TemplateValue)]) { for (k, v) in pairs { self[.string(k)] = v } }
 
+    /// Pairs whose keys are known to differ (the renderer's own `loop`), taken as they are.
+    init(distinct pairs: [(key: TemplateValue, value: TemplateValue)]) { entries = pairs }
+
     public var isEmpty: Bool { entries.isEmpty }
     public var count: Int { entries.count }
 
