@@ -72,9 +72,7 @@ public struct ElementTokenizer {
         case .messages:
             throw DataError.invalidArgument("a conversational row reached tokenization unrendered (no chat template applied)")
         case .rendered:
-            // The template wrote every special token; TRL tokenizes its output as it is.
-            let parts = split(encoder.encodeAsTransformers(prompt, addSpecialTokens: false), encoder.encodeAsTransformers(chosen, addSpecialTokens: false),
-                              rejected.map { encoder.encodeAsTransformers($0, addSpecialTokens: false) })
+            let parts = renderedParts(prompt: prompt, chosen: chosen, rejected: rejected)
             return limits.convention == .trl
                 ? rowsCut(parts, prompt: prompt, chosen: chosen, rejected: rejected, mode: mode)
                 : referenceCut(parts.prompt, parts.chosen, parts.rejected, prompt: prompt, chosen: chosen, rejected: rejected, mode: mode)
@@ -167,13 +165,19 @@ public struct ElementTokenizer {
         return split(encoder.encodeAsTransformers(prompt, addSpecialTokens: true), withEOS(chosen), rejected.map(withEOS))
     }
 
+    /// A rendered conversation's parts: the template wrote every special token, and TRL
+    /// tokenizes its output as it is (prompt and whole conversations, split where they part).
+    func renderedParts(prompt: String, chosen: String, rejected: String?) -> Parts {
+        let encode = { (text: String) in self.encoder.encodeAsTransformers(text, addSpecialTokens: false) }
+        return split(encode(prompt), encode(chosen), rejected.map(encode))
+    }
+
     /// Whether TRL keeps the pair: under keep_start a row whose prompt alone fills `maxLength`
     /// would keep no response token, and TRL drops it when preparing the dataset.
     public func trlPairFits(prompt: String, chosen: String, rejected: String?, mode: TruncationMode, text: RowText = .plain) -> Bool {
         guard mode == .keepStart else { return true }
         let parts = text == .rendered
-            ? split(encoder.encodeAsTransformers(prompt, addSpecialTokens: false), encoder.encodeAsTransformers(chosen, addSpecialTokens: false),
-                    rejected.map { encoder.encodeAsTransformers($0, addSpecialTokens: false) })
+            ? renderedParts(prompt: prompt, chosen: chosen, rejected: rejected)
             : trlParts(prompt: prompt, chosen: chosen, rejected: rejected)
         return parts.prompt.count < limits.maxLength
     }

@@ -42,9 +42,11 @@ public struct LossInputBuilder {
             inputs.responseMask = Variable(batch.responseMask())
         }
         if needs.contains(.sequence) {
+            // LD-DPO's weights depend on the labels alone: made once, for policy and reference.
+            let weights = batch.layout == .preference ? desensitization.map { Variable($0.weights(labels: batch.labels)) } : nil
             let sum = { (tokens: Variable) throws -> Variable in
-                guard let d = self.desensitization, batch.layout == .preference else { return try tape.sum(tokens, axis: 1) }
-                return try d.sequenceLogps(tokens: tokens, labels: batch.labels, tape: tape)
+                guard let weights else { return try tape.sum(tokens, axis: 1) }
+                return try tape.sum(try tape.mul(tokens, weights), axis: 1)
             }
             let policy = try halves(try sum(policyTokens), batch, tape)
             inputs.policyChosenLogps = policy.chosen
