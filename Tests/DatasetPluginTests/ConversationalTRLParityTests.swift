@@ -1,4 +1,3 @@
-import ChatTemplate
 import DataPipeline
 import Foundation
 import PluginHost
@@ -53,12 +52,8 @@ final class ConversationalTRLParityTests: XCTestCase {
         let tokenizer = try TokenizerLoader.load(directory: tokenizerDir)
         let spec = DatasetSpec(name: "jsonl", options: ["path": Self.chat.appendingPathComponent(g.dataset).path])
         var prompts = try DatasetSource(registry: try BuiltinPlugins.registry()).flatPrompts([spec], split: "train")
-        if prompts.contains(where: { $0.text == .messages }) {
-            let source = try XCTUnwrap(try ChatTemplateFile.source(in: tokenizerDir))
-            let token = { (id: Int32?) in id.flatMap { tokenizer.token(for: $0) } }
-            prompts = try ConversationRenderer(template: try ChatTemplate(source: source.source), bosToken: token(tokenizer.bosTokenId),
-                                               eosToken: token(tokenizer.eosTokenId)).render(prompts)
-        }
+        prompts = try ConversationSource(templateFile: nil, tokenizer: tokenizer, tokenizerDirectory: tokenizerDir.path)
+            .render(prompts, log: { _ in })
         let items = prompts.flatMap { p in
             p.record.pairs.map { (p.prompt, p.record.responses[$0.preferred], p.record.responses[$0.dispreferred], p.text) }
         }

@@ -248,7 +248,7 @@ public enum EasyDeLArguments {
             } else if let reason = unsupported[flag] {
                 throw ConfigError.unsupportedFlag(flag: flag, reason: reason)
             } else {
-                let known = Array(valued.keys) + Array(switches.keys) + Array(passThrough) + Array(lossFlags) + [referenceFreeFlag, usePEFT] + Array(own.keys)
+                let known = acceptedFlags + Array(passThrough)
                 throw ConfigError.unknownKey(key: flag, suggestion: KeySuggester.nearest(to: flag, among: known))
             }
             i += 1
