@@ -50,6 +50,17 @@ public final class BufferCache: @unchecked Sendable {
         return true
     }
 
+    /// Frees every kept buffer: after one-off work (building or converting weights) whose
+    /// sizes the steps will not ask for again.
+    public func trim() {
+        lock.lock()
+        let kept = free
+        free = [:]
+        held = 0
+        lock.unlock()
+        for pointers in kept.values { for p in pointers { Foundation.free(p) } }
+    }
+
     /// Bytes currently kept.
     public var heldBytes: Int {
         lock.lock()

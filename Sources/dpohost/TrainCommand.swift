@@ -254,6 +254,14 @@ struct TrainingSession {
             log("loaded \(archive)\(adapter == nil ? "" : " with its LoRA adapter merged") into the policy\(intoReference == nil ? "" : " and the reference")")
         }
         if config.lora.enabled {
+            // The frozen base in reference_dtype, held as 16-bit values (before the adapters are
+            // attached: they find their linears by the weights the plugin is bound to).
+            let baseDtype = try WeightPrecision(configValue: config.model.referenceDtype)
+            if baseDtype != .float32 {
+                policy.castWeights(to: baseDtype)
+                try policy.compactWeights()
+                log("LoRA: frozen base held in \(baseDtype.rawValue) (model.reference_dtype): \(String(format: "%.3f", Double(policy.parameterCount * 2) / 1_048_576)) MiB, one block expanded to float32 at a time")
+            }
             let lora = try policy.attachLoRA(config.lora, seed: UInt32(truncatingIfNeeded: config.seed))
             let trained = lora.parameters.reduce(0) { $0 + $1.variable.value.count }
             log("LoRA: r=\(config.lora.r), scale \(lora.settings.scale), \(lora.adapters.count) adapted linears; \(trained) trainable parameters of \(policy.parameterCount + trained) (\(String(format: "%.2f", 100 * Double(trained) / Double(policy.parameterCount + trained)))%)")
@@ -264,7 +272,7 @@ struct TrainingSession {
         }
         // What a precomputed cache of its log-probs is checked against: the weights as they run
         // (after the archive, before any compaction).
-        let referenceFingerprint = config.precomputeRefLogProbs ? reference?.weightFingerprint() : nil
+        let referenceFingerprint = config.precomputeRefLogProbs ? try reference?.weightFingerprint() : nil
         // Split before the run directory exists: a model that cannot be split fails first.
         let tensorParallel = try config.trainer == "TensorParallelTrainer" ? communicator.map {
             try TensorParallelTrainer.Models(policy: policy, reference: reference, communicator: $0)
@@ -318,7 +326,7 @@ struct TrainingSession {
         }
         log("run directory: \(runDirectory.path)")
 
-        if communicator == nil, let reference, reference.valuePrecision != .float32 {
+        if communicator == nil, let reference, !reference.isView, reference.valuePrecision != .float32 {
             // One process: hold the reference as 16-bit values (FSDP slices it instead).
             try reference.compactWeights()
             log("reference weights held in \(reference.valuePrecision.rawValue): \(String(format: "%.3f", Double(reference.parameterCount * 2) / 1_048_576)) MiB, one block expanded to float32 at a time")

@@ -49,6 +49,41 @@ final class FiniteDifferenceTests: XCTestCase {
         try assertGradients([[3, 4], [5, 4]]) { t, v, _ in try t.linear(v[0], weight: v[1]) }
     }
 
+    func testLoRALinearGradientsInBothWeightLayoutsWithAFrozenBase() throws {
+        // x, W, bias, A [r, in], B [out, r]: the base weight and bias frozen, as LoRA trains.
+        try assertGradients([[2, 3, 4], [5, 4], [5], [2, 4], [5, 2]], differentiable: [0, 3, 4]) { t, v, _ in
+            try t.loraLinear(v[0], weight: v[1], bias: v[2], layout: .outIn, a: v[3], b: v[4], scale: 1.5)
+        }
+        try assertGradients([[2, 3, 4], [4, 5], [5], [2, 4], [5, 2]], differentiable: [0, 3, 4]) { t, v, _ in
+            try t.loraLinear(v[0], weight: v[1], bias: v[2], layout: .inOut, a: v[3], b: v[4], scale: 0.5)
+        }
+    }
+
+    func testLoRALinearGradientsWithEveryParameterTrainedAndNoBias() throws {
+        try assertGradients([[3, 4], [5, 4], [3, 4], [5, 3]]) { t, v, _ in
+            try t.loraLinear(v[0], weight: v[1], a: v[2], b: v[3], scale: 2)
+        }
+    }
+
+    func testLoRALinearGradientsWithADropoutMaskOnTheAdapterInputOnly() throws {
+        try assertGradients([[2, 3, 4], [4, 5], [2, 4], [5, 2]]) { t, v, rng in
+            let mask = Tensor(zeros: [2, 3, 4])
+            for i in 0..<mask.count where rng.nextUniform() >= 0.3 { mask.pointer[i] = 1 / 0.7 }
+            return try t.loraLinear(v[0], weight: v[1], layout: .inOut, a: v[2], b: v[3], scale: 1, dropoutMask: mask)
+        }
+    }
+
+    func testLoRALinearEqualsTheBaseLinearPlusTheScaledLowRankProduct() throws {
+        var rng = SplitMix64(seed: 3)
+        let x = Variable(Tensor.randomNormal([4, 6], scale: 1, using: &rng)), w = Variable(Tensor.randomNormal([6, 5], scale: 1, using: &rng))
+        let a = Variable(Tensor.randomNormal([2, 6], scale: 1, using: &rng)), b = Variable(Tensor.randomNormal([5, 2], scale: 1, using: &rng))
+        let tape = Tape(pool: .serial, recording: false)
+        let fused = try tape.loraLinear(x, weight: w, layout: .inOut, a: a, b: b, scale: 0.25).value.scalars
+        let composed = try tape.add(tape.linear(x, weight: w, layout: .inOut),
+                                    tape.scale(tape.linear(tape.linear(x, weight: a), weight: b), 0.25)).value.scalars
+        for (f, c) in zip(fused, composed) { XCTAssertEqual(f, c, accuracy: 1e-5 * max(1, abs(c))) }
+    }
+
     func testBroadcastingArithmeticGradients() throws {
         let pairs: [([Int], [Int])] = [([2, 3, 4], [2, 3, 4]), ([2, 3, 4], [4]), ([2, 1, 4], [3, 1]), ([3, 1], [1, 5]), ([4], [])]
         for (a, b) in pairs {

@@ -78,6 +78,43 @@ final class LoRATests: XCTestCase {
         XCTAssertNotEqual(try adapted.forward(ids: ids, mask: mask, tape: tape).value.scalars, plain)
     }
 
+    /// Adapter gradients of one recorded forward (with B made nonzero) and the reference view's logits.
+    func adaptedGradients(_ model: LanguageModel, _ base: String) throws -> (grads: [[Float]], reference: [Float]) {
+        let lora = try model.attachLoRA(LoRASettings(r: 2, alpha: 4, targetModules: ["all-linear"]), seed: 5)
+        for (k, adapter) in lora.adapters.enumerated() {
+            for i in 0..<adapter.b.value.count { adapter.b.value.pointer[i] = Float((k + i) % 7 - 3) * 0.01 }
+        }
+        let input = try SafeTensorsFile(path: ModelFixtures.golden("forward-\(base).safetensors"))
+        let ids = try input.indexTensor(named: "input_ids"), mask = try input.indexTensor(named: "attention_mask")
+        let tape = Tape(pool: WorkerPool(threads: 2))
+        let logits = try model.forward(ids: ids, mask: mask, tape: tape)
+        try tape.backward(try tape.sum(try tape.mul(logits, logits)))
+        let reference = try model.referenceView().forward(ids: ids, mask: mask, tape: Tape(pool: .serial, recording: false))
+        return (lora.parameters.map { $0.variable.grad!.scalars }, reference.value.scalars)
+    }
+
+    func checkSixteenBitBase(_ precision: WeightPrecision, _ base: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        let rounded = try LanguageModel(directory: ModelFixtures.model(base), registry: ModelFixtures.registry(), trainable: false)
+        rounded.castWeights(to: precision)
+        let compact = try LanguageModel(directory: ModelFixtures.model(base), registry: ModelFixtures.registry(), trainable: false)
+        compact.castWeights(to: precision)
+        try compact.compactWeights()
+        let expected = try adaptedGradients(rounded, base), found = try adaptedGradients(compact, base)
+        let differing = zip(found.grads, expected.grads).enumerated().filter { $0.element.0 != $0.element.1 }.map(\.offset)
+        XCTAssertEqual(differing, [], "\(precision) \(base): gradients of these adapter parameters differ", file: file, line: line)
+        XCTAssertTrue(found.reference == expected.reference, "\(precision) \(base): reference logits differ", file: file, line: line)
+        XCTAssertGreaterThan(expected.grads.flatMap { $0 }.map(abs).max() ?? 0, 0, file: file, line: line)
+    }
+
+    func testABFloat16BaseHeldCompactTrainsAsTheRoundedFloat32BaseBitForBit() throws {
+        try checkSixteenBitBase(.bfloat16, "gpt2-tiny")
+        try checkSixteenBitBase(.bfloat16, "llama-tiny")
+    }
+
+    func testAFloat16BaseHeldCompactTrainsAsTheRoundedFloat32BaseBitForBit() throws {
+        try checkSixteenBitBase(.float16, "pythia-tiny")
+    }
+
     func testAnUnknownTargetModuleListsTheModelsLinears() throws {
         let model = try LanguageModel(directory: ModelFixtures.model("gpt2-tiny"), registry: ModelFixtures.registry(), trainable: false)
         XCTAssertThrowsError(try model.attachLoRA(LoRASettings(r: 4, targetModules: ["q_proj"]), seed: 0)) {

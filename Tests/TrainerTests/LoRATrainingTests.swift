@@ -52,6 +52,23 @@ final class LoRATrainingTests: XCTestCase, CLIRunning {
         XCTAssertTrue(resumed.output.contains("resumed from"), resumed.output)
     }
 
+    func testABFloat16BaseIsHeldCompactAndAResumeOfItEqualsTheUninterruptedRun() throws {
+        let whole = tempRun("lora-bf16"), split = tempRun("lora-bf16-split")
+        let base = ["lora.r=4", "model.reference_dtype=bfloat16"]
+        let r = try dpohost(args(whole, base))
+        XCTAssertEqual(r.status, 0, r.output)
+        XCTAssertTrue(r.output.contains("LoRA: frozen base held in bfloat16 (model.reference_dtype)"), r.output)
+        XCTAssertEqual(try dpohost(args(split, base + ["n_examples=4"])).status, 0)
+        let resumed = try dpohost(args(split, base + ["resume=\(split.path)"]))
+        XCTAssertEqual(resumed.status, 0, resumed.output)
+        let name = "base_model.model.gpt_neox.layers.1.attention.query_key_value.lora_B.weight"
+        let adapter = { (run: URL) in
+            try SafeTensorsFile(path: run.appendingPathComponent("LATEST/adapter_model.safetensors").path).floatTensor(named: name).scalars
+        }
+        XCTAssertEqual(try adapter(split), try adapter(whole))
+        XCTAssertTrue(try adapter(whole).contains { $0 != 0 })
+    }
+
     func testBadLoRASettingsAreOneErrorBeforeTheRunDirectory() throws {
         for (extra, message) in [
             (["lora.r=4", "lora.target_modules=[q_proj]"],

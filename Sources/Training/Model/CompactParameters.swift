@@ -6,8 +6,10 @@ import TensorCore
 /// A frozen model's weights held as 16-bit values (`reference_dtype` float16 or bfloat16), half
 /// the memory of float32. The units are those of FSDP (each repeated block, plus the rest): a
 /// unit is expanded to float32 when the model plugin first fetches one of its parameters and
-/// freed when the forward moves on, so one unit at a time is whole. Only for no-grad forwards
-/// (the reference never back-propagates).
+/// freed when the forward moves on, so one unit at a time is whole. The weights never train; on
+/// a recording tape (the frozen base of LoRA, whose input gradients need them) each visit of a
+/// unit leaves two hooks as FSDP's do: backward expands the unit again before its ops and frees
+/// it after them.
 final class CompactParameters: ParameterAccess, ParameterStore {
     let layout: ShardLayout
     let precision: WeightPrecision
@@ -36,14 +38,20 @@ final class CompactParameters: ParameterAccess, ParameterStore {
 
     func willUse(_ name: String, tape: Tape) throws {
         guard let u = unitOfParameter[name], u != visiting else { return }
-        if let previous = visiting { storages[previous].releaseMemory() }
+        if let previous = visiting { endVisit(of: previous, tape: tape) }
         expand(u)
         visiting = u
+        tape.recordHook { [unowned self] in self.storages[u].releaseMemory() }
     }
 
     func forwardEnded(tape: Tape) throws {
-        if let u = visiting { storages[u].releaseMemory() }
+        if let u = visiting { endVisit(of: u, tape: tape) }
         visiting = nil
+    }
+
+    private func endVisit(of u: Int, tape: Tape) {
+        tape.recordHook { [unowned self] in self.expand(u) }
+        storages[u].releaseMemory()
     }
 
     private func expand(_ u: Int) {
@@ -51,7 +59,13 @@ final class CompactParameters: ParameterAccess, ParameterStore {
         guard !storage.isResident else { return }
         storage.acquireMemory()
         let p = storage.pointer
-        packed[u].withUnsafeBufferPointer { bits in for i in 0..<bits.count { p[i] = precision.decode(bits[i]) } }
+        packed[u].withUnsafeBufferPointer { bits in
+            if precision == .float16 {
+                HalfPrecision.widen(float16: bits.baseAddress!, into: p, count: bits.count)
+            } else {
+                HalfPrecision.widen(bfloat16: bits.baseAddress!, into: p, count: bits.count)
+            }
+        }
     }
 
     // MARK: ParameterStore

@@ -69,22 +69,33 @@ struct StepBenchCase {
     var profileOps = false
     /// LoRA rank: adapters on every linear, the base frozen, the reference its adapters-off view.
     var lora: Int?
+    /// The frozen base's type under LoRA (`model.reference_dtype`): 16-bit held compact.
+    var loraBase: WeightPrecision = .float32
 
     func run() throws -> StepBenchResult {
         let registry = PluginRegistry()
         try PluginDiscovery(installDirectory: nil, searchPath: []).discover(into: registry)
         let directory = try RandomModelDirectory(shape: shape, registry: registry, seed: seed)
         defer { directory.remove() }
+        // The random weights, written and freed, sit in the buffer cache: hand them back so the
+        // peak below is the training's, not the benchmark's scaffolding.
+        BufferCache.shared.trim()
+        StepBenchCase.trace("directory")
         let pool = WorkerPool(threads: threads)
         let policy = try LanguageModel(directory: directory.path, registry: registry, trainable: lora == nil)
         policy.activationCheckpointing = activationCheckpointing
         var reference: LanguageModel?
         if let lora {
+            if loraBase != .float32 {
+                policy.castWeights(to: loraBase)
+                try policy.compactWeights()
+            }
             _ = try policy.attachLoRA(LoRASettings(r: lora, alpha: Double(2 * lora), targetModules: ["all-linear"]), seed: UInt32(seed))
             reference = loss.needsReference ? policy.referenceView() : nil
         } else if loss.needsReference {
             reference = try LanguageModel(directory: directory.path, registry: registry, trainable: false)
         }
+        StepBenchCase.trace("models")
         let plugin = loss.plugin
         let lossPlugin = try LossPlugin(registry.resolve(kind: .loss, name: plugin.name), options: plugin.options)
         let update = TrainingStep(policy: policy, reference: reference, loss: LossComputation(plugin: lossPlugin),
@@ -107,6 +118,7 @@ struct StepBenchCase {
         update.model.profile = profile
         let timer = phases ? PhaseTimer() : nil
         let cachedTimer = phases && cached != nil ? PhaseTimer() : nil
+        StepBenchCase.trace("warmup")
         var times: [Double] = [], cachedTimes: [Double] = []
         let load = CPULoad()
         for _ in 0..<steps {
@@ -147,6 +159,13 @@ struct StepBenchCase {
                                                               backwardMs: $0.value.backwardSeconds * 1000 / n) }
                     .sorted { $0.forwardMs + $0.backwardMs > $1.forwardMs + $1.backwardMs }
             })
+    }
+
+    static func trace(_ what: String) {
+        guard ProcessInfo.processInfo.environment["TRACE_RSS"] != nil,
+              let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return }
+        let lines = status.split(separator: "\n").filter { $0.hasPrefix("VmHWM") || $0.hasPrefix("RssAnon") || $0.hasPrefix("RssFile") }
+        FileHandle.standardError.write("\(what): \(lines.joined(separator: " "))\n".data(using: .utf8)!)
     }
 
     static func meanLoss(_ outcome: UpdateOutcome) -> Double {

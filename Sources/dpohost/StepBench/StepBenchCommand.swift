@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import TensorCore
+import Training
 
 /// One configuration of the grid.
 struct BenchCaseSpec {
@@ -62,12 +63,19 @@ struct StepBench: ParsableCommand {
     var lora: Int?
     @Flag(help: "With --lora: time the LoRA step alone (a model whose full step does not fit in memory).")
     var loraOnly = false
+    @Option(name: .customLong("lora-base-dtype"),
+            help: "With --lora: the frozen base's types, comma-separated (float32, bfloat16, float16: model.reference_dtype under LoRA); one LoRA run each. (default: float32)")
+    var loraBaseDtypes = "float32"
+    var loraBases: [WeightPrecision] {
+        get throws { try loraBaseDtypes.split(separator: ",").map { try WeightPrecision(configValue: String($0).trimmingCharacters(in: .whitespaces)) } }
+    }
     /// Child mode: this run is the LoRA one.
     @Flag(help: .hidden) var loraChild = false
     @Flag(help: .hidden) var single = false
 
     func validate() throws {
         if loraOnly && lora == nil { throw ValidationError("--lora-only needs --lora R") }
+        do { _ = try loraBases } catch { throw ValidationError("--lora-base-dtype: \(error)") }
         guard steps >= 1, warmup >= 0, (batch ?? 1) >= 1 else {
             throw ValidationError("--steps and --batch must be >= 1, --warmup >= 0")
         }
@@ -118,7 +126,7 @@ struct StepBench: ParsableCommand {
                                        phases: phases, cachedReference: cachedReference,
                                        activationCheckpointing: activationCheckpointing, allLogitRows: allLogitRows,
                                        sharedPrompt: sharedPrompt, profileOps: profileOps,
-                                       lora: loraChild ? lora : nil).run()
+                                       lora: loraChild ? lora : nil, loraBase: try loraBases.first ?? .float32).run()
         let data = try JSONEncoder().encode(result)
         print(String(decoding: data, as: UTF8.self))
     }
@@ -152,8 +160,10 @@ struct StepBench: ParsableCommand {
                 // A full step that does not fit (killed for memory) still lets LoRA show that it does.
                 guard let lora else { throw error }
                 print("  \(c.arch.rawValue)-\(c.size.rawValue) \(c.loss.rawValue): full step failed: \(error)")
-                let adapted = try runChild(c, lora: lora)
-                print("  LoRA r=\(lora): median \(Fmt.f(adapted.median, 3)) s, peak \(Fmt.f(adapted.peakRSSMiB, 0)) MiB, first loss \(Fmt.f(adapted.firstLoss, 4))")
+                for base in try loraBases {
+                    let adapted = try runChild(c, lora: lora, base: base)
+                    print("  LoRA r=\(lora), \(base.rawValue) base: median \(Fmt.f(adapted.median, 3)) s, peak \(Fmt.f(adapted.peakRSSMiB, 0)) MiB, first loss \(Fmt.f(adapted.firstLoss, 4))")
+                }
                 continue
             }
             var theirs: TorchAnchor.Result?, theirsBF16: TorchAnchor.Result?
@@ -170,10 +180,21 @@ struct StepBench: ParsableCommand {
             }
             if json { print(String(decoding: try JSONEncoder().encode(ours), as: UTF8.self)) }
             if let lora {
-                let adapted = try runChild(c, lora: lora)
-                print("  LoRA r=\(lora): median \(Fmt.f(adapted.median, 3)) s (\(Fmt.f(adapted.median / ours.median, 2))x full), peak "
-                      + "\(Fmt.f(adapted.peakRSSMiB, 0)) MiB (\(Fmt.f(adapted.peakRSSMiB / ours.peakRSSMiB, 2))x full)")
-                if json { print(String(decoding: try JSONEncoder().encode(adapted), as: UTF8.self)) }
+                var firstLoRA: StepBenchResult?
+                for base in try loraBases {
+                    let adapted = try runChild(c, lora: lora, base: base)
+                    firstLoRA = firstLoRA ?? adapted
+                    print("  LoRA r=\(lora), \(base.rawValue) base: median \(Fmt.f(adapted.median, 3)) s (\(Fmt.f(adapted.median / ours.median, 2))x full), peak "
+                          + "\(Fmt.f(adapted.peakRSSMiB, 0)) MiB (\(Fmt.f(adapted.peakRSSMiB / ours.peakRSSMiB, 2))x full)")
+                    if json { print(String(decoding: try JSONEncoder().encode(adapted), as: UTF8.self)) }
+                }
+                if let torch, let theirs, let firstLoRA {
+                    do {
+                        let peft = try torch.run(c, threads: pool.threads, lora: lora)
+                        print("  PyTorch + peft r=\(lora): median \(Fmt.f(peft.median, 3)) s (\(Fmt.f(peft.median / theirs.median, 2))x its full step), peak "
+                              + "\(Fmt.f(peft.peakRSSMiB, 0)) MiB (\(Fmt.f(peft.peakRSSMiB / theirs.peakRSSMiB, 2))x its full); dpohost's LoRA step \(Fmt.f(peft.median / firstLoRA.median, 2))x faster, \(Fmt.f(firstLoRA.peakRSSMiB / peft.peakRSSMiB, 2))x its memory")
+                    } catch { print("  PyTorch + peft: \(error)") }
+                }
             }
         }
     }
@@ -201,7 +222,7 @@ struct StepBench: ParsableCommand {
     }
 
     /// Runs one configuration in a fresh process of this binary, so peak memory is its own.
-    func runChild(_ c: BenchCaseSpec, lora: Int? = nil) throws -> StepBenchResult {
+    func runChild(_ c: BenchCaseSpec, lora: Int? = nil, base: WeightPrecision = .float32) throws -> StepBenchResult {
         var args = ["bench", "step", "--single", "--arch", c.arch.rawValue, "--size", c.size.rawValue,
                     "--loss", c.loss.rawValue, "--batch", "\(c.pairs)", "--seq", "\(c.sequence)",
                     "--steps", "\(c.steps)", "--warmup", "\(c.warmup)"]
@@ -212,7 +233,7 @@ struct StepBench: ParsableCommand {
         if allLogitRows { args.append("--all-logit-rows") }
         if !sharedPrompt { args.append("--no-shared-prompt") }
         if profileOps { args.append("--profile-ops") }
-        if let lora { args += ["--lora", "\(lora)", "--lora-child"] }
+        if let lora { args += ["--lora", "\(lora)", "--lora-child", "--lora-base-dtype", base.rawValue] }
         args += ["--gemm-backend", Gemm.setup.library.kind.rawValue]
         let (status, out, err) = TorchAnchor.execute(Self.executablePath, args, environment: [:])
         guard status == 0, let line = out.split(separator: "\n").last,

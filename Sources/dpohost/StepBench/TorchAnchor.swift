@@ -21,8 +21,16 @@ struct TorchAnchor {
 
     /// `autocast`: "bf16" runs the forwards under `torch.autocast("cpu", torch.bfloat16)`, PyTorch's
     /// CPU mixed precision (the second anchor); nil is float32.
-    func run(_ c: BenchCaseSpec, threads: Int, autocast: String? = nil) throws -> Result {
-        var args = [script, "--arch", c.arch.rawValue, "--size", c.size.rawValue, "--loss", c.loss.rawValue,
+    /// `lora`: the same step with peft's LoRA of that rank (scripts/bench/torch_lora_dpo_step.py).
+    func run(_ c: BenchCaseSpec, threads: Int, autocast: String? = nil, lora: Int? = nil) throws -> Result {
+        var prefix = [script]
+        if let lora {
+            guard let wrapper = Self.locate("scripts/bench/torch_lora_dpo_step.py") else {
+                throw BenchError("scripts/bench/torch_lora_dpo_step.py not found above the binary or the current directory")
+            }
+            prefix = [wrapper, "--shared-script", script, "--lora", "\(lora)"]
+        }
+        var args = prefix + ["--arch", c.arch.rawValue, "--size", c.size.rawValue, "--loss", c.loss.rawValue,
                     "--batch", "\(c.pairs)", "--seq", "\(c.sequence)", "--steps", "\(c.steps)",
                     "--warmup", "\(c.warmup)", "--threads", "\(threads)", "--json"]
         if let autocast { args += ["--autocast", autocast] }
@@ -39,12 +47,15 @@ struct TorchAnchor {
 
     /// The script beside the repository: `<ancestor>/shared/bench/torch_dpo_step.py` for the
     /// first ancestor of the current directory or of the binary that has one.
-    static func locateScript() -> String? {
+    static func locateScript() -> String? { locate("shared/bench/torch_dpo_step.py") }
+
+    /// `relative` under the first ancestor of the current directory or of the binary that has it.
+    static func locate(_ relative: String) -> String? {
         let starts: [String?] = [FileManager.default.currentDirectoryPath, Bundle.main.executableURL?.deletingLastPathComponent().path]
         for start in starts.compactMap({ $0 }) {
             var dir = URL(fileURLWithPath: start).standardizedFileURL
             while dir.path != "/" {
-                let candidate = dir.appendingPathComponent("shared/bench/torch_dpo_step.py").path
+                let candidate = dir.appendingPathComponent(relative).path
                 if FileManager.default.fileExists(atPath: candidate) { return candidate }
                 dir.deleteLastPathComponent()
             }

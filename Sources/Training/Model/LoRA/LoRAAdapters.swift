@@ -113,13 +113,9 @@ public final class LoRAAdapters: LinearInterceptor {
     public func linear(_ x: Variable, weight: Variable, bias: Variable?, layout: LinearLayout, tape: Tape) throws -> Variable? {
         guard enabled, let k = byWeight[ObjectIdentifier(weight)] else { return nil }
         let adapter = adapters[k]
-        let base = try tape.linear(x, weight: weight, bias: bias, layout: layout)
-        var input = x
-        if settings.dropout > 0, tape.isRecording {
-            input = try tape.mul(x, Variable(dropoutMask(x.shape)))
-        }
-        let low = try tape.linear(try tape.linear(input, weight: adapter.a, layout: .outIn), weight: adapter.b, layout: .outIn)
-        return try tape.add(base, try tape.scale(low, settings.scale))
+        let mask = settings.dropout > 0 && tape.isRecording ? dropoutMask(x.shape) : nil
+        return try tape.loraLinear(x, weight: weight, bias: bias, layout: layout, a: adapter.a, b: adapter.b,
+                                   scale: settings.scale, dropoutMask: mask)
     }
 
     /// Inverted dropout: kept elements scaled by 1/(1-p), as torch.nn.Dropout in training.
