@@ -79,11 +79,11 @@ extension HostAPI {
         api.parameter = { p, name, out in CallContext.run(p) { ctx in
             let instance = try HostAPI.modelInstance(ctx, "parameter")
             let n = try requireString(name, "parameter name")
-            guard let v = instance.parameters[n] else {
+            guard let bound = instance.parameters[n] else {
                 throw HostCallError.notFound("parameter '\(n)' is not declared or not bound")
             }
             try instance.parameterAccess?.willUse(n, tape: ctx.arena.tape)
-            try requireOut(out).pointee = ctx.arena.add(v)
+            try requireOut(out).pointee = ctx.arena.add(instance.linearInterceptor?.substitute(parameter: n) ?? bound)
         } }
         api.kv_cache_append = { p, layer, k, v, outK, outV in CallContext.run(p) { ctx in
             let instance = try HostAPI.modelInstance(ctx, "kv_cache_append")

@@ -66,8 +66,9 @@ struct TrainCommand: ParsableCommand {
         --label-smoothing, --discopop-tau, --rpo-alpha (TRL<=0.27: sigmoid becomes
         rpo), --reference-free (EasyDeL: no reference model), --f-divergence-type,
         --f-alpha-divergence-coef, --ld-alpha, --use-weighting, --seed and --data-seed
-        (the data order), --use-peft with --lora-r, --lora-alpha, --lora-dropout and
-        --lora-target-modules (LoRA; TRL's defaults r 16, alpha 32, dropout 0.05),
+        (the data order), --use-peft with --lora-r, --lora-alpha, --lora-dropout,
+        --lora-target-modules, --lora-modules-to-save and --use-rslora (LoRA; TRL's
+        defaults r 16, alpha 32, dropout 0.05),
         --ref-model, --weight-decay, --learning-rate, --exp-name,
         --dataset-path, --eval-dataset-path, --eval-batch-size, --do-first-eval,
         --precompute-ref-log-probs, --num-train-epochs (whole or, as in TRL, a
@@ -212,13 +213,10 @@ struct TrainingSession {
                                                 desensitization: config.ldAlpha.map { LengthDesensitization(alpha: Float($0)) },
                                                 weighting: config.useWeighting)
         if config.lora.enabled {
-            guard config.trainer == "BasicTrainer" else {
-                throw ValidationError("lora.r=\(config.lora.r) runs under BasicTrainer; \(config.trainer) does not split adapters (train the whole model there)")
+            guard config.trainer != "TensorParallelTrainer" else {
+                throw ValidationError("lora.r=\(config.lora.r) runs under BasicTrainer or FSDPTrainer; TensorParallelTrainer does not split adapters (train the whole model there)")
             }
             guard !config.syncRefModel else { throw ValidationError("sync_ref_model=true moves the reference toward the policy; with LoRA the reference is the base weights themselves") }
-            guard config.lora.modulesToSave.isEmpty else {
-                throw ValidationError("lora.modules_to_save=\(config.lora.modulesToSave): training modules in full beside the adapters is not available yet (set [])")
-            }
         }
         let referencePath = config.model.referenceNameOrPath ?? modelPath
         // With LoRA the reference is the policy's own weights with the adapters off (below).
@@ -258,13 +256,17 @@ struct TrainingSession {
             // attached: they find their linears by the weights the plugin is bound to).
             let baseDtype = try WeightPrecision(configValue: config.model.referenceDtype)
             if baseDtype != .float32 {
-                policy.castWeights(to: baseDtype)
-                try policy.compactWeights()
-                log("LoRA: frozen base held in \(baseDtype.rawValue) (model.reference_dtype): \(String(format: "%.3f", Double(policy.parameterCount * 2) / 1_048_576)) MiB, one block expanded to float32 at a time")
+                if communicator == nil {   // FSDP slices it instead
+                    try policy.compactWeights(as: baseDtype)
+                    log("LoRA: frozen base held in \(baseDtype.rawValue) (model.reference_dtype): \(String(format: "%.3f", Double(policy.parameterCount * 2) / 1_048_576)) MiB, one block expanded to float32 at a time")
+                } else {
+                    policy.castWeights(to: baseDtype)
+                    log("LoRA: frozen base rounded to \(baseDtype.rawValue) (model.reference_dtype), sharded in float32 slices")
+                }
             }
             let lora = try policy.attachLoRA(config.lora, seed: UInt32(truncatingIfNeeded: config.seed))
             let trained = lora.parameters.reduce(0) { $0 + $1.variable.value.count }
-            log("LoRA: r=\(config.lora.r), scale \(lora.settings.scale), \(lora.adapters.count) adapted linears; \(trained) trainable parameters of \(policy.parameterCount + trained) (\(String(format: "%.2f", 100 * Double(trained) / Double(policy.parameterCount + trained)))%)")
+            log("LoRA: r=\(config.lora.r), scale \(lora.settings.scale), \(lora.adapters.count) adapted linears\(lora.saved.isEmpty ? "" : ", trained in full: " + lora.saved.map(\.name).joined(separator: ", ")); \(trained) trainable parameters of \(policy.parameterCount + trained) (\(String(format: "%.2f", 100 * Double(trained) / Double(policy.parameterCount + trained)))%)")
             if objective.needsReference && loraReference {
                 reference = policy.referenceView()
                 log("reference model: the policy's weights with the adapters off (no second copy)")

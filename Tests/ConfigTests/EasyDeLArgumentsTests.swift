@@ -32,6 +32,14 @@ final class EasyDeLArgumentsTests: XCTestCase {
         }
     }
 
+    func testModulesToSaveAndRSLoRAFlagsAreTRLsModelConfigFlags() throws {
+        XCTAssertEqual(try flags(["--use-peft", "--lora-modules-to-save", "lm_head,embed_tokens", "--use-rslora"]),
+                       ["lora.r=16", "lora.alpha=32", "lora.dropout=0.05", "lora.modules_to_save=[lm_head,embed_tokens]", "lora.use_rslora=true"])
+        XCTAssertThrowsError(try EasyDeLArguments.translate(["--use-rslora"])) {
+            XCTAssertTrue("\($0)".contains("takes effect with --use-peft"), "\($0)")
+        }
+    }
+
     func testTheChatTemplateFlagBringsNoTRLMeanings() throws {
         XCTAssertEqual(try EasyDeLArguments.translate(["--chat-template", "t.jinja", "loss=sft"]), ["chat_template=t.jinja", "loss=sft"])
     }

@@ -165,18 +165,21 @@ final class LoRATests: XCTestCase {
         return String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
-    func testAnAdapterDpohostWritesLoadsInPEFTAndGivesTheSameLogits() throws {
-        let model = try LanguageModel(directory: ModelFixtures.model("gpt2-tiny"), registry: ModelFixtures.registry(), trainable: false)
-        let lora = try model.attachLoRA(LoRASettings(r: 4, alpha: 8, targetModules: ["all-linear"]), seed: 3)
-        // Train-like values: B away from zero so the adapter changes the logits.
+    /// Writes `lora` (B and any saved module moved away from their start) as a PEFT folder and has
+    /// peft load it on `base` in transformers: its logits must be dpohost's.
+    func checkPEFTLoadsOurs(_ base: String, _ settings: LoRASettings, file: StaticString = #filePath, line: UInt = #line) throws {
+        let model = try LanguageModel(directory: ModelFixtures.model(base), registry: ModelFixtures.registry(), trainable: false)
+        let lora = try model.attachLoRA(settings, seed: 3)
+        // Train-like values: B away from zero and the saved modules moved, so the logits change.
         var rng = SplitMix64(seed: 11)
         for a in lora.adapters { for i in 0..<a.b.value.count { a.b.value.pointer[i] = Float(rng.nextUniform() - 0.5) * 0.2 } }
+        for m in lora.saved { for i in 0..<m.copy.value.count { m.copy.value.pointer[i] += Float(rng.nextUniform() - 0.5) * 0.2 } }
         let dir = try ModelFixtures.temporaryDirectory()
         try SafeTensorsWriter(tensors: Dictionary(uniqueKeysWithValues: lora.parameters.map { ($0.name, $0.variable.value) }))
             .write(to: dir.appendingPathComponent("adapter_model.safetensors").path)
-        try lora.peftConfig(baseModel: ModelFixtures.model("gpt2-tiny")).write(to: dir.appendingPathComponent("adapter_config.json"),
-                                                                              atomically: true, encoding: .utf8)
-        let (ours, mask) = try logits(model, "gpt2-tiny")
+        try lora.peftConfig(baseModel: ModelFixtures.model(base)).write(to: dir.appendingPathComponent("adapter_config.json"),
+                                                                       atomically: true, encoding: .utf8)
+        let (ours, _) = try logits(model, base)
         let oursFile = dir.appendingPathComponent("ours.safetensors")
         try SafeTensorsWriter(tensors: ["logits": ours.value]).write(to: oursFile.path)
         let script = """
@@ -190,11 +193,44 @@ final class LoRATests: XCTestCase {
         mask = g["attention_mask"].bool()
         print(float((out[mask] - ours[mask]).abs().max()), float((out[mask] - g["logits"][mask]).abs().max()))
         """
-        let text = try python(script, [ModelFixtures.model("gpt2-tiny"), dir.path, ModelFixtures.golden("forward-gpt2-tiny.safetensors"), oursFile.path])
+        let text = try python(script, [ModelFixtures.model(base), dir.path, ModelFixtures.golden("forward-\(base).safetensors"), oursFile.path])
         let parts = text.split(separator: " ").compactMap { Double($0) }
-        XCTAssertEqual(parts.count, 2, text)
-        XCTAssertLessThanOrEqual(parts.first ?? .infinity, 1e-4, "peft's logits against dpohost's adapted model")
-        XCTAssertGreaterThan(parts.last ?? 0, 1e-3, "the adapter changes the base logits")
-        _ = mask
+        XCTAssertEqual(parts.count, 2, text, file: file, line: line)
+        XCTAssertLessThanOrEqual(parts.first ?? .infinity, 1e-4, "peft's logits against dpohost's adapted model", file: file, line: line)
+        XCTAssertGreaterThan(parts.last ?? 0, 1e-3, "the adapter changes the base logits", file: file, line: line)
+    }
+
+    func testAnAdapterDpohostWritesLoadsInPEFTAndGivesTheSameLogits() throws {
+        try checkPEFTLoadsOurs("gpt2-tiny", LoRASettings(r: 4, alpha: 8, targetModules: ["all-linear"]))
+    }
+
+    func testAnAdapterWithAModuleTrainedInFullLoadsInPEFTAndGivesTheSameLogits() throws {
+        // lm_head: transformers 5's name of Pythia's head (embed_out in its checkpoints).
+        try checkPEFTLoadsOurs("pythia-tiny", LoRASettings(r: 4, alpha: 8, targetModules: ["query_key_value"], modulesToSave: ["lm_head"]))
+    }
+
+    func testAModuleToSaveIsACopyThePolicyTrainsWhileTheReferenceKeepsTheBase() throws {
+        let model = try LanguageModel(directory: ModelFixtures.model("pythia-tiny"), registry: ModelFixtures.registry(), trainable: false)
+        let (before, _) = try logits(model, "pythia-tiny")
+        let lora = try model.attachLoRA(LoRASettings(r: 2, targetModules: ["query_key_value"], modulesToSave: ["embed_out"]), seed: 1)
+        XCTAssertEqual(lora.saved.map(\.name), ["embed_out.weight"])
+        XCTAssertEqual(lora.parameters.last?.name, "base_model.model.embed_out.weight")
+        XCTAssertTrue(lora.saved[0].copy.requiresGrad)
+        for i in 0..<lora.saved[0].copy.value.count { lora.saved[0].copy.value.pointer[i] *= 2 }
+        let (adapted, _) = try logits(model, "pythia-tiny")
+        let (reference, _) = try logits(model.referenceView(), "pythia-tiny")
+        XCTAssertTrue(reference.value.scalars == before.value.scalars, "the reference reads the base head")
+        XCTAssertFalse(adapted.value.scalars == before.value.scalars, "the policy reads the trained copy")
+    }
+
+    func testModulesToSaveThatNameNoModuleOrAnAdaptedOneAreRefused() throws {
+        let model = try LanguageModel(directory: ModelFixtures.model("pythia-tiny"), registry: ModelFixtures.registry(), trainable: false)
+        XCTAssertThrowsError(try model.attachLoRA(LoRASettings(r: 2, modulesToSave: ["score"]), seed: 0)) {
+            XCTAssertTrue("\($0)".hasPrefix("lora.modules_to_save: score is not a module of this model; its modules outside the blocks are "), "\($0)")
+            XCTAssertTrue("\($0)".contains("embed_out, gpt_neox.embed_in, gpt_neox.final_layer_norm, lm_head"), "\($0)")
+        }
+        XCTAssertThrowsError(try model.attachLoRA(LoRASettings(r: 2, targetModules: ["query_key_value"], modulesToSave: ["query_key_value"]), seed: 0)) {
+            XCTAssertTrue("\($0)".contains("is also a LoRA target"), "\($0)")
+        }
     }
 }

@@ -176,6 +176,26 @@ final class FSDPTrainerTests: XCTestCase, CLIRunning {
         }
     }
 
+    func testLoRAWithTheBaseShardedAndTheAdaptersReplicatedMatchesBasicTrainerAndResumesInOneProcess() throws {
+        _ = try MPIHarness.requireMPIRun()
+        // SGD: an update linear in the gradient, so the adapters agree to rounding. A bfloat16
+        // base: rounded slices under FSDP, held compact in one process.
+        let lora = ["lora.r=4", "lora.alpha=8", "lora.target_modules=all-linear", "optimizer=SGD", "lr=0.05", "model.reference_dtype=bfloat16"]
+        let basic = tempRun("lora-basic"), fsdp = tempRun("lora-fsdp")
+        let a = try dpohost(["train"] + common(basic) + dpo + lora + ["n_examples=16"])
+        XCTAssertEqual(a.status, 0, a.output)
+        let b = try mpirun(2, ["train"] + common(fsdp) + dpo + lora + ["n_examples=8", "trainer=FSDPTrainer"])
+        XCTAssertEqual(b.result.status, 0, b.result.output)
+        XCTAssertTrue(b.result.output.contains("LoRA adapters replicated on every rank"), b.result.output)
+        // The second half in one process, from the sharded run's checkpoint.
+        let c = try dpohost(["train"] + common(fsdp) + dpo + lora + ["n_examples=16", "resume=\(fsdp.path)"])
+        XCTAssertEqual(c.status, 0, c.output)
+        try assertSameMetrics(basic, fsdp, steps: [4, 8, 12, 16])
+        try assertCheckpointsAgree(basic, fsdp, checkpointFile: "adapter_model.safetensors", tolerance: 1e-6, outliers: 0, outlierBound: 0)
+        let adapter = try CheckpointStore.tensors(inFile: fsdp.appendingPathComponent("LATEST/adapter_model.safetensors").path)
+        XCTAssertTrue(adapter.values.contains { t in t.scalars.contains { $0 != 0 } && t.shape[1] == 4 }, "B moved from zero")
+    }
+
     /// MiB of the largest FSDP unit of a model directory, padded to the world size.
     private func largestUnitMiB(model: String, blockName: String, worldSize: Int) throws -> Double {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()

@@ -69,12 +69,27 @@ final class LoRATrainingTests: XCTestCase, CLIRunning {
         XCTAssertTrue(try adapter(whole).contains { $0 != 0 })
     }
 
+    func testAModuleToSaveTrainsInFullBesideTheAdaptersAndTheReferenceKeepsTheBase() throws {
+        let run = tempRun("lora-save")
+        let r = try dpohost(args(run, ["lora.r=4", "lora.modules_to_save=[embed_out]"]))
+        XCTAssertEqual(r.status, 0, r.output)
+        XCTAssertTrue(r.output.contains("trained in full: embed_out.weight"), r.output)
+        XCTAssertEqual(try firstTrainRecord(run)["loss/train"]!, log(2), accuracy: 1e-6)   // reference = policy at step 0
+        let adapter = try SafeTensorsFile(path: run.appendingPathComponent("LATEST/adapter_model.safetensors").path)
+        let trained = try adapter.floatTensor(named: "base_model.model.embed_out.weight").scalars
+        let base = try CheckpointStore.weights(in: "Tests/Fixtures/models/pythia-tiny")["embed_out.weight"]!.scalars
+        XCTAssertEqual(trained.count, base.count)
+        XCTAssertNotEqual(trained, base, "the head's copy trained")
+        let config = try JSONSerialization.jsonObject(with: Data(contentsOf: run.appendingPathComponent("LATEST/adapter_config.json"))) as? [String: Any]
+        XCTAssertEqual(config?["modules_to_save"] as? [String], ["embed_out"])
+    }
+
     func testBadLoRASettingsAreOneErrorBeforeTheRunDirectory() throws {
         for (extra, message) in [
             (["lora.r=4", "lora.target_modules=[q_proj]"],
              "error: lora.target_modules: q_proj is not a linear module of this model; its linear modules are dense, dense_4h_to_h, dense_h_to_4h, query_key_value (or all-linear)"),
             (["lora.r=-1"], "lora.r"),
-            (["lora.r=4", "trainer=TensorParallelTrainer"], "error: lora.r=4 runs under BasicTrainer; TensorParallelTrainer does not split adapters"),
+            (["lora.r=4", "trainer=TensorParallelTrainer"], "error: lora.r=4 runs under BasicTrainer or FSDPTrainer; TensorParallelTrainer does not split adapters"),
         ] {
             let run = tempRun("lora-bad")
             let r = try dpohost(args(run, extra))

@@ -85,6 +85,7 @@ public enum EasyDeLArguments {
         "--lora-alpha": { ["lora.alpha=" + $0] },
         "--lora-dropout": { ["lora.dropout=" + $0] },
         "--lora-target-modules": { ["lora.target_modules=" + bracketed($0)] },
+        "--lora-modules-to-save": { ["lora.modules_to_save=" + bracketed($0)] },
     ]
     static let switches: [String: String] = [
         "--sync-ref-model": "sync_ref_model=true",
@@ -92,6 +93,7 @@ public enum EasyDeLArguments {
         "--do-first-eval": "do_first_eval=true",
         "--gradient-checkpointing": "activation_checkpointing=true",
         "--use-weighting": "use_weighting=true",
+        "--use-rslora": "lora.use_rslora=true",
     ]
     /// TRL and transformers flags dpohost knows and does not offer, each with the reason; given
     /// one, the error says so instead of calling it unknown.
@@ -260,7 +262,7 @@ public enum EasyDeLArguments {
             translated.append("n_eval_examples=0")
         }
         guard !seen.subtracting(passThrough).subtracting(own.keys).isEmpty else { return rest }
-        if let lone = seen.sorted().first(where: { $0.hasPrefix("--lora-") }), !seen.contains(usePEFT) {
+        if let lone = seen.sorted().first(where: { $0.hasPrefix("--lora-") || $0 == "--use-rslora" }), !seen.contains(usePEFT) {
             throw ConfigError.invalidValue(key: lone, value: "", reason: "takes effect with --use-peft, as in TRL (add --use-peft)")
         }
         let lossChosen = rest.contains { $0.hasPrefix("loss=") || $0.hasPrefix("loss.name=") }

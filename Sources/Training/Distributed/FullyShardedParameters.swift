@@ -72,8 +72,10 @@ final class FullyShardedParameters: ParameterAccess, ParameterStore {
         if let previous = visiting { endVisit(of: previous, tape: tape) }
         try gather(u)
         visiting = u
-        if trainable && tape.isRecording {
-            tape.recordHook { [unowned self] in try self.reduceGradients(of: u) }
+        // A frozen model on a recording tape (LoRA's base) still needs its weights in backward
+        // for the input gradients: gathered again there and freed after, with nothing to reduce.
+        tape.recordHook { [unowned self] in
+            if self.trainable { try self.reduceGradients(of: u) } else { self.storages[u].releaseMemory() }
         }
     }
 
@@ -83,9 +85,7 @@ final class FullyShardedParameters: ParameterAccess, ParameterStore {
     }
 
     private func endVisit(of u: Int, tape: Tape) {
-        if trainable && tape.isRecording {
-            tape.recordHook { [unowned self] in try self.gather(u) }
-        }
+        tape.recordHook { [unowned self] in try self.gather(u) }
         storages[u].releaseMemory()
     }
 

@@ -21,11 +21,15 @@ final class CompactParameters: ParameterAccess, ParameterStore {
 
     init(model: LanguageModel, precision: WeightPrecision) throws {
         precondition(precision != .float32, "CompactParameters holds 16-bit weights")
-        let units = try UnitStorages(model: model, worldSize: 1, requiresGrad: false)
-        packed = zip(units.layout.units, units.storages).map { unit, storage in
-            defer { storage.releaseMemory() }
-            return (0..<unit.length).map { precision.encode(storage.pointer[$0]) }
+        // Each unit packed and released as soon as it is filled: one float32 unit at a time.
+        var packed: [[UInt16]] = []
+        let units = try UnitStorages(model: model, worldSize: 1, requiresGrad: false) { _, storage in
+            packed.append((0..<storage.count).map { precision.encode(storage.pointer[$0]) })
+            storage.releaseMemory()
         }
+        // The released units sit in the buffer cache; expanding needs one or two at a time.
+        BufferCache.shared.trim()
+        self.packed = packed
         self.layout = units.layout
         self.precision = precision
         self.parameters = units.parameters

@@ -43,7 +43,7 @@ public final class LanguageModel {
     /// split ones are this rank's blocks (see `shards`).
     public private(set) var parameters: [NamedParameter]
     /// Other checkpoint names of a parameter (`declare_parameter_alias`), for `load(weights:)`.
-    private var aliases: [String: [String]] = [:]
+    private(set) var aliases: [String: [String]] = [:]
     /// Set when tensor parallelism split some parameters across ranks.
     public private(set) var shards: ModelShards?
     /// Set when the parameters are not plain float32 tensors between uses: FSDP's slices, or a
@@ -252,12 +252,22 @@ public final class LanguageModel {
         _ = try CompactParameters(model: self, precision: valuePrecision)
     }
 
+    /// `castWeights(to:)` and `compactWeights()` in one pass that never writes the float32 values
+    /// (loaded weights are mapped from their file: writing them would copy every page).
+    public func compactWeights(as precision: WeightPrecision) throws {
+        precondition(store == nil, "compactWeights before the parameters are sharded or compacted")
+        guard precision != .float32 else { return }
+        valuePrecision = precision
+        _ = try CompactParameters(model: self, precision: precision)
+    }
+
     /// Rebinds the plugin to views of the parameters that `store` fills on use.
     func adopt(store: ParameterStore, parameters rebound: [NamedParameter], access: ParameterAccess) throws {
         try plugin.bind(Dictionary(uniqueKeysWithValues: rebound.map { ($0.name, $0.variable) }))
         plugin.parameterAccess = access
         parameters = rebound
         self.store = store
+        lora?.rebind(to: rebound)
     }
 
     /// Replaces the parameters by this rank's blocks of them (tensor parallelism), rebinding the

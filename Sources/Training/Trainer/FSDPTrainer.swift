@@ -20,7 +20,9 @@ public enum FSDPConfigError: Error, CustomStringConvertible {
 /// (`FullyShardedParameters`). A unit is all-gathered when the plugin first fetches one of its
 /// parameters, freed once the forward moves on, gathered again for its backward, and its
 /// gradients are reduce-scattered right after its backward, so each rank keeps the gradient and
-/// optimizer state of its slices only.
+/// optimizer state of its slices only. With LoRA the frozen base is sharded the same way (gathered
+/// again for backward, which needs it for the input gradients) and the adapters are replicated:
+/// their gradients are all-reduced and every rank steps them identically (`ReplicatedUpdate`).
 public final class FSDPTrainer {
     private let loop: BasicTrainer
 
@@ -30,9 +32,16 @@ public final class FSDPTrainer {
         try Self.validate(c, worldSize: n)
         let precision = try Self.precision(c)
         let policy = try FullyShardedParameters(model: run.policy, communicator: communicator, precision: precision)
-        if let reference = run.reference { _ = try FullyShardedParameters(model: reference, communicator: communicator) }
-        let update = ShardedUpdate(sharded: policy, optimizer: try OptimizerFactory.make(c.optimizer, weightDecay: c.weightDecay))
-        log("FSDP: \(n) ranks, \(policy.layout.units.count) sharded units (blocks '\(run.policy.plugin.blockName)' + \(ShardLayout.outsideBlocks)), \(c.batchSize / n) examples per rank per batch, \(precision.rawValue) communication for the policy")
+        // LoRA's reference is the policy's own (sharded) weights with the adapters off.
+        if let reference = run.reference, !reference.isView {
+            _ = try FullyShardedParameters(model: reference, communicator: communicator)
+        }
+        let optimizer = try OptimizerFactory.make(c.optimizer, weightDecay: c.weightDecay)
+        // LoRA: the frozen base is sharded, the adapters replicated (their gradients all-reduced).
+        let update: ParameterUpdate = run.policy.lora == nil
+            ? ShardedUpdate(sharded: policy, optimizer: optimizer)
+            : ReplicatedUpdate(parameters: run.policy.trainableParameters, optimizer: optimizer, communicator: communicator, pool: pool)
+        log("FSDP: \(n) ranks, \(policy.layout.units.count) sharded units (blocks '\(run.policy.plugin.blockName)' + \(ShardLayout.outsideBlocks)), \(c.batchSize / n) examples per rank per batch, \(precision.rawValue) communication for the policy\(run.policy.lora == nil ? "" : "; LoRA adapters replicated on every rank")")
         var share = RankShare(communicator: communicator)
         share.parametersSharded = true
         loop = try BasicTrainer(run: run, pool: pool, log: log, share: share, update: update)

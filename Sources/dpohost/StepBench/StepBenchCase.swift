@@ -86,10 +86,7 @@ struct StepBenchCase {
         policy.activationCheckpointing = activationCheckpointing
         var reference: LanguageModel?
         if let lora {
-            if loraBase != .float32 {
-                policy.castWeights(to: loraBase)
-                try policy.compactWeights()
-            }
+            try policy.compactWeights(as: loraBase)
             _ = try policy.attachLoRA(LoRASettings(r: lora, alpha: Double(2 * lora), targetModules: ["all-linear"]), seed: UInt32(seed))
             reference = loss.needsReference ? policy.referenceView() : nil
         } else if loss.needsReference {

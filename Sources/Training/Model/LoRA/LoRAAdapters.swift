@@ -58,13 +58,28 @@ public struct LoRAAdapter {
     public var bName: String { "base_model.model.\(module).lora_B.weight" }
 }
 
+/// A parameter of a `modules_to_save` module: trained in full as a copy while the base value
+/// stays for the reference (PEFT's ModulesToSaveWrapper), named in adapter files as PEFT saves it.
+public struct SavedModuleParameter {
+    /// The model's parameter name (`embed_out.weight`).
+    public let name: String
+    /// The name as the `modules_to_save` entry matched it: the declared one or a checkpoint
+    /// alias (`lm_head.weight`, transformers 5's name of Pythia's head), as peft will look it up.
+    public let savedName: String
+    public let copy: Variable
+    public var peftName: String { "base_model.model.\(savedName)" }
+}
+
 /// The adapters of a model and the `linear` interceptor that applies them. Disabled, every
 /// linear computes with the base weights alone: the reference model of LoRA DPO is the same
 /// weights with the adapters off (`LanguageModel.withAdapters`).
 public final class LoRAAdapters: LinearInterceptor {
     public let settings: LoRASettings
     public let adapters: [LoRAAdapter]
-    private let byWeight: [ObjectIdentifier: Int]
+    /// The parameters of `modules_to_save`, handed to the plugin in place of the base ones.
+    public let saved: [SavedModuleParameter]
+    private var byWeight: [ObjectIdentifier: Int]
+    private let savedByName: [String: Variable]
     /// Off while the model runs as the reference.
     public var enabled = true
     /// The base weight of each adapter (set by `attachLoRA`), for merging.
@@ -72,10 +87,13 @@ public final class LoRAAdapters: LinearInterceptor {
     private var dropoutState: MersenneTwister
 
     /// `weights[k]` is the identity of the base weight `adapters[k]` adapts.
-    public init(settings: LoRASettings, adapters: [LoRAAdapter], weights: [ObjectIdentifier], seed: UInt32) {
+    public init(settings: LoRASettings, adapters: [LoRAAdapter], weights: [ObjectIdentifier], seed: UInt32,
+                saved: [SavedModuleParameter] = []) {
         self.settings = settings
         self.adapters = adapters
+        self.saved = saved
         self.byWeight = Dictionary(uniqueKeysWithValues: weights.enumerated().map { ($1, $0) })
+        self.savedByName = Dictionary(uniqueKeysWithValues: saved.map { ($0.name, $0.copy) })
         self.dropoutState = MersenneTwister(pythonSeed: seed &+ 1)
     }
 
@@ -105,9 +123,23 @@ public final class LoRAAdapters: LinearInterceptor {
         return String(decoding: data, as: UTF8.self) + "\n"
     }
 
-    /// A and B of every adapter, by PEFT name: what the optimizer updates and checkpoints hold.
+    /// A and B of every adapter, then the saved modules' copies, by PEFT name: what the
+    /// optimizer updates and checkpoints hold.
     public var parameters: [NamedParameter] {
         adapters.flatMap { [NamedParameter(name: $0.aName, variable: $0.a), NamedParameter(name: $0.bName, variable: $0.b)] }
+            + saved.map { NamedParameter(name: $0.peftName, variable: $0.copy) }
+    }
+
+    public func substitute(parameter name: String) -> Variable? { enabled ? savedByName[name] : nil }
+
+    /// Finds the adapted weights again among `parameters` (the model's, after FSDP or 16-bit
+    /// storage rebound them to new variables), by their names.
+    func rebind(to parameters: [NamedParameter]) {
+        let byName = Dictionary(uniqueKeysWithValues: parameters.map { ($0.name, $0.variable) })
+        let weights = adapters.compactMap { byName[$0.module + ".weight"] }
+        guard weights.count == adapters.count else { return }
+        byWeight = Dictionary(uniqueKeysWithValues: weights.enumerated().map { (ObjectIdentifier($1), $0) })
+        baseWeights = weights
     }
 
     public func linear(_ x: Variable, weight: Variable, bias: Variable?, layout: LinearLayout, tape: Tape) throws -> Variable? {
@@ -195,11 +227,44 @@ extension LanguageModel {
                                         b: Variable(Tensor(zeros: [outputs, settings.r]), requiresGrad: true), layout: layout))
             weights.append(ObjectIdentifier(p.variable))
         }
-        let lora = LoRAAdapters(settings: settings, adapters: adapters, weights: weights, seed: seed)
+        let lora = LoRAAdapters(settings: settings, adapters: adapters, weights: weights, seed: seed,
+                                saved: try savedModules(settings.modulesToSave, adapted: Set(adapters.map(\.module)), matches: matches))
         lora.baseWeights = linears.filter { linear in all || targets.contains { matches(moduleOf(linear.0.name), $0) } }.map(\.0.variable)
         plugin.linearInterceptor = lora
         self.lora = lora
         return lora
+    }
+}
+
+extension LanguageModel {
+    /// Trainable copies of the parameters of each `modules_to_save` entry (matched as PEFT
+    /// matches target modules); an entry that names no module, or an adapted one, is an error.
+    func savedModules(_ names: [String], adapted: Set<String>, matches: (String, String) -> Bool) throws -> [SavedModuleParameter] {
+        guard !names.isEmpty else { return [] }
+        let moduleOf = { (name: String) in name.split(separator: ".").dropLast().joined(separator: ".") }
+        // A compact 16-bit base is read through its store.
+        let held = try store?.fullState()
+        var out: [SavedModuleParameter] = []
+        // Each parameter by its declared name and its checkpoint aliases.
+        let named = parameters.flatMap { p in ([p.name] + (aliases[p.name] ?? [])).map { (p, $0) } }
+        for entry in names {
+            let members = named.filter { matches(moduleOf($0.1), entry) }
+            guard !members.isEmpty else {
+                // The modules outside the repeated blocks, which is what one saves in full.
+                let outside = Set(named.map { moduleOf($0.1) }.filter { !$0.split(separator: ".").contains { $0.allSatisfy(\.isNumber) } }).sorted()
+                throw LoRAError.invalid("lora.modules_to_save: \(entry) is not a module of this model; its modules outside the blocks are \(outside.joined(separator: ", "))")
+            }
+            for (p, savedName) in members {
+                guard !adapted.contains(moduleOf(p.name)) else {
+                    throw LoRAError.invalid("lora.modules_to_save: \(moduleOf(p.name)) is also a LoRA target; a module is either adapted or trained in full")
+                }
+                let value = (held?[p.name] ?? p.variable.value).contiguous()
+                let copy = Tensor(zeros: value.shape)
+                copy.pointer.update(from: value.pointer, count: value.count)
+                out.append(SavedModuleParameter(name: p.name, savedName: savedName, copy: Variable(copy, requiresGrad: true)))
+            }
+        }
+        return out
     }
 }
 
@@ -234,7 +299,8 @@ extension LanguageModel {
         default: targets = nil
         }
         let settings = LoRASettings(r: r, alpha: alpha, dropout: 0, targetModules: targets,
-                                    useRSLoRA: (object["use_rslora"] as? Bool) ?? false)
+                                    useRSLoRA: (object["use_rslora"] as? Bool) ?? false,
+                                    modulesToSave: (object["modules_to_save"] as? [String]) ?? [])
         let lora = try attachLoRA(settings, seed: 0)
         let file = URL(fileURLWithPath: directory).appendingPathComponent("adapter_model.safetensors").path
         try lora.load(try CheckpointStore.tensors(inFile: file), from: file)
@@ -261,6 +327,11 @@ extension LanguageModel {
                     w[k] += s * d[o * inputs + i]
                 }
             }
+        }
+        // Modules trained in full replace their base values.
+        for module in lora.saved {
+            guard let p = parameters.first(where: { $0.name == module.name }) else { continue }
+            try p.variable.value.assign(module.copy.value)
         }
     }
 
