@@ -18,8 +18,24 @@ extension CLIRunning {
     /// `unsetting` names variables of this process's environment the command runs without.
     func dpohost(_ args: [String], killWhen: ((URL) -> Bool)? = nil, watch: URL? = nil,
                  environment: [String: String] = [:], unsetting: [String] = []) throws -> RunResult {
+        try run(URL(fileURLWithPath: CLIHarness.binary), args, killWhen: killWhen, watch: watch,
+                environment: environment, unsetting: unsetting)
+    }
+
+    /// `python3 -c script args...` from the repository root, or a skip naming `modules` where
+    /// Python cannot import them.
+    func python(_ script: String, _ args: [String], modules: [String]) throws -> RunResult {
+        let env = URL(fileURLWithPath: "/usr/bin/env")
+        let probe = try run(env, ["python3", "-c", "import " + modules.joined(separator: ", ")])
+        try XCTSkipIf(probe.status != 0, "python3 with \(modules.joined(separator: ", ")) is not importable here (pip install \(modules.joined(separator: " ")))")
+        return try run(env, ["python3", "-c", script] + args)
+    }
+
+    /// Runs `executable` from the repository root; stdout and stderr together.
+    func run(_ executable: URL, _ args: [String], killWhen: ((URL) -> Bool)? = nil, watch: URL? = nil,
+             environment: [String: String] = [:], unsetting: [String] = []) throws -> RunResult {
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: CLIHarness.binary)
+        p.executableURL = executable
         p.arguments = args
         p.currentDirectoryURL = CLIHarness.repo
         var env = ProcessInfo.processInfo.environment

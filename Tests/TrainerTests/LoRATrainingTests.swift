@@ -128,6 +128,34 @@ final class LoRATrainingTests: XCTestCase, CLIRunning {
         XCTAssertFalse(FileManager.default.fileExists(atPath: out.appendingPathComponent("adapter_config.json").path))
     }
 
+    func testAMergedExportLoadsInTransformersAndGivesPEFTsLogitsOfTheAdaptedModel() throws {
+        // A saved module too, so the merge writes its trained copy.
+        let run = tempRun("lora-export-py"), out = tempRun("merged-py")
+        XCTAssertEqual(try dpohost(args(run, ["lora.r=4", "lr=5e-2", "lora.target_modules=all-linear", "lora.modules_to_save=[lm_head]"])).status, 0)
+        XCTAssertEqual(try dpohost(["export", run.path, out.path, "--merge"]).status, 0)
+        let script = """
+        import sys, torch, transformers, peft
+        base = transformers.AutoModelForCausalLM.from_pretrained(sys.argv[1])
+        adapted = peft.PeftModel.from_pretrained(base, sys.argv[2]).eval()
+        merged = transformers.AutoModelForCausalLM.from_pretrained(sys.argv[3]).eval()
+        ids = torch.tensor([[5, 17, 99, 3, 42, 8, 150, 77]])
+        with torch.no_grad():
+            a = adapted(input_ids=ids).logits
+            m = merged(input_ids=ids).logits
+            with adapted.disable_adapter():
+                plain = adapted(input_ids=ids).logits
+        print("RESULT", float((a - m).abs().max()), float((a - plain).abs().max()))
+        """
+        let r = try python(script, ["Tests/Fixtures/models/pythia-tiny", run.appendingPathComponent("LATEST").path, out.path],
+                           modules: ["torch", "transformers", "peft"])
+        XCTAssertEqual(r.status, 0, r.output)
+        let line = r.output.split(separator: "\n").last { $0.hasPrefix("RESULT ") } ?? ""
+        let numbers = line.split(separator: " ").compactMap { Double($0) }
+        XCTAssertEqual(numbers.count, 2, r.output)
+        XCTAssertLessThanOrEqual(numbers.first ?? .infinity, 1e-4, "the merged model's logits against peft's adapted model")
+        XCTAssertGreaterThan(numbers.last ?? 0, 1e-3, "training moved the adapted model away from the base")
+    }
+
     func testAPEFTAdapterFolderAsTheArchiveIsMergedIntoPolicyAndReference() throws {
         let run = tempRun("peft-archive")
         let r = try dpohost(args(run, ["model.archive=Tests/Fixtures/peft/pythia-tiny-r4"]))
