@@ -52,7 +52,7 @@ public final class SafeTensorsFile: @unchecked Sendable {
             if Int(bitPattern: src) % MemoryLayout<Float>.alignment == 0 {
                 let floats = UnsafeMutablePointer(mutating: src.assumingMemoryBound(to: Float.self))
                 let mapping = self.mapping
-                let storage = TensorStorage(borrowing: floats, count: n, release: { withExtendedLifetime(mapping) {} })
+                let storage = TensorStorage(borrowing: floats, count: n, release: { withExtendedLifetime(mapping) {} }, fileMapped: true)
                 return Tensor(storage: storage, shape: info.shape)
             }
             return convert(info) { src.loadUnaligned(fromByteOffset: $0 * 4, as: Float.self) }

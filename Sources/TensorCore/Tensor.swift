@@ -59,10 +59,27 @@ public final class TensorStorage: @unchecked Sendable {
 
     /// Wraps memory owned elsewhere (a memory-mapped checkpoint, a plugin's buffer);
     /// `release` runs when the last tensor viewing it goes away.
-    public init(borrowing pointer: UnsafeMutablePointer<Float>, count: Int, release: (() -> Void)?) {
+    public init(borrowing pointer: UnsafeMutablePointer<Float>, count: Int, release: (() -> Void)?, fileMapped: Bool = false) {
         self.pointer = pointer
         self.count = count
         self.release = release
+        self.fileMapped = fileMapped
+    }
+
+    /// Whether the memory is a private mapping of a file (a checkpoint's float32 tensor).
+    private var fileMapped = false
+
+    /// For a file mapping: gives its resident pages back (`MADV_DONTNEED`), after the values were
+    /// copied elsewhere (16-bit weights made parameter by parameter), so that the whole file is
+    /// never resident at once. Later reads see the file's values again; nothing else happens for
+    /// memory that is not a file mapping.
+    public func dropFileMappedPages() {
+        guard fileMapped, count > 0 else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = (Int(bitPattern: pointer) + page - 1) / page * page
+        let end = (Int(bitPattern: pointer + count)) / page * page
+        guard end > start, let p = UnsafeMutableRawPointer(bitPattern: start) else { return }
+        madvise(p, end - start, MADV_DONTNEED)
     }
 
     deinit {

@@ -4,70 +4,88 @@ import PluginHost
 import TensorCore
 
 /// A frozen model's weights held as 16-bit values (`reference_dtype` float16 or bfloat16), half
-/// the memory of float32. The units are those of FSDP (each repeated block, plus the rest): a
-/// unit is expanded to float32 when the model plugin first fetches one of its parameters and
-/// freed when the forward moves on, so one unit at a time is whole. The weights never train; on
-/// a recording tape (the frozen base of LoRA, whose input gradients need them) each visit of a
-/// unit leaves two hooks as FSDP's do: backward expands the unit again before its ops and frees
-/// it after them.
+/// the memory of float32. Each parameter has a float32 buffer that holds memory only while a
+/// forward uses it: taken and widened when the model plugin fetches the parameter, given back
+/// when the forward moves on to another of FSDP's units (a repeated block, or the rest), so at
+/// most one unit's fetched parameters are float32 at a time (the rest unit's embedding and a
+/// separate head never together; same-sized buffers come back from the buffer cache). The weights
+/// never train; on a recording tape (the frozen base of LoRA, whose input gradients need them)
+/// each visit of a unit leaves two hooks as FSDP's do: backward widens the same parameters again
+/// before the visit's ops and gives them back after.
 final class CompactParameters: ParameterAccess, ParameterStore {
-    let layout: ShardLayout
     let precision: WeightPrecision
+    /// The model's parameters, rebound to views of `buffers`.
     let parameters: [NamedParameter]
-    private var packed: [[UInt16]]
-    private let storages: [TensorStorage]
+    private var packed: [String: [UInt16]] = [:]
+    private var buffers: [String: TensorStorage] = [:]
     private let unitOfParameter: [String: Int]
-    private var visiting: Int?
+    /// The unit being visited and the parameters it widened (shared with the visit's hooks).
+    private var visiting: (unit: Int, visit: Visit)?
+
+    private final class Visit { var names: [String] = [] }
 
     init(model: LanguageModel, precision: WeightPrecision) throws {
         precondition(precision != .float32, "CompactParameters holds 16-bit weights")
-        // Each unit packed and released as soon as it is filled: one float32 unit at a time.
-        var packed: [[UInt16]] = []
-        let units = try UnitStorages(model: model, worldSize: 1, requiresGrad: false) { _, storage in
-            packed.append((0..<storage.count).map { precision.encode(storage.pointer[$0]) })
-            storage.releaseMemory()
-        }
-        // The released units sit in the buffer cache; expanding needs one or two at a time.
-        BufferCache.shared.trim()
-        self.packed = packed
-        self.layout = units.layout
         self.precision = precision
-        self.parameters = units.parameters
-        self.storages = units.storages
-        self.unitOfParameter = units.unitOfParameter
+        let layout = ShardLayout(parameters: model.parameters.map { ($0.name, $0.variable.value.count) },
+                                 blockName: model.plugin.blockName, worldSize: 1)
+        var unitOf: [String: Int] = [:]
+        for (u, unit) in layout.units.enumerated() { for m in unit.members { unitOf[model.parameters[m.parameter].name] = u } }
+        unitOfParameter = unitOf
+        // One parameter at a time: packed, its float32 buffer given back, the source's file pages
+        // dropped, so the whole model is never float32 twice over.
+        var rebound: [NamedParameter] = []
+        for p in model.parameters {
+            let value = p.variable.value.contiguous()
+            let buffer = TensorStorage(count: value.count, zeroed: false)
+            buffer.pointer.update(from: value.pointer, count: value.count)
+            packed[p.name] = (0..<value.count).map { precision.encode(buffer.pointer[$0]) }
+            buffer.releaseMemory()
+            p.variable.value.storage.dropFileMappedPages()
+            buffers[p.name] = buffer
+            rebound.append(NamedParameter(name: p.name, variable: Variable(Tensor(storage: buffer, shape: value.shape))))
+        }
+        parameters = rebound
+        // The given-back buffers sit in the buffer cache; a visit needs one unit's worth.
+        BufferCache.shared.trim()
         try model.adopt(store: self, parameters: parameters, access: self)
     }
 
     // MARK: ParameterAccess
 
     func willUse(_ name: String, tape: Tape) throws {
-        guard let u = unitOfParameter[name], u != visiting else { return }
-        if let previous = visiting { endVisit(of: previous, tape: tape) }
-        expand(u)
-        visiting = u
-        tape.recordHook { [unowned self] in self.storages[u].releaseMemory() }
+        guard let u = unitOfParameter[name] else { return }
+        if visiting?.unit != u {
+            if let previous = visiting { endVisit(previous.visit, tape: tape) }
+            let visit = Visit()
+            visiting = (u, visit)
+            tape.recordHook { [unowned self] in for n in visit.names { self.buffers[n]!.releaseMemory() } }
+        }
+        guard let visit = visiting?.visit, !visit.names.contains(name) else { return }
+        widen(name)
+        visit.names.append(name)
     }
 
     func forwardEnded(tape: Tape) throws {
-        if let u = visiting { endVisit(of: u, tape: tape) }
+        if let current = visiting { endVisit(current.visit, tape: tape) }
         visiting = nil
     }
 
-    private func endVisit(of u: Int, tape: Tape) {
-        tape.recordHook { [unowned self] in self.expand(u) }
-        storages[u].releaseMemory()
+    private func endVisit(_ visit: Visit, tape: Tape) {
+        tape.recordHook { [unowned self] in for n in visit.names { self.widen(n) } }
+        for n in visit.names { buffers[n]!.releaseMemory() }
     }
 
-    private func expand(_ u: Int) {
-        let storage = storages[u]
-        guard !storage.isResident else { return }
-        storage.acquireMemory()
-        let p = storage.pointer
-        packed[u].withUnsafeBufferPointer { bits in
+    /// Takes parameter `name`'s buffer and writes its float32 values.
+    private func widen(_ name: String) {
+        let buffer = buffers[name]!
+        guard !buffer.isResident else { return }
+        buffer.acquireMemory()
+        packed[name]!.withUnsafeBufferPointer { bits in
             if precision == .float16 {
-                HalfPrecision.widen(float16: bits.baseAddress!, into: p, count: bits.count)
+                HalfPrecision.widen(float16: bits.baseAddress!, into: buffer.pointer, count: bits.count)
             } else {
-                HalfPrecision.widen(bfloat16: bits.baseAddress!, into: p, count: bits.count)
+                HalfPrecision.widen(bfloat16: bits.baseAddress!, into: buffer.pointer, count: bits.count)
             }
         }
     }
@@ -76,49 +94,40 @@ final class CompactParameters: ParameterAccess, ParameterStore {
 
     func fullState() throws -> [String: Tensor]? {
         var out: [String: Tensor] = [:]
-        for (u, unit) in layout.units.enumerated() {
-            for m in unit.members {
-                let p = parameters[m.parameter]
-                let t = Tensor(zeros: p.variable.shape)
-                for i in 0..<m.count { t.pointer[i] = precision.decode(packed[u][m.offset + i]) }
-                out[p.name] = t
-            }
+        for p in parameters {
+            let t = Tensor(zeros: p.variable.shape)
+            packed[p.name]!.withUnsafeBufferPointer { bits in for i in 0..<bits.count { t.pointer[i] = precision.decode(bits[i]) } }
+            out[p.name] = t
         }
         return out
     }
 
     func load(_ weights: [String: Tensor]) throws {
         releaseAll()
-        for (u, unit) in layout.units.enumerated() {
-            for m in unit.members {
-                let t = weights[parameters[m.parameter].name]!.contiguous()
-                for i in 0..<m.count { packed[u][m.offset + i] = precision.encode(t.pointer[i]) }
-            }
+        for p in parameters {
+            let t = weights[p.name]!.contiguous()
+            packed[p.name] = (0..<t.count).map { precision.encode(t.pointer[$0]) }
         }
     }
 
     func mix(toward other: LanguageModel, alpha: Float) throws {
         releaseAll()
         let theirs = other.state
-        for (u, unit) in layout.units.enumerated() {
-            for m in unit.members {
-                let name = parameters[m.parameter].name
-                let t = theirs[name]!.contiguous()
-                for i in 0..<m.count {
-                    let mine = precision.decode(packed[u][m.offset + i])
-                    packed[u][m.offset + i] = precision.encode((1 - alpha) * mine + alpha * t.pointer[i])
-                }
-            }
+        for p in parameters {
+            let t = theirs[p.name]!.contiguous()
+            var bits = packed[p.name]!
+            for i in 0..<bits.count { bits[i] = precision.encode((1 - alpha) * precision.decode(bits[i]) + alpha * t.pointer[i]) }
+            packed[p.name] = bits
         }
     }
 
     func releaseAll() {
         visiting = nil
-        for s in storages { s.releaseMemory() }
+        for buffer in buffers.values { buffer.releaseMemory() }
     }
 
     /// Bytes held between uses.
-    var heldBytes: Int { packed.reduce(0) { $0 + $1.count } * MemoryLayout<UInt16>.size }
+    var heldBytes: Int { packed.values.reduce(0) { $0 + $1.count } * MemoryLayout<UInt16>.size }
 }
 
 /// Who holds a model's parameters when they are not plain float32 tensors between uses.

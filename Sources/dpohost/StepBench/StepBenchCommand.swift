@@ -185,7 +185,8 @@ struct StepBench: ParsableCommand {
                     let adapted = try runChild(c, lora: lora, base: base)
                     firstLoRA = firstLoRA ?? adapted
                     print("  LoRA r=\(lora), \(base.rawValue) base: median \(Fmt.f(adapted.median, 3)) s (\(Fmt.f(adapted.median / ours.median, 2))x full), peak "
-                          + "\(Fmt.f(adapted.peakRSSMiB, 0)) MiB (\(Fmt.f(adapted.peakRSSMiB / ours.peakRSSMiB, 2))x full)")
+                          + "\(Fmt.f(adapted.peakRSSMiB, 0)) MiB (\(Fmt.f(adapted.peakRSSMiB / ours.peakRSSMiB, 2))x full)"
+                          + ((adapted.otherLoad ?? 0) > 0.1 ? " (disturbed: other load \(Fmt.f(adapted.otherLoad!, 2)))" : ""))
                     if json { print(String(decoding: try JSONEncoder().encode(adapted), as: UTF8.self)) }
                 }
                 if let torch, let theirs, let firstLoRA {
