@@ -11,6 +11,7 @@ packages=(
   libffi-dev             # calls whose signature is known only at run time
   libopenmpi-dev openmpi-bin   # FSDP / tensor-parallel trainers
   zlib1g-dev             # .jsonl.gz datasets
+  iproute2 util-linux    # the multi-host tests' namespace hosts (ip netns, unshare; docs/multi-host.md)
 )
 
 missing=()

@@ -5,18 +5,25 @@ import Foundation
 /// deadlocked, stuck on I/O) never exits, so `mpirun` alone would wait forever.
 ///
 /// The waiting thread marks the start and end of each collective; a background thread checks the
-/// deadline twice a second and calls `MPI_Abort`, which ends every rank.
+/// deadline twice a second and calls `MPI_Abort`, which ends every rank. When a peer's host is
+/// gone from the network, the abort itself waits on it for good (Open MPI tells every daemon,
+/// the lost one included), so this rank ends itself `abortGrace` seconds later whatever the abort
+/// does, and a local `mpirun` is ended too: the job then ends on every surviving host
+/// (docs/multi-host.md).
 final class CollectiveWatchdog: @unchecked Sendable {
     let timeout: Double
+    static let abortGrace = 3.0
     private let lock = NSLock()
     private var current: (name: String, since: Date)?
     private var stopped = false
     private let rank: Int
+    private let hosts: [String]
     private let comm: MPI_Comm
 
-    init(timeout: Double, rank: Int, comm: MPI_Comm) {
+    init(timeout: Double, rank: Int, hosts: [String], comm: MPI_Comm) {
         self.timeout = timeout
         self.rank = rank
+        self.hosts = hosts
         self.comm = comm
         let thread = Thread { [weak self] in
             while let self, self.poll() { Thread.sleep(forTimeInterval: 0.5) }
@@ -29,6 +36,24 @@ final class CollectiveWatchdog: @unchecked Sendable {
     func end() { lock.withLock { current = nil } }
     func stop() { lock.withLock { stopped = true } }
 
+    /// When `mpirun` is this rank's parent (the rank runs on the machine mpirun was started on),
+    /// a detached process ends it `abortGrace` seconds from now: once a host is unreachable, Open
+    /// MPI's abort waits on that host's daemon for good (and kills this rank first), so the job
+    /// would never end here. After a clean abort mpirun is already gone. Ranks started by a remote
+    /// daemon need nothing: the daemon ends with its ranks, or when it loses mpirun.
+    static func armLauncherReaper() {
+        let parent = getppid()
+        guard let name = try? String(contentsOfFile: "/proc/\(parent)/comm", encoding: .utf8)
+            .trimmingCharacters(in: .whitespacesAndNewlines),
+              ["mpirun", "mpiexec", "orterun", "prterun"].contains(name) else { return }
+        let script = "sleep \(Int(abortGrace)); kill -9 \(parent) 2>/dev/null"
+        let words: [String] = ["setsid", "-f", "/bin/sh", "-c", script]
+        let argv: [UnsafeMutablePointer<CChar>?] = words.map { strdup($0) } + [nil]
+        defer { for a in argv { free(a) } }
+        var pid: pid_t = 0
+        _ = posix_spawnp(&pid, "setsid", nil, nil, argv, environ)
+    }
+
     /// False once stopped. Aborts (never returns) when the deadline passed.
     private func poll() -> Bool {
         let (running, expired) = lock.withLock { () -> (Bool, (String, Double)?) in
@@ -38,9 +63,18 @@ final class CollectiveWatchdog: @unchecked Sendable {
             return (true, waited > timeout ? (current.name, waited) : nil)
         }
         if let (name, waited) = expired {
-            let message = "error: rank \(rank): \(name) waited \(Int(waited)) s for the other ranks (collective_timeout_secs=\(timeout)); a rank died or hangs, aborting the job\n"
+            let host = { (r: Int) in "rank \(r) on \(r < self.hosts.count ? self.hosts[r] : "?")" }
+            let others = hosts.indices.filter { $0 != rank }.map(host).joined(separator: ", ")
+            let message = "error: \(host(rank)): \(name) waited \(Int(waited)) s for the other ranks (\(others); collective_timeout_secs=\(timeout)); a rank died or hangs, or its host is unreachable: aborting the job\n"
             FileHandle.standardError.write(Data(message.utf8))
+            Self.armLauncherReaper()
+            let deadline = Thread {
+                Thread.sleep(forTimeInterval: Self.abortGrace)
+                _exit(3)
+            }
+            deadline.start()
             MPI_Abort(comm, 3)
+            _exit(3)
         }
         return running
     }

@@ -6,8 +6,10 @@ import Foundation
 public final class Communicator: @unchecked Sendable {
     public let rank: Int
     public let size: Int
+    /// The host name of each rank (its machine's name, as `MPI_Get_processor_name` gives it).
+    public private(set) var hosts: [String] = []
     private let comm: MPI_Comm
-    private let watchdog: CollectiveWatchdog?
+    private var watchdog: CollectiveWatchdog?
 
     init(comm: MPI_Comm, collectiveTimeout: Double?) throws {
         var r: Int32 = 0, s: Int32 = 0
@@ -16,9 +18,38 @@ public final class Communicator: @unchecked Sendable {
         self.comm = comm
         rank = Int(r)
         size = Int(s)
+        hosts = try gatherHostNames()
         // One rank has no one to wait for.
         watchdog = (collectiveTimeout.map { $0 > 0 } ?? false) && s > 1
-            ? CollectiveWatchdog(timeout: collectiveTimeout!, rank: Int(r), comm: comm) : nil
+            ? CollectiveWatchdog(timeout: collectiveTimeout!, rank: Int(r), hosts: hosts, comm: comm) : nil
+    }
+
+    /// Every rank's host name, on every rank (a fixed-width all-gather, once at start).
+    private func gatherHostNames() throws -> [String] {
+        let width = Int(cmpi_max_processor_name()) + 1
+        var name = [CChar](repeating: 0, count: width)
+        var length: Int32 = 0
+        try MPIResult.check("MPI_Get_processor_name", MPI_Get_processor_name(&name, &length))
+        var all = [CChar](repeating: 0, count: width * size)
+        try name.withUnsafeBytes { send in
+            try all.withUnsafeMutableBytes { recv in
+                try allGather(send.baseAddress, width, into: recv.baseAddress, width * size, cmpi_byte())
+            }
+        }
+        return (0..<size).map { r in
+            let bytes = all[(r * width)..<((r + 1) * width)].prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
+            return String(decoding: bytes, as: UTF8.self)
+        }
+    }
+
+    /// `rank R on HOST` for messages.
+    public func describe(rank r: Int) -> String { "rank \(r) on \(r < hosts.count ? hosts[r] : "?")" }
+
+    /// The distinct hosts in rank order, for the log (`2 ranks on 2 hosts: a, b`).
+    public var hostSummary: String {
+        var seen: [String] = []
+        for h in hosts where !seen.contains(h) { seen.append(h) }
+        return "\(size) ranks on \(seen.count) host\(seen.count == 1 ? "" : "s"): \(seen.joined(separator: ", "))"
     }
 
     public var isRoot: Bool { rank == 0 }

@@ -197,6 +197,7 @@ struct TrainingSession {
         if let resumeNote { log(resumeNote) }
         let pool = WorkerPool(threads: config.threads)
         log("threads: \(pool.threads) (products split in \(pool.blasThreads) blocks, the library single-threaded)")
+        if let communicator { log("MPI: \(communicator.hostSummary)") }
         let modelPath = config.model.nameOrPath
         let tokenizer = try TokenizerLoader.load(directory: URL(fileURLWithPath: config.model.tokenizerNameOrPath ?? modelPath))
         // LoRA: the base is frozen (no gradients, no optimizer state); the adapters train.

@@ -49,11 +49,15 @@ extension CLIRunning {
     /// `mpirun -np ranks dpohost args`. `monitor(mpirunPid)` is polled every 20 ms while it runs
     /// until it returns true. The job is killed (and the test fails) after `timeout` seconds.
     /// `oversubscribe`: more ranks than cores (Open MPI refuses that by default).
-    func mpirun(_ ranks: Int, _ args: [String], timeout: Double = 180, oversubscribe: Bool = false,
+    /// `hosts`: one rank per namespace host, over TCP (`NamespaceHosts`).
+    func mpirun(_ ranks: Int, _ args: [String], timeout: Double = 180, oversubscribe: Bool = false, hosts: NamespaceHosts? = nil,
                 monitor: ((Int32) -> Bool)? = nil) throws -> TimedResult {
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: try MPIHarness.requireMPIRun())
-        p.arguments = ["-np", "\(ranks)"] + (oversubscribe ? ["--oversubscribe"] : []) + [CLIHarness.binary] + args
+        let mpirun = try MPIHarness.requireMPIRun()
+        let (program, before) = hosts?.launching(mpirun) ?? (mpirun, [])
+        p.executableURL = URL(fileURLWithPath: program)
+        p.arguments = before + ["-np", "\(ranks)"] + (oversubscribe ? ["--oversubscribe"] : []) + (hosts?.mpirunArguments ?? [])
+            + [CLIHarness.binary] + args
         p.currentDirectoryURL = CLIHarness.repo
         var env = ProcessInfo.processInfo.environment
         env["DPOHOST_HOME"] = FileManager.default.temporaryDirectory.appendingPathComponent("dpohost-home-\(UUID())").path
@@ -78,6 +82,7 @@ extension CLIRunning {
             if Date().timeIntervalSince(start) > timeout {
                 for pid in MPIHarness.ranks(of: p.processIdentifier).values { kill(pid, SIGKILL) }
                 kill(p.processIdentifier, SIGKILL)
+                hosts?.tearDown()   // ranks on namespace hosts are not mpirun's children
                 XCTFail("mpirun still running after \(timeout) s: killed")
                 break
             }

@@ -1,0 +1,98 @@
+import Checkpoint
+import Foundation
+import Training
+import XCTest
+
+/// FSDPTrainer and TensorParallelTrainer across hosts (network namespaces, TCP only, a hostfile
+/// and a remote launcher: `NamespaceHosts`) against BasicTrainer on the same batches, resume
+/// between a multi-host run and one host, and a host cut off mid-run. Tolerances as
+/// FSDPTrainerTests and TensorParallelTrainerTests explain: the same float32 operations in
+/// another order.
+final class MultiHostTests: XCTestCase, CLIRunning {
+    let dpo = ["loss=dpo", "loss.beta=0.1"]
+
+    func hosts(_ n: Int) throws -> NamespaceHosts {
+        _ = try MPIHarness.requireMPIRun()
+        let hosts = try NamespaceHosts(n, runner: self)
+        addTeardownBlock { hosts.tearDown() }
+        return hosts
+    }
+
+    func testFSDPAcrossTwoHostsMatchesBasicTrainer() throws {
+        let hosts = try hosts(2)
+        let basic = tempRun("basic"), fsdp = tempRun("fsdp-hosts")
+        let args = dpo + ["n_examples=12", "optimizer=SGD", "lr=0.05"]
+        XCTAssertEqual(try dpohost(["train"] + common(basic) + args).status, 0)
+        let b = try mpirun(2, ["train"] + common(fsdp) + args + ["trainer=FSDPTrainer"], timeout: 120, hosts: hosts)
+        XCTAssertEqual(b.result.status, 0, b.result.output)
+        XCTAssertTrue(b.result.output.contains("FSDP: 2 ranks"), b.result.output)
+        XCTAssertTrue(b.result.output.contains("ranks on 2 hosts: dph-h1, dph-h2"), b.result.output)
+        try assertSameMetrics(basic, fsdp, steps: [4, 8, 12])
+        try assertCheckpointsAgree(basic, fsdp, checkpointFile: "policy.safetensors", tolerance: 1e-6, outliers: 0, outlierBound: 0)
+    }
+
+    func testTensorParallelAcrossTwoHostsMatchesBasicTrainer() throws {
+        let hosts = try hosts(2)
+        let basic = tempRun("basic"), split = tempRun("tp-hosts")
+        let args = dpo + ["n_examples=12", "optimizer=SGD", "lr=0.05"]
+        XCTAssertEqual(try dpohost(["train"] + common(basic) + args).status, 0)
+        let b = try mpirun(2, ["train"] + common(split) + args + ["trainer=TensorParallelTrainer"], timeout: 120, hosts: hosts)
+        XCTAssertEqual(b.result.status, 0, b.result.output)
+        XCTAssertTrue(b.result.output.contains("TP: 2 ranks"), b.result.output)
+        try assertSameMetrics(basic, split, steps: [4, 8, 12])
+        try assertCheckpointsAgree(basic, split, checkpointFile: "policy.safetensors", tolerance: 1e-6, outliers: 0, outlierBound: 0)
+    }
+
+    func testAMultiHostRunResumesOnOneHostAndAOneHostRunAcrossHosts() throws {
+        let hosts = try hosts(2)
+        let args = dpo + ["optimizer=SGD", "lr=0.05"]
+        let straight = tempRun("straight")
+        XCTAssertEqual(try dpohost(["train"] + common(straight) + args + ["n_examples=16"]).status, 0)
+        // Two hosts, then one process.
+        let across = tempRun("hosts-then-one")
+        let a = try mpirun(2, ["train"] + common(across) + args + ["n_examples=8", "trainer=FSDPTrainer"], timeout: 120, hosts: hosts)
+        XCTAssertEqual(a.result.status, 0, a.result.output)
+        let a2 = try dpohost(["train"] + common(across) + args + ["n_examples=16", "resume=\(across.path)"])
+        XCTAssertEqual(a2.status, 0, a2.output)
+        try assertSameMetrics(straight, across, steps: [4, 8, 12, 16])
+        // One process, then two hosts.
+        let back = tempRun("one-then-hosts")
+        XCTAssertEqual(try dpohost(["train"] + common(back) + args + ["n_examples=8"]).status, 0)
+        let b2 = try mpirun(2, ["train"] + common(back) + args + ["n_examples=16", "trainer=FSDPTrainer", "resume=\(back.path)"],
+                            timeout: 120, hosts: hosts)
+        XCTAssertEqual(b2.result.status, 0, b2.result.output)
+        XCTAssertTrue(b2.result.output.contains("resumed from"), b2.result.output)
+        try assertSameMetrics(straight, back, steps: [4, 8, 12, 16])
+    }
+
+    func testAHostCutOffMidRunEndsTheJobWithinTheCollectiveTimeoutAndTheLastCheckpointStays() throws {
+        let hosts = try hosts(2)
+        let run = tempRun("cut")
+        let timeout = 5.0
+        var cutAt: Date?
+        // Checkpoints every 8 examples; the link goes down once the first one is complete.
+        let r = try mpirun(2, ["train"] + common(run) + dpo + ["n_examples=4000", "n_epochs=1000", "trainer=FSDPTrainer",
+                                                               "collective_timeout_secs=\(Int(timeout))"],
+                           timeout: 150, hosts: hosts) { _ in
+            guard FileManager.default.fileExists(atPath: run.appendingPathComponent("LATEST/policy.safetensors").path) else { return false }
+            try? hosts.cut(2)
+            cutAt = Date()
+            return true
+        }
+        let ended = Date()
+        let cut = try XCTUnwrap(cutAt, "the run never wrote a checkpoint")
+        XCTAssertNotEqual(r.result.status, 0, r.result.output)
+        XCTAssertLessThan(ended.timeIntervalSince(cut), timeout + 15, "the job must end within collective_timeout_secs plus a few seconds")
+        XCTAssertTrue(r.result.output.contains("error: rank 0 on dph-h1"), r.result.output)
+        XCTAssertTrue(r.result.output.contains("rank 1 on dph-h2"), r.result.output)
+        // The last complete checkpoint is intact: it loads, and the host coming back changes nothing.
+        let before = try CheckpointStore.weights(in: run.appendingPathComponent("LATEST").path)
+        try hosts.restore(2)
+        Thread.sleep(forTimeInterval: 2)
+        let after = try CheckpointStore.weights(in: run.appendingPathComponent("LATEST").path)
+        XCTAssertEqual(before.mapValues(\.scalars), after.mapValues(\.scalars))
+        let resumed = try dpohost(["train"] + common(run) + dpo + ["n_examples=24", "resume=\(run.path)"])
+        XCTAssertEqual(resumed.status, 0, resumed.output)
+        XCTAssertTrue(resumed.output.contains("resumed from"), resumed.output)
+    }
+}
