@@ -16,11 +16,11 @@ public final class TensorStorage: @unchecked Sendable {
 
     /// Allocates `count` floats, 64-byte aligned for the SIMD kernels, zero-filled unless
     /// `zeroed` is false (for outputs a kernel overwrites entirely).
-    public init(count: Int, zeroed: Bool = true) {
+    public init(count: Int, zeroed: Bool = true, cache: BufferCache = .shared) {
         precondition(count >= 0, "TensorStorage: negative element count \(count)")
         let bytes = max(count, 1) * MemoryLayout<Float>.stride
         let raw: UnsafeMutableRawPointer
-        if let reused = BufferCache.shared.take(bytes: bytes) {
+        if let reused = cache.take(bytes: bytes) {
             raw = reused
         } else {
             var fresh: UnsafeMutableRawPointer?
@@ -86,25 +86,27 @@ public final class TensorStorage: @unchecked Sendable {
         if let release { release() } else if isResident { Self.give(pointer, count: count) }
     }
 
-    private static func give(_ pointer: UnsafeMutablePointer<Float>, count: Int) {
+    private static func give(_ pointer: UnsafeMutablePointer<Float>, count: Int, to cache: BufferCache = .shared) {
         let bytes = max(count, 1) * MemoryLayout<Float>.stride
-        if !BufferCache.shared.give(UnsafeMutableRawPointer(pointer), bytes: bytes) { free(pointer) }
+        if !cache.give(UnsafeMutableRawPointer(pointer), bytes: bytes) { free(pointer) }
     }
 
     /// Gives the memory back while the tensors viewing it stay alive (FSDP frees a block's
     /// gathered parameters between its forward and its backward; the tape's saved views of them
     /// stay valid objects, to be filled again before they are read).
-    public func releaseMemory() {
+    /// `cache`: where the memory waits for the next `acquireMemory(from:)` (a holder that takes
+    /// and gives back the same buffers all the time keeps its own, unbounded by the shared limit).
+    public func releaseMemory(into cache: BufferCache = .shared) {
         precondition(release == nil, "TensorStorage: cannot release borrowed memory")
         guard isResident else { return }
-        Self.give(pointer, count: count)
+        Self.give(pointer, count: count, to: cache)
         isResident = false
     }
 
     /// Takes memory again after `releaseMemory()`; its contents are unspecified until written.
-    public func acquireMemory() {
+    public func acquireMemory(from cache: BufferCache = .shared) {
         guard !isResident else { return }
-        pointer = TensorStorage(count: count, zeroed: false).takePointer()
+        pointer = TensorStorage(count: count, zeroed: false, cache: cache).takePointer()
         isResident = true
     }
 

@@ -21,6 +21,9 @@ final class CompactParameters: ParameterAccess, ParameterStore {
     private let unitOfParameter: [String: Int]
     /// The unit being visited and the parameters it widened (shared with the visit's hooks).
     private var visiting: (unit: Int, visit: Visit)?
+    /// The float32 buffers between uses: every visit takes the same sizes again, and going through
+    /// the shared cache (bounded) would fault fresh pages in for each one at large model sizes.
+    private let pool = BufferCache(minimumBytes: 0, limitBytes: .max)
 
     private final class Visit { var names: [String] = [] }
 
@@ -59,7 +62,7 @@ final class CompactParameters: ParameterAccess, ParameterStore {
             if let previous = visiting { endVisit(previous.visit, tape: tape) }
             let visit = Visit()
             visiting = (u, visit)
-            tape.recordHook { [unowned self] in for n in visit.names { self.buffers[n]!.releaseMemory() } }
+            tape.recordHook { [unowned self] in for n in visit.names { self.buffers[n]!.releaseMemory(into: self.pool) } }
         }
         guard let visit = visiting?.visit, !visit.names.contains(name) else { return }
         widen(name)
@@ -73,14 +76,14 @@ final class CompactParameters: ParameterAccess, ParameterStore {
 
     private func endVisit(_ visit: Visit, tape: Tape) {
         tape.recordHook { [unowned self] in for n in visit.names { self.widen(n) } }
-        for n in visit.names { buffers[n]!.releaseMemory() }
+        for n in visit.names { buffers[n]!.releaseMemory(into: pool) }
     }
 
     /// Takes parameter `name`'s buffer and writes its float32 values.
     private func widen(_ name: String) {
         let buffer = buffers[name]!
         guard !buffer.isResident else { return }
-        buffer.acquireMemory()
+        buffer.acquireMemory(from: pool)
         packed[name]!.withUnsafeBufferPointer { bits in
             if precision == .float16 {
                 HalfPrecision.widen(float16: bits.baseAddress!, into: buffer.pointer, count: bits.count)
@@ -123,7 +126,12 @@ final class CompactParameters: ParameterAccess, ParameterStore {
 
     func releaseAll() {
         visiting = nil
-        for buffer in buffers.values { buffer.releaseMemory() }
+        for buffer in buffers.values { buffer.releaseMemory(into: pool) }
+    }
+
+    deinit {
+        releaseAll()
+        pool.trim()
     }
 
     /// Bytes held between uses.
