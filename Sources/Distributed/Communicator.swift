@@ -56,9 +56,25 @@ public final class Communicator: @unchecked Sendable {
 
     func stopWatchdog() { watchdog?.stop() }
 
-    private func guarded(_ name: String, _ body: () -> Int32) throws {
+    /// Collectives this rank took part in: calls, the bytes of their buffers (what the rank
+    /// gathers, scatters or reduces, before Open MPI's own algorithm), and the seconds spent
+    /// inside them (the transfer and any wait for slower ranks), for the communication report.
+    public struct Traffic: Sendable, Equatable {
+        public var calls = 0
+        public var bytes = 0
+        public var seconds = 0.0
+        public init() {}
+    }
+
+    public private(set) var traffic = Traffic()
+
+    private func guarded(_ name: String, bytes: Int = 0, _ body: () -> Int32) throws {
         watchdog?.begin(name)
+        let start = DispatchTime.now().uptimeNanoseconds
         let code = body()
+        traffic.seconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        traffic.calls += 1
+        traffic.bytes += bytes
         watchdog?.end()
         try MPIResult.check(name, code)
     }
@@ -68,7 +84,7 @@ public final class Communicator: @unchecked Sendable {
     /// `buffer[i] = sum over ranks of buffer[i]`, in place.
     public func allReduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws {
         let n = try MPIResult.count("MPI_Allreduce", buffer.count)
-        try guarded("MPI_Allreduce") {
+        try guarded("MPI_Allreduce", bytes: 4 * buffer.count) {
             MPI_Allreduce(cmpi_in_place(), buffer.baseAddress, n, cmpi_float(), cmpi_sum(), comm)
         }
     }
@@ -106,7 +122,7 @@ public final class Communicator: @unchecked Sendable {
             throw DistributedError.mismatch("all-gather of \(sendCount) per rank into \(recvCount) elements")
         }
         let n = try MPIResult.count("MPI_Allgather", sendCount)
-        try guarded("MPI_Allgather") { MPI_Allgather(send, n, type, recv, n, type, comm) }
+        try guarded("MPI_Allgather", bytes: recvCount * Self.size(of: type)) { MPI_Allgather(send, n, type, recv, n, type, comm) }
     }
 
     private func reduceScatter(_ send: UnsafeRawPointer?, _ sendCount: Int, into recv: UnsafeMutableRawPointer?, _ recvCount: Int,
@@ -115,7 +131,13 @@ public final class Communicator: @unchecked Sendable {
             throw DistributedError.mismatch("reduce-scatter of \(sendCount) into \(recvCount) per rank")
         }
         let n = try MPIResult.count("MPI_Reduce_scatter_block", recvCount)
-        try guarded("MPI_Reduce_scatter_block") { MPI_Reduce_scatter_block(send, recv, n, type, op, comm) }
+        try guarded("MPI_Reduce_scatter_block", bytes: sendCount * Self.size(of: type)) { MPI_Reduce_scatter_block(send, recv, n, type, op, comm) }
+    }
+
+    private static func size(of type: MPI_Datatype?) -> Int {
+        var bytes: Int32 = 0
+        MPI_Type_size(type, &bytes)
+        return Int(bytes)
     }
 
     private var bf16SumOp: MPI_Op?
@@ -130,7 +152,7 @@ public final class Communicator: @unchecked Sendable {
     /// Root's `send` blocks land in rank order in root's `recv` (`recv` is ignored elsewhere).
     public func gather(_ send: UnsafeBufferPointer<Float>, into recv: UnsafeMutableBufferPointer<Float>?, root: Int = 0) throws {
         let n = try MPIResult.count("MPI_Gather", send.count)
-        try guarded("MPI_Gather") {
+        try guarded("MPI_Gather", bytes: 4 * send.count) {
             MPI_Gather(send.baseAddress, n, cmpi_float(), recv?.baseAddress, n, cmpi_float(), Int32(root), comm)
         }
     }
@@ -138,7 +160,7 @@ public final class Communicator: @unchecked Sendable {
     /// Overwrites `buffer` on every rank with root's values.
     public func broadcast(_ buffer: UnsafeMutableBufferPointer<Float>, root: Int = 0) throws {
         let n = try MPIResult.count("MPI_Bcast", buffer.count)
-        try guarded("MPI_Bcast") { MPI_Bcast(buffer.baseAddress, n, cmpi_float(), Int32(root), comm) }
+        try guarded("MPI_Bcast", bytes: 4 * buffer.count) { MPI_Bcast(buffer.baseAddress, n, cmpi_float(), Int32(root), comm) }
     }
 
     public func barrier() throws {

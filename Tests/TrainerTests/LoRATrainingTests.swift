@@ -84,6 +84,29 @@ final class LoRATrainingTests: XCTestCase, CLIRunning {
         XCTAssertEqual(config?["modules_to_save"] as? [String], ["embed_out"])
     }
 
+    func testTheAdaptersOffReferenceServesPrecomputedLogProbsEvaluationAndSamples() throws {
+        // Shared prompts are on by default; evaluation every 4 examples samples from policy and reference.
+        let eval = ["n_eval_examples=4", "eval_every=4", "eval_batch_size=4", "sample_during_eval=true", "n_eval_model_samples=2",
+                    "max_length=48", "max_prompt_length=24", "dataset_options.jsonl.test_path=Tests/Fixtures/data/preference.jsonl"]
+        let live = tempRun("lora-live"), cached = tempRun("lora-cached")
+        let a = try dpohost(args(live, ["lora.r=4"] + eval).filter { $0 != "n_eval_examples=0" })
+        XCTAssertEqual(a.status, 0, a.output)
+        let b = try dpohost(args(cached, ["lora.r=4", "precompute_ref_log_probs=true"] + eval).filter { $0 != "n_eval_examples=0" })
+        XCTAssertEqual(b.status, 0, b.output)
+        let records = { (run: URL) in try MetricsLog.read(run.appendingPathComponent("metrics.jsonl")) }
+        let (x, y) = (try records(live), try records(cached))
+        XCTAssertEqual(x.count, y.count)
+        XCTAssertTrue(x.contains { $0.split == "eval" }, "evaluation ran")
+        for (r, s) in zip(x, y) {
+            XCTAssertEqual(r.split, s.split)
+            for key in ["loss/\(r.split)", "rewards_\(r.split)/margins"] {
+                XCTAssertEqual(s.values[key] ?? .nan, r.values[key] ?? .nan, accuracy: 1e-5, "\(key) at \(r.examples)")
+            }
+        }
+        let samples = try String(contentsOf: live.appendingPathComponent("samples.jsonl"), encoding: .utf8)
+        XCTAssertTrue(samples.contains("\"model\":\"policy\"") && samples.contains("\"model\":\"reference\""), samples)
+    }
+
     func testBadLoRASettingsAreOneErrorBeforeTheRunDirectory() throws {
         for (extra, message) in [
             (["lora.r=4", "lora.target_modules=[q_proj]"],

@@ -27,6 +27,13 @@ final class MultiHostTests: XCTestCase, CLIRunning {
         XCTAssertEqual(b.result.status, 0, b.result.output)
         XCTAssertTrue(b.result.output.contains("FSDP: 2 ranks"), b.result.output)
         XCTAssertTrue(b.result.output.contains("ranks on 2 hosts: dph-h1, dph-h2"), b.result.output)
+        // Each rank's collectives per update: FSDP all-gathers every unit twice and reduce-scatters
+        // its gradients, so at least three times the parameters' bytes go through them.
+        for host in ["rank 0 on dph-h1", "rank 1 on dph-h2"] {
+            let line = try XCTUnwrap(b.result.output.split(separator: "\n").first { $0.hasPrefix("communication \(host): ") }, b.result.output)
+            let mib = try XCTUnwrap(Double(line.split(separator: " ")[5]), String(line))
+            XCTAssertGreaterThan(mib, 3 * 0.87, String(line))   // pythia-tiny: 0.87 MiB of float32 parameters
+        }
         try assertSameMetrics(basic, fsdp, steps: [4, 8, 12])
         try assertCheckpointsAgree(basic, fsdp, checkpointFile: "policy.safetensors", tolerance: 1e-6, outliers: 0, outlierBound: 0)
     }

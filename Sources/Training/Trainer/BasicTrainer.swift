@@ -1,6 +1,7 @@
 import Autograd
 import Checkpoint
 import DataPipeline
+import Distributed
 import Foundation
 import PluginHost
 import TensorCore
@@ -93,6 +94,8 @@ public final class BasicTrainer {
     /// Reference log-probs computed once before training (`precompute_ref_log_probs`).
     private var referenceCache: ReferenceLogProbCache?
     private var memoryReported = false
+    /// Collectives of the updates (not evaluation or checkpoints), for `reportCommunication`.
+    private var communication = UpdateCommunication()
     /// metrics.jsonl and the other `report_to` destinations (the root rank only).
     private var logs: RunLogs?
     private var sharedPromptReported = false
@@ -215,7 +218,9 @@ public final class BasicTrainer {
                 if examples > 0 && !c.debug && c.saveSteps == nil { try save(position: before, evalMetrics: metrics) }
             }
             resumedExamples = nil
+            let trafficBefore = share.communicator?.traffic, stepStart = Date()
             let values = try step(batch)
+            communication.add(since: trafficBefore, to: share.communicator?.traffic, seconds: Date().timeIntervalSince(stepStart))
             lastTrain = values
             if !memoryReported { try reportMemory(); memoryReported = true }
             if let every = c.saveSteps, updates % every == 0, !c.debug { try save(position: iterator.position, evalMetrics: [:]) }
@@ -234,6 +239,7 @@ public final class BasicTrainer {
         try save(position: iterator.position, evalMetrics: [:])
         finished = true
         log("saved \(store.latest.path)")
+        try reportCommunication()
         var summary = TrainingSummary(examples: examples, updates: updates, lastEval: lastEval, firstEval: firstEval,
                                       runDirectory: run.runDirectory)
         summary.lastTrain = lastTrain
@@ -409,6 +415,20 @@ public final class BasicTrainer {
         lastCheckpointName = CheckpointStore.folderName(examples: examples)
     }
 
+    /// What each rank's updates spent in collectives, logged at the end of a run across ranks:
+    /// the bytes of the buffers per update and the seconds inside the collectives (transfer and
+    /// waiting for slower ranks) against the update's own time (docs/multi-host.md).
+    func reportCommunication() throws {
+        guard let communicator = share.communicator, communicator.size > 1, communication.updates > 0 else { return }
+        let n = Double(communication.updates)
+        let all = try share.gatherPerRank([Double(communication.traffic.bytes) / n, Double(communication.traffic.calls) / n,
+                                           communication.traffic.seconds / n, communication.seconds / n])
+        for (rank, v) in all.enumerated() where share.isRoot {
+            log(String(format: "communication %@: %.3f MiB per update in %.0f collectives, %.4f s per update inside them (%.0f%% of its %.4f s)",
+                       communicator.describe(rank: rank), v[0] / 1_048_576, v[1], v[2], 100 * v[2] / max(v[3], 1e-9), v[3]))
+        }
+    }
+
     /// Per-rank bytes of parameters, gradients and optimizer state, logged once the optimizer
     /// state exists (after the first update).
     func reportMemory() throws {
@@ -455,5 +475,22 @@ struct RunLength {
         let fractional = c.numTrainEpochs.map { max(1, Int(($0 * Double(max(1, batches))).rounded(.up))) * c.batchSize }
         examplesCap = [c.nExamples, fractional].compactMap { $0 }.min()
         plannedExamples = [examplesCap, c.nEpochs.map { $0 * batches * c.batchSize }].compactMap { $0 }.min() ?? 0
+    }
+}
+
+/// The collectives of a run's updates, summed.
+struct UpdateCommunication {
+    var traffic = Communicator.Traffic()
+    var seconds = 0.0
+    var updates = 0
+
+    /// Adds one update: the traffic between two readings of the counters and its seconds.
+    mutating func add(since before: Communicator.Traffic?, to after: Communicator.Traffic?, seconds: Double) {
+        guard let before, let after else { return }
+        traffic.calls += after.calls - before.calls
+        traffic.bytes += after.bytes - before.bytes
+        traffic.seconds += after.seconds - before.seconds
+        self.seconds += seconds
+        updates += 1
     }
 }
