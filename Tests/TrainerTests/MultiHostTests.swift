@@ -18,36 +18,36 @@ final class MultiHostTests: XCTestCase, CLIRunning {
         return hosts
     }
 
-    func testFSDPAcrossTwoHostsMatchesBasicTrainer() throws {
+    /// Twelve DPO examples with SGD under `trainer` across two hosts against BasicTrainer: the same
+    /// metrics and parameters. Returns the multi-host run's log.
+    func compareAcrossHosts(trainer: String, banner: String, file: StaticString = #filePath, line: UInt = #line) throws -> String {
         let hosts = try hosts(2)
-        let basic = tempRun("basic"), fsdp = tempRun("fsdp-hosts")
+        let basic = tempRun("basic"), across = tempRun("across-hosts")
         let args = dpo + ["n_examples=12", "optimizer=SGD", "lr=0.05"]
-        XCTAssertEqual(try dpohost(["train"] + common(basic) + args).status, 0)
-        let b = try mpirun(2, ["train"] + common(fsdp) + args + ["trainer=FSDPTrainer"], timeout: 120, hosts: hosts)
-        XCTAssertEqual(b.result.status, 0, b.result.output)
-        XCTAssertTrue(b.result.output.contains("FSDP: 2 ranks"), b.result.output)
-        XCTAssertTrue(b.result.output.contains("ranks on 2 hosts: dph-h1, dph-h2"), b.result.output)
+        XCTAssertEqual(try dpohost(["train"] + common(basic) + args).status, 0, file: file, line: line)
+        let b = try mpirun(2, ["train"] + common(across) + args + ["trainer=\(trainer)"], timeout: 120, hosts: hosts)
+        XCTAssertEqual(b.result.status, 0, b.result.output, file: file, line: line)
+        XCTAssertTrue(b.result.output.contains(banner), b.result.output, file: file, line: line)
+        XCTAssertTrue(b.result.output.contains("ranks on 2 hosts: dph-h1, dph-h2"), b.result.output, file: file, line: line)
+        try assertSameMetrics(basic, across, steps: [4, 8, 12], file: file, line: line)
+        try assertCheckpointsAgree(basic, across, checkpointFile: "policy.safetensors", tolerance: 1e-6, outliers: 0, outlierBound: 0,
+                                   file: file, line: line)
+        return b.result.output
+    }
+
+    func testFSDPAcrossTwoHostsMatchesBasicTrainer() throws {
+        let log = try compareAcrossHosts(trainer: "FSDPTrainer", banner: "FSDP: 2 ranks")
         // Each rank's collectives per update: FSDP all-gathers every unit twice and reduce-scatters
         // its gradients, so at least three times the parameters' bytes go through them.
         for host in ["rank 0 on dph-h1", "rank 1 on dph-h2"] {
-            let line = try XCTUnwrap(b.result.output.split(separator: "\n").first { $0.hasPrefix("communication \(host): ") }, b.result.output)
+            let line = try XCTUnwrap(log.split(separator: "\n").first { $0.hasPrefix("communication \(host): ") }, log)
             let mib = try XCTUnwrap(Double(line.split(separator: " ")[5]), String(line))
             XCTAssertGreaterThan(mib, 3 * 0.87, String(line))   // pythia-tiny: 0.87 MiB of float32 parameters
         }
-        try assertSameMetrics(basic, fsdp, steps: [4, 8, 12])
-        try assertCheckpointsAgree(basic, fsdp, checkpointFile: "policy.safetensors", tolerance: 1e-6, outliers: 0, outlierBound: 0)
     }
 
     func testTensorParallelAcrossTwoHostsMatchesBasicTrainer() throws {
-        let hosts = try hosts(2)
-        let basic = tempRun("basic"), split = tempRun("tp-hosts")
-        let args = dpo + ["n_examples=12", "optimizer=SGD", "lr=0.05"]
-        XCTAssertEqual(try dpohost(["train"] + common(basic) + args).status, 0)
-        let b = try mpirun(2, ["train"] + common(split) + args + ["trainer=TensorParallelTrainer"], timeout: 120, hosts: hosts)
-        XCTAssertEqual(b.result.status, 0, b.result.output)
-        XCTAssertTrue(b.result.output.contains("TP: 2 ranks"), b.result.output)
-        try assertSameMetrics(basic, split, steps: [4, 8, 12])
-        try assertCheckpointsAgree(basic, split, checkpointFile: "policy.safetensors", tolerance: 1e-6, outliers: 0, outlierBound: 0)
+        _ = try compareAcrossHosts(trainer: "TensorParallelTrainer", banner: "TP: 2 ranks")
     }
 
     func testAMultiHostRunResumesOnOneHostAndAOneHostRunAcrossHosts() throws {
