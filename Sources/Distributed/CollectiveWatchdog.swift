@@ -63,7 +63,7 @@ final class CollectiveWatchdog: @unchecked Sendable {
             return (true, waited > timeout ? (current.name, waited) : nil)
         }
         if let (name, waited) = expired {
-            let host = { (r: Int) in "rank \(r) on \(r < self.hosts.count ? self.hosts[r] : "?")" }
+            let host = { (r: Int) in Communicator.describe(rank: r, hosts: self.hosts) }
             let others = hosts.indices.filter { $0 != rank }.map(host).joined(separator: ", ")
             let message = "error: \(host(rank)): \(name) waited \(Int(waited)) s for the other ranks (\(others); collective_timeout_secs=\(timeout)); a rank died or hangs, or its host is unreachable: aborting the job\n"
             FileHandle.standardError.write(Data(message.utf8))

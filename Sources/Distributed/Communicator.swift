@@ -43,7 +43,8 @@ public final class Communicator: @unchecked Sendable {
     }
 
     /// `rank R on HOST` for messages.
-    public func describe(rank r: Int) -> String { "rank \(r) on \(r < hosts.count ? hosts[r] : "?")" }
+    public func describe(rank r: Int) -> String { Self.describe(rank: r, hosts: hosts) }
+    static func describe(rank r: Int, hosts: [String]) -> String { "rank \(r) on \(r < hosts.count ? hosts[r] : "?")" }
 
     /// The distinct hosts in rank order, for the log (`2 ranks on 2 hosts: a, b`).
     public var hostSummary: String {

@@ -259,7 +259,7 @@ struct TrainingSession {
             if baseDtype != .float32 {
                 if communicator == nil {   // FSDP slices it instead
                     try policy.compactWeights(as: baseDtype)
-                    log("LoRA: frozen base held in \(baseDtype.rawValue) (model.reference_dtype): \(String(format: "%.3f", Double(policy.parameterCount * 2) / 1_048_576)) MiB, one block expanded to float32 at a time")
+                    log("LoRA: frozen base held in \(baseDtype.rawValue) (model.reference_dtype): \(String(format: "%.3f", Double(policy.parameterCount * 2) / 1_048_576)) MiB, each parameter widened to float32 while a forward uses it")
                 } else {
                     policy.castWeights(to: baseDtype)
                     log("LoRA: frozen base rounded to \(baseDtype.rawValue) (model.reference_dtype), sharded in float32 slices")
@@ -275,7 +275,7 @@ struct TrainingSession {
         }
         // What a precomputed cache of its log-probs is checked against: the weights as they run
         // (after the archive, before any compaction).
-        let referenceFingerprint = config.precomputeRefLogProbs ? try reference?.weightFingerprint() : nil
+        let referenceFingerprint = config.precomputeRefLogProbs ? reference?.weightFingerprint() : nil
         // Split before the run directory exists: a model that cannot be split fails first.
         let tensorParallel = try config.trainer == "TensorParallelTrainer" ? communicator.map {
             try TensorParallelTrainer.Models(policy: policy, reference: reference, communicator: $0)

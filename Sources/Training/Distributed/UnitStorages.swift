@@ -12,10 +12,7 @@ struct UnitStorages {
     let parameters: [NamedParameter]
     let unitOfParameter: [String: Int]
 
-    /// `filled(u, storage)` runs as soon as unit `u` holds its values, before the next unit is
-    /// made: a caller that keeps another form of them (16-bit values, a rank's slice) releases the
-    /// storage there, so a whole float32 copy of the model never exists.
-    init(model: LanguageModel, worldSize: Int, requiresGrad: Bool, filled: ((Int, TensorStorage) -> Void)? = nil) throws {
+    init(model: LanguageModel, worldSize: Int, requiresGrad: Bool) throws {
         let layout = ShardLayout(parameters: model.parameters.map { ($0.name, $0.variable.value.count) },
                                  blockName: model.plugin.blockName, worldSize: worldSize)
         var rebound = model.parameters, storages: [TensorStorage] = [], unitOf: [String: Int] = [:]
@@ -29,7 +26,6 @@ struct UnitStorages {
                 unitOf[old.name] = u
             }
             storages.append(storage)
-            filled?(u, storage)
         }
         self.layout = layout
         self.storages = storages

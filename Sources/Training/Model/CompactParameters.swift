@@ -40,9 +40,8 @@ final class CompactParameters: ParameterAccess, ParameterStore {
         var rebound: [NamedParameter] = []
         for p in model.parameters {
             let value = p.variable.value.contiguous()
+            packed[p.name] = (0..<value.count).map { precision.encode(value.pointer[$0]) }
             let buffer = TensorStorage(count: value.count, zeroed: false)
-            buffer.pointer.update(from: value.pointer, count: value.count)
-            packed[p.name] = (0..<value.count).map { precision.encode(buffer.pointer[$0]) }
             buffer.releaseMemory()
             p.variable.value.storage.dropFileMappedPages()
             buffers[p.name] = buffer
@@ -84,24 +83,33 @@ final class CompactParameters: ParameterAccess, ParameterStore {
         let buffer = buffers[name]!
         guard !buffer.isResident else { return }
         buffer.acquireMemory(from: pool)
+        widen(name, into: buffer.pointer)
+    }
+
+    private func widen(_ name: String, into out: UnsafeMutablePointer<Float>) {
         packed[name]!.withUnsafeBufferPointer { bits in
             if precision == .float16 {
-                HalfPrecision.widen(float16: bits.baseAddress!, into: buffer.pointer, count: bits.count)
+                HalfPrecision.widen(float16: bits.baseAddress!, into: out, count: bits.count)
             } else {
-                HalfPrecision.widen(bfloat16: bits.baseAddress!, into: buffer.pointer, count: bits.count)
+                HalfPrecision.widen(bfloat16: bits.baseAddress!, into: out, count: bits.count)
             }
         }
+    }
+
+    /// Parameter `name`'s float32 values as a new tensor (not its buffer): one parameter read
+    /// without widening the model.
+    func decoded(_ name: String) -> Tensor? {
+        guard let p = parameters.first(where: { $0.name == name }) else { return nil }
+        let t = Tensor(uninitialized: p.variable.shape)
+        widen(name, into: t.pointer)
+        return t
     }
 
     // MARK: ParameterStore
 
     func fullState() throws -> [String: Tensor]? {
         var out: [String: Tensor] = [:]
-        for p in parameters {
-            let t = Tensor(zeros: p.variable.shape)
-            packed[p.name]!.withUnsafeBufferPointer { bits in for i in 0..<bits.count { t.pointer[i] = precision.decode(bits[i]) } }
-            out[p.name] = t
-        }
+        for p in parameters { out[p.name] = decoded(p.name) }
         return out
     }
 

@@ -261,6 +261,12 @@ public final class LanguageModel {
         _ = try CompactParameters(model: self, precision: precision)
     }
 
+    /// A parameter's values as they compute, read through 16-bit storage when the weights are
+    /// held compact (one parameter widened, not the model). Not for FSDP's slices.
+    func currentValue(of p: NamedParameter) -> Tensor {
+        (store as? CompactParameters)?.decoded(p.name) ?? p.variable.value
+    }
+
     /// Rebinds the plugin to views of the parameters that `store` fills on use.
     func adopt(store: ParameterStore, parameters rebound: [NamedParameter], access: ParameterAccess) throws {
         try plugin.bind(Dictionary(uniqueKeysWithValues: rebound.map { ($0.name, $0.variable) }))

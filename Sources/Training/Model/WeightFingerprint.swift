@@ -5,16 +5,14 @@ extension LanguageModel {
     /// A fingerprint of the weights as they compute (after any cast): every parameter's name and
     /// shape and every k-th value, at most 2^20 of them, hashed with SHA-256. Two models that give
     /// different log-probs differ here unless they differ only between sampled values.
-    public func weightFingerprint() throws -> String {
-        // 16-bit weights held compact are read through their store (one process: not collective).
-        let held = try store?.fullState()
+    public func weightFingerprint() -> String {
         let stride = max(1, parameterCount >> 20)
         var data = Data()
         var index = 0
         for p in parameters.sorted(by: { $0.name < $1.name }) {
             data.append(contentsOf: Array(p.name.utf8) + [0])
             for d in p.variable.shape { withUnsafeBytes(of: Int64(d).littleEndian) { data.append(contentsOf: $0) } }
-            let value = held?[p.name] ?? p.variable.value
+            let value = currentValue(of: p)
             var i = (stride - index % stride) % stride
             while i < value.count {
                 withUnsafeBytes(of: value.pointer[i].bitPattern.littleEndian) { data.append(contentsOf: $0) }

@@ -200,7 +200,6 @@ extension LanguageModel {
             let outputs = u.layout == .outIn ? p.variable.shape[0] : p.variable.shape[1]
             return outputs == vocabulary ? nil : (p, u.layout)
         }
-        let moduleOf = { (name: String) in name.hasSuffix(".weight") ? String(name.dropLast(".weight".count)) : name }
         let leaf = { (module: String) in String(module.split(separator: ".").last ?? "") }
         let available = Array(Set(linears.map { leaf(moduleOf($0.0.name)) })).sorted()
         let targets = settings.targetModules ?? LoRASettings.defaultTargets[modelType] ?? []
@@ -241,9 +240,6 @@ extension LanguageModel {
     /// matches target modules); an entry that names no module, or an adapted one, is an error.
     func savedModules(_ names: [String], adapted: Set<String>, matches: (String, String) -> Bool) throws -> [SavedModuleParameter] {
         guard !names.isEmpty else { return [] }
-        let moduleOf = { (name: String) in name.split(separator: ".").dropLast().joined(separator: ".") }
-        // A compact 16-bit base is read through its store.
-        let held = try store?.fullState()
         var out: [SavedModuleParameter] = []
         // Each parameter by its declared name and its checkpoint aliases.
         let named = parameters.flatMap { p in ([p.name] + (aliases[p.name] ?? [])).map { (p, $0) } }
@@ -258,7 +254,7 @@ extension LanguageModel {
                 guard !adapted.contains(moduleOf(p.name)) else {
                     throw LoRAError.invalid("lora.modules_to_save: \(moduleOf(p.name)) is also a LoRA target; a module is either adapted or trained in full")
                 }
-                let value = (held?[p.name] ?? p.variable.value).contiguous()
+                let value = currentValue(of: p).contiguous()
                 let copy = Tensor(zeros: value.shape)
                 copy.pointer.update(from: value.pointer, count: value.count)
                 out.append(SavedModuleParameter(name: p.name, savedName: savedName, copy: Variable(copy, requiresGrad: true)))
@@ -343,3 +339,6 @@ extension LanguageModel {
         return FileManager.default.fileExists(atPath: folder + "/adapter_config.json") ? folder : nil
     }
 }
+
+/// The module a parameter belongs to: its name without the last component (`...c_attn.weight`).
+private func moduleOf(_ name: String) -> String { name.split(separator: ".").dropLast().joined(separator: ".") }
