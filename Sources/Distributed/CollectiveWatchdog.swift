@@ -4,7 +4,8 @@ import Foundation
 /// Aborts the MPI job when one collective waits longer than `timeout`: a peer that hangs (stopped,
 /// deadlocked, stuck on I/O) never exits, so `mpirun` alone would wait forever.
 ///
-/// The waiting thread marks the start and end of each collective; a background thread checks the
+/// Each collective is marked at its start and end by the thread that runs it (the caller's, or a
+/// `CollectiveQueue`'s, so several may be in flight); a background thread checks the oldest one's
 /// deadline twice a second and calls `MPI_Abort`, which ends every rank. When a peer's host is
 /// gone from the network, the abort itself waits on it for good (Open MPI tells every daemon,
 /// the lost one included), so this rank ends itself `abortGrace` seconds later whatever the abort
@@ -14,7 +15,9 @@ final class CollectiveWatchdog: @unchecked Sendable {
     let timeout: Double
     static let abortGrace = 3.0
     private let lock = NSLock()
-    private var current: (name: String, since: Date)?
+    /// The collectives in flight, by the token `begin` returned.
+    private var inFlight: [Int: (name: String, since: Date)] = [:]
+    private var nextToken = 0
     private var stopped = false
     private let rank: Int
     private let hosts: [String]
@@ -32,8 +35,15 @@ final class CollectiveWatchdog: @unchecked Sendable {
         thread.start()
     }
 
-    func begin(_ name: String) { lock.withLock { current = (name, Date()) } }
-    func end() { lock.withLock { current = nil } }
+    /// Marks a collective's start; pass the token to `end`.
+    func begin(_ name: String) -> Int {
+        lock.withLock {
+            nextToken += 1
+            inFlight[nextToken] = (name, Date())
+            return nextToken
+        }
+    }
+    func end(_ token: Int) { lock.withLock { _ = inFlight.removeValue(forKey: token) } }
     func stop() { lock.withLock { stopped = true } }
 
     /// When `mpirun` is this rank's parent (the rank runs on the machine mpirun was started on),
@@ -58,7 +68,7 @@ final class CollectiveWatchdog: @unchecked Sendable {
     private func poll() -> Bool {
         let (running, expired) = lock.withLock { () -> (Bool, (String, Double)?) in
             guard !stopped else { return (false, nil) }
-            guard let current else { return (true, nil) }
+            guard let current = inFlight.values.min(by: { $0.since < $1.since }) else { return (true, nil) }
             let waited = Date().timeIntervalSince(current.since)
             return (true, waited > timeout ? (current.name, waited) : nil)
         }

@@ -55,28 +55,68 @@ public final class Communicator: @unchecked Sendable {
 
     public var isRoot: Bool { rank == 0 }
 
-    func stopWatchdog() { watchdog?.stop() }
+    /// Finishes and closes the background queue, then stops the watchdog (before `MPI_Finalize`).
+    func shutDown() {
+        queue?.close()
+        queue = nil
+        watchdog?.stop()
+    }
+
+    private var queue: CollectiveQueue?
+
+    /// The queue whose collectives run behind the caller's compute (`CollectiveQueue`), made on
+    /// the first call. Collective: every rank makes the first call at the same point.
+    public func backgroundQueue() throws -> CollectiveQueue {
+        if let queue { return queue }
+        let made = try CollectiveQueue(duplicating: comm, size: size, watchdog: watchdog, bfloat16Sum: try bfloat16Sum())
+        queue = made
+        return made
+    }
 
     /// Collectives this rank took part in: calls, the bytes of their buffers (what the rank
-    /// gathers, scatters or reduces, before Open MPI's own algorithm), and the seconds spent
-    /// inside them (the transfer and any wait for slower ranks), for the communication report.
+    /// gathers, scatters or reduces, before Open MPI's own algorithm), and the seconds this
+    /// rank's caller waited on them (inside a blocking one: the transfer and any wait for slower
+    /// ranks; for a queued one, only while `wait()` blocked), for the communication report.
     public struct Traffic: Sendable, Equatable {
         public var calls = 0
         public var bytes = 0
         public var seconds = 0.0
+        /// Seconds a `CollectiveQueue` ran collectives while its caller computed instead of
+        /// waiting on them: the communication hidden behind compute.
+        public var overlappedSeconds = 0.0
         public init() {}
+
+        public static func - (after: Traffic, before: Traffic) -> Traffic {
+            var d = Traffic()
+            d.calls = after.calls - before.calls
+            d.bytes = after.bytes - before.bytes
+            d.seconds = after.seconds - before.seconds
+            d.overlappedSeconds = after.overlappedSeconds - before.overlappedSeconds
+            return d
+        }
+
+        public static func + (a: Traffic, b: Traffic) -> Traffic {
+            var s = a
+            s.calls += b.calls
+            s.bytes += b.bytes
+            s.seconds += b.seconds
+            s.overlappedSeconds += b.overlappedSeconds
+            return s
+        }
     }
 
-    public private(set) var traffic = Traffic()
+    /// The blocking collectives' traffic and the background queue's together.
+    public var traffic: Traffic { queue.map { blocking + $0.traffic } ?? blocking }
+    private var blocking = Traffic()
 
     private func guarded(_ name: String, bytes: Int = 0, _ body: () -> Int32) throws {
-        watchdog?.begin(name)
+        let token = watchdog?.begin(name)
         let start = DispatchTime.now().uptimeNanoseconds
         let code = body()
-        traffic.seconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        traffic.calls += 1
-        traffic.bytes += bytes
-        watchdog?.end()
+        blocking.seconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        blocking.calls += 1
+        blocking.bytes += bytes
+        if let token { watchdog?.end(token) }
         try MPIResult.check(name, code)
     }
 
@@ -142,7 +182,7 @@ public final class Communicator: @unchecked Sendable {
     }
 
     private var bf16SumOp: MPI_Op?
-    private func bfloat16Sum() throws -> MPI_Op {
+    func bfloat16Sum() throws -> MPI_Op {
         if let bf16SumOp { return bf16SumOp }
         var op: MPI_Op?
         try MPIResult.check("MPI_Op_create", cmpi_op_create_bf16_sum(&op))

@@ -50,7 +50,7 @@ public final class MPIWorld: @unchecked Sendable {
     public func finalize() {
         guard !finalized else { return }
         finalized = true
-        communicator.stopWatchdog()
+        communicator.shutDown()
         MPI_Finalize()
     }
 

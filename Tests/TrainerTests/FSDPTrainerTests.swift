@@ -132,20 +132,28 @@ final class FSDPTrainerTests: XCTestCase, CLIRunning {
         _ = try MPIHarness.requireMPIRun()
         let a = try dpohost(["train"] + common(tempRun("mem-basic")) + dpo + ["n_examples=4"])
         XCTAssertEqual(a.status, 0, a.output)
-        let b = try mpirun(2, ["train"] + common(tempRun("mem-fsdp")) + dpo + ["n_examples=4", "trainer=FSDPTrainer"])
-        XCTAssertEqual(b.result.status, 0, b.result.output)
-        let basic = try XCTUnwrap(memory(a.output)[0])
-        let ranks = memory(b.result.output)
-        XCTAssertEqual(ranks.count, 2, b.result.output)
-        // Whole parameters exist one unit at a time: the peak is the largest unit, padded.
-        let largestUnit = try largestUnitMiB(model: "Tests/Fixtures/models/pythia-tiny", blockName: "gpt_neox.layers.{i}", worldSize: 2)
-        for (rank, m) in ranks {
-            XCTAssertEqual(m.parameters, largestUnit, accuracy: 0.0015, "peak of gathered parameters (rank \(rank))")
-            XCTAssertLessThan(m.parameters, basic.parameters, "never all parameters at once (rank \(rank))")
-            // Padding to a multiple of the world size adds at most one element per unit.
-            XCTAssertEqual(m.master / basic.parameters, 0.5, accuracy: 0.01, "parameter shard kept between uses (rank \(rank))")
-            XCTAssertEqual(m.gradients / basic.gradients, 0.5, accuracy: 0.01, "gradients (rank \(rank))")
-            XCTAssertEqual(m.optimizer / basic.optimizer, 0.5, accuracy: 0.01, "optimizer state (rank \(rank))")
+        let units = try unitMiB(model: "Tests/Fixtures/models/pythia-tiny", blockName: "gpt_neox.layers.{i}", worldSize: 2)
+        // Whole parameters exist one unit at a time when each collective is waited for: the peak
+        // is the largest unit, padded. Overlapped, the next unit arrives while one computes.
+        for (overlap, peak) in [("false", units[0]), ("true", units[0] + units[1])] {
+            let b = try mpirun(2, ["train"] + common(tempRun("mem-fsdp")) + dpo + ["n_examples=4", "trainer=FSDPTrainer", "fsdp_overlap=\(overlap)"])
+            XCTAssertEqual(b.result.status, 0, b.result.output)
+            let basic = try XCTUnwrap(memory(a.output)[0])
+            let ranks = memory(b.result.output)
+            XCTAssertEqual(ranks.count, 2, b.result.output)
+            for (rank, m) in ranks {
+                if overlap == "false" {
+                    XCTAssertEqual(m.parameters, peak, accuracy: 0.0015, "peak of gathered parameters (rank \(rank))")
+                } else {
+                    XCTAssertGreaterThan(m.parameters, units[0] + 0.0015, "a unit gathered ahead (rank \(rank))")
+                    XCTAssertLessThanOrEqual(m.parameters, peak + 0.0015, "at most one unit ahead (rank \(rank))")
+                }
+                XCTAssertLessThan(m.parameters, basic.parameters, "never all parameters at once (rank \(rank))")
+                // Padding to a multiple of the world size adds at most one element per unit.
+                XCTAssertEqual(m.master / basic.parameters, 0.5, accuracy: 0.01, "parameter shard kept between uses (rank \(rank))")
+                XCTAssertEqual(m.gradients / basic.gradients, 0.5, accuracy: 0.01, "gradients (rank \(rank))")
+                XCTAssertEqual(m.optimizer / basic.optimizer, 0.5, accuracy: 0.01, "optimizer state (rank \(rank))")
+            }
         }
     }
 
@@ -196,13 +204,13 @@ final class FSDPTrainerTests: XCTestCase, CLIRunning {
         XCTAssertTrue(adapter.values.contains { t in t.scalars.contains { $0 != 0 } && t.shape[1] == 4 }, "B moved from zero")
     }
 
-    /// MiB of the largest FSDP unit of a model directory, padded to the world size.
-    private func largestUnitMiB(model: String, blockName: String, worldSize: Int) throws -> Double {
+    /// MiB of each FSDP unit of a model directory, padded to the world size, largest first.
+    private func unitMiB(model: String, blockName: String, worldSize: Int) throws -> [Double] {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let weights = try CheckpointStore.weights(in: root.appendingPathComponent(model).path)
         let layout = ShardLayout(parameters: weights.keys.sorted().map { (name: $0, count: weights[$0]!.count) },
                                  blockName: blockName, worldSize: worldSize)
-        return Double(layout.units.map { $0.shardLength * worldSize }.max()! * 4) / 1_048_576
+        return layout.units.map { Double($0.shardLength * worldSize * 4) / 1_048_576 }.sorted(by: >)
     }
 
     // MARK: helpers

@@ -205,6 +205,8 @@ public struct TrainingConfig: Sendable, Equatable {
     public var sharePrompt: Bool
     /// Seconds one collective (FSDP) may wait for the other ranks before the job is aborted.
     public var collectiveTimeoutSecs: Double
+    /// FSDP runs its unit collectives behind compute (`FullyShardedParameters.overlap`).
+    public var fsdpOverlap: Bool
     /// Where metrics go; metrics.jsonl is always written (`RunLogs`).
     public var reportTo: [ReportDestination]
 
@@ -224,7 +226,7 @@ public struct TrainingConfig: Sendable, Equatable {
         "eval_every", "minimum_log_interval_secs", "model", "loss", "resume", "threads", "gemm_backend", "plugins", "progress",
         "max_completion_length", "truncation_mode", "tokenization", "chat_template", "sync_ref_model", "ref_model_mixup_alpha",
         "ref_model_sync_steps", "precompute_ref_log_probs", "reference_logps_cache", "ld_alpha", "use_weighting", "share_prompt", "dataset_options", "collective_timeout_secs",
-        "report_to",
+        "fsdp_overlap", "report_to",
     ]
 
     /// Reads a fully resolved tree (no `???`, no `${...}`).
@@ -308,6 +310,7 @@ public struct TrainingConfig: Sendable, Equatable {
         sharePrompt = try r.bool("share_prompt")
         // 0 turns the watchdog off (config.yaml).
         collectiveTimeoutSecs = try r.finite("collective_timeout_secs", in: 0...Double.greatestFiniteMagnitude)
+        fsdpOverlap = try r.bool("fsdp_overlap")
         reportTo = try r.stringList("report_to").map { name in
             guard let destination = ReportDestination(rawValue: name) else {
                 throw ConfigError.invalidValue(key: "report_to", value: name, reason: "expected "

@@ -7,7 +7,7 @@ import TensorCore
 /// A model's parameters as FSDP holds them: between uses each rank keeps only its slice of every
 /// unit (`ShardLayout`: each repeated block, plus one unit for the rest). A unit is all-gathered
 /// when the model plugin first fetches one of its parameters and freed when the forward moves on
-/// to another unit, so at most one unit is whole at a time.
+/// to another unit.
 ///
 /// On a recording tape each use of a unit (a "visit": a run of fetches of the same unit) leaves two
 /// hooks around the unit's ops. Backward runs them in reverse: the one recorded at the visit's end
@@ -15,6 +15,14 @@ import TensorCore
 /// reduce-scatters the unit's gradients into this rank's shard gradient (averaged over ranks) and
 /// frees the whole unit and its full-size gradients. Every rank runs the same forward, so every
 /// rank meets the same collectives in the same order.
+///
+/// The unit collectives run on the communicator's `CollectiveQueue`. With `overlap` on, a
+/// reduce-scatter is not waited for (the next unit's backward runs meanwhile; all are waited for
+/// before the optimizer reads the gradients), and each gather starts the gather of the unit that
+/// followed the same two units last time (`GatherForecast`), so the next unit arrives while this
+/// one computes: at most one unit more is whole at a time. With it off each collective is waited
+/// for at once. Both run the same collectives on the same buffers, so losses and checkpoints are
+/// the same bit for bit (docs/multi-host.md).
 final class FullyShardedParameters: ParameterAccess, ParameterStore {
     /// What travels between ranks: float32, or bfloat16 for the parameters all-gathered for
     /// compute and the gradients reduce-scattered (`model.fsdp_policy_mp=bfloat16`, as the
@@ -38,12 +46,21 @@ final class FullyShardedParameters: ParameterAccess, ParameterStore {
     private let valuePrecision: WeightPrecision
     /// The unit of the visit in progress during a forward.
     private var visiting: Int?
+    /// Start collectives ahead and leave reductions running (see the type's comment).
+    let overlap: Bool
+    private let queue: CollectiveQueue
+    private var forecast = GatherForecast()
+    /// Gathers started and not yet waited for, by unit.
+    private var pendingGathers: [Int: CollectiveQueue.Pending] = [:]
+    /// The unit gathered ahead of its use and not yet used (at most one).
+    private var speculative: Int?
+    private var pendingReductions: [CollectiveQueue.Pending] = []
     /// Most floats whole at once (all units' gathered buffers), for the memory report.
     private(set) var peakGatheredElements = 0
 
     /// Takes over `model`'s parameters: each rank keeps its slice of their current values, and
     /// the full values are freed until a forward uses them.
-    init(model: LanguageModel, communicator: Communicator, precision: Precision = .float32) throws {
+    init(model: LanguageModel, communicator: Communicator, precision: Precision = .float32, overlap: Bool = true) throws {
         let trainable = model.parameters.first?.variable.requiresGrad ?? false
         let units = try UnitStorages(model: model, worldSize: communicator.size, requiresGrad: trainable)
         let shards = zip(units.layout.units, units.storages).map { unit, storage -> NamedParameter in
@@ -62,6 +79,8 @@ final class FullyShardedParameters: ParameterAccess, ParameterStore {
         self.trainable = trainable
         self.precision = precision
         self.valuePrecision = model.valuePrecision
+        self.overlap = overlap
+        self.queue = try communicator.backgroundQueue()
         try model.adopt(store: self, parameters: parameters, access: self)
     }
 
@@ -69,84 +88,131 @@ final class FullyShardedParameters: ParameterAccess, ParameterStore {
 
     func willUse(_ name: String, tape: Tape) throws {
         guard let u = unitOfParameter[name], u != visiting else { return }
-        if let previous = visiting { endVisit(of: previous, tape: tape) }
+        if let previous = visiting { try endVisit(of: previous, tape: tape) }
         try gather(u)
         visiting = u
         // A frozen model on a recording tape (LoRA's base) still needs its weights in backward
         // for the input gradients: gathered again there and freed after, with nothing to reduce.
         tape.recordHook { [unowned self] in
-            if self.trainable { try self.reduceGradients(of: u) } else { self.storages[u].releaseMemory() }
+            if self.trainable { try self.reduceGradients(of: u) } else { try self.release(u) }
         }
     }
 
     func forwardEnded(tape: Tape) throws {
-        if let u = visiting { endVisit(of: u, tape: tape) }
+        if let u = visiting { try endVisit(of: u, tape: tape) }
         visiting = nil
     }
 
-    private func endVisit(of u: Int, tape: Tape) {
+    private func endVisit(of u: Int, tape: Tape) throws {
         tape.recordHook { [unowned self] in try self.gather(u) }
-        storages[u].releaseMemory()
+        try release(u)
     }
 
     // MARK: - Collectives
 
-    /// Makes unit `u` whole from every rank's slice.
+    /// Makes unit `u` whole from every rank's slice (waiting for its gather when one was started
+    /// ahead), and with `overlap` starts the gather of the unit forecast to follow.
     func gather(_ u: Int) throws {
-        let storage = storages[u]
-        guard !storage.isResident else { return }
-        storage.acquireMemory()
-        let unit = layout.units[u]
-        let mine = UnsafeBufferPointer(start: shards[u].variable.value.pointer, count: unit.shardLength)
-        switch precision {
-        case .float32:
-            try communicator.allGather(mine, into: UnsafeMutableBufferPointer(start: storage.pointer, count: storage.count))
-        case .bfloat16:
-            let send = mine.map(BFloat16.bits)
-            var all = [UInt16](repeating: 0, count: storage.count)
-            try send.withUnsafeBufferPointer { s in try all.withUnsafeMutableBufferPointer { try communicator.allGather(bfloat16: s, into: $0) } }
-            for i in 0..<all.count { storage.pointer[i] = BFloat16.value(all[i]) }
+        let next = overlap ? forecast.record(u) : nil
+        if speculative == u { speculative = nil }
+        if let pending = pendingGathers.removeValue(forKey: u) {
+            try pending.wait()
+        } else if !storages[u].isResident {
+            try startGather(u).wait()
+        }
+        if let next, next != u, !storages[next].isResident {
+            if let stale = speculative { try release(stale) }
+            pendingGathers[next] = try startGather(next)
+            speculative = next
         }
         peakGatheredElements = max(peakGatheredElements, storages.reduce(0) { $0 + ($1.isResident ? $1.count : 0) })
     }
 
-    /// Adds the rank-average of unit `u`'s full gradients to this rank's shard gradient, then
-    /// frees them and the whole unit.
-    func reduceGradients(of u: Int) throws {
+    /// Queues the all-gather that makes unit `u` whole.
+    private func startGather(_ u: Int) throws -> CollectiveQueue.Pending {
+        let storage = storages[u]
+        storage.acquireMemory()
         let unit = layout.units[u]
-        let send = ShardedUpdate.flatten(unit, worldSize: layout.worldSize) { parameters[$0].variable.grad }
-        let grad = shards[u].variable.grad!.pointer
-        let scale = 1 / Float(communicator.size)
+        let mine = UnsafeBufferPointer(start: shards[u].variable.value.pointer, count: unit.shardLength)
+        let whole = UnsafeMutableBufferPointer(start: storage.pointer, count: storage.count)
         switch precision {
         case .float32:
-            var reduced = [Float](repeating: 0, count: unit.shardLength)
-            try send.withUnsafeBufferPointer { s in
-                try reduced.withUnsafeMutableBufferPointer { try communicator.reduceScatterSum(s, into: $0) }
-            }
-            for i in 0..<unit.shardLength { grad[i] += reduced[i] * scale }
+            return try queue.allGather(mine, into: whole)
         case .bfloat16:
-            // Divided by the world size before the bf16 sum, which keeps partial sums in range.
-            let bits = send.map { BFloat16.bits($0 * scale) }
-            var reduced = [UInt16](repeating: 0, count: unit.shardLength)
-            try bits.withUnsafeBufferPointer { s in
-                try reduced.withUnsafeMutableBufferPointer { try communicator.reduceScatterSum(bfloat16: s, into: $0) }
+            let send = UnsafeMutableBufferPointer<UInt16>.allocate(capacity: mine.count)
+            for i in 0..<mine.count { send[i] = BFloat16.bits(mine[i]) }
+            let all = UnsafeMutableBufferPointer<UInt16>.allocate(capacity: whole.count)
+            return try queue.allGather(bfloat16: UnsafeBufferPointer(send), into: all) {
+                for i in 0..<all.count { whole[i] = BFloat16.value(all[i]) }
+                send.deallocate()
+                all.deallocate()
             }
-            for i in 0..<unit.shardLength { grad[i] += BFloat16.value(reduced[i]) }
         }
-        for m in unit.members { parameters[m.parameter].variable.setGrad(nil) }
+    }
+
+    /// Frees unit `u`'s whole values (after its gather, if one is on its way).
+    private func release(_ u: Int) throws {
+        if let pending = pendingGathers.removeValue(forKey: u) { try pending.wait() }
+        if speculative == u { speculative = nil }
         storages[u].releaseMemory()
     }
 
-    /// Frees every gathered unit (after the optimizer changed the shards, any whole copy is stale).
-    func releaseAll() {
+    /// Queues the reduce-scatter that adds the rank-average of unit `u`'s full gradients to this
+    /// rank's shard gradient, and frees them and the whole unit. The shard gradient is written on
+    /// the queue's thread: read it only after `finishReductions()`.
+    func reduceGradients(of u: Int) throws {
+        let unit = layout.units[u]
+        let flat = ShardedUpdate.flatten(unit, worldSize: layout.worldSize) { parameters[$0].variable.grad }
+        for m in unit.members { parameters[m.parameter].variable.setGrad(nil) }
+        try release(u)
+        let grad = shards[u].variable.grad!.pointer
+        let scale = 1 / Float(communicator.size)
+        let n = unit.shardLength
+        let pending: CollectiveQueue.Pending
+        switch precision {
+        case .float32:
+            let send = UnsafeMutableBufferPointer<Float>.allocate(capacity: flat.count)
+            _ = send.initialize(from: flat)
+            let reduced = UnsafeMutableBufferPointer<Float>.allocate(capacity: n)
+            pending = try queue.reduceScatterSum(UnsafeBufferPointer(send), into: reduced) {
+                for i in 0..<n { grad[i] += reduced[i] * scale }
+                send.deallocate()
+                reduced.deallocate()
+            }
+        case .bfloat16:
+            // Divided by the world size before the bf16 sum, which keeps partial sums in range.
+            let send = UnsafeMutableBufferPointer<UInt16>.allocate(capacity: flat.count)
+            for i in 0..<flat.count { send[i] = BFloat16.bits(flat[i] * scale) }
+            let reduced = UnsafeMutableBufferPointer<UInt16>.allocate(capacity: n)
+            pending = try queue.reduceScatterSum(bfloat16: UnsafeBufferPointer(send), into: reduced) {
+                for i in 0..<n { grad[i] += BFloat16.value(reduced[i]) }
+                send.deallocate()
+                reduced.deallocate()
+            }
+        }
+        if overlap { pendingReductions.append(pending) } else { try pending.wait() }
+    }
+
+    /// Waits for every queued reduction: the shard gradients are then complete.
+    func finishReductions() throws {
+        let pending = pendingReductions
+        pendingReductions = []
+        for p in pending { try p.wait() }
+    }
+
+    /// Waits for every queued collective and frees every gathered unit (after the optimizer
+    /// changed the shards, any whole copy is stale).
+    func releaseAll() throws {
+        try finishReductions()
         visiting = nil
-        for s in storages { s.releaseMemory() }
+        for u in storages.indices { try release(u) }
     }
 
     // MARK: - Whole values
 
     /// The full parameters on the root (gathered unit by unit); nil on the other ranks. Collective.
     func fullState() throws -> [String: Tensor]? {
+        try finishReductions()
         var out: [String: Tensor] = [:]
         for (u, shard) in shards.enumerated() {
             for (name, t) in try gatherToRoot(unit: u, slice: shard.variable.value) ?? [:] { out[name] = t }
@@ -173,8 +239,8 @@ final class FullyShardedParameters: ParameterAccess, ParameterStore {
     }
 
     /// Takes this rank's slices of full `weights` (the same on every rank).
-    func load(_ weights: [String: Tensor]) {
-        releaseAll()
+    func load(_ weights: [String: Tensor]) throws {
+        try releaseAll()
         for (u, unit) in layout.units.enumerated() {
             let flat = ShardedUpdate.flatten(unit, worldSize: layout.worldSize) { weights[parameters[$0].name] }
             let mine = shards[u].variable.value.pointer
@@ -190,7 +256,7 @@ final class FullyShardedParameters: ParameterAccess, ParameterStore {
         guard let other = model.fullySharded, other.layout == layout else {
             throw FSDPConfigError.unsupported("reference and policy are sharded differently; cannot mix them")
         }
-        releaseAll()
+        try releaseAll()
         for (mine, theirs) in zip(shards, other.shards) {
             let a = mine.variable.value.pointer, b = theirs.variable.value.pointer
             for i in 0..<mine.variable.value.count { a[i] = valuePrecision.round((1 - alpha) * a[i] + alpha * b[i]) }
@@ -199,4 +265,29 @@ final class FullyShardedParameters: ParameterAccess, ParameterStore {
 
     /// Floats this rank keeps between steps (its slices).
     var shardElements: Int { layout.shardElements }
+}
+
+/// Which unit FSDP will gather next, from the order of gathers seen so far: the unit that followed
+/// the same two units last time (forward, backward, a second pass over a shared prompt and
+/// activation checkpointing's recomputation all repeat their order from step to step). The same
+/// history on every rank gives the same forecast, so every rank queues the same collectives.
+struct GatherForecast {
+    private var last: (Int, Int)?
+    private var following: [Pair: Int] = [:]
+
+    private struct Pair: Hashable { let a: Int, b: Int }
+
+    /// Records that `u` is gathered now; returns the unit forecast to come next, if any. A unit
+    /// gathered twice in a row counts once.
+    mutating func record(_ u: Int) -> Int? {
+        if let (a, b) = last {
+            guard u != b else { return following[Pair(a: a, b: b)] }
+            following[Pair(a: a, b: b)] = u
+            last = (b, u)
+        } else {
+            last = (u, u)
+        }
+        let (a, b) = last!
+        return following[Pair(a: a, b: b)]
+    }
 }

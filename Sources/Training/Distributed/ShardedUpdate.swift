@@ -3,9 +3,9 @@ import Distributed
 import Foundation
 import TensorCore
 
-/// FSDP's update across ranks. By the time backward returns, the backward hooks of
-/// `FullyShardedParameters` have reduce-scattered every unit's gradients, so each rank holds only
-/// the averaged gradient of its slice of every unit. Here the slices are clipped by the global
+/// FSDP's update across ranks. During backward the hooks of `FullyShardedParameters` queue the
+/// reduce-scatter of every unit's gradients; once they finished, each rank holds only the
+/// averaged gradient of its slice of every unit. Here the slices are clipped by the global
 /// norm (an all-reduce of their squared norms) and the optimizer steps on the float32 slices, so
 /// its state exists only for them. The next forward gathers the updated slices.
 final class ShardedUpdate: ParameterUpdate {
@@ -25,6 +25,7 @@ final class ShardedUpdate: ParameterUpdate {
     var stepCount: Int { optimizer.stepCount }
 
     func synchronizeAndClip(maxNorm: Float) throws -> Float {
+        try sharded.finishReductions()
         var squares = 0.0
         for shard in shards {
             let g = shard.variable.grad!
@@ -43,9 +44,10 @@ final class ShardedUpdate: ParameterUpdate {
     }
 
     func step(lr: Float, pool: WorkerPool) throws {
+        try sharded.finishReductions()
         try optimizer.step(shards, lr: lr, pool: pool)
         for shard in shards { shard.variable.zeroGrad() }
-        sharded.releaseAll()
+        try sharded.releaseAll()
     }
 
     func checkpointState() throws -> [String: Tensor] {

@@ -293,6 +293,9 @@ public final class BasicTrainer {
         let (ids, mask, labels) = run.sftMode ? (batch.chosenIds, batch.chosenMask, batch.chosenLabels) : batch.concatenated()
         var model = ModelLoss(policy: run.policy, reference: run.reference, loss: run.loss, pool: pool)
         model.sharesPrompts = run.config.sharePrompt
+        if share.parametersSharded, let communicator = share.communicator, communicator.size > 1 {
+            model.ranksAgree = { canShare in try communicator.allReduceSum([canShare ? 0 : 1])[0] == 0 }
+        }
         if !sharedPromptReported {
             model.sharedPromptRan = { [self] prompt, positions in
                 guard !sharedPromptReported else { return }   // the reference's forward and the policy's
@@ -416,16 +419,19 @@ public final class BasicTrainer {
     }
 
     /// What each rank's updates spent in collectives, logged at the end of a run across ranks:
-    /// the bytes of the buffers per update and the seconds inside the collectives (transfer and
-    /// waiting for slower ranks) against the update's own time (docs/multi-host.md).
+    /// the bytes of the buffers per update, the seconds the rank waited on collectives (transfer
+    /// and slower ranks, less what ran behind compute) against the update's own time, and the
+    /// seconds of FSDP's collectives that ran while the rank computed (docs/multi-host.md).
     func reportCommunication() throws {
         guard let communicator = share.communicator, communicator.size > 1, communication.updates > 0 else { return }
         let n = Double(communication.updates)
-        let all = try share.gatherPerRank([Double(communication.traffic.bytes) / n, Double(communication.traffic.calls) / n,
-                                           communication.traffic.seconds / n, communication.seconds / n])
+        let t = communication.traffic
+        let all = try share.gatherPerRank([Double(t.bytes) / n, Double(t.calls) / n, t.seconds / n, communication.seconds / n,
+                                           t.overlappedSeconds / n])
         for (rank, v) in all.enumerated() where share.isRoot {
-            log(String(format: "communication %@: %.3f MiB per update in %.0f collectives, %.4f s per update inside them (%.0f%% of its %.4f s)",
-                       communicator.describe(rank: rank), v[0] / 1_048_576, v[1], v[2], 100 * v[2] / max(v[3], 1e-9), v[3]))
+            let behind = v[4] >= 0.00005 ? String(format: "; %.4f s per update of collectives hidden behind compute", v[4]) : ""
+            log(String(format: "communication %@: %.3f MiB per update in %.0f collectives, %.4f s per update waiting on them (%.0f%% of its %.4f s)%@",
+                       communicator.describe(rank: rank), v[0] / 1_048_576, v[1], v[2], 100 * v[2] / max(v[3], 1e-9), v[3], behind))
         }
     }
 
@@ -487,9 +493,7 @@ struct UpdateCommunication {
     /// Adds one update: the traffic between two readings of the counters and its seconds.
     mutating func add(since before: Communicator.Traffic?, to after: Communicator.Traffic?, seconds: Double) {
         guard let before, let after else { return }
-        traffic.calls += after.calls - before.calls
-        traffic.bytes += after.bytes - before.bytes
-        traffic.seconds += after.seconds - before.seconds
+        traffic = traffic + (after - before)
         self.seconds += seconds
         updates += 1
     }

@@ -31,17 +31,18 @@ public final class FSDPTrainer {
         let n = communicator.size
         try Self.validate(c, worldSize: n)
         let precision = try Self.precision(c)
-        let policy = try FullyShardedParameters(model: run.policy, communicator: communicator, precision: precision)
+        let overlap = c.fsdpOverlap
+        let policy = try FullyShardedParameters(model: run.policy, communicator: communicator, precision: precision, overlap: overlap)
         // LoRA's reference is the policy's own (sharded) weights with the adapters off.
         if let reference = run.reference, !reference.isView {
-            _ = try FullyShardedParameters(model: reference, communicator: communicator)
+            _ = try FullyShardedParameters(model: reference, communicator: communicator, overlap: overlap)
         }
         let optimizer = try OptimizerFactory.make(c.optimizer, weightDecay: c.weightDecay)
         // LoRA: the frozen base is sharded, the adapters replicated (their gradients all-reduced).
         let update: ParameterUpdate = run.policy.lora == nil
             ? ShardedUpdate(sharded: policy, optimizer: optimizer)
             : ReplicatedUpdate(parameters: run.policy.trainableParameters, optimizer: optimizer, communicator: communicator, pool: pool)
-        log("FSDP: \(n) ranks, \(policy.layout.units.count) sharded units (blocks '\(run.policy.plugin.blockName)' + \(ShardLayout.outsideBlocks)), \(c.batchSize / n) examples per rank per batch, \(precision.rawValue) communication for the policy\(run.policy.lora == nil ? "" : "; LoRA adapters replicated on every rank")")
+        log("FSDP: \(n) ranks, \(policy.layout.units.count) sharded units (blocks '\(run.policy.plugin.blockName)' + \(ShardLayout.outsideBlocks)), \(c.batchSize / n) examples per rank per batch, \(precision.rawValue) communication for the policy, \(overlap ? "collectives overlapped with compute" : "each collective waited for")\(run.policy.lora == nil ? "" : "; LoRA adapters replicated on every rank")")
         var share = RankShare(communicator: communicator)
         share.parametersSharded = true
         loop = try BasicTrainer(run: run, pool: pool, log: log, share: share, update: update)

@@ -18,6 +18,10 @@ public struct ModelLoss {
     /// can: same losses, same gradients up to rounding. False: every row whole, as the reference
     /// implementation does (`share_prompt=false`, `bench step --no-shared-prompt`).
     public var sharesPrompts = true
+    /// Under FSDP every rank must run the same passes of the models (each pass gathers their
+    /// units collectively), while each rank holds its own slice of the batch: given whether this
+    /// rank's slice can share its prompt, returns whether every rank's can. Collective.
+    public var ranksAgree: ((Bool) throws -> Bool)?
     /// Called with the shared prompt and the rows' length when a forward ran one (for a log line).
     public var sharedPromptRan: ((SharedPrompt, Int) -> Void)?
     /// Attached to the reference's no-grad tape (the caller attaches it to its own).
@@ -61,7 +65,7 @@ public struct ModelLoss {
         // so its [N, T, V] logits are not alive during the policy's forward and backward.
         // With a shared prompt, the models return the logits of the positions after it, and the
         // losses read those with the matching labels.
-        let prompt = chosenOnly ? nil : sharedPrompt(ids: ids, mask: mask, labels: labels)
+        let prompt = chosenOnly ? nil : try sharedPrompt(ids: ids, mask: mask, labels: labels)
         let lossLabels = prompt?.rowPart(labels) ?? labels
         let rows = logitRows(labels: lossLabels)
         var referenceLogits: Variable?, referenceTokens: Variable?
@@ -85,12 +89,13 @@ public struct ModelLoss {
     }
 
     /// The prompt both models may run once per pair, or nil: sharing off, a loss that reads
-    /// logits at prompt positions, activation checkpointing (a shared prompt's blocks could not
-    /// be recomputed alone) or FSDP (every unit would be gathered and reduced twice per step).
-    func sharedPrompt(ids: IndexTensor, mask: IndexTensor, labels: IndexTensor) -> SharedPrompt? {
-        guard sharesPrompts, !loss.needsEveryLogitRow, !policy.activationCheckpointing,
-              policy.fullySharded == nil, reference?.fullySharded == nil else { return nil }
-        return SharedPrompt(ids: ids, mask: mask, labels: labels)
+    /// logits at prompt positions, or activation checkpointing (a shared prompt's blocks could not
+    /// be recomputed alone). With `ranksAgree` (FSDP), only when every rank's batch can share.
+    func sharedPrompt(ids: IndexTensor, mask: IndexTensor, labels: IndexTensor) throws -> SharedPrompt? {
+        guard sharesPrompts, !loss.needsEveryLogitRow, !policy.activationCheckpointing else { return nil }
+        let prompt = SharedPrompt(ids: ids, mask: mask, labels: labels)
+        guard let ranksAgree else { return prompt }
+        return try ranksAgree(prompt != nil) ? prompt : nil
     }
 
     /// `model`'s logits for `ids`, from position `prompt.length` on when there is a shared prompt.

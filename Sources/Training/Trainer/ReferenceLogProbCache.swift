@@ -58,7 +58,8 @@ public final class ReferenceLogProbCache {
             let batch = collator.collate(pending)
             let (ids, mask, labels) = batch.concatenated()
             let tape = Tape(pool: pool, recording: false)
-            let prompt = sharePrompts && reference.fullySharded == nil ? SharedPrompt(ids: ids, mask: mask, labels: labels) : nil
+            // Every rank fills the same pairs (FSDP's ranks run the same passes).
+            let prompt = sharePrompts ? SharedPrompt(ids: ids, mask: mask, labels: labels) : nil
             let scored = prompt?.rowPart(labels) ?? labels
             let logits = try reference.forward(ids: ids, mask: mask, sharing: prompt, logitRows: ModelLoss.scoredRows(labels: scored),
                                                wholeRowLogitRows: ModelLoss.scoredRows(labels: labels), tape: tape).logits
