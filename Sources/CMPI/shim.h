@@ -22,7 +22,6 @@ static inline int cmpi_max_error_string(void) { return MPI_MAX_ERROR_STRING; }
 static inline MPI_Datatype cmpi_uint16(void) { return MPI_UINT16_T; }
 static inline int cmpi_max_processor_name(void) { return MPI_MAX_PROCESSOR_NAME; }
 static inline MPI_Status *cmpi_status_ignore(void) { return MPI_STATUS_IGNORE; }
-static inline MPI_Comm cmpi_comm_null(void) { return MPI_COMM_NULL; }
 
 /* bfloat16 <-> float32 for FSDP's bf16 communication: round to nearest even, NaN stays NaN. */
 static inline uint16_t cmpi_bf16_from_float(float f) {

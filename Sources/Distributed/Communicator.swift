@@ -33,7 +33,9 @@ public final class Communicator: @unchecked Sendable {
         var all = [CChar](repeating: 0, count: width * size)
         try name.withUnsafeBytes { send in
             try all.withUnsafeMutableBytes { recv in
-                try allGather(send.baseAddress, width, into: recv.baseAddress, width * size, cmpi_byte())
+                try guarded("MPI_Allgather", bytes: recv.count) {
+                    MPI_Allgather(send.baseAddress, Int32(width), cmpi_byte(), recv.baseAddress, Int32(width), cmpi_byte(), comm)
+                }
             }
         }
         return (0..<size).map { r in
@@ -132,53 +134,24 @@ public final class Communicator: @unchecked Sendable {
 
     /// Rank r's `send` lands at `recv[r*send.count ..< (r+1)*send.count]`.
     public func allGather(_ send: UnsafeBufferPointer<Float>, into recv: UnsafeMutableBufferPointer<Float>) throws {
-        try allGather(UnsafeRawPointer(send.baseAddress), send.count, into: UnsafeMutableRawPointer(recv.baseAddress), recv.count, cmpi_float())
-    }
-
-    /// Sums `send` over ranks and leaves block r (`recv.count` elements) on rank r.
-    public func reduceScatterSum(_ send: UnsafeBufferPointer<Float>, into recv: UnsafeMutableBufferPointer<Float>) throws {
-        try reduceScatter(UnsafeRawPointer(send.baseAddress), send.count, into: UnsafeMutableRawPointer(recv.baseAddress), recv.count,
-                          cmpi_float(), cmpi_sum())
-    }
-
-    // MARK: bfloat16 (FSDP's mixed precision for communication)
-
-    /// Rank r's bfloat16 `send` lands at `recv[r*send.count ..< (r+1)*send.count]`.
-    public func allGather(bfloat16 send: UnsafeBufferPointer<UInt16>, into recv: UnsafeMutableBufferPointer<UInt16>) throws {
-        try allGather(UnsafeRawPointer(send.baseAddress), send.count, into: UnsafeMutableRawPointer(recv.baseAddress), recv.count, cmpi_uint16())
-    }
-
-    /// Sums bfloat16 `send` over ranks, rounding every partial sum to bfloat16, and leaves block r
-    /// on rank r.
-    public func reduceScatterSum(bfloat16 send: UnsafeBufferPointer<UInt16>, into recv: UnsafeMutableBufferPointer<UInt16>) throws {
-        try reduceScatter(UnsafeRawPointer(send.baseAddress), send.count, into: UnsafeMutableRawPointer(recv.baseAddress), recv.count,
-                          cmpi_uint16(), try bfloat16Sum())
-    }
-
-    // MARK: any element type
-
-    private func allGather(_ send: UnsafeRawPointer?, _ sendCount: Int, into recv: UnsafeMutableRawPointer?, _ recvCount: Int,
-                           _ type: MPI_Datatype?) throws {
-        guard recvCount == sendCount * size else {
-            throw DistributedError.mismatch("all-gather of \(sendCount) per rank into \(recvCount) elements")
+        let n = try Self.allGatherCount("MPI_Allgather", send: send.count, recv: recv.count, ranks: size)
+        try guarded("MPI_Allgather", bytes: 4 * recv.count) {
+            MPI_Allgather(send.baseAddress, n, cmpi_float(), recv.baseAddress, n, cmpi_float(), comm)
         }
-        let n = try MPIResult.count("MPI_Allgather", sendCount)
-        try guarded("MPI_Allgather", bytes: recvCount * Self.size(of: type)) { MPI_Allgather(send, n, type, recv, n, type, comm) }
     }
 
-    private func reduceScatter(_ send: UnsafeRawPointer?, _ sendCount: Int, into recv: UnsafeMutableRawPointer?, _ recvCount: Int,
-                               _ type: MPI_Datatype?, _ op: MPI_Op?) throws {
-        guard sendCount == recvCount * size else {
-            throw DistributedError.mismatch("reduce-scatter of \(sendCount) into \(recvCount) per rank")
-        }
-        let n = try MPIResult.count("MPI_Reduce_scatter_block", recvCount)
-        try guarded("MPI_Reduce_scatter_block", bytes: sendCount * Self.size(of: type)) { MPI_Reduce_scatter_block(send, recv, n, type, op, comm) }
+    // MARK: The shapes of the collectives (blocking here, non-blocking on CollectiveQueue)
+
+    /// The per-rank count of an all-gather of `send` elements per rank into `recv`.
+    static func allGatherCount(_ call: String, send: Int, recv: Int, ranks: Int) throws -> Int32 {
+        guard recv == send * ranks else { throw DistributedError.mismatch("all-gather of \(send) per rank into \(recv) elements") }
+        return try MPIResult.count(call, send)
     }
 
-    private static func size(of type: MPI_Datatype?) -> Int {
-        var bytes: Int32 = 0
-        MPI_Type_size(type, &bytes)
-        return Int(bytes)
+    /// The per-rank count of a reduce-scatter of `send` elements into `recv` per rank.
+    static func reduceScatterCount(_ call: String, send: Int, recv: Int, ranks: Int) throws -> Int32 {
+        guard send == recv * ranks else { throw DistributedError.mismatch("reduce-scatter of \(send) into \(recv) per rank") }
+        return try MPIResult.count(call, recv)
     }
 
     private var bf16SumOp: MPI_Op?

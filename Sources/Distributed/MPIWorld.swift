@@ -19,11 +19,13 @@ public enum DistributedError: Error, CustomStringConvertible {
 }
 
 /// The process's MPI world: initialised once at start-up (`MPI_Init_thread`) and finalised when
-/// the training command ends. Started without `mpirun` it is a world of size 1.
+/// the training command succeeds. Started without `mpirun` it is a world of size 1.
 ///
 /// Open MPI keeps the world as process state; this object is its only owner, so nothing else
 /// calls `MPI_Init`/`MPI_Finalize`. Errors are returned (`MPI_ERRORS_RETURN`) and become Swift
-/// errors; a rank that exits abnormally makes `mpirun` end the whole job.
+/// errors. A rank that fails must exit without `MPI_Finalize` (which would wait for the other
+/// ranks, themselves waiting in a collective for it): `mpirun` then ends the whole job at once.
+/// So nothing finalises implicitly; only `finalize()` does.
 public final class MPIWorld: @unchecked Sendable {
     public let communicator: Communicator
     private var finalized = false
@@ -53,8 +55,6 @@ public final class MPIWorld: @unchecked Sendable {
         communicator.shutDown()
         MPI_Finalize()
     }
-
-    deinit { finalize() }
 }
 
 enum MPIResult {

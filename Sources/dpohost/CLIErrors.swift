@@ -27,6 +27,7 @@ enum CLIErrors {
     ]
 
     static func message(_ error: Error) -> String {
+        if let failure = error as? RankFailure { return "\(failure.rank): " + message(failure.underlying) }
         let e = error as NSError
         guard e.domain == NSCocoaErrorDomain else { return "\(error)" }
         let path = (e.userInfo[NSFilePathErrorKey] as? String) ?? (e.userInfo[NSURLErrorKey] as? URL)?.path
@@ -41,4 +42,11 @@ enum CLIErrors {
         }
         return path.map { "\($0): \(reason)" } ?? reason
     }
+}
+
+/// A failure on one rank of a run across ranks, named by rank and host (`rank 1 on node2`): every
+/// rank's error reaches the job's output, and the reader must know which one failed.
+struct RankFailure: Error {
+    let rank: String
+    let underlying: Error
 }

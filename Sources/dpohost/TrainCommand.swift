@@ -134,10 +134,16 @@ struct TrainingSession {
     /// The summary, and whether this process is rank 0 (the one that reports).
     func run() throws -> (TrainingSummary, isRoot: Bool) {
         let world = try startWorld()
-        let summary = try run(communicator: world?.communicator)
+        let summary: TrainingSummary
+        do {
+            summary = try run(communicator: world?.communicator)
+        } catch {
+            // No MPI_Finalize here: it would wait for the other ranks, which wait in a collective
+            // for this one; exiting without it makes mpirun end the job at once (MPIWorld).
+            guard let communicator = world?.communicator, communicator.size > 1 else { throw error }
+            throw RankFailure(rank: communicator.describe(rank: communicator.rank), underlying: error)
+        }
         let isRoot = (world?.communicator.rank ?? 0) == 0
-        // Only after success: a rank that fails exits without MPI_Finalize, which makes mpirun
-        // end the other ranks instead of leaving them waiting in a collective.
         world?.finalize()
         return (summary, isRoot)
     }

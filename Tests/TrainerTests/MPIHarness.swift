@@ -20,6 +20,17 @@ enum MPIHarness {
         return mpirun
     }
 
+    /// The processes whose command line contains `text` (ranks on other namespace hosts are not
+    /// `mpirun`'s children, but their arguments name the run).
+    static func processes(mentioning text: String) -> [Int32] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap { entry -> Int32? in
+            guard let pid = Int32(entry), pid != getpid(),
+                  let line = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return nil }
+            return String(decoding: line, as: UTF8.self).contains(text) ? pid : nil
+        }
+    }
+
     /// The process ids of `mpirun`'s children by their MPI rank (from OMPI_COMM_WORLD_RANK).
     static func ranks(of mpirunPid: Int32) -> [Int: Int32] {
         var out: [Int: Int32] = [:]

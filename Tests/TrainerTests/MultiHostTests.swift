@@ -18,18 +18,22 @@ final class MultiHostTests: XCTestCase, CLIRunning {
         return hosts
     }
 
-    /// Twelve DPO examples with SGD under `trainer` across two hosts against BasicTrainer: the same
-    /// metrics and parameters. Returns the multi-host run's log.
-    func compareAcrossHosts(trainer: String, banner: String, file: StaticString = #filePath, line: UInt = #line) throws -> String {
-        let hosts = try hosts(2)
+    /// Twelve DPO examples with SGD under `trainer` across `count` hosts against BasicTrainer: the
+    /// same metrics and parameters. Batches of 4 examples on two hosts, of 6 on three (each rank
+    /// takes an equal slice). Returns the multi-host run's log.
+    func compareAcrossHosts(trainer: String, banner: String, count: Int = 2,
+                            file: StaticString = #filePath, line: UInt = #line) throws -> String {
+        let hosts = try hosts(count)
         let basic = tempRun("basic"), across = tempRun("across-hosts")
-        let args = dpo + ["n_examples=12", "optimizer=SGD", "lr=0.05"]
+        let batch = count == 3 ? ["batch_size=6", "eval_batch_size=6", "n_eval_examples=6", "eval_every=6"] : []
+        let args = dpo + ["n_examples=12", "optimizer=SGD", "lr=0.05"] + batch
         XCTAssertEqual(try dpohost(["train"] + common(basic) + args).status, 0, file: file, line: line)
-        let b = try mpirun(2, ["train"] + common(across) + args + ["trainer=\(trainer)"], timeout: 120, hosts: hosts)
+        let b = try mpirun(count, ["train"] + common(across) + args + ["trainer=\(trainer)"], timeout: 120, hosts: hosts)
         XCTAssertEqual(b.result.status, 0, b.result.output, file: file, line: line)
         XCTAssertTrue(b.result.output.contains(banner), b.result.output, file: file, line: line)
-        XCTAssertTrue(b.result.output.contains("ranks on 2 hosts: dph-h1, dph-h2"), b.result.output, file: file, line: line)
-        try assertSameMetrics(basic, across, steps: [4, 8, 12], file: file, line: line)
+        let names = (1...count).map { "dph-h\($0)" }.joined(separator: ", ")
+        XCTAssertTrue(b.result.output.contains("ranks on \(count) hosts: \(names)"), b.result.output, file: file, line: line)
+        try assertSameMetrics(basic, across, steps: count == 3 ? [6, 12] : [4, 8, 12], file: file, line: line)
         try assertCheckpointsAgree(basic, across, checkpointFile: "policy.safetensors", tolerance: 1e-6, outliers: 0, outlierBound: 0,
                                    file: file, line: line)
         return b.result.output
@@ -44,6 +48,10 @@ final class MultiHostTests: XCTestCase, CLIRunning {
             let mib = try XCTUnwrap(Double(line.split(separator: " ")[5]), String(line))
             XCTAssertGreaterThan(mib, 3 * 0.87, String(line))   // pythia-tiny: 0.87 MiB of float32 parameters
         }
+    }
+
+    func testFSDPAcrossThreeHostsMatchesBasicTrainer() throws {
+        _ = try compareAcrossHosts(trainer: "FSDPTrainer", banner: "FSDP: 3 ranks", count: 3)
     }
 
     func testTensorParallelAcrossTwoHostsMatchesBasicTrainer() throws {
@@ -101,5 +109,31 @@ final class MultiHostTests: XCTestCase, CLIRunning {
         let resumed = try dpohost(["train"] + common(run) + dpo + ["n_examples=24", "resume=\(run.path)"])
         XCTAssertEqual(resumed.status, 0, resumed.output)
         XCTAssertTrue(resumed.output.contains("resumed from"), resumed.output)
+    }
+
+    /// A rank that fails (here rank 0 cannot write its next checkpoint: LATEST became a folder)
+    /// prints its error naming itself and exits; the job then ends on every host at once instead
+    /// of the other rank waiting out `collective_timeout_secs` in its next collective.
+    func testARankThatFailsEndsTheJobOnEveryHostAtOnceWithItsError() throws {
+        let hosts = try hosts(2)
+        let run = tempRun("rank-fails")
+        var brokeAt: Date?
+        let r = try mpirun(2, ["train"] + common(run) + dpo + ["n_examples=4000", "n_epochs=1000", "trainer=FSDPTrainer",
+                                                               "collective_timeout_secs=100"],
+                           timeout: 150, hosts: hosts) { _ in
+            let latest = run.appendingPathComponent("LATEST")
+            guard FileManager.default.fileExists(atPath: latest.appendingPathComponent("policy.safetensors").path) else { return false }
+            try? FileManager.default.removeItem(at: latest)
+            try? FileManager.default.createDirectory(at: latest.appendingPathComponent("in-the-way"), withIntermediateDirectories: true)
+            brokeAt = Date()
+            return true
+        }
+        let broke = try XCTUnwrap(brokeAt, "the run never wrote a checkpoint")
+        XCTAssertNotEqual(r.result.status, 0, r.result.output)
+        XCTAssertLessThan(Date().timeIntervalSince(broke), 20, "the job must end when a rank fails, not at collective_timeout_secs")
+        XCTAssertTrue(r.result.output.contains("error: rank 0 on dph-h1: \(run.path)/LATEST: could not replace LATEST"), r.result.output)
+        XCTAssertFalse(r.result.output.contains("waited"), r.result.output)
+        Thread.sleep(forTimeInterval: 1)
+        XCTAssertEqual(MPIHarness.processes(mentioning: run.path), [], "no rank may outlive the job")
     }
 }

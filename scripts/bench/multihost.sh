@@ -1,8 +1,9 @@
 #!/bin/sh
 # FSDPTrainer and TensorParallelTrainer at 1, 2 and 3 ranks, one rank (one thread) per host, the
 # hosts made as network namespaces on this machine (scripts/netns/hosts.sh; TCP only, mpirun on
-# host 1 as on a cluster's first machine): examples per second and, per update, the bytes of the
-# collectives' buffers and the seconds spent inside them (docs/performance.md, "Across hosts").
+# host 1 as on a cluster's first machine), FSDP with its collectives overlapped with compute and
+# without: examples per second and, per update, the bytes of the collectives' buffers, the seconds
+# rank 0 waited on them and those that ran hidden behind compute (docs/performance.md, "Across hosts").
 #
 #   scripts/bench/multihost.sh            (root; iproute2; a Python with torch and transformers,
 #                                          $PYTHON, to write the random-weight model)
@@ -31,13 +32,15 @@ print(f"model: {sum(p.numel() for p in model.parameters()) / 1e6:.1f}M parameter
 PY
 
 scripts/netns/hosts.sh up 3
-printf 'trainer               ranks  examples/s  MiB/update  collectives s/update  share of update\n'
-for trainer in FSDPTrainer TensorParallelTrainer; do
+printf 'trainer               overlap  ranks  examples/s  MiB/update  waited s/update  share of update  hidden s/update\n'
+for setting in FSDPTrainer:true FSDPTrainer:false TensorParallelTrainer:-; do
+    trainer=${setting%%:*} overlap=${setting#*:}
+    extra=""; [ "$overlap" = - ] || extra="fsdp_overlap=$overlap"
     for n in 1 2 3; do
         printf '' > "$work/hosts"
         i=1
         while [ "$i" -le "$n" ]; do printf '10.231.0.%s slots=1\n' "$i" >> "$work/hosts"; i=$((i + 1)); done
-        run="$work/run-$trainer-$n"
+        run="$work/run-$trainer-$overlap-$n" log="$work/log-$trainer-$overlap-$n"
         OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_mpi_yield_when_idle=1 \
         ip netns exec dph-h1 unshare --uts /bin/sh -c 'hostname dph-h1 && exec "$@"' sh \
             mpirun -np "$n" --hostfile "$work/hosts" --mca plm_rsh_agent scripts/netns/rsh \
@@ -45,14 +48,18 @@ for trainer in FSDPTrainer TensorParallelTrainer; do
             "$BIN" train model=pythia-tiny model.name_or_path="$work/model" 'datasets=[hh]' \
             dataset_options.hh.data_dir=Tests/Fixtures/data/hh loss=dpo loss.beta=0.1 exp_name=multihost \
             local_run_dir="$run" batch_size=6 eval_batch_size=6 n_examples="$EXAMPLES" n_eval_examples=0 max_length=128 \
-            max_prompt_length=64 minimum_log_interval_secs=0 progress=off threads=1 trainer="$trainer" \
-            > "$work/log-$trainer-$n" 2>&1 || { echo "$trainer at $n ranks failed:"; tail -5 "$work/log-$trainer-$n"; continue; }
-        "$PY" - "$run/metrics.jsonl" "$work/log-$trainer-$n" "$trainer" "$n" <<'PY'
-import json, statistics, sys
+            max_prompt_length=64 minimum_log_interval_secs=0 progress=off threads=1 trainer="$trainer" $extra \
+            > "$log" 2>&1 || { echo "$trainer at $n ranks failed:"; tail -5 "$log"; continue; }
+        # Rank 0's line of the run's communication report (docs/multi-host.md).
+        "$PY" - "$run/metrics.jsonl" "$log" "$trainer" "$overlap" "$n" <<'PY'
+import json, re, statistics, sys
 rates = [r["values"]["examples_per_second"] for r in map(json.loads, open(sys.argv[1])) if r.get("split") == "train"][2:]
-comm = [l.split() for l in open(sys.argv[2]) if l.startswith("communication rank 0 ")]
-mib, secs, share = (comm[0][5], comm[0][12], comm[0][18].strip("(%")) if comm else ("-", "-", "-")
-print(f"{sys.argv[3]:<22}{sys.argv[4]:>5}  {statistics.median(rates):>10.2f}  {mib:>10}  {secs:>20}  {share:>14}%")
+report = re.compile(r"communication rank 0 .*?: ([\d.]+) MiB per update in \d+ collectives, ([\d.]+) s per update waiting"
+                    r" on them \((\d+)% of its [\d.]+ s\)(?:; ([\d.]+) s per update of collectives hidden)?")
+found = [m for m in map(report.match, open(sys.argv[2])) if m]
+mib, waited, share, hidden = found[0].groups() if found else ("-", "-", "-", None)
+print(f"{sys.argv[3]:<22}{sys.argv[4]:>7}  {sys.argv[5]:>5}  {statistics.median(rates):>10.2f}  {mib:>10}  {waited:>15}"
+      f"  {(share + '%') if found else '-':>15}  {hidden or '-':>15}")
 PY
     done
 done

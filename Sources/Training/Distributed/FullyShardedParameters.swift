@@ -162,7 +162,9 @@ final class FullyShardedParameters: ParameterAccess, ParameterStore {
     /// the queue's thread: read it only after `finishReductions()`.
     func reduceGradients(of u: Int) throws {
         let unit = layout.units[u]
-        let flat = ShardedUpdate.flatten(unit, worldSize: layout.worldSize) { parameters[$0].variable.grad }
+        let flat = UnsafeMutableBufferPointer<Float>.allocate(capacity: unit.shardLength * layout.worldSize)
+        flat.initialize(repeating: 0)
+        ShardedUpdate.flatten(unit, into: flat) { parameters[$0].variable.grad }
         for m in unit.members { parameters[m.parameter].variable.setGrad(nil) }
         try release(u)
         let grad = shards[u].variable.grad!.pointer
@@ -171,18 +173,17 @@ final class FullyShardedParameters: ParameterAccess, ParameterStore {
         let pending: CollectiveQueue.Pending
         switch precision {
         case .float32:
-            let send = UnsafeMutableBufferPointer<Float>.allocate(capacity: flat.count)
-            _ = send.initialize(from: flat)
             let reduced = UnsafeMutableBufferPointer<Float>.allocate(capacity: n)
-            pending = try queue.reduceScatterSum(UnsafeBufferPointer(send), into: reduced) {
+            pending = try queue.reduceScatterSum(UnsafeBufferPointer(flat), into: reduced) {
                 for i in 0..<n { grad[i] += reduced[i] * scale }
-                send.deallocate()
+                flat.deallocate()
                 reduced.deallocate()
             }
         case .bfloat16:
             // Divided by the world size before the bf16 sum, which keeps partial sums in range.
             let send = UnsafeMutableBufferPointer<UInt16>.allocate(capacity: flat.count)
             for i in 0..<flat.count { send[i] = BFloat16.bits(flat[i] * scale) }
+            flat.deallocate()
             let reduced = UnsafeMutableBufferPointer<UInt16>.allocate(capacity: n)
             pending = try queue.reduceScatterSum(bfloat16: UnsafeBufferPointer(send), into: reduced) {
                 for i in 0..<n { grad[i] += BFloat16.value(reduced[i]) }

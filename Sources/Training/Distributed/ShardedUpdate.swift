@@ -107,12 +107,15 @@ final class ShardedUpdate: ParameterUpdate {
     /// tensor reads as zeros).
     static func flatten(_ unit: ShardLayout.Unit, worldSize: Int, _ tensor: (Int) -> Tensor?) -> [Float] {
         var flat = [Float](repeating: 0, count: unit.shardLength * worldSize)
-        flat.withUnsafeMutableBufferPointer { dst in
-            for m in unit.members {
-                guard let t = tensor(m.parameter)?.contiguous() else { continue }
-                (dst.baseAddress! + m.offset).update(from: t.pointer, count: m.count)
-            }
-        }
+        flat.withUnsafeMutableBufferPointer { flatten(unit, into: $0, tensor) }
         return flat
+    }
+
+    /// The same into `dst` (`unit.shardLength * worldSize` elements, zeroed where no member is).
+    static func flatten(_ unit: ShardLayout.Unit, into dst: UnsafeMutableBufferPointer<Float>, _ tensor: (Int) -> Tensor?) {
+        for m in unit.members {
+            guard let t = tensor(m.parameter)?.contiguous() else { continue }
+            (dst.baseAddress! + m.offset).update(from: t.pointer, count: m.count)
+        }
     }
 }

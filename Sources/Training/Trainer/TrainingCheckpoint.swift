@@ -120,7 +120,9 @@ public struct CheckpointStore {
         let link = runDirectory.appendingPathComponent(".LATEST-\(UUID().uuidString.prefix(8))")
         try fm.createSymbolicLink(atPath: link.path, withDestinationPath: name)
         guard rename(link.path, latest.path) == 0 else {
-            throw CheckpointStoreError.unreadable(file: latest.path, detail: "could not replace LATEST (errno \(errno))")
+            let reason = String(cString: strerror(errno))
+            try? fm.removeItem(at: link)
+            throw CheckpointStoreError.unreadable(file: latest.path, detail: "could not replace LATEST with a link to \(name): \(reason)")
         }
         return final
     }
