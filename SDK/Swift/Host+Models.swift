@@ -247,13 +247,12 @@ public typealias dph_model_forward_fn = @convention(c) (
 
 extension PluginDescription {
     /// A model vtable that lives as long as the library.
-    public static func modelVTable(tokenizerKind: String, blockName: String, modelTypes: [String], blockClasses: [String] = [],
+    public static func modelVTable(blockName: String, modelTypes: [String], blockClasses: [String] = [],
                                    positionLimitKey: String? = nil, configure: dph_model_configure_fn,
                                    forward: dph_model_forward_fn) -> UnsafePointer<dph_model_vtable> {
         let v = UnsafeMutablePointer<dph_model_vtable>.allocate(capacity: 1)
         var t = dph_model_vtable()
         t.struct_size = UInt32(MemoryLayout<dph_model_vtable>.size)
-        t.tokenizer_kind = UnsafePointer(strdup(tokenizerKind))
         t.block_name = UnsafePointer(strdup(blockName))
         t.configure = configure
         t.forward = forward

@@ -42,6 +42,24 @@ public struct LossPlugin {
         public static let dataOrder31BitSeeds = Needs(rawValue: UInt32(DPH_LOSS_DATA_ORDER_31_BIT_SEEDS))
         /// The loss weighs each example by `pair_weights` when given (WPO).
         public static let pairWeights = Needs(rawValue: UInt32(DPH_LOSS_PAIR_WEIGHTS))
+        /// The loss reads only the chosen rows: a run of such losses batches the SFT targets alone.
+        public static let chosenOnly = Needs(rawValue: UInt32(DPH_LOSS_CHOSEN_ONLY))
+
+        /// What breaks plugin.h's rules for needs flags, or nil: at least one input level, no
+        /// unknown bit, and `scoredLogitsOnly` only with `logits`.
+        static func problem(_ raw: UInt32) -> String? {
+            let levels = Needs([.sequence, .token, .logits]).rawValue
+            let known = Needs([.sequence, .token, .logits, .referenceFree, .scoredLogitsOnly, .dataOrder31BitSeeds, .pairWeights, .chosenOnly])
+            let flags = "0x" + String(raw, radix: 16)
+            if raw & levels == 0 { return "loss needs flags \(flags) must hold at least one DPH_LOSS_NEEDS_* level" }
+            if raw & ~known.rawValue != 0 {
+                return "loss needs flags \(flags) hold bits plugin.h does not define (0x\(String(raw & ~known.rawValue, radix: 16)))"
+            }
+            if raw & Needs.scoredLogitsOnly.rawValue != 0 && raw & Needs.logits.rawValue == 0 {
+                return "loss needs flags \(flags) set DPH_LOSS_LOGITS_SCORED_ONLY without DPH_LOSS_NEEDS_LOGITS"
+            }
+            return nil
+        }
     }
 
     public let instance: PluginInstance
@@ -65,13 +83,10 @@ public struct LossPlugin {
     /// What this instance reads: the vtable's `needs`, or what `instance_needs` said for its options.
     public let needs: Needs
 
-    /// The rules `needs` follows in the vtable (checked there when the descriptor is read).
+    /// The rules of `instance_needs`' answer: those of the vtable's `needs`.
     static func check(_ raw: UInt32, plugin: String) throws {
-        let levels = Needs([.sequence, .token, .logits]).rawValue
-        let known = Needs([.sequence, .token, .logits, .referenceFree, .scoredLogitsOnly, .dataOrder31BitSeeds, .pairWeights]).rawValue
-        guard raw & levels != 0, raw & ~known == 0, raw & Needs.scoredLogitsOnly.rawValue == 0 || raw & Needs.logits.rawValue != 0 else {
-            throw PluginError.pluginFailed(plugin: plugin, call: "instance_needs", status: Int32(DPH_ERR_INVALID_ARGUMENT),
-                                           message: "needs flags 0x\(String(raw, radix: 16)) break the rules of the vtable's needs (plugin.h)")
+        if let problem = Needs.problem(raw) {
+            throw PluginError.pluginFailed(plugin: plugin, call: "instance_needs", status: Int32(DPH_ERR_INVALID_ARGUMENT), message: problem)
         }
     }
 

@@ -15,7 +15,6 @@ public struct ModelPlugin {
         self.vtable = plugin.descriptor.raw.model!.pointee
     }
 
-    public var tokenizerKind: String { String(cString: vtable.tokenizer_kind) }
     /// HF name pattern of the repeated block, with "{i}" for the block index.
     public var blockName: String { String(cString: vtable.block_name) }
     public var parameterSpecs: [ParameterSpec] { instance.declared }

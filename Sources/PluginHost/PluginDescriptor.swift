@@ -115,8 +115,8 @@ enum DescriptorValidator {
             guard let v = d.model?.pointee else { throw bad("a model plugin must set the model vtable") }
             try checkSize(v.struct_size, MemoryLayout<dph_model_vtable>.size, "model", bad)
             guard v.configure != nil, v.forward != nil else { throw bad("model vtable needs configure and forward") }
-            guard v.tokenizer_kind != nil, v.block_name != nil else {
-                throw bad("model vtable needs tokenizer_kind and block_name")
+            guard v.block_name != nil else {
+                throw bad("model vtable needs block_name")
             }
         case .dataset:
             guard let v = d.dataset?.pointee else { throw bad("a dataset plugin must set the dataset vtable") }
@@ -131,14 +131,7 @@ enum DescriptorValidator {
             let older = MemoryLayout<dph_loss_vtable>.offset(of: \dph_loss_vtable.instance_needs)!
             if v.struct_size != UInt32(older) { try checkSize(v.struct_size, MemoryLayout<dph_loss_vtable>.size, "loss", bad) }
             guard v.compute != nil else { throw bad("loss vtable needs compute") }
-            let levels = UInt32(DPH_LOSS_NEEDS_SEQUENCE | DPH_LOSS_NEEDS_TOKEN | DPH_LOSS_NEEDS_LOGITS)
-            let modifiers = UInt32(DPH_LOSS_REFERENCE_FREE | DPH_LOSS_LOGITS_SCORED_ONLY | DPH_LOSS_DATA_ORDER_31_BIT_SEEDS | DPH_LOSS_PAIR_WEIGHTS)
-            guard v.needs & levels != 0, v.needs & ~(levels | modifiers) == 0 else {
-                throw bad("loss needs flags 0x\(String(v.needs, radix: 16)) must hold at least one DPH_LOSS_NEEDS_* level and nothing but DPH_LOSS_NEEDS_*, DPH_LOSS_REFERENCE_FREE, DPH_LOSS_LOGITS_SCORED_ONLY, DPH_LOSS_DATA_ORDER_31_BIT_SEEDS and DPH_LOSS_PAIR_WEIGHTS")
-            }
-            guard v.needs & UInt32(DPH_LOSS_LOGITS_SCORED_ONLY) == 0 || v.needs & UInt32(DPH_LOSS_NEEDS_LOGITS) != 0 else {
-                throw bad("loss needs flag DPH_LOSS_LOGITS_SCORED_ONLY is only meaningful with DPH_LOSS_NEEDS_LOGITS")
-            }
+            if let problem = LossPlugin.Needs.problem(v.needs) { throw bad(problem) }
         }
     }
 

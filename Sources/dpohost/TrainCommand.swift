@@ -210,15 +210,15 @@ struct TrainingSession {
         let policy = try LanguageModel(directory: modelPath, registry: registry, trainable: !config.lora.enabled)
         if let note = try policy.checkBlockName(config.model.blockName) { log(note) }
         try policy.checkPositions(config.maxLength, for: "max_length=\(config.maxLength)")
-        if config.ldAlpha != nil && config.sftMode {
-            throw ValidationError("ld_alpha weights a pair's responses past their shared length; an SFT run has no pairs")
-        }
-        if config.useWeighting && config.sftMode {
-            throw ValidationError("use_weighting weighs preference pairs; an SFT run has none")
-        }
         let objective = try LossObjective.build(config.loss, registry: registry,
                                                 desensitization: config.ldAlpha.map { LengthDesensitization(alpha: Float($0)) },
                                                 weighting: config.useWeighting)
+        if config.ldAlpha != nil && objective.chosenOnly {
+            throw ValidationError("ld_alpha weights a pair's responses past their shared length; an SFT run has no pairs")
+        }
+        if config.useWeighting && objective.chosenOnly {
+            throw ValidationError("use_weighting weighs preference pairs; an SFT run has none")
+        }
         if config.lora.enabled {
             guard config.trainer != "TensorParallelTrainer" else {
                 throw ValidationError("lora.r=\(config.lora.r) runs under BasicTrainer or FSDPTrainer; TensorParallelTrainer does not split adapters (train the whole model there)")
@@ -298,7 +298,7 @@ struct TrainingSession {
         }
         let specs = config.datasets.map { DatasetSpec(name: $0, options: config.datasetOptions[$0] ?? [:]) }
         let source = DatasetSource(registry: registry)
-        let sftMode = config.sftMode
+        let sftMode = objective.chosenOnly
         let conversations = ConversationSource(templateFile: config.chatTemplate, tokenizer: tokenizer,
                                                tokenizerDirectory: config.model.tokenizerNameOrPath ?? modelPath)
         func prompts(_ split: String) throws -> [FlatPrompt] {

@@ -97,18 +97,22 @@ final class DefaultsTests: XCTestCase {
         }
     }
 
+    /// The loss section's options as the loss plugins read them (text).
+    private func option(_ loss: LossConfig, _ key: String) -> String? { loss.options[key]?.displayText }
+    private func number(_ loss: LossConfig, _ key: String) -> Double? { option(loss, key).flatMap(Double.init) }
+
     func testLossGroupDefaults() throws {
         let dpo = try load(required + ["loss=dpo", "loss.beta=0.1"]).config.loss
         XCTAssertEqual(dpo.name, "dpo")
-        XCTAssertEqual(dpo.beta, 0.1)
-        XCTAssertEqual(dpo.labelSmoothing, 0)
-        XCTAssertFalse(dpo.referenceFree)
-        XCTAssertFalse(dpo.averageLogProb)
+        XCTAssertEqual(number(dpo, "beta"), 0.1)
+        XCTAssertEqual(number(dpo, "label_smoothing"), 0)
+        XCTAssertEqual(option(dpo, "reference_free"), "false")
+        XCTAssertEqual(option(dpo, "average_log_prob"), "false")
 
         let cdpo = try load(required + ["loss=cdpo", "loss.beta=0.1"]).config.loss
         XCTAssertEqual(cdpo.name, "cdpo")
-        XCTAssertEqual(cdpo.labelSmoothing, 0.2)
-        XCTAssertFalse(cdpo.referenceFree)
+        XCTAssertEqual(number(cdpo, "label_smoothing"), 0.2)
+        XCTAssertEqual(option(cdpo, "reference_free"), "false")
 
         let ipo = try load(required + ["loss=ipo", "loss.beta=0.5"]).config.loss
         XCTAssertEqual(ipo.name, "ipo")
@@ -116,11 +120,11 @@ final class DefaultsTests: XCTestCase {
 
         let tdpo = try load(required + ["loss=tdpo"]).config.loss
         XCTAssertEqual(tdpo.name, "tdpo")
-        XCTAssertFalse(tdpo.ifTDPO2)
-        XCTAssertEqual(tdpo.alpha, 0.5)
-        XCTAssertEqual(tdpo.beta, 0.1)
-        XCTAssertFalse(tdpo.referenceFree)
-        XCTAssertFalse(tdpo.averageLogProb)
+        XCTAssertEqual(option(tdpo, "if_tdpo2"), "false")
+        XCTAssertEqual(number(tdpo, "alpha"), 0.5)
+        XCTAssertEqual(number(tdpo, "beta"), 0.1)
+        XCTAssertEqual(option(tdpo, "reference_free"), "false")
+        XCTAssertEqual(option(tdpo, "average_log_prob"), "false")
     }
 
     func testUnderscoredIntegerInConfigYAMLReadsAsInteger() throws {
@@ -144,7 +148,7 @@ final class MultiLossConfigTests: XCTestCase {
         XCTAssertEqual(c.loss.names, ["dpo", "sft"])
         XCTAssertEqual(c.loss.name, "dpo")
         XCTAssertEqual(c.loss.weights, [1.0, 0.2])
-        XCTAssertEqual(c.loss.beta, 0.1)
+        XCTAssertEqual(c.loss.options["beta"], .double(0.1))
     }
 
     func testWeightsDefaultToOne() throws {

@@ -14,7 +14,7 @@ final class FileAndDirectoryTests: XCTestCase {
         XCTAssertEqual(c.batchSize, 16)        // command line beats the file
         XCTAssertEqual(c.lr, 1e-6)             // the file beats the defaults
         XCTAssertEqual(c.loss.name, "dpo")     // the file chose the group
-        XCTAssertEqual(c.loss.beta, 0.2)
+        XCTAssertEqual(c.loss.options["beta"], .double(0.2))
         XCTAssertEqual(c.model.nameOrPath, "/from/file")
     }
 
@@ -22,7 +22,7 @@ final class FileAndDirectoryTests: XCTestCase {
         let file = try temporaryYAML("loss:\n  beta: 0.7\n")
         let c = try load(required + ["loss=ipo"], userConfigFile: file).config
         XCTAssertEqual(c.loss.name, "ipo")
-        XCTAssertEqual(c.loss.beta, 0.7)
+        XCTAssertEqual(c.loss.options["beta"], .double(0.7))
     }
 
     func testUserConfigFileUnknownKeyIsAnError() throws {

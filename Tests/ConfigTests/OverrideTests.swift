@@ -5,7 +5,7 @@ final class OverrideTests: XCTestCase {
     func testGroupSelectionAfterDottedOverrideOfSameGroupStillAppliesTheOverride() throws {
         let c = try load(required + ["loss.beta=0.3", "loss=dpo"]).config
         XCTAssertEqual(c.loss.name, "dpo")
-        XCTAssertEqual(c.loss.beta, 0.3)
+        XCTAssertEqual(c.loss.options["beta"], .double(0.3))
     }
 
     func testGroupSelectionReplacesTheWholeGroupNode() throws {
@@ -13,7 +13,7 @@ final class OverrideTests: XCTestCase {
         let file = try temporaryYAML("loss: dpo\n")
         let c = try load(required + ["loss=tdpo"], userConfigFile: file).config
         XCTAssertEqual(c.loss.name, "tdpo")
-        XCTAssertNil(c.loss.labelSmoothing)
+        XCTAssertNil(c.loss.options["label_smoothing"])
     }
 
     func testLastGroupSelectionWins() throws {

@@ -23,8 +23,8 @@ final class ReferenceCommandLineTests: XCTestCase {
         let args = "model=pythia28 datasets=[hh] loss=dpo loss.beta=0.1 model.archive=/path/to/archive/from/sft/LATEST/policy.pt exp_name=anthropic_dpo_pythia28 gradient_accumulation_steps=2 batch_size=64 eval_batch_size=32 trainer=FSDPTrainer sample_during_eval=false model.fsdp_policy_mp=bfloat16"
         let c = try load(args.split(separator: " ").map(String.init)).config
         XCTAssertEqual(c.loss.name, "dpo")
-        XCTAssertEqual(c.loss.beta, 0.1)
-        XCTAssertEqual(c.loss.labelSmoothing, 0)
+        XCTAssertEqual(c.loss.options["beta"], .double(0.1))
+        XCTAssertEqual(c.loss.options["label_smoothing"], .int(0))
         XCTAssertEqual(c.model.archive, "/path/to/archive/from/sft/LATEST/policy.pt")
         XCTAssertEqual(c.model.fsdpPolicyMp, "bfloat16")
         XCTAssertEqual(c.model.nameOrPath, "EleutherAI/pythia-2.8b")
@@ -36,9 +36,9 @@ final class ReferenceCommandLineTests: XCTestCase {
         let args = "model=pythia28 datasets=[hh] loss=tdpo loss.alpha=0.5 loss.beta=0.1 loss.if_tdpo2=true exp_name=anthropic_tdpo_pythia28 gradient_accumulation_steps=2 batch_size=64 eval_batch_size=32 trainer=FSDPTrainer sample_during_eval=false model.fsdp_policy_mp=bfloat16 n_epochs=3"
         let c = try load(args.split(separator: " ").map(String.init)).config
         XCTAssertEqual(c.loss.name, "tdpo")
-        XCTAssertEqual(c.loss.alpha, 0.5)
-        XCTAssertEqual(c.loss.beta, 0.1)
-        XCTAssertTrue(c.loss.ifTDPO2)
+        XCTAssertEqual(c.loss.options["alpha"], .double(0.5))
+        XCTAssertEqual(c.loss.options["beta"], .double(0.1))
+        XCTAssertEqual(c.loss.options["if_tdpo2"], .bool(true))
         XCTAssertEqual(c.nEpochs, 3)
         XCTAssertEqual(c.expName, "anthropic_tdpo_pythia28")
     }

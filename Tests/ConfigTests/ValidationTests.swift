@@ -19,8 +19,8 @@ final class ValidationTests: XCTestCase {
     }
 
     func testTypeMismatchInsideAGroupNamesTheDottedKey() {
-        XCTAssertEqual(loadError(required + ["loss=dpo", "loss.beta=high"]),
-                       .typeMismatch(key: "loss.beta", expected: "a number", value: "high"))
+        XCTAssertEqual(loadError(required + ["lora.r=high"]),
+                       .typeMismatch(key: "lora.r", expected: "an integer", value: "high"))
     }
 
     func testBatchSizeMustBePositive() {

@@ -90,7 +90,6 @@ final class ModelForwardTests: XCTestCase {
         XCTAssertEqual(specs.first { $0.name == "model.layers.0.self_attn.q_proj.weight" }?.parallel, .column)
         XCTAssertEqual(specs.first { $0.name == "model.layers.1.mlp.down_proj.weight" }?.parallel, .row)
         XCTAssertEqual(model.plugin.blockName, "model.layers.{i}")
-        XCTAssertEqual(model.plugin.tokenizerKind, "llama-spm")
         XCTAssertTrue(model.parameters.allSatisfy { $0.variable.requiresGrad })
     }
 }

@@ -57,8 +57,8 @@ final class LoaderRefusalTests: XCTestCase {
     func testLossNeedsMustHoldAnInputLevelAndOnlyKnownFlags() throws {
         let onlyFree = try Build.plugin(code: brokenPluginSource, into: dir, name: "onlyfree", defines: ["NEEDS=DPH_LOSS_REFERENCE_FREE"])
         XCTAssertThrowsPluginError(try PluginLoader.load(path: onlyFree), contains: ["needs flags 0x8", "at least one DPH_LOSS_NEEDS_*"])
-        let unknown = try Build.plugin(code: brokenPluginSource, into: dir, name: "unknown", defines: ["NEEDS=0x81"])
-        XCTAssertThrowsPluginError(try PluginLoader.load(path: unknown), contains: ["needs flags 0x81"])
+        let unknown = try Build.plugin(code: brokenPluginSource, into: dir, name: "unknown", defines: ["NEEDS=0x101"])
+        XCTAssertThrowsPluginError(try PluginLoader.load(path: unknown), contains: ["needs flags 0x101"])
         let scoredWithoutLogits = try Build.plugin(code: brokenPluginSource, into: dir, name: "scored",
                                                    defines: ["NEEDS=(DPH_LOSS_NEEDS_TOKEN|DPH_LOSS_LOGITS_SCORED_ONLY)"])
         XCTAssertThrowsPluginError(try PluginLoader.load(path: scoredWithoutLogits), contains: ["DPH_LOSS_LOGITS_SCORED_ONLY", "DPH_LOSS_NEEDS_LOGITS"])

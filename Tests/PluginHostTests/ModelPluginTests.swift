@@ -32,7 +32,7 @@ final class ModelPluginTests: XCTestCase {
         return host->linear(ctx, x, head, 0, DPH_LINEAR_OUT_IN, out);
     }
 
-    static const dph_model_vtable vtable = {sizeof(dph_model_vtable), "gpt2-bpe", "h.{i}", configure, forward};
+    static const dph_model_vtable vtable = {sizeof(dph_model_vtable), "h.{i}", configure, forward};
 
     DPH_EXPORT dph_status dph_plugin_init(const dph_host_api *host, dph_ctx *ctx, dph_plugin_desc *d) {
         (void)host; (void)ctx;
@@ -50,7 +50,6 @@ final class ModelPluginTests: XCTestCase {
         let dir = try Build.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
         let model = try ModelPlugin(try PluginLoader.load(path: try Build.plugin(code: Self.source, into: dir, name: "tiny")))
-        XCTAssertEqual(model.tokenizerKind, "gpt2-bpe")
         XCTAssertEqual(model.blockName, "h.{i}")
         let specs = try model.configure(configJSON: #"{"vocab_size": 5, "n_embd": 3, "n_inner": null}"#)
         XCTAssertEqual(specs, [ParameterSpec(name: "wte.weight", shape: [5, 3], parallel: .none),

@@ -68,7 +68,7 @@ final class RunBlockTests: XCTestCase {
         return host->linear(ctx, x, wte, 0, DPH_LINEAR_OUT_IN, out);
     }
 
-    static const dph_model_vtable vtable = {sizeof(dph_model_vtable), "gpt2-bpe", "h.{i}", configure, forward};
+    static const dph_model_vtable vtable = {sizeof(dph_model_vtable), "h.{i}", configure, forward};
 
     DPH_EXPORT dph_status dph_plugin_init(const dph_host_api *host, dph_ctx *ctx, dph_plugin_desc *d) {
         (void)host; (void)ctx;

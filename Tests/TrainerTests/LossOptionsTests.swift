@@ -26,6 +26,13 @@ final class LossOptionsTests: XCTestCase, CLIRunning {
         XCTAssertTrue(r.output.contains("loss.weights"), r.output)
     }
 
+    /// The host holds loss options as given; the plugin's declared option types check them.
+    func testALossOptionOfTheWrongTypeIsRefusedNamingTheOptionThePluginAndTheValue() throws {
+        let r = try dpohost(["train"] + common(tempRun("typed")) + ["loss=dpo", "loss.beta=high", "n_examples=4"])
+        XCTAssertEqual(r.status, 1, r.output)
+        XCTAssertTrue(r.output.contains("error: option 'beta' of plugin 'dpo' expects a float, got 'high'"), r.output)
+    }
+
     func testReferenceSyncMixesThePolicyIntoTheReference() throws {
         let run = tempRun("sync")
         // One update, then ref <- 0.5 * ref + 0.5 * policy.

@@ -52,8 +52,11 @@ final class SFTLoss {
     }
 
     /// Token inputs only when token_mean reads them.
+    /// Reads the chosen rows (the SFT targets) only, and no reference model.
+    static let baseNeeds = LossNeeds.sequence | UInt32(DPH_LOSS_REFERENCE_FREE) | UInt32(DPH_LOSS_CHOSEN_ONLY)
+
     func needs() -> UInt32 {
-        LossNeeds.sequence | UInt32(DPH_LOSS_REFERENCE_FREE) | (tokenMean ? UInt32(DPH_LOSS_NEEDS_TOKEN) : 0)
+        SFTLoss.baseNeeds | (tokenMean ? UInt32(DPH_LOSS_NEEDS_TOKEN) : 0)
     }
 }
 
@@ -70,7 +73,7 @@ public func dphPluginInit(_ host: UnsafePointer<dph_host_api>?, _ ctx: OpaquePoi
     PluginDescription.setInstanceState(desc) { api, ctx, out in
         LossEntry.create(api, ctx, out) { try SFTLoss($0) }
     }
-    desc?.pointee.loss = PluginDescription.lossVTable(needs: LossNeeds.sequence | UInt32(DPH_LOSS_REFERENCE_FREE), instanceNeeds: { api, ctx, state, out in
+    desc?.pointee.loss = PluginDescription.lossVTable(needs: SFTLoss.baseNeeds, instanceNeeds: { api, ctx, state, out in
         LossEntry.instanceNeeds(api, ctx, state, out, as: SFTLoss.self) { $0.needs() }
     }) { api, ctx, state, inputs, out in
         LossEntry.compute(api, ctx, state, inputs, out, as: SFTLoss.self) { host, loss, inputs in

@@ -140,7 +140,7 @@ public func dphPluginInit(_ host: UnsafePointer<dph_host_api>?, _ ctx: OpaquePoi
     PluginDescription.fill(desc, kind: DPH_KIND_MODEL, name: "gpt2", version: "1.0.0",
                            summary: "GPT-2 (Conv1D layout, learned positions, tied head)", options: [])
     PluginDescription.setParsedConfigState(desc)
-    desc?.pointee.model = PluginDescription.modelVTable(tokenizerKind: "gpt2-bpe", blockName: "transformer.h.{i}",
+    desc?.pointee.model = PluginDescription.modelVTable(blockName: "transformer.h.{i}",
                                                         modelTypes: ["gpt2"], blockClasses: ["GPT2Block"], positionLimitKey: "n_positions",
                                                         configure: configure, forward: forward)
     return Int32(DPH_OK)

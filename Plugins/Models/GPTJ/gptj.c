@@ -214,7 +214,7 @@ static dph_status forward(const dph_host_api *host, dph_ctx *ctx, void *state, c
 }
 
 static const dph_model_vtable vtable = {
-    sizeof(dph_model_vtable), "gpt2-bpe", "transformer.h.{i}", configure, forward, "gptj", "GPTJBlock",
+    sizeof(dph_model_vtable), "transformer.h.{i}", configure, forward, "gptj", "GPTJBlock",
 };
 
 DPH_EXPORT dph_status dph_plugin_init(const dph_host_api *host, dph_ctx *ctx, dph_plugin_desc *d) {

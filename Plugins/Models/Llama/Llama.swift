@@ -176,7 +176,7 @@ public func dphPluginInit(_ host: UnsafePointer<dph_host_api>?, _ ctx: OpaquePoi
     PluginDescription.fill(desc, kind: DPH_KIND_MODEL, name: "llama", version: "1.0.0",
                            summary: "Llama (RMSNorm, SwiGLU, rotary with rope_theta, grouped-query attention)", options: [])
     PluginDescription.setParsedConfigState(desc)
-    desc?.pointee.model = PluginDescription.modelVTable(tokenizerKind: "llama-spm", blockName: "model.layers.{i}",
+    desc?.pointee.model = PluginDescription.modelVTable(blockName: "model.layers.{i}",
                                                         modelTypes: ["llama"], blockClasses: ["LlamaDecoderLayer"], configure: configure, forward: forward)
     return Int32(DPH_OK)
 }

@@ -166,7 +166,7 @@ public func dphPluginInit(_ host: UnsafePointer<dph_host_api>?, _ ctx: OpaquePoi
     PluginDescription.fill(desc, kind: DPH_KIND_MODEL, name: "pythia", version: "1.0.0",
                            summary: "GPT-NeoX / Pythia (parallel or sequential residual, partial rotary)", options: [])
     PluginDescription.setParsedConfigState(desc)
-    desc?.pointee.model = PluginDescription.modelVTable(tokenizerKind: "neox-bpe", blockName: "gpt_neox.layers.{i}",
+    desc?.pointee.model = PluginDescription.modelVTable(blockName: "gpt_neox.layers.{i}",
                                                         modelTypes: ["gpt_neox"], blockClasses: ["GPTNeoXLayer"], configure: configure, forward: forward)
     return Int32(DPH_OK)
 }

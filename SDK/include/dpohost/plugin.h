@@ -153,7 +153,12 @@ enum {
     /* Not an input level: the loss multiplies each example's loss by `pair_weights` before its
      * batch mean when the host gives them (WPO's weighting, use_weighting). A run that asks for
      * the weighting refuses a loss without this flag. */
-    DPH_LOSS_PAIR_WEIGHTS = 1u << 6
+    DPH_LOSS_PAIR_WEIGHTS = 1u << 6,
+    /* Not an input level: the loss reads only the chosen rows (supervised fine-tuning on each
+     * prompt's sft_target). When every loss of a run sets it, the host batches each prompt's
+     * sft_target alone, as rows of their own (B = rows), and runs no rejected rows; set it with
+     * DPH_LOSS_REFERENCE_FREE for a run without a reference model (SFT). */
+    DPH_LOSS_CHOSEN_ONLY = 1u << 7
 };
 
 /* Inputs of one loss call; B = pairs in the batch (B = rows for SFT). Handles belong to the
@@ -294,7 +299,13 @@ struct dph_host_api {
     dph_status (*detach)(dph_ctx *ctx, dph_tensor x, dph_tensor *out);
 
     /* --- losses ------------------------------------------------------------------------- */
-    /* A named per-example metric ([B] values, copied, never differentiated). */
+    /* A named per-example metric ([B] values, copied, never differentiated). `{split}` in the
+     * name becomes `train` or `eval`; other names are logged as given. The host relies on one
+     * name: `loss/{split}`, each example's loss (before the batch mean): the host logs and
+     * summarises it as the run's loss, multiplies it by the example's `pair_weights` when it gave
+     * them (so that it reports the loss that was differentiated), sums it over the losses of
+     * `loss=[a,b]` by their weights (each loss's own kept as `a/loss/{split}`), and stops an
+     * evaluation whose loss is not finite. A loss without it trains, but its run reports no loss. */
     dph_status (*emit_metric)(dph_ctx *ctx, const char *name, dph_tensor values);
 
     /* --- datasets ------------------------------------------------------------------------ */
@@ -428,8 +439,9 @@ typedef struct dph_dataset_vtable {
 
 typedef struct dph_model_vtable {
     uint32_t struct_size;
-    const char *tokenizer_kind; /* static: "gpt2-bpe", "neox-bpe", "llama-spm", ... */
-    const char *block_name;     /* static: HF prefix of the repeated block with "{i}", e.g. "h.{i}" */
+    /* static: HF prefix of the repeated block with "{i}", e.g. "h.{i}". (The tokenizer is the
+     * model folder's own, tokenizer.json or tokenizer.model: the plugin does not name it.) */
+    const char *block_name;
     /* Reads the config (host->config_*) and declares every parameter (host->declare_parameter). */
     dph_status (*configure)(const dph_host_api *host, dph_ctx *ctx, void *state);
     /* input ids + attention mask -> logits [N, T, V] float32, through host ops.

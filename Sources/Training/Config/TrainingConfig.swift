@@ -44,21 +44,11 @@ public struct LossConfig: Sendable, Equatable {
     /// Weight of each loss in `names`: total = sum_k weights[k] * mean loss_k (TRL's loss_weights).
     public var weights: [Double]
     /// Every key of the loss section except `name`, `weights` and the per-loss sections, shared
-    /// by the losses.
+    /// by the losses. Untyped: each loss plugin types and checks its own options.
     public var options: [String: ConfigValue]
     /// Options of one loss of the list only, under its name (`loss.ipo.average_log_prob=true`);
     /// they win over the shared ones for that loss.
     public var perLoss: [String: [String: ConfigValue]]
-
-    public var beta: Double? { number("beta") }
-    public var labelSmoothing: Double? { number("label_smoothing") }
-    public var alpha: Double? { number("alpha") }
-    public var referenceFree: Bool { flag("reference_free") }
-    public var ifTDPO2: Bool { flag("if_tdpo2") }
-    public var averageLogProb: Bool { flag("average_log_prob") }
-
-    static let numberOptions = ["beta", "label_smoothing", "alpha"]
-    static let flagOptions = ["reference_free", "if_tdpo2", "average_log_prob"]
 
     init(_ r: TypedReader) throws {
         if let list = r.node["name"]?.listValue {
@@ -92,22 +82,12 @@ public struct LossConfig: Sendable, Equatable {
         for (key, value) in r.node.entries where key != "name" && key != "weights" {
             if names.contains(key), let section = value.mappingValue {
                 perLoss[key] = Dictionary(section.entries.map { ($0.key, $0.value) }, uniquingKeysWith: { $1 })
-            } else if Self.numberOptions.contains(key), value != .null { options[key] = .double(try r.double(key)) }
-            else if Self.flagOptions.contains(key) { options[key] = .bool(try r.bool(key)) }
-            else { options[key] = value }
+            } else {
+                options[key] = value
+            }
         }
         self.options = options
         self.perLoss = perLoss
-    }
-
-    private func number(_ key: String) -> Double? {
-        if case let .double(d)? = options[key] { return d }
-        return nil
-    }
-
-    private func flag(_ key: String) -> Bool {
-        if case let .bool(b)? = options[key] { return b }
-        return false
     }
 }
 

@@ -26,6 +26,8 @@ public struct CombinedLoss {
 
     /// False when every loss is reference-free (`DPH_LOSS_REFERENCE_FREE`): no reference model
     /// needs loading or running.
+    /// Every loss reads only the chosen rows (`DPH_LOSS_CHOSEN_ONLY`): the run batches SFT targets.
+    public var chosenOnly: Bool { terms.allSatisfy { $0.computation.plugin.needs.contains(.chosenOnly) } }
     public var needsReference: Bool { terms.contains { !$0.computation.plugin.needs.contains(.referenceFree) } }
     /// Whether some loss reads logits (`DPH_LOSS_NEEDS_LOGITS`), not only label log-probs.
     /// Whether the data order uses the TDPO reference's 31-bit permutation seeds: the run's first

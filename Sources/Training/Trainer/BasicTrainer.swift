@@ -30,8 +30,9 @@ public struct TrainingRun {
         self.referenceFingerprint = referenceFingerprint
     }
 
-    /// SFT trains on the SFT targets only, with no reference model (the reference's sft_mode).
-    public var sftMode: Bool { config.sftMode }
+    /// Every loss reads the chosen rows only (`DPH_LOSS_CHOSEN_ONLY`, SFT): batches hold the SFT
+    /// targets alone (the reference's sft_mode).
+    public var sftMode: Bool { loss.chosenOnly }
 }
 
 public enum TrainingError: Error, CustomStringConvertible {

@@ -36,9 +36,6 @@ extension Array where Element == FlatPrompt {
 }
 
 extension TrainingConfig {
-    /// Whether every loss is `sft`: batches then hold the SFT targets alone.
-    public var sftMode: Bool { loss.names.allSatisfy { $0 == "sft" } }
-
     /// The length limits and tokenization the config asks for.
     public var truncationLimits: TruncationLimits {
         TruncationLimits(maxLength: maxLength, maxPromptLength: maxPromptLength,
