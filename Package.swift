@@ -48,13 +48,13 @@ let package = Package(
         .library(name: "dph_llama", type: .dynamic, targets: ["LlamaModel"]),
         // GPT-J in plain C against the SDK header: a C plugin is built and loaded like the others.
         .library(name: "dph_gptj", type: .dynamic, targets: ["GPTJModel"]),
-        // Built-in losses (issue 6), found next to the binary as libdph_*.so.
+        // Built-in losses (docs/spec/losses.md §1-§3), found next to the binary as libdph_*.so.
         .library(name: "dph_sft", type: .dynamic, targets: ["DPHLossSFT"]),
         .library(name: "dph_dpo", type: .dynamic, targets: ["DPHLossDPO"]),
         .library(name: "dph_cdpo", type: .dynamic, targets: ["DPHLossCDPO"]),
         .library(name: "dph_ipo", type: .dynamic, targets: ["DPHLossIPO"]),
         .library(name: "dph_tdpo", type: .dynamic, targets: ["DPHLossTDPO"]),
-        // The loss zoo of TRL and EasyDeL (issue 9, losses.md 6), one plugin each.
+        // The loss zoo of TRL and EasyDeL (docs/spec/losses.md §6), one plugin each.
         .library(name: "dph_hinge", type: .dynamic, targets: ["DPHLossHinge"]),
         .library(name: "dph_robust", type: .dynamic, targets: ["DPHLossRobust"]),
         .library(name: "dph_exo_pair", type: .dynamic, targets: ["DPHLossEXOPair"]),

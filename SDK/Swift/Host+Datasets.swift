@@ -7,7 +7,7 @@ public typealias dph_dataset_vtable_load = @convention(c) (
     UnsafePointer<dph_host_api>?, OpaquePointer?, UnsafeMutableRawPointer?, UnsafePointer<CChar>?) -> dph_status
 
 extension Host {
-    /// Hands one prompt's record to the host (data.md section 1). `pairs` index `responses`
+    /// Hands one prompt's record to the host (docs/spec/data.md §1). `pairs` index `responses`
     /// as (preferred, dispreferred); the host copies everything before this returns.
     /// With `conversational`, the strings are JSON arrays of chat messages (DPH_RECORD_MESSAGES).
     public func emitRecord(prompt: String, responses: [String], pairs: [(Int, Int)], sftTarget: String,

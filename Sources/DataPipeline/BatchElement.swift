@@ -5,7 +5,7 @@ public enum TokenizationConvention: String, Sendable, Equatable, CaseIterable {
     case reference, trl
 }
 
-/// Length limits for one element (data.md §7).
+/// Length limits for one element (docs/spec/data.md §7).
 public struct TruncationLimits: Sendable, Equatable {
     public var maxLength: Int
     public var maxPromptLength: Int
@@ -54,7 +54,7 @@ public enum DataError: Error, CustomStringConvertible, Equatable {
 }
 
 /// The reference's `tokenize_batch_element`: separate tokenization, EOS appended to each
-/// response, then the two-stage truncation (data.md §7, trap 16).
+/// response, then the two-stage truncation (docs/spec/data.md §7.1-7.2).
 public struct ElementTokenizer {
     public let encoder: any Tokenizer
     public let limits: TruncationLimits

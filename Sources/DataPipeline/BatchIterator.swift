@@ -1,6 +1,6 @@
 import Tokenizers
 
-/// Options of the reference's `get_batch_iterator` (data.md §9).
+/// Options of the reference's `get_batch_iterator` (docs/spec/data.md §9).
 public struct BatchIteratorOptions: Sendable {
     public var batchSize: Int
     public var epochs: Int?
@@ -10,7 +10,7 @@ public struct BatchIteratorOptions: Sendable {
     public var shuffle: Bool
     /// The data seed: 0 in both references (the run's `seed` is not passed to the iterator).
     public var seed: UInt32
-    /// The TDPO reference draws permutation seeds below 2^31 (data.md §9.4).
+    /// The TDPO reference draws permutation seeds below 2^31 (docs/spec/data.md §9.4).
     public var tdpoPermutationSeeds: Bool
 
     public init(batchSize: Int, epochs: Int? = nil, examples: Int? = nil, sftMode: Bool,

@@ -1,6 +1,6 @@
 import TensorCore
 
-/// A collated batch (data.md §8): chosen/rejected right-padded with the pad id, prompts
+/// A collated batch (docs/spec/data.md §8): chosen/rejected right-padded with the pad id, prompts
 /// left-padded (for generation), labels padded with -100, masks with 0.
 public struct Batch: Sendable {
     public var elements: [BatchElement]
@@ -16,7 +16,7 @@ public struct Batch: Sendable {
     public var size: Int { elements.count }
     public var isPreference: Bool { rejectedIds != nil }
 
-    /// Rows `[k*c, (k+1)*c)` with `c = size / parts` (data.md §11: remainders dropped).
+    /// Rows `[k*c, (k+1)*c)` with `c = size / parts` (docs/spec/data.md §11: remainders dropped).
     public func slice(part k: Int, of parts: Int, padId: Int32) -> Batch {
         let c = size / parts
         return Collator(padId: padId).collate(Array(elements[(k * c)..<((k + 1) * c)]))

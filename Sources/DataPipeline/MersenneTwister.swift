@@ -1,4 +1,4 @@
-/// MT19937, seeded the two ways the reference seeds it, so data order is bit-exact (data.md §9.3):
+/// MT19937, seeded the two ways the reference seeds it, so data order is bit-exact (docs/spec/data.md §9.3):
 /// numpy's legacy `seed(n)` (`init_genrand`) for the permutation seeds, and Python's
 /// `random.seed(n)` (`init_by_array([n])`) for each epoch's `random.shuffle`.
 public struct MersenneTwister {

@@ -1,4 +1,4 @@
-/// One prompt's record as every dataset produces it (data.md §1): candidate responses, preference
+/// One prompt's record as every dataset produces it (docs/spec/data.md §1): candidate responses, preference
 /// pairs `(preferred, dispreferred)` as indices into `responses`, and the SFT target.
 public struct PromptRecord: Equatable, Sendable {
     public var responses: [String]
@@ -74,7 +74,7 @@ public struct PromptDataset: Sendable {
 }
 
 /// One entry of the flat list the iterator shuffles: a prompt with its record and the truncation
-/// mode of the dataset it came from (data.md §6).
+/// mode of the dataset it came from (docs/spec/data.md §6).
 public struct FlatPrompt: Sendable, Equatable {
     public let prompt: String
     public let record: PromptRecord

@@ -1,7 +1,7 @@
 import Autograd
 import CDPOHostSDK
 
-/// One prompt's record (data.md section 1), copied out of the plugin's buffers.
+/// One prompt's record (docs/spec/data.md §1), copied out of the plugin's buffers.
 public struct DatasetRecord: Equatable, Sendable {
     public struct Pair: Equatable, Sendable {
         public let preferred: Int

@@ -2,7 +2,7 @@ import Autograd
 import CDPOHostSDK
 import TensorCore
 
-/// The inputs a loss plugin may consume (losses.md section 8); levels not declared stay nil.
+/// The inputs a loss plugin may consume (docs/spec/losses.md §8); levels not declared stay nil.
 public struct LossInputs {
     public var batchPairs: Int
     public var policyChosenLogps, policyRejectedLogps: Variable?

@@ -13,7 +13,7 @@ public struct DatasetSpec: Sendable, Equatable {
 }
 
 /// Loads datasets through their plugins and turns the records into the data pipeline's input:
-/// one `PromptDataset` per dataset, flattened in the given order (data.md section 6).
+/// one `PromptDataset` per dataset, flattened in the given order (docs/spec/data.md §6).
 public struct DatasetSource {
     public let registry: PluginRegistry
 

@@ -5,7 +5,7 @@ import Autograd
 import TensorCore
 
 /// The core ops, composed as transformers composes them, reproduce the golden logits and
-/// log-probs of ../shared/fixtures (copied to Tests/Fixtures): this checks attention (padding
+/// log-probs of the fixtures in Tests/Fixtures (made with PyTorch + transformers): this checks attention (padding
 /// mask, grouped-query heads), rotary (full and partial), the norms, both GELUs and the fused
 /// label-log-prob op against PyTorch. Tolerances are the fixtures README's.
 final class FixtureForwardTests: XCTestCase {
@@ -91,7 +91,7 @@ final class FixtureForwardTests: XCTestCase {
     }
 }
 
-/// The three architectures written directly with the core ops, as models.md specifies them.
+/// The three architectures written directly with the core ops, as docs/spec/models.md §2-§4 specify them.
 enum ReferenceForward {
     static func param(_ d: ModelDirectory, _ name: String) throws -> Variable { Variable(try d.floatTensor(named: name)) }
     static func int(_ c: [String: JSONValue], _ k: String) -> Int { c[k]!.intValue! }

@@ -2,7 +2,7 @@ import PluginHost
 import XCTest
 
 /// HH's prompt split and SHP's filter, pair order and SFT target, on rows built to catch the
-/// obvious mistakes (data.md sections 2 and 3, traps 12 and 13).
+/// obvious mistakes (docs/spec/data.md §2-§3).
 final class HHAndSHPRuleTests: XCTestCase {
     var dir: URL!
 

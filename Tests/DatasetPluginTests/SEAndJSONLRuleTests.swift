@@ -3,7 +3,7 @@ import PluginHost
 import XCTest
 
 /// StackExchange's pairs, duplicates, HTML stripping and split; the generic jsonl layouts
-/// (data.md sections 4 and 5, trap 14).
+/// (docs/spec/data.md §4-§5).
 final class SEAndJSONLRuleTests: XCTestCase {
     var dir: URL!
 

@@ -87,7 +87,7 @@ final class LossInputTests: XCTestCase {
         XCTAssertEqual(try XCTUnwrap(result.metric("logps_{split}/rejected")), [-2, -1.5])
     }
 
-    /// Trap 9: where the reference softmax underflows to exactly 0, `log(softmax)` would make the
+    /// docs/spec/losses.md §3.1: where the reference softmax underflows to exactly 0, `log(softmax)` would make the
     /// KL NaN; the plugin's `log_softmax` keeps it finite (and warns on stderr).
     func testTDPOStaysFiniteWhereTheReferenceSoftmaxUnderflows() throws {
         let b = try syntheticBatch()

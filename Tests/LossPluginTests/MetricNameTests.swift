@@ -4,7 +4,7 @@ import TensorCore
 import Training
 import XCTest
 
-/// Metric keys exactly as the references log them (losses.md 2.6 and 3.3), with `{split}`
+/// Metric keys exactly as the references log them (docs/spec/losses.md §2.6 and §3.3), with `{split}`
 /// filled by the host, and reward accuracy with a strict `>`.
 final class MetricNameTests: XCTestCase {
     func names(_ variant: LossVariant, split: LossMetricSplit, layout: LossBatchLayout = .preference) throws -> [String] {

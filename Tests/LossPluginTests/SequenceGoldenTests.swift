@@ -25,7 +25,7 @@ final class SequenceGoldenTests: XCTestCase {
                     atol: 1e-5, rtol: 1e-4, "sft losses")
         assertClose([result.loss.value.item], try g.floatTensor(named: "loss").scalars, atol: 1e-5, rtol: 1e-4, "sft loss")
         assertClose(pc.grad!.scalars, try g.floatTensor(named: "dloss_d_policy_chosen_logps").scalars, atol: 1e-7, "sft d/dpc")
-        // Summed NLL per sequence (about 74), far from the token-mean cross-entropy (trap 2).
+        // Summed NLL per sequence (about 74), far from the token-mean cross-entropy (docs/spec/losses.md §1).
         let tokenMean = try g.floatTensor(named: "token_mean_cross_entropy").item
         XCTAssertGreaterThan(result.loss.value.item, 5 * tokenMean)
     }

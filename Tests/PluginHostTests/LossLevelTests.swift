@@ -4,7 +4,7 @@ import XCTest
 @testable import PluginHost
 
 /// A loss that declares the vocabulary level receives logits and int32 labels, and the host's
-/// fused label log-prob op works on them from C (the SFT NLL, losses.md section 1).
+/// fused label log-prob op works on them from C (the SFT NLL, docs/spec/losses.md §1).
 final class LossLevelTests: XCTestCase {
     static let source = #"""
     #include <dpohost/plugin.h>

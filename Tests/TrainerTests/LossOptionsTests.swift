@@ -4,7 +4,8 @@ import TensorCore
 import Training
 import XCTest
 
-/// Issue 9's trainer options: several losses with weights, and reference-model syncing.
+/// The trainer's options for several weighted losses (docs/spec/losses.md §6.2) and TR-DPO
+/// reference-model syncing (docs/spec/training.md §13).
 final class LossOptionsTests: XCTestCase, CLIRunning {
 
     func testCombinedLossesReportEachTermAndTheirWeightedSum() throws {

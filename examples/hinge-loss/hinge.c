@@ -1,4 +1,4 @@
-/* Hinge (SLiC) loss as a dpohost plugin in plain C (losses.md section 6):
+/* Hinge (SLiC) loss as a dpohost plugin in plain C (docs/spec/losses.md §6):
  *   l_i = max(0, 1 - beta * h_i),  h = (pc - pr) - (qc - qr),  loss = mean_i l_i.
  * Everything runs through host ops, so the host's tape differentiates it. */
 #include <dpohost/plugin.h>

@@ -1,7 +1,7 @@
 /* A dataset plugin in plain C: reads a tab-separated file of preference pairs,
  *   prompt <TAB> chosen <TAB> rejected
  * one pair per line ("\n", "\t" and "\\" escapes allowed; blank and '#' lines skipped).
- * Lines with the same prompt merge into one record (data.md section 1): responses are
+ * Lines with the same prompt merge into one record (docs/spec/data.md §1.2): responses are
  * appended, each line adds the pair (chosen, rejected), the first chosen is the SFT target. */
 #include <dpohost/plugin.h>
 

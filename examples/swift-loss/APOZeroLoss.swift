@@ -1,6 +1,6 @@
 import DPOHostSDK
 
-// APO-zero (losses.md section 6; the built-in `apo_zero` is the full version), written in Swift against
+// APO-zero (docs/spec/losses.md §6; the built-in `apo_zero` is the full version), written in Swift against
 // the same C ABI as a C plugin:  l = (1 - sigmoid(beta*Dw)) + sigmoid(beta*Dl),
 // Dw = pc - qc, Dl = pr - qr; the batch loss is the mean of l.
 

@@ -4,9 +4,10 @@ import DPOHostSDK
 import Glibc
 #endif
 
-// Anthropic HH-RLHF (data.md section 2): {"chosen", "rejected"} transcripts; the prompt is the
+// Anthropic HH-RLHF (docs/spec/data.md §2): {"chosen", "rejected"} transcripts; the prompt is the
 // chosen text up to and including its LAST "\n\nAssistant:", and the rejected transcript is cut
-// at that same offset without checking its prefix (trap 12), as the reference does.
+// at that same offset without checking its prefix, as the reference does (docs/spec/exactness.md,
+// "HH's prompt split").
 
 @_cdecl("dph_plugin_abi_version")
 public func dphPluginABIVersion() -> UInt32 { UInt32(DPH_ABI_VERSION) }

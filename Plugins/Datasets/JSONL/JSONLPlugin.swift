@@ -1,7 +1,7 @@
 import DatasetSupport
 import DPOHostSDK
 
-// A generic preference dataset in JSON Lines (data.md section 5). Each row is either
+// A generic preference dataset in JSON Lines (docs/spec/data.md §5). Each row is either
 //   {"prompt", "chosen", "rejected"}                  (TRL / EasyDeL: one pair per row), or
 //   {"prompt", "responses", "pairs", "sft_target"}     (one record, pairs as [[i, j], ...]), or
 // one of TRL's conversational layouts (message lists, rendered by the host with the model's chat

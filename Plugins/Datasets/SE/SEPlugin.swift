@@ -1,7 +1,7 @@
 import DatasetSupport
 import DPOHostSDK
 
-// StackExchange preferences (data.md section 4, trap 14) from a JSON Lines copy of the
+// StackExchange preferences (docs/spec/data.md §4) from a JSON Lines copy of the
 // published Parquet shards (same field names). All rows are shuffled with numpy's
 // default_rng(42).permutation(N) (what Hugging Face's shuffle(seed=42) does), `test` is the
 // first int(N * 0.01) rows of that order and `train` the rest; HTML is stripped as the
@@ -102,7 +102,7 @@ enum SELoader {
         return SEQuestion(prompt: "\n\nHuman: " + HTMLStripper.strip(html) + "\n\nAssistant:", responses: responses, scores: scores)
     }
 
-    /// Every (i, j), i < j, ordered by score; a tie makes the later answer preferred (trap 14).
+    /// Every (i, j), i < j, ordered by score; a tie makes the later answer preferred (docs/spec/data.md §4.3).
     static func pairs(scores: [Double]) -> [Int32] {
         var out: [Int32] = []
         for i in scores.indices {

@@ -1,7 +1,7 @@
 import DatasetSupport
 import DPOHostSDK
 
-// Stanford Human Preferences (data.md section 3, trap 13): a row is kept only when
+// Stanford Human Preferences (docs/spec/data.md §3): a row is kept only when
 // max(sA/sB, sB/sA) >= 2; `labels == 1` means A is preferred; the SFT target is the
 // highest-scoring response with first-occurrence ties; no cap on pairs per post by default.
 

@@ -56,7 +56,7 @@ public enum DatasetFiles {
         }
     }
 
-    /// Only `train` and `test` are ever requested (data.md section 1).
+    /// Only `train` and `test` are ever requested (docs/spec/data.md §1.3).
     public static func requireSplit(_ split: String, plugin: String) throws {
         guard split == "train" || split == "test" else {
             throw DPHError(Int32(DPH_ERR_INVALID_ARGUMENT), "\(plugin): unknown split '\(split)' (expected train or test)")

@@ -1,4 +1,4 @@
-/// The StackExchange reference's `strip_html_tags` (data.md section 4, trap 14): parse leniently
+/// The StackExchange reference's `strip_html_tags` (docs/spec/data.md §4.2): parse leniently
 /// as BeautifulSoup with Python's `html.parser` does (no implied end tags, stray end tags
 /// ignored, void elements closed at once, entities decoded), then keep only
 /// - top-level `<p>`: the concatenation of its DIRECT text children (inline markup is lost);

@@ -1,6 +1,6 @@
 /// `numpy.random.default_rng(seed).permutation(n)`, bit for bit: SeedSequence -> PCG64 (XSL-RR
 /// 128/64) -> `Generator.shuffle` of `arange(n)` with masked rejection sampling. Hugging Face
-/// `Dataset.shuffle(seed=42)` is exactly this permutation (StackExchange's split, data.md §4).
+/// `Dataset.shuffle(seed=42)` is exactly this permutation (StackExchange's split, docs/spec/data.md §4.1).
 public enum NumpyPermutation {
     public static func permutation(count n: Int, seed: UInt32) -> [Int] {
         var rng = PCG64(state: SeedSequence.generateState(entropy: seed, words: 8))

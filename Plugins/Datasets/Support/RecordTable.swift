@@ -4,7 +4,7 @@ import Glibc
 #endif
 
 /// The reference's `data[prompt]` dictionary: records keyed by prompt, kept in first-insertion
-/// order (the order the host shuffles from, data.md section 1).
+/// order (the order the host shuffles from, docs/spec/data.md §1.2).
 public struct RecordTable {
     public struct Record {
         public var prompt: String

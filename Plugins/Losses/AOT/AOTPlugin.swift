@@ -1,7 +1,7 @@
 import DPHLossKit
 import DPOHostSDK
 
-// `aot` (AOT, losses.md 6): sort the policy log-ratios pc - pr over the batch and, separately,
+// `aot` (AOT, docs/spec/losses.md §6): sort the policy log-ratios pc - pr over the batch and, separately,
 // the reference ones qc - qr; d = sorted_policy - sorted_reference, then the smoothed logistic
 // -(1-eps) logsig(beta*d) - eps logsig(-beta*d). Batch-level: example k of the loss is the
 // k-th smallest, not pair k. TRL and EasyDeL agree.

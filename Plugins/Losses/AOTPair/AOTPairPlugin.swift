@@ -1,7 +1,7 @@
 import DPHLossKit
 import DPOHostSDK
 
-// `aot_pair` (TRL <= 0.27 and EasyDeL; `aot_unpaired` in TRL HEAD, losses.md 6): sort
+// `aot_pair` (TRL <= 0.27 and EasyDeL; `aot_unpaired` in TRL HEAD, docs/spec/losses.md §6): sort
 // Dw = pc - qc and Dl = pr - qr over the batch independently, d = sort(Dw) - sort(Dl), then the
 // smoothed logistic -(1-eps) logsig(beta*d) - eps logsig(-beta*d).
 

@@ -1,7 +1,7 @@
 import DPHLossKit
 import DPOHostSDK
 
-// `apo_down` (APO, losses.md 6): lower the chosen likelihood but keep the preference,
+// `apo_down` (APO, docs/spec/losses.md §6): lower the chosen likelihood but keep the preference,
 // l = sigmoid(beta*Dw) + (1 - sigmoid(beta*h)). TRL and EasyDeL agree.
 
 /// The `apo_down` plugin's settings and formula.

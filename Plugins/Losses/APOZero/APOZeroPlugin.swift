@@ -1,7 +1,7 @@
 import DPHLossKit
 import DPOHostSDK
 
-// `apo_zero` (APO, losses.md 6): raise the chosen likelihood, lower the rejected one,
+// `apo_zero` (APO, docs/spec/losses.md §6): raise the chosen likelihood, lower the rejected one,
 // l = (1 - sigmoid(beta*Dw)) + sigmoid(beta*Dl). TRL and EasyDeL agree.
 
 /// The `apo_zero` plugin's settings and formula.

@@ -3,7 +3,7 @@ import DPOHostSDK
 // Only the lock: all of Foundation would make `Host` ambiguous.
 import class Foundation.NSLock
 
-// `bco_pair` (BCO, losses.md 6): l = -logsig(beta*Dw - d) - logsig(-(beta*Dl - d)), a binary
+// `bco_pair` (BCO, docs/spec/losses.md §6): l = -logsig(beta*Dw - d) - logsig(-(beta*Dl - d)), a binary
 // classifier telling chosen rewards (above d) from rejected ones (below d).
 // The libraries disagree on d, so `delta` picks it:
 //  - batch (default, EasyDeL): the mean of this batch's 2B rewards beta*Dw, beta*Dl. Stateless,

@@ -1,7 +1,7 @@
 import DPHLossKit
 import DPOHostSDK
 
-// `cdpo`: conservative DPO, -(1-eps) logsig(beta*h) - eps logsig(-beta*h) (losses.md 2.2). The
+// `cdpo`: conservative DPO, -(1-eps) logsig(beta*h) - eps logsig(-beta*h) (docs/spec/losses.md §2.2). The
 // same loss as `dpo`, published on its own so `loss=cdpo` works with the usual eps of 0.2.
 
 @_cdecl("dph_plugin_abi_version")

@@ -1,6 +1,6 @@
 import DPOHostSDK
 
-/// Sorts a `[B]` tensor over the batch, ascending (AOT, losses.md 6).
+/// Sorts a `[B]` tensor over the batch, ascending (AOT, docs/spec/losses.md §6).
 ///
 /// The host has no sort op, so the permutation is computed here from the read values and
 /// applied with one `slice` per element and a `concat`: the indices carry no gradient (as in

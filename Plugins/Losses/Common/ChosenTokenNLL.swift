@@ -1,7 +1,7 @@
 import DPOHostSDK
 
 /// The token-mean negative log-likelihood of the policy over the chosen response tokens of the
-/// whole batch (TRL's `rpo_alpha` / `sft` term, losses.md 6.1): a scalar, not per sequence.
+/// whole batch (TRL's `rpo_alpha` / `sft` term, docs/spec/losses.md §6.1): a scalar, not per sequence.
 ///
 /// TRL <= 0.27 computes it with `ignore_index = 0` on labels whose masked positions were set to
 /// 0, so genuine token-id-0 targets drop out too; we count every response token (the mask).

@@ -1,6 +1,6 @@
 import DPOHostSDK
 
-/// DPO and conservative DPO as the DPO reference computes them (losses.md 2.1-2.3, 2.5-2.6).
+/// DPO and conservative DPO as the DPO reference computes them (docs/spec/losses.md §2.1-2.3, §2.5-2.6).
 /// Shared by the `dpo` and `cdpo` plugins, which differ only in label_smoothing's default.
 public final class DPOLoss: LossComputing {
     public let beta: Float

@@ -1,6 +1,6 @@
 import DPOHostSDK
 
-/// TRL's `f_divergence_type` (losses.md 6.1): the regulariser between policy and reference.
+/// TRL's `f_divergence_type` (docs/spec/losses.md §6.1): the regulariser between policy and reference.
 /// Each log-ratio D (`Dw`, `Dl`) becomes the score f'(exp D) before the loss takes h as the
 /// difference of the two scores; rewards stay `beta * D`. One mechanism for every loss built on
 /// that difference (dpo, ipo, hinge, robust, exo_pair, discopop); reverse KL is the identity, so

@@ -1,6 +1,6 @@
 import DPOHostSDK
 
-/// Divides per-sequence sums by their response token counts (`average_log_prob`, losses.md 4).
+/// Divides per-sequence sums by their response token counts (`average_log_prob`, docs/spec/losses.md §4).
 ///
 /// The references divide without a guard, so a sequence with no response tokens gives NaN.
 /// We clamp the count to at least 1 and log a warning instead (a documented divergence).

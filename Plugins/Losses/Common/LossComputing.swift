@@ -8,8 +8,8 @@ public protocol LossComputing: AnyObject {
 }
 
 /// A loss from the four sequence log-probs `pc, pr, qc, qr` whose metrics are the DPO
-/// reference's (losses.md 2.5-2.6; TRL and EasyDeL report the same rewards for every variant
-/// of their table, section 6). A conformer supplies only the per-example losses.
+/// reference's (docs/spec/losses.md §2.5-2.6; TRL and EasyDeL report the same rewards for every variant
+/// of their table, §6). A conformer supplies only the per-example losses.
 public protocol PairwiseLoss: LossComputing {
     /// Temperature of the implicit reward `beta * (p - q)` the metrics report.
     var beta: Float { get }

@@ -1,4 +1,4 @@
-/// The per-example metric keys of the DPO and TDPO references (losses.md 2.6 and 3.3).
+/// The per-example metric keys of the DPO and TDPO references (docs/spec/losses.md §2.6 and §3.3).
 ///
 /// The ABI does not tell a loss whether it runs for training or evaluation, so keys carry the
 /// literal placeholder `{split}`, which the host replaces with `train` or `eval` (see

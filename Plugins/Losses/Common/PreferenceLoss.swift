@@ -1,6 +1,6 @@
 import DPOHostSDK
 
-/// The per-example losses of the DPO reference's `preference_loss` (losses.md 2.1-2.4), built
+/// The per-example losses of the DPO reference's `preference_loss` (docs/spec/losses.md §2.1-2.4), built
 /// from host ops so their gradient flows back through the tape.
 public enum PreferenceLoss {
     /// `-(1 - eps) logsig(beta h) - eps logsig(-beta h)`; with `eps == 0` exactly `-logsig(beta h)`.
@@ -16,7 +16,7 @@ public enum PreferenceLoss {
         try host.square(try host.addScalar(h, -1 / (2 * beta)))
     }
 
-    /// The differentiated batch loss: the mean of the per-example losses (losses.md 0.4), each
+    /// The differentiated batch loss: the mean of the per-example losses (docs/spec/losses.md §0.4), each
     /// first multiplied by its pair weight when the host gives them (WPO, `use_weighting`).
     public static func batchMean(_ host: Host, _ losses: dph_tensor, _ inputs: dph_loss_inputs) throws -> dph_tensor {
         guard DPHLossInputs.has(inputs, \.pair_weights), inputs.pair_weights != 0 else { return try host.mean(losses) }

@@ -1,7 +1,7 @@
 import DPOHostSDK
 
 /// Emits a preference loss's per-example metrics under the reference's keys and in its order
-/// (losses.md 2.6; TDPO adds its KL keys between the rewards and the log-probs, 3.3).
+/// (docs/spec/losses.md §2.6; TDPO adds its KL keys between the rewards and the log-probs, §3.3).
 public struct PreferenceMetrics {
     let host: Host
 

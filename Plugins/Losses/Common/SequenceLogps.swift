@@ -1,6 +1,6 @@
 import DPOHostSDK
 
-/// The sequence-level inputs of a preference loss (losses.md 0.3): policy `pc, pr` (with
+/// The sequence-level inputs of a preference loss (docs/spec/losses.md §0.3): policy `pc, pr` (with
 /// gradient) and reference `qc, qr`, each `[B]`, optionally length-averaged.
 public struct SequenceLogps {
     public let policyChosen, policyRejected: dph_tensor
@@ -37,13 +37,13 @@ public struct SequenceLogps {
         return try host.sub(policyRatio, try host.sub(referenceChosen, referenceRejected))
     }
 
-    /// `Dw = pc - qc`, the chosen log-ratio of policy to reference (losses.md 0.3).
+    /// `Dw = pc - qc`, the chosen log-ratio of policy to reference (docs/spec/losses.md §0.3).
     public func chosenLogRatio(_ host: Host) throws -> dph_tensor { try host.sub(policyChosen, referenceChosen) }
 
     /// `Dl = pr - qr`, the rejected log-ratio.
     public func rejectedLogRatio(_ host: Host) throws -> dph_tensor { try host.sub(policyRejected, referenceRejected) }
 
-    /// DPO rewards `beta * (pc - qc)` and `beta * (pr - qr)` (losses.md 2.5), detached; they use
+    /// DPO rewards `beta * (pc - qc)` and `beta * (pr - qr)` (docs/spec/losses.md §2.5), detached; they use
     /// the reference even for reference-free losses.
     public func rewards(_ host: Host, beta: Float) throws -> (chosen: dph_tensor, rejected: dph_tensor) {
         (try host.detach(try host.scale(try host.sub(policyChosen, referenceChosen), beta)),

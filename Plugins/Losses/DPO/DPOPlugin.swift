@@ -2,7 +2,7 @@ import DPHLossKit
 import DPOHostSDK
 
 // `dpo`: the DPO reference's sigmoid loss -logsig(beta*h), h = (pc - pr) - (qc - qr), with its
-// label_smoothing (cDPO), reference_free and average_log_prob variants (losses.md 2).
+// label_smoothing (cDPO), reference_free and average_log_prob variants (docs/spec/losses.md §2).
 
 @_cdecl("dph_plugin_abi_version")
 public func dphPluginABIVersion() -> UInt32 { UInt32(DPH_ABI_VERSION) }

@@ -1,7 +1,7 @@
 import DPHLossKit
 import DPOHostSDK
 
-// `discopop` (DiscoPOP, losses.md 6): x = beta*h, w = sigmoid(x/tau),
+// `discopop` (DiscoPOP, docs/spec/losses.md §6): x = beta*h, w = sigmoid(x/tau),
 // l = (1-w)*(-logsig(x)) + w*exp(-x). TRL's `discopop_tau` defaults to 0.05, which we follow;
 // EasyDeL hard-codes tau = 1 (pass tau=1 for its numbers).
 

@@ -6,7 +6,7 @@ import Glibc
 import Darwin
 #endif
 
-// `exo_pair` (EXO, losses.md 6): with s = sigmoid(beta*h),
+// `exo_pair` (EXO, docs/spec/losses.md §6): with s = sigmoid(beta*h),
 // l = s*(logsig(beta*h) - log(1-eps)) + (1-s)*(logsig(-beta*h) - log(eps)).
 // eps = 0 has no log: TRL <= 0.27 silently uses 1e-3, EasyDeL max(eps, 1e-3), TRL HEAD refuses
 // it. We refuse it too but default to 1e-3, so leaving it unset gives TRL <= 0.27's numbers;

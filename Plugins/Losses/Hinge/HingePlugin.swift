@@ -1,7 +1,7 @@
 import DPHLossKit
 import DPOHostSDK
 
-// `hinge` (SLiC, losses.md 6): l = max(0, 1 - beta*h), h = (pc - pr) - (qc - qr). TRL and
+// `hinge` (SLiC, docs/spec/losses.md §6): l = max(0, 1 - beta*h), h = (pc - pr) - (qc - qr). TRL and
 // EasyDeL agree.
 
 /// The `hinge` plugin's settings and formula.

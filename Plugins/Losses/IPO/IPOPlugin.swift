@@ -1,7 +1,7 @@
 import DPHLossKit
 import DPOHostSDK
 
-// `ipo`: (h - 1/(2 beta))^2 on SUMMED log-probs as in the DPO reference (losses.md 2.4, trap 3);
+// `ipo`: (h - 1/(2 beta))^2 on SUMMED log-probs as in the DPO reference (docs/spec/losses.md §2.4);
 // length_normalized=true gives TRL's IPO (log-ratios divided by their lengths, rewards summed),
 // average_log_prob=true EasyDeL's (every log-prob averaged, rewards too). label_smoothing and
 // reference_free do not apply to IPO, so they are not options here.

@@ -1,7 +1,7 @@
 import DPHLossKit
 import DPOHostSDK
 
-// `nca_pair` (NCA, losses.md 6): with Dw = pc - qc, Dl = pr - qr,
+// `nca_pair` (NCA, docs/spec/losses.md §6): with Dw = pc - qc, Dl = pr - qr,
 // l = -logsig(beta*Dw) - 0.5*logsig(-beta*Dw) - 0.5*logsig(-beta*Dl). TRL and EasyDeL agree.
 
 /// The `nca_pair` plugin's settings and formula.

@@ -1,7 +1,7 @@
 import DPHLossKit
 import DPOHostSDK
 
-// `rpo` (RPO, TRL <= 0.27's `rpo_alpha`, losses.md 6.1): the DPO loss of the `dpo` plugin plus
+// `rpo` (RPO, TRL <= 0.27's `rpo_alpha`, docs/spec/losses.md §6, §6.1): the DPO loss of the `dpo` plugin plus
 // alpha times the token-mean NLL of the policy over all chosen response tokens of the batch,
 // l_i = dpo_i + alpha * NLL. TRL's ignore_index=0 quirk (token id 0 also dropped) is not
 // reproduced: every response token counts. EasyDeL has the key but never applies it.

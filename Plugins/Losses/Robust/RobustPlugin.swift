@@ -1,7 +1,7 @@
 import DPHLossKit
 import DPOHostSDK
 
-// `robust` (rDPO, losses.md 6): the unbiased DPO estimate under label noise eps,
+// `robust` (rDPO, docs/spec/losses.md §6): the unbiased DPO estimate under label noise eps,
 // l = [-(1-eps) logsig(beta*h) + eps logsig(-beta*h)] / (1 - 2 eps). TRL and EasyDeL agree.
 
 /// The `robust` plugin's settings and formula.

@@ -2,8 +2,8 @@ import DPHLossKit
 import DPOHostSDK
 
 // `sft`: l_i = -S_policy(chosen_i), the SUMMED negative log-likelihood of sequence i's response
-// tokens, averaged over sequences (losses.md 1, trap 2) -- not a token-mean cross-entropy.
-// token_mean=true is TRL's `sft` loss type (losses.md 6): the NLL of every chosen response token
+// tokens, averaged over sequences (docs/spec/losses.md §1) -- not a token-mean cross-entropy.
+// token_mean=true is TRL's `sft` loss type (docs/spec/losses.md §1, §6.1): the NLL of every chosen response token
 // of the batch divided by their count, one scalar reported for every pair.
 // The host runs only the chosen rows (the SFT targets); no reference model is needed.
 

@@ -1,7 +1,7 @@
 import DPHLossKit
 import DPOHostSDK
 
-// `sppo_hard` (SPPO with hard win probabilities 1 and 0, losses.md 6):
+// `sppo_hard` (SPPO with hard win probabilities 1 and 0, docs/spec/losses.md §6):
 // l = (Dw - 1/(2 beta))^2 + (Dl + 1/(2 beta))^2. TRL and EasyDeL agree.
 
 /// The `sppo_hard` plugin's settings and formula.

@@ -1,7 +1,7 @@
 import DPHLossKit
 import DPOHostSDK
 
-// `simpo` (SimPO, TRL's CPO trainer with loss_type=simpo and cpo_alpha=0, losses.md 6):
+// `simpo` (SimPO, TRL's CPO trainer with loss_type=simpo and cpo_alpha=0, docs/spec/losses.md §6):
 // reference-free and length-normalised. With ac = pc/lc, ar = pr/lr (policy log-probs averaged
 // over response tokens), g = (ac - ar) - gamma/beta and
 // l = -(1-eps) logsig(beta*g) - eps logsig(-beta*g). No reference model is read; rewards are

@@ -1,7 +1,7 @@
 import DPHLossKit
 import DPOHostSDK
 
-/// TDPO1 / TDPO2 of the TDPO reference (losses.md 3, traps 8-10).
+/// TDPO1 / TDPO2 of the TDPO reference (docs/spec/losses.md §3).
 ///
 /// Per kept response position t (label y): `kl[t] = sum_v pR[v] (lpR[v] - lpP[v])`, the KL of
 /// the REFERENCE from the policy, and `mg[t] = lpP[y] - lpR[y]`; per sequence `M = sum mg`,

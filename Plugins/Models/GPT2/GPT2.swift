@@ -3,7 +3,7 @@ import DPOHostSDK
 import Glibc
 #endif
 
-// GPT-2 (transformers' GPT2LMHeadModel), as models.md section 2 specifies: learned absolute
+// GPT-2 (transformers' GPT2LMHeadModel), as docs/spec/models.md §2 specifies: learned absolute
 // positions, pre-LN blocks, Conv1D weights stored [in, out] with q|k|v as column blocks,
 // tanh-approximated GELU, output matrix tied to wte. Names carry the `transformer.` prefix of
 // files saved from GPT2LMHeadModel; the host also finds hub files without it.

@@ -3,7 +3,7 @@ import DPOHostSDK
 import Glibc
 #endif
 
-// Llama (transformers' LlamaForCausalLM), as models.md section 4 specifies: RMSNorm, rotary
+// Llama (transformers' LlamaForCausalLM), as docs/spec/models.md §4 specifies: RMSNorm, rotary
 // (rotate-half) over the full head dim with rope_theta, grouped-query attention, SwiGLU MLP,
 // tied or untied head, optional linear / llama3 rope scaling.
 

@@ -3,7 +3,7 @@ import DPOHostSDK
 import Glibc
 #endif
 
-// GPT-NeoX / Pythia (transformers' GPTNeoXForCausalLM), as models.md section 3 specifies:
+// GPT-NeoX / Pythia (transformers' GPTNeoXForCausalLM), as docs/spec/models.md §3 specifies:
 // per-head fused query/key/value, partial rotary (rotate-half) on the first
 // int(head_dim * rotary_pct) dims, exact-erf GELU, parallel or sequential residual, untied head.
 

@@ -119,7 +119,7 @@ typedef enum dph_record_content {
     DPH_RECORD_MESSAGES = 1
 } dph_record_content;
 
-/* One prompt's record (data.md section 1). Every pointer is borrowed for the duration of the
+/* One prompt's record (docs/spec/data.md §1). Every pointer is borrowed for the duration of the
  * emit_record call only: the host copies all strings and arrays before returning. */
 typedef struct dph_record {
     uint32_t struct_size;

@@ -1,7 +1,7 @@
 import Autograd
 import TensorCore
 
-/// LD-DPO's length desensitisation (`ld_alpha`, losses.md 6.1, as TRL 1.16 computes it): each
+/// LD-DPO's length desensitisation (`ld_alpha`, docs/spec/losses.md §6.1, as TRL 1.16 computes it): each
 /// sequence log-prob a loss gets becomes `shared + alpha * tail`, where `shared` sums the first
 /// `min(lc, lr)` response tokens of the pair's row and `tail` the rest; policy and reference
 /// alike, the precomputed reference too. One mechanism for every loss, built-in or not: the host

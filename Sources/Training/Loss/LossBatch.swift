@@ -1,7 +1,7 @@
 import Autograd
 import TensorCore
 
-/// How the rows of a loss batch are laid out (losses.md 0.1 and 1).
+/// How the rows of a loss batch are laid out (docs/spec/losses.md §0.1 and §1).
 public enum LossBatchLayout: Sendable {
     /// 2B rows from one forward pass of the concatenated batch: 0..<B chosen, B..<2B rejected.
     case preference

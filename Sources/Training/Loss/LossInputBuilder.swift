@@ -2,7 +2,7 @@ import Autograd
 import PluginHost
 import TensorCore
 
-/// Fills a loss plugin's inputs (losses.md 0.2 and 8) from a batch's logits, computing only the
+/// Fills a loss plugin's inputs (docs/spec/losses.md §0.2 and §8) from a batch's logits, computing only the
 /// levels the plugin declared. Sequence log-probs are always SUMS; a plugin that averages
 /// divides by the lengths it is given (its `average_log_prob` option).
 public struct LossInputBuilder {

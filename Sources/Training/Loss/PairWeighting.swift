@@ -2,7 +2,7 @@ import Autograd
 import Foundation
 import TensorCore
 
-/// WPO's weighting (`use_weighting`, losses.md 6.1, as TRL 1.16 computes it): each row's weight
+/// WPO's weighting (`use_weighting`, docs/spec/losses.md §6.1, as TRL 1.16 computes it): each row's weight
 /// is `exp(mean over its response tokens of (log p(label) - log sum_v p_v^2))` under the policy,
 /// without gradient, and a pair's is the product of its chosen and rejected rows'. Every loss
 /// with `DPH_LOSS_PAIR_WEIGHTS` multiplies its examples' losses by them before the batch mean.

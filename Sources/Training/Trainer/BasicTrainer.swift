@@ -70,7 +70,7 @@ public struct TrainingSummary {
 
 /// One process: policy forward/backward on each microbatch, frozen reference forward, loss
 /// plugin, clipping, optimizer; evaluation before the update at every `eval_every` examples,
-/// checkpoints, metrics.jsonl and eval samples in the run directory (training.md section 6-8).
+/// checkpoints, metrics.jsonl and eval samples in the run directory (docs/spec/training.md §3-§11).
 ///
 /// The same loop runs FSDP (`FSDPTrainer`): then every rank computes on its slice of each batch
 /// (`RankShare`), the update is sharded (`ShardedUpdate`), metrics are gathered, and only the

@@ -1,7 +1,7 @@
 import Foundation
 
-/// The architectures and sizes of `../shared/bench/torch_dpo_step.py`, so both sides build the
-/// same model: its `SIZES` and `LLAMA_EXTRA` tables and the config keys it sets.
+/// The architectures and sizes of the PyTorch anchor script (`bench step --vs-torch`), so both
+/// sides build the same model: its `SIZES` and `LLAMA_EXTRA` tables and the config keys it sets.
 enum BenchArch: String, CaseIterable {
     case gpt2, pythia, llama
 }

@@ -1,6 +1,7 @@
 import Foundation
 
-/// Runs `../shared/bench/torch_dpo_step.py` on the same configuration, for the side-by-side.
+/// Runs the PyTorch anchor script (`bench step --vs-torch`) on the same configuration, for the
+/// side-by-side.
 struct TorchAnchor {
     struct Result {
         let median, best, tokensPerSecond, gflops, peakRSSMiB: Double

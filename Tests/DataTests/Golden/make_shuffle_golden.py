@@ -1,7 +1,7 @@
 """Writes shuffle_golden.json: the reference's data-order primitives, computed with numpy and Python.
 
 numpy legacy seed(0) + randint(0, 2**32) gives the permutation seeds (DPO reference), randint(0, 2**31)
-the TDPO reference's; each epoch shuffles with random.seed(seed) + random.shuffle (data.md §9.3).
+the TDPO reference's; each epoch shuffles with random.seed(seed) + random.shuffle (docs/spec/data.md §9.3).
 Run: python3 make_shuffle_golden.py > shuffle_golden.json
 """
 import json

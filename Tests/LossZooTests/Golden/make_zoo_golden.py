@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Golden values for the loss zoo plugins (Tests/LossZooTests), computed independently of the
-Swift code: each loss is written out from losses.md section 6 in float64 numpy, and every
+Swift code: each loss is written out from docs/spec/losses.md §6 in float64 numpy, and every
 gradient is a central finite difference of the batch loss (the mean of the per-example losses).
 
 Inputs are multiples of 1/16 so that float32 holds them exactly. Run from anywhere:
@@ -27,11 +27,11 @@ def smoothed_logistic(d, beta, eps):
     return -(1 - eps) * logsig(beta * d) - eps * logsig(-beta * d)
 
 
-# ---------------------------------------------------------------- the losses (losses.md 6)
+# ---------------------------------------------------------------- the losses (docs/spec/losses.md §6)
 # Each takes the inputs dict and the options, returns the [B] per-example losses.
 
 def score(d, o):
-    """TRL's f_divergence_type (losses.md 6.1): the score f'(exp D) of a log-ratio D."""
+    """TRL's f_divergence_type (docs/spec/losses.md §6.1): the score f'(exp D) of a log-ratio D."""
     kind = o.get("f_divergence_type", "reverse_kl")
     if kind == "forward_kl":
         return 1 - np.exp(-d)
