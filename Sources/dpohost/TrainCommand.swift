@@ -133,10 +133,11 @@ struct TrainingSession {
 
     /// The summary, and whether this process is rank 0 (the one that reports).
     func run() throws -> (TrainingSummary, isRoot: Bool) {
-        let world = try startWorld()
+        let setup = try prepare()
+        let world = try startWorld(setup.loaded.config)
         let summary: TrainingSummary
         do {
-            summary = try run(communicator: world?.communicator)
+            summary = try run(setup, communicator: world?.communicator)
         } catch {
             // No MPI_Finalize here: it would wait for the other ranks, which wait in a collective
             // for this one; exiting without it makes mpirun end the job at once (MPIWorld).
@@ -148,52 +149,66 @@ struct TrainingSession {
         return (summary, isRoot)
     }
 
-    /// The MPI world for FSDP and tensor parallelism (one per process); BasicTrainer runs alone.
-    private func startWorld() throws -> MPIWorld? {
+    /// The run's configuration, composed once, and the plugins it may use.
+    struct Setup {
+        let loaded: LoadedConfig
+        let environment: ConfigEnvironment
+        let registry: PluginRegistry
+        /// Plugins that could not be loaded (told by the root once it narrates).
+        let pluginWarnings: [String]
+    }
+
+    /// The processes mpirun started (1 without it), known before MPI starts.
+    static var launchedRanks: Int { Int(ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_SIZE"] ?? "1") ?? 1 }
+
+    /// Finds the plugins, then composes the config: a loss plugin without `config/loss/NAME.yaml`
+    /// gives `loss=NAME` its declared options (LossObjective.configDefaults). Plugins the config
+    /// names (`plugins: [...]`) are loaded after it, the command line's `--plugin` last (it wins).
+    private func prepare() throws -> Setup {
         let commandLine = try ConfigCommandLine(EasyDeLArguments.translate(arguments))
         let environment = ConfigEnvironment.current()
         let configDir = try ConfigDirectoryLocator(environment: environment, executablePath: CommandLine.arguments[0])
             .locate(explicit: commandLine.configDirectory)
-        let config = try ConfigLoader(configDirectory: configDir, environment: environment)
-            .load(arguments: commandLine.overrides, userConfigFile: commandLine.userConfigFile).config
+        let registry = PluginRegistry()
+        let warnings = try PluginDiscovery(installDirectory: installDirectory, explicit: extraPlugins).discover(into: registry)
+        let loaded = try ConfigLoader(configDirectory: configDir, environment: environment,
+                                      groupDefaults: LossObjective.configDefaults(registry))
+            .load(arguments: commandLine.overrides, userConfigFile: commandLine.userConfigFile, worldSize: Self.launchedRanks)
+        if !loaded.config.plugins.isEmpty {
+            for path in loaded.config.plugins + extraPlugins { _ = try registry.load(path: path, origin: .explicit) }
+        }
+        return Setup(loaded: loaded, environment: environment, registry: registry, pluginWarnings: warnings)
+    }
+
+    /// The MPI world for FSDP and tensor parallelism (one per process); BasicTrainer runs alone.
+    private func startWorld(_ config: TrainingConfig) throws -> MPIWorld? {
         switch config.trainer {
-        case "BasicTrainer":
-            let ranks = Int(ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_SIZE"] ?? "1") ?? 1
+        case .basic:
+            let ranks = Self.launchedRanks
             guard ranks <= 1 else {
                 throw ValidationError("BasicTrainer runs in one process, but mpirun started \(ranks); use trainer=FSDPTrainer or trainer=TensorParallelTrainer")
             }
             return nil
-        case "FSDPTrainer":
+        case .fullySharded:
             let world = try MPIWorld(collectiveTimeout: config.collectiveTimeoutSecs > 0 ? config.collectiveTimeoutSecs : nil)
             try FSDPTrainer.validate(config, worldSize: world.communicator.size)
             return world
-        case "TensorParallelTrainer":
+        case .tensorParallel:
             return try MPIWorld(collectiveTimeout: config.collectiveTimeoutSecs > 0 ? config.collectiveTimeoutSecs : nil)
-        default:
-            throw ValidationError("trainer '\(config.trainer)' is not available in this build (BasicTrainer, FSDPTrainer and TensorParallelTrainer are)")
         }
     }
 
-    private func run(communicator: Communicator?) throws -> TrainingSummary {
+    private func run(_ setup: Setup, communicator: Communicator?) throws -> TrainingSummary {
         let isRoot = (communicator?.rank ?? 0) == 0
         // The other ranks compute the same things: only the root narrates.
         let log: (String) -> Void = { if isRoot { Self.log($0) } }
-        let commandLine = try ConfigCommandLine(EasyDeLArguments.translate(arguments))
-        let environment = ConfigEnvironment.current()
-        let configDir = try ConfigDirectoryLocator(environment: environment, executablePath: CommandLine.arguments[0])
-            .locate(explicit: commandLine.configDirectory)
-        let loaded = try ConfigLoader(configDirectory: configDir, environment: environment)
-            .load(arguments: commandLine.overrides, userConfigFile: commandLine.userConfigFile,
-                  worldSize: communicator?.size ?? 1)
+        let loaded = setup.loaded, environment = setup.environment, registry = setup.registry
         for warning in loaded.warnings { log("warning: \(warning)") }
         var config = loaded.config
         if let resume = config.resume, isRoot {
             try ResumeCheck.check(current: loaded.tree, runDirectory: URL(fileURLWithPath: resume))
         }
-
-        let registry = PluginRegistry()
-        for warning in try PluginDiscovery(installDirectory: installDirectory, explicit: config.plugins + extraPlugins)
-            .discover(into: registry) { log("warning: \(warning)") }
+        for warning in setup.pluginWarnings { log("warning: \(warning)") }
 
         // Before any product: the library is loaded once, with the kernel chosen for this processor
         // (a resumed run keeps the library its checkpoint was computed with).
@@ -220,7 +235,7 @@ struct TrainingSession {
             throw ValidationError("use_weighting weighs preference pairs; an SFT run has none")
         }
         if config.lora.enabled {
-            guard config.trainer != "TensorParallelTrainer" else {
+            guard config.trainer != .tensorParallel else {
                 throw ValidationError("lora.r=\(config.lora.r) runs under BasicTrainer or FSDPTrainer; TensorParallelTrainer does not split adapters (train the whole model there)")
             }
             guard !config.syncRefModel else { throw ValidationError("sync_ref_model=true moves the reference toward the policy; with LoRA the reference is the base weights themselves") }
@@ -283,7 +298,7 @@ struct TrainingSession {
         // (after the archive, before any compaction).
         let referenceFingerprint = config.precomputeRefLogProbs ? reference?.weightFingerprint() : nil
         // Split before the run directory exists: a model that cannot be split fails first.
-        let tensorParallel = try config.trainer == "TensorParallelTrainer" ? communicator.map {
+        let tensorParallel = try config.trainer == .tensorParallel ? communicator.map {
             try TensorParallelTrainer.Models(policy: policy, reference: reference, communicator: $0)
         } : nil
         if config.precomputeRefLogProbs {
@@ -345,12 +360,13 @@ struct TrainingSession {
                               referenceFingerprint: referenceFingerprint)
         // The run holds the only handle now, so a trainer that is done with it can free it.
         reference = nil
-        if let tensorParallel {
-            return try TensorParallelTrainer(run: run, models: tensorParallel, pool: pool, log: log).train()
-        }
-        if let communicator {
+        switch (config.trainer, communicator, tensorParallel) {
+        case let (.tensorParallel, _, models?):
+            return try TensorParallelTrainer(run: run, models: models, pool: pool, log: log).train()
+        case let (.fullySharded, communicator?, _):
             return try FSDPTrainer(run: run, pool: pool, communicator: communicator, log: log).train()
+        default:   // BasicTrainer (startWorld made a world for the other two)
+            return try BasicTrainer(run: run, pool: pool, log: log).train()
         }
-        return try BasicTrainer(run: run, pool: pool, log: log).train()
     }
 }

@@ -25,7 +25,7 @@ final class DefaultsTests: XCTestCase {
         XCTAssertEqual(c.nEpochs, 1)
         XCTAssertNil(c.nExamples)
         XCTAssertEqual(c.nEvalExamples, 256)
-        XCTAssertEqual(c.trainer, "BasicTrainer")
+        XCTAssertEqual(c.trainer, .basic)
         XCTAssertEqual(c.optimizer, "RMSprop")
         XCTAssertEqual(c.warmupSteps, 150)
         XCTAssertFalse(c.activationCheckpointing)

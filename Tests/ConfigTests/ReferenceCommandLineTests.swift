@@ -14,7 +14,7 @@ final class ReferenceCommandLineTests: XCTestCase {
         XCTAssertEqual(c.gradientAccumulationSteps, 2)
         XCTAssertEqual(c.batchSize, 64)
         XCTAssertEqual(c.evalBatchSize, 32)
-        XCTAssertEqual(c.trainer, "FSDPTrainer")
+        XCTAssertEqual(c.trainer, .fullySharded)
         XCTAssertFalse(c.sampleDuringEval)
         XCTAssertEqual(c.evalEvery, 19_968) // 20000 rounded down to a multiple of 64
     }
@@ -29,7 +29,7 @@ final class ReferenceCommandLineTests: XCTestCase {
         XCTAssertEqual(c.model.fsdpPolicyMp, "bfloat16")
         XCTAssertEqual(c.model.nameOrPath, "EleutherAI/pythia-2.8b")
         XCTAssertEqual(c.batchSize, 64)
-        XCTAssertEqual(c.trainer, "FSDPTrainer")
+        XCTAssertEqual(c.trainer, .fullySharded)
     }
 
     func testTDPOReadmeCommandLine() throws {

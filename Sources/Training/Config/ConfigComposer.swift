@@ -11,14 +11,18 @@ struct ConfigComposer {
     let searchPath: [URL]
     let primary: ConfigMapping
     let defaults: [DefaultsEntry]
+    /// The node of a group option that has no `<group>/<option>.yaml` (a loss plugin's own
+    /// options with their defaults), or nil.
+    let groupDefaults: ConfigLoader.GroupDefaults
 
     enum DefaultsEntry: Equatable {
         case primary
         case group(name: String, option: String?)
     }
 
-    init(configDirectory: URL, extraSearchPath: [URL]) throws {
+    init(configDirectory: URL, extraSearchPath: [URL], groupDefaults: ConfigLoader.GroupDefaults = .init()) throws {
         searchPath = [configDirectory] + extraSearchPath
+        self.groupDefaults = groupDefaults
         let file = configDirectory.appendingPathComponent("config.yaml")
         guard case var .mapping(root) = try YAMLReader.read(file: file) else {
             throw ConfigError.invalidYAML(path: file.path, reason: "the top level must be a mapping")
@@ -33,9 +37,10 @@ struct ConfigComposer {
         defaults.compactMap { if case let .group(name, _) = $0 { return name } else { return nil } }
     }
 
-    /// Option names of a group: the `*.yaml` files in `<dir>/<group>/` over the search path.
+    /// Option names of a group: the `*.yaml` files in `<dir>/<group>/` over the search path, and
+    /// the group's options without a file (loss plugins).
     func options(of group: String) -> [String] {
-        var names = Set<String>()
+        var names = Set(groupDefaults.nodes[group]?.keys.map { $0 } ?? [])
         for dir in searchPath {
             let groupDir = dir.appendingPathComponent(group)
             let files = (try? FileManager.default.contentsOfDirectory(atPath: groupDir.path)) ?? []
@@ -135,6 +140,7 @@ struct ConfigComposer {
                 return node
             }
         }
+        if let node = groupDefaults.nodes[group]?[option] { return node }
         throw ConfigError.unknownGroupOption(group: group, option: option, available: options(of: group))
     }
 

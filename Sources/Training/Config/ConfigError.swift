@@ -44,7 +44,8 @@ public enum ConfigError: Error, CustomStringConvertible, Equatable {
         case let .keyAlreadyExists(key):
             return "cannot add '+\(key)': the key already exists; set it with \(key)=... instead"
         case let .unknownGroupOption(group, option, available):
-            return "unknown \(group) '\(option)' (no \(group)/\(option).yaml); available: "
+            let plugin = group == "loss" ? " and no loss plugin of that name" : ""
+            return "unknown \(group) '\(option)' (no \(group)/\(option).yaml\(plugin)); available: "
                 + (available.isEmpty ? "none" : available.joined(separator: ", "))
         case let .sectionAssignedScalar(key, value):
             return "'\(key)' is a section, not a value; cannot set it to '\(value)' (set its keys, e.g. \(key).<name>=...)"

@@ -19,11 +19,21 @@ public struct ConfigLoader: Sendable {
     /// More directories holding `<group>/<option>.yaml` (e.g. shipped by plugins), after `configDirectory`.
     public let extraSearchPath: [URL]
     public let environment: ConfigEnvironment
+    /// Group options without a YAML file, e.g. `loss=NAME` for a loss plugin that ships none:
+    /// `nodes["loss"]["NAME"]` is `{name: NAME, option: default, ...}` from the options the plugin
+    /// declares. A YAML file of the same name wins.
+    public struct GroupDefaults: Sendable {
+        public var nodes: [String: [String: ConfigValue]]
+        public init(nodes: [String: [String: ConfigValue]] = [:]) { self.nodes = nodes }
+    }
+    public let groupDefaults: GroupDefaults
 
-    public init(configDirectory: URL, extraSearchPath: [URL] = [], environment: ConfigEnvironment = .current()) {
+    public init(configDirectory: URL, extraSearchPath: [URL] = [], environment: ConfigEnvironment = .current(),
+                groupDefaults: GroupDefaults = GroupDefaults()) {
         self.configDirectory = configDirectory
         self.extraSearchPath = extraSearchPath
         self.environment = environment
+        self.groupDefaults = groupDefaults
     }
 
     /// Composes `config.yaml`, the chosen groups, `userConfigFile` (a YAML file, relative to the
@@ -54,7 +64,7 @@ public struct ConfigLoader: Sendable {
             userSource = url.path
             userTree = try YAMLReader.read(file: url)
         }
-        let composer = try ConfigComposer(configDirectory: configDirectory, extraSearchPath: extraSearchPath)
+        let composer = try ConfigComposer(configDirectory: configDirectory, extraSearchPath: extraSearchPath, groupDefaults: groupDefaults)
         return try composer.compose(userFile: userTree, userFileSource: userSource, overrides: overrides)
     }
 

@@ -104,6 +104,19 @@ public struct WandbConfig: Sendable, Equatable {
     }
 }
 
+/// `trainer`: how a run spreads over processes (docs/recipes.md, "Adding a trainer strategy").
+public enum TrainerStrategy: String, CaseIterable, Sendable {
+    /// One process.
+    case basic = "BasicTrainer"
+    /// Ranks of mpirun, each with a slice of the batch and of the parameters (docs/multi-host.md).
+    case fullySharded = "FSDPTrainer"
+    /// Ranks of mpirun, each with a slice of every split linear.
+    case tensorParallel = "TensorParallelTrainer"
+
+    /// Whether the run needs an MPI world.
+    public var isDistributed: Bool { self != .basic }
+}
+
 /// Every top-level key of `config/config.yaml`, typed, after composition and resolution.
 public struct TrainingConfig: Sendable, Equatable {
     public var seed: Int
@@ -132,7 +145,7 @@ public struct TrainingConfig: Sendable, Equatable {
     public var nEpochs: Int?
     public var nExamples: Int?
     public var nEvalExamples: Int
-    public var trainer: String
+    public var trainer: TrainerStrategy
     public var optimizer: String
     /// Adam's or AdamW's weight decay; nil = the library default (AdamW 0.01, Adam none).
     public var weightDecay: Double?
@@ -252,7 +265,7 @@ public struct TrainingConfig: Sendable, Equatable {
         nEpochs = try r.optionalInt("n_epochs", atLeast: 1)
         nExamples = try r.optionalInt("n_examples", atLeast: 1)
         nEvalExamples = try r.int("n_eval_examples", atLeast: 0)
-        trainer = try r.string("trainer")
+        trainer = try r.oneOf("trainer", TrainerStrategy.allCases.map { ($0.rawValue, $0) })
         optimizer = try r.string("optimizer")
         weightDecay = try r.optionalFinite("weight_decay", in: 0...1e6)
         warmupSteps = try r.int("warmup_steps", atLeast: 0)

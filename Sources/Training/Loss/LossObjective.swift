@@ -18,6 +18,21 @@ public enum LossObjectiveError: Error, CustomStringConvertible {
 /// is the plugin's clear error with a suggestion), then its own `loss.<name>.*` options, all of
 /// them and winning over the shared ones.
 public enum LossObjective {
+    /// `loss=NAME` for a loss plugin that ships no `config/loss/NAME.yaml`: its declared options
+    /// with their defaults (a required one `???`, as in the YAML files), so a loss is its plugin
+    /// alone. A YAML file of the name wins: it keeps the reference's defaults (docs/recipes.md).
+    public static func configDefaults(_ registry: PluginRegistry) -> ConfigLoader.GroupDefaults {
+        var nodes: [String: ConfigValue] = [:]
+        for plugin in registry.plugins(kind: .loss) {
+            let name = plugin.descriptor.name
+            let resolved = (try? registry.resolve(kind: .loss, name: name)) ?? plugin
+            var node = ConfigMapping([("name", .string(name))])
+            for option in resolved.descriptor.options { node[option.name] = option.defaultValue.map(ScalarParser.parse) ?? .missing }
+            nodes[name] = .mapping(node)
+        }
+        return ConfigLoader.GroupDefaults(nodes: ["loss": nodes])
+    }
+
     /// `desensitization`: LD-DPO's weighting of every loss's sequence log-probs (`ld_alpha`).
     /// `weighting`: WPO's pair weights (`use_weighting`), refused for a loss that cannot apply them.
     public static func build(_ config: LossConfig, registry: PluginRegistry,

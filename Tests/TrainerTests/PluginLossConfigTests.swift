@@ -1,0 +1,54 @@
+import Foundation
+import XCTest
+
+/// `loss=NAME` for a loss plugin that ships no `config/loss/NAME.yaml`: the loss section is the
+/// plugin's declared options with their defaults, set and checked like any loss option.
+final class PluginLossConfigTests: XCTestCase, CLIRunning {
+    /// examples/hinge-loss/hinge.c renamed `my_hinge` (no YAML of that name exists), built as a
+    /// user builds it.
+    func buildMyHinge() throws -> String {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("dpohost-my-hinge-\(UUID())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let source = try String(contentsOf: CLIHarness.repo.appendingPathComponent("examples/hinge-loss/hinge.c"), encoding: .utf8)
+        XCTAssertTrue(source.contains("d->name = \"hinge\";"))
+        let renamed = dir.appendingPathComponent("my_hinge.c")
+        try source.replacingOccurrences(of: "d->name = \"hinge\";", with: "d->name = \"my_hinge\";")
+            .write(to: renamed, atomically: true, encoding: .utf8)
+        let out = dir.appendingPathComponent("libmy_hinge.so").path
+        let cc = try run(URL(fileURLWithPath: "/usr/bin/env"), ["cc", "-shared", "-fPIC", "-std=gnu11", "-I", CLIHarness.repo.appendingPathComponent("SDK/include").path,
+                                          renamed.path, "-o", out, "-lm"])
+        XCTAssertEqual(cc.status, 0, cc.output)
+        return out
+    }
+
+    func effectiveConfig(_ run: URL) throws -> String {
+        try String(contentsOf: run.appendingPathComponent("config.yaml"), encoding: .utf8)
+    }
+
+    func testALossPluginWithoutAConfigFileTrainsWithItsDeclaredDefaults() throws {
+        let so = try buildMyHinge()
+        let run = tempRun("my-hinge")
+        let r = try dpohost(["--plugin", so, "train"] + common(run) + ["loss=my_hinge", "n_examples=4"])
+        XCTAssertEqual(r.status, 0, r.output)
+        let yaml = try effectiveConfig(run)
+        XCTAssertTrue(yaml.contains("name: my_hinge"), yaml)
+        XCTAssertTrue(yaml.contains("beta: 0.1"), yaml)
+    }
+
+    func testItsOptionsAreSetOnTheCommandLineAndAMisspeltOneIsSuggested() throws {
+        let so = try buildMyHinge()
+        let run = tempRun("my-hinge-beta")
+        let r = try dpohost(["--plugin", so, "train"] + common(run) + ["loss=my_hinge", "loss.beta=0.3", "n_examples=4"])
+        XCTAssertEqual(r.status, 0, r.output)
+        XCTAssertTrue(try effectiveConfig(run).contains("beta: 0.3"))
+        let typo = try dpohost(["--plugin", so, "train"] + common(tempRun("typo")) + ["loss=my_hinge", "loss.bta=0.3"])
+        XCTAssertEqual(typo.status, 1, typo.output)
+        XCTAssertTrue(typo.output.contains("error: unknown config key 'loss.bta'; did you mean 'loss.beta'?"), typo.output)
+    }
+
+    func testALossNamedByNoFileAndNoPluginListsTheChoices() throws {
+        let r = try dpohost(["train"] + common(tempRun("none")) + ["loss=no_such_loss"])
+        XCTAssertEqual(r.status, 1, r.output)
+        XCTAssertTrue(r.output.contains("no_such_loss") && r.output.contains("dpo"), r.output)
+    }
+}
