@@ -16,6 +16,13 @@ public struct Batch: Sendable {
     public var size: Int { elements.count }
     public var isPreference: Bool { rejectedIds != nil }
 
+    /// The tokens of the batch's rows (mask 1): the chosen rows, and the rejected ones when
+    /// `includingRejected`; a prompt counts in every row that holds it.
+    public func tokenCount(includingRejected: Bool) -> Int {
+        let chosen = chosenMask.values.reduce(0) { $0 + Int($1) }
+        return chosen + (includingRejected ? (rejectedMask?.values.reduce(0) { $0 + Int($1) } ?? 0) : 0)
+    }
+
     /// Rows `[k*c, (k+1)*c)` with `c = size / parts` (docs/spec/data.md §11: remainders dropped).
     public func slice(part k: Int, of parts: Int, padId: Int32) -> Batch {
         let c = size / parts

@@ -106,6 +106,19 @@ final class TrainCommandTests: XCTestCase, CLIRunning {
         XCTAssertEqual(try trained(["--num-train-epochs", "1.5"]), Int((Double(epoch / 4) * 1.5).rounded(.up)) * 4)
     }
 
+    /// Tokens per second count the batch's unpadded tokens, both responses of a pair with their
+    /// prompts: between two and `2 * max_length` per example.
+    func testATrainRecordGivesTokensPerSecondBesideExamples() throws {
+        let run = tempRun("tokens")
+        let r = try dpohost(["train"] + common(run) + ["loss=dpo", "loss.beta=0.1", "n_examples=4"])
+        XCTAssertEqual(r.status, 0, r.output)
+        let train = try XCTUnwrap(MetricsLog.read(run.appendingPathComponent("metrics.jsonl")).first { $0.split == "train" }).values
+        let tokens = try XCTUnwrap(train["tokens_per_second"]), examples = try XCTUnwrap(train["examples_per_second"])
+        XCTAssertGreaterThan(examples, 0)
+        XCTAssertGreaterThan(tokens / examples, 2)
+        XCTAssertLessThanOrEqual(tokens / examples, 2 * 128)
+    }
+
     func testASeparateReferenceModelIsWhatTheRewardsAreMeasuredAgainst() throws {
         let own = tempRun("own-reference"), same = tempRun("reference-as-policy")
         let reference = "Tests/Fixtures/models/pythia-tiny-ref"

@@ -2,7 +2,7 @@
 # FSDPTrainer and TensorParallelTrainer at 1, 2 and 3 ranks, one rank (one thread) per host, the
 # hosts made as network namespaces on this machine (scripts/netns/hosts.sh; TCP only, mpirun on
 # host 1 as on a cluster's first machine), FSDP with its collectives overlapped with compute and
-# without: examples per second and, per update, the bytes of the collectives' buffers, the seconds
+# without: examples and tokens per second and, per update, the bytes of the collectives' buffers, the seconds
 # rank 0 waited on them and those that ran hidden behind compute (docs/performance.md, "Across hosts").
 #
 #   scripts/bench/multihost.sh            (root; iproute2; a Python with torch and transformers,
@@ -32,7 +32,7 @@ print(f"model: {sum(p.numel() for p in model.parameters()) / 1e6:.1f}M parameter
 PY
 
 scripts/netns/hosts.sh up 3
-printf 'trainer               overlap  ranks  examples/s  MiB/update  waited s/update  share of update  hidden s/update\n'
+printf 'trainer               overlap  ranks  examples/s  tokens/s  MiB/update  waited s/update  share of update  hidden s/update\n'
 for setting in FSDPTrainer:true FSDPTrainer:false TensorParallelTrainer:-; do
     trainer=${setting%%:*} overlap=${setting#*:}
     extra=""; [ "$overlap" = - ] || extra="fsdp_overlap=$overlap"
@@ -53,12 +53,13 @@ for setting in FSDPTrainer:true FSDPTrainer:false TensorParallelTrainer:-; do
         # Rank 0's line of the run's communication report (docs/multi-host.md).
         "$PY" - "$run/metrics.jsonl" "$log" "$trainer" "$overlap" "$n" <<'PY'
 import json, re, statistics, sys
-rates = [r["values"]["examples_per_second"] for r in map(json.loads, open(sys.argv[1])) if r.get("split") == "train"][2:]
+train = [r["values"] for r in map(json.loads, open(sys.argv[1])) if r.get("split") == "train"][2:]
+rates, tokens = [v["examples_per_second"] for v in train], [v["tokens_per_second"] for v in train]
 report = re.compile(r"communication rank 0 .*?: ([\d.]+) MiB per update in \d+ collectives, ([\d.]+) s per update waiting"
                     r" on them \((\d+)% of its [\d.]+ s\)(?:; ([\d.]+) s per update of collectives hidden)?")
 found = [m for m in map(report.match, open(sys.argv[2])) if m]
 mib, waited, share, hidden = found[0].groups() if found else ("-", "-", "-", None)
-print(f"{sys.argv[3]:<22}{sys.argv[4]:>7}  {sys.argv[5]:>5}  {statistics.median(rates):>10.2f}  {mib:>10}  {waited:>15}"
+print(f"{sys.argv[3]:<22}{sys.argv[4]:>7}  {sys.argv[5]:>5}  {statistics.median(rates):>10.2f}  {statistics.median(tokens):>8.0f}  {mib:>10}  {waited:>15}"
       f"  {(share + '%') if found else '-':>15}  {hidden or '-':>15}")
 PY
     done

@@ -283,7 +283,9 @@ public final class BasicTrainer {
         var values = lists.mapValues(Self.mean)
         values["grad_norm"] = Double(norm)
         values["learning_rate"] = Double(lr)
-        values["examples_per_second"] = Double(c.batchSize) / max(Date().timeIntervalSince(start), 1e-9)
+        let seconds = max(Date().timeIntervalSince(start), 1e-9)
+        values["examples_per_second"] = Double(c.batchSize) / seconds
+        values["tokens_per_second"] = Double(batch.tokenCount(includingRejected: !run.sftMode)) / seconds
         values["counters/examples"] = Double(examples)
         values["counters/updates"] = Double(updates)
         return values
