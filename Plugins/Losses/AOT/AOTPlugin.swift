@@ -7,14 +7,17 @@ import DPOHostSDK
 // k-th smallest, not pair k. TRL and EasyDeL agree.
 
 /// The `aot` plugin's settings and formula.
-final class AOTLoss: PairwiseLoss {
+final class AOTLoss: PairwiseLoss, RegisteredLoss {
     let beta: Float
     let labelSmoothing: Float
 
-    static var options: [PluginDescription.Option] { [
-        LossOptions.beta(),
-        LossOptions.labelSmoothing(help: "eps of the smoothed logistic on the sorted differences, in [0, 0.5)"),
-    ] }
+    static let plugin = LossDescription(
+        name: "aot",
+        summary: "AOT: d = sort(pc-pr) - sort(qc-qr) over the batch, -(1-eps)*logsig(beta*d) - eps*logsig(-beta*d), as in TRL and EasyDeL",
+        options: [
+            LossOptions.beta(),
+            LossOptions.labelSmoothing(help: "eps of the smoothed logistic on the sorted differences, in [0, 0.5)"),
+        ])
 
     init(_ host: Host) throws {
         let rules = OptionRules(host)
@@ -30,19 +33,9 @@ final class AOTLoss: PairwiseLoss {
 }
 
 @_cdecl("dph_plugin_abi_version")
-public func dphPluginABIVersion() -> UInt32 { UInt32(DPH_ABI_VERSION) }
+public func dphPluginABIVersion() -> UInt32 { LossExport.abiVersion }
 
 @_cdecl("dph_plugin_init")
-public func dphPluginInit(_ host: UnsafePointer<dph_host_api>?, _ ctx: OpaquePointer?,
-                          _ desc: UnsafeMutablePointer<dph_plugin_desc>?) -> dph_status {
-    PluginDescription.fill(desc, kind: DPH_KIND_LOSS, name: "aot", version: "1.0.0",
-                           summary: "AOT: d = sort(pc-pr) - sort(qc-qr) over the batch, -(1-eps)*logsig(beta*d) - eps*logsig(-beta*d), as in TRL and EasyDeL",
-                           options: AOTLoss.options)
-    PluginDescription.setInstanceState(desc) { api, ctx, out in
-        LossEntry.create(api, ctx, out) { try AOTLoss($0) }
-    }
-    desc?.pointee.loss = PluginDescription.lossVTable(needs: LossNeeds.sequence) { api, ctx, state, inputs, out in
-        LossEntry.compute(api, ctx, state, inputs, out, as: AOTLoss.self)
-    }
-    return Int32(DPH_OK)
+public func dphPluginInit(_: DPHHostAPI?, _: OpaquePointer?, _ desc: DPHPluginDesc?) -> dph_status {
+    LossExport.initialize(desc, as: AOTLoss.self)
 }

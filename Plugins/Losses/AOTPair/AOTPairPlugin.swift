@@ -6,14 +6,17 @@ import DPOHostSDK
 // smoothed logistic -(1-eps) logsig(beta*d) - eps logsig(-beta*d).
 
 /// The `aot_pair` plugin's settings and formula.
-final class AOTPairLoss: PairwiseLoss {
+final class AOTPairLoss: PairwiseLoss, RegisteredLoss {
     let beta: Float
     let labelSmoothing: Float
 
-    static var options: [PluginDescription.Option] { [
-        LossOptions.beta(),
-        LossOptions.labelSmoothing(help: "eps of the smoothed logistic on the sorted differences, in [0, 0.5)"),
-    ] }
+    static let plugin = LossDescription(
+        name: "aot_pair",
+        summary: "AOT (unpaired; TRL HEAD aot_unpaired): d = sort(Dw) - sort(Dl) over the batch, -(1-eps)*logsig(beta*d) - eps*logsig(-beta*d)",
+        options: [
+            LossOptions.beta(),
+            LossOptions.labelSmoothing(help: "eps of the smoothed logistic on the sorted differences, in [0, 0.5)"),
+        ])
 
     init(_ host: Host) throws {
         let rules = OptionRules(host)
@@ -29,19 +32,9 @@ final class AOTPairLoss: PairwiseLoss {
 }
 
 @_cdecl("dph_plugin_abi_version")
-public func dphPluginABIVersion() -> UInt32 { UInt32(DPH_ABI_VERSION) }
+public func dphPluginABIVersion() -> UInt32 { LossExport.abiVersion }
 
 @_cdecl("dph_plugin_init")
-public func dphPluginInit(_ host: UnsafePointer<dph_host_api>?, _ ctx: OpaquePointer?,
-                          _ desc: UnsafeMutablePointer<dph_plugin_desc>?) -> dph_status {
-    PluginDescription.fill(desc, kind: DPH_KIND_LOSS, name: "aot_pair", version: "1.0.0",
-                           summary: "AOT (unpaired; TRL HEAD aot_unpaired): d = sort(Dw) - sort(Dl) over the batch, -(1-eps)*logsig(beta*d) - eps*logsig(-beta*d)",
-                           options: AOTPairLoss.options)
-    PluginDescription.setInstanceState(desc) { api, ctx, out in
-        LossEntry.create(api, ctx, out) { try AOTPairLoss($0) }
-    }
-    desc?.pointee.loss = PluginDescription.lossVTable(needs: LossNeeds.sequence) { api, ctx, state, inputs, out in
-        LossEntry.compute(api, ctx, state, inputs, out, as: AOTPairLoss.self)
-    }
-    return Int32(DPH_OK)
+public func dphPluginInit(_: DPHHostAPI?, _: OpaquePointer?, _ desc: DPHPluginDesc?) -> dph_status {
+    LossExport.initialize(desc, as: AOTPairLoss.self)
 }

@@ -5,10 +5,13 @@ import DPOHostSDK
 // l = sigmoid(beta*Dw) + (1 - sigmoid(beta*h)). TRL and EasyDeL agree.
 
 /// The `apo_down` plugin's settings and formula.
-final class APODownLoss: PairwiseLoss {
+final class APODownLoss: PairwiseLoss, RegisteredLoss {
     let beta: Float
 
-    static var options: [PluginDescription.Option] { [LossOptions.beta()] }
+    static let plugin = LossDescription(
+        name: "apo_down",
+        summary: "APO-down: sigmoid(beta*Dw) + (1 - sigmoid(beta*h)), Dw = pc-qc, h = (pc-pr) - (qc-qr), as in TRL and EasyDeL",
+        options: [LossOptions.beta()])
 
     init(_ host: Host) throws { beta = try OptionRules(host).positive("beta") }
 
@@ -21,19 +24,9 @@ final class APODownLoss: PairwiseLoss {
 }
 
 @_cdecl("dph_plugin_abi_version")
-public func dphPluginABIVersion() -> UInt32 { UInt32(DPH_ABI_VERSION) }
+public func dphPluginABIVersion() -> UInt32 { LossExport.abiVersion }
 
 @_cdecl("dph_plugin_init")
-public func dphPluginInit(_ host: UnsafePointer<dph_host_api>?, _ ctx: OpaquePointer?,
-                          _ desc: UnsafeMutablePointer<dph_plugin_desc>?) -> dph_status {
-    PluginDescription.fill(desc, kind: DPH_KIND_LOSS, name: "apo_down", version: "1.0.0",
-                           summary: "APO-down: sigmoid(beta*Dw) + (1 - sigmoid(beta*h)), Dw = pc-qc, h = (pc-pr) - (qc-qr), as in TRL and EasyDeL",
-                           options: APODownLoss.options)
-    PluginDescription.setInstanceState(desc) { api, ctx, out in
-        LossEntry.create(api, ctx, out) { try APODownLoss($0) }
-    }
-    desc?.pointee.loss = PluginDescription.lossVTable(needs: LossNeeds.sequence) { api, ctx, state, inputs, out in
-        LossEntry.compute(api, ctx, state, inputs, out, as: APODownLoss.self)
-    }
-    return Int32(DPH_OK)
+public func dphPluginInit(_: DPHHostAPI?, _: OpaquePointer?, _ desc: DPHPluginDesc?) -> dph_status {
+    LossExport.initialize(desc, as: APODownLoss.self)
 }

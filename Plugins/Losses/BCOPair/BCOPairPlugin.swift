@@ -32,19 +32,23 @@ final class RunningMean {
 }
 
 /// The `bco_pair` plugin's settings, formula and (for delta=running) its baseline state.
-final class BCOPairLoss: PairwiseLoss {
+final class BCOPairLoss: PairwiseLoss, RegisteredLoss {
     enum Delta: String, CaseIterable { case batch, running, zero }
 
     let beta: Float
     let delta: Delta
     private let running = RunningMean()
 
-    static var options: [PluginDescription.Option] { [
-        LossOptions.beta(),
-        .init("delta", DPH_OPTION_STRING, default: "batch",
-              help: "baseline d: batch (EasyDeL: this batch's mean reward), running (TRL<=0.27: running mean "
-                  + "of batch means, kept per run, not checkpointed) or zero (TRL HEAD)"),
-    ] }
+    static let plugin = LossDescription(
+        name: "bco_pair",
+        summary: "BCO (pairwise): -logsig(beta*Dw - d) - logsig(-(beta*Dl - d)); d = delta: batch mean "
+            + "reward (default, EasyDeL), running mean (TRL<=0.27) or zero (TRL HEAD)",
+        options: [
+            LossOptions.beta(),
+            .init("delta", DPH_OPTION_STRING, default: "batch",
+                  help: "baseline d: batch (EasyDeL: this batch's mean reward), running (TRL<=0.27: running mean "
+                      + "of batch means, kept per run, not checkpointed) or zero (TRL HEAD)"),
+        ])
 
     init(_ host: Host) throws {
         let rules = OptionRules(host)
@@ -71,20 +75,9 @@ final class BCOPairLoss: PairwiseLoss {
 }
 
 @_cdecl("dph_plugin_abi_version")
-public func dphPluginABIVersion() -> UInt32 { UInt32(DPH_ABI_VERSION) }
+public func dphPluginABIVersion() -> UInt32 { LossExport.abiVersion }
 
 @_cdecl("dph_plugin_init")
-public func dphPluginInit(_ host: UnsafePointer<dph_host_api>?, _ ctx: OpaquePointer?,
-                          _ desc: UnsafeMutablePointer<dph_plugin_desc>?) -> dph_status {
-    PluginDescription.fill(desc, kind: DPH_KIND_LOSS, name: "bco_pair", version: "1.0.0",
-                           summary: "BCO (pairwise): -logsig(beta*Dw - d) - logsig(-(beta*Dl - d)); d = delta: batch mean "
-                               + "reward (default, EasyDeL), running mean (TRL<=0.27) or zero (TRL HEAD)",
-                           options: BCOPairLoss.options)
-    PluginDescription.setInstanceState(desc) { api, ctx, out in
-        LossEntry.create(api, ctx, out) { try BCOPairLoss($0) }
-    }
-    desc?.pointee.loss = PluginDescription.lossVTable(needs: LossNeeds.sequence) { api, ctx, state, inputs, out in
-        LossEntry.compute(api, ctx, state, inputs, out, as: BCOPairLoss.self)
-    }
-    return Int32(DPH_OK)
+public func dphPluginInit(_: DPHHostAPI?, _: OpaquePointer?, _ desc: DPHPluginDesc?) -> dph_status {
+    LossExport.initialize(desc, as: BCOPairLoss.self)
 }

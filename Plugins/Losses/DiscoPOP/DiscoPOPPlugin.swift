@@ -6,16 +6,19 @@ import DPOHostSDK
 // EasyDeL hard-codes tau = 1 (pass tau=1 for its numbers).
 
 /// The `discopop` plugin's settings and formula.
-final class DiscoPOPLoss: PairwiseLoss {
+final class DiscoPOPLoss: PairwiseLoss, RegisteredLoss {
     let beta: Float
     let divergence: FDivergence
     let tau: Float
 
-    static var options: [PluginDescription.Option] { [
-        LossOptions.beta(),
-        .init("tau", DPH_OPTION_FLOAT, default: "0.05",
-              help: "temperature of the logistic/exponential mix w = sigmoid(beta*h/tau), > 0 (TRL 0.05; EasyDeL uses 1)"),
-    ] + FDivergence.options }
+    static let plugin = LossDescription(
+        name: "discopop",
+        summary: "DiscoPOP: x = beta*h, w = sigmoid(x/tau), (1-w)*(-logsig(x)) + w*exp(-x); tau default 0.05 as in TRL (EasyDeL: 1)",
+        options: [
+            LossOptions.beta(),
+            .init("tau", DPH_OPTION_FLOAT, default: "0.05",
+                  help: "temperature of the logistic/exponential mix w = sigmoid(beta*h/tau), > 0 (TRL 0.05; EasyDeL uses 1)"),
+        ] + FDivergence.options)
 
     init(_ host: Host) throws {
         let rules = OptionRules(host)
@@ -36,19 +39,9 @@ final class DiscoPOPLoss: PairwiseLoss {
 }
 
 @_cdecl("dph_plugin_abi_version")
-public func dphPluginABIVersion() -> UInt32 { UInt32(DPH_ABI_VERSION) }
+public func dphPluginABIVersion() -> UInt32 { LossExport.abiVersion }
 
 @_cdecl("dph_plugin_init")
-public func dphPluginInit(_ host: UnsafePointer<dph_host_api>?, _ ctx: OpaquePointer?,
-                          _ desc: UnsafeMutablePointer<dph_plugin_desc>?) -> dph_status {
-    PluginDescription.fill(desc, kind: DPH_KIND_LOSS, name: "discopop", version: "1.0.0",
-                           summary: "DiscoPOP: x = beta*h, w = sigmoid(x/tau), (1-w)*(-logsig(x)) + w*exp(-x); tau default 0.05 as in TRL (EasyDeL: 1)",
-                           options: DiscoPOPLoss.options)
-    PluginDescription.setInstanceState(desc) { api, ctx, out in
-        LossEntry.create(api, ctx, out) { try DiscoPOPLoss($0) }
-    }
-    desc?.pointee.loss = PluginDescription.lossVTable(needs: LossNeeds.sequence) { api, ctx, state, inputs, out in
-        LossEntry.compute(api, ctx, state, inputs, out, as: DiscoPOPLoss.self)
-    }
-    return Int32(DPH_OK)
+public func dphPluginInit(_: DPHHostAPI?, _: OpaquePointer?, _ desc: DPHPluginDesc?) -> dph_status {
+    LossExport.initialize(desc, as: DiscoPOPLoss.self)
 }

@@ -13,16 +13,19 @@ import Darwin
 // a value below 1e-3 is used as given (TRL, not EasyDeL's clamp).
 
 /// The `exo_pair` plugin's settings and formula.
-final class EXOPairLoss: PairwiseLoss {
+final class EXOPairLoss: PairwiseLoss, RegisteredLoss {
     let beta: Float
     let divergence: FDivergence
     let labelSmoothing: Float
 
-    static var options: [PluginDescription.Option] { [
-        LossOptions.beta(),
-        LossOptions.labelSmoothing(default: "0.001",
-                                   help: "eps in (0, 0.5); 0 is refused (log 0); default 1e-3 is what TRL<=0.27 uses for 0"),
-    ] + FDivergence.options }
+    static let plugin = LossDescription(
+        name: "exo_pair",
+        summary: "EXO (pairwise): s*(logsig(beta*h) - log(1-eps)) + (1-s)*(logsig(-beta*h) - log(eps)), s = sigmoid(beta*h); eps = label_smoothing (default 1e-3, TRL<=0.27)",
+        options: [
+            LossOptions.beta(),
+            LossOptions.labelSmoothing(default: "0.001",
+                                       help: "eps in (0, 0.5); 0 is refused (log 0); default 1e-3 is what TRL<=0.27 uses for 0"),
+        ] + FDivergence.options)
 
     init(_ host: Host) throws {
         let rules = OptionRules(host)
@@ -42,19 +45,9 @@ final class EXOPairLoss: PairwiseLoss {
 }
 
 @_cdecl("dph_plugin_abi_version")
-public func dphPluginABIVersion() -> UInt32 { UInt32(DPH_ABI_VERSION) }
+public func dphPluginABIVersion() -> UInt32 { LossExport.abiVersion }
 
 @_cdecl("dph_plugin_init")
-public func dphPluginInit(_ host: UnsafePointer<dph_host_api>?, _ ctx: OpaquePointer?,
-                          _ desc: UnsafeMutablePointer<dph_plugin_desc>?) -> dph_status {
-    PluginDescription.fill(desc, kind: DPH_KIND_LOSS, name: "exo_pair", version: "1.0.0",
-                           summary: "EXO (pairwise): s*(logsig(beta*h) - log(1-eps)) + (1-s)*(logsig(-beta*h) - log(eps)), s = sigmoid(beta*h); eps = label_smoothing (default 1e-3, TRL<=0.27)",
-                           options: EXOPairLoss.options)
-    PluginDescription.setInstanceState(desc) { api, ctx, out in
-        LossEntry.create(api, ctx, out) { try EXOPairLoss($0) }
-    }
-    desc?.pointee.loss = PluginDescription.lossVTable(needs: LossNeeds.sequence) { api, ctx, state, inputs, out in
-        LossEntry.compute(api, ctx, state, inputs, out, as: EXOPairLoss.self)
-    }
-    return Int32(DPH_OK)
+public func dphPluginInit(_: DPHHostAPI?, _: OpaquePointer?, _ desc: DPHPluginDesc?) -> dph_status {
+    LossExport.initialize(desc, as: EXOPairLoss.self)
 }

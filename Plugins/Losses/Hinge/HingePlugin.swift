@@ -5,13 +5,16 @@ import DPOHostSDK
 // EasyDeL agree.
 
 /// The `hinge` plugin's settings and formula.
-final class HingeLoss: PairwiseLoss {
+final class HingeLoss: PairwiseLoss, RegisteredLoss {
     let beta: Float
     let divergence: FDivergence
 
-    static var options: [PluginDescription.Option] { [
-        LossOptions.beta(help: "inverse margin: the loss is 0 once h >= 1/beta, > 0 (TRL/EasyDeL default 0.1)"),
-    ] + FDivergence.options }
+    static let plugin = LossDescription(
+        name: "hinge",
+        summary: "SLiC hinge loss max(0, 1 - beta*h), h = (pc-pr) - (qc-qr), as in TRL and EasyDeL",
+        options: [
+            LossOptions.beta(help: "inverse margin: the loss is 0 once h >= 1/beta, > 0 (TRL/EasyDeL default 0.1)"),
+        ] + FDivergence.options)
 
     init(_ host: Host) throws {
         beta = try OptionRules(host).positive("beta")
@@ -25,19 +28,9 @@ final class HingeLoss: PairwiseLoss {
 }
 
 @_cdecl("dph_plugin_abi_version")
-public func dphPluginABIVersion() -> UInt32 { UInt32(DPH_ABI_VERSION) }
+public func dphPluginABIVersion() -> UInt32 { LossExport.abiVersion }
 
 @_cdecl("dph_plugin_init")
-public func dphPluginInit(_ host: UnsafePointer<dph_host_api>?, _ ctx: OpaquePointer?,
-                          _ desc: UnsafeMutablePointer<dph_plugin_desc>?) -> dph_status {
-    PluginDescription.fill(desc, kind: DPH_KIND_LOSS, name: "hinge", version: "1.0.0",
-                           summary: "SLiC hinge loss max(0, 1 - beta*h), h = (pc-pr) - (qc-qr), as in TRL and EasyDeL",
-                           options: HingeLoss.options)
-    PluginDescription.setInstanceState(desc) { api, ctx, out in
-        LossEntry.create(api, ctx, out) { try HingeLoss($0) }
-    }
-    desc?.pointee.loss = PluginDescription.lossVTable(needs: LossNeeds.sequence) { api, ctx, state, inputs, out in
-        LossEntry.compute(api, ctx, state, inputs, out, as: HingeLoss.self)
-    }
-    return Int32(DPH_OK)
+public func dphPluginInit(_: DPHHostAPI?, _: OpaquePointer?, _ desc: DPHPluginDesc?) -> dph_status {
+    LossExport.initialize(desc, as: HingeLoss.self)
 }

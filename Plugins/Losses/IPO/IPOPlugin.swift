@@ -7,20 +7,24 @@ import DPOHostSDK
 // reference_free do not apply to IPO, so they are not options here.
 
 /// The `ipo` plugin's settings.
-final class IPOLoss {
+final class IPOLoss: RegisteredLoss {
     let beta: Float
     let averageLogProb: Bool
     let lengthNormalized: Bool
     let divergence: FDivergence
 
-    static var options: [PluginDescription.Option] { [
-        .init("beta", DPH_OPTION_FLOAT, default: nil,
-              help: "IPO regularisation; the target log-ratio margin is 1/(2*beta), > 0"),
-        .init("average_log_prob", DPH_OPTION_BOOL, default: "false",
-              help: "length-average log-probs first, rewards too (EasyDeL's IPO); false sums them (DPO reference)"),
-        .init("length_normalized", DPH_OPTION_BOOL, default: "false",
-              help: "divide each log-ratio by its response length in the loss only, rewards summed (TRL's IPO)"),
-    ] + FDivergence.options }
+    static let plugin = LossDescription(
+        name: "ipo",
+        summary: "IPO loss (h - 1/(2*beta))^2 on summed log-probs as in the DPO reference; "
+            + "average_log_prob gives TRL's IPO",
+        options: [
+            .init("beta", DPH_OPTION_FLOAT, default: nil,
+                  help: "IPO regularisation; the target log-ratio margin is 1/(2*beta), > 0"),
+            .init("average_log_prob", DPH_OPTION_BOOL, default: "false",
+                  help: "length-average log-probs first, rewards too (EasyDeL's IPO); false sums them (DPO reference)"),
+            .init("length_normalized", DPH_OPTION_BOOL, default: "false",
+                  help: "divide each log-ratio by its response length in the loss only, rewards summed (TRL's IPO)"),
+        ] + FDivergence.options)
 
     init(_ host: Host) throws {
         let rules = OptionRules(host)
@@ -36,32 +40,14 @@ final class IPOLoss {
     func compute(_ host: Host, _ inputs: dph_loss_inputs) throws -> dph_tensor {
         let logps = try SequenceLogps(host, inputs, averaged: averageLogProb)
         let h = try divergence.logits(host, logps, lengthNormalized: lengthNormalized, inputs)
-        let losses = try PreferenceLoss.ipo(host, logits: h, beta: beta)
-        let rewards = try logps.rewards(host, beta: beta)
-        let metrics = PreferenceMetrics(host)
-        try metrics.rewards(chosen: rewards.chosen, rejected: rewards.rejected)
-        try metrics.logpsAndLoss(chosen: logps.policyChosen, rejected: logps.policyRejected, losses: losses)
-        return try PreferenceLoss.batchMean(host, losses, inputs)
+        return try PreferenceLoss.reportedMean(host, try PreferenceLoss.ipo(host, logits: h, beta: beta), logps, beta: beta, inputs)
     }
 }
 
 @_cdecl("dph_plugin_abi_version")
-public func dphPluginABIVersion() -> UInt32 { UInt32(DPH_ABI_VERSION) }
+public func dphPluginABIVersion() -> UInt32 { LossExport.abiVersion }
 
 @_cdecl("dph_plugin_init")
-public func dphPluginInit(_ host: UnsafePointer<dph_host_api>?, _ ctx: OpaquePointer?,
-                          _ desc: UnsafeMutablePointer<dph_plugin_desc>?) -> dph_status {
-    PluginDescription.fill(desc, kind: DPH_KIND_LOSS, name: "ipo", version: "1.0.0",
-                           summary: "IPO loss (h - 1/(2*beta))^2 on summed log-probs as in the DPO reference; "
-                               + "average_log_prob gives TRL's IPO",
-                           options: IPOLoss.options)
-    PluginDescription.setInstanceState(desc) { api, ctx, out in
-        LossEntry.create(api, ctx, out) { try IPOLoss($0) }
-    }
-    desc?.pointee.loss = PluginDescription.lossVTable(needs: LossNeeds.sequence) { api, ctx, state, inputs, out in
-        LossEntry.compute(api, ctx, state, inputs, out, as: IPOLoss.self) { host, loss, inputs in
-            try loss.compute(host, inputs)
-        }
-    }
-    return Int32(DPH_OK)
+public func dphPluginInit(_: DPHHostAPI?, _: OpaquePointer?, _ desc: DPHPluginDesc?) -> dph_status {
+    LossExport.initialize(desc, as: IPOLoss.self)
 }

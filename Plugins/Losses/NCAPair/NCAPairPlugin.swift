@@ -5,10 +5,13 @@ import DPOHostSDK
 // l = -logsig(beta*Dw) - 0.5*logsig(-beta*Dw) - 0.5*logsig(-beta*Dl). TRL and EasyDeL agree.
 
 /// The `nca_pair` plugin's settings and formula.
-final class NCAPairLoss: PairwiseLoss {
+final class NCAPairLoss: PairwiseLoss, RegisteredLoss {
     let beta: Float
 
-    static var options: [PluginDescription.Option] { [LossOptions.beta()] }
+    static let plugin = LossDescription(
+        name: "nca_pair",
+        summary: "NCA (pairwise): -logsig(beta*Dw) - 0.5*logsig(-beta*Dw) - 0.5*logsig(-beta*Dl), Dw = pc-qc, Dl = pr-qr, as in TRL and EasyDeL",
+        options: [LossOptions.beta()])
 
     init(_ host: Host) throws { beta = try OptionRules(host).positive("beta") }
 
@@ -22,19 +25,9 @@ final class NCAPairLoss: PairwiseLoss {
 }
 
 @_cdecl("dph_plugin_abi_version")
-public func dphPluginABIVersion() -> UInt32 { UInt32(DPH_ABI_VERSION) }
+public func dphPluginABIVersion() -> UInt32 { LossExport.abiVersion }
 
 @_cdecl("dph_plugin_init")
-public func dphPluginInit(_ host: UnsafePointer<dph_host_api>?, _ ctx: OpaquePointer?,
-                          _ desc: UnsafeMutablePointer<dph_plugin_desc>?) -> dph_status {
-    PluginDescription.fill(desc, kind: DPH_KIND_LOSS, name: "nca_pair", version: "1.0.0",
-                           summary: "NCA (pairwise): -logsig(beta*Dw) - 0.5*logsig(-beta*Dw) - 0.5*logsig(-beta*Dl), Dw = pc-qc, Dl = pr-qr, as in TRL and EasyDeL",
-                           options: NCAPairLoss.options)
-    PluginDescription.setInstanceState(desc) { api, ctx, out in
-        LossEntry.create(api, ctx, out) { try NCAPairLoss($0) }
-    }
-    desc?.pointee.loss = PluginDescription.lossVTable(needs: LossNeeds.sequence) { api, ctx, state, inputs, out in
-        LossEntry.compute(api, ctx, state, inputs, out, as: NCAPairLoss.self)
-    }
-    return Int32(DPH_OK)
+public func dphPluginInit(_: DPHHostAPI?, _: OpaquePointer?, _ desc: DPHPluginDesc?) -> dph_status {
+    LossExport.initialize(desc, as: NCAPairLoss.self)
 }

@@ -7,16 +7,19 @@ import DPOHostSDK
 // reproduced: every response token counts. EasyDeL has the key but never applies it.
 
 /// The `rpo` plugin's settings: the `dpo` plugin's, plus `alpha`.
-final class RPOLoss: LossComputing {
+final class RPOLoss: RegisteredLoss, VaryingNeeds {
     let dpo: DPOLoss
     let alpha: Float
 
-    static var options: [PluginDescription.Option] {
-        DPOLoss.options(labelSmoothingDefault: "0", betaDefault: "0.1") + [
+    static let plugin = LossDescription(
+        name: "rpo",
+        summary: "RPO: the dpo loss -logsig(beta*h) (options as dpo) + alpha * token-mean NLL of the "
+            + "chosen responses of the batch, as TRL<=0.27's rpo_alpha",
+        options: DPOLoss.options(labelSmoothingDefault: "0", betaDefault: "0.1") + [
             .init("alpha", DPH_OPTION_FLOAT, default: "1.0",
                   help: "weight of the token-mean NLL on the chosen responses, >= 0 (TRL rpo_alpha; the RPO paper uses 1)"),
-        ]
-    }
+        ],
+        needs: LossNeeds.sequence | UInt32(DPH_LOSS_NEEDS_TOKEN))
 
     init(_ host: Host) throws {
         dpo = try DPOLoss(host)
@@ -33,28 +36,15 @@ final class RPOLoss: LossComputing {
         try host.emitMetric(MetricKey.nllLoss, try host.tensor([Float](repeating: value, count: pairs), shape: [pairs]))
         return try PreferenceLoss.batchMean(host, losses, inputs)
     }
+
+    /// The `dpo` part's: no reference model when its rewards do not use one.
+    func needs(declared: UInt32) -> UInt32 { dpo.needs(declared: declared) }
 }
 
 @_cdecl("dph_plugin_abi_version")
-public func dphPluginABIVersion() -> UInt32 { UInt32(DPH_ABI_VERSION) }
+public func dphPluginABIVersion() -> UInt32 { LossExport.abiVersion }
 
 @_cdecl("dph_plugin_init")
-public func dphPluginInit(_ host: UnsafePointer<dph_host_api>?, _ ctx: OpaquePointer?,
-                          _ desc: UnsafeMutablePointer<dph_plugin_desc>?) -> dph_status {
-    PluginDescription.fill(desc, kind: DPH_KIND_LOSS, name: "rpo", version: "1.0.0",
-                           summary: "RPO: the dpo loss -logsig(beta*h) (options as dpo) + alpha * token-mean NLL of the "
-                               + "chosen responses of the batch, as TRL<=0.27's rpo_alpha",
-                           options: RPOLoss.options)
-    PluginDescription.setInstanceState(desc) { api, ctx, out in
-        LossEntry.create(api, ctx, out) { try RPOLoss($0) }
-    }
-    let needs = LossNeeds.sequence | UInt32(DPH_LOSS_NEEDS_TOKEN)
-    desc?.pointee.loss = PluginDescription.lossVTable(needs: needs, instanceNeeds: { api, ctx, state, out in
-        LossEntry.instanceNeeds(api, ctx, state, out, as: RPOLoss.self) {
-            $0.dpo.needs(base: LossNeeds.sequence | UInt32(DPH_LOSS_NEEDS_TOKEN))
-        }
-    }) { api, ctx, state, inputs, out in
-        LossEntry.compute(api, ctx, state, inputs, out, as: RPOLoss.self)
-    }
-    return Int32(DPH_OK)
+public func dphPluginInit(_: DPHHostAPI?, _: OpaquePointer?, _ desc: DPHPluginDesc?) -> dph_status {
+    LossExport.initialize(desc, as: RPOLoss.self)
 }

@@ -5,15 +5,18 @@ import DPOHostSDK
 // l = [-(1-eps) logsig(beta*h) + eps logsig(-beta*h)] / (1 - 2 eps). TRL and EasyDeL agree.
 
 /// The `robust` plugin's settings and formula.
-final class RobustLoss: PairwiseLoss {
+final class RobustLoss: PairwiseLoss, RegisteredLoss {
     let beta: Float
     let divergence: FDivergence
     let labelSmoothing: Float
 
-    static var options: [PluginDescription.Option] { [
-        LossOptions.beta(),
-        LossOptions.labelSmoothing(help: "eps: assumed rate of flipped preference labels, in [0, 0.5); 0 is plain DPO"),
-    ] + FDivergence.options }
+    static let plugin = LossDescription(
+        name: "robust",
+        summary: "Robust DPO: [-(1-eps)*logsig(beta*h) + eps*logsig(-beta*h)] / (1-2*eps), eps = label_smoothing, as in TRL and EasyDeL",
+        options: [
+            LossOptions.beta(),
+            LossOptions.labelSmoothing(help: "eps: assumed rate of flipped preference labels, in [0, 0.5); 0 is plain DPO"),
+        ] + FDivergence.options)
 
     init(_ host: Host) throws {
         let rules = OptionRules(host)
@@ -32,19 +35,9 @@ final class RobustLoss: PairwiseLoss {
 }
 
 @_cdecl("dph_plugin_abi_version")
-public func dphPluginABIVersion() -> UInt32 { UInt32(DPH_ABI_VERSION) }
+public func dphPluginABIVersion() -> UInt32 { LossExport.abiVersion }
 
 @_cdecl("dph_plugin_init")
-public func dphPluginInit(_ host: UnsafePointer<dph_host_api>?, _ ctx: OpaquePointer?,
-                          _ desc: UnsafeMutablePointer<dph_plugin_desc>?) -> dph_status {
-    PluginDescription.fill(desc, kind: DPH_KIND_LOSS, name: "robust", version: "1.0.0",
-                           summary: "Robust DPO: [-(1-eps)*logsig(beta*h) + eps*logsig(-beta*h)] / (1-2*eps), eps = label_smoothing, as in TRL and EasyDeL",
-                           options: RobustLoss.options)
-    PluginDescription.setInstanceState(desc) { api, ctx, out in
-        LossEntry.create(api, ctx, out) { try RobustLoss($0) }
-    }
-    desc?.pointee.loss = PluginDescription.lossVTable(needs: LossNeeds.sequence) { api, ctx, state, inputs, out in
-        LossEntry.compute(api, ctx, state, inputs, out, as: RobustLoss.self)
-    }
-    return Int32(DPH_OK)
+public func dphPluginInit(_: DPHHostAPI?, _: OpaquePointer?, _ desc: DPHPluginDesc?) -> dph_status {
+    LossExport.initialize(desc, as: RobustLoss.self)
 }

@@ -8,16 +8,22 @@ import DPOHostSDK
 // The host runs only the chosen rows (the SFT targets); no reference model is needed.
 
 /// The `sft` plugin's settings.
-final class SFTLoss {
+final class SFTLoss: RegisteredLoss, VaryingNeeds {
     let averageLogProb: Bool
     let tokenMean: Bool
 
-    static var options: [PluginDescription.Option] { [
-        .init("average_log_prob", DPH_OPTION_BOOL, default: "false",
-              help: "divide each sequence's NLL by its response length (the DPO reference sums)"),
-        .init("token_mean", DPH_OPTION_BOOL, default: "false",
-              help: "TRL's sft: the NLL of all chosen response tokens of the batch over their count"),
-    ] }
+    /// Reads the chosen rows (the SFT targets) only, and no reference model.
+    static let plugin = LossDescription(
+        name: "sft",
+        summary: "Supervised fine-tuning: mean over sequences of the summed response NLL "
+            + "(DPO reference; not token-mean cross-entropy)",
+        options: [
+            .init("average_log_prob", DPH_OPTION_BOOL, default: "false",
+                  help: "divide each sequence's NLL by its response length (the DPO reference sums)"),
+            .init("token_mean", DPH_OPTION_BOOL, default: "false",
+                  help: "TRL's sft: the NLL of all chosen response tokens of the batch over their count"),
+        ],
+        needs: LossNeeds.sequence | UInt32(DPH_LOSS_REFERENCE_FREE) | UInt32(DPH_LOSS_CHOSEN_ONLY))
 
     init(_ host: Host) throws {
         let rules = OptionRules(host)
@@ -52,33 +58,13 @@ final class SFTLoss {
     }
 
     /// Token inputs only when token_mean reads them.
-    /// Reads the chosen rows (the SFT targets) only, and no reference model.
-    static let baseNeeds = LossNeeds.sequence | UInt32(DPH_LOSS_REFERENCE_FREE) | UInt32(DPH_LOSS_CHOSEN_ONLY)
-
-    func needs() -> UInt32 {
-        SFTLoss.baseNeeds | (tokenMean ? UInt32(DPH_LOSS_NEEDS_TOKEN) : 0)
-    }
+    func needs(declared: UInt32) -> UInt32 { declared | (tokenMean ? UInt32(DPH_LOSS_NEEDS_TOKEN) : 0) }
 }
 
 @_cdecl("dph_plugin_abi_version")
-public func dphPluginABIVersion() -> UInt32 { UInt32(DPH_ABI_VERSION) }
+public func dphPluginABIVersion() -> UInt32 { LossExport.abiVersion }
 
 @_cdecl("dph_plugin_init")
-public func dphPluginInit(_ host: UnsafePointer<dph_host_api>?, _ ctx: OpaquePointer?,
-                          _ desc: UnsafeMutablePointer<dph_plugin_desc>?) -> dph_status {
-    PluginDescription.fill(desc, kind: DPH_KIND_LOSS, name: "sft", version: "1.0.0",
-                           summary: "Supervised fine-tuning: mean over sequences of the summed response NLL "
-                               + "(DPO reference; not token-mean cross-entropy)",
-                           options: SFTLoss.options)
-    PluginDescription.setInstanceState(desc) { api, ctx, out in
-        LossEntry.create(api, ctx, out) { try SFTLoss($0) }
-    }
-    desc?.pointee.loss = PluginDescription.lossVTable(needs: SFTLoss.baseNeeds, instanceNeeds: { api, ctx, state, out in
-        LossEntry.instanceNeeds(api, ctx, state, out, as: SFTLoss.self) { $0.needs() }
-    }) { api, ctx, state, inputs, out in
-        LossEntry.compute(api, ctx, state, inputs, out, as: SFTLoss.self) { host, loss, inputs in
-            try loss.compute(host, inputs)
-        }
-    }
-    return Int32(DPH_OK)
+public func dphPluginInit(_: DPHHostAPI?, _: OpaquePointer?, _ desc: DPHPluginDesc?) -> dph_status {
+    LossExport.initialize(desc, as: SFTLoss.self)
 }

@@ -5,12 +5,15 @@ import DPOHostSDK
 // l = (Dw - 1/(2 beta))^2 + (Dl + 1/(2 beta))^2. TRL and EasyDeL agree.
 
 /// The `sppo_hard` plugin's settings and formula.
-final class SPPOHardLoss: PairwiseLoss {
+final class SPPOHardLoss: PairwiseLoss, RegisteredLoss {
     let beta: Float
 
-    static var options: [PluginDescription.Option] { [
-        LossOptions.beta(help: "regularisation: targets Dw = +1/(2*beta), Dl = -1/(2*beta), > 0 (TRL/EasyDeL default 0.1)"),
-    ] }
+    static let plugin = LossDescription(
+        name: "sppo_hard",
+        summary: "SPPO (hard): (Dw - 1/(2*beta))^2 + (Dl + 1/(2*beta))^2, Dw = pc-qc, Dl = pr-qr, as in TRL and EasyDeL",
+        options: [
+            LossOptions.beta(help: "regularisation: targets Dw = +1/(2*beta), Dl = -1/(2*beta), > 0 (TRL/EasyDeL default 0.1)"),
+        ])
 
     init(_ host: Host) throws { beta = try OptionRules(host).positive("beta") }
 
@@ -23,19 +26,9 @@ final class SPPOHardLoss: PairwiseLoss {
 }
 
 @_cdecl("dph_plugin_abi_version")
-public func dphPluginABIVersion() -> UInt32 { UInt32(DPH_ABI_VERSION) }
+public func dphPluginABIVersion() -> UInt32 { LossExport.abiVersion }
 
 @_cdecl("dph_plugin_init")
-public func dphPluginInit(_ host: UnsafePointer<dph_host_api>?, _ ctx: OpaquePointer?,
-                          _ desc: UnsafeMutablePointer<dph_plugin_desc>?) -> dph_status {
-    PluginDescription.fill(desc, kind: DPH_KIND_LOSS, name: "sppo_hard", version: "1.0.0",
-                           summary: "SPPO (hard): (Dw - 1/(2*beta))^2 + (Dl + 1/(2*beta))^2, Dw = pc-qc, Dl = pr-qr, as in TRL and EasyDeL",
-                           options: SPPOHardLoss.options)
-    PluginDescription.setInstanceState(desc) { api, ctx, out in
-        LossEntry.create(api, ctx, out) { try SPPOHardLoss($0) }
-    }
-    desc?.pointee.loss = PluginDescription.lossVTable(needs: LossNeeds.sequence) { api, ctx, state, inputs, out in
-        LossEntry.compute(api, ctx, state, inputs, out, as: SPPOHardLoss.self)
-    }
-    return Int32(DPH_OK)
+public func dphPluginInit(_: DPHHostAPI?, _: OpaquePointer?, _ desc: DPHPluginDesc?) -> dph_status {
+    LossExport.initialize(desc, as: SPPOHardLoss.self)
 }

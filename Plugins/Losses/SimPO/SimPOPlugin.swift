@@ -8,17 +8,22 @@ import DPOHostSDK
 // TRL CPO's beta*ac and beta*ar, and the logged log-probs are the averaged ones.
 
 /// The `simpo` plugin's settings and formula.
-final class SimPOLoss: LossComputing {
+final class SimPOLoss: RegisteredLoss {
     let beta: Float
     let gamma: Float
     let labelSmoothing: Float
 
-    static var options: [PluginDescription.Option] { [
-        LossOptions.beta(help: "scale of the averaged log-prob reward, > 0 (TRL default 0.1; the SimPO paper uses 2 to 2.5)"),
-        .init("gamma", DPH_OPTION_FLOAT, default: "0.5",
-              help: "target reward margin; the log-prob gap must exceed gamma/beta, >= 0 (TRL simpo_gamma 0.5)"),
-        LossOptions.labelSmoothing(help: "assumed fraction of flipped preference labels, in [0, 0.5) (TRL CPO's label_smoothing)"),
-    ] }
+    static let plugin = LossDescription(
+        name: "simpo",
+        summary: "SimPO (reference-free): g = pc/lc - pr/lr - gamma/beta, -(1-eps)*logsig(beta*g) "
+            + "- eps*logsig(-beta*g), as TRL's CPO trainer with loss_type=simpo",
+        options: [
+            LossOptions.beta(help: "scale of the averaged log-prob reward, > 0 (TRL default 0.1; the SimPO paper uses 2 to 2.5)"),
+            .init("gamma", DPH_OPTION_FLOAT, default: "0.5",
+                  help: "target reward margin; the log-prob gap must exceed gamma/beta, >= 0 (TRL simpo_gamma 0.5)"),
+            LossOptions.labelSmoothing(help: "assumed fraction of flipped preference labels, in [0, 0.5) (TRL CPO's label_smoothing)"),
+        ],
+        needs: LossNeeds.sequence | UInt32(DPH_LOSS_REFERENCE_FREE))
 
     init(_ host: Host) throws {
         let rules = OptionRules(host)
@@ -45,20 +50,9 @@ final class SimPOLoss: LossComputing {
 }
 
 @_cdecl("dph_plugin_abi_version")
-public func dphPluginABIVersion() -> UInt32 { UInt32(DPH_ABI_VERSION) }
+public func dphPluginABIVersion() -> UInt32 { LossExport.abiVersion }
 
 @_cdecl("dph_plugin_init")
-public func dphPluginInit(_ host: UnsafePointer<dph_host_api>?, _ ctx: OpaquePointer?,
-                          _ desc: UnsafeMutablePointer<dph_plugin_desc>?) -> dph_status {
-    PluginDescription.fill(desc, kind: DPH_KIND_LOSS, name: "simpo", version: "1.0.0",
-                           summary: "SimPO (reference-free): g = pc/lc - pr/lr - gamma/beta, -(1-eps)*logsig(beta*g) "
-                               + "- eps*logsig(-beta*g), as TRL's CPO trainer with loss_type=simpo",
-                           options: SimPOLoss.options)
-    PluginDescription.setInstanceState(desc) { api, ctx, out in
-        LossEntry.create(api, ctx, out) { try SimPOLoss($0) }
-    }
-    desc?.pointee.loss = PluginDescription.lossVTable(needs: LossNeeds.sequence | UInt32(DPH_LOSS_REFERENCE_FREE)) { api, ctx, state, inputs, out in
-        LossEntry.compute(api, ctx, state, inputs, out, as: SimPOLoss.self)
-    }
-    return Int32(DPH_OK)
+public func dphPluginInit(_: DPHHostAPI?, _: OpaquePointer?, _ desc: DPHPluginDesc?) -> dph_status {
+    LossExport.initialize(desc, as: SimPOLoss.self)
 }
