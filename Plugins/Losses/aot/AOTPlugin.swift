@@ -8,27 +8,20 @@ import DPOHostSDK
 
 /// The `aot` plugin's settings and formula.
 final class AOTLoss: PairwiseLoss, RegisteredLoss {
-    let beta: Float
-    let labelSmoothing: Float
+    let logistic: SmoothedLogistic
+    var beta: Float { logistic.beta }
 
     static let plugin = LossDescription(
         name: "aot",
         summary: "AOT: d = sort(pc-pr) - sort(qc-qr) over the batch, -(1-eps)*logsig(beta*d) - eps*logsig(-beta*d), as in TRL and EasyDeL",
-        options: [
-            LossOptions.beta(),
-            LossOptions.labelSmoothing(help: "eps of the smoothed logistic on the sorted differences, in [0, 0.5)"),
-        ])
+        options: SmoothedLogistic.options)
 
-    init(_ host: Host) throws {
-        let rules = OptionRules(host)
-        beta = try rules.positive("beta")
-        labelSmoothing = try rules.halfOpen("label_smoothing", 0, 0.5)
-    }
+    init(_ host: Host) throws { logistic = try SmoothedLogistic(host) }
 
     func losses(_ host: Host, _ logps: SequenceLogps) throws -> dph_tensor {
         let policy = try BatchSort.ascending(host, try host.sub(logps.policyChosen, logps.policyRejected))
         let reference = try BatchSort.ascending(host, try host.sub(logps.referenceChosen, logps.referenceRejected))
-        return try PreferenceLoss.sigmoid(host, logits: try host.sub(policy, reference), beta: beta, labelSmoothing: labelSmoothing)
+        return try logistic.losses(host, try host.sub(policy, reference))
     }
 }
 

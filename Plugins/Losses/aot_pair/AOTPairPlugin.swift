@@ -7,27 +7,20 @@ import DPOHostSDK
 
 /// The `aot_pair` plugin's settings and formula.
 final class AOTPairLoss: PairwiseLoss, RegisteredLoss {
-    let beta: Float
-    let labelSmoothing: Float
+    let logistic: SmoothedLogistic
+    var beta: Float { logistic.beta }
 
     static let plugin = LossDescription(
         name: "aot_pair",
         summary: "AOT (unpaired; TRL HEAD aot_unpaired): d = sort(Dw) - sort(Dl) over the batch, -(1-eps)*logsig(beta*d) - eps*logsig(-beta*d)",
-        options: [
-            LossOptions.beta(),
-            LossOptions.labelSmoothing(help: "eps of the smoothed logistic on the sorted differences, in [0, 0.5)"),
-        ])
+        options: SmoothedLogistic.options)
 
-    init(_ host: Host) throws {
-        let rules = OptionRules(host)
-        beta = try rules.positive("beta")
-        labelSmoothing = try rules.halfOpen("label_smoothing", 0, 0.5)
-    }
+    init(_ host: Host) throws { logistic = try SmoothedLogistic(host) }
 
     func losses(_ host: Host, _ logps: SequenceLogps) throws -> dph_tensor {
         let chosen = try BatchSort.ascending(host, try logps.chosenLogRatio(host))
         let rejected = try BatchSort.ascending(host, try logps.rejectedLogRatio(host))
-        return try PreferenceLoss.sigmoid(host, logits: try host.sub(chosen, rejected), beta: beta, labelSmoothing: labelSmoothing)
+        return try logistic.losses(host, try host.sub(chosen, rejected))
     }
 }
 
