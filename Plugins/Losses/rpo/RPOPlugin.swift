@@ -31,9 +31,9 @@ final class RPOLoss: RegisteredLoss, VaryingNeeds {
         let nll = try ChosenTokenNLL.compute(host, inputs)
         // The scalar NLL term broadcasts onto every example, as TRL adds it.
         let losses = try host.add(try dpo.losses(host, logps, inputs), try host.scale(nll, alpha))
-        try PreferenceMetrics(host).dpo(logps, beta: dpo.beta, losses: losses)
-        let value = try host.floats(nll)[0], pairs = try host.shape(losses)[0]
-        try host.emitMetric(MetricKey.nllLoss, try host.tensor([Float](repeating: value, count: pairs), shape: [pairs]))
+        let metrics = PreferenceMetrics(host)
+        try metrics.dpo(logps, beta: dpo.beta, losses: losses)
+        try metrics.repeated(MetricKey.nllLoss, nll, count: try host.shape(losses)[0])
         return try PreferenceLoss.batchMean(host, losses, inputs)
     }
 

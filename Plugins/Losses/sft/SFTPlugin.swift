@@ -51,8 +51,7 @@ final class SFTLoss: RegisteredLoss, VaryingNeeds {
     /// TRL), reported for every sequence.
     func tokenMeanLoss(_ host: Host, _ inputs: dph_loss_inputs) throws -> dph_tensor {
         let loss = try ChosenTokenNLL.compute(host, inputs)
-        let n = Int(inputs.batch_pairs)
-        try host.emitMetric(MetricKey.loss, try host.tensor([Float](repeating: try host.floats(loss)[0], count: n), shape: [n]))
+        try PreferenceMetrics(host).repeated(MetricKey.loss, loss, count: Int(inputs.batch_pairs))
         // The scalar stands for every example, so pair weights scale it by their mean (as TRL).
         return try PreferenceLoss.batchMean(host, loss, inputs)
     }
