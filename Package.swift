@@ -144,6 +144,8 @@ let package = Package(
 /// Built-in losses (docs/spec/losses.md): every folder of Plugins/Losses but Common is one loss,
 /// target `DPHLoss_<folder>` and dynamic library `dph_<folder>` (found next to the binary as
 /// libdph_<folder>.so), so adding a loss is adding its folder. Sorted, for a stable order.
+/// SwiftPM caches this manifest's evaluation by its text: after adding or removing a folder, run
+/// `swift package purge-cache` once (docs/recipes.md, "Adding a loss").
 let lossFolders: [String] = {
     let root = URL(fileURLWithPath: Context.packageDirectory).appendingPathComponent("Plugins/Losses")
     let names = (try? FileManager.default.contentsOfDirectory(atPath: root.path)) ?? []
