@@ -48,26 +48,6 @@ let package = Package(
         .library(name: "dph_llama", type: .dynamic, targets: ["LlamaModel"]),
         // GPT-J in plain C against the SDK header: a C plugin is built and loaded like the others.
         .library(name: "dph_gptj", type: .dynamic, targets: ["GPTJModel"]),
-        // Built-in losses (docs/spec/losses.md §1-§3), found next to the binary as libdph_*.so.
-        .library(name: "dph_sft", type: .dynamic, targets: ["DPHLossSFT"]),
-        .library(name: "dph_dpo", type: .dynamic, targets: ["DPHLossDPO"]),
-        .library(name: "dph_cdpo", type: .dynamic, targets: ["DPHLossCDPO"]),
-        .library(name: "dph_ipo", type: .dynamic, targets: ["DPHLossIPO"]),
-        .library(name: "dph_tdpo", type: .dynamic, targets: ["DPHLossTDPO"]),
-        // The loss zoo of TRL and EasyDeL (docs/spec/losses.md §6), one plugin each.
-        .library(name: "dph_hinge", type: .dynamic, targets: ["DPHLossHinge"]),
-        .library(name: "dph_robust", type: .dynamic, targets: ["DPHLossRobust"]),
-        .library(name: "dph_exo_pair", type: .dynamic, targets: ["DPHLossEXOPair"]),
-        .library(name: "dph_nca_pair", type: .dynamic, targets: ["DPHLossNCAPair"]),
-        .library(name: "dph_bco_pair", type: .dynamic, targets: ["DPHLossBCOPair"]),
-        .library(name: "dph_sppo_hard", type: .dynamic, targets: ["DPHLossSPPOHard"]),
-        .library(name: "dph_aot", type: .dynamic, targets: ["DPHLossAOT"]),
-        .library(name: "dph_aot_pair", type: .dynamic, targets: ["DPHLossAOTPair"]),
-        .library(name: "dph_apo_zero", type: .dynamic, targets: ["DPHLossAPOZero"]),
-        .library(name: "dph_apo_down", type: .dynamic, targets: ["DPHLossAPODown"]),
-        .library(name: "dph_discopop", type: .dynamic, targets: ["DPHLossDiscoPOP"]),
-        .library(name: "dph_rpo", type: .dynamic, targets: ["DPHLossRPO"]),
-        .library(name: "dph_simpo", type: .dynamic, targets: ["DPHLossSimPO"]),
         // Built-in dataset plugins: libdph_<name>.so next to the binary.
         .library(name: "dph_hh", type: .dynamic, targets: ["dph_hh"]),
         .library(name: "dph_shp", type: .dynamic, targets: ["dph_shp"]),
@@ -110,26 +90,8 @@ let package = Package(
         .target(name: "LlamaModel", dependencies: ["DPOHostSDK"], path: "Plugins/Models/Llama"),
         .target(name: "GPTJModel", dependencies: ["CDPOHostSDK"], path: "Plugins/Models/GPTJ", publicHeadersPath: ".",
                 cSettings: [.unsafeFlags(["-std=gnu11", "-Wall", "-Werror"])], linkerSettings: [.linkedLibrary("m")]),
-        // Built-in loss plugins: shared preference-loss pieces, then one target per plugin.
+        // Built-in loss plugins: the shared preference-loss pieces (their targets are added below).
         .target(name: "DPHLossKit", dependencies: ["DPOHostSDK"], path: "Plugins/Losses/Common"),
-        .target(name: "DPHLossSFT", dependencies: ["DPOHostSDK", "DPHLossKit"], path: "Plugins/Losses/SFT"),
-        .target(name: "DPHLossDPO", dependencies: ["DPOHostSDK", "DPHLossKit"], path: "Plugins/Losses/DPO"),
-        .target(name: "DPHLossCDPO", dependencies: ["DPOHostSDK", "DPHLossKit"], path: "Plugins/Losses/CDPO"),
-        .target(name: "DPHLossIPO", dependencies: ["DPOHostSDK", "DPHLossKit"], path: "Plugins/Losses/IPO"),
-        .target(name: "DPHLossTDPO", dependencies: ["DPOHostSDK", "DPHLossKit"], path: "Plugins/Losses/TDPO"),
-        .target(name: "DPHLossHinge", dependencies: ["DPOHostSDK", "DPHLossKit"], path: "Plugins/Losses/Hinge"),
-        .target(name: "DPHLossRobust", dependencies: ["DPOHostSDK", "DPHLossKit"], path: "Plugins/Losses/Robust"),
-        .target(name: "DPHLossEXOPair", dependencies: ["DPOHostSDK", "DPHLossKit"], path: "Plugins/Losses/EXOPair"),
-        .target(name: "DPHLossNCAPair", dependencies: ["DPOHostSDK", "DPHLossKit"], path: "Plugins/Losses/NCAPair"),
-        .target(name: "DPHLossBCOPair", dependencies: ["DPOHostSDK", "DPHLossKit"], path: "Plugins/Losses/BCOPair"),
-        .target(name: "DPHLossSPPOHard", dependencies: ["DPOHostSDK", "DPHLossKit"], path: "Plugins/Losses/SPPOHard"),
-        .target(name: "DPHLossAOT", dependencies: ["DPOHostSDK", "DPHLossKit"], path: "Plugins/Losses/AOT"),
-        .target(name: "DPHLossAOTPair", dependencies: ["DPOHostSDK", "DPHLossKit"], path: "Plugins/Losses/AOTPair"),
-        .target(name: "DPHLossAPOZero", dependencies: ["DPOHostSDK", "DPHLossKit"], path: "Plugins/Losses/APOZero"),
-        .target(name: "DPHLossAPODown", dependencies: ["DPOHostSDK", "DPHLossKit"], path: "Plugins/Losses/APODown"),
-        .target(name: "DPHLossDiscoPOP", dependencies: ["DPOHostSDK", "DPHLossKit"], path: "Plugins/Losses/DiscoPOP"),
-        .target(name: "DPHLossRPO", dependencies: ["DPOHostSDK", "DPHLossKit"], path: "Plugins/Losses/RPO"),
-        .target(name: "DPHLossSimPO", dependencies: ["DPOHostSDK", "DPHLossKit"], path: "Plugins/Losses/SimPO"),
         // Dataset plugins: a stateless support library (zlib line reader, JSON rows, record table,
         // HTML stripping) linked into each plugin, never into the host.
         .systemLibrary(name: "CZlib", path: "Plugins/Datasets/CZlib", providers: [.apt(["zlib1g-dev"])]),
@@ -178,6 +140,27 @@ let package = Package(
         .testTarget(name: "PluginHostTests", dependencies: ["PluginHost", "Autograd", "TensorCore", "CDPOHostSDK"]),
     ]
 )
+
+/// Built-in losses (docs/spec/losses.md): every folder of Plugins/Losses but Common is one loss,
+/// target `DPHLoss_<folder>` and dynamic library `dph_<folder>` (found next to the binary as
+/// libdph_<folder>.so), so adding a loss is adding its folder. Sorted, for a stable order.
+/// SwiftPM caches this manifest's evaluation by its text: after adding or removing a folder, run
+/// `swift package purge-cache` once (docs/recipes.md, "Adding a loss").
+let lossFolders: [String] = {
+    let root = URL(fileURLWithPath: Context.packageDirectory).appendingPathComponent("Plugins/Losses")
+    let names = (try? FileManager.default.contentsOfDirectory(atPath: root.path)) ?? []
+    return names.filter { name in
+        var isFolder: ObjCBool = false
+        let path = root.appendingPathComponent(name).path
+        return name != "Common" && !name.hasPrefix(".") && FileManager.default.fileExists(atPath: path, isDirectory: &isFolder)
+            && isFolder.boolValue
+    }.sorted()
+}()
+for folder in lossFolders {
+    package.products.append(.library(name: "dph_\(folder)", type: .dynamic, targets: ["DPHLoss_\(folder)"]))
+    package.targets.append(.target(name: "DPHLoss_\(folder)", dependencies: ["DPOHostSDK", "DPHLossKit"],
+                                   path: "Plugins/Losses/\(folder)"))
+}
 
 /// `make sanitize` builds only the test targets it runs (DPOHOST_TEST_TARGETS, names separated by
 /// spaces), so the sanitizer builds skip the model and training suites (README, "What dpohost

@@ -151,7 +151,7 @@ public struct Host {
 /// Builds the `dph_plugin_desc` of a Swift plugin. The C strings and arrays it allocates live
 /// as long as the library (which the host never unloads), as the ABI requires.
 public enum PluginDescription {
-    public struct Option {
+    public struct Option: Sendable {
         public let name: String, type: dph_option_type, defaultValue: String?, help: String
         public init(_ name: String, _ type: dph_option_type, default defaultValue: String?, help: String) {
             self.name = name

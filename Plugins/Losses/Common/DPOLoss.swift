@@ -2,7 +2,7 @@ import DPOHostSDK
 
 /// DPO and conservative DPO as the DPO reference computes them (docs/spec/losses.md §2.1-2.3, §2.5-2.6).
 /// Shared by the `dpo` and `cdpo` plugins, which differ only in label_smoothing's default.
-public final class DPOLoss: LossComputing {
+public final class DPOLoss: LossInstance, VaryingNeeds {
     public let beta: Float
     public let labelSmoothing: Float
     public let referenceFree: Bool
@@ -52,24 +52,14 @@ public final class DPOLoss: LossComputing {
         }
     }
 
-    /// The vtable `dpo` and `cdpo` share: sequence inputs, and a reference model unless the
-    /// instance's options leave it out.
-    public static func vtable() -> UnsafePointer<dph_loss_vtable> {
-        PluginDescription.lossVTable(needs: LossNeeds.sequence, instanceNeeds: { api, ctx, state, out in
-            LossEntry.instanceNeeds(api, ctx, state, out, as: DPOLoss.self) { $0.needs(base: LossNeeds.sequence) }
-        }) { api, ctx, state, inputs, out in
-            LossEntry.compute(api, ctx, state, inputs, out, as: DPOLoss.self)
-        }
+    /// What an instance reads: the declared needs, and no reference model when its rewards do not use one.
+    public func needs(declared: UInt32) -> UInt32 {
+        referenceRewards ? declared : declared | UInt32(DPH_LOSS_REFERENCE_FREE)
     }
-
-    /// What an instance reads: `base`, and no reference model when its rewards do not use one.
-    public func needs(base: UInt32) -> UInt32 { referenceRewards ? base : base | UInt32(DPH_LOSS_REFERENCE_FREE) }
 
     public func compute(_ host: Host, _ inputs: dph_loss_inputs) throws -> dph_tensor {
         let logps = try self.logps(host, inputs)
-        let losses = try self.losses(host, logps, inputs)
-        try PreferenceMetrics(host).dpo(logps, beta: beta, losses: losses)
-        return try PreferenceLoss.batchMean(host, losses, inputs)
+        return try PreferenceLoss.reportedMean(host, try losses(host, logps, inputs), logps, beta: beta, inputs)
     }
 
     /// The sequence log-probs, length-averaged when `average_log_prob` is set.

@@ -20,8 +20,6 @@ public protocol PairwiseLoss: LossComputing {
 extension PairwiseLoss {
     public func compute(_ host: Host, _ inputs: dph_loss_inputs) throws -> dph_tensor {
         let logps = try SequenceLogps(host, inputs, averaged: false)
-        let losses = try losses(host, logps)
-        try PreferenceMetrics(host).dpo(logps, beta: beta, losses: losses)
-        return try PreferenceLoss.batchMean(host, losses, inputs)
+        return try PreferenceLoss.reportedMean(host, try losses(host, logps), logps, beta: beta, inputs)
     }
 }

@@ -22,4 +22,12 @@ public enum PreferenceLoss {
         guard DPHLossInputs.has(inputs, \.pair_weights), inputs.pair_weights != 0 else { return try host.mean(losses) }
         return try host.mean(try host.mul(losses, inputs.pair_weights))
     }
+
+    /// The end of a sequence-level loss's compute: the DPO reference's metrics of `losses`
+    /// (rewards `beta * (p - q)`, docs/spec/losses.md §2.6), then their batch mean.
+    public static func reportedMean(_ host: Host, _ losses: dph_tensor, _ logps: SequenceLogps, beta: Float,
+                                    _ inputs: dph_loss_inputs) throws -> dph_tensor {
+        try PreferenceMetrics(host).dpo(logps, beta: beta, losses: losses)
+        return try batchMean(host, losses, inputs)
+    }
 }

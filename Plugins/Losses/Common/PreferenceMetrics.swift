@@ -32,6 +32,11 @@ public struct PreferenceMetrics {
         try host.emitMetric(MetricKey.loss, try host.detach(losses))
     }
 
+    /// A batch-level scalar (a token-mean NLL) reported once for each of `count` examples, as TRL logs it.
+    public func repeated(_ name: String, _ scalar: dph_tensor, count: Int) throws {
+        try host.emitMetric(name, try host.tensor([Float](repeating: try host.floats(scalar)[0], count: count), shape: [count]))
+    }
+
     /// All of the DPO reference's keys for a sequence-level loss: rewards `beta * (p - q)`,
     /// accuracies, margins, policy log-probs and the per-example loss, in its order.
     public func dpo(_ logps: SequenceLogps, beta: Float, losses: dph_tensor) throws {

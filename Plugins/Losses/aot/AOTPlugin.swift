@@ -1,0 +1,34 @@
+import DPHLossKit
+import DPOHostSDK
+
+// `aot` (AOT, docs/spec/losses.md §6): sort the policy log-ratios pc - pr over the batch and, separately,
+// the reference ones qc - qr; d = sorted_policy - sorted_reference, then the smoothed logistic
+// -(1-eps) logsig(beta*d) - eps logsig(-beta*d). Batch-level: example k of the loss is the
+// k-th smallest, not pair k. TRL and EasyDeL agree.
+
+/// The `aot` plugin's settings and formula.
+final class AOTLoss: PairwiseLoss, RegisteredLoss {
+    let logistic: SmoothedLogistic
+    var beta: Float { logistic.beta }
+
+    static let plugin = LossDescription(
+        name: "aot",
+        summary: "AOT: d = sort(pc-pr) - sort(qc-qr) over the batch, -(1-eps)*logsig(beta*d) - eps*logsig(-beta*d), as in TRL and EasyDeL",
+        options: SmoothedLogistic.options)
+
+    init(_ host: Host) throws { logistic = try SmoothedLogistic(host) }
+
+    func losses(_ host: Host, _ logps: SequenceLogps) throws -> dph_tensor {
+        let policy = try BatchSort.ascending(host, try host.sub(logps.policyChosen, logps.policyRejected))
+        let reference = try BatchSort.ascending(host, try host.sub(logps.referenceChosen, logps.referenceRejected))
+        return try logistic.losses(host, try host.sub(policy, reference))
+    }
+}
+
+@_cdecl("dph_plugin_abi_version")
+public func dphPluginABIVersion() -> UInt32 { LossExport.abiVersion }
+
+@_cdecl("dph_plugin_init")
+public func dphPluginInit(_: DPHHostAPI?, _: OpaquePointer?, _ desc: DPHPluginDesc?) -> dph_status {
+    LossExport.initialize(desc, as: AOTLoss.self)
+}

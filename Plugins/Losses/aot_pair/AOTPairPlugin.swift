@@ -1,0 +1,33 @@
+import DPHLossKit
+import DPOHostSDK
+
+// `aot_pair` (TRL <= 0.27 and EasyDeL; `aot_unpaired` in TRL HEAD, docs/spec/losses.md §6): sort
+// Dw = pc - qc and Dl = pr - qr over the batch independently, d = sort(Dw) - sort(Dl), then the
+// smoothed logistic -(1-eps) logsig(beta*d) - eps logsig(-beta*d).
+
+/// The `aot_pair` plugin's settings and formula.
+final class AOTPairLoss: PairwiseLoss, RegisteredLoss {
+    let logistic: SmoothedLogistic
+    var beta: Float { logistic.beta }
+
+    static let plugin = LossDescription(
+        name: "aot_pair",
+        summary: "AOT (unpaired; TRL HEAD aot_unpaired): d = sort(Dw) - sort(Dl) over the batch, -(1-eps)*logsig(beta*d) - eps*logsig(-beta*d)",
+        options: SmoothedLogistic.options)
+
+    init(_ host: Host) throws { logistic = try SmoothedLogistic(host) }
+
+    func losses(_ host: Host, _ logps: SequenceLogps) throws -> dph_tensor {
+        let chosen = try BatchSort.ascending(host, try logps.chosenLogRatio(host))
+        let rejected = try BatchSort.ascending(host, try logps.rejectedLogRatio(host))
+        return try logistic.losses(host, try host.sub(chosen, rejected))
+    }
+}
+
+@_cdecl("dph_plugin_abi_version")
+public func dphPluginABIVersion() -> UInt32 { LossExport.abiVersion }
+
+@_cdecl("dph_plugin_init")
+public func dphPluginInit(_: DPHHostAPI?, _: OpaquePointer?, _ desc: DPHPluginDesc?) -> dph_status {
+    LossExport.initialize(desc, as: AOTPairLoss.self)
+}

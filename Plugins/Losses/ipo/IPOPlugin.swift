@@ -1,0 +1,53 @@
+import DPHLossKit
+import DPOHostSDK
+
+// `ipo`: (h - 1/(2 beta))^2 on SUMMED log-probs as in the DPO reference (docs/spec/losses.md §2.4);
+// length_normalized=true gives TRL's IPO (log-ratios divided by their lengths, rewards summed),
+// average_log_prob=true EasyDeL's (every log-prob averaged, rewards too). label_smoothing and
+// reference_free do not apply to IPO, so they are not options here.
+
+/// The `ipo` plugin's settings.
+final class IPOLoss: RegisteredLoss {
+    let beta: Float
+    let averageLogProb: Bool
+    let lengthNormalized: Bool
+    let divergence: FDivergence
+
+    static let plugin = LossDescription(
+        name: "ipo",
+        summary: "IPO loss (h - 1/(2*beta))^2 on summed log-probs as in the DPO reference; "
+            + "average_log_prob gives TRL's IPO",
+        options: [
+            .init("beta", DPH_OPTION_FLOAT, default: nil,
+                  help: "IPO regularisation; the target log-ratio margin is 1/(2*beta), > 0"),
+            .init("average_log_prob", DPH_OPTION_BOOL, default: "false",
+                  help: "length-average log-probs first, rewards too (EasyDeL's IPO); false sums them (DPO reference)"),
+            .init("length_normalized", DPH_OPTION_BOOL, default: "false",
+                  help: "divide each log-ratio by its response length in the loss only, rewards summed (TRL's IPO)"),
+        ] + FDivergence.options)
+
+    init(_ host: Host) throws {
+        let rules = OptionRules(host)
+        beta = try rules.positive("beta")
+        averageLogProb = try rules.flag("average_log_prob")
+        lengthNormalized = try rules.flag("length_normalized")
+        divergence = try FDivergence(host)
+        if averageLogProb && lengthNormalized {
+            throw DPHError(Int32(DPH_ERR_INVALID_ARGUMENT), "options 'average_log_prob' and 'length_normalized' exclude each other")
+        }
+    }
+
+    func compute(_ host: Host, _ inputs: dph_loss_inputs) throws -> dph_tensor {
+        let logps = try SequenceLogps(host, inputs, averaged: averageLogProb)
+        let h = try divergence.logits(host, logps, lengthNormalized: lengthNormalized, inputs)
+        return try PreferenceLoss.reportedMean(host, try PreferenceLoss.ipo(host, logits: h, beta: beta), logps, beta: beta, inputs)
+    }
+}
+
+@_cdecl("dph_plugin_abi_version")
+public func dphPluginABIVersion() -> UInt32 { LossExport.abiVersion }
+
+@_cdecl("dph_plugin_init")
+public func dphPluginInit(_: DPHHostAPI?, _: OpaquePointer?, _ desc: DPHPluginDesc?) -> dph_status {
+    LossExport.initialize(desc, as: IPOLoss.self)
+}
