@@ -114,13 +114,16 @@ let package = Package(
                        providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
         .target(name: "Distributed", dependencies: ["CMPI"]),
         // Training: configuration, models, losses, optimizers, the trainer, reports.
+        // The run's configuration, pure: config/ YAML, the user's file and overrides, TRL's flags
+        // -> a typed TrainingConfig (docs/architecture.md).
+        .target(name: "Configuration", dependencies: ["TensorCore", "DataPipeline", .product(name: "Yams", package: "Yams")]),
         .target(name: "Training", dependencies: [
-            "TensorCore", "Autograd", "Checkpoint", "PluginHost", "Tokenizers", "DataPipeline", "Distributed", "ChatTemplate",
-            .product(name: "Yams", package: "Yams"),
+            "Configuration", "TensorCore", "Autograd", "Checkpoint", "PluginHost", "Tokenizers", "DataPipeline", "Distributed",
+            "ChatTemplate",
         ], swiftSettings: kernelFlags),
         // The command-line tool.
         .executableTarget(name: "dpohost", dependencies: [
-            "TensorCore", "Autograd", "PluginHost", "DataPipeline", "Tokenizers", "Training", "Checkpoint", "ChatTemplate",
+            "Configuration", "TensorCore", "Autograd", "PluginHost", "DataPipeline", "Tokenizers", "Training", "Checkpoint", "ChatTemplate",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -131,11 +134,11 @@ let package = Package(
         .testTarget(name: "ChatTemplateTests", dependencies: ["ChatTemplate"]),
         .testTarget(name: "DataTests", dependencies: ["DataPipeline", "Tokenizers", "TensorCore"], exclude: ["Golden"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Autograd", "TensorCore", "Checkpoint"], exclude: ["Golden"]),
-        .testTarget(name: "ModelTests", dependencies: ["Training", "PluginHost", "Checkpoint", "Autograd", "TensorCore", "Tokenizers"]),
-        .testTarget(name: "ConfigTests", dependencies: ["Training"]),
-        .testTarget(name: "TrainerTests", dependencies: ["Training", "Distributed", "Checkpoint"], exclude: ["TRLGolden"]),
+        .testTarget(name: "ModelTests", dependencies: ["Configuration", "Training", "PluginHost", "Checkpoint", "Autograd", "TensorCore", "Tokenizers"]),
+        .testTarget(name: "ConfigTests", dependencies: ["Configuration"]),
+        .testTarget(name: "TrainerTests", dependencies: ["Configuration", "Training", "Distributed", "Checkpoint"], exclude: ["TRLGolden"]),
         .testTarget(name: "LossPluginTests", dependencies: ["Training", "PluginHost", "Autograd", "TensorCore", "Checkpoint"]),
-        .testTarget(name: "LossZooTests", dependencies: ["Training", "PluginHost", "Autograd", "TensorCore"], exclude: ["Golden"]),
+        .testTarget(name: "LossZooTests", dependencies: ["Configuration", "Training", "PluginHost", "Autograd", "TensorCore"], exclude: ["Golden"]),
         .testTarget(name: "DatasetPluginTests", dependencies: ["PluginHost", "Training", "DataPipeline", "Tokenizers", "TensorCore", "DatasetSupport", "ChatTemplate"]),
         .testTarget(name: "PluginHostTests", dependencies: ["PluginHost", "Autograd", "TensorCore", "CDPOHostSDK"]),
     ]

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Checkpoint
+import Configuration
 import DataPipeline
 import Distributed
 import Foundation

@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-@testable import Training
+@testable import Configuration
 
 /// The repository's own `config/`, found from this file's location.
 let repoConfigDirectory = URL(fileURLWithPath: #filePath)

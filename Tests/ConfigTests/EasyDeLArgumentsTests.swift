@@ -1,4 +1,4 @@
-import Training
+import Configuration
 import XCTest
 
 final class EasyDeLArgumentsTests: XCTestCase {

@@ -1,5 +1,5 @@
 import XCTest
-@testable import Training
+@testable import Configuration
 
 final class FileAndDirectoryTests: XCTestCase {
     func testUserConfigFileIsMergedOverDefaultsAndUnderTheCommandLine() throws {

@@ -1,5 +1,5 @@
 import XCTest
-@testable import Training
+@testable import Configuration
 
 final class OverrideTests: XCTestCase {
     func testGroupSelectionAfterDottedOverrideOfSameGroupStillAppliesTheOverride() throws {

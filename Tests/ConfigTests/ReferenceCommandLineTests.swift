@@ -1,5 +1,5 @@
 import XCTest
-@testable import Training
+@testable import Configuration
 
 /// The command lines of the DPO and TDPO references' READMEs, with `python -u train.py` dropped.
 final class ReferenceCommandLineTests: XCTestCase {

@@ -2,10 +2,10 @@
 // it. The input up to its first NUL byte is the YAML file; each line after it is one command-line
 // override. Composed over the repository's config/ (the fuzzer runs from the repository root),
 // interpolated and read into the typed config. Built and run by scripts/fuzz.sh.
-// fuzz-modules: Training TensorCore Autograd Checkpoint PluginHost Tokenizers DataPipeline ChatTemplate Distributed Kernels512 CProcessorProbe CDPOHostSDK CSentencePiece Yams CYaml
-// fuzz-libraries: sentencepiece stdc++ mpi
+// fuzz-modules: Configuration TensorCore Tokenizers DataPipeline ChatTemplate Kernels512 CProcessorProbe CSentencePiece Yams CYaml
+// fuzz-libraries: sentencepiece stdc++
+import Configuration
 import Foundation
-import Training
 
 let file = FileManager.default.temporaryDirectory.appendingPathComponent("dpohost-fuzz-config-\(getpid()).yaml")
 let loader = ConfigLoader(configDirectory: URL(fileURLWithPath: "config"))

@@ -1,5 +1,6 @@
 import Autograd
 import Checkpoint
+import Configuration
 import Foundation
 import PluginHost
 import TensorCore

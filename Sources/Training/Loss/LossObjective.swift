@@ -1,3 +1,4 @@
+import Configuration
 import PluginHost
 
 public enum LossObjectiveError: Error, CustomStringConvertible {

@@ -1,3 +1,4 @@
+import Configuration
 import Autograd
 import Foundation
 import TensorCore
@@ -11,11 +12,7 @@ import TensorCore
 /// `minimumRate`, a fraction of `lr`). The multiplier depends on the completed steps alone, so a
 /// resumed run continues the schedule exactly (the total comes from n_examples or n_epochs).
 public struct LearningRateSchedule: Sendable, Equatable {
-    public enum Kind: String, CaseIterable, Sendable {
-        case reference, constant, linear, cosine
-        case constantWithWarmup = "constant_with_warmup"
-        case cosineWithMinLR = "cosine_with_min_lr"
-    }
+    public typealias Kind = LearningRateScheduleKind
 
     public let kind: Kind
     public let baseLearningRate: Double

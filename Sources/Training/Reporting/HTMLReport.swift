@@ -1,3 +1,4 @@
+import Configuration
 import Foundation
 
 /// `dpohost report RUN [RUN ...]`: one self-contained HTML page (one inline script, no network)

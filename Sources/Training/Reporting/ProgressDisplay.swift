@@ -1,8 +1,9 @@
+import Configuration
 import Foundation
 
 /// Training progress: a redrawn bar on a terminal, plain log lines otherwise (CI, files, pipes).
 public struct ProgressDisplay {
-    public enum Mode: String, Sendable { case auto, bar, lines, off }
+    public typealias Mode = ProgressMode
 
     public let total: Int?
     public let useBar: Bool

@@ -1,10 +1,6 @@
 import Checkpoint
+import Configuration
 import Foundation
-
-/// Where a run's metrics go besides metrics.jsonl, which is always written (`report_to`).
-public enum ReportDestination: String, CaseIterable, Sendable {
-    case jsonl, tensorboard, mlflow
-}
 
 /// Everything the run logs as it goes: metrics.jsonl (the record every other view is made from)
 /// and, where `report_to` asks, TensorBoard's event file and the MLflow run. Those are made anew

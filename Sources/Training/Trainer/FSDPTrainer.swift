@@ -1,3 +1,4 @@
+import Configuration
 import Distributed
 import Foundation
 import TensorCore

@@ -1,4 +1,5 @@
 import Autograd
+import Configuration
 import DataPipeline
 import Foundation
 import TensorCore

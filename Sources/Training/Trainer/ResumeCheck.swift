@@ -1,3 +1,4 @@
+import Configuration
 import Foundation
 
 /// What a resumed run must share with the run it continues: the settings that give the saved

@@ -1,4 +1,5 @@
 import Autograd
+import Configuration
 import Foundation
 import PluginHost
 import TensorCore

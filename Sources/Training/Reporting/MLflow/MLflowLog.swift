@@ -1,4 +1,5 @@
 import Checkpoint
+import Configuration
 import Foundation
 
 /// The run in MLflow's local file store, so `mlflow ui --backend-store-uri <store>` shows it with

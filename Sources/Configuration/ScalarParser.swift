@@ -3,8 +3,8 @@ import Foundation
 /// Types an unquoted scalar the way Hydra's override grammar and OmegaConf's YAML loader agree on:
 /// null, booleans (any case), decimal integers and floats (`1e-6`, `5e-7`, `20_000`, `inf`), `???`,
 /// else a string. YAML 1.1's yes/no/on/off stay strings (Hydra's overrides read them so too).
-enum ScalarParser {
-    static func parse(_ text: String) -> ConfigValue {
+public enum ScalarParser {
+    public static func parse(_ text: String) -> ConfigValue {
         switch text {
         case "", "~", "null", "Null", "NULL": return .null
         case "???": return .missing

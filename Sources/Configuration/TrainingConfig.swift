@@ -150,7 +150,7 @@ public struct TrainingConfig: Sendable, Equatable {
     /// Adam's or AdamW's weight decay; nil = the library default (AdamW 0.01, Adam none).
     public var weightDecay: Double?
     public var warmupSteps: Int
-    public var lrSchedulerType: LearningRateSchedule.Kind
+    public var lrSchedulerType: LearningRateScheduleKind
     /// TRL's step counts (optimizer updates): max_steps ends the run (n_examples becomes
     /// max_steps × batch_size, epochs cycling); eval_steps sets eval_every; logging_steps logs
     /// every that many updates; save_steps checkpoints every that many instead of at each eval.
@@ -178,7 +178,7 @@ public struct TrainingConfig: Sendable, Equatable {
     public var gemmBackend: GemmBackendChoice
     public var plugins: [String]
     /// How `ProgressDisplay` shows progress: auto, bar, lines or off.
-    public var progress: ProgressDisplay.Mode
+    public var progress: ProgressMode
     public var maxCompletionLength: Int?
     public var truncationMode: TruncationMode?
     public var tokenization: TokenizationConvention
@@ -269,7 +269,7 @@ public struct TrainingConfig: Sendable, Equatable {
         optimizer = try r.string("optimizer")
         weightDecay = try r.optionalFinite("weight_decay", in: 0...1e6)
         warmupSteps = try r.int("warmup_steps", atLeast: 0)
-        lrSchedulerType = try r.oneOf("lr_scheduler_type", LearningRateSchedule.Kind.allCases.map { ($0.rawValue, $0) })
+        lrSchedulerType = try r.oneOf("lr_scheduler_type", LearningRateScheduleKind.allCases.map { ($0.rawValue, $0) })
         warmupRatio = try r.optionalFinite("warmup_ratio", in: 0...1)
         minLRRate = try r.finite("min_lr_rate", in: 0...1)
         maxSteps = try r.optionalInt("max_steps", atLeast: 1)
@@ -379,7 +379,7 @@ public struct TrainingConfig: Sendable, Equatable {
     public static var maximumThreads: Int { 4 * max(1, ProcessInfo.processInfo.activeProcessorCount) }
 
     /// `progress` also takes true/false (YAML booleans) for bar/off.
-    private static func progressMode(_ r: TypedReader) throws -> ProgressDisplay.Mode {
+    private static func progressMode(_ r: TypedReader) throws -> ProgressMode {
         if case let .bool(b)? = r.node["progress"] { return b ? .bar : .off }
         return try r.oneOf("progress", [("auto", .auto), ("bar", .bar), ("lines", .lines), ("off", .off)])
     }

@@ -4,8 +4,8 @@ import Yams
 /// Reads YAML text into a `ConfigValue` tree. Unquoted scalars are typed by `ScalarParser`
 /// (so `5e-7` is a float, as OmegaConf reads it, not a string as plain YAML 1.1 would);
 /// quoted and block scalars are always strings.
-enum YAMLReader {
-    static func read(file url: URL) throws -> ConfigValue {
+public enum YAMLReader {
+    public static func read(file url: URL) throws -> ConfigValue {
         let text: String
         do {
             text = try String(contentsOf: url, encoding: .utf8)
@@ -16,7 +16,7 @@ enum YAMLReader {
     }
 
     /// An empty document is an empty mapping.
-    static func read(text: String, source: String) throws -> ConfigValue {
+    public static func read(text: String, source: String) throws -> ConfigValue {
         let node: Node?
         do {
             node = try Yams.compose(yaml: text)
