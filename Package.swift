@@ -117,8 +117,11 @@ let package = Package(
         // The run's configuration, pure: config/ YAML, the user's file and overrides, TRL's flags
         // -> a typed TrainingConfig (docs/architecture.md).
         .target(name: "Configuration", dependencies: ["TensorCore", "DataPipeline", .product(name: "Yams", package: "Yams")]),
+        // What a run writes as it goes: metrics.jsonl, TensorBoard event files, the MLflow store,
+        // the progress line and the HTML report.
+        .target(name: "Reporting", dependencies: ["Configuration", "Checkpoint"]),
         .target(name: "Training", dependencies: [
-            "Configuration", "TensorCore", "Autograd", "Checkpoint", "PluginHost", "Tokenizers", "DataPipeline", "Distributed",
+            "Configuration", "Reporting", "TensorCore", "Autograd", "Checkpoint", "PluginHost", "Tokenizers", "DataPipeline", "Distributed",
             "ChatTemplate",
         ], swiftSettings: kernelFlags),
         // The command-line tool.
@@ -133,7 +136,7 @@ let package = Package(
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers"]),
         .testTarget(name: "ChatTemplateTests", dependencies: ["ChatTemplate"]),
         .testTarget(name: "DataTests", dependencies: ["DataPipeline", "Tokenizers", "TensorCore"], exclude: ["Golden"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Autograd", "TensorCore", "Checkpoint"], exclude: ["Golden"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Reporting", "Training", "Autograd", "TensorCore", "Checkpoint"], exclude: ["Golden"]),
         .testTarget(name: "ModelTests", dependencies: ["Configuration", "Training", "PluginHost", "Checkpoint", "Autograd", "TensorCore", "Tokenizers"]),
         .testTarget(name: "ConfigTests", dependencies: ["Configuration"]),
         .testTarget(name: "TrainerTests", dependencies: ["Configuration", "Training", "Distributed", "Checkpoint"], exclude: ["TRLGolden"]),

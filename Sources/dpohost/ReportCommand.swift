@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Reporting
 import Training
 
 /// `dpohost report RUN [RUN ...]`: one self-contained HTML page of the runs' curves, the settings

@@ -1,3 +1,4 @@
+import Reporting
 import Training
 import Foundation
 import XCTest

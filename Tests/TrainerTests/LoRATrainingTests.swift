@@ -1,5 +1,6 @@
 import Checkpoint
 import Foundation
+import Reporting
 import Training
 import XCTest
 

@@ -1,5 +1,6 @@
 import Configuration
 import Foundation
+import Reporting
 import Training
 import XCTest
 

@@ -1,5 +1,5 @@
 import Foundation
-@testable import Training
+@testable import Reporting
 import XCTest
 
 /// The MLflow file store dpohost writes, read by MLflow's own client where Python's `mlflow` is

@@ -1,5 +1,5 @@
 import Foundation
-@testable import Training
+@testable import Reporting
 import XCTest
 
 /// The report opened in a real browser (headless Chromium, Debian's `chromium`, where installed):

@@ -1,5 +1,5 @@
 import Foundation
-@testable import Training
+@testable import Reporting
 import XCTest
 
 final class ReportingTests: XCTestCase {

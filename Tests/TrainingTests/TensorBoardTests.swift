@@ -1,5 +1,5 @@
 import Foundation
-@testable import Training
+@testable import Reporting
 import XCTest
 
 /// The TensorBoard event file: byte for byte what TensorBoard's own writer writes for the same

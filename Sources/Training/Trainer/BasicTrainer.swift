@@ -5,6 +5,7 @@ import DataPipeline
 import Distributed
 import Foundation
 import PluginHost
+import Reporting
 import TensorCore
 import Tokenizers
 
