@@ -131,17 +131,20 @@ private func blockBody(_ host: Host, _ inputs: [dph_tensor], layer: Int32, user:
     return try host.add(h, host.linear(up, p("mlp.c_proj.weight"), bias: p("mlp.c_proj.bias"), layout: DPH_LINEAR_IN_OUT))
 }
 
+/// The `gpt2` plugin's descriptor.
+enum GPT2Model: RegisteredModel {
+    static let plugin = ModelDescription(
+        name: "gpt2",
+        summary: "GPT-2 (Conv1D layout, learned positions, tied head)",
+        blockName: "transformer.h.{i}", modelTypes: ["gpt2"], blockClasses: ["GPT2Block"],
+        positionLimitKey: "n_positions",
+        configure: configure, forward: forward)
+}
+
 @_cdecl("dph_plugin_abi_version")
-public func dphPluginABIVersion() -> UInt32 { UInt32(DPH_ABI_VERSION) }
+public func dphPluginABIVersion() -> UInt32 { ModelExport.abiVersion }
 
 @_cdecl("dph_plugin_init")
-public func dphPluginInit(_ host: UnsafePointer<dph_host_api>?, _ ctx: OpaquePointer?,
-                          _ desc: UnsafeMutablePointer<dph_plugin_desc>?) -> dph_status {
-    PluginDescription.fill(desc, kind: DPH_KIND_MODEL, name: "gpt2", version: "1.0.0",
-                           summary: "GPT-2 (Conv1D layout, learned positions, tied head)", options: [])
-    PluginDescription.setParsedConfigState(desc)
-    desc?.pointee.model = PluginDescription.modelVTable(blockName: "transformer.h.{i}",
-                                                        modelTypes: ["gpt2"], blockClasses: ["GPT2Block"], positionLimitKey: "n_positions",
-                                                        configure: configure, forward: forward)
-    return Int32(DPH_OK)
+public func dphPluginInit(_: DPHHostAPI?, _: OpaquePointer?, _ desc: DPHPluginDesc?) -> dph_status {
+    ModelExport.initialize(desc, as: GPT2Model.self)
 }

@@ -167,16 +167,19 @@ private func blockBody(_ host: Host, _ inputs: [dph_tensor], layer: Int32, user:
     return try host.add(h, host.linear(host.mul(gate, up), p("mlp.down_proj.weight"), bias: bias("mlp.down_proj.bias", c.mlpBias)))
 }
 
+/// The `llama` plugin's descriptor.
+enum LlamaModel: RegisteredModel {
+    static let plugin = ModelDescription(
+        name: "llama",
+        summary: "Llama (RMSNorm, SwiGLU, rotary with rope_theta, grouped-query attention)",
+        blockName: "model.layers.{i}", modelTypes: ["llama"], blockClasses: ["LlamaDecoderLayer"],
+        configure: configure, forward: forward)
+}
+
 @_cdecl("dph_plugin_abi_version")
-public func dphPluginABIVersion() -> UInt32 { UInt32(DPH_ABI_VERSION) }
+public func dphPluginABIVersion() -> UInt32 { ModelExport.abiVersion }
 
 @_cdecl("dph_plugin_init")
-public func dphPluginInit(_ host: UnsafePointer<dph_host_api>?, _ ctx: OpaquePointer?,
-                          _ desc: UnsafeMutablePointer<dph_plugin_desc>?) -> dph_status {
-    PluginDescription.fill(desc, kind: DPH_KIND_MODEL, name: "llama", version: "1.0.0",
-                           summary: "Llama (RMSNorm, SwiGLU, rotary with rope_theta, grouped-query attention)", options: [])
-    PluginDescription.setParsedConfigState(desc)
-    desc?.pointee.model = PluginDescription.modelVTable(blockName: "model.layers.{i}",
-                                                        modelTypes: ["llama"], blockClasses: ["LlamaDecoderLayer"], configure: configure, forward: forward)
-    return Int32(DPH_OK)
+public func dphPluginInit(_: DPHHostAPI?, _: OpaquePointer?, _ desc: DPHPluginDesc?) -> dph_status {
+    ModelExport.initialize(desc, as: LlamaModel.self)
 }

@@ -157,16 +157,19 @@ private func blockBody(_ host: Host, _ inputs: [dph_tensor], layer: Int32, user:
     return c.parallelResidual ? try host.add(host.add(x, attnOut), mlpOut) : try host.add(mlpIn, mlpOut)
 }
 
+/// The `pythia` plugin's descriptor.
+enum PythiaModel: RegisteredModel {
+    static let plugin = ModelDescription(
+        name: "pythia",
+        summary: "GPT-NeoX / Pythia (parallel or sequential residual, partial rotary)",
+        blockName: "gpt_neox.layers.{i}", modelTypes: ["gpt_neox"], blockClasses: ["GPTNeoXLayer"],
+        configure: configure, forward: forward)
+}
+
 @_cdecl("dph_plugin_abi_version")
-public func dphPluginABIVersion() -> UInt32 { UInt32(DPH_ABI_VERSION) }
+public func dphPluginABIVersion() -> UInt32 { ModelExport.abiVersion }
 
 @_cdecl("dph_plugin_init")
-public func dphPluginInit(_ host: UnsafePointer<dph_host_api>?, _ ctx: OpaquePointer?,
-                          _ desc: UnsafeMutablePointer<dph_plugin_desc>?) -> dph_status {
-    PluginDescription.fill(desc, kind: DPH_KIND_MODEL, name: "pythia", version: "1.0.0",
-                           summary: "GPT-NeoX / Pythia (parallel or sequential residual, partial rotary)", options: [])
-    PluginDescription.setParsedConfigState(desc)
-    desc?.pointee.model = PluginDescription.modelVTable(blockName: "gpt_neox.layers.{i}",
-                                                        modelTypes: ["gpt_neox"], blockClasses: ["GPTNeoXLayer"], configure: configure, forward: forward)
-    return Int32(DPH_OK)
+public func dphPluginInit(_: DPHHostAPI?, _: OpaquePointer?, _ desc: DPHPluginDesc?) -> dph_status {
+    ModelExport.initialize(desc, as: PythiaModel.self)
 }
