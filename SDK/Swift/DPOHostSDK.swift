@@ -148,6 +148,11 @@ public struct Host {
     }
 }
 
+/// The C types of a plugin's `dph_plugin_init` export, so each plugin's signature fits on one
+/// line (`LossExport`, `DatasetExport` and `ModelExport` take the descriptor as `DPHPluginDesc?`).
+public typealias DPHHostAPI = UnsafePointer<dph_host_api>
+public typealias DPHPluginDesc = UnsafeMutablePointer<dph_plugin_desc>
+
 /// Builds the `dph_plugin_desc` of a Swift plugin. The C strings and arrays it allocates live
 /// as long as the library (which the host never unloads), as the ABI requires.
 public enum PluginDescription {

@@ -270,6 +270,8 @@ extension PluginDescription {
 /// block's `user`.
 public final class ParsedConfig {
     var value: Any?
+    /// The `TransformerConfig` type `ModelEntry` parses `value` as.
+    var family: (any TransformerConfig.Type)?
     public init() {}
 
     /// The config behind an instance `state` (or a block's `user`), parsed by `parse` the first time.

@@ -9,25 +9,18 @@ import Glibc
 // at that same offset without checking its prefix, as the reference does (docs/spec/exactness.md,
 // "HH's prompt split").
 
-@_cdecl("dph_plugin_abi_version")
-public func dphPluginABIVersion() -> UInt32 { UInt32(DPH_ABI_VERSION) }
+enum HHDataset: RegisteredDataset {
+    static let plugin = DatasetDescription(
+        name: "hh",
+        summary: "Anthropic HH-RLHF preference pairs from local .jsonl/.jsonl.gz files",
+        options: [
+            .init("data_dir", DPH_OPTION_STRING, default: nil,
+                  help: "folder with <split>.jsonl(.gz), or subset folders each holding one "
+                      + "(harmless-base/train.jsonl.gz, ...; read in sorted order)"),
+            LineLimit.option,
+        ],
+        truncationMode: DPH_KEEP_END)
 
-@_cdecl("dph_plugin_init")
-public func dphPluginInit(_ host: UnsafePointer<dph_host_api>?, _ ctx: OpaquePointer?,
-                          _ desc: UnsafeMutablePointer<dph_plugin_desc>?) -> dph_status {
-    PluginDescription.fill(desc, kind: DPH_KIND_DATASET, name: "hh", version: "1.0.0",
-                           summary: "Anthropic HH-RLHF preference pairs from local .jsonl/.jsonl.gz files",
-                           options: [.init("data_dir", DPH_OPTION_STRING, default: nil,
-                                           help: "folder with <split>.jsonl(.gz), or subset folders each holding one "
-                                               + "(harmless-base/train.jsonl.gz, ...; read in sorted order)"),
-                                     LineLimit.option])
-    desc?.pointee.dataset = PluginDescription.datasetVTable(truncationMode: DPH_KEEP_END) { api, ctx, _, split in
-        Host(api, ctx).run { host in try HHLoader.load(host: host, split: String(cString: split!)) }
-    }
-    return Int32(DPH_OK)
-}
-
-enum HHLoader {
     static let marker = Array("\n\nAssistant:".utf8)
 
     static func load(host: Host, split: String) throws {
@@ -82,4 +75,12 @@ enum HHLoader {
         let rest = String(String.UnicodeScalarView(rejected.unicodeScalars.dropFirst(cut)))
         return (prompt, chosenResponse, rest, false)
     }
+}
+
+@_cdecl("dph_plugin_abi_version")
+public func dphPluginABIVersion() -> UInt32 { DatasetExport.abiVersion }
+
+@_cdecl("dph_plugin_init")
+public func dphPluginInit(_: DPHHostAPI?, _: OpaquePointer?, _ desc: DPHPluginDesc?) -> dph_status {
+    DatasetExport.initialize(desc, as: HHDataset.self)
 }

@@ -12,28 +12,18 @@ import DPOHostSDK
 // Rows sharing a prompt merge as the reference's dictionary does: responses are appended (pair
 // indices shifted), pairs appended, and the SFT target is the last row's (chosen, for flat rows).
 
-@_cdecl("dph_plugin_abi_version")
-public func dphPluginABIVersion() -> UInt32 { UInt32(DPH_ABI_VERSION) }
+enum JSONLDataset: RegisteredDataset {
+    static let plugin = DatasetDescription(
+        name: "jsonl",
+        summary: "preference rows {prompt, chosen, rejected} or {prompt, responses, pairs, sft_target} from .jsonl(.gz)",
+        options: [
+            .init("path", DPH_OPTION_STRING, default: "",
+                  help: "a .jsonl(.gz) file (the train split), or a folder with train.jsonl(.gz) and test.jsonl(.gz)"),
+            .init("train_path", DPH_OPTION_STRING, default: "", help: "file of the train split (overrides path)"),
+            .init("test_path", DPH_OPTION_STRING, default: "", help: "file of the test split (overrides path)"),
+            LineLimit.option,
+        ])
 
-@_cdecl("dph_plugin_init")
-public func dphPluginInit(_ host: UnsafePointer<dph_host_api>?, _ ctx: OpaquePointer?,
-                          _ desc: UnsafeMutablePointer<dph_plugin_desc>?) -> dph_status {
-    PluginDescription.fill(desc, kind: DPH_KIND_DATASET, name: "jsonl", version: "1.0.0",
-                           summary: "preference rows {prompt, chosen, rejected} or {prompt, responses, pairs, sft_target} from .jsonl(.gz)",
-                           options: [
-                               .init("path", DPH_OPTION_STRING, default: "",
-                                     help: "a .jsonl(.gz) file (the train split), or a folder with train.jsonl(.gz) and test.jsonl(.gz)"),
-                               .init("train_path", DPH_OPTION_STRING, default: "", help: "file of the train split (overrides path)"),
-                               .init("test_path", DPH_OPTION_STRING, default: "", help: "file of the test split (overrides path)"),
-                               LineLimit.option,
-                           ])
-    desc?.pointee.dataset = PluginDescription.datasetVTable(truncationMode: DPH_KEEP_START) { api, ctx, _, split in
-        Host(api, ctx).run { host in try JSONLLoader.load(host: host, split: String(cString: split!)) }
-    }
-    return Int32(DPH_OK)
-}
-
-enum JSONLLoader {
     static func load(host: Host, split: String) throws {
         try DatasetFiles.requireSplit(split, plugin: "jsonl")
         let path = try file(host: host, split: split)
@@ -120,4 +110,12 @@ enum JSONLLoader {
             r.sftTarget = t[1]
         }
     }
+}
+
+@_cdecl("dph_plugin_abi_version")
+public func dphPluginABIVersion() -> UInt32 { DatasetExport.abiVersion }
+
+@_cdecl("dph_plugin_init")
+public func dphPluginInit(_: DPHHostAPI?, _: OpaquePointer?, _ desc: DPHPluginDesc?) -> dph_status {
+    DatasetExport.initialize(desc, as: JSONLDataset.self)
 }

@@ -8,32 +8,6 @@ import DPOHostSDK
 // reference's strip_html_tags does; every answer pair is ordered by pm_score, ties preferring
 // the LATER answer; a repeated question keeps its first position and its last row's content.
 
-@_cdecl("dph_plugin_abi_version")
-public func dphPluginABIVersion() -> UInt32 { UInt32(DPH_ABI_VERSION) }
-
-@_cdecl("dph_plugin_init")
-public func dphPluginInit(_ host: UnsafePointer<dph_host_api>?, _ ctx: OpaquePointer?,
-                          _ desc: UnsafeMutablePointer<dph_plugin_desc>?) -> dph_status {
-    PluginDescription.fill(desc, kind: DPH_KIND_DATASET, name: "se", version: "1.0.0",
-                           summary: "StackExchange answer pairs by pm_score from local JSON Lines files (converted from the Parquet shards)",
-                           options: [
-                               .init("data_dir", DPH_OPTION_STRING, default: nil,
-                                     help: "folder holding *.jsonl(.gz) files at any depth (read in sorted path order)"),
-                               .init("test_fraction", DPH_OPTION_FLOAT, default: "0.01",
-                                     help: "test = the first int(N * test_fraction) rows of the shuffled order, train = the rest"),
-                               .init("shuffle", DPH_OPTION_BOOL, default: "true",
-                                     help: "shuffle as HF datasets' shuffle(seed) (numpy default_rng permutation); false keeps file order"),
-                               .init("shuffle_seed", DPH_OPTION_INT, default: "42", help: "seed of the shuffle (the reference uses 42)"),
-                               LineLimit.option,
-                               .init("permutation_file", DPH_OPTION_STRING, default: "",
-                                     help: "text file with the row order to use instead (one 0-based row index per line, N lines)"),
-                           ])
-    desc?.pointee.dataset = PluginDescription.datasetVTable(truncationMode: DPH_KEEP_START) { api, ctx, _, split in
-        Host(api, ctx).run { host in try SELoader.load(host: host, split: String(cString: split!)) }
-    }
-    return Int32(DPH_OK)
-}
-
 /// One question with its stripped answers, before the split decides whether it is used.
 struct SEQuestion {
     let prompt: String
@@ -41,7 +15,23 @@ struct SEQuestion {
     let scores: [Double]
 }
 
-enum SELoader {
+enum SEDataset: RegisteredDataset {
+    static let plugin = DatasetDescription(
+        name: "se",
+        summary: "StackExchange answer pairs by pm_score from local JSON Lines files (converted from the Parquet shards)",
+        options: [
+            .init("data_dir", DPH_OPTION_STRING, default: nil,
+                  help: "folder holding *.jsonl(.gz) files at any depth (read in sorted path order)"),
+            .init("test_fraction", DPH_OPTION_FLOAT, default: "0.01",
+                  help: "test = the first int(N * test_fraction) rows of the shuffled order, train = the rest"),
+            .init("shuffle", DPH_OPTION_BOOL, default: "true",
+                  help: "shuffle as HF datasets' shuffle(seed) (numpy default_rng permutation); false keeps file order"),
+            .init("shuffle_seed", DPH_OPTION_INT, default: "42", help: "seed of the shuffle (the reference uses 42)"),
+            LineLimit.option,
+            .init("permutation_file", DPH_OPTION_STRING, default: "",
+                  help: "text file with the row order to use instead (one 0-based row index per line, N lines)"),
+        ])
+
     static func load(host: Host, split: String) throws {
         try DatasetFiles.requireSplit(split, plugin: "se")
         let files = try DatasetFiles.allFiles(under: try host.optionString("data_dir"), plugin: "se")
@@ -153,4 +143,12 @@ extension String {
         let last = scalars.lastIndex(where: { !drop.contains($0) })!
         return String(scalars[first...last])
     }
+}
+
+@_cdecl("dph_plugin_abi_version")
+public func dphPluginABIVersion() -> UInt32 { DatasetExport.abiVersion }
+
+@_cdecl("dph_plugin_init")
+public func dphPluginInit(_: DPHHostAPI?, _: OpaquePointer?, _ desc: DPHPluginDesc?) -> dph_status {
+    DatasetExport.initialize(desc, as: SEDataset.self)
 }

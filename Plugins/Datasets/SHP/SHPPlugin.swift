@@ -5,29 +5,19 @@ import DPOHostSDK
 // max(sA/sB, sB/sA) >= 2; `labels == 1` means A is preferred; the SFT target is the
 // highest-scoring response with first-occurrence ties; no cap on pairs per post by default.
 
-@_cdecl("dph_plugin_abi_version")
-public func dphPluginABIVersion() -> UInt32 { UInt32(DPH_ABI_VERSION) }
+enum SHPDataset: RegisteredDataset {
+    static let plugin = DatasetDescription(
+        name: "shp",
+        summary: "Stanford SHP comment pairs (score ratio >= 2) from local JSON Lines files",
+        options: [
+            .init("data_dir", DPH_OPTION_STRING, default: nil,
+                  help: "folder with <split>.json(l)(.gz), or domain folders each holding one "
+                      + "(askculinary/train.json, ...; read in sorted order)"),
+            .init("max_pairs_per_prompt", DPH_OPTION_INT, default: "0",
+                  help: "keep at most this many pairs per post, in file order (0 = no cap, as the reference)"),
+            LineLimit.option,
+        ])
 
-@_cdecl("dph_plugin_init")
-public func dphPluginInit(_ host: UnsafePointer<dph_host_api>?, _ ctx: OpaquePointer?,
-                          _ desc: UnsafeMutablePointer<dph_plugin_desc>?) -> dph_status {
-    PluginDescription.fill(desc, kind: DPH_KIND_DATASET, name: "shp", version: "1.0.0",
-                           summary: "Stanford SHP comment pairs (score ratio >= 2) from local JSON Lines files",
-                           options: [
-                               .init("data_dir", DPH_OPTION_STRING, default: nil,
-                                     help: "folder with <split>.json(l)(.gz), or domain folders each holding one "
-                                         + "(askculinary/train.json, ...; read in sorted order)"),
-                               .init("max_pairs_per_prompt", DPH_OPTION_INT, default: "0",
-                                     help: "keep at most this many pairs per post, in file order (0 = no cap, as the reference)"),
-                               LineLimit.option,
-                           ])
-    desc?.pointee.dataset = PluginDescription.datasetVTable(truncationMode: DPH_KEEP_START) { api, ctx, _, split in
-        Host(api, ctx).run { host in try SHPLoader.load(host: host, split: String(cString: split!)) }
-    }
-    return Int32(DPH_OK)
-}
-
-enum SHPLoader {
     static func load(host: Host, split: String) throws {
         try DatasetFiles.requireSplit(split, plugin: "shp")
         let files = try DatasetFiles.splitFiles(dataDir: try host.optionString("data_dir"), split: split, plugin: "shp")
@@ -69,4 +59,12 @@ enum SHPLoader {
             + "\(table.count) prompts, \(table.pairCount) pairs")
         try table.emit(to: host)
     }
+}
+
+@_cdecl("dph_plugin_abi_version")
+public func dphPluginABIVersion() -> UInt32 { DatasetExport.abiVersion }
+
+@_cdecl("dph_plugin_init")
+public func dphPluginInit(_: DPHHostAPI?, _: OpaquePointer?, _ desc: DPHPluginDesc?) -> dph_status {
+    DatasetExport.initialize(desc, as: SHPDataset.self)
 }

@@ -31,10 +31,6 @@ public protocol VaryingNeeds: AnyObject {
     func needs(declared: UInt32) -> UInt32
 }
 
-/// The C types of the two exports, so each plugin's signature fits on one line.
-public typealias DPHHostAPI = UnsafePointer<dph_host_api>
-public typealias DPHPluginDesc = UnsafeMutablePointer<dph_plugin_desc>
-
 /// The bodies of a loss plugin's two exports. Swift needs the `@_cdecl` functions in each
 /// library, so every plugin still writes them, one call each:
 ///

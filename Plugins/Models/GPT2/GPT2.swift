@@ -43,10 +43,11 @@ struct GPT2Config {
     }
 }
 
-private func configure(_ api: UnsafePointer<dph_host_api>?, _ ctx: OpaquePointer?, _ state: UnsafeMutableRawPointer?) -> dph_status {
-    Host(api, ctx).run { host in
-        let c = try ParsedConfig.reparse(state) { try GPT2Config(host) }
-        let e = c.embed
+extension GPT2Config: TransformerConfig {
+    static let blocksReadPositions = false
+
+    func declareParameters(_ host: Host) throws {
+        let (c, e) = (self, embed)
         try host.declareParameter("transformer.wte.weight", [c.vocab, e])
         try host.declareParameter("transformer.wpe.weight", [c.positions, e])
         for l in 0..<c.layers {
@@ -68,80 +69,60 @@ private func configure(_ api: UnsafePointer<dph_host_api>?, _ ctx: OpaquePointer
         try host.declareParameter("transformer.ln_f.weight", [e])
         try host.declareParameter("transformer.ln_f.bias", [e])
     }
-}
 
-private func forward(_ api: UnsafePointer<dph_host_api>?, _ ctx: OpaquePointer?, _ state: UnsafeMutableRawPointer?,
-                     _ args: UnsafePointer<dph_forward_args>?, _ out: UnsafeMutablePointer<dph_tensor>?) -> dph_status {
-    Host(api, ctx).run { host in
-        guard let a = args?.pointee, let out else { throw DPHError(Int32(DPH_ERR_INVALID_ARGUMENT), "missing forward arguments") }
-        let c = try ParsedConfig.of(state) { try GPT2Config(host) }
-        let t = try host.shape(a.input_ids)[1]
-        let positions = a.position_ids != 0 ? a.position_ids : try host.indices((0..<t).map(Int32.init), shape: [t])
+    /// Token and learned position embeddings.
+    func embeddings(_ host: Host, ids: dph_tensor, positions: dph_tensor) throws -> dph_tensor {
         let p = { (name: String) in try host.parameter("transformer." + name) }
-        var x = try host.add(host.embedding(a.input_ids, p("wte.weight")), host.embedding(positions, p("wpe.weight")))
-        for l in 0..<c.layers {
-            // A keys-only forward (a shared prompt's pass) needs the last block only up to its keys.
-            let fn: dph_block_fn = a.keysOnly && l == c.layers - 1 ? keysOnlyBlock : block
-            x = try host.runBlock(layer: l, fn, user: state, inputs: [x, a.attention_mask])
-        }
-        if a.keysOnly {
-            out.pointee = x
-            return
-        }
-        x = try host.layerNorm(x, weight: p("ln_f.weight"), bias: p("ln_f.bias"), eps: c.eps)
-        out.pointee = try host.lmHead(x, p("wte.weight"))   // tied head
+        return try host.add(host.embedding(ids, p("wte.weight")), host.embedding(positions, p("wpe.weight")))
+    }
+
+    func logits(_ host: Host, _ hidden: dph_tensor) throws -> dph_tensor {
+        let p = { (name: String) in try host.parameter("transformer." + name) }
+        let x = try host.layerNorm(hidden, weight: p("ln_f.weight"), bias: p("ln_f.bias"), eps: eps)
+        return try host.lmHead(x, p("wte.weight"))   // tied head
+    }
+
+    /// Block `transformer.h.{layer}`: inputs are the hidden state [B, T, E] and the attention mask.
+    func block(_ host: Host, _ inputs: [dph_tensor], layer: Int32, keysOnly: Bool) throws -> dph_tensor {
+        let (x, mask) = (inputs[0], inputs[1])
+        let c = self
+        let dims = try host.shape(x)
+        let (b, t, e) = (dims[0], dims[1], c.embed)
+        let hd = e / c.heads
+        let l = Int(layer)
+        let p = { (name: String) in try host.parameter("transformer.h.\(l)." + name) }
+        let normed = try host.layerNorm(x, weight: p("ln_1.weight"), bias: p("ln_1.bias"), eps: c.eps)
+        let qkv = try host.linear(normed, p("attn.c_attn.weight"), bias: p("attn.c_attn.bias"), layout: DPH_LINEAR_IN_OUT)
+        let parts = try host.split(qkv, sizes: [e, e, e], axis: 2).map { try host.reshape($0, [b, t, c.heads, hd]) }
+        let kv = try host.kvCacheAppend(layer: l, key: parts[1], value: parts[2])
+        if keysOnly { return x }
+        var scale: Float = c.scaleWeights ? 1 / Float(hd).squareRoot() : 1
+        if c.scaleByInverseLayer { scale /= Float(l + 1) }
+        let attended = try host.reshape(host.attention(query: parts[0], key: kv.key, value: kv.value,
+                                                       keyMask: mask, scale: scale), [b, t, e])
+        let h = try host.add(x, host.linear(attended, p("attn.c_proj.weight"), bias: p("attn.c_proj.bias"), layout: DPH_LINEAR_IN_OUT))
+        let m = try host.layerNorm(h, weight: p("ln_2.weight"), bias: p("ln_2.bias"), eps: c.eps)
+        let up = try host.gelu(host.linear(m, p("mlp.c_fc.weight"), bias: p("mlp.c_fc.bias"), layout: DPH_LINEAR_IN_OUT),
+                               tanhApproximation: true)
+        return try host.add(h, host.linear(up, p("mlp.c_proj.weight"), bias: p("mlp.c_proj.bias"), layout: DPH_LINEAR_IN_OUT))
     }
 }
 
-/// Block `transformer.h.{layer}`: inputs are the hidden state [B, T, E] and the attention mask.
-/// The host runs it (and may run it again during backward: activation checkpointing).
-private func block(_ api: UnsafePointer<dph_host_api>?, _ ctx: OpaquePointer?, _ user: UnsafeMutableRawPointer?, _ layer: Int32,
-                   _ inputs: UnsafePointer<dph_tensor>?, _ count: Int32, _ out: UnsafeMutablePointer<dph_tensor>?) -> dph_status {
-    Host.block(api, ctx, inputs, count, out) { host, inputs in try blockBody(host, inputs, layer: layer, user: user, keysOnly: false) }
-}
-
-/// The last block of a keys-only forward (a shared prompt's pass): up to its `kv_cache_append`.
-private func keysOnlyBlock(_ api: UnsafePointer<dph_host_api>?, _ ctx: OpaquePointer?, _ user: UnsafeMutableRawPointer?, _ layer: Int32,
-                           _ inputs: UnsafePointer<dph_tensor>?, _ count: Int32, _ out: UnsafeMutablePointer<dph_tensor>?) -> dph_status {
-    Host.block(api, ctx, inputs, count, out) { host, inputs in try blockBody(host, inputs, layer: layer, user: user, keysOnly: true) }
-}
-
-private func blockBody(_ host: Host, _ inputs: [dph_tensor], layer: Int32, user: UnsafeMutableRawPointer?,
-                       keysOnly: Bool) throws -> dph_tensor {
-    let (x, mask) = (inputs[0], inputs[1])
-    let c = try ParsedConfig.of(user) { try GPT2Config(host) }
-    let dims = try host.shape(x)
-    let (b, t, e) = (dims[0], dims[1], c.embed)
-    let hd = e / c.heads
-    let l = Int(layer)
-    let p = { (name: String) in try host.parameter("transformer.h.\(l)." + name) }
-    let normed = try host.layerNorm(x, weight: p("ln_1.weight"), bias: p("ln_1.bias"), eps: c.eps)
-    let qkv = try host.linear(normed, p("attn.c_attn.weight"), bias: p("attn.c_attn.bias"), layout: DPH_LINEAR_IN_OUT)
-    let parts = try host.split(qkv, sizes: [e, e, e], axis: 2).map { try host.reshape($0, [b, t, c.heads, hd]) }
-    let kv = try host.kvCacheAppend(layer: l, key: parts[1], value: parts[2])
-    if keysOnly { return x }
-    var scale: Float = c.scaleWeights ? 1 / Float(hd).squareRoot() : 1
-    if c.scaleByInverseLayer { scale /= Float(l + 1) }
-    let attended = try host.reshape(host.attention(query: parts[0], key: kv.key, value: kv.value,
-                                                   keyMask: mask, scale: scale), [b, t, e])
-    let h = try host.add(x, host.linear(attended, p("attn.c_proj.weight"), bias: p("attn.c_proj.bias"), layout: DPH_LINEAR_IN_OUT))
-    let m = try host.layerNorm(h, weight: p("ln_2.weight"), bias: p("ln_2.bias"), eps: c.eps)
-    let up = try host.gelu(host.linear(m, p("mlp.c_fc.weight"), bias: p("mlp.c_fc.bias"), layout: DPH_LINEAR_IN_OUT),
-                           tanhApproximation: true)
-    return try host.add(h, host.linear(up, p("mlp.c_proj.weight"), bias: p("mlp.c_proj.bias"), layout: DPH_LINEAR_IN_OUT))
+/// The `gpt2` plugin's descriptor.
+enum GPT2Model: RegisteredModel {
+    static let plugin = ModelDescription(
+        name: "gpt2",
+        summary: "GPT-2 (Conv1D layout, learned positions, tied head)",
+        blockName: "transformer.h.{i}", modelTypes: ["gpt2"], blockClasses: ["GPT2Block"],
+        positionLimitKey: "n_positions",
+        configure: { ModelEntry.configure($0, $1, $2, as: GPT2Config.self) },
+        forward: { ModelEntry.forward($0, $1, $2, $3, $4, as: GPT2Config.self) })
 }
 
 @_cdecl("dph_plugin_abi_version")
-public func dphPluginABIVersion() -> UInt32 { UInt32(DPH_ABI_VERSION) }
+public func dphPluginABIVersion() -> UInt32 { ModelExport.abiVersion }
 
 @_cdecl("dph_plugin_init")
-public func dphPluginInit(_ host: UnsafePointer<dph_host_api>?, _ ctx: OpaquePointer?,
-                          _ desc: UnsafeMutablePointer<dph_plugin_desc>?) -> dph_status {
-    PluginDescription.fill(desc, kind: DPH_KIND_MODEL, name: "gpt2", version: "1.0.0",
-                           summary: "GPT-2 (Conv1D layout, learned positions, tied head)", options: [])
-    PluginDescription.setParsedConfigState(desc)
-    desc?.pointee.model = PluginDescription.modelVTable(blockName: "transformer.h.{i}",
-                                                        modelTypes: ["gpt2"], blockClasses: ["GPT2Block"], positionLimitKey: "n_positions",
-                                                        configure: configure, forward: forward)
-    return Int32(DPH_OK)
+public func dphPluginInit(_: DPHHostAPI?, _: OpaquePointer?, _ desc: DPHPluginDesc?) -> dph_status {
+    ModelExport.initialize(desc, as: GPT2Model.self)
 }

@@ -75,9 +75,11 @@ struct LlamaConfig {
     }
 }
 
-private func configure(_ api: UnsafePointer<dph_host_api>?, _ ctx: OpaquePointer?, _ state: UnsafeMutableRawPointer?) -> dph_status {
-    Host(api, ctx).run { host in
-        let c = try ParsedConfig.reparse(state) { try LlamaConfig(host) }
+extension LlamaConfig: TransformerConfig {
+    static let blocksReadPositions = true
+
+    func declareParameters(_ host: Host) throws {
+        let c = self
         let (h, i, q, kv) = (c.hidden, c.intermediate, c.heads * c.headDim, c.kvHeads * c.headDim)
         try host.declareParameter("model.embed_tokens.weight", [c.vocab, h])
         for l in 0..<c.layers {
@@ -100,83 +102,63 @@ private func configure(_ api: UnsafePointer<dph_host_api>?, _ ctx: OpaquePointer
         try host.declareParameter("model.norm.weight", [h])
         if !c.tiedHead { try host.declareParameter("lm_head.weight", [c.vocab, h]) }
     }
-}
 
-private func forward(_ api: UnsafePointer<dph_host_api>?, _ ctx: OpaquePointer?, _ state: UnsafeMutableRawPointer?,
-                     _ args: UnsafePointer<dph_forward_args>?, _ out: UnsafeMutablePointer<dph_tensor>?) -> dph_status {
-    Host(api, ctx).run { host in
-        guard let a = args?.pointee, let out else { throw DPHError(Int32(DPH_ERR_INVALID_ARGUMENT), "missing forward arguments") }
-        let c = try ParsedConfig.of(state) { try LlamaConfig(host) }
-        let t = try host.shape(a.input_ids)[1]
-        let positions = a.position_ids != 0 ? a.position_ids : try host.indices((0..<t).map(Int32.init), shape: [t])
+    /// Token embeddings only: the positions are rotary, in each block.
+    func embeddings(_ host: Host, ids: dph_tensor, positions: dph_tensor) throws -> dph_tensor {
+        try host.embedding(ids, host.parameter("model.embed_tokens.weight"))
+    }
+
+    func logits(_ host: Host, _ hidden: dph_tensor) throws -> dph_tensor {
         let p = { (name: String) in try host.parameter(name) }
-        var x = try host.embedding(a.input_ids, p("model.embed_tokens.weight"))
-        for l in 0..<c.layers {
-            // A keys-only forward (a shared prompt's pass) needs the last block only up to its keys.
-            let fn: dph_block_fn = a.keysOnly && l == c.layers - 1 ? keysOnlyBlock : block
-            x = try host.runBlock(layer: l, fn, user: state, inputs: [x, a.attention_mask, positions])
+        let x = try host.rmsNorm(hidden, weight: p("model.norm.weight"), eps: eps)
+        return try host.lmHead(x, p(tiedHead ? "model.embed_tokens.weight" : "lm_head.weight"))
+    }
+
+    /// Block `model.layers.{layer}`: inputs are the hidden state [B, T, H], the attention mask and
+    /// the positions.
+    func block(_ host: Host, _ inputs: [dph_tensor], layer: Int32, keysOnly: Bool) throws -> dph_tensor {
+        let (x, mask, positions) = (inputs[0], inputs[1], inputs[2])
+        let c = self
+        let dims = try host.shape(x)
+        let (b, t, hd) = (dims[0], dims[1], c.headDim)
+        // Linear rope scaling: angles use pos / factor, the same as scaling every frequency.
+        let inv = c.positionDivisor == 1 ? c.inverseFrequencies : c.inverseFrequencies.map { $0 / c.positionDivisor }
+        let n = "model.layers.\(layer)."
+        let p = { (name: String) in try host.parameter(n + name) }
+        let bias = { (name: String, on: Bool) in on ? try host.parameter(n + name) : 0 }
+        let normed = try host.rmsNorm(x, weight: p("input_layernorm.weight"), eps: c.eps)
+        let proj = { (name: String, heads: Int) in
+            try host.reshape(host.linear(normed, p("self_attn.\(name).weight"), bias: bias("self_attn.\(name).bias", c.attentionBias)),
+                             [b, t, heads, hd])
         }
-        if a.keysOnly {
-            out.pointee = x
-            return
-        }
-        x = try host.rmsNorm(x, weight: p("model.norm.weight"), eps: c.eps)
-        out.pointee = try host.lmHead(x, p(c.tiedHead ? "model.embed_tokens.weight" : "lm_head.weight"))
+        let k = try host.rotary(proj("k_proj", c.kvHeads), positions: positions, rotaryDims: hd, inverseFrequencies: inv)
+        let kv = try host.kvCacheAppend(layer: Int(layer), key: k, value: proj("v_proj", c.kvHeads))
+        if keysOnly { return x }
+        let q = try host.rotary(proj("q_proj", c.heads), positions: positions, rotaryDims: hd, inverseFrequencies: inv)
+        let attended = try host.reshape(host.attention(query: q, key: kv.key, value: kv.value, keyMask: mask),
+                                        [b, t, c.heads * hd])
+        let h = try host.add(x, host.linear(attended, p("self_attn.o_proj.weight"), bias: bias("self_attn.o_proj.bias", c.attentionBias)))
+        let m = try host.rmsNorm(h, weight: p("post_attention_layernorm.weight"), eps: c.eps)
+        let gate = try host.silu(host.linear(m, p("mlp.gate_proj.weight"), bias: bias("mlp.gate_proj.bias", c.mlpBias)))
+        let up = try host.linear(m, p("mlp.up_proj.weight"), bias: bias("mlp.up_proj.bias", c.mlpBias))
+        return try host.add(h, host.linear(host.mul(gate, up), p("mlp.down_proj.weight"), bias: bias("mlp.down_proj.bias", c.mlpBias)))
     }
 }
 
-/// Block `model.layers.{layer}`: inputs are the hidden state [B, T, H], the attention mask and the
-/// positions. The host runs it (and may run it again during backward: activation checkpointing).
-private func block(_ api: UnsafePointer<dph_host_api>?, _ ctx: OpaquePointer?, _ user: UnsafeMutableRawPointer?, _ layer: Int32,
-                   _ inputs: UnsafePointer<dph_tensor>?, _ count: Int32, _ out: UnsafeMutablePointer<dph_tensor>?) -> dph_status {
-    Host.block(api, ctx, inputs, count, out) { host, inputs in try blockBody(host, inputs, layer: layer, user: user, keysOnly: false) }
-}
-
-/// The last block of a keys-only forward (a shared prompt's pass): up to its `kv_cache_append`.
-private func keysOnlyBlock(_ api: UnsafePointer<dph_host_api>?, _ ctx: OpaquePointer?, _ user: UnsafeMutableRawPointer?, _ layer: Int32,
-                           _ inputs: UnsafePointer<dph_tensor>?, _ count: Int32, _ out: UnsafeMutablePointer<dph_tensor>?) -> dph_status {
-    Host.block(api, ctx, inputs, count, out) { host, inputs in try blockBody(host, inputs, layer: layer, user: user, keysOnly: true) }
-}
-
-private func blockBody(_ host: Host, _ inputs: [dph_tensor], layer: Int32, user: UnsafeMutableRawPointer?,
-                       keysOnly: Bool) throws -> dph_tensor {
-    let (x, mask, positions) = (inputs[0], inputs[1], inputs[2])
-    let c = try ParsedConfig.of(user) { try LlamaConfig(host) }
-    let dims = try host.shape(x)
-    let (b, t, hd) = (dims[0], dims[1], c.headDim)
-    // Linear rope scaling: angles use pos / factor, the same as scaling every frequency.
-    let inv = c.positionDivisor == 1 ? c.inverseFrequencies : c.inverseFrequencies.map { $0 / c.positionDivisor }
-    let n = "model.layers.\(layer)."
-    let p = { (name: String) in try host.parameter(n + name) }
-    let bias = { (name: String, on: Bool) in on ? try host.parameter(n + name) : 0 }
-    let normed = try host.rmsNorm(x, weight: p("input_layernorm.weight"), eps: c.eps)
-    let proj = { (name: String, heads: Int) in
-        try host.reshape(host.linear(normed, p("self_attn.\(name).weight"), bias: bias("self_attn.\(name).bias", c.attentionBias)),
-                         [b, t, heads, hd])
-    }
-    let k = try host.rotary(proj("k_proj", c.kvHeads), positions: positions, rotaryDims: hd, inverseFrequencies: inv)
-    let kv = try host.kvCacheAppend(layer: Int(layer), key: k, value: proj("v_proj", c.kvHeads))
-    if keysOnly { return x }
-    let q = try host.rotary(proj("q_proj", c.heads), positions: positions, rotaryDims: hd, inverseFrequencies: inv)
-    let attended = try host.reshape(host.attention(query: q, key: kv.key, value: kv.value, keyMask: mask),
-                                    [b, t, c.heads * hd])
-    let h = try host.add(x, host.linear(attended, p("self_attn.o_proj.weight"), bias: bias("self_attn.o_proj.bias", c.attentionBias)))
-    let m = try host.rmsNorm(h, weight: p("post_attention_layernorm.weight"), eps: c.eps)
-    let gate = try host.silu(host.linear(m, p("mlp.gate_proj.weight"), bias: bias("mlp.gate_proj.bias", c.mlpBias)))
-    let up = try host.linear(m, p("mlp.up_proj.weight"), bias: bias("mlp.up_proj.bias", c.mlpBias))
-    return try host.add(h, host.linear(host.mul(gate, up), p("mlp.down_proj.weight"), bias: bias("mlp.down_proj.bias", c.mlpBias)))
+/// The `llama` plugin's descriptor.
+enum LlamaModel: RegisteredModel {
+    static let plugin = ModelDescription(
+        name: "llama",
+        summary: "Llama (RMSNorm, SwiGLU, rotary with rope_theta, grouped-query attention)",
+        blockName: "model.layers.{i}", modelTypes: ["llama"], blockClasses: ["LlamaDecoderLayer"],
+        configure: { ModelEntry.configure($0, $1, $2, as: LlamaConfig.self) },
+        forward: { ModelEntry.forward($0, $1, $2, $3, $4, as: LlamaConfig.self) })
 }
 
 @_cdecl("dph_plugin_abi_version")
-public func dphPluginABIVersion() -> UInt32 { UInt32(DPH_ABI_VERSION) }
+public func dphPluginABIVersion() -> UInt32 { ModelExport.abiVersion }
 
 @_cdecl("dph_plugin_init")
-public func dphPluginInit(_ host: UnsafePointer<dph_host_api>?, _ ctx: OpaquePointer?,
-                          _ desc: UnsafeMutablePointer<dph_plugin_desc>?) -> dph_status {
-    PluginDescription.fill(desc, kind: DPH_KIND_MODEL, name: "llama", version: "1.0.0",
-                           summary: "Llama (RMSNorm, SwiGLU, rotary with rope_theta, grouped-query attention)", options: [])
-    PluginDescription.setParsedConfigState(desc)
-    desc?.pointee.model = PluginDescription.modelVTable(blockName: "model.layers.{i}",
-                                                        modelTypes: ["llama"], blockClasses: ["LlamaDecoderLayer"], configure: configure, forward: forward)
-    return Int32(DPH_OK)
+public func dphPluginInit(_: DPHHostAPI?, _: OpaquePointer?, _ desc: DPHPluginDesc?) -> dph_status {
+    ModelExport.initialize(desc, as: LlamaModel.self)
 }

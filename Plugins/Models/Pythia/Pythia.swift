@@ -60,9 +60,11 @@ struct NeoXConfig {
     var headDim: Int { hidden / heads }
 }
 
-private func configure(_ api: UnsafePointer<dph_host_api>?, _ ctx: OpaquePointer?, _ state: UnsafeMutableRawPointer?) -> dph_status {
-    Host(api, ctx).run { host in
-        let c = try ParsedConfig.reparse(state) { try NeoXConfig(host) }
+extension NeoXConfig: TransformerConfig {
+    static let blocksReadPositions = true
+
+    func declareParameters(_ host: Host) throws {
+        let c = self
         let (h, i) = (c.hidden, c.intermediate)
         try host.declareParameter("gpt_neox.embed_in.weight", [c.vocab, h])
         for l in 0..<c.layers {
@@ -88,85 +90,66 @@ private func configure(_ api: UnsafePointer<dph_host_api>?, _ ctx: OpaquePointer
             try host.declareParameterAlias("embed_out.weight", "lm_head.weight")
         }
     }
-}
 
-private func forward(_ api: UnsafePointer<dph_host_api>?, _ ctx: OpaquePointer?, _ state: UnsafeMutableRawPointer?,
-                     _ args: UnsafePointer<dph_forward_args>?, _ out: UnsafeMutablePointer<dph_tensor>?) -> dph_status {
-    Host(api, ctx).run { host in
-        guard let a = args?.pointee, let out else { throw DPHError(Int32(DPH_ERR_INVALID_ARGUMENT), "missing forward arguments") }
-        let c = try ParsedConfig.of(state) { try NeoXConfig(host) }
-        let t = try host.shape(a.input_ids)[1]
-        let positions = a.position_ids != 0 ? a.position_ids : try host.indices((0..<t).map(Int32.init), shape: [t])
+    /// Token embeddings only: the positions are rotary, in each block.
+    func embeddings(_ host: Host, ids: dph_tensor, positions: dph_tensor) throws -> dph_tensor {
+        try host.embedding(ids, host.parameter("gpt_neox.embed_in.weight"))
+    }
+
+    func logits(_ host: Host, _ hidden: dph_tensor) throws -> dph_tensor {
         let p = { (name: String) in try host.parameter(name) }
-        var x = try host.embedding(a.input_ids, p("gpt_neox.embed_in.weight"))
-        for l in 0..<c.layers {
-            // A keys-only forward (a shared prompt's pass) needs the last block only up to its keys.
-            let fn: dph_block_fn = a.keysOnly && l == c.layers - 1 ? keysOnlyBlock : block
-            x = try host.runBlock(layer: l, fn, user: state, inputs: [x, a.attention_mask, positions])
-        }
-        if a.keysOnly {
-            out.pointee = x
-            return
-        }
-        x = try host.layerNorm(x, weight: p("gpt_neox.final_layer_norm.weight"), bias: p("gpt_neox.final_layer_norm.bias"), eps: c.eps)
-        out.pointee = try host.lmHead(x, p(c.tiedHead ? "gpt_neox.embed_in.weight" : "embed_out.weight"))
+        let x = try host.layerNorm(hidden, weight: p("gpt_neox.final_layer_norm.weight"), bias: p("gpt_neox.final_layer_norm.bias"),
+                                   eps: eps)
+        return try host.lmHead(x, p(tiedHead ? "gpt_neox.embed_in.weight" : "embed_out.weight"))
+    }
+
+    /// Block `gpt_neox.layers.{layer}`: inputs are the hidden state [B, T, H], the attention mask
+    /// and the positions.
+    func block(_ host: Host, _ inputs: [dph_tensor], layer: Int32, keysOnly: Bool) throws -> dph_tensor {
+        let (x, mask, positions) = (inputs[0], inputs[1], inputs[2])
+        let c = self
+        let dims = try host.shape(x)
+        let (b, t, hd) = (dims[0], dims[1], c.headDim)
+        let inv = c.inverseFrequencies
+        let n = "gpt_neox.layers.\(layer)."
+        let p = { (name: String) in try host.parameter(n + name) }
+        let optionalBias = { (name: String) in c.bias ? try host.parameter(n + name) : 0 }
+        let normed = try host.layerNorm(x, weight: p("input_layernorm.weight"), bias: p("input_layernorm.bias"), eps: c.eps)
+        let qkv = try host.reshape(host.linear(normed, p("attention.query_key_value.weight"),
+                                               bias: optionalBias("attention.query_key_value.bias")), [b, t, c.heads, 3 * hd])
+        // Per-head interleaving: for head h the outputs are (q_h, k_h, v_h) blocks of head_dim.
+        let qkvParts = try host.split(qkv, sizes: [hd, hd, hd], axis: 3)
+        let k = try host.rotary(qkvParts[1], positions: positions, rotaryDims: c.rotaryDims, inverseFrequencies: inv)
+        let kv = try host.kvCacheAppend(layer: Int(layer), key: k, value: qkvParts[2])
+        if keysOnly { return x }
+        let q = try host.rotary(qkvParts[0], positions: positions, rotaryDims: c.rotaryDims, inverseFrequencies: inv)
+        let attended = try host.reshape(host.attention(query: q, key: kv.key, value: kv.value, keyMask: mask), [b, t, c.hidden])
+        let attnOut = try host.linear(attended, p("attention.dense.weight"), bias: optionalBias("attention.dense.bias"))
+        // Parallel residual: attention and MLP both read the block input, through two norms.
+        let mlpIn = c.parallelResidual ? x : try host.add(x, attnOut)
+        let m = try host.layerNorm(mlpIn, weight: p("post_attention_layernorm.weight"),
+                                   bias: p("post_attention_layernorm.bias"), eps: c.eps)
+        let up = try host.gelu(host.linear(m, p("mlp.dense_h_to_4h.weight"), bias: p("mlp.dense_h_to_4h.bias")),
+                               tanhApproximation: c.tanhGELU)
+        let mlpOut = try host.linear(up, p("mlp.dense_4h_to_h.weight"), bias: p("mlp.dense_4h_to_h.bias"))
+        return c.parallelResidual ? try host.add(host.add(x, attnOut), mlpOut) : try host.add(mlpIn, mlpOut)
     }
 }
 
-/// Block `gpt_neox.layers.{layer}`: inputs are the hidden state [B, T, H], the attention mask and
-/// the positions. The host runs it (and may run it again during backward: activation checkpointing).
-private func block(_ api: UnsafePointer<dph_host_api>?, _ ctx: OpaquePointer?, _ user: UnsafeMutableRawPointer?, _ layer: Int32,
-                   _ inputs: UnsafePointer<dph_tensor>?, _ count: Int32, _ out: UnsafeMutablePointer<dph_tensor>?) -> dph_status {
-    Host.block(api, ctx, inputs, count, out) { host, inputs in try blockBody(host, inputs, layer: layer, user: user, keysOnly: false) }
-}
-
-/// The last block of a keys-only forward (a shared prompt's pass): up to its `kv_cache_append`.
-private func keysOnlyBlock(_ api: UnsafePointer<dph_host_api>?, _ ctx: OpaquePointer?, _ user: UnsafeMutableRawPointer?, _ layer: Int32,
-                           _ inputs: UnsafePointer<dph_tensor>?, _ count: Int32, _ out: UnsafeMutablePointer<dph_tensor>?) -> dph_status {
-    Host.block(api, ctx, inputs, count, out) { host, inputs in try blockBody(host, inputs, layer: layer, user: user, keysOnly: true) }
-}
-
-private func blockBody(_ host: Host, _ inputs: [dph_tensor], layer: Int32, user: UnsafeMutableRawPointer?,
-                       keysOnly: Bool) throws -> dph_tensor {
-    let (x, mask, positions) = (inputs[0], inputs[1], inputs[2])
-    let c = try ParsedConfig.of(user) { try NeoXConfig(host) }
-    let dims = try host.shape(x)
-    let (b, t, hd) = (dims[0], dims[1], c.headDim)
-    let inv = c.inverseFrequencies
-    let n = "gpt_neox.layers.\(layer)."
-    let p = { (name: String) in try host.parameter(n + name) }
-    let optionalBias = { (name: String) in c.bias ? try host.parameter(n + name) : 0 }
-    let normed = try host.layerNorm(x, weight: p("input_layernorm.weight"), bias: p("input_layernorm.bias"), eps: c.eps)
-    let qkv = try host.reshape(host.linear(normed, p("attention.query_key_value.weight"),
-                                           bias: optionalBias("attention.query_key_value.bias")), [b, t, c.heads, 3 * hd])
-    // Per-head interleaving: for head h the outputs are (q_h, k_h, v_h) blocks of head_dim.
-    let qkvParts = try host.split(qkv, sizes: [hd, hd, hd], axis: 3)
-    let k = try host.rotary(qkvParts[1], positions: positions, rotaryDims: c.rotaryDims, inverseFrequencies: inv)
-    let kv = try host.kvCacheAppend(layer: Int(layer), key: k, value: qkvParts[2])
-    if keysOnly { return x }
-    let q = try host.rotary(qkvParts[0], positions: positions, rotaryDims: c.rotaryDims, inverseFrequencies: inv)
-    let attended = try host.reshape(host.attention(query: q, key: kv.key, value: kv.value, keyMask: mask), [b, t, c.hidden])
-    let attnOut = try host.linear(attended, p("attention.dense.weight"), bias: optionalBias("attention.dense.bias"))
-    // Parallel residual: attention and MLP both read the block input, through two norms.
-    let mlpIn = c.parallelResidual ? x : try host.add(x, attnOut)
-    let m = try host.layerNorm(mlpIn, weight: p("post_attention_layernorm.weight"),
-                               bias: p("post_attention_layernorm.bias"), eps: c.eps)
-    let up = try host.gelu(host.linear(m, p("mlp.dense_h_to_4h.weight"), bias: p("mlp.dense_h_to_4h.bias")),
-                           tanhApproximation: c.tanhGELU)
-    let mlpOut = try host.linear(up, p("mlp.dense_4h_to_h.weight"), bias: p("mlp.dense_4h_to_h.bias"))
-    return c.parallelResidual ? try host.add(host.add(x, attnOut), mlpOut) : try host.add(mlpIn, mlpOut)
+/// The `pythia` plugin's descriptor.
+enum PythiaModel: RegisteredModel {
+    static let plugin = ModelDescription(
+        name: "pythia",
+        summary: "GPT-NeoX / Pythia (parallel or sequential residual, partial rotary)",
+        blockName: "gpt_neox.layers.{i}", modelTypes: ["gpt_neox"], blockClasses: ["GPTNeoXLayer"],
+        configure: { ModelEntry.configure($0, $1, $2, as: NeoXConfig.self) },
+        forward: { ModelEntry.forward($0, $1, $2, $3, $4, as: NeoXConfig.self) })
 }
 
 @_cdecl("dph_plugin_abi_version")
-public func dphPluginABIVersion() -> UInt32 { UInt32(DPH_ABI_VERSION) }
+public func dphPluginABIVersion() -> UInt32 { ModelExport.abiVersion }
 
 @_cdecl("dph_plugin_init")
-public func dphPluginInit(_ host: UnsafePointer<dph_host_api>?, _ ctx: OpaquePointer?,
-                          _ desc: UnsafeMutablePointer<dph_plugin_desc>?) -> dph_status {
-    PluginDescription.fill(desc, kind: DPH_KIND_MODEL, name: "pythia", version: "1.0.0",
-                           summary: "GPT-NeoX / Pythia (parallel or sequential residual, partial rotary)", options: [])
-    PluginDescription.setParsedConfigState(desc)
-    desc?.pointee.model = PluginDescription.modelVTable(blockName: "gpt_neox.layers.{i}",
-                                                        modelTypes: ["gpt_neox"], blockClasses: ["GPTNeoXLayer"], configure: configure, forward: forward)
-    return Int32(DPH_OK)
+public func dphPluginInit(_: DPHHostAPI?, _: OpaquePointer?, _ desc: DPHPluginDesc?) -> dph_status {
+    ModelExport.initialize(desc, as: PythiaModel.self)
 }
