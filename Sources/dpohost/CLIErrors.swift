@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Training
 
 /// Every command reports a failure as one `error: ...` line on stderr and exits with status 1;
 /// errors carry the file, line or key they are about in their description.
@@ -42,11 +43,4 @@ enum CLIErrors {
         }
         return path.map { "\($0): \(reason)" } ?? reason
     }
-}
-
-/// A failure on one rank of a run across ranks, named by rank and host (`rank 1 on node2`): every
-/// rank's error reaches the job's output, and the reader must know which one failed.
-struct RankFailure: Error {
-    let rank: String
-    let underlying: Error
 }
