@@ -12,7 +12,7 @@ extension HostAPI {
             guard n >= 0, n == 0 || inputs != nil else { throw HostCallError.invalid("run_block: inputs is NULL for \(n) handles") }
             let o = try requireOut(out)
             let tape = ctx.arena.tape
-            guard instance.activationCheckpointing, tape.isRecording, instance.cacheMode == .off else {
+            guard instance.activationCheckpointing, tape.isRecording, instance.forwardPass?.passesKeysThrough ?? true else {
                 // Nothing to save: the block is the plugin's own code, called in this context.
                 let status = fn(HostAPI.table, p, user, layer, inputs, n, o)
                 guard status == Int32(DPH_OK) else {
@@ -85,9 +85,9 @@ private struct CheckpointedBlock {
             }
         }
         // Checkpointing never runs with the key/value cache (a generation forward calls fn directly).
-        let mode = instance.cacheMode
-        instance.cacheMode = .off
-        defer { instance.cacheMode = mode }
+        let pass = instance.forwardPass
+        instance.forwardPass = ForwardPass(keys: .passThrough, logitRows: pass?.logitRows)
+        defer { instance.forwardPass = pass }
         var out: dph_tensor = 0
         let status = ctx.withPointer { p in
             handles.withUnsafeBufferPointer { fn(HostAPI.table, p, user, layer, $0.baseAddress, Int32($0.count), &out) }

@@ -96,35 +96,35 @@ extension HostAPI {
         } }
     }
 
-    /// `kv_cache_append` by the instance's cache mode: the keys and values the layer attends to.
+    /// `kv_cache_append` by the forward pass in progress: the keys and values the layer attends to.
     static func appendKeys(_ instance: PluginInstance, layer: Int32, key: Variable, value: Variable,
                            tape: Tape) throws -> (key: Variable, value: Variable) {
-        switch instance.cacheMode {
-        case .off:
+        switch instance.forwardPass?.keys ?? .passThrough {
+        case .passThrough:
             return (key, value)
-        case .generation:
+        case let .generation(cache):
             // The cache holds values only: generation never back-propagates.
             var fullK = tape.detach(key), fullV = tape.detach(value)
-            if let past = instance.kvCache[layer] {
+            if let past = cache.layers[layer] {
                 fullK = try tape.concat([past.key, fullK], axis: 1)
                 fullV = try tape.concat([past.value, fullV], axis: 1)
             }
-            instance.kvCache[layer] = (fullK, fullV)
+            cache.layers[layer] = (fullK, fullV)
             return (fullK, fullV)
-        case .recordPrompt:
-            guard instance.kvCache[layer] == nil else {
+        case let .recordPrompt(shared):
+            guard shared.layers[layer] == nil else {
                 throw HostCallError.invalid("kv_cache_append: layer \(layer) appended twice in one forward")
             }
-            instance.kvCache[layer] = (key, value)
+            shared.layers[layer] = (key, value)
             return (key, value)
-        case .continuePrompt:
-            guard let prompt = instance.kvCache[layer] else {
+        case let .continuePrompt(shared):
+            guard let prompt = shared.layers[layer] else {
                 throw HostCallError.invalid("kv_cache_append: layer \(layer) kept no keys in the shared-prompt pass")
             }
-            guard !instance.continuedLayers.contains(layer) else {
+            guard !shared.continued.contains(layer) else {
                 throw HostCallError.invalid("kv_cache_append: layer \(layer) appended twice in one forward")
             }
-            instance.continuedLayers.insert(layer)
+            shared.continued.insert(layer)
             return (try tape.prefixed(key, with: prompt.key), try tape.prefixed(value, with: prompt.value))
         }
     }

@@ -92,7 +92,7 @@ extension HostAPI {
         } }
         api.lm_head = { p, x, w, b, layout, out in HostAPI.op(p, out) { ctx, t in
             try HostAPI.linearCall(ctx, t, x, w, b, layout) {
-                try t.lmHead($0, weight: $1, bias: $2, layout: $3, rows: ctx.instance?.logitRows)
+                try t.lmHead($0, weight: $1, bias: $2, layout: $3, rows: ctx.instance?.forwardPass?.logitRows)
             }
         } }
         api.embedding = { p, ids, table, out in HostAPI.op(p, out) { ctx, t in

@@ -90,7 +90,7 @@ public struct ModelPlugin {
     public func forward(inputIDs: IndexTensor, attentionMask: IndexTensor, positionIDs: IndexTensor? = nil,
                         useCache: Bool = false, logitRows: RowSelection? = nil, tape: Tape) throws -> Variable {
         try run(inputIDs: inputIDs, attentionMask: attentionMask, positionIDs: positionIDs,
-                cacheMode: useCache ? .generation : .off, logitRows: logitRows, tape: tape)
+                keys: useCache ? .generation(instance.generationCache) : .passThrough, logitRows: logitRows, tape: tape)
     }
 
     /// Logits `[N, T - prompt, V]` of positions `prompt..<T` of `inputIDs`/`attentionMask`
@@ -108,25 +108,20 @@ public struct ModelPlugin {
         precondition(prompt > 0 && prompt < t && promptRows > 0 && n % promptRows == 0,
                      "forwardSharingPrompt: prompt \(prompt) of \(t) positions, \(promptRows) prompt rows of \(n)")
         guard instance.appendsKeys != false else { return nil }
-        instance.kvCache = [:]
-        instance.continuedLayers = []
-        defer {
-            instance.kvCache = [:]
-            instance.continuedLayers = []
-        }
+        let shared = KeyValueCache()
         let head = 0..<prompt
         _ = try run(inputIDs: inputIDs.rows(0..<promptRows).columns(head),
                     attentionMask: attentionMask.rows(0..<promptRows).columns(head),
                     positionIDs: try IndexTensor(shape: [promptRows, prompt], values: (0..<promptRows).flatMap { _ in head.map(Int32.init) }),
-                    cacheMode: .recordPrompt, logitRows: RowSelection(rows: promptRows * prompt) { _ in false }, tape: tape)
-        guard !instance.kvCache.isEmpty else {
+                    keys: .recordPrompt(shared), logitRows: RowSelection(rows: promptRows * prompt) { _ in false }, tape: tape)
+        guard !shared.layers.isEmpty else {
             instance.appendsKeys = false
             return nil
         }
         let logits = try run(inputIDs: inputIDs.columns(prompt..<t), attentionMask: attentionMask,
                              positionIDs: try IndexTensor(shape: [n, t - prompt], values: (0..<n).flatMap { _ in (prompt..<t).map(Int32.init) }),
-                             cacheMode: .continuePrompt, logitRows: logitRows, tape: tape)
-        let skipped = Set(instance.kvCache.keys).subtracting(instance.continuedLayers)
+                             keys: .continuePrompt(shared), logitRows: logitRows, tape: tape)
+        let skipped = Set(shared.layers.keys).subtracting(shared.continued)
         guard skipped.isEmpty else {
             throw PluginError.pluginFailed(plugin: instance.plugin.name, call: "forward", status: Int32(DPH_ERR_INVALID_ARGUMENT),
                                            message: "layers \(skipped.sorted()) kept keys in the shared-prompt pass but did not append to them after it")
@@ -135,15 +130,12 @@ public struct ModelPlugin {
     }
 
     private func run(inputIDs: IndexTensor, attentionMask: IndexTensor, positionIDs: IndexTensor?,
-                     cacheMode: KeyValueCacheMode, logitRows: RowSelection?, tape: Tape) throws -> Variable {
+                     keys: ForwardPass.Keys, logitRows: RowSelection?, tape: Tape) throws -> Variable {
         let forward = vtable.forward!
         let state = instance.state
-        instance.cacheMode = cacheMode
-        instance.logitRows = logitRows
-        defer {
-            instance.logitRows = nil
-            instance.cacheMode = .off
-        }
+        let pass = ForwardPass(keys: keys, logitRows: logitRows)
+        instance.forwardPass = pass
+        defer { instance.forwardPass = nil }
         var out: dph_tensor = 0
         var arena: TensorArena?
         var ended = false
@@ -156,8 +148,8 @@ public struct ModelPlugin {
             args.input_ids = a.add(inputIDs)
             args.attention_mask = a.add(attentionMask)
             args.position_ids = positionIDs.map(a.add) ?? 0
-            args.use_cache = cacheMode == .off ? 0 : 1
-            args.keys_only = cacheMode == .recordPrompt ? 1 : 0
+            args.use_cache = pass.passesKeysThrough ? 0 : 1
+            if case .recordPrompt = keys { args.keys_only = 1 } else { args.keys_only = 0 }
             return forward(HostAPI.table, p, state, &args, &out)
         }
         ended = true
@@ -182,5 +174,5 @@ public struct ModelPlugin {
     }
 
     /// Forgets cached keys and values (start of a new generation).
-    public func resetCache() { instance.kvCache = [:] }
+    public func resetCache() { instance.generationCache.layers = [:] }
 }

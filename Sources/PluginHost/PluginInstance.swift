@@ -23,15 +23,13 @@ public final class PluginInstance {
     var parameters: [String: Variable] = [:]
     /// Whether `run_block` checkpoints blocks on recording forwards (set by the trainer).
     var activationCheckpointing = false
-    var kvCache: [Int32: (key: Variable, value: Variable)] = [:]
-    var cacheMode = KeyValueCacheMode.off
-    /// Layers whose recorded prompt keys the continuation pass has read (see `.continuePrompt`).
-    var continuedLayers: Set<Int32> = []
+    /// The forward call in progress (nil between calls): what `kv_cache_append` and `lm_head` do.
+    var forwardPass: ForwardPass?
+    /// Generation's keys and values, kept across forward calls until `resetCache`.
+    let generationCache = KeyValueCache()
     /// Whether the plugin's forward passes its keys through `kv_cache_append` (nil: not seen
     /// yet). One that does not cannot continue from a shared prompt's keys.
     var appendsKeys: Bool?
-    /// Rows of the output `lm_head` computes during the current forward (nil: all of them).
-    var logitRows: RowSelection?
     /// Handles `linear` for weights the host split across ranks (tensor parallelism).
     var linearInterceptor: LinearInterceptor?
     var parameterAccess: ParameterAccess?
@@ -68,20 +66,43 @@ public final class PluginInstance {
     }
 }
 
-/// What `kv_cache_append` and `lm_head` do during a model forward.
-enum KeyValueCacheMode: Equatable {
-    /// Keys and values pass through unchanged (training, evaluation).
-    case off
-    /// Each layer's keys and values are appended (detached) to the cache and returned whole:
-    /// generation, a few tokens at a time.
-    case generation
-    /// The pass over a prompt that several rows share: each layer's keys and values are kept as
-    /// they are (on the tape, so gradients reach the prompt's activations); no logit of the pass
-    /// is read, so `lm_head` is asked for no rows and the plugin is told `keys_only`.
-    case recordPrompt
-    /// The pass over the rows that continue from the recorded prompt: row r attends to prompt row
-    /// `r % prompts` (the recorded keys repeated along the batch) and then to its own keys.
-    case continuePrompt
+/// One model forward call as the host functions the plugin calls back see it: what
+/// `kv_cache_append` does with each layer's keys and values, and which rows of the output
+/// `lm_head` computes. `ModelPlugin` makes one per call; the keys it refers to are passed in
+/// explicitly (generation's cache, or a shared prompt's recorded keys).
+final class ForwardPass {
+    enum Keys {
+        /// Keys and values pass through unchanged (training, evaluation).
+        case passThrough
+        /// Each layer's keys and values are appended (detached) to the cache and returned whole:
+        /// generation, a few tokens at a time.
+        case generation(KeyValueCache)
+        /// The pass over a prompt that several rows share: each layer's keys and values are kept
+        /// in the cache as they are (on the tape, so gradients reach the prompt's activations); no
+        /// logit of the pass is read, so `lm_head` is asked for no rows and the plugin is told
+        /// `keys_only`.
+        case recordPrompt(KeyValueCache)
+        /// The pass over the rows that continue from the recorded prompt: row r attends to prompt
+        /// row `r % prompts` (the recorded keys repeated along the batch) and then to its own keys.
+        case continuePrompt(KeyValueCache)
+    }
+
+    let keys: Keys
+    /// Rows of the output `lm_head` computes (nil: all of them).
+    let logitRows: RowSelection?
+
+    init(keys: Keys, logitRows: RowSelection?) {
+        self.keys = keys
+        self.logitRows = logitRows
+    }
+
+    var passesKeysThrough: Bool { if case .passThrough = keys { return true } else { return false } }
+}
+
+/// Each layer's keys and values, and (for a shared prompt) the layers the continuation read.
+final class KeyValueCache {
+    var layers: [Int32: (key: Variable, value: Variable)] = [:]
+    var continued: Set<Int32> = []
 }
 
 /// A parsed HF config.json with dotted-key lookups.

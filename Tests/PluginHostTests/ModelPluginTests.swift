@@ -104,7 +104,9 @@ final class ModelPluginTests: XCTestCase {
                                                         prompt: 2, promptRows: 1, tape: Tape(pool: .serial)))
         }
         XCTAssertEqual(model.instance.appendsKeys, false)
-        XCTAssertTrue(model.instance.kvCache.isEmpty)
+        // Nothing of the call stays on the instance: no pass in progress, no keys kept.
+        XCTAssertNil(model.instance.forwardPass)
+        XCTAssertTrue(model.instance.generationCache.layers.isEmpty)
     }
 
     func testAModelThatKeepsPromptKeysButDoesNotAppendAfterThemFails() throws {
@@ -123,7 +125,9 @@ final class ModelPluginTests: XCTestCase {
         XCTAssertThrowsPluginError(try model.forwardSharingPrompt(inputIDs: ids, attentionMask: IndexTensor(shape: [2, 4], repeating: 1),
                                                                    prompt: 2, promptRows: 1, tape: Tape(pool: .serial)) as Any,
                                    contains: ["layers [0] kept keys in the shared-prompt pass but did not append to them after it"])
-        XCTAssertTrue(model.instance.kvCache.isEmpty)
+        // Nothing of the call stays on the instance: no pass in progress, no keys kept.
+        XCTAssertNil(model.instance.forwardPass)
+        XCTAssertTrue(model.instance.generationCache.layers.isEmpty)
     }
 }
 
