@@ -96,13 +96,21 @@ extension Host {
         }
     }
 
+    /// plugin.h's `DPH_HOST_HAS(host, field)`: the host table's function `field`, or nil when the
+    /// host is older than the field (its table ends before it) or left it NULL. The field is read
+    /// only once the table is known to hold it.
+    func hostFunction<F>(_ field: KeyPath<dph_host_api, F?>) -> F? {
+        let offset = MemoryLayout<dph_host_api>.offset(of: field)!
+        guard Int(api.pointee.struct_size) >= offset + MemoryLayout<F?>.size else { return nil }
+        return UnsafeRawPointer(api).load(fromByteOffset: offset, as: F?.self)
+    }
+
     // MARK: parameters
 
     /// Another name the declared parameter has in checkpoints (see plugin.h); a no-op on hosts
     /// older than the function.
     public func declareParameterAlias(_ name: String, _ alias: String) throws {
-        guard let fn = api.pointee.declare_parameter_alias,
-              api.pointee.struct_size >= MemoryLayout<dph_host_api>.offset(of: \dph_host_api.declare_parameter_alias)! + MemoryLayout<UnsafeRawPointer>.size else { return }
+        guard let fn = hostFunction(\.declare_parameter_alias) else { return }
         try check(fn(ctx, name, alias))
     }
 
@@ -124,18 +132,14 @@ extension Host {
     // MARK: blocks
 
     /// Whether the host has `run_block` (hosts older than it lack the field).
-    public var hasRunBlock: Bool {
-        let offset = MemoryLayout<dph_host_api>.offset(of: \dph_host_api.run_block)!
-        guard Int(api.pointee.struct_size) >= offset + MemoryLayout<dph_block_fn?>.size else { return false }
-        return UnsafeRawPointer(api).load(fromByteOffset: offset, as: dph_block_fn?.self) != nil
-    }
+    public var hasRunBlock: Bool { hostFunction(\.run_block) != nil }
 
     /// Runs one repeated block through `host->run_block` (the host may checkpoint it: `fn` then
     /// runs again during backward, see the header), or calls `fn` directly on an older host.
     /// `fn` is a plain function (no captures); `user` must outlive the tape's backward.
     public func runBlock(layer: Int, _ fn: dph_block_fn, user: UnsafeMutableRawPointer? = nil,
                          inputs: [dph_tensor]) throws -> dph_tensor {
-        let runBlock = hasRunBlock ? api.pointee.run_block : nil
+        let runBlock = hostFunction(\.run_block)
         return try make { out in
             inputs.withUnsafeBufferPointer { buf in
                 let n = Int32(buf.count)
@@ -174,9 +178,7 @@ extension Host {
     /// the positions whose logits are read (the rest are 0); `linear` on hosts older than it.
     public func lmHead(_ x: dph_tensor, _ weight: dph_tensor, bias: dph_tensor = 0,
                        layout: dph_linear_layout = DPH_LINEAR_OUT_IN) throws -> dph_tensor {
-        let offset = MemoryLayout<dph_host_api>.offset(of: \dph_host_api.lm_head)!
-        guard Int(api.pointee.struct_size) >= offset + MemoryLayout<UnsafeRawPointer>.size,
-              let lmHead = api.pointee.lm_head else { return try linear(x, weight, bias: bias, layout: layout) }
+        guard let lmHead = hostFunction(\.lm_head) else { return try linear(x, weight, bias: bias, layout: layout) }
         return try make { lmHead(ctx, x, weight, bias, layout, $0) }
     }
 
