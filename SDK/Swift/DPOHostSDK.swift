@@ -27,13 +27,16 @@ public struct Host {
         self.ctx = ctx!
     }
 
-    private func check(_ status: dph_status) throws {
+    /// Throws the host's last error when `status` is not `DPH_OK`: the one status check of this
+    /// layer (every file of it calls this and `make`).
+    func check(_ status: dph_status) throws {
         guard status == Int32(DPH_OK) else {
             throw DPHError(status, api.pointee.last_error(ctx).map { String(cString: $0) } ?? "status \(status)")
         }
     }
 
-    private func make(_ body: (UnsafeMutablePointer<dph_tensor>) -> dph_status) throws -> dph_tensor {
+    /// The tensor handle a host function writes to its out-parameter, its status checked.
+    func make(_ body: (UnsafeMutablePointer<dph_tensor>) -> dph_status) throws -> dph_tensor {
         var out: dph_tensor = 0
         try check(body(&out))
         return out

@@ -42,16 +42,16 @@ extension Host {
                 }
             }
         }
-        try checkStatus(status)
+        try check(status)
     }
 
     /// The items of a list option, in order.
     public func optionList(_ name: String) throws -> [String] {
         var count: Int32 = 0
-        try checkStatus(api.pointee.option_list_count(ctx, name, &count))
+        try check(api.pointee.option_list_count(ctx, name, &count))
         return try (0..<count).map { i in
             var item: UnsafePointer<CChar>?
-            try checkStatus(api.pointee.option_list_item(ctx, name, i, &item))
+            try check(api.pointee.option_list_item(ctx, name, i, &item))
             return String(cString: item!)
         }
     }
@@ -60,12 +60,6 @@ extension Host {
     public func optionNonEmptyString(_ name: String) throws -> String? {
         let value = try optionString(name)
         return value.isEmpty ? nil : value
-    }
-
-    private func checkStatus(_ status: dph_status) throws {
-        guard status == Int32(DPH_OK) else {
-            throw DPHError(status, api.pointee.last_error(ctx).map { String(cString: $0) } ?? "status \(status)")
-        }
     }
 }
 

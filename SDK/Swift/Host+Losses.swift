@@ -23,11 +23,11 @@ extension Host {
 
     /// Elements `range` along `axis` (negative axes count from the end).
     public func slice(_ x: dph_tensor, axis: Int, _ range: Range<Int>) throws -> dph_tensor {
-        try made { api.pointee.slice(ctx, x, Int32(axis), Int64(range.lowerBound), Int64(range.upperBound), $0) }
+        try make { api.pointee.slice(ctx, x, Int32(axis), Int64(range.lowerBound), Int64(range.upperBound), $0) }
     }
 
     public func concat(_ xs: [dph_tensor], axis: Int) throws -> dph_tensor {
-        try made { api.pointee.concat(ctx, xs, Int32(xs.count), Int32(axis), $0) }
+        try make { api.pointee.concat(ctx, xs, Int32(xs.count), Int32(axis), $0) }
     }
 
     /// A preference batch's `[2B, ...]` tensor as its chosen (rows 0..<B) and rejected halves.
@@ -43,7 +43,7 @@ extension Host {
     /// `[N, T, V]` logits and `[N, T]` int32 labels -> `[N, T-1]` log-probs of the next label
     /// (0 where the label is -100), log-softmax over the full last axis.
     public func labelLogProbs(_ logits: dph_tensor, labels: dph_tensor) throws -> dph_tensor {
-        try made { api.pointee.label_log_probs(ctx, logits, labels, $0) }
+        try make { api.pointee.label_log_probs(ctx, logits, labels, $0) }
     }
 
     /// TDPO's per-position KL of the reference from the policy (`[N, T, V]` logits twice and a
@@ -55,7 +55,7 @@ extension Host {
         guard api.pointee.struct_size >= MemoryLayout<dph_host_api>.offset(of: \dph_host_api.token_kl)! + MemoryLayout<UnsafeRawPointer>.size,
               let tokenKL = api.pointee.token_kl else { return nil }
         var zeros: Int64 = 0
-        let kl = try made { tokenKL(ctx, policy, reference, mask, $0, &zeros) }
+        let kl = try make { tokenKL(ctx, policy, reference, mask, $0, &zeros) }
         return (kl, Int(zeros))
     }
 
@@ -67,21 +67,6 @@ extension Host {
             throw DPHError(Int32(DPH_ERR_INVALID_ARGUMENT), "input '\(name)' is missing; it is needed \(purpose)")
         }
         return handle
-    }
-}
-
-extension Host {
-    // The other SDK files keep their status helpers private; these are this file's copies.
-    fileprivate func checked(_ status: dph_status) throws {
-        guard status == Int32(DPH_OK) else {
-            throw DPHError(status, api.pointee.last_error(ctx).map { String(cString: $0) } ?? "status \(status)")
-        }
-    }
-
-    fileprivate func made(_ body: (UnsafeMutablePointer<dph_tensor>) -> dph_status) throws -> dph_tensor {
-        var out: dph_tensor = 0
-        try checked(body(&out))
-        return out
     }
 }
 

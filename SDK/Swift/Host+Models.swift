@@ -7,18 +7,6 @@ import Glibc
 // Wrappers model plugins use: config lookups, parameters, the key/value cache and the ops of a
 // transformer block. Like the rest of this layer they hold no state.
 extension Host {
-    private func status(_ s: dph_status) throws {
-        guard s == Int32(DPH_OK) else {
-            throw DPHError(s, api.pointee.last_error(ctx).map { String(cString: $0) } ?? "status \(s)")
-        }
-    }
-
-    private func handle(_ body: (UnsafeMutablePointer<dph_tensor>) -> dph_status) throws -> dph_tensor {
-        var out: dph_tensor = 0
-        try status(body(&out))
-        return out
-    }
-
     // MARK: config.json
 
     /// nil when the key is absent or null (the caller applies the Hugging Face default).
@@ -26,7 +14,7 @@ extension Host {
         var v: Int64 = 0
         let s = api.pointee.config_int(ctx, key, &v)
         if s == Int32(DPH_ERR_NOT_FOUND) { return nil }
-        try status(s)
+        try check(s)
         return Int(v)
     }
 
@@ -34,7 +22,7 @@ extension Host {
         var v = 0.0
         let s = api.pointee.config_float(ctx, key, &v)
         if s == Int32(DPH_ERR_NOT_FOUND) { return nil }
-        try status(s)
+        try check(s)
         return v
     }
 
@@ -42,7 +30,7 @@ extension Host {
         var v: Int32 = 0
         let s = api.pointee.config_bool(ctx, key, &v)
         if s == Int32(DPH_ERR_NOT_FOUND) { return nil }
-        try status(s)
+        try check(s)
         return v != 0
     }
 
@@ -50,7 +38,7 @@ extension Host {
         var v: UnsafePointer<CChar>?
         let s = api.pointee.config_string(ctx, key, &v)
         if s == Int32(DPH_ERR_NOT_FOUND) { return nil }
-        try status(s)
+        try check(s)
         return v.map { String(cString: $0) }
     }
 
@@ -108,47 +96,51 @@ extension Host {
         }
     }
 
+    /// plugin.h's `DPH_HOST_HAS(host, field)`: the host table's function `field`, or nil when the
+    /// host is older than the field (its table ends before it) or left it NULL. The field is read
+    /// only once the table is known to hold it.
+    func hostFunction<F>(_ field: KeyPath<dph_host_api, F?>) -> F? {
+        let offset = MemoryLayout<dph_host_api>.offset(of: field)!
+        guard Int(api.pointee.struct_size) >= offset + MemoryLayout<F?>.size else { return nil }
+        return UnsafeRawPointer(api).load(fromByteOffset: offset, as: F?.self)
+    }
+
     // MARK: parameters
 
     /// Another name the declared parameter has in checkpoints (see plugin.h); a no-op on hosts
     /// older than the function.
     public func declareParameterAlias(_ name: String, _ alias: String) throws {
-        guard let fn = api.pointee.declare_parameter_alias,
-              api.pointee.struct_size >= MemoryLayout<dph_host_api>.offset(of: \dph_host_api.declare_parameter_alias)! + MemoryLayout<UnsafeRawPointer>.size else { return }
-        try status(fn(ctx, name, alias))
+        guard let fn = hostFunction(\.declare_parameter_alias) else { return }
+        try check(fn(ctx, name, alias))
     }
 
     public func declareParameter(_ name: String, _ shape: [Int], parallel: dph_parallel = DPH_PARALLEL_NONE) throws {
         let dims = shape.map(Int64.init)
-        try status(api.pointee.declare_parameter(ctx, name, dims, Int32(dims.count), parallel))
+        try check(api.pointee.declare_parameter(ctx, name, dims, Int32(dims.count), parallel))
     }
 
     public func parameter(_ name: String) throws -> dph_tensor {
-        try handle { api.pointee.parameter(ctx, name, $0) }
+        try make { api.pointee.parameter(ctx, name, $0) }
     }
 
     public func kvCacheAppend(layer: Int, key: dph_tensor, value: dph_tensor) throws -> (key: dph_tensor, value: dph_tensor) {
         var k: dph_tensor = 0, v: dph_tensor = 0
-        try status(api.pointee.kv_cache_append(ctx, Int32(layer), key, value, &k, &v))
+        try check(api.pointee.kv_cache_append(ctx, Int32(layer), key, value, &k, &v))
         return (k, v)
     }
 
     // MARK: blocks
 
     /// Whether the host has `run_block` (hosts older than it lack the field).
-    public var hasRunBlock: Bool {
-        let offset = MemoryLayout<dph_host_api>.offset(of: \dph_host_api.run_block)!
-        guard Int(api.pointee.struct_size) >= offset + MemoryLayout<dph_block_fn?>.size else { return false }
-        return UnsafeRawPointer(api).load(fromByteOffset: offset, as: dph_block_fn?.self) != nil
-    }
+    public var hasRunBlock: Bool { hostFunction(\.run_block) != nil }
 
     /// Runs one repeated block through `host->run_block` (the host may checkpoint it: `fn` then
     /// runs again during backward, see the header), or calls `fn` directly on an older host.
     /// `fn` is a plain function (no captures); `user` must outlive the tape's backward.
     public func runBlock(layer: Int, _ fn: dph_block_fn, user: UnsafeMutableRawPointer? = nil,
                          inputs: [dph_tensor]) throws -> dph_tensor {
-        let runBlock = hasRunBlock ? api.pointee.run_block : nil
-        return try handle { out in
+        let runBlock = hostFunction(\.run_block)
+        return try make { out in
             inputs.withUnsafeBufferPointer { buf in
                 let n = Int32(buf.count)
                 if let runBlock { return runBlock(ctx, Int32(layer), fn, user, buf.baseAddress, n, out) }
@@ -174,53 +166,51 @@ extension Host {
 
     public func indices(_ values: [Int32], shape: [Int]) throws -> dph_tensor {
         let dims = shape.map(Int64.init)
-        return try handle { api.pointee.tensor_from_int32(ctx, values, dims, Int32(dims.count), $0) }
+        return try make { api.pointee.tensor_from_int32(ctx, values, dims, Int32(dims.count), $0) }
     }
 
     public func linear(_ x: dph_tensor, _ weight: dph_tensor, bias: dph_tensor = 0,
                        layout: dph_linear_layout = DPH_LINEAR_OUT_IN) throws -> dph_tensor {
-        try handle { api.pointee.linear(ctx, x, weight, bias, layout, $0) }
+        try make { api.pointee.linear(ctx, x, weight, bias, layout, $0) }
     }
 
     /// The output projection to the vocabulary through `host->lm_head`, which may compute only
     /// the positions whose logits are read (the rest are 0); `linear` on hosts older than it.
     public func lmHead(_ x: dph_tensor, _ weight: dph_tensor, bias: dph_tensor = 0,
                        layout: dph_linear_layout = DPH_LINEAR_OUT_IN) throws -> dph_tensor {
-        let offset = MemoryLayout<dph_host_api>.offset(of: \dph_host_api.lm_head)!
-        guard Int(api.pointee.struct_size) >= offset + MemoryLayout<UnsafeRawPointer>.size,
-              let lmHead = api.pointee.lm_head else { return try linear(x, weight, bias: bias, layout: layout) }
-        return try handle { lmHead(ctx, x, weight, bias, layout, $0) }
+        guard let lmHead = hostFunction(\.lm_head) else { return try linear(x, weight, bias: bias, layout: layout) }
+        return try make { lmHead(ctx, x, weight, bias, layout, $0) }
     }
 
     public func embedding(_ ids: dph_tensor, _ table: dph_tensor) throws -> dph_tensor {
-        try handle { api.pointee.embedding(ctx, ids, table, $0) }
+        try make { api.pointee.embedding(ctx, ids, table, $0) }
     }
 
     public func layerNorm(_ x: dph_tensor, weight: dph_tensor, bias: dph_tensor, eps: Float) throws -> dph_tensor {
-        try handle { api.pointee.layer_norm(ctx, x, weight, bias, eps, $0) }
+        try make { api.pointee.layer_norm(ctx, x, weight, bias, eps, $0) }
     }
 
     public func rmsNorm(_ x: dph_tensor, weight: dph_tensor, eps: Float) throws -> dph_tensor {
-        try handle { api.pointee.rms_norm(ctx, x, weight, eps, $0) }
+        try make { api.pointee.rms_norm(ctx, x, weight, eps, $0) }
     }
 
     public func attention(query: dph_tensor, key: dph_tensor, value: dph_tensor, keyMask: dph_tensor,
                           scale: Float? = nil) throws -> dph_tensor {
-        try handle { api.pointee.attention(ctx, query, key, value, keyMask, scale == nil ? 0 : 1, scale ?? 0, $0) }
+        try make { api.pointee.attention(ctx, query, key, value, keyMask, scale == nil ? 0 : 1, scale ?? 0, $0) }
     }
 
     public func rotary(_ x: dph_tensor, positions: dph_tensor, rotaryDims: Int, inverseFrequencies: [Float]) throws -> dph_tensor {
-        try handle { api.pointee.rotary(ctx, x, positions, Int32(rotaryDims), inverseFrequencies, Int32(inverseFrequencies.count), $0) }
+        try make { api.pointee.rotary(ctx, x, positions, Int32(rotaryDims), inverseFrequencies, Int32(inverseFrequencies.count), $0) }
     }
 
     public func reshape(_ x: dph_tensor, _ shape: [Int]) throws -> dph_tensor {
         let dims = shape.map(Int64.init)
-        return try handle { api.pointee.reshape(ctx, x, dims, Int32(dims.count), $0) }
+        return try make { api.pointee.reshape(ctx, x, dims, Int32(dims.count), $0) }
     }
 
     public func split(_ x: dph_tensor, sizes: [Int], axis: Int) throws -> [dph_tensor] {
         var out = [dph_tensor](repeating: 0, count: sizes.count)
-        try status(api.pointee.split(ctx, x, sizes.map(Int64.init), Int32(sizes.count), Int32(axis), &out))
+        try check(api.pointee.split(ctx, x, sizes.map(Int64.init), Int32(sizes.count), Int32(axis), &out))
         return out
     }
 
@@ -233,7 +223,7 @@ extension Host {
     public func int32s(_ t: dph_tensor) throws -> [Int32] {
         let n = try shape(t).reduce(1, *)
         var values = [Int32](repeating: 0, count: n)
-        try status(api.pointee.tensor_read_int32(ctx, t, &values, Int64(n)))
+        try check(api.pointee.tensor_read_int32(ctx, t, &values, Int64(n)))
         return values
     }
 }

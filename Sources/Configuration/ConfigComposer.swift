@@ -1,4 +1,5 @@
 import Foundation
+import TensorCore
 
 /// Composes the config tree the way Hydra does for the reference:
 /// 1. `config.yaml` and the group files named by its `defaults` list (`model`, `loss`), each group

@@ -1,3 +1,4 @@
+import TensorCore
 import Tokenizers
 
 /// How a row's texts become tokens: the DPO reference's way or TRL's (config `tokenization`).

@@ -1,3 +1,5 @@
+import TensorCore
+
 /// One prompt's record as every dataset produces it (docs/spec/data.md §1): candidate responses, preference
 /// pairs `(preferred, dispreferred)` as indices into `responses`, and the SFT target.
 public struct PromptRecord: Equatable, Sendable {
@@ -30,12 +32,6 @@ public enum RowText: String, Sendable, Equatable {
     /// response as the whole conversation it ends (`ConversationRenderer`); tokenized as the
     /// template wrote them, with no special tokens or EOS added.
     case rendered
-}
-
-/// How a too-long prompt is cut: keep its first tokens, or its last (HH).
-public enum TruncationMode: String, Sendable, Equatable {
-    case keepStart = "keep_start"
-    case keepEnd = "keep_end"
 }
 
 /// A dataset split: prompts in first-insertion order (the order matters for bit-exact shuffling).

@@ -1,5 +1,6 @@
 import Autograd
 import CDPOHostSDK
+import TensorCore
 
 /// One prompt's record (docs/spec/data.md §1), copied out of the plugin's buffers.
 public struct DatasetRecord: Equatable, Sendable {
@@ -63,8 +64,6 @@ public struct DatasetRecord: Equatable, Sendable {
 
 /// A dataset plugin instance: yields the ordered records of a split.
 public struct DatasetPlugin {
-    public enum TruncationMode: String, Sendable { case keepStart = "keep_start", keepEnd = "keep_end" }
-
     public let instance: PluginInstance
     private let vtable: dph_dataset_vtable
 

@@ -17,11 +17,18 @@ public struct LossInputs {
     public init(batchPairs: Int) { self.batchPairs = batchPairs }
 }
 
-/// What a loss call produced: the scalar loss (on the caller's tape) and per-example metrics
-/// in the order the plugin emitted them.
+/// What a loss call produced: the scalar loss (on the caller's tape: `tape.backward(loss)`
+/// reaches the policy parameters) and per-example metrics in the order they were emitted. The
+/// plugin's own result names its metrics as the plugin did; the host's (`LossComputation`,
+/// `CombinedLoss`) carries split-qualified names.
 public struct LossResult {
     public let loss: Variable
     public let metrics: [(name: String, values: [Float])]
+
+    public init(loss: Variable, metrics: [(name: String, values: [Float])]) {
+        self.loss = loss
+        self.metrics = metrics
+    }
 
     public func metric(_ name: String) -> [Float]? { metrics.first { $0.name == name }?.values }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import TensorCore
 
 /// A typed option value, parsed from the text a user wrote (CLI override or YAML scalar).
 public enum OptionValue: Equatable, Sendable {
@@ -38,7 +39,7 @@ public struct ResolvedOptions: Sendable {
         for (name, text) in given.sorted(by: { $0.key < $1.key }) {
             guard let spec = specs.first(where: { $0.name == name }) else {
                 throw PluginError.unknownOption(plugin: plugin, option: name,
-                                                suggestion: Self.nearest(name, among: specs.map(\.name)))
+                                                suggestion: KeySuggester.nearest(to: name, among: specs.map(\.name)))
             }
             guard let value = OptionValue.parse(text, as: spec.type) else {
                 throw PluginError.mistypedOption(plugin: plugin, option: name,
@@ -75,27 +76,5 @@ public struct ResolvedOptions: Sendable {
         case .string: return "a string"
         case .list: return "a list (a,b or [a, b])"
         }
-    }
-
-    /// The declared name closest to `name` by edit distance, if close enough to be a typo.
-    static func nearest(_ name: String, among names: [String]) -> String? {
-        let scored = names.map { ($0, editDistance(name, $0)) }.min { $0.1 < $1.1 }
-        guard let (best, d) = scored, d <= max(2, name.count / 3) else { return nil }
-        return best
-    }
-
-    static func editDistance(_ a: String, _ b: String) -> Int {
-        let x = Array(a), y = Array(b)
-        var row = Array(0...y.count)
-        for i in 1...max(x.count, 1) where !x.isEmpty {
-            var prev = row[0]
-            row[0] = i
-            for j in 1...max(y.count, 1) where !y.isEmpty {
-                let cur = row[j]
-                row[j] = min(row[j] + 1, row[j - 1] + 1, prev + (x[i - 1] == y[j - 1] ? 0 : 1))
-                prev = cur
-            }
-        }
-        return x.isEmpty ? y.count : row[y.count]
     }
 }

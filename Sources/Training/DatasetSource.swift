@@ -1,5 +1,6 @@
 import DataPipeline
 import PluginHost
+import TensorCore
 
 /// One dataset of a run: a dataset plugin's name and its options (`datasets=[hh,shp]` is two).
 public struct DatasetSpec: Sendable, Equatable {
@@ -23,7 +24,7 @@ public struct DatasetSource {
     /// files, or every row filtered out) is an error naming the dataset and split.
     public func load(_ spec: DatasetSpec, split: String) throws -> PromptDataset {
         let plugin = try DatasetPlugin(try registry.resolve(kind: .dataset, name: spec.name), options: spec.options)
-        let mode: TruncationMode = plugin.truncationMode == .keepEnd ? .keepEnd : .keepStart
+        let mode = plugin.truncationMode
         let records = try plugin.load(split: split)
         if let first = records.first, records.contains(where: { $0.conversational != first.conversational }) {
             throw DataError.invalidArgument("dataset '\(spec.name)' split '\(split)' mixes conversational rows (message lists) and plain-text rows")

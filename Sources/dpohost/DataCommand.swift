@@ -2,6 +2,7 @@ import ArgumentParser
 import DataPipeline
 import Foundation
 import PluginHost
+import TensorCore
 import Tokenizers
 import Training
 

@@ -1,5 +1,6 @@
 import DataPipeline
 import Foundation
+import TensorCore
 import Tokenizers
 import XCTest
 

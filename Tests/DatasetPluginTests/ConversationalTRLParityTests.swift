@@ -1,6 +1,7 @@
 import DataPipeline
 import Foundation
 import PluginHost
+import TensorCore
 import Tokenizers
 import Training
 import XCTest

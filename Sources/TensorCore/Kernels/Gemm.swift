@@ -39,15 +39,15 @@ public enum Gemm {
             call(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
             return
         }
-        let p = UnsafeSendableGemm(a: a, b: b, c: c)
+        let p = UnsafeSendable((a: a, b: b, c: c)) // workers write disjoint blocks of C
         if m >= n {
             // Rows of C and of op(A): op(A) row i is A[i, :] (no transpose) or A[:, i].
             let per = (m + blocks - 1) / blocks
             WorkerThreads.shared.run(chunks: blocks) { i in
                 let lo = i * per, hi = min(m, lo + per)
                 guard lo < hi else { return }
-                call(transA, transB, hi - lo, n, k, alpha, p.a + (transA ? lo : lo * lda), lda, p.b, ldb,
-                     beta, p.c + lo * ldc, ldc)
+                call(transA, transB, hi - lo, n, k, alpha, p.value.a + (transA ? lo : lo * lda), lda, p.value.b, ldb,
+                     beta, p.value.c + lo * ldc, ldc)
             }
         } else {
             // Columns of C and of op(B): op(B) column j is B[:, j] (no transpose) or B[j, :].
@@ -55,8 +55,8 @@ public enum Gemm {
             WorkerThreads.shared.run(chunks: blocks) { i in
                 let lo = i * per, hi = min(n, lo + per)
                 guard lo < hi else { return }
-                call(transA, transB, m, hi - lo, k, alpha, p.a, lda, p.b + (transB ? lo * ldb : lo), ldb,
-                     beta, p.c + lo, ldc)
+                call(transA, transB, m, hi - lo, k, alpha, p.value.a, lda, p.value.b + (transB ? lo * ldb : lo), ldb,
+                     beta, p.value.c + lo, ldc)
             }
         }
     }
@@ -82,9 +82,4 @@ public enum Gemm {
         }
         entry(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
     }
-}
-
-/// The operands of one split product, handed to workers that write disjoint blocks of C.
-private struct UnsafeSendableGemm: @unchecked Sendable {
-    let a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>
 }

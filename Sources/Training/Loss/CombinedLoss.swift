@@ -1,4 +1,5 @@
 import Autograd
+import PluginHost
 import TensorCore
 
 /// One term of the objective: a loss plugin and its weight.
@@ -43,7 +44,7 @@ public struct CombinedLoss {
         terms.contains { $0.computation.plugin.needs.contains(.logits) && !$0.computation.plugin.needs.contains(.scoredLogitsOnly) }
     }
 
-    public func compute(_ batch: LossBatch, split: LossMetricSplit, tape: Tape) throws -> LossOutcome {
+    public func compute(_ batch: LossBatch, split: LossMetricSplit, tape: Tape) throws -> LossResult {
         if terms.count == 1, terms[0].weight == 1 {
             return try terms[0].computation.compute(batch, split: split, tape: tape)
         }
@@ -68,6 +69,6 @@ public struct CombinedLoss {
             }
         }
         if let combined { metrics.append((lossKey, combined)) }
-        return LossOutcome(loss: total!, metrics: metrics)
+        return LossResult(loss: total!, metrics: metrics)
     }
 }

@@ -12,15 +12,6 @@ public enum LossMetricSplit: String, Sendable {
     public func qualify(_ name: String) -> String { name.replacingOccurrences(of: "{split}", with: rawValue) }
 }
 
-/// The loss of one batch and its per-example metrics, with split-qualified names.
-public struct LossOutcome {
-    /// Scalar, on the caller's tape: `tape.backward(loss)` reaches the policy parameters.
-    public let loss: Variable
-    public let metrics: [(name: String, values: [Float])]
-
-    public func metric(_ name: String) -> [Float]? { metrics.first { $0.name == name }?.values }
-}
-
 /// Runs a loss plugin on a batch's logits: builds the inputs it declared, calls it, names its
 /// metrics for the split.
 public struct LossComputation {
@@ -34,12 +25,12 @@ public struct LossComputation {
         self.weighting = weighting
     }
 
-    public func compute(_ batch: LossBatch, split: LossMetricSplit, tape: Tape) throws -> LossOutcome {
+    public func compute(_ batch: LossBatch, split: LossMetricSplit, tape: Tape) throws -> LossResult {
         let inputs = try LossInputBuilder(needs: plugin.needs, desensitization: desensitization, weighting: weighting).inputs(for: batch, tape: tape)
         let result = try plugin.compute(inputs, tape: tape)
         // The reported per-example loss is the one differentiated: weighted, when pair weights were given.
         let weights = inputs.pairWeights?.value.scalars
-        return LossOutcome(loss: result.loss, metrics: result.metrics.map { metric in
+        return LossResult(loss: result.loss, metrics: result.metrics.map { metric in
             let name = split.qualify(metric.name)
             guard let weights, name == "loss/\(split.rawValue)", weights.count == metric.values.count else { return (name, metric.values) }
             return (name, zip(metric.values, weights).map { $0 * $1 })

@@ -81,9 +81,9 @@ public final class SGD: Optimizer {
         for p in parameters {
             guard let g = p.variable.grad else { continue }
             let w = p.variable.value
-            let ptrs = UnsafeSendable3(w.pointer, g.pointer, g.pointer)
+            let ptrs = UnsafeSendable((w: w.pointer, g: g.pointer))
             pool.parallelFor(w.count, grain: 16384) { r in
-                for i in r { ptrs.a[i] -= lr * ptrs.b[i] }
+                for i in r { ptrs.value.w[i] -= lr * ptrs.value.g[i] }
             }
         }
         stepCount += 1

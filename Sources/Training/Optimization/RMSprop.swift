@@ -59,11 +59,3 @@ public final class RMSprop: Optimizer {
         self.stepCount = stepCount
     }
 }
-
-/// Three raw pointers handed to worker threads that write disjoint ranges.
-struct UnsafeSendable3: @unchecked Sendable {
-    let a: UnsafeMutablePointer<Float>, b: UnsafeMutablePointer<Float>, c: UnsafeMutablePointer<Float>
-    init(_ a: UnsafeMutablePointer<Float>, _ b: UnsafeMutablePointer<Float>, _ c: UnsafeMutablePointer<Float>) {
-        self.a = a; self.b = b; self.c = c
-    }
-}

@@ -80,9 +80,9 @@ public enum GradientClipping {
         }
         var partial = [Double](repeating: 0, count: blocks.count)
         partial.withUnsafeMutableBufferPointer { out in
-            let shared = UnsafeSendableBlocks(blocks: blocks, out: out.baseAddress!)
+            let shared = UnsafeSendable((blocks: blocks, out: out.baseAddress!)) // each worker fills distinct slots
             pool.parallelFor(blocks.count, grain: 1) { r in
-                for i in r { shared.out[i] = squaredSum(shared.blocks[i].pointer, shared.blocks[i].count) }
+                for i in r { shared.value.out[i] = squaredSum(shared.value.blocks[i].pointer, shared.value.blocks[i].count) }
             }
         }
         return partial.reduce(0, +).squareRoot()
@@ -126,10 +126,4 @@ public enum GradientClipping {
             pool.parallelFor(g.count, grain: 1 << 15) { r in for i in r { ptr.value[i] *= factor } }
         }
     }
-}
-
-/// Gradient blocks and their partial sums, for workers that each fill distinct slots.
-private struct UnsafeSendableBlocks: @unchecked Sendable {
-    let blocks: [(pointer: UnsafeMutablePointer<Float>, count: Int)]
-    let out: UnsafeMutablePointer<Double>
 }

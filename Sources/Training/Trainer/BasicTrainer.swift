@@ -294,7 +294,7 @@ public final class BasicTrainer {
     }
 
     /// Policy (on `tape`) and reference (no-grad, or cached) logits for one batch, then the loss plugins.
-    func lossOf(_ batch: Batch, split: LossMetricSplit, tape: Tape) throws -> LossOutcome {
+    func lossOf(_ batch: Batch, split: LossMetricSplit, tape: Tape) throws -> LossResult {
         let (ids, mask, labels) = run.sftMode ? (batch.chosenIds, batch.chosenMask, batch.chosenLabels) : batch.concatenated()
         var model = ModelLoss(policy: run.policy, reference: run.reference, loss: run.loss, pool: pool)
         model.sharesPrompts = run.config.sharePrompt

@@ -1,4 +1,5 @@
 import Autograd
+import PluginHost
 import TensorCore
 
 /// The loss of one batch from the models: the frozen reference forward on a no-grad tape (skipped
@@ -56,7 +57,7 @@ public struct ModelLoss {
     /// `phase` is called after each part ("reference forward", "policy forward", "loss").
     public func compute(ids: IndexTensor, mask: IndexTensor, labels: IndexTensor, chosenOnly: Bool,
                         cachedReference: (chosen: [Float], rejected: [Float])? = nil,
-                        split: LossMetricSplit, tape: Tape, phase: ((String) -> Void)? = nil) throws -> LossOutcome {
+                        split: LossMetricSplit, tape: Tape, phase: ((String) -> Void)? = nil) throws -> LossResult {
         // The reference first: a plugin's forward keeps every intermediate of the call alive
         // until it returns, so run after the policy its activations would sit on top of the
         // policy's saved ones at the step's peak. Before it, they are freed (and their buffers

@@ -1,5 +1,6 @@
 import Configuration
 import DataPipeline
+import TensorCore
 import Tokenizers
 
 extension Array where Element == FlatPrompt {

@@ -57,7 +57,7 @@ final class TrainingStep {
     /// `cachedReference`: the reference's summed log-probs of the batch's pairs, computed once
     /// beforehand (`precompute_ref_log_probs`): the reference forward is skipped, as in the trainer.
     func lossOf(_ input: StepInput, chosenOnly: Bool, cachedReference: (chosen: [Float], rejected: [Float])? = nil,
-                split: LossMetricSplit, tape: Tape) throws -> LossOutcome {
+                split: LossMetricSplit, tape: Tape) throws -> LossResult {
         try model.compute(ids: input.ids, mask: input.mask, labels: input.labels, chosenOnly: chosenOnly,
                           cachedReference: cachedReference, split: split, tape: tape, phase: { [timer] in timer?.mark($0) })
     }

@@ -1,6 +1,10 @@
-/// Picks the known key closest to a mistyped one (Levenshtein distance on the dotted path).
-enum KeySuggester {
-    static func nearest(to key: String, among candidates: [String]) -> String? {
+/// Picks the known key closest to a mistyped one (Levenshtein distance over characters): the
+/// "did you mean" of configuration keys (dotted paths) and plugin option names. Lives here, the
+/// lowest module both Configuration and PluginHost depend on.
+public enum KeySuggester {
+    /// The first candidate at the smallest distance, if that distance is at most
+    /// `max(2, key.count / 3)` (close enough to be a typo); nil otherwise.
+    public static func nearest(to key: String, among candidates: [String]) -> String? {
         let limit = max(2, key.count / 3)
         var best: (key: String, distance: Int)?
         for candidate in candidates {
@@ -10,7 +14,7 @@ enum KeySuggester {
         return best?.key
     }
 
-    static func distance(_ a: String, _ b: String) -> Int {
+    public static func distance(_ a: String, _ b: String) -> Int {
         let a = Array(a), b = Array(b)
         if a.isEmpty { return b.count }
         var previous = Array(0...b.count)
