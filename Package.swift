@@ -143,6 +143,8 @@ let package = Package(
         .testTarget(name: "LossPluginTests", dependencies: ["Training", "PluginHost", "Autograd", "TensorCore", "Checkpoint"]),
         .testTarget(name: "LossZooTests", dependencies: ["Configuration", "Training", "PluginHost", "Autograd", "TensorCore"], exclude: ["Golden"]),
         .testTarget(name: "DatasetPluginTests", dependencies: ["PluginHost", "Training", "DataPipeline", "Tokenizers", "TensorCore", "DatasetSupport", "ChatTemplate"]),
+        // The SDK's Swift layer as a plugin uses it, against fake host tables.
+        .testTarget(name: "SDKTests", dependencies: ["DPOHostSDK", "DPHLossKit", "CDPOHostSDK"]),
         .testTarget(name: "PluginHostTests", dependencies: ["PluginHost", "Autograd", "TensorCore", "CDPOHostSDK"]),
     ]
 )

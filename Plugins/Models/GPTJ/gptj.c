@@ -195,12 +195,12 @@ static dph_status forward(const dph_host_api *host, dph_ctx *ctx, void *state, c
     dph_tensor wte, x;
     TRY(host->parameter(ctx, "transformer.wte.weight", &wte));
     TRY(host->embedding(ctx, args->input_ids, wte, &x));
-    const int has_run_block = DPH_HOST_HAS(host, run_block);
+    /* A built-in plugin ships with its host, so run_block and lm_head are there (a plugin built
+     * for older hosts would test them with DPH_HOST_HAS; the SDK's Swift layer does). */
     for (int32_t l = 0; l < (int32_t)c->layers; l++) {
         const dph_block_fn fn = keys_only && l == (int32_t)c->layers - 1 ? keys_only_block : block;
         const dph_tensor inputs[3] = {x, args->attention_mask, positions};
-        if (has_run_block) TRY(host->run_block(ctx, l, fn, state, inputs, 3, &x));
-        else TRY(fn(host, ctx, state, l, inputs, 3, &x));
+        TRY(host->run_block(ctx, l, fn, state, inputs, 3, &x));
     }
     if (keys_only) { *out_logits = x; return DPH_OK; }
     dph_tensor w, bias, normed;
@@ -209,8 +209,7 @@ static dph_status forward(const dph_host_api *host, dph_ctx *ctx, void *state, c
     TRY(host->layer_norm(ctx, x, w, bias, (float)c->eps, &normed));
     TRY(host->parameter(ctx, "lm_head.weight", &w));
     TRY(host->parameter(ctx, "lm_head.bias", &bias));
-    if (DPH_HOST_HAS(host, lm_head)) return host->lm_head(ctx, normed, w, bias, DPH_LINEAR_OUT_IN, out_logits);
-    return host->linear(ctx, normed, w, bias, DPH_LINEAR_OUT_IN, out_logits);
+    return host->lm_head(ctx, normed, w, bias, DPH_LINEAR_OUT_IN, out_logits);
 }
 
 static const dph_model_vtable vtable = {
