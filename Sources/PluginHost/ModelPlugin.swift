@@ -52,7 +52,7 @@ public struct ModelPlugin {
     @discardableResult
     public func configure(configJSON: String) throws -> [ParameterSpec] {
         do {
-            instance.config = try ModelConfig(text: configJSON)
+            instance.config = try ConfigJSON(text: configJSON)
         } catch let e as HostCallError {
             throw PluginError.pluginFailed(plugin: instance.plugin.name, call: "configure", status: e.status, message: e.message)
         }

@@ -12,7 +12,7 @@ public final class PluginInstance {
     private(set) var state: UnsafeMutableRawPointer?
 
     // Model instances only.
-    var config: ModelConfig?
+    var config: ConfigJSON?
     var declared: [ParameterSpec] = [] {
         didSet { if declared.isEmpty { declaredBytes = 0; declaredNames = [] } }
     }
@@ -106,7 +106,7 @@ final class KeyValueCache {
 }
 
 /// A parsed HF config.json with dotted-key lookups.
-struct ModelConfig {
+struct ConfigJSON {
     let text: String
     private let root: [String: Any]
 
