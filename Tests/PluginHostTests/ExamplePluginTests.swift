@@ -47,10 +47,11 @@ final class ExamplePluginTests: XCTestCase {
             XCTAssertEqual(Double(policyChosen.grad!.scalars[i]), -Double(beta) / 4 * active[i], accuracy: 1e-6)
             XCTAssertEqual(Double(policyRejected.grad!.scalars[i]), Double(beta) / 4 * active[i], accuracy: 1e-6)
         }
-        let margins = try XCTUnwrap(result.metric("rewards_train/margins"))
+        // Names as the plugin emits them: the host puts train or eval in place of {split} (LossComputation).
+        let margins = try XCTUnwrap(result.metric("rewards_{split}/margins"))
         for i in 0..<4 { XCTAssertEqual(Double(margins[i]), Double(beta) * h[i], accuracy: 1e-5) }
         XCTAssertEqual(result.metrics.map(\.name),
-                       ["rewards_train/chosen", "rewards_train/rejected", "rewards_train/margins", "loss/train"])
+                       ["rewards_{split}/chosen", "rewards_{split}/rejected", "rewards_{split}/margins", "loss/{split}"])
     }
 
     func testTheSwiftAPOZeroLossMatchesItsFormula() throws {
@@ -74,6 +75,9 @@ final class ExamplePluginTests: XCTestCase {
             XCTAssertEqual(Double(policyRejected.grad!.scalars[i]), beta * sl * (1 - sl) / 4, accuracy: 1e-6)
         }
         XCTAssertEqual(Double(result.loss.value.item), expected, accuracy: 1e-5)
+        XCTAssertEqual(result.metrics.map(\.name), ["rewards_{split}/chosen", "rewards_{split}/rejected", "loss/{split}"])
+        let perExample = try XCTUnwrap(result.metric("loss/{split}"))
+        XCTAssertEqual(Double(perExample.reduce(0, +)) / 4, expected, accuracy: 1e-5)
     }
 
     func testTheCDatasetYieldsMergedRecordsInFileOrder() throws {

@@ -1,4 +1,5 @@
 import Foundation
+import Reporting
 import XCTest
 
 /// `loss=NAME` for a loss plugin that ships no `config/loss/NAME.yaml`: the loss section is the
@@ -33,6 +34,10 @@ final class PluginLossConfigTests: XCTestCase, CLIRunning {
         let yaml = try effectiveConfig(run)
         XCTAssertTrue(yaml.contains("name: my_hinge"), yaml)
         XCTAssertTrue(yaml.contains("beta: 0.1"), yaml)
+        // Its metrics, emitted under {split}, are logged under the split they ran for.
+        let train = try XCTUnwrap(MetricsLog.read(run.appendingPathComponent("metrics.jsonl")).first { $0.split == "train" }).values
+        XCTAssertNotNil(train["loss/train"], "\(train.keys.sorted())")
+        XCTAssertNotNil(train["rewards_train/margins"], "\(train.keys.sorted())")
     }
 
     func testItsOptionsAreSetOnTheCommandLineAndAMisspeltOneIsSuggested() throws {

@@ -35,10 +35,10 @@ static dph_status compute(const dph_host_api *host, dph_ctx *ctx, void *state, c
     TRY(host->scale(ctx, dw, (float)beta, &rc));
     TRY(host->scale(ctx, dl, (float)beta, &rr));
     TRY(host->scale(ctx, h, (float)beta, &margin));
-    TRY(host->emit_metric(ctx, "rewards_train/chosen", rc));
-    TRY(host->emit_metric(ctx, "rewards_train/rejected", rr));
-    TRY(host->emit_metric(ctx, "rewards_train/margins", margin));
-    TRY(host->emit_metric(ctx, "loss/train", losses));
+    TRY(host->emit_metric(ctx, "rewards_{split}/chosen", rc));
+    TRY(host->emit_metric(ctx, "rewards_{split}/rejected", rr));
+    TRY(host->emit_metric(ctx, "rewards_{split}/margins", margin));
+    TRY(host->emit_metric(ctx, "loss/{split}", losses));
     return DPH_OK;
 }
 

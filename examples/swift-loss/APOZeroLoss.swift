@@ -22,8 +22,10 @@ public func dphPluginInit(_ host: UnsafePointer<dph_host_api>?, _ ctx: OpaquePoi
             let chosenTerm = try host.addScalar(try host.scale(try host.sigmoid(try host.scale(dw, beta)), -1), 1)
             let rejectedTerm = try host.sigmoid(try host.scale(dl, beta))
             let losses = try host.add(chosenTerm, rejectedTerm)
-            try host.emitMetric("rewards_train/chosen", try host.detach(try host.scale(dw, beta)))
-            try host.emitMetric("rewards_train/rejected", try host.detach(try host.scale(dl, beta)))
+            try host.emitMetric("rewards_{split}/chosen", try host.detach(try host.scale(dw, beta)))
+            try host.emitMetric("rewards_{split}/rejected", try host.detach(try host.scale(dl, beta)))
+            // The one metric name the host relies on: each example's loss (plugin.h, emit_metric).
+            try host.emitMetric("loss/{split}", try host.detach(losses))
             out.pointee = try host.mean(losses)
         }
     }
