@@ -1,14 +1,14 @@
 import Foundation
+import TestSupport
 import XCTest
 @testable import PluginHost
 
-/// Builds plugins with the system C compiler exactly as a user would, into a per-test folder.
+/// Builds plugins with the system C compiler exactly as a user would, into a per-test folder
+/// (`CPlugin` and `ProcessRunner` of TestSupport).
 enum Build {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent()
-    static let sdkInclude = root.appendingPathComponent("SDK/include").path
+    static let root = Repository.root
     /// SwiftPM's products folder (the dpohost binary and Swift plugin products live here).
-    static let products = Bundle.main.bundleURL
+    static let products = Repository.products
 
     static func tempDir() throws -> URL {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("dph-test-\(UUID().uuidString)")
@@ -18,11 +18,7 @@ enum Build {
 
     /// `cc -shared -fPIC -I SDK/include SOURCE -o OUT -lm`; fails the test on compiler errors.
     static func plugin(_ source: URL, into dir: URL, name: String, defines: [String] = []) throws -> String {
-        let out = dir.appendingPathComponent(name + ".so").path
-        let r = try run("/usr/bin/env", ["cc", "-shared", "-fPIC", "-std=gnu11", "-I", sdkInclude]
-            + defines.map { "-D" + $0 } + [source.path, "-o", out, "-lm"])
-        guard r.status == 0 else { throw CompileError(message: "cc failed for \(source.lastPathComponent): \(r.stderr)") }
-        return out
+        try CPlugin.build(source, to: dir.appendingPathComponent(name + ".so").path, defines: defines, libraries: ["m"])
     }
 
     static func plugin(code: String, into dir: URL, name: String, defines: [String] = []) throws -> String {
@@ -36,28 +32,12 @@ enum Build {
         return try plugin(src, into: dir, name: src.deletingPathExtension().lastPathComponent)
     }
 
-    struct CompileError: Error { let message: String }
-
-    struct Result { let status: Int32; let stdout: String; let stderr: String }
-
-    static func run(_ exe: String, _ args: [String], environment: [String: String]? = nil) throws -> Result {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: exe)
-        p.arguments = args
-        if let environment { p.environment = environment }
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
-                      stderr: String(decoding: e, as: UTF8.self))
+    static func run(_ exe: String, _ args: [String], environment: [String: String]? = nil) throws -> ProcessRunner.Result {
+        try ProcessRunner.run(exe, args, environment: environment)
     }
 
     /// Runs the built `dpohost` with an empty plugin environment (no stray installed bundles).
-    static func dpohost(_ args: [String], home: URL) throws -> Result {
+    static func dpohost(_ args: [String], home: URL) throws -> ProcessRunner.Result {
         var env = ProcessInfo.processInfo.environment
         env["DPOHOST_HOME"] = home.path
         env["DPOHOST_PLUGIN_PATH"] = ""
