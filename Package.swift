@@ -144,7 +144,7 @@ let package = Package(
         .testTarget(name: "TrainerTests", dependencies: ["Configuration", "Training", "Distributed", "Checkpoint"], exclude: ["TRLGolden"]),
         .testTarget(name: "LossPluginTests", dependencies: ["Training", "PluginHost", "Autograd", "TensorCore", "Checkpoint"]),
         .testTarget(name: "LossZooTests", dependencies: ["Configuration", "Training", "PluginHost", "Autograd", "TensorCore"], exclude: ["Golden"]),
-        .testTarget(name: "DatasetPluginTests", dependencies: ["PluginHost", "Training", "DataPipeline", "Tokenizers", "TensorCore", "DatasetSupport", "ChatTemplate"]),
+        .testTarget(name: "DatasetPluginTests", dependencies: ["TestSupport", "PluginHost", "Training", "DataPipeline", "Tokenizers", "TensorCore", "DatasetSupport", "ChatTemplate"]),
         // The SDK's Swift layer as a plugin uses it, against fake host tables.
         .testTarget(name: "SDKTests", dependencies: ["DPOHostSDK", "DPHLossKit", "CDPOHostSDK"]),
         .testTarget(name: "PluginHostTests", dependencies: ["TestSupport", "PluginHost", "Autograd", "TensorCore", "CDPOHostSDK"]),

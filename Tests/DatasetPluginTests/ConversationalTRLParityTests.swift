@@ -127,11 +127,7 @@ final class ConversationalTRLParityTests: XCTestCase {
         let dir = try Paths.tempDir()
         let array = try Paths.write("[\n" + lines.joined(separator: ",\n") + "\n]\n", to: "rows.json", in: dir)
         let gz = dir.appendingPathComponent("rows.jsonl.gz")
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/sh")
-        p.arguments = ["-c", "gzip -c '\(source.path)' > '\(gz.path)'"]
-        try p.run()
-        p.waitUntilExit()
+        _ = try Run.program("/bin/sh", ["-c", "gzip -c '\(source.path)' > '\(gz.path)'"])
         let expected = try BuiltinPlugins.records("jsonl", ["path": source.path])
         XCTAssertEqual(expected.count, 12)
         XCTAssertTrue(expected.allSatisfy(\.conversational))

@@ -1,16 +1,16 @@
 import Foundation
 import PluginHost
+import TestSupport
 import XCTest
 
 /// Paths of the repository, its fixtures and the built products (plugins and the dpohost binary).
 enum Paths {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent()
+    static let root = Repository.root
     static let data = root.appendingPathComponent("Tests/Fixtures/data")
     static let bad = data.appendingPathComponent("bad")
     static let gpt2 = root.appendingPathComponent("Tests/Fixtures/tokenizers/gpt2-bpe")
     /// SwiftPM's products folder: `libdph_*.so` and `dpohost` are built next to the test bundle.
-    static let products = Bundle.main.bundleURL
+    static let products = Repository.products
 
     static func tempDir() throws -> URL {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("dph-data-test-\(UUID().uuidString)")
@@ -91,24 +91,12 @@ func XCTAssertLoadFails(_ name: String, _ options: [String: String], split: Stri
     }
 }
 
-/// Runs a program and collects its output.
+/// Runs a program and collects its output (TestSupport's `ProcessRunner`).
 enum Run {
-    struct Result { let status: Int32; let stdout: String; let stderr: String }
+    typealias Result = ProcessRunner.Result
 
     static func program(_ exe: String, _ args: [String], environment: [String: String]? = nil) throws -> Result {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: exe)
-        p.arguments = args
-        if let environment { p.environment = environment }
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
-                      stderr: String(decoding: e, as: UTF8.self))
+        try ProcessRunner.run(exe, args, environment: environment)
     }
 
     /// The built `dpohost` with no installed bundles or plugin path.
