@@ -2,6 +2,7 @@ import Autograd
 import Foundation
 import PluginHost
 import TensorCore
+import TestSupport
 import Training
 import XCTest
 
@@ -48,15 +49,8 @@ final class LogitRowsTests: XCTestCase {
         defer { try? FileManager.default.removeItem(at: dir) }
         let source = dir.appendingPathComponent("first_logits.c"), library = dir.appendingPathComponent("first_logits.so")
         try Self.source.write(to: source, atomically: true, encoding: .utf8)
-        let include = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("SDK/include").path
-        let cc = Process()
-        cc.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        cc.arguments = ["cc", "-shared", "-fPIC", "-std=gnu11", "-I", include] + (scoredOnly ? ["-DSCORED_ONLY"] : [])
-            + [source.path, "-o", library.path]
-        try cc.run()
-        cc.waitUntilExit()
-        XCTAssertEqual(cc.terminationStatus, 0, "cc failed")
+        let cc = try CPlugin.compile(source, to: library.path, defines: scoredOnly ? ["SCORED_ONLY"] : [])
+        XCTAssertEqual(cc.status, 0, "cc failed")
 
         let plugin = try LossPlugin(try PluginLoader.load(path: library.path))
         let g = try LossVariant.dpo.file()
