@@ -141,7 +141,7 @@ let package = Package(
         .testTarget(name: "TrainingTests", dependencies: ["Reporting", "Training", "Autograd", "TensorCore", "Checkpoint"], exclude: ["Golden"]),
         .testTarget(name: "ModelTests", dependencies: ["Configuration", "Training", "PluginHost", "Checkpoint", "Autograd", "TensorCore", "Tokenizers"]),
         .testTarget(name: "ConfigTests", dependencies: ["Configuration"]),
-        .testTarget(name: "TrainerTests", dependencies: ["Configuration", "Training", "Distributed", "Checkpoint"], exclude: ["TRLGolden"]),
+        .testTarget(name: "TrainerTests", dependencies: ["TestSupport", "Configuration", "Training", "Distributed", "Checkpoint"], exclude: ["TRLGolden"]),
         .testTarget(name: "LossPluginTests", dependencies: ["TestSupport", "Training", "PluginHost", "Autograd", "TensorCore", "Checkpoint"]),
         .testTarget(name: "LossZooTests", dependencies: ["Configuration", "Training", "PluginHost", "Autograd", "TensorCore"], exclude: ["Golden"]),
         .testTarget(name: "DatasetPluginTests", dependencies: ["TestSupport", "PluginHost", "Training", "DataPipeline", "Tokenizers", "TensorCore", "DatasetSupport", "ChatTemplate"]),

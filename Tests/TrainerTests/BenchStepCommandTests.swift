@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 
 /// `dpohost bench step` on one tiny configuration: the columns a reader compares, and the reason
@@ -7,16 +8,8 @@ import XCTest
 final class BenchStepCommandTests: XCTestCase {
     /// `dpohost ARGS`: exit status and output (stdout and stderr together).
     func dpohost(_ arguments: [String]) throws -> (status: Int32, text: String) {
-        let p = Process()
-        p.executableURL = Bundle.main.bundleURL.appendingPathComponent("dpohost")
-        p.arguments = arguments
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = out
-        try p.run()
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        return (p.terminationStatus, text)
+        let r = try ProcessRunner.run(Repository.products.appendingPathComponent("dpohost"), arguments, combineOutput: true)
+        return (r.status, r.stdout)
     }
 
     func testOneTinyConfigurationPrintsTheColumnsAndTheTorchSkipReason() throws {

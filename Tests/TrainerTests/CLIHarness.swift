@@ -1,12 +1,13 @@
 import Foundation
 import Reporting
+import TestSupport
 import Training
 import XCTest
 
 /// Runs the built `dpohost` binary the way a user does, from the repository root.
 enum CLIHarness {
-    static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static let binary = Bundle.main.bundleURL.appendingPathComponent("dpohost").path
+    static let repo = Repository.root
+    static let binary = Repository.products.appendingPathComponent("dpohost").path
 }
 
 protocol CLIRunning {}
@@ -35,30 +36,21 @@ extension CLIRunning {
     /// Runs `executable` from the repository root; stdout and stderr together.
     func run(_ executable: URL, _ args: [String], killWhen: ((URL) -> Bool)? = nil, watch: URL? = nil,
              environment: [String: String] = [:], unsetting: [String] = []) throws -> RunResult {
-        let p = Process()
-        p.executableURL = executable
-        p.arguments = args
-        p.currentDirectoryURL = CLIHarness.repo
         var env = ProcessInfo.processInfo.environment
         env["DPOHOST_HOME"] = FileManager.default.temporaryDirectory.appendingPathComponent("dpohost-home-\(UUID())").path
         env.merge(environment) { $1 }
         for name in unsetting { env[name] = nil }
-        p.environment = env
-        let out = FileManager.default.temporaryDirectory.appendingPathComponent("dpohost-out-\(UUID()).txt")
-        FileManager.default.createFile(atPath: out.path, contents: nil)
-        let handle = try FileHandle(forWritingTo: out)
-        p.standardOutput = handle
-        p.standardError = handle
-        try p.run()
+        var poll: ((Int32) -> Bool)?
         if let killWhen, let watch {
-            while p.isRunning {
-                if killWhen(watch) { kill(p.processIdentifier, SIGKILL); break }
-                usleep(2000)
+            poll = { pid in
+                guard killWhen(watch) else { return false }
+                kill(pid, SIGKILL)
+                return true
             }
         }
-        p.waitUntilExit()
-        try handle.close()
-        return RunResult(status: p.terminationStatus, output: (try? String(contentsOf: out, encoding: .utf8)) ?? "")
+        let r = try ProcessRunner.run(executable, args, environment: env, currentDirectory: CLIHarness.repo,
+                                      combineOutput: true, poll: poll)
+        return RunResult(status: r.status, output: r.stdout)
     }
 
     func tempRun(_ name: String) -> URL {

@@ -1,5 +1,6 @@
 import Foundation
 import Reporting
+import TestSupport
 import Training
 import XCTest
 
@@ -10,17 +11,9 @@ final class FullDiskCLITests: XCTestCase, CLIRunning {
     /// `dpohost ARGS` under `ulimit -f BLOCKS` (512-byte blocks in sh).
     func limited(_ blocks: Int, _ args: [String]) throws -> RunResult {
         let quoted = args.map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }.joined(separator: " ")
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/sh")
-        p.arguments = ["-c", "ulimit -f \(blocks); exec '\(CLIHarness.binary)' \(quoted)"]
-        p.currentDirectoryURL = CLIHarness.repo
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = out
-        try p.run()
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        return RunResult(status: p.terminationStatus, output: text)
+        let r = try ProcessRunner.run("/bin/sh", ["-c", "ulimit -f \(blocks); exec '\(CLIHarness.binary)' \(quoted)"],
+                                      currentDirectory: CLIHarness.repo, combineOutput: true)
+        return RunResult(status: r.status, output: r.stdout)
     }
 
     func testACheckpointThatDoesNotFitIsOneErrorLineAndLeavesNoHalfFolder() throws {

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 
 /// `dpohost --plugin x.so SUBCOMMAND ...`, the product's own usage line, works as the subcommand
@@ -9,13 +10,8 @@ final class GlobalPluginOptionTests: XCTestCase, CLIRunning {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("dpohost-mydata-\(UUID())")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let out = dir.appendingPathComponent("libmydata.so").path
-        let cc = Process()
-        cc.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        cc.arguments = ["cc", "-shared", "-fPIC", "-std=gnu11", "-I", CLIHarness.repo.appendingPathComponent("SDK/include").path,
-                        CLIHarness.repo.appendingPathComponent("examples/mydata/mydata.c").path, "-o", out]
-        try cc.run()
-        cc.waitUntilExit()
-        XCTAssertEqual(cc.terminationStatus, 0)
+        let cc = try CPlugin.compile(CLIHarness.repo.appendingPathComponent("examples/mydata/mydata.c"), to: out)
+        XCTAssertEqual(cc.status, 0)
         return out
     }
 
