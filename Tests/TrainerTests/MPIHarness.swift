@@ -1,5 +1,6 @@
 import Foundation
 import Reporting
+import TestSupport
 import Training
 import XCTest
 
@@ -64,13 +65,10 @@ extension CLIRunning {
     /// `hosts`: one rank per namespace host, over TCP (`NamespaceHosts`).
     func mpirun(_ ranks: Int, _ args: [String], timeout: Double = 180, oversubscribe: Bool = false, hosts: NamespaceHosts? = nil,
                 monitor: ((Int32) -> Bool)? = nil) throws -> TimedResult {
-        let p = Process()
         let mpirun = try MPIHarness.requireMPIRun()
         let (program, before) = hosts?.launching(mpirun) ?? (mpirun, [])
-        p.executableURL = URL(fileURLWithPath: program)
-        p.arguments = before + ["-np", "\(ranks)"] + (oversubscribe ? ["--oversubscribe"] : []) + (hosts?.mpirunArguments ?? [])
+        let arguments = before + ["-np", "\(ranks)"] + (oversubscribe ? ["--oversubscribe"] : []) + (hosts?.mpirunArguments ?? [])
             + [CLIHarness.binary] + args
-        p.currentDirectoryURL = CLIHarness.repo
         var env = ProcessInfo.processInfo.environment
         env["DPOHOST_HOME"] = FileManager.default.temporaryDirectory.appendingPathComponent("dpohost-home-\(UUID())").path
         if geteuid() == 0 {
@@ -80,31 +78,15 @@ extension CLIRunning {
         // Ranks waiting in a collective give the core away instead of spinning: a test machine
         // busy with other work would otherwise slow every MPI test many times over.
         env["OMPI_MCA_mpi_yield_when_idle"] = "1"
-        p.environment = env
-        let out = FileManager.default.temporaryDirectory.appendingPathComponent("dpohost-mpi-\(UUID()).txt")
-        FileManager.default.createFile(atPath: out.path, contents: nil)
-        let handle = try FileHandle(forWritingTo: out)
-        p.standardOutput = handle
-        p.standardError = handle
-        let start = Date()
-        try p.run()
-        var monitoring = monitor != nil
-        while p.isRunning {
-            if monitoring, monitor!(p.processIdentifier) { monitoring = false }
-            if Date().timeIntervalSince(start) > timeout {
-                for pid in MPIHarness.ranks(of: p.processIdentifier).values { kill(pid, SIGKILL) }
-                kill(p.processIdentifier, SIGKILL)
-                hosts?.tearDown()   // ranks on namespace hosts are not mpirun's children
-                XCTFail("mpirun still running after \(timeout) s: killed")
-                break
-            }
-            usleep(20_000)
-        }
-        p.waitUntilExit()
-        let seconds = Date().timeIntervalSince(start)
-        try handle.close()
-        let text = (try? String(contentsOf: out, encoding: .utf8)) ?? ""
-        return TimedResult(result: RunResult(status: p.terminationStatus, output: text), seconds: seconds)
+        let r = try ProcessRunner.run(URL(fileURLWithPath: program), arguments, environment: env, currentDirectory: CLIHarness.repo,
+                                      combineOutput: true, poll: monitor, pollInterval: 0.02, timeout: timeout,
+                                      onTimeout: { pid in
+                                          for rank in MPIHarness.ranks(of: pid).values { kill(rank, SIGKILL) }
+                                          kill(pid, SIGKILL)
+                                          hosts?.tearDown()   // ranks on namespace hosts are not mpirun's children
+                                      })
+        if r.timedOut { XCTFail("mpirun still running after \(timeout) s: killed") }
+        return TimedResult(result: RunResult(status: r.status, output: r.stdout), seconds: r.seconds)
     }
 
     /// Training metrics of two runs agree at every step in `steps` (a sharded run against
