@@ -50,7 +50,7 @@ final class LogitRowsTests: XCTestCase {
         let source = dir.appendingPathComponent("first_logits.c"), library = dir.appendingPathComponent("first_logits.so")
         try Self.source.write(to: source, atomically: true, encoding: .utf8)
         let cc = try CPlugin.compile(source, to: library.path, defines: scoredOnly ? ["SCORED_ONLY"] : [])
-        XCTAssertEqual(cc.status, 0, "cc failed")
+        XCTAssertEqual(cc.status, 0, "cc failed: \(cc.stderr)")
 
         let plugin = try LossPlugin(try PluginLoader.load(path: library.path))
         let g = try LossVariant.dpo.file()

@@ -11,7 +11,7 @@ final class GlobalPluginOptionTests: XCTestCase, CLIRunning {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let out = dir.appendingPathComponent("libmydata.so").path
         let cc = try CPlugin.compile(CLIHarness.repo.appendingPathComponent("examples/mydata/mydata.c"), to: out)
-        XCTAssertEqual(cc.status, 0)
+        XCTAssertEqual(cc.status, 0, cc.stderr)
         return out
     }
 
