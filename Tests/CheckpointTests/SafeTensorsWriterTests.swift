@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 @testable import Checkpoint
 import TensorCore
+import TestSupport
 
 final class SafeTensorsWriterTests: XCTestCase {
     private func sampleWriter() throws -> SafeTensorsWriter {
@@ -143,15 +144,7 @@ final class SafeTensorsWriterTests: XCTestCase {
 
     /// Runs `python3` from PATH; nil when it cannot be started.
     private func runPython(_ arguments: [String]) -> (status: Int32, output: String)? {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3"] + arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        do { try process.run() } catch { return nil }
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        guard let r = try? ProcessRunner.run("/usr/bin/env", ["python3"] + arguments, combineOutput: true) else { return nil }
+        return (r.status, r.stdout)
     }
 }

@@ -2,6 +2,7 @@ import Autograd
 import Checkpoint
 import Foundation
 import TensorCore
+import TestSupport
 import Training
 import XCTest
 
@@ -45,12 +46,8 @@ final class ExportTests: XCTestCase {
 
     /// Needs Python with torch and transformers; skipped with the reason otherwise.
     func testTransformersLoadsTheExportToTheSameLogits() throws {
-        let probe = Process()
-        probe.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        probe.arguments = ["python3", "-c", "import torch, transformers"]
-        probe.standardError = FileHandle.nullDevice
-        try probe.run(); probe.waitUntilExit()
-        try XCTSkipIf(probe.terminationStatus != 0, "python3 with torch and transformers is not importable here")
+        let probe = try ProcessRunner.run("/usr/bin/env", ["python3", "-c", "import torch, transformers"])
+        try XCTSkipIf(probe.status != 0, "python3 with torch and transformers is not importable here")
 
         let lm = try LanguageModel(directory: ModelFixtures.model("pythia-tiny"), registry: ModelFixtures.registry(), trainable: false)
         let out = try ModelFixtures.temporaryDirectory().appendingPathComponent("hf").path
@@ -65,14 +62,9 @@ final class ExportTests: XCTestCase {
         mask = g["attention_mask"].bool()
         print(float((out[mask] - g["logits"][mask]).abs().max()))
         """
-        let p = Process()
-        let pipe = Pipe()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["python3", "-c", script, out, ModelFixtures.golden("forward-pythia-tiny.safetensors")]
-        p.standardOutput = pipe
-        try p.run(); p.waitUntilExit()
-        XCTAssertEqual(p.terminationStatus, 0)
-        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let p = try ProcessRunner.run("/usr/bin/env", ["python3", "-c", script, out, ModelFixtures.golden("forward-pythia-tiny.safetensors")])
+        XCTAssertEqual(p.status, 0, p.stderr)
+        let text = p.stdout
         let diff = Double(text.trimmingCharacters(in: .whitespacesAndNewlines)) ?? .infinity
         XCTAssertLessThanOrEqual(diff, 1e-4)
     }

@@ -4,6 +4,7 @@ import Configuration
 import Foundation
 import PluginHost
 import TensorCore
+import TestSupport
 import Training
 import XCTest
 
@@ -151,19 +152,11 @@ final class LoRATests: XCTestCase {
 
     /// Python with torch, transformers and peft, or a skip saying what is missing.
     func python(_ script: String, _ args: [String]) throws -> String {
-        let probe = Process()
-        probe.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        probe.arguments = ["python3", "-c", "import torch, transformers, peft"]
-        probe.standardError = FileHandle.nullDevice
-        try probe.run(); probe.waitUntilExit()
-        try XCTSkipIf(probe.terminationStatus != 0, "python3 with torch, transformers and peft is not importable here (pip install peft)")
-        let p = Process(), pipe = Pipe()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["python3", "-c", script] + args
-        p.standardOutput = pipe
-        try p.run(); p.waitUntilExit()
-        XCTAssertEqual(p.terminationStatus, 0)
-        return String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let probe = try ProcessRunner.run("/usr/bin/env", ["python3", "-c", "import torch, transformers, peft"])
+        try XCTSkipIf(probe.status != 0, "python3 with torch, transformers and peft is not importable here (pip install peft)")
+        let p = try ProcessRunner.run("/usr/bin/env", ["python3", "-c", script] + args)
+        XCTAssertEqual(p.status, 0, p.stderr)
+        return p.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     /// Writes `lora` (B and any saved module moved away from their start) as a PEFT folder and has

@@ -1,5 +1,6 @@
 import Foundation
 @testable import Reporting
+import TestSupport
 import XCTest
 
 /// The report opened in a real browser (headless Chromium, Debian's `chromium`, where installed):
@@ -10,18 +11,11 @@ final class ReportBrowserTests: XCTestCase {
 
     func headless(_ arguments: [String]) throws -> String {
         let browser = try XCTUnwrap(Self.browser)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: browser)
         // Root (as CI runs) needs --no-sandbox; the virtual time budget lets the script finish.
-        p.arguments = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--virtual-time-budget=5000"] + arguments
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        XCTAssertEqual(p.terminationStatus, 0)
-        return String(decoding: data, as: UTF8.self)
+        let r = try ProcessRunner.run(browser, ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                                                "--virtual-time-budget=5000"] + arguments)
+        XCTAssertEqual(r.status, 0)
+        return r.stdout
     }
 
     func testEveryChartDrawsInChromiumWithoutAScriptError() throws {
