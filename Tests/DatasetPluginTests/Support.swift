@@ -12,11 +12,7 @@ enum Paths {
     /// SwiftPM's products folder: `libdph_*.so` and `dpohost` are built next to the test bundle.
     static let products = Repository.products
 
-    static func tempDir() throws -> URL {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("dph-data-test-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        return dir
-    }
+    static func tempDir() throws -> URL { try Repository.temporaryDirectory(prefix: "dph-data-test-") }
 
     /// Writes `text` to `dir/relative`, creating folders.
     @discardableResult
@@ -100,12 +96,7 @@ enum Run {
     }
 
     /// The built `dpohost` with no installed bundles or plugin path.
-    static func dpohost(_ args: [String], home: URL) throws -> Result {
-        var env = ProcessInfo.processInfo.environment
-        env["DPOHOST_HOME"] = home.path
-        env["DPOHOST_PLUGIN_PATH"] = ""
-        return try program(Paths.products.appendingPathComponent("dpohost").path, args, environment: env)
-    }
+    static func dpohost(_ args: [String], home: URL) throws -> Result { try Repository.dpohost(args, home: home) }
 
     /// `gzip -c source > destination`.
     static func gzip(_ source: URL, to destination: URL) throws {

@@ -2,6 +2,7 @@ import Autograd
 import Foundation
 import PluginHost
 import TensorCore
+import TestSupport
 import Training
 import XCTest
 
@@ -20,11 +21,7 @@ enum ModelFixtures {
         return registry
     }
 
-    static func temporaryDirectory() throws -> URL {
-        let d = FileManager.default.temporaryDirectory.appendingPathComponent("dpohost-model-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
-        return d
-    }
+    static func temporaryDirectory() throws -> URL { try Repository.temporaryDirectory(prefix: "dpohost-model-") }
 
     /// A copy of a fixture model directory that a test may modify.
     static func copy(_ name: String) throws -> URL {

@@ -10,11 +10,7 @@ enum Build {
     /// SwiftPM's products folder (the dpohost binary and Swift plugin products live here).
     static let products = Repository.products
 
-    static func tempDir() throws -> URL {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("dph-test-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        return dir
-    }
+    static func tempDir() throws -> URL { try Repository.temporaryDirectory(prefix: "dph-test-") }
 
     /// `cc -shared -fPIC -I SDK/include SOURCE -o OUT -lm`; fails the test on compiler errors.
     static func plugin(_ source: URL, into dir: URL, name: String, defines: [String] = []) throws -> String {
@@ -38,10 +34,7 @@ enum Build {
 
     /// Runs the built `dpohost` with an empty plugin environment (no stray installed bundles).
     static func dpohost(_ args: [String], home: URL) throws -> ProcessRunner.Result {
-        var env = ProcessInfo.processInfo.environment
-        env["DPOHOST_HOME"] = home.path
-        env["DPOHOST_PLUGIN_PATH"] = ""
-        return try run(products.appendingPathComponent("dpohost").path, args, environment: env)
+        try Repository.dpohost(args, home: home)
     }
 }
 

@@ -94,6 +94,22 @@ public enum Repository {
     public static let sdkInclude = root.appendingPathComponent("SDK/include").path
     /// SwiftPM's products folder: `dpohost` and `libdph_*.so` are built next to the test bundle.
     public static var products: URL { Bundle.main.bundleURL }
+
+    /// A new, empty folder `PREFIX<UUID>` in the temporary directory.
+    public static func temporaryDirectory(prefix: String) throws -> URL {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(prefix + UUID().uuidString)
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        return dir
+    }
+
+    /// Runs the built `dpohost` with `home` as DPOHOST_HOME and an empty DPOHOST_PLUGIN_PATH (no
+    /// stray installed bundles); stdout and stderr apart.
+    public static func dpohost(_ args: [String], home: URL) throws -> ProcessRunner.Result {
+        var env = ProcessInfo.processInfo.environment
+        env["DPOHOST_HOME"] = home.path
+        env["DPOHOST_PLUGIN_PATH"] = ""
+        return try ProcessRunner.run(products.appendingPathComponent("dpohost"), args, environment: env)
+    }
 }
 
 /// Builds C plugins with the system compiler exactly as a user would:
