@@ -81,7 +81,7 @@ let package = Package(
                 publicHeadersPath: "include"),
         .target(name: "DPOHostSDK", dependencies: ["CDPOHostSDK"], path: "SDK/Swift"),
         // Loads plugins (dlopen + ABI check), registry, options, bundles; bridges the SDK to the tape.
-        .target(name: "PluginHost", dependencies: ["TensorCore", "Autograd", "CDPOHostSDK"]),
+        .target(name: "PluginHost", dependencies: ["TensorCore", "Autograd", "CDPOHostSDK", "DataPipeline"]),
         .target(name: "ExampleSwiftLoss", dependencies: ["DPOHostSDK"], path: "examples/swift-loss",
                 exclude: ["README.md"]),
         // Model plugins: each sees only the SDK.
@@ -147,7 +147,7 @@ let package = Package(
         .testTarget(name: "DatasetPluginTests", dependencies: ["TestSupport", "PluginHost", "Training", "DataPipeline", "Tokenizers", "TensorCore", "DatasetSupport", "ChatTemplate"]),
         // The SDK's Swift layer as a plugin uses it, against fake host tables.
         .testTarget(name: "SDKTests", dependencies: ["DPOHostSDK", "DPHLossKit", "CDPOHostSDK"]),
-        .testTarget(name: "PluginHostTests", dependencies: ["TestSupport", "PluginHost", "Autograd", "TensorCore", "CDPOHostSDK"]),
+        .testTarget(name: "PluginHostTests", dependencies: ["TestSupport", "PluginHost", "DataPipeline", "Autograd", "TensorCore", "CDPOHostSDK"]),
     ]
 )
 

@@ -22,9 +22,9 @@ public struct ConversationRenderer {
             guard item.text == .messages else { return item }
             let prompt = try messages(item.prompt, item)
             let whole = { (json: String) in try self.text(.list(prompt + (try self.messages(json, item))), generation: false, item) }
-            let record = PromptRecord(responses: try item.record.responses.map(whole), pairs: item.record.pairs,
-                                      sftTarget: try whole(item.record.sftTarget))
-            return item.replacing(prompt: try text(.list(prompt), generation: true, item), record: record, text: .rendered)
+            return item.replacing(record: PromptRecord(prompt: try text(.list(prompt), generation: true, item),
+                                                       responses: try item.record.responses.map(whole), pairs: item.record.pairs,
+                                                       sftTarget: try whole(item.record.sftTarget), text: .rendered))
         }
     }
 

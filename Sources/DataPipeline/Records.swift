@@ -1,11 +1,15 @@
 import TensorCore
 
-/// One prompt's record as every dataset produces it (docs/spec/data.md §1): candidate responses, preference
-/// pairs `(preferred, dispreferred)` as indices into `responses`, and the SFT target.
+/// One prompt's record (docs/spec/data.md §1): the prompt, candidate responses, preference pairs
+/// `(preferred, dispreferred)` as indices into `responses`, the SFT target, and what the strings
+/// hold. The one Swift form of a record: a dataset plugin's `dph_record` is copied into it
+/// (PluginHost), and the data pipeline reads it.
 public struct PromptRecord: Equatable, Sendable {
+    public var prompt: String
     public var responses: [String]
     public var pairs: [Pair]
     public var sftTarget: String
+    public var text: RowText
 
     public struct Pair: Equatable, Sendable {
         public let preferred: Int, dispreferred: Int
@@ -15,10 +19,12 @@ public struct PromptRecord: Equatable, Sendable {
         }
     }
 
-    public init(responses: [String], pairs: [Pair], sftTarget: String) {
+    public init(prompt: String, responses: [String], pairs: [Pair], sftTarget: String, text: RowText = .plain) {
+        self.prompt = prompt
         self.responses = responses
         self.pairs = pairs
         self.sftTarget = sftTarget
+        self.text = text
     }
 }
 
@@ -45,20 +51,21 @@ public struct PromptDataset: Sendable {
 
     public let name: String
     public let truncationMode: TruncationMode
-    public let text: RowText
     public private(set) var prompts: [String] = []
     private var table: [Key: PromptRecord] = [:]
 
-    public init(name: String, truncationMode: TruncationMode, text: RowText = .plain) {
+    public init(name: String, truncationMode: TruncationMode) {
         self.name = name
         self.truncationMode = truncationMode
-        self.text = text
     }
 
-    /// Inserts or replaces the record of `prompt` (a replaced prompt keeps its first position).
-    public mutating func set(_ prompt: String, _ record: PromptRecord) {
-        let key = Key(prompt)
-        if table[key] == nil { prompts.append(prompt) }
+    /// What the rows' strings hold (a dataset's rows are all of one kind: `DatasetSource` checks).
+    public var text: RowText { prompts.first.flatMap { table[Key($0)]?.text } ?? .plain }
+
+    /// Inserts or replaces the record of its prompt (a replaced prompt keeps its first position).
+    public mutating func set(_ record: PromptRecord) {
+        let key = Key(record.prompt)
+        if table[key] == nil { prompts.append(record.prompt) }
         table[key] = record
     }
 
@@ -69,35 +76,34 @@ public struct PromptDataset: Sendable {
     public var pairCount: Int { table.values.reduce(0) { $0 + $1.pairs.count } }
 }
 
-/// One entry of the flat list the iterator shuffles: a prompt with its record and the truncation
-/// mode of the dataset it came from (docs/spec/data.md §6).
+/// One entry of the flat list the iterator shuffles: a record with the truncation mode of the
+/// dataset it came from (docs/spec/data.md §6).
 public struct FlatPrompt: Sendable, Equatable {
-    public let prompt: String
     public let record: PromptRecord
     public let truncationMode: TruncationMode
-    public let text: RowText
 
-    public init(prompt: String, record: PromptRecord, truncationMode: TruncationMode, text: RowText = .plain) {
-        self.prompt = prompt
+    public init(record: PromptRecord, truncationMode: TruncationMode) {
         self.record = record
         self.truncationMode = truncationMode
-        self.text = text
     }
+
+    public var prompt: String { record.prompt }
+    public var text: RowText { record.text }
 
     /// The same prompt cut the other way (the `truncation_mode` config override).
     public func truncated(_ mode: TruncationMode) -> FlatPrompt {
-        FlatPrompt(prompt: prompt, record: record, truncationMode: mode, text: text)
+        FlatPrompt(record: record, truncationMode: mode)
     }
 
-    /// The same row with other texts (a conversation rendered).
-    public func replacing(prompt: String, record: PromptRecord, text: RowText) -> FlatPrompt {
-        FlatPrompt(prompt: prompt, record: record, truncationMode: truncationMode, text: text)
+    /// The same row with another record (a conversation rendered, pairs dropped).
+    public func replacing(record: PromptRecord) -> FlatPrompt {
+        FlatPrompt(record: record, truncationMode: truncationMode)
     }
 }
 
 extension Array where Element == PromptDataset {
     /// Datasets concatenated in the given order, prompts in record order; no mixing weights.
     public func flattened() -> [FlatPrompt] {
-        flatMap { ds in ds.prompts.map { FlatPrompt(prompt: $0, record: ds.record($0)!, truncationMode: ds.truncationMode, text: ds.text) } }
+        flatMap { ds in ds.records.map { FlatPrompt(record: $0, truncationMode: ds.truncationMode) } }
     }
 }

@@ -1,4 +1,5 @@
 import CDPOHostSDK
+import DataPipeline
 import Foundation
 
 /// A failure inside a host function, turned into a status code and a message for the plugin.
@@ -36,7 +37,7 @@ final class CallContext {
     private var lastErrorStorage: UnsafeMutablePointer<CChar>?
     /// What the plugin itself reported through `set_error` (preferred over host messages).
     private(set) var pluginMessage: String?
-    var records: [DatasetRecord] = []
+    var records: [PromptRecord] = []
     var metrics: [(name: String, values: [Float])] = []
     /// Whether `declare_parameter` is allowed (only during a model's configure).
     var declaring = false

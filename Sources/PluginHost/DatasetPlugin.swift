@@ -1,33 +1,10 @@
 import Autograd
 import CDPOHostSDK
+import DataPipeline
 import TensorCore
 
-/// One prompt's record (docs/spec/data.md §1), copied out of the plugin's buffers.
-public struct DatasetRecord: Equatable, Sendable {
-    public struct Pair: Equatable, Sendable {
-        public let preferred: Int
-        public let dispreferred: Int
-        public init(_ preferred: Int, _ dispreferred: Int) {
-            self.preferred = preferred
-            self.dispreferred = dispreferred
-        }
-    }
-
-    public let prompt: String
-    public let responses: [String]
-    public let pairs: [Pair]
-    public let sftTarget: String
-    /// The strings are JSON arrays of chat messages (`DPH_RECORD_MESSAGES`), rendered by the host.
-    public let conversational: Bool
-
-    public init(prompt: String, responses: [String], pairs: [Pair], sftTarget: String, conversational: Bool = false) {
-        self.prompt = prompt
-        self.responses = responses
-        self.pairs = pairs
-        self.sftTarget = sftTarget
-        self.conversational = conversational
-    }
-
+extension PromptRecord {
+    /// A dataset plugin's record, every string and array copied out of the plugin's buffers.
     init(copying r: dph_record) throws {
         let expected = UInt32(MemoryLayout<dph_record>.size)
         // The size before `content` was appended is that of plugins built before it (text).
@@ -35,19 +12,18 @@ public struct DatasetRecord: Equatable, Sendable {
         guard r.struct_size == expected || r.struct_size == older else {
             throw HostCallError.invalid("record struct_size is \(r.struct_size), expected \(expected)")
         }
-        if r.struct_size == older {
-            conversational = false
-        } else {
+        var text = RowText.plain
+        if r.struct_size != older {
             guard r.content == DPH_RECORD_TEXT || r.content == DPH_RECORD_MESSAGES else {
                 throw HostCallError.invalid("record content \(r.content.rawValue) is neither DPH_RECORD_TEXT nor DPH_RECORD_MESSAGES")
             }
-            conversational = r.content == DPH_RECORD_MESSAGES
+            if r.content == DPH_RECORD_MESSAGES { text = .messages }
         }
-        prompt = try requireString(r.prompt, "record prompt")
-        sftTarget = try requireString(r.sft_target, "record sft_target")
+        let prompt = try requireString(r.prompt, "record prompt")
+        let sftTarget = try requireString(r.sft_target, "record sft_target")
         guard r.n_responses >= 0, r.n_pairs >= 0 else { throw HostCallError.invalid("negative response or pair count") }
         guard r.n_responses == 0 || r.responses != nil else { throw HostCallError.invalid("record responses is NULL") }
-        responses = try (0..<Int(r.n_responses)).map { try requireString(r.responses![$0], "response \($0)") }
+        let responses = try (0..<Int(r.n_responses)).map { try requireString(r.responses![$0], "response \($0)") }
         guard r.n_pairs == 0 || r.pairs != nil else { throw HostCallError.invalid("record pairs is NULL") }
         var pairs: [Pair] = []
         for i in 0..<Int(r.n_pairs) {
@@ -58,7 +34,7 @@ public struct DatasetRecord: Equatable, Sendable {
             }
             pairs.append(Pair(a, b))
         }
-        self.pairs = pairs
+        self.init(prompt: prompt, responses: responses, pairs: pairs, sftTarget: sftTarget, text: text)
     }
 }
 
@@ -77,7 +53,7 @@ public struct DatasetPlugin {
     public var truncationMode: TruncationMode { vtable.truncation_mode == DPH_KEEP_END ? .keepEnd : .keepStart }
 
     /// The records of `split` in the order the plugin emitted them.
-    public func load(split: String) throws -> [DatasetRecord] {
+    public func load(split: String) throws -> [PromptRecord] {
         let load = vtable.load!
         let state = instance.state
         let ctx = try split.withCString { s in

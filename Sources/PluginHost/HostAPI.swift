@@ -1,5 +1,6 @@
 import Autograd
 import CDPOHostSDK
+import DataPipeline
 import Foundation
 import TensorCore
 
@@ -170,7 +171,7 @@ enum HostAPI {
         } }
         api.emit_record = { p, record in CallContext.run(p) { ctx in
             guard let r = record?.pointee else { throw HostCallError.invalid("record is NULL") }
-            ctx.records.append(try DatasetRecord(copying: r))
+            ctx.records.append(try PromptRecord(copying: r))
         } }
     }
 }

@@ -26,11 +26,10 @@ public struct DatasetSource {
         let plugin = try DatasetPlugin(try registry.resolve(kind: .dataset, name: spec.name), options: spec.options)
         let mode = plugin.truncationMode
         let records = try plugin.load(split: split)
-        if let first = records.first, records.contains(where: { $0.conversational != first.conversational }) {
+        if let first = records.first, records.contains(where: { $0.text != first.text }) {
             throw DataError.invalidArgument("dataset '\(spec.name)' split '\(split)' mixes conversational rows (message lists) and plain-text rows")
         }
-        let dataset = Self.promptDataset(name: spec.name, truncationMode: mode, records: records,
-                                         text: records.first?.conversational == true ? .messages : .plain)
+        let dataset = Self.promptDataset(name: spec.name, truncationMode: mode, records: records)
         guard !dataset.prompts.isEmpty else {
             throw DataError.noRecords("dataset '\(spec.name)' has no records in split '\(split)' "
                 + "(its files are empty or every row was filtered out)")
@@ -50,16 +49,18 @@ public struct DatasetSource {
     /// Records in emission order. A prompt emitted twice merges as the reference's dictionary
     /// does for HH and SHP: responses appended (later pair indices shifted past the earlier
     /// responses), pairs appended, the later SFT target kept; the prompt keeps its first position.
-    public static func promptDataset(name: String, truncationMode: TruncationMode,
-                                     records: [DatasetRecord], text: RowText = .plain) -> PromptDataset {
-        var dataset = PromptDataset(name: name, truncationMode: truncationMode, text: text)
+    public static func promptDataset(name: String, truncationMode: TruncationMode, records: [PromptRecord]) -> PromptDataset {
+        var dataset = PromptDataset(name: name, truncationMode: truncationMode)
         for r in records {
-            var merged = dataset.record(r.prompt) ?? PromptRecord(responses: [], pairs: [], sftTarget: r.sftTarget)
+            guard var merged = dataset.record(r.prompt) else {
+                dataset.set(r)
+                continue
+            }
             let offset = merged.responses.count
             merged.responses += r.responses
             merged.pairs += r.pairs.map { PromptRecord.Pair(offset + $0.preferred, offset + $0.dispreferred) }
             merged.sftTarget = r.sftTarget
-            dataset.set(r.prompt, merged)
+            dataset.set(merged)
         }
         return dataset
     }

@@ -145,7 +145,7 @@ final class BatchIteratorTests: XCTestCase {
         var ds = PromptDataset(name: "t", truncationMode: .keepStart)
         for i in 0..<n {
             let k = i % 3 + 1
-            ds.set("p\(i)", PromptRecord(responses: (0..<(k + 1)).map { " r\(i)_\($0)" },
+            ds.set(PromptRecord(prompt: "p\(i)", responses: (0..<(k + 1)).map { " r\(i)_\($0)" },
                                          pairs: (0..<k).map { PromptRecord.Pair(0, $0 + 1) }, sftTarget: " t\(i)"))
         }
         return [ds].flattened()
@@ -250,9 +250,9 @@ final class BatchIteratorTests: XCTestCase {
 final class PromptDatasetTests: XCTestCase {
     func testCanonicallyEquivalentPromptsStayApartAsInPython() {
         var ds = PromptDataset(name: "t", truncationMode: .keepStart)
-        ds.set("caf\u{E9}", PromptRecord(responses: [" a"], pairs: [], sftTarget: " a"))
-        ds.set("cafe\u{301}", PromptRecord(responses: [" b"], pairs: [], sftTarget: " b"))
-        ds.set("caf\u{E9}", PromptRecord(responses: [" c"], pairs: [], sftTarget: " c"))
+        ds.set(PromptRecord(prompt: "caf\u{E9}", responses: [" a"], pairs: [], sftTarget: " a"))
+        ds.set(PromptRecord(prompt: "cafe\u{301}", responses: [" b"], pairs: [], sftTarget: " b"))
+        ds.set(PromptRecord(prompt: "caf\u{E9}", responses: [" c"], pairs: [], sftTarget: " c"))
         XCTAssertEqual(ds.prompts.count, 2)
         XCTAssertEqual(ds.records.map(\.sftTarget), [" c", " b"])
     }

@@ -88,13 +88,13 @@ final class DatasetSourceTests: XCTestCase {
 
     func testAPromptEmittedTwiceIsMergedAsTheReferenceDictionaryDoes() {
         let records = [
-            DatasetRecord(prompt: "p", responses: ["a", "b"], pairs: [.init(0, 1)], sftTarget: "a"),
-            DatasetRecord(prompt: "q", responses: ["c", "d"], pairs: [.init(1, 0)], sftTarget: "d"),
-            DatasetRecord(prompt: "p", responses: ["e", "f"], pairs: [.init(1, 0)], sftTarget: "f"),
+            PromptRecord(prompt: "p", responses: ["a", "b"], pairs: [.init(0, 1)], sftTarget: "a"),
+            PromptRecord(prompt: "q", responses: ["c", "d"], pairs: [.init(1, 0)], sftTarget: "d"),
+            PromptRecord(prompt: "p", responses: ["e", "f"], pairs: [.init(1, 0)], sftTarget: "f"),
         ]
         let ds = DatasetSource.promptDataset(name: "x", truncationMode: .keepStart, records: records)
         XCTAssertEqual(ds.prompts, ["p", "q"])
-        XCTAssertEqual(ds.record("p"), PromptRecord(responses: ["a", "b", "e", "f"], pairs: [.init(0, 1), .init(3, 2)], sftTarget: "f"))
+        XCTAssertEqual(ds.record("p"), PromptRecord(prompt: "p", responses: ["a", "b", "e", "f"], pairs: [.init(0, 1), .init(3, 2)], sftTarget: "f"))
     }
 
     func testASplitEmptyAfterFilteringIsAnErrorNamingDatasetAndSplit() throws {

@@ -1,3 +1,4 @@
+import DataPipeline
 import PluginHost
 import XCTest
 
@@ -9,13 +10,13 @@ final class HHAndSHPRuleTests: XCTestCase {
     override func setUpWithError() throws { dir = try Paths.tempDir() }
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
 
-    func hh(_ rows: [(String, String)]) throws -> [DatasetRecord] {
+    func hh(_ rows: [(String, String)]) throws -> [PromptRecord] {
         try Paths.write(try Paths.jsonl(rows.map { ["chosen": $0.0, "rejected": $0.1] }), to: "train.jsonl", in: dir)
         return try BuiltinPlugins.records("hh", ["data_dir": dir.path])
     }
 
     func shp(_ rows: [(history: String, a: String, b: String, sa: Int, sb: Int, label: Int)],
-             options: [String: String] = [:]) throws -> [DatasetRecord] {
+             options: [String: String] = [:]) throws -> [PromptRecord] {
         let json = rows.map { r -> [String: Any] in
             ["history": r.history, "human_ref_A": r.a, "human_ref_B": r.b, "score_A": r.sa, "score_B": r.sb, "labels": r.label,
              "post_id": "p", "domain": "askx_train", "score_ratio": 0.0]
@@ -49,7 +50,7 @@ final class HHAndSHPRuleTests: XCTestCase {
                         (p + " second", p + " bad2")])
         XCTAssertEqual(r.map(\.prompt), [p, "\n\nHuman: other\n\nAssistant:"])
         XCTAssertEqual(r[0].responses, [" first", " bad1", " second", " bad2"])
-        XCTAssertEqual(r[0].pairs, [DatasetRecord.Pair(0, 1), DatasetRecord.Pair(2, 3)])
+        XCTAssertEqual(r[0].pairs, [PromptRecord.Pair(0, 1), PromptRecord.Pair(2, 3)])
         XCTAssertEqual(r[0].sftTarget, " second")
     }
 
@@ -94,7 +95,7 @@ final class HHAndSHPRuleTests: XCTestCase {
 
     func testSHPLabelOnePrefersAAndLabelZeroPrefersB() throws {
         let r = try shp([("q", "a", "b", 30, 10, 1), ("q", "c", "d", 10, 30, 0)])
-        XCTAssertEqual(r[0].pairs, [DatasetRecord.Pair(0, 1), DatasetRecord.Pair(3, 2)])
+        XCTAssertEqual(r[0].pairs, [PromptRecord.Pair(0, 1), PromptRecord.Pair(3, 2)])
     }
 
     func testSHPSFTTargetIsTheHighestScoreEarliestOnTies() throws {

@@ -1,3 +1,4 @@
+import DataPipeline
 import PluginHost
 import XCTest
 
@@ -35,7 +36,7 @@ final class ReferenceRecordTests: XCTestCase {
         let shp = ["data_dir": Paths.data.appendingPathComponent("shp").path]
         let hh = ["data_dir": Paths.data.appendingPathComponent("hh").path]
         let se = ["data_dir": Paths.data.appendingPathComponent("stack_exchange").path, "shuffle": "false", "test_fraction": "0"]
-        func pairs(_ r: [DatasetRecord]) -> Int { r.reduce(0) { $0 + $1.pairs.count } }
+        func pairs(_ r: [PromptRecord]) -> Int { r.reduce(0) { $0 + $1.pairs.count } }
         // HH: one pair per row.
         XCTAssertEqual(pairs(try BuiltinPlugins.records("hh", hh)), expected.counts["hh_train_records"])
         XCTAssertEqual(pairs(try BuiltinPlugins.records("hh", hh, split: "test")), expected.counts["hh_test_records"])

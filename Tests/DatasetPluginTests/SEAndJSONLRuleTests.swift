@@ -1,3 +1,4 @@
+import DataPipeline
 import DatasetSupport
 import PluginHost
 import XCTest
@@ -19,7 +20,7 @@ final class SEAndJSONLRuleTests: XCTestCase {
         try Paths.write(try Paths.jsonl(json), to: "data/site/train-00000.jsonl", in: dir)
     }
 
-    func se(_ options: [String: String] = ["shuffle": "false", "test_fraction": "0"], split: String = "train") throws -> [DatasetRecord] {
+    func se(_ options: [String: String] = ["shuffle": "false", "test_fraction": "0"], split: String = "train") throws -> [PromptRecord] {
         try BuiltinPlugins.records("se", options.merging(["data_dir": dir.path]) { a, _ in a }, split: split)
     }
 
@@ -28,7 +29,7 @@ final class SEAndJSONLRuleTests: XCTestCase {
     func testSETiesMakeTheLaterAnswerPreferred() throws {
         try writeSE([("<p>q</p>", [("<p>a</p>", 3), ("<p>b</p>", 3), ("<p>c</p>", 1)])])
         let r = try se()
-        XCTAssertEqual(r[0].pairs, [DatasetRecord.Pair(1, 0), DatasetRecord.Pair(0, 2), DatasetRecord.Pair(1, 2)])
+        XCTAssertEqual(r[0].pairs, [PromptRecord.Pair(1, 0), PromptRecord.Pair(0, 2), PromptRecord.Pair(1, 2)])
         XCTAssertEqual(r[0].sftTarget, " a") // equal top scores: the earliest
     }
 
@@ -116,7 +117,7 @@ final class SEAndJSONLRuleTests: XCTestCase {
         let r = try BuiltinPlugins.records("jsonl", ["path": f.path])
         XCTAssertEqual(r.map(\.prompt), ["p", "q"])
         XCTAssertEqual(r[0].responses, ["a", "b", "e", "f"])
-        XCTAssertEqual(r[0].pairs, [DatasetRecord.Pair(0, 1), DatasetRecord.Pair(2, 3)])
+        XCTAssertEqual(r[0].pairs, [PromptRecord.Pair(0, 1), PromptRecord.Pair(2, 3)])
         XCTAssertEqual(r[0].sftTarget, "e")
     }
 
@@ -127,7 +128,7 @@ final class SEAndJSONLRuleTests: XCTestCase {
         ]), to: "d.jsonl", in: dir)
         let r = try BuiltinPlugins.records("jsonl", ["path": f.path])
         XCTAssertEqual(r[0].responses, ["a", "b", "c", "d", "e"])
-        XCTAssertEqual(r[0].pairs, [DatasetRecord.Pair(2, 0), DatasetRecord.Pair(1, 0), DatasetRecord.Pair(4, 3)])
+        XCTAssertEqual(r[0].pairs, [PromptRecord.Pair(2, 0), PromptRecord.Pair(1, 0), PromptRecord.Pair(4, 3)])
         XCTAssertEqual(r[0].sftTarget, "gold")
     }
 

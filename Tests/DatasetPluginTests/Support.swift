@@ -1,3 +1,4 @@
+import DataPipeline
 import Foundation
 import PluginHost
 import TestSupport
@@ -40,7 +41,7 @@ enum BuiltinPlugins {
         return registry
     }
 
-    static func records(_ name: String, _ options: [String: String], split: String = "train") throws -> [DatasetRecord] {
+    static func records(_ name: String, _ options: [String: String], split: String = "train") throws -> [PromptRecord] {
         let plugin = try registry().resolve(kind: .dataset, name: name)
         return try DatasetPlugin(plugin, options: options).load(split: split)
     }
@@ -64,7 +65,7 @@ struct ExpectedParsed: Decodable {
 }
 
 /// Asserts every field of every record, in order.
-func XCTAssertRecords(_ got: [DatasetRecord], _ expected: [ExpectedRecord], file: StaticString = #filePath, line: UInt = #line) {
+func XCTAssertRecords(_ got: [PromptRecord], _ expected: [ExpectedRecord], file: StaticString = #filePath, line: UInt = #line) {
     XCTAssertEqual(got.count, expected.count, "record count", file: file, line: line)
     for (k, (g, e)) in zip(got, expected).enumerated() {
         XCTAssertEqual(g.prompt, e.prompt, "record \(k) prompt", file: file, line: line)

@@ -1,4 +1,5 @@
 import Autograd
+import DataPipeline
 import TensorCore
 import XCTest
 @testable import PluginHost
@@ -95,9 +96,9 @@ final class ExamplePluginTests: XCTestCase {
         XCTAssertEqual(data.truncationMode, .keepStart)
         let records = try data.load(split: "train")
         XCTAssertEqual(records, [
-            DatasetRecord(prompt: "\n\nHuman: hi\n\nAssistant:", responses: [" hello", " go away", " hey there", " whatever"],
+            PromptRecord(prompt: "\n\nHuman: hi\n\nAssistant:", responses: [" hello", " go away", " hey there", " whatever"],
                           pairs: [.init(0, 1), .init(2, 3)], sftTarget: " hello"),
-            DatasetRecord(prompt: "\n\nHuman: 2+2?\n\nAssistant:", responses: [" 4", " 5"],
+            PromptRecord(prompt: "\n\nHuman: 2+2?\n\nAssistant:", responses: [" 4", " 5"],
                           pairs: [.init(0, 1)], sftTarget: " 4"),
         ])
         XCTAssertEqual(try data.load(split: "test"), [], "no test_path: an empty test split")

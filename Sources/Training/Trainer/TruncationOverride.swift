@@ -30,8 +30,10 @@ extension Array where Element == FlatPrompt {
             }
             dropped += r.pairs.count - pairs.count
             guard !pairs.isEmpty else { return nil }
-            return pairs.count == r.pairs.count ? item : item.replacing(
-                prompt: item.prompt, record: PromptRecord(responses: r.responses, pairs: pairs, sftTarget: r.sftTarget), text: item.text)
+            guard pairs.count != r.pairs.count else { return item }
+            var fewer = r
+            fewer.pairs = pairs
+            return item.replacing(record: fewer)
         }
         return (kept, dropped)
     }
