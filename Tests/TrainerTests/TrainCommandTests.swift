@@ -1,5 +1,6 @@
 import Foundation
 import Reporting
+import TestSupport
 import Training
 import XCTest
 
@@ -64,6 +65,31 @@ final class TrainCommandTests: XCTestCase, CLIRunning {
         for (step, loss) in expected {
             XCTAssertEqual(got[step] ?? .nan, loss, accuracy: 1e-6, "loss after \(step) examples")
         }
+    }
+
+    /// Tests/Fixtures/checkpoints/README.md: a DPO run an earlier build checkpointed at 8 of 24
+    /// examples, and what that build gave when the run went on uninterrupted.
+    func testACheckpointWrittenByAnEarlierBuildResumesToTheSameRun() throws {
+        let fixture = CLIHarness.repo.appendingPathComponent("Tests/Fixtures/checkpoints/dpo-step-8-of-24")
+        let run = tempRun("earlier-build")
+        try FileManager.default.createDirectory(at: run.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: fixture.appendingPathComponent("run"), to: run)
+        let r = try dpohost(["train"] + common(run) + ["loss=dpo", "loss.beta=0.1", "n_examples=24", "resume=\(run.path)"])
+        XCTAssertEqual(r.status, 0, r.output)
+        XCTAssertTrue(r.output.contains("resumed from"), r.output)
+        func values(_ metrics: URL) throws -> [String: [String: Double]] {
+            var out: [String: [String: Double]] = [:]
+            for record in try MetricsLog.read(metrics) {
+                out["\(record.split) \(record.examples)"] = record.values.filter { !$0.key.hasSuffix("per_second") }
+            }
+            return out
+        }
+        let expected = try values(fixture.appendingPathComponent("uninterrupted-metrics.jsonl"))
+        XCTAssertEqual(expected.count, 9)
+        XCTAssertEqual(try values(run.appendingPathComponent("metrics.jsonl")), expected)
+        let digest = try ProcessRunner.run("/usr/bin/sha256sum", [run.appendingPathComponent("step-24/policy.safetensors").path])
+        XCTAssertEqual(digest.stdout.prefix(64),
+                       try String(contentsOf: fixture.appendingPathComponent("uninterrupted-policy.sha256"), encoding: .utf8).prefix(64))
     }
 
     func testAResumedRunContinuesItsCosineScheduleExactly() throws {
