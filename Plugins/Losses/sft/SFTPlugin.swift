@@ -60,9 +60,6 @@ final class SFTLoss: RegisteredLoss, VaryingNeeds {
     func needs(declared: UInt32) -> UInt32 { declared | (tokenMean ? UInt32(DPH_LOSS_NEEDS_TOKEN) : 0) }
 }
 
-@_cdecl("dph_plugin_abi_version")
-public func dphPluginABIVersion() -> UInt32 { LossExport.abiVersion }
-
 @_cdecl("dph_plugin_init")
 public func dphPluginInit(_: DPHHostAPI?, _: OpaquePointer?, _ desc: DPHPluginDesc?) -> dph_status {
     LossExport.initialize(desc, as: SFTLoss.self)
