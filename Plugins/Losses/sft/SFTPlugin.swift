@@ -18,10 +18,8 @@ final class SFTLoss: RegisteredLoss, VaryingNeeds {
         summary: "Supervised fine-tuning: mean over sequences of the summed response NLL "
             + "(DPO reference; not token-mean cross-entropy)",
         options: [
-            .init("average_log_prob", DPH_OPTION_BOOL, default: "false",
-                  help: "divide each sequence's NLL by its response length (the DPO reference sums)"),
-            .init("token_mean", DPH_OPTION_BOOL, default: "false",
-                  help: "TRL's sft: the NLL of all chosen response tokens of the batch over their count"),
+            LossOptions.averageLogProb(help: "divide each sequence's NLL by its response length (the DPO reference sums)"),
+            LossOptions.flag("token_mean", help: "TRL's sft: the NLL of all chosen response tokens of the batch over their count"),
         ],
         needs: LossNeeds.sequence | UInt32(DPH_LOSS_REFERENCE_FREE) | UInt32(DPH_LOSS_CHOSEN_ONLY))
 
