@@ -17,6 +17,8 @@ final class TDPOLoss: RegisteredLoss {
 
     // The KL is read only where the response mask is 1, so the host may skip the other positions.
     // The TDPO reference's data order (31-bit permutation seeds) comes with its loss.
+    // No DPH_LOSS_PAIR_WEIGHTS: the host gives tdpo no pair weights (batchMean is the plain mean)
+    // and refuses use_weighting with it.
     static let plugin = LossDescription(
         name: "tdpo",
         summary: "Token-level DPO (TDPO1, or TDPO2 with if_tdpo2): DPO margin minus the "
