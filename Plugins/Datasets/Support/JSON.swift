@@ -95,43 +95,42 @@ public struct JSONParser {
     }
 
     private mutating func object() throws -> JSONValue {
-        try nested { p in
-            p.i += 1
-            var fields: [String: JSONValue] = [:]
-            p.skipWhitespace()
-            if p.i < p.bytes.count, p.bytes[p.i] == UInt8(ascii: "}") { p.i += 1; return .object(fields) }
-            while true {
-                p.skipWhitespace()
-                guard p.i < p.bytes.count, p.bytes[p.i] == UInt8(ascii: "\"") else {
-                    throw p.i < p.bytes.count ? p.error("expected a quoted key") : p.unexpected()
-                }
-                let key = try p.string()
-                p.skipWhitespace()
-                try p.expect(UInt8(ascii: ":"))
-                p.skipWhitespace()
-                fields[key] = try p.value()
-                p.skipWhitespace()
-                guard p.i < p.bytes.count else { throw p.unexpected() }
-                if p.bytes[p.i] == UInt8(ascii: "}") { p.i += 1; return .object(fields) }
-                guard p.bytes[p.i] == UInt8(ascii: ",") else { throw p.error("expected ',' or '}'") }
-                p.i += 1
+        var fields: [String: JSONValue] = [:]
+        try members(closedBy: UInt8(ascii: "}")) { p in
+            guard p.i < p.bytes.count, p.bytes[p.i] == UInt8(ascii: "\"") else {
+                throw p.i < p.bytes.count ? p.error("expected a quoted key") : p.unexpected()
             }
+            let key = try p.string()
+            p.skipWhitespace()
+            try p.expect(UInt8(ascii: ":"))
+            p.skipWhitespace()
+            fields[key] = try p.value()
         }
+        return .object(fields)
     }
 
     private mutating func array() throws -> JSONValue {
+        var items: [JSONValue] = []
+        try members(closedBy: UInt8(ascii: "]")) { p in items.append(try p.value()) }
+        return .array(items)
+    }
+
+    /// The comma-separated members of an object or array, from its opening byte through `close`;
+    /// `member` reads one, starting at its first non-blank byte.
+    private mutating func members(closedBy close: UInt8, _ member: (inout JSONParser) throws -> Void) throws {
         try nested { p in
             p.i += 1
-            var items: [JSONValue] = []
             p.skipWhitespace()
-            if p.i < p.bytes.count, p.bytes[p.i] == UInt8(ascii: "]") { p.i += 1; return .array(items) }
+            if p.i < p.bytes.count, p.bytes[p.i] == close { p.i += 1; return }
             while true {
                 p.skipWhitespace()
-                items.append(try p.value())
+                try member(&p)
                 p.skipWhitespace()
                 guard p.i < p.bytes.count else { throw p.unexpected() }
-                if p.bytes[p.i] == UInt8(ascii: "]") { p.i += 1; return .array(items) }
-                guard p.bytes[p.i] == UInt8(ascii: ",") else { throw p.error("expected ',' or ']'") }
+                if p.bytes[p.i] == close { p.i += 1; return }
+                guard p.bytes[p.i] == UInt8(ascii: ",") else {
+                    throw p.error("expected ',' or '\(Character(Unicode.Scalar(close)))'")
+                }
                 p.i += 1
             }
         }

@@ -17,16 +17,13 @@ public final class DPOLoss: LossInstance, VaryingNeeds {
     /// `betaDefault` is nil (required, as in the reference's configs) except for `rpo`, which
     /// takes TRL's 0.1.
     public static func options(labelSmoothingDefault: String, betaDefault: String? = nil) -> [PluginDescription.Option] {
-        [.init("beta", DPH_OPTION_FLOAT, default: betaDefault,
-               help: "temperature of the implicit reward beta*log(pi/ref), > 0 (the reference's configs use 0.1)"),
-         .init("label_smoothing", DPH_OPTION_FLOAT, default: labelSmoothingDefault,
-               help: "cDPO: assumed fraction of flipped preference labels, in [0, 0.5); 0 is plain DPO"),
-         .init("reference_free", DPH_OPTION_BOOL, default: "false",
-               help: "drop the reference log-ratio from the loss (rewards still use the reference)"),
-         .init("average_log_prob", DPH_OPTION_BOOL, default: "false",
-               help: "divide every sequence log-prob by its response length (the references sum)"),
-         .init("length_normalized", DPH_OPTION_BOOL, default: "false",
-               help: "divide each log-ratio by its response length in the loss only (TRL's sigmoid_norm)"),
+        [LossOptions.beta(default: betaDefault,
+                          help: "temperature of the implicit reward beta*log(pi/ref), > 0 (the reference's configs use 0.1)"),
+         LossOptions.labelSmoothing(default: labelSmoothingDefault,
+                                    help: "cDPO: assumed fraction of flipped preference labels, in [0, 0.5); 0 is plain DPO"),
+         LossOptions.referenceFree(help: "drop the reference log-ratio from the loss (rewards still use the reference)"),
+         LossOptions.averageLogProb(help: "divide every sequence log-prob by its response length (the references sum)"),
+         LossOptions.lengthNormalized(help: "divide each log-ratio by its response length in the loss only (TRL's sigmoid_norm)"),
          .init("reference_rewards", DPH_OPTION_BOOL, default: "true",
                help: "false with reference_free: reference log-probs 0 in the rewards too, no reference model runs (TRL<=0.27/EasyDeL)")]
             + FDivergence.options

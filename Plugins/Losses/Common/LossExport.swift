@@ -31,11 +31,9 @@ public protocol VaryingNeeds: AnyObject {
     func needs(declared: UInt32) -> UInt32
 }
 
-/// The bodies of a loss plugin's two exports. Swift needs the `@_cdecl` functions in each
-/// library, so every plugin still writes them, one call each:
-///
-///     @_cdecl("dph_plugin_abi_version")
-///     public func dphPluginABIVersion() -> UInt32 { LossExport.abiVersion }
+/// The bodies of a loss plugin's two exports. `dph_plugin_abi_version` is DPHLossKit's own
+/// (ABIVersionExport.swift); `dph_plugin_init` names the loss type, so every plugin writes it,
+/// one call:
 ///
 ///     @_cdecl("dph_plugin_init")
 ///     public func dphPluginInit(_: DPHHostAPI?, _: OpaquePointer?, _ desc: DPHPluginDesc?) -> dph_status {

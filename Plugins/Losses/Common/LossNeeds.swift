@@ -1,7 +1,7 @@
 import DPOHostSDK
 
-/// The needs the built-in losses declare: every loss of the kit applies the host's pair weights
-/// (WPO) in `PreferenceLoss.batchMean`.
+/// The needs the built-in sequence-level losses declare (all but `tdpo`): each applies the host's
+/// pair weights (WPO) in `PreferenceLoss.batchMean`.
 public enum LossNeeds {
     /// Per-sequence log-probs, examples weighed by `pair_weights` when given.
     public static let sequence = UInt32(DPH_LOSS_NEEDS_SEQUENCE) | UInt32(DPH_LOSS_PAIR_WEIGHTS)

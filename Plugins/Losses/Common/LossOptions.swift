@@ -15,4 +15,18 @@ public enum LossOptions {
         -> PluginDescription.Option {
         .init("label_smoothing", DPH_OPTION_FLOAT, default: value, help: help)
     }
+
+    /// `average_log_prob`: divide sequence log-prob sums by their response lengths (the references sum).
+    public static func averageLogProb(help: String) -> PluginDescription.Option { flag("average_log_prob", help: help) }
+
+    /// `length_normalized`: divide each log-ratio by its response length in the loss only.
+    public static func lengthNormalized(help: String) -> PluginDescription.Option { flag("length_normalized", help: help) }
+
+    /// `reference_free`: leave the reference model out of the loss.
+    public static func referenceFree(help: String) -> PluginDescription.Option { flag("reference_free", help: help) }
+
+    /// A boolean option that is off unless set.
+    public static func flag(_ name: String, help: String) -> PluginDescription.Option {
+        .init(name, DPH_OPTION_BOOL, default: "false", help: help)
+    }
 }

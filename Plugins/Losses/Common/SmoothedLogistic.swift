@@ -23,3 +23,21 @@ public struct SmoothedLogistic {
         try PreferenceLoss.sigmoid(host, logits: d, beta: beta, labelSmoothing: labelSmoothing)
     }
 }
+
+/// An AOT loss: `d = sort(first) - sort(second)` over the batch, then the smoothed logistic. A
+/// conformer picks the two `[B]` terms; the sorting, the loss and `beta` are written here.
+public protocol SortedDifferenceLoss: PairwiseLoss {
+    var logistic: SmoothedLogistic { get }
+    /// The two terms whose batch-sorted difference is d.
+    func terms(_ host: Host, _ logps: SequenceLogps) throws -> (first: dph_tensor, second: dph_tensor)
+}
+
+extension SortedDifferenceLoss {
+    public var beta: Float { logistic.beta }
+
+    public func losses(_ host: Host, _ logps: SequenceLogps) throws -> dph_tensor {
+        let t = try terms(host, logps)
+        let d = try host.sub(try BatchSort.ascending(host, t.first), try BatchSort.ascending(host, t.second))
+        return try logistic.losses(host, d)
+    }
+}

@@ -7,9 +7,8 @@ import DPOHostSDK
 // k-th smallest, not pair k. TRL and EasyDeL agree.
 
 /// The `aot` plugin's settings and formula.
-final class AOTLoss: PairwiseLoss, RegisteredLoss {
+final class AOTLoss: SortedDifferenceLoss, RegisteredLoss {
     let logistic: SmoothedLogistic
-    var beta: Float { logistic.beta }
 
     static let plugin = LossDescription(
         name: "aot",
@@ -18,15 +17,11 @@ final class AOTLoss: PairwiseLoss, RegisteredLoss {
 
     init(_ host: Host) throws { logistic = try SmoothedLogistic(host) }
 
-    func losses(_ host: Host, _ logps: SequenceLogps) throws -> dph_tensor {
-        let policy = try BatchSort.ascending(host, try host.sub(logps.policyChosen, logps.policyRejected))
-        let reference = try BatchSort.ascending(host, try host.sub(logps.referenceChosen, logps.referenceRejected))
-        return try logistic.losses(host, try host.sub(policy, reference))
+    /// The policy's log-ratios pc - pr and the reference's qc - qr.
+    func terms(_ host: Host, _ logps: SequenceLogps) throws -> (first: dph_tensor, second: dph_tensor) {
+        (try host.sub(logps.policyChosen, logps.policyRejected), try host.sub(logps.referenceChosen, logps.referenceRejected))
     }
 }
-
-@_cdecl("dph_plugin_abi_version")
-public func dphPluginABIVersion() -> UInt32 { LossExport.abiVersion }
 
 @_cdecl("dph_plugin_init")
 public func dphPluginInit(_: DPHHostAPI?, _: OpaquePointer?, _ desc: DPHPluginDesc?) -> dph_status {

@@ -6,9 +6,8 @@ import DPOHostSDK
 // smoothed logistic -(1-eps) logsig(beta*d) - eps logsig(-beta*d).
 
 /// The `aot_pair` plugin's settings and formula.
-final class AOTPairLoss: PairwiseLoss, RegisteredLoss {
+final class AOTPairLoss: SortedDifferenceLoss, RegisteredLoss {
     let logistic: SmoothedLogistic
-    var beta: Float { logistic.beta }
 
     static let plugin = LossDescription(
         name: "aot_pair",
@@ -17,15 +16,11 @@ final class AOTPairLoss: PairwiseLoss, RegisteredLoss {
 
     init(_ host: Host) throws { logistic = try SmoothedLogistic(host) }
 
-    func losses(_ host: Host, _ logps: SequenceLogps) throws -> dph_tensor {
-        let chosen = try BatchSort.ascending(host, try logps.chosenLogRatio(host))
-        let rejected = try BatchSort.ascending(host, try logps.rejectedLogRatio(host))
-        return try logistic.losses(host, try host.sub(chosen, rejected))
+    /// Dw = pc - qc and Dl = pr - qr.
+    func terms(_ host: Host, _ logps: SequenceLogps) throws -> (first: dph_tensor, second: dph_tensor) {
+        (try logps.chosenLogRatio(host), try logps.rejectedLogRatio(host))
     }
 }
-
-@_cdecl("dph_plugin_abi_version")
-public func dphPluginABIVersion() -> UInt32 { LossExport.abiVersion }
 
 @_cdecl("dph_plugin_init")
 public func dphPluginInit(_: DPHHostAPI?, _: OpaquePointer?, _ desc: DPHPluginDesc?) -> dph_status {

@@ -4,18 +4,12 @@ import DPOHostSDK
 // `apo_down` (APO, docs/spec/losses.md §6): lower the chosen likelihood but keep the preference,
 // l = sigmoid(beta*Dw) + (1 - sigmoid(beta*h)). TRL and EasyDeL agree.
 
-/// The `apo_down` plugin's settings and formula.
-final class APODownLoss: PairwiseLoss, RegisteredLoss {
-    let beta: Float
+/// The `apo_down` plugin's formula.
+enum APODown: BetaFormula {
+    static let name = "apo_down"
+    static let summary = "APO-down: sigmoid(beta*Dw) + (1 - sigmoid(beta*h)), Dw = pc-qc, h = (pc-pr) - (qc-qr), as in TRL and EasyDeL"
 
-    static let plugin = LossDescription(
-        name: "apo_down",
-        summary: "APO-down: sigmoid(beta*Dw) + (1 - sigmoid(beta*h)), Dw = pc-qc, h = (pc-pr) - (qc-qr), as in TRL and EasyDeL",
-        options: [LossOptions.beta()])
-
-    init(_ host: Host) throws { beta = try OptionRules(host).positive("beta") }
-
-    func losses(_ host: Host, _ logps: SequenceLogps) throws -> dph_tensor {
+    static func losses(_ host: Host, _ logps: SequenceLogps, beta: Float) throws -> dph_tensor {
         let chosen = try host.sigmoid(try host.scale(try logps.chosenLogRatio(host), beta))
         // 1 - sigmoid(x) = sigmoid(-x).
         let preference = try host.sigmoid(try host.scale(try logps.preferenceLogits(host, referenceFree: false), -beta))
@@ -23,10 +17,7 @@ final class APODownLoss: PairwiseLoss, RegisteredLoss {
     }
 }
 
-@_cdecl("dph_plugin_abi_version")
-public func dphPluginABIVersion() -> UInt32 { LossExport.abiVersion }
-
 @_cdecl("dph_plugin_init")
 public func dphPluginInit(_: DPHHostAPI?, _: OpaquePointer?, _ desc: DPHPluginDesc?) -> dph_status {
-    LossExport.initialize(desc, as: APODownLoss.self)
+    LossExport.initialize(desc, as: BetaFormulaLoss<APODown>.self)
 }

@@ -74,9 +74,6 @@ final class BCOPairLoss: PairwiseLoss, RegisteredLoss {
     }
 }
 
-@_cdecl("dph_plugin_abi_version")
-public func dphPluginABIVersion() -> UInt32 { LossExport.abiVersion }
-
 @_cdecl("dph_plugin_init")
 public func dphPluginInit(_: DPHHostAPI?, _: OpaquePointer?, _ desc: DPHPluginDesc?) -> dph_status {
     LossExport.initialize(desc, as: BCOPairLoss.self)

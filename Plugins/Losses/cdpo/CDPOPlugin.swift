@@ -10,9 +10,6 @@ let cdpo = LossDescription(
         + "eps = label_smoothing (default 0.2)",
     options: DPOLoss.options(labelSmoothingDefault: "0.2"))
 
-@_cdecl("dph_plugin_abi_version")
-public func dphPluginABIVersion() -> UInt32 { LossExport.abiVersion }
-
 @_cdecl("dph_plugin_init")
 public func dphPluginInit(_: DPHHostAPI?, _: OpaquePointer?, _ desc: DPHPluginDesc?) -> dph_status {
     LossExport.initialize(desc, as: DPOLoss.self, described: cdpo)

@@ -7,28 +7,25 @@ import DPOHostSDK
 
 /// The `discopop` plugin's settings and formula.
 final class DiscoPOPLoss: PairwiseLoss, RegisteredLoss {
-    let beta: Float
-    let divergence: FDivergence
+    let preference: ScaledPreference
     let tau: Float
+    var beta: Float { preference.beta }
 
     static let plugin = LossDescription(
         name: "discopop",
         summary: "DiscoPOP: x = beta*h, w = sigmoid(x/tau), (1-w)*(-logsig(x)) + w*exp(-x); tau default 0.05 as in TRL (EasyDeL: 1)",
-        options: [
-            LossOptions.beta(),
+        options: ScaledPreference.options([
             .init("tau", DPH_OPTION_FLOAT, default: "0.05",
                   help: "temperature of the logistic/exponential mix w = sigmoid(beta*h/tau), > 0 (TRL 0.05; EasyDeL uses 1)"),
-        ] + FDivergence.options)
+        ]))
 
     init(_ host: Host) throws {
-        let rules = OptionRules(host)
-        beta = try rules.positive("beta")
-        divergence = try FDivergence(host)
-        tau = try rules.positive("tau")
+        preference = try ScaledPreference(host)
+        tau = try OptionRules(host).positive("tau")
     }
 
     func losses(_ host: Host, _ logps: SequenceLogps) throws -> dph_tensor {
-        let x = try host.scale(try divergence.logits(host, logps), beta)
+        let x = try preference.logits(host, logps)
         let modulation = try host.scale(x, 1 / tau)
         let logistic = try host.mul(try host.sigmoid(try host.neg(modulation)), try host.neg(try host.logSigmoid(x)))
         // w*exp(-x) as exp(log w - x): where w underflows to 0, exp(-x) may overflow and 0*inf
@@ -37,9 +34,6 @@ final class DiscoPOPLoss: PairwiseLoss, RegisteredLoss {
         return try host.add(logistic, exponential)
     }
 }
-
-@_cdecl("dph_plugin_abi_version")
-public func dphPluginABIVersion() -> UInt32 { LossExport.abiVersion }
 
 @_cdecl("dph_plugin_init")
 public func dphPluginInit(_: DPHHostAPI?, _: OpaquePointer?, _ desc: DPHPluginDesc?) -> dph_status {

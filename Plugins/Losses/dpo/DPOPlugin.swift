@@ -10,9 +10,6 @@ let dpo = LossDescription(
         + "label_smoothing gives cDPO",
     options: DPOLoss.options(labelSmoothingDefault: "0"))
 
-@_cdecl("dph_plugin_abi_version")
-public func dphPluginABIVersion() -> UInt32 { LossExport.abiVersion }
-
 @_cdecl("dph_plugin_init")
 public func dphPluginInit(_: DPHHostAPI?, _: OpaquePointer?, _ desc: DPHPluginDesc?) -> dph_status {
     LossExport.initialize(desc, as: DPOLoss.self, described: dpo)

@@ -14,28 +14,25 @@ import Darwin
 
 /// The `exo_pair` plugin's settings and formula.
 final class EXOPairLoss: PairwiseLoss, RegisteredLoss {
-    let beta: Float
-    let divergence: FDivergence
+    let preference: ScaledPreference
     let labelSmoothing: Float
+    var beta: Float { preference.beta }
 
     static let plugin = LossDescription(
         name: "exo_pair",
         summary: "EXO (pairwise): s*(logsig(beta*h) - log(1-eps)) + (1-s)*(logsig(-beta*h) - log(eps)), s = sigmoid(beta*h); eps = label_smoothing (default 1e-3, TRL<=0.27)",
-        options: [
-            LossOptions.beta(),
+        options: ScaledPreference.options([
             LossOptions.labelSmoothing(default: "0.001",
                                        help: "eps in (0, 0.5); 0 is refused (log 0); default 1e-3 is what TRL<=0.27 uses for 0"),
-        ] + FDivergence.options)
+        ]))
 
     init(_ host: Host) throws {
-        let rules = OptionRules(host)
-        beta = try rules.positive("beta")
-        divergence = try FDivergence(host)
-        labelSmoothing = try rules.open("label_smoothing", 0, 0.5)
+        preference = try ScaledPreference(host)
+        labelSmoothing = try OptionRules(host).open("label_smoothing", 0, 0.5)
     }
 
     func losses(_ host: Host, _ logps: SequenceLogps) throws -> dph_tensor {
-        let x = try host.scale(try divergence.logits(host, logps), beta)
+        let x = try preference.logits(host, logps)
         let minusX = try host.neg(x)
         let agree = try host.mul(try host.sigmoid(x), try host.addScalar(try host.logSigmoid(x), -Float(log1p(-Double(labelSmoothing)))))
         let flipped = try host.mul(try host.sigmoid(minusX),
@@ -43,9 +40,6 @@ final class EXOPairLoss: PairwiseLoss, RegisteredLoss {
         return try host.add(agree, flipped)
     }
 }
-
-@_cdecl("dph_plugin_abi_version")
-public func dphPluginABIVersion() -> UInt32 { LossExport.abiVersion }
 
 @_cdecl("dph_plugin_init")
 public func dphPluginInit(_: DPHHostAPI?, _: OpaquePointer?, _ desc: DPHPluginDesc?) -> dph_status {

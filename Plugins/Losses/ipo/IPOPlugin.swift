@@ -18,12 +18,9 @@ final class IPOLoss: RegisteredLoss {
         summary: "IPO loss (h - 1/(2*beta))^2 on summed log-probs as in the DPO reference; "
             + "average_log_prob gives TRL's IPO",
         options: [
-            .init("beta", DPH_OPTION_FLOAT, default: nil,
-                  help: "IPO regularisation; the target log-ratio margin is 1/(2*beta), > 0"),
-            .init("average_log_prob", DPH_OPTION_BOOL, default: "false",
-                  help: "length-average log-probs first, rewards too (EasyDeL's IPO); false sums them (DPO reference)"),
-            .init("length_normalized", DPH_OPTION_BOOL, default: "false",
-                  help: "divide each log-ratio by its response length in the loss only, rewards summed (TRL's IPO)"),
+            LossOptions.beta(default: nil, help: "IPO regularisation; the target log-ratio margin is 1/(2*beta), > 0"),
+            LossOptions.averageLogProb(help: "length-average log-probs first, rewards too (EasyDeL's IPO); false sums them (DPO reference)"),
+            LossOptions.lengthNormalized(help: "divide each log-ratio by its response length in the loss only, rewards summed (TRL's IPO)"),
         ] + FDivergence.options)
 
     init(_ host: Host) throws {
@@ -43,9 +40,6 @@ final class IPOLoss: RegisteredLoss {
         return try PreferenceLoss.reportedMean(host, try PreferenceLoss.ipo(host, logits: h, beta: beta), logps, beta: beta, inputs)
     }
 }
-
-@_cdecl("dph_plugin_abi_version")
-public func dphPluginABIVersion() -> UInt32 { LossExport.abiVersion }
 
 @_cdecl("dph_plugin_init")
 public func dphPluginInit(_: DPHHostAPI?, _: OpaquePointer?, _ desc: DPHPluginDesc?) -> dph_status {

@@ -4,18 +4,12 @@ import DPOHostSDK
 // `nca_pair` (NCA, docs/spec/losses.md §6): with Dw = pc - qc, Dl = pr - qr,
 // l = -logsig(beta*Dw) - 0.5*logsig(-beta*Dw) - 0.5*logsig(-beta*Dl). TRL and EasyDeL agree.
 
-/// The `nca_pair` plugin's settings and formula.
-final class NCAPairLoss: PairwiseLoss, RegisteredLoss {
-    let beta: Float
+/// The `nca_pair` plugin's formula.
+enum NCAPair: BetaFormula {
+    static let name = "nca_pair"
+    static let summary = "NCA (pairwise): -logsig(beta*Dw) - 0.5*logsig(-beta*Dw) - 0.5*logsig(-beta*Dl), Dw = pc-qc, Dl = pr-qr, as in TRL and EasyDeL"
 
-    static let plugin = LossDescription(
-        name: "nca_pair",
-        summary: "NCA (pairwise): -logsig(beta*Dw) - 0.5*logsig(-beta*Dw) - 0.5*logsig(-beta*Dl), Dw = pc-qc, Dl = pr-qr, as in TRL and EasyDeL",
-        options: [LossOptions.beta()])
-
-    init(_ host: Host) throws { beta = try OptionRules(host).positive("beta") }
-
-    func losses(_ host: Host, _ logps: SequenceLogps) throws -> dph_tensor {
+    static func losses(_ host: Host, _ logps: SequenceLogps, beta: Float) throws -> dph_tensor {
         let chosen = try host.scale(try logps.chosenLogRatio(host), beta)
         let rejected = try host.scale(try logps.rejectedLogRatio(host), beta)
         let pull = try host.neg(try host.logSigmoid(chosen))
@@ -24,10 +18,7 @@ final class NCAPairLoss: PairwiseLoss, RegisteredLoss {
     }
 }
 
-@_cdecl("dph_plugin_abi_version")
-public func dphPluginABIVersion() -> UInt32 { LossExport.abiVersion }
-
 @_cdecl("dph_plugin_init")
 public func dphPluginInit(_: DPHHostAPI?, _: OpaquePointer?, _ desc: DPHPluginDesc?) -> dph_status {
-    LossExport.initialize(desc, as: NCAPairLoss.self)
+    LossExport.initialize(desc, as: BetaFormulaLoss<NCAPair>.self)
 }

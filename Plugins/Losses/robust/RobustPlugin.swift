@@ -6,36 +6,30 @@ import DPOHostSDK
 
 /// The `robust` plugin's settings and formula.
 final class RobustLoss: PairwiseLoss, RegisteredLoss {
-    let beta: Float
-    let divergence: FDivergence
+    let preference: ScaledPreference
     let labelSmoothing: Float
+    var beta: Float { preference.beta }
 
     static let plugin = LossDescription(
         name: "robust",
         summary: "Robust DPO: [-(1-eps)*logsig(beta*h) + eps*logsig(-beta*h)] / (1-2*eps), eps = label_smoothing, as in TRL and EasyDeL",
-        options: [
-            LossOptions.beta(),
+        options: ScaledPreference.options([
             LossOptions.labelSmoothing(help: "eps: assumed rate of flipped preference labels, in [0, 0.5); 0 is plain DPO"),
-        ] + FDivergence.options)
+        ]))
 
     init(_ host: Host) throws {
-        let rules = OptionRules(host)
-        beta = try rules.positive("beta")
-        divergence = try FDivergence(host)
-        labelSmoothing = try rules.halfOpen("label_smoothing", 0, 0.5)
+        preference = try ScaledPreference(host)
+        labelSmoothing = try OptionRules(host).halfOpen("label_smoothing", 0, 0.5)
     }
 
     func losses(_ host: Host, _ logps: SequenceLogps) throws -> dph_tensor {
-        let x = try host.scale(try divergence.logits(host, logps), beta)
+        let x = try preference.logits(host, logps)
         let eps = labelSmoothing
         let agree = try host.scale(try host.logSigmoid(x), -(1 - eps))
         let flipped = try host.scale(try host.logSigmoid(try host.neg(x)), eps)
         return try host.scale(try host.add(agree, flipped), 1 / (1 - 2 * eps))
     }
 }
-
-@_cdecl("dph_plugin_abi_version")
-public func dphPluginABIVersion() -> UInt32 { LossExport.abiVersion }
 
 @_cdecl("dph_plugin_init")
 public func dphPluginInit(_: DPHHostAPI?, _: OpaquePointer?, _ desc: DPHPluginDesc?) -> dph_status {

@@ -41,9 +41,6 @@ final class RPOLoss: RegisteredLoss, VaryingNeeds {
     func needs(declared: UInt32) -> UInt32 { dpo.needs(declared: declared) }
 }
 
-@_cdecl("dph_plugin_abi_version")
-public func dphPluginABIVersion() -> UInt32 { LossExport.abiVersion }
-
 @_cdecl("dph_plugin_init")
 public func dphPluginInit(_: DPHHostAPI?, _: OpaquePointer?, _ desc: DPHPluginDesc?) -> dph_status {
     LossExport.initialize(desc, as: RPOLoss.self)

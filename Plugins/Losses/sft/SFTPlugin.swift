@@ -18,10 +18,8 @@ final class SFTLoss: RegisteredLoss, VaryingNeeds {
         summary: "Supervised fine-tuning: mean over sequences of the summed response NLL "
             + "(DPO reference; not token-mean cross-entropy)",
         options: [
-            .init("average_log_prob", DPH_OPTION_BOOL, default: "false",
-                  help: "divide each sequence's NLL by its response length (the DPO reference sums)"),
-            .init("token_mean", DPH_OPTION_BOOL, default: "false",
-                  help: "TRL's sft: the NLL of all chosen response tokens of the batch over their count"),
+            LossOptions.averageLogProb(help: "divide each sequence's NLL by its response length (the DPO reference sums)"),
+            LossOptions.flag("token_mean", help: "TRL's sft: the NLL of all chosen response tokens of the batch over their count"),
         ],
         needs: LossNeeds.sequence | UInt32(DPH_LOSS_REFERENCE_FREE) | UInt32(DPH_LOSS_CHOSEN_ONLY))
 
@@ -59,9 +57,6 @@ final class SFTLoss: RegisteredLoss, VaryingNeeds {
     /// Token inputs only when token_mean reads them.
     func needs(declared: UInt32) -> UInt32 { declared | (tokenMean ? UInt32(DPH_LOSS_NEEDS_TOKEN) : 0) }
 }
-
-@_cdecl("dph_plugin_abi_version")
-public func dphPluginABIVersion() -> UInt32 { LossExport.abiVersion }
 
 @_cdecl("dph_plugin_init")
 public func dphPluginInit(_: DPHHostAPI?, _: OpaquePointer?, _ desc: DPHPluginDesc?) -> dph_status {

@@ -4,20 +4,13 @@ import DPOHostSDK
 // `sppo_hard` (SPPO with hard win probabilities 1 and 0, docs/spec/losses.md §6):
 // l = (Dw - 1/(2 beta))^2 + (Dl + 1/(2 beta))^2. TRL and EasyDeL agree.
 
-/// The `sppo_hard` plugin's settings and formula.
-final class SPPOHardLoss: PairwiseLoss, RegisteredLoss {
-    let beta: Float
+/// The `sppo_hard` plugin's formula.
+enum SPPOHard: BetaFormula {
+    static let name = "sppo_hard"
+    static let summary = "SPPO (hard): (Dw - 1/(2*beta))^2 + (Dl + 1/(2*beta))^2, Dw = pc-qc, Dl = pr-qr, as in TRL and EasyDeL"
+    static let betaOption = LossOptions.beta(help: "regularisation: targets Dw = +1/(2*beta), Dl = -1/(2*beta), > 0 (TRL/EasyDeL default 0.1)")
 
-    static let plugin = LossDescription(
-        name: "sppo_hard",
-        summary: "SPPO (hard): (Dw - 1/(2*beta))^2 + (Dl + 1/(2*beta))^2, Dw = pc-qc, Dl = pr-qr, as in TRL and EasyDeL",
-        options: [
-            LossOptions.beta(help: "regularisation: targets Dw = +1/(2*beta), Dl = -1/(2*beta), > 0 (TRL/EasyDeL default 0.1)"),
-        ])
-
-    init(_ host: Host) throws { beta = try OptionRules(host).positive("beta") }
-
-    func losses(_ host: Host, _ logps: SequenceLogps) throws -> dph_tensor {
+    static func losses(_ host: Host, _ logps: SequenceLogps, beta: Float) throws -> dph_tensor {
         let target = 1 / (2 * beta)
         let chosen = try host.square(try host.addScalar(try logps.chosenLogRatio(host), -target))
         let rejected = try host.square(try host.addScalar(try logps.rejectedLogRatio(host), target))
@@ -25,10 +18,7 @@ final class SPPOHardLoss: PairwiseLoss, RegisteredLoss {
     }
 }
 
-@_cdecl("dph_plugin_abi_version")
-public func dphPluginABIVersion() -> UInt32 { LossExport.abiVersion }
-
 @_cdecl("dph_plugin_init")
 public func dphPluginInit(_: DPHHostAPI?, _: OpaquePointer?, _ desc: DPHPluginDesc?) -> dph_status {
-    LossExport.initialize(desc, as: SPPOHardLoss.self)
+    LossExport.initialize(desc, as: BetaFormulaLoss<SPPOHard>.self)
 }

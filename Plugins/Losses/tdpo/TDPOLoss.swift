@@ -17,22 +17,22 @@ final class TDPOLoss: RegisteredLoss {
 
     // The KL is read only where the response mask is 1, so the host may skip the other positions.
     // The TDPO reference's data order (31-bit permutation seeds) comes with its loss.
+    // No DPH_LOSS_PAIR_WEIGHTS: the host gives tdpo no pair weights (batchMean is the plain mean)
+    // and refuses use_weighting with it.
     static let plugin = LossDescription(
         name: "tdpo",
         summary: "Token-level DPO (TDPO1, or TDPO2 with if_tdpo2): DPO margin minus the "
             + "sequential KL(reference || policy), as in the TDPO reference",
         options: [
-            .init("if_tdpo2", DPH_OPTION_BOOL, default: "false",
-                  help: "TDPO2: alpha-weighted KL term with the chosen KL detached; false is TDPO1 (the YAML default)"),
+            LossOptions.flag("if_tdpo2", help: "TDPO2: alpha-weighted KL term with the chosen KL detached; false is TDPO1 (the YAML default)"),
             .init("alpha", DPH_OPTION_FLOAT, default: "0.5",
                   help: "TDPO2 weight of the sequential KL difference, >= 0; unused by TDPO1"),
-            .init("beta", DPH_OPTION_FLOAT, default: "0.1", help: "temperature of the token-level reward, > 0"),
-            .init("average_log_prob", DPH_OPTION_BOOL, default: "false",
-                  help: "divide margin, KL and log-prob sums by the response length (the reference sums)"),
+            LossOptions.beta(help: "temperature of the token-level reward, > 0"),
+            LossOptions.averageLogProb(help: "divide margin, KL and log-prob sums by the response length (the reference sums)"),
             // tdpo.yaml of the TDPO reference carries this key but never reads it; accepted as there,
             // and a run that sets it is told that it changes nothing.
-            .init("reference_free", DPH_OPTION_BOOL, default: "false",
-                  help: "in the TDPO reference's config but unused there; TDPO always uses the reference (true is accepted and reported as unused)"),
+            LossOptions.referenceFree(
+                help: "in the TDPO reference's config but unused there; TDPO always uses the reference (true is accepted and reported as unused)"),
         ],
         needs: UInt32(DPH_LOSS_NEEDS_TOKEN) | UInt32(DPH_LOSS_NEEDS_LOGITS) | UInt32(DPH_LOSS_LOGITS_SCORED_ONLY)
             | UInt32(DPH_LOSS_DATA_ORDER_31_BIT_SEEDS))
