@@ -2,8 +2,10 @@ import Autograd
 import Checkpoint
 import Configuration
 import DataPipeline
-import Distributed
 import Foundation
+import Model
+import Objective
+import Parallel
 import PluginHost
 import Reporting
 import TensorCore

@@ -1,8 +1,10 @@
 import Checkpoint
 import Configuration
 import DataPipeline
-import Distributed
 import Foundation
+import Model
+import Objective
+import Parallel
 import PluginHost
 import TensorCore
 import Tokenizers
@@ -76,7 +78,7 @@ public struct TrainingSession {
 
     /// Finds the plugins, then composes the config: a loss plugin without `config/loss/NAME.yaml`
     /// gives `loss=NAME` its declared options (LossObjective.configDefaults). Plugins the config
-    /// names (`plugins: [...]`) are loaded after it, the command line's `--plugin` last (it wins).
+    /// names (`plugins: [...]`) are loaded after it, explicit as the command line's `--plugin`.
     private func prepare() throws -> Setup {
         let commandLine = try ConfigCommandLine(EasyDeLArguments.translate(arguments))
         let environment = ConfigEnvironment.current()
@@ -87,8 +89,10 @@ public struct TrainingSession {
         let loaded = try ConfigLoader(configDirectory: configDir, environment: environment,
                                       groupDefaults: LossObjective.configDefaults(registry))
             .load(arguments: commandLine.overrides, userConfigFile: commandLine.userConfigFile, worldSize: Self.launchedRanks)
-        if !loaded.config.plugins.isEmpty {
-            for path in loaded.config.plugins + extraPlugins { _ = try registry.load(path: path, origin: .explicit) }
+        // The `--plugin` files are registered already (explicit, so they win a name clash);
+        // each file is loaded once.
+        for path in loaded.config.plugins where !extraPlugins.contains(path) {
+            _ = try registry.load(path: path, origin: .explicit)
         }
         return Setup(loaded: loaded, environment: environment, registry: registry, pluginWarnings: warnings)
     }

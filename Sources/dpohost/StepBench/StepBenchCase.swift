@@ -1,6 +1,8 @@
 import Autograd
 import Configuration
 import Foundation
+import Model
+import Objective
 import PluginHost
 import TensorCore
 import Training

@@ -1,4 +1,5 @@
 import Autograd
+import Model
 import TensorCore
 
 /// A model's parameters rebound as views into one float32 buffer per `ShardLayout` unit, filled

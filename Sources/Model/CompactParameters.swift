@@ -147,7 +147,7 @@ final class CompactParameters: ParameterAccess, ParameterStore {
 }
 
 /// Who holds a model's parameters when they are not plain float32 tensors between uses.
-protocol ParameterStore: AnyObject {
+public protocol ParameterStore: AnyObject {
     /// Full float32 values (on the root under FSDP; nil elsewhere). Collective under FSDP.
     func fullState() throws -> [String: Tensor]?
     /// Takes full `weights` (the same on every rank).

@@ -77,7 +77,7 @@ public struct LossBatch {
         return (0..<rows).map { n in Float((1..<t).filter { labels.values[n * t + $0] != LossBatch.ignoreIndex }.count) }
     }
 
-    static let ignoreIndex: Int32 = -100
+    public static let ignoreIndex: Int32 = -100
 }
 
 public enum LossComputationError: Error, CustomStringConvertible {

@@ -1,18 +1,8 @@
 import Configuration
-import Distributed
 import Foundation
+import Model
+import Parallel
 import TensorCore
-
-public enum FSDPConfigError: Error, CustomStringConvertible {
-    case indivisible(key: String, value: Int, by: Int, reason: String)
-    case unsupported(String)
-    public var description: String {
-        switch self {
-        case let .indivisible(key, value, by, reason): return "\(key)=\(value) must be a multiple of \(by) (\(reason))"
-        case let .unsupported(what): return what
-        }
-    }
-}
 
 /// Fully sharded data parallel training over MPI ranks (`trainer=FSDPTrainer`, started with
 /// `mpirun -np N`). Each rank takes `batch_size / N` examples of every microbatch. The model is cut

@@ -50,21 +50,3 @@ final class ShardedLinear: LinearInterceptor {
         }
     }
 }
-
-/// Records how the forward uses each weight (layout and bias), without changing anything: the
-/// layout of a declared weight is known only from the `linear` calls.
-final class LinearLayoutProbe: LinearInterceptor {
-    /// Weight identity -> its use; nil once two uses disagree.
-    private(set) var uses: [ObjectIdentifier: (layout: LinearLayout, bias: ObjectIdentifier?)?] = [:]
-
-    func linear(_ x: Variable, weight: Variable, bias: Variable?, layout: LinearLayout, tape: Tape) throws -> Variable? {
-        let use = (layout: layout, bias: bias.map(ObjectIdentifier.init))
-        let id = ObjectIdentifier(weight)
-        if let seen = uses[id] {
-            if let s = seen, s.layout != use.layout || s.bias != use.bias { uses[id] = .some(nil) }
-        } else {
-            uses[id] = use
-        }
-        return nil
-    }
-}

@@ -1,4 +1,3 @@
-import Distributed
 
 /// `reference_dtype`: the type the frozen reference's weights are cast to, as the reference
 /// implementation loads its reference model (float16 by default in its model configs). The
@@ -30,10 +29,10 @@ public enum WeightPrecision: String, Sendable {
 
     /// `x` as the nearest value of this type.
     @inline(__always)
-    func round(_ x: Float) -> Float { self == .float32 ? x : decode(encode(x)) }
+    public func round(_ x: Float) -> Float { self == .float32 ? x : decode(encode(x)) }
 
     /// Rounds `count` floats in place.
-    func round(_ p: UnsafeMutablePointer<Float>, count: Int) {
+    public func round(_ p: UnsafeMutablePointer<Float>, count: Int) {
         guard self != .float32 else { return }
         for i in 0..<count { p[i] = round(p[i]) }
     }

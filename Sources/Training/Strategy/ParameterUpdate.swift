@@ -1,5 +1,6 @@
 import Autograd
 import Foundation
+import Model
 import TensorCore
 
 /// Bytes one rank holds for training state, split the way FSDP shards it.

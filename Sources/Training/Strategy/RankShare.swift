@@ -1,6 +1,7 @@
 import DataPipeline
-import Distributed
 import Foundation
+import Model
+import Parallel
 import TensorCore
 
 /// This process's part of the work: rank r of n ranks. Each rank iterates the same global batches

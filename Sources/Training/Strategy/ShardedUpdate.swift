@@ -1,6 +1,7 @@
 import Autograd
-import Distributed
 import Foundation
+import Model
+import Parallel
 import TensorCore
 
 /// FSDP's update across ranks. During backward the hooks of `FullyShardedParameters` queue the
@@ -83,7 +84,7 @@ final class ShardedUpdate: ParameterUpdate {
         let start = communicator.rank
         for (slot, tensors) in bySlot {
             for unit in layout.units {
-                let flat = Self.flatten(unit, worldSize: layout.worldSize) { tensors[$0] }
+                let flat = unit.flatten(worldSize: layout.worldSize) { tensors[$0] }
                 let mine = Tensor(zeros: [unit.shardLength])
                 flat.withUnsafeBufferPointer {
                     mine.pointer.update(from: $0.baseAddress! + start * unit.shardLength, count: unit.shardLength)
@@ -101,21 +102,5 @@ final class ShardedUpdate: ParameterUpdate {
                                optimizerState: optimizer.stateTensors().values.reduce(0) { $0 + $1.count } * bytes)
         m.parameterKind = "gathered one unit at a time during forward/backward, peak"
         return m
-    }
-
-    /// The unit's members concatenated and zero-padded to `shardLength * worldSize` (a missing
-    /// tensor reads as zeros).
-    static func flatten(_ unit: ShardLayout.Unit, worldSize: Int, _ tensor: (Int) -> Tensor?) -> [Float] {
-        var flat = [Float](repeating: 0, count: unit.shardLength * worldSize)
-        flat.withUnsafeMutableBufferPointer { flatten(unit, into: $0, tensor) }
-        return flat
-    }
-
-    /// The same into `dst` (`unit.shardLength * worldSize` elements, zeroed where no member is).
-    static func flatten(_ unit: ShardLayout.Unit, into dst: UnsafeMutableBufferPointer<Float>, _ tensor: (Int) -> Tensor?) {
-        for m in unit.members {
-            guard let t = tensor(m.parameter)?.contiguous() else { continue }
-            (dst.baseAddress! + m.offset).update(from: t.pointer, count: m.count)
-        }
     }
 }

@@ -1,6 +1,7 @@
 import Autograd
-import Distributed
 import Foundation
+import Model
+import Parallel
 import TensorCore
 
 /// Tensor parallelism's update. Every rank ran the same whole batch, so the gradients are

@@ -23,10 +23,13 @@ public enum LossObjective {
     /// with their defaults (a required one `???`, as in the YAML files), so a loss is its plugin
     /// alone. A YAML file of the name wins: it keeps the reference's defaults (docs/recipes.md).
     public static func configDefaults(_ registry: PluginRegistry) -> ConfigLoader.GroupDefaults {
+        // Each name resolved once; when its plugins clash, the last one registered stands in
+        // (`build` then reports the clash).
+        var lastOfName: [String: LoadedPlugin] = [:]
+        for plugin in registry.plugins(kind: .loss) { lastOfName[plugin.descriptor.name] = plugin }
         var nodes: [String: ConfigValue] = [:]
-        for plugin in registry.plugins(kind: .loss) {
-            let name = plugin.descriptor.name
-            let resolved = (try? registry.resolve(kind: .loss, name: name)) ?? plugin
+        for (name, last) in lastOfName {
+            let resolved = (try? registry.resolve(kind: .loss, name: name)) ?? last
             var node = ConfigMapping([("name", .string(name))])
             for option in resolved.descriptor.options { node[option.name] = option.defaultValue.map(ScalarParser.parse) ?? .missing }
             nodes[name] = .mapping(node)

@@ -1,8 +1,20 @@
 import Autograd
-import Distributed
 import Foundation
+import Model
 import PluginHost
 import TensorCore
+
+/// A setting FSDP cannot run with, or models it cannot combine.
+public enum FSDPConfigError: Error, CustomStringConvertible {
+    case indivisible(key: String, value: Int, by: Int, reason: String)
+    case unsupported(String)
+    public var description: String {
+        switch self {
+        case let .indivisible(key, value, by, reason): return "\(key)=\(value) must be a multiple of \(by) (\(reason))"
+        case let .unsupported(what): return what
+        }
+    }
+}
 
 /// A model's parameters as FSDP holds them: between uses each rank keeps only its slice of every
 /// unit (`ShardLayout`: each repeated block, plus one unit for the rest). A unit is all-gathered
@@ -23,20 +35,20 @@ import TensorCore
 /// one computes: at most one unit more is whole at a time. With it off each collective is waited
 /// for at once. Both run the same collectives on the same buffers, so losses and checkpoints are
 /// the same bit for bit (docs/multi-host.md).
-final class FullyShardedParameters: ParameterAccess, ParameterStore {
+public final class FullyShardedParameters: ParameterAccess, ParameterStore {
     /// What travels between ranks: float32, or bfloat16 for the parameters all-gathered for
     /// compute and the gradients reduce-scattered (`model.fsdp_policy_mp=bfloat16`, as the
     /// reference's MixedPrecision for the policy). The slices and the optimizer stay float32;
     /// the kernels compute in float32 on the bf16-rounded parameters (this CPU has no bf16
     /// arithmetic), so what bf16 saves here is half the bytes on the wire.
-    enum Precision: String { case float32, bfloat16 }
+    public enum Precision: String { case float32, bfloat16 }
 
-    let layout: ShardLayout
-    let communicator: Communicator
-    let parameters: [NamedParameter]
+    public let layout: ShardLayout
+    public let communicator: Communicator
+    public let parameters: [NamedParameter]
     /// Per unit: this rank's slice (float32 master), as a variable whose gradient is the reduced
     /// gradient of the slice when the model is trained.
-    let shards: [NamedParameter]
+    public let shards: [NamedParameter]
     /// Per unit: one buffer of `shardLength * worldSize` floats that the unit's parameters view.
     private let storages: [TensorStorage]
     private let unitOfParameter: [String: Int]
@@ -56,11 +68,11 @@ final class FullyShardedParameters: ParameterAccess, ParameterStore {
     private var speculative: Int?
     private var pendingReductions: [CollectiveQueue.Pending] = []
     /// Most floats whole at once (all units' gathered buffers), for the memory report.
-    private(set) var peakGatheredElements = 0
+    public private(set) var peakGatheredElements = 0
 
     /// Takes over `model`'s parameters: each rank keeps its slice of their current values, and
     /// the full values are freed until a forward uses them.
-    init(model: LanguageModel, communicator: Communicator, precision: Precision = .float32, overlap: Bool = true) throws {
+    public init(model: LanguageModel, communicator: Communicator, precision: Precision = .float32, overlap: Bool = true) throws {
         let trainable = model.parameters.first?.variable.requiresGrad ?? false
         let units = try UnitStorages(model: model, worldSize: communicator.size, requiresGrad: trainable)
         let shards = zip(units.layout.units, units.storages).map { unit, storage -> NamedParameter in
@@ -86,7 +98,7 @@ final class FullyShardedParameters: ParameterAccess, ParameterStore {
 
     // MARK: - ParameterAccess
 
-    func willUse(_ name: String, tape: Tape) throws {
+    public func willUse(_ name: String, tape: Tape) throws {
         guard let u = unitOfParameter[name], u != visiting else { return }
         if let previous = visiting { try endVisit(of: previous, tape: tape) }
         try gather(u)
@@ -98,7 +110,7 @@ final class FullyShardedParameters: ParameterAccess, ParameterStore {
         }
     }
 
-    func forwardEnded(tape: Tape) throws {
+    public func forwardEnded(tape: Tape) throws {
         if let u = visiting { try endVisit(of: u, tape: tape) }
         visiting = nil
     }
@@ -164,7 +176,7 @@ final class FullyShardedParameters: ParameterAccess, ParameterStore {
         let unit = layout.units[u]
         let flat = UnsafeMutableBufferPointer<Float>.allocate(capacity: unit.shardLength * layout.worldSize)
         flat.initialize(repeating: 0)
-        ShardedUpdate.flatten(unit, into: flat) { parameters[$0].variable.grad }
+        unit.flatten(into: flat) { parameters[$0].variable.grad }
         for m in unit.members { parameters[m.parameter].variable.setGrad(nil) }
         try release(u)
         let grad = shards[u].variable.grad!.pointer
@@ -195,7 +207,7 @@ final class FullyShardedParameters: ParameterAccess, ParameterStore {
     }
 
     /// Waits for every queued reduction: the shard gradients are then complete.
-    func finishReductions() throws {
+    public func finishReductions() throws {
         let pending = pendingReductions
         pendingReductions = []
         for p in pending { try p.wait() }
@@ -203,7 +215,7 @@ final class FullyShardedParameters: ParameterAccess, ParameterStore {
 
     /// Waits for every queued collective and frees every gathered unit (after the optimizer
     /// changed the shards, any whole copy is stale).
-    func releaseAll() throws {
+    public func releaseAll() throws {
         try finishReductions()
         visiting = nil
         for u in storages.indices { try release(u) }
@@ -212,7 +224,7 @@ final class FullyShardedParameters: ParameterAccess, ParameterStore {
     // MARK: - Whole values
 
     /// The full parameters on the root (gathered unit by unit); nil on the other ranks. Collective.
-    func fullState() throws -> [String: Tensor]? {
+    public func fullState() throws -> [String: Tensor]? {
         try finishReductions()
         var out: [String: Tensor] = [:]
         for (u, shard) in shards.enumerated() {
@@ -223,7 +235,7 @@ final class FullyShardedParameters: ParameterAccess, ParameterStore {
 
     /// Every rank's `slice` of unit `u` (a parameter slice or an optimizer-state slice) as full
     /// tensors named after the unit's parameters, on the root; nil elsewhere. Collective.
-    func gatherToRoot(unit u: Int, slice: Tensor) throws -> [String: Tensor]? {
+    public func gatherToRoot(unit u: Int, slice: Tensor) throws -> [String: Tensor]? {
         let unit = layout.units[u], isRoot = communicator.isRoot
         var flat = [Float](repeating: 0, count: isRoot ? unit.shardLength * layout.worldSize : 0)
         let mine = UnsafeBufferPointer(start: slice.pointer, count: unit.shardLength)
@@ -240,10 +252,10 @@ final class FullyShardedParameters: ParameterAccess, ParameterStore {
     }
 
     /// Takes this rank's slices of full `weights` (the same on every rank).
-    func load(_ weights: [String: Tensor]) throws {
+    public func load(_ weights: [String: Tensor]) throws {
         try releaseAll()
         for (u, unit) in layout.units.enumerated() {
-            let flat = ShardedUpdate.flatten(unit, worldSize: layout.worldSize) { weights[parameters[$0].name] }
+            let flat = unit.flatten(worldSize: layout.worldSize) { weights[parameters[$0].name] }
             let mine = shards[u].variable.value.pointer
             flat.withUnsafeBufferPointer {
                 mine.update(from: $0.baseAddress! + communicator.rank * unit.shardLength, count: unit.shardLength)
@@ -253,7 +265,7 @@ final class FullyShardedParameters: ParameterAccess, ParameterStore {
     }
 
     /// `self = (1 - alpha) * self + alpha * other`, slice by slice (both sharded alike).
-    func mix(toward model: LanguageModel, alpha: Float) throws {
+    public func mix(toward model: LanguageModel, alpha: Float) throws {
         guard let other = model.fullySharded, other.layout == layout else {
             throw FSDPConfigError.unsupported("reference and policy are sharded differently; cannot mix them")
         }
@@ -291,4 +303,9 @@ struct GatherForecast {
         let (a, b) = last!
         return following[Pair(a: a, b: b)]
     }
+}
+
+extension LanguageModel {
+    /// FSDP's slices of this model's parameters, when it is sharded.
+    public var fullySharded: FullyShardedParameters? { store as? FullyShardedParameters }
 }

@@ -1,4 +1,5 @@
 import Autograd
+import Checkpoint
 import Configuration
 import DataPipeline
 import Foundation
@@ -152,19 +153,12 @@ extension LanguageModel {
         guard settings.r > 0 else { throw LoRAError.invalid("lora.r must be >= 1, got \(settings.r)") }
         guard settings.alpha > 0, settings.alpha.isFinite else { throw LoRAError.invalid("lora.alpha must be > 0, got \(settings.alpha)") }
         guard settings.dropout >= 0, settings.dropout < 1 else { throw LoRAError.invalid("lora.dropout must be in [0, 1), got \(settings.dropout)") }
-        let probe = LinearLayoutProbe()
-        plugin.linearInterceptor = probe
-        let probed = Result {
-            try forward(ids: IndexTensor(shape: [1, 1], values: [0]), mask: IndexTensor(shape: [1, 1], values: [1]),
-                        tape: Tape(pool: .serial, recording: false))
-        }
-        plugin.linearInterceptor = nil
-        _ = try probed.get()
+        let uses = try linearUses()
         // The output head (a projection onto the vocabulary, GPT-2's tied wte) is no linear to
         // adapt, as PEFT's all-linear leaves it out.
         let vocabulary = configInteger("vocab_size")
         let linears = parameters.compactMap { p -> (NamedParameter, LinearLayout)? in
-            guard let use = probe.uses[ObjectIdentifier(p.variable)], let u = use else { return nil }
+            guard let use = uses[ObjectIdentifier(p.variable)], let u = use else { return nil }
             let outputs = u.layout == .outIn ? p.variable.shape[0] : p.variable.shape[1]
             return outputs == vocabulary ? nil : (p, u.layout)
         }
@@ -267,7 +261,7 @@ extension LanguageModel {
                                     modulesToSave: (object["modules_to_save"] as? [String]) ?? [])
         let lora = try attachLoRA(settings, seed: 0)
         let file = URL(fileURLWithPath: directory).appendingPathComponent("adapter_model.safetensors").path
-        try lora.load(try CheckpointStore.tensors(inFile: file), from: file)
+        try lora.load(try SafeTensorsFile(path: file).copiedTensors(), from: file)
         return lora
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import TensorCore
 
 /// How FSDP cuts a model into sharded units: every repeated block of the model plugin (its
 /// `block_name`, e.g. `gpt_neox.layers.{i}`) is one unit, and all other parameters (embeddings,
@@ -67,4 +68,22 @@ public struct ShardLayout: Sendable, Equatable {
     public var shardElements: Int { units.reduce(0) { $0 + $1.shardLength } }
     /// Elements of the whole model.
     public var totalElements: Int { units.reduce(0) { $0 + $1.length } }
+}
+
+extension ShardLayout.Unit {
+    /// The unit's members concatenated and zero-padded to `shardLength * worldSize` (a missing
+    /// tensor reads as zeros).
+    public func flatten(worldSize: Int, _ tensor: (Int) -> Tensor?) -> [Float] {
+        var flat = [Float](repeating: 0, count: shardLength * worldSize)
+        flat.withUnsafeMutableBufferPointer { flatten(into: $0, tensor) }
+        return flat
+    }
+
+    /// The same into `dst` (`shardLength * worldSize` elements, zeroed where no member is).
+    public func flatten(into dst: UnsafeMutableBufferPointer<Float>, _ tensor: (Int) -> Tensor?) {
+        for m in members {
+            guard let t = tensor(m.parameter)?.contiguous() else { continue }
+            (dst.baseAddress! + m.offset).update(from: t.pointer, count: m.count)
+        }
+    }
 }

@@ -1,25 +1,12 @@
 import Autograd
 import Foundation
+import Model
 import TensorCore
 
-/// Which of a model's parameters this rank holds only a block of: rank `rank` of `worldSize`
-/// holds block `rank` of the equal blocks along `axes[name]` of the full `fullShapes[name]`.
-public struct ModelShards: Equatable {
-    public let rank: Int
-    public let worldSize: Int
-    public let axes: [String: Int]
-    public let fullShapes: [String: [Int]]
-
-    /// This rank's block of `full` (a copy) when `name` is split, `full` itself otherwise.
-    func local(_ name: String, of full: Tensor) throws -> Tensor {
-        guard let axis = axes[name] else { return full }
-        let w = full.shape[axis] / worldSize
-        return try full.slice(axis: axis, (rank * w)..<((rank + 1) * w)).copy()
-    }
-
+extension ModelShards {
     /// Full tensors on the root (the split ones gathered, the others as they are); nil on the
     /// other ranks. Every rank must call it with the same names.
-    func gatherFull(_ local: [String: Tensor], group: TensorParallelGroup) throws -> [String: Tensor]? {
+    public func gatherFull(_ local: [String: Tensor], group: TensorParallelGroup) throws -> [String: Tensor]? {
         var out: [String: Tensor] = [:]
         for name in local.keys.sorted() {
             let t = local[name]!
@@ -38,20 +25,12 @@ extension LanguageModel {
     /// `group`: this model keeps only its blocks of them (the full tensors are released) and the
     /// plugin's `linear` calls on them go through `ShardedLinear`.
     ///
-    /// A one-token forward first records how each marked weight is used (its layout and bias),
-    /// which the declarations alone do not say.
-    func shard(over group: TensorParallelGroup) throws -> TensorParallelPlan {
-        let probe = LinearLayoutProbe()
-        plugin.linearInterceptor = probe
-        let probed = Result {
-            try forward(ids: IndexTensor(shape: [1, 1], values: [0]), mask: IndexTensor(shape: [1, 1], values: [1]),
-                        tape: Tape(pool: .serial, recording: false))
-        }
-        plugin.linearInterceptor = nil
-        _ = try probed.get()
+    /// `linearUses()` first records how each marked weight is used (its layout and bias).
+    public func shard(over group: TensorParallelGroup) throws -> TensorParallelPlan {
+        let recorded = try linearUses()
         let names = Dictionary(uniqueKeysWithValues: parameters.map { (ObjectIdentifier($0.variable), $0.name) })
         var uses: [String: LinearUse?] = [:]
-        for (id, use) in probe.uses {
+        for (id, use) in recorded {
             guard let name = names[id] else { continue }
             uses[name] = use.map { LinearUse(layout: $0.layout, bias: $0.bias.flatMap { names[$0] }) }
         }

@@ -1,4 +1,3 @@
-import Distributed
 import Foundation
 import TensorCore
 
@@ -8,11 +7,13 @@ import TensorCore
 /// not promise every rank the same bits from a reduction, and the replicated parameters (norms,
 /// embeddings, the head) stay identical across ranks only if every rank computes exactly the
 /// same activations from the summed ones.
-struct TensorParallelGroup {
-    let communicator: Communicator
+public struct TensorParallelGroup {
+    public let communicator: Communicator
 
-    var rank: Int { communicator.rank }
-    var size: Int { communicator.size }
+    public init(communicator: Communicator) { self.communicator = communicator }
+
+    public var rank: Int { communicator.rank }
+    public var size: Int { communicator.size }
 
     /// Element-wise sum over ranks, the same bits on every rank.
     func sum(_ t: Tensor) throws -> Tensor {
@@ -48,7 +49,7 @@ struct TensorParallelGroup {
 
     /// The full tensor of `fullShape` on the root from every rank's block along `axis`; nil on
     /// the other ranks.
-    func gatherToRoot(_ shard: Tensor, axis: Int, fullShape: [Int]) throws -> Tensor? {
+    public func gatherToRoot(_ shard: Tensor, axis: Int, fullShape: [Int]) throws -> Tensor? {
         let x = shard.contiguous()
         let isRoot = communicator.isRoot
         var all = [Float](repeating: 0, count: isRoot ? x.count * size : 0)

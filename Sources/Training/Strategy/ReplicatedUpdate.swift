@@ -1,6 +1,7 @@
 import Autograd
-import Distributed
 import Foundation
+import Model
+import Parallel
 import TensorCore
 
 /// Parameters every rank holds whole (LoRA's adapters under FSDPTrainer, whose frozen base is

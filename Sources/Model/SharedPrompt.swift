@@ -22,7 +22,7 @@ public struct SharedPrompt: Equatable {
         for row in 0..<n {
             // Label `length` must not count: its logits come from position length - 1.
             var first = 1
-            while first < t && labels[row, first] == LossBatch.ignoreIndex { first += 1 }
+            while first < t && labels[row, first] == LabelLogProbsKernel.ignoreIndex { first += 1 }
             length = min(length, first - 1)
         }
         for i in 0..<b {

@@ -1,5 +1,6 @@
-import Distributed
 import Foundation
+import Model
+import Parallel
 import TensorCore
 
 /// Tensor parallelism over MPI ranks (`trainer=TensorParallelTrainer`, started with

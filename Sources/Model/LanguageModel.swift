@@ -48,8 +48,7 @@ public final class LanguageModel {
     public private(set) var shards: ModelShards?
     /// Set when the parameters are not plain float32 tensors between uses: FSDP's slices, or a
     /// frozen reference's 16-bit weights.
-    private(set) var store: ParameterStore?
-    var fullySharded: FullyShardedParameters? { store as? FullyShardedParameters }
+    public private(set) var store: ParameterStore?
     /// The type every value written into the parameters is rounded to (`reference_dtype`).
     public private(set) var valuePrecision: WeightPrecision = .float32
     /// LoRA adapters on the linears (`attachLoRA`), shared with the reference view.
@@ -268,7 +267,7 @@ public final class LanguageModel {
     }
 
     /// Rebinds the plugin to views of the parameters that `store` fills on use.
-    func adopt(store: ParameterStore, parameters rebound: [NamedParameter], access: ParameterAccess) throws {
+    public func adopt(store: ParameterStore, parameters rebound: [NamedParameter], access: ParameterAccess) throws {
         try plugin.bind(Dictionary(uniqueKeysWithValues: rebound.map { ($0.name, $0.variable) }))
         plugin.parameterAccess = access
         parameters = rebound
@@ -278,7 +277,7 @@ public final class LanguageModel {
 
     /// Replaces the parameters by this rank's blocks of them (tensor parallelism), rebinding the
     /// plugin to them.
-    func adopt(shards: ModelShards, parameters local: [NamedParameter]) throws {
+    public func adopt(shards: ModelShards, parameters local: [NamedParameter]) throws {
         try plugin.bind(Dictionary(uniqueKeysWithValues: local.map { ($0.name, $0.variable) }),
                         shapes: Dictionary(uniqueKeysWithValues: local.map { ($0.name, $0.variable.shape) }))
         parameters = local
