@@ -131,7 +131,7 @@ public final class CollectiveQueue: @unchecked Sendable {
 
     private func allGather(_ send: UnsafeRawPointer?, _ sendCount: Int, into recv: UnsafeMutableRawPointer?, _ recvCount: Int,
                            _ type: MPI_Datatype?, elementBytes: Int, then: (() -> Void)?) throws -> Pending {
-        let n = try Communicator.allGatherCount("MPI_Iallgather", send: sendCount, recv: recvCount, ranks: size)
+        let n = try MPIResult.allGatherCount("MPI_Iallgather", send: sendCount, recv: recvCount, ranks: size)
         return enqueue("MPI_Iallgather", bytes: recvCount * elementBytes, then: then) { comm, request in
             MPI_Iallgather(send, n, type, recv, n, type, comm, request)
         }
@@ -139,7 +139,7 @@ public final class CollectiveQueue: @unchecked Sendable {
 
     private func reduceScatter(_ send: UnsafeRawPointer?, _ sendCount: Int, into recv: UnsafeMutableRawPointer?, _ recvCount: Int,
                                _ type: MPI_Datatype?, _ op: MPI_Op?, elementBytes: Int, then: (() -> Void)?) throws -> Pending {
-        let n = try Communicator.reduceScatterCount("MPI_Ireduce_scatter_block", send: sendCount, recv: recvCount, ranks: size)
+        let n = try MPIResult.reduceScatterCount("MPI_Ireduce_scatter_block", send: sendCount, recv: recvCount, ranks: size)
         return enqueue("MPI_Ireduce_scatter_block", bytes: sendCount * elementBytes, then: then) { comm, request in
             MPI_Ireduce_scatter_block(send, recv, n, type, op, comm, request)
         }

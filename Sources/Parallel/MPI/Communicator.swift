@@ -134,24 +134,10 @@ public final class Communicator: @unchecked Sendable {
 
     /// Rank r's `send` lands at `recv[r*send.count ..< (r+1)*send.count]`.
     public func allGather(_ send: UnsafeBufferPointer<Float>, into recv: UnsafeMutableBufferPointer<Float>) throws {
-        let n = try Self.allGatherCount("MPI_Allgather", send: send.count, recv: recv.count, ranks: size)
+        let n = try MPIResult.allGatherCount("MPI_Allgather", send: send.count, recv: recv.count, ranks: size)
         try guarded("MPI_Allgather", bytes: 4 * recv.count) {
             MPI_Allgather(send.baseAddress, n, cmpi_float(), recv.baseAddress, n, cmpi_float(), comm)
         }
-    }
-
-    // MARK: The shapes of the collectives (blocking here, non-blocking on CollectiveQueue)
-
-    /// The per-rank count of an all-gather of `send` elements per rank into `recv`.
-    static func allGatherCount(_ call: String, send: Int, recv: Int, ranks: Int) throws -> Int32 {
-        guard recv == send * ranks else { throw DistributedError.mismatch("all-gather of \(send) per rank into \(recv) elements") }
-        return try MPIResult.count(call, send)
-    }
-
-    /// The per-rank count of a reduce-scatter of `send` elements into `recv` per rank.
-    static func reduceScatterCount(_ call: String, send: Int, recv: Int, ranks: Int) throws -> Int32 {
-        guard send == recv * ranks else { throw DistributedError.mismatch("reduce-scatter of \(send) into \(recv) per rank") }
-        return try MPIResult.count(call, recv)
     }
 
     private var bf16SumOp: MPI_Op?

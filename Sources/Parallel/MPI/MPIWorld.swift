@@ -56,19 +56,3 @@ public final class MPIWorld: @unchecked Sendable {
         MPI_Finalize()
     }
 }
-
-enum MPIResult {
-    static func check(_ call: String, _ code: Int32) throws {
-        guard code != cmpi_success() else { return }
-        var buffer = [CChar](repeating: 0, count: Int(cmpi_max_error_string()) + 1)
-        var length: Int32 = 0
-        MPI_Error_string(code, &buffer, &length)
-        let bytes = buffer.prefix(Int(length)).map { UInt8(bitPattern: $0) }
-        throw DistributedError.mpi(call: call, code: code, message: String(decoding: bytes, as: UTF8.self))
-    }
-
-    static func count(_ call: String, _ n: Int) throws -> Int32 {
-        guard n <= Int(Int32.max) else { throw DistributedError.countTooLarge(call: call, count: n) }
-        return Int32(n)
-    }
-}

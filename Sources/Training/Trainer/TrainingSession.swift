@@ -49,7 +49,7 @@ public struct TrainingSession {
     /// The summary, and whether this process is rank 0 (the one that reports).
     public func run() throws -> (TrainingSummary, isRoot: Bool) {
         let setup = try prepare()
-        let world = try startWorld(setup.loaded.config)
+        let world = try setup.loaded.config.trainer.startWorld(setup.loaded.config)
         let summary: TrainingSummary
         do {
             summary = try run(setup, communicator: world?.communicator)
@@ -95,24 +95,6 @@ public struct TrainingSession {
             _ = try registry.load(path: path, origin: .explicit)
         }
         return Setup(loaded: loaded, environment: environment, registry: registry, pluginWarnings: warnings)
-    }
-
-    /// The MPI world for FSDP and tensor parallelism (one per process); BasicTrainer runs alone.
-    private func startWorld(_ config: TrainingConfig) throws -> MPIWorld? {
-        switch config.trainer {
-        case .basic:
-            let ranks = Self.launchedRanks
-            guard ranks <= 1 else {
-                throw TrainingSetupError("BasicTrainer runs in one process, but mpirun started \(ranks); use trainer=FSDPTrainer or trainer=TensorParallelTrainer")
-            }
-            return nil
-        case .fullySharded:
-            let world = try MPIWorld(collectiveTimeout: config.collectiveTimeoutSecs > 0 ? config.collectiveTimeoutSecs : nil)
-            try FSDPTrainer.validate(config, worldSize: world.communicator.size)
-            return world
-        case .tensorParallel:
-            return try MPIWorld(collectiveTimeout: config.collectiveTimeoutSecs > 0 ? config.collectiveTimeoutSecs : nil)
-        }
     }
 
     private func run(_ setup: Setup, communicator: Communicator?) throws -> TrainingSummary {
@@ -214,10 +196,8 @@ public struct TrainingSession {
         // What a precomputed cache of its log-probs is checked against: the weights as they run
         // (after the archive, before any compaction).
         let referenceFingerprint = config.precomputeRefLogProbs ? reference?.weightFingerprint() : nil
-        // Split before the run directory exists: a model that cannot be split fails first.
-        let tensorParallel = try config.trainer == .tensorParallel ? communicator.map {
-            try TensorParallelTrainer.Models(policy: policy, reference: reference, communicator: $0)
-        } : nil
+        // Tensor parallelism splits the models now, before the run directory exists.
+        let splitModels = try config.trainer.splitModels(policy: policy, reference: reference, communicator: communicator)
         if config.precomputeRefLogProbs {
             // Cached per-sequence log-probs cannot follow a moving reference nor feed a loss that
             // needs the reference's full distribution (TDPO's per-token KL).
@@ -277,13 +257,6 @@ public struct TrainingSession {
                               referenceFingerprint: referenceFingerprint)
         // The run holds the only handle now, so a trainer that is done with it can free it.
         reference = nil
-        switch (config.trainer, communicator, tensorParallel) {
-        case let (.tensorParallel, _, models?):
-            return try TensorParallelTrainer(run: run, models: models, pool: pool, log: log).train()
-        case let (.fullySharded, communicator?, _):
-            return try FSDPTrainer(run: run, pool: pool, communicator: communicator, log: log).train()
-        default:   // BasicTrainer (startWorld made a world for the other two)
-            return try BasicTrainer(run: run, pool: pool, log: log).train()
-        }
+        return try config.trainer.makeTrainer(run: run, split: splitModels, communicator: communicator, pool: pool, log: log).train()
     }
 }
