@@ -141,8 +141,8 @@ let package = Package(
         ], swiftSettings: kernelFlags),
         // The command-line tool.
         .executableTarget(name: "dpohost", dependencies: [
-            "Configuration", "Model", "Objective", "TensorCore", "Autograd", "PluginHost", "DataPipeline", "Tokenizers", "Training", "Checkpoint",
-            "ChatTemplate",
+            "Configuration", "Reporting", "Model", "Objective", "TensorCore", "Autograd", "PluginHost", "DataPipeline", "Tokenizers",
+            "Training", "Checkpoint", "ChatTemplate",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -155,9 +155,10 @@ let package = Package(
         .testTarget(name: "ChatTemplateTests", dependencies: ["ChatTemplate"]),
         .testTarget(name: "DataTests", dependencies: ["DataPipeline", "Tokenizers", "TensorCore"], exclude: ["Golden"]),
         .testTarget(name: "TrainingTests", dependencies: ["TestSupport", "Reporting", "Model", "Training", "Autograd", "TensorCore", "Checkpoint"], exclude: ["Golden"]),
-        .testTarget(name: "ModelTests", dependencies: ["TestSupport", "Configuration", "Model", "Objective", "Training", "PluginHost", "Checkpoint", "Autograd", "TensorCore", "Tokenizers"]),
+        .testTarget(name: "ModelTests", dependencies: ["TestSupport", "Configuration", "Model", "Objective", "Training", "PluginHost", "Checkpoint", "Autograd", "TensorCore"]),
         .testTarget(name: "ConfigTests", dependencies: ["Configuration"]),
-        .testTarget(name: "TrainerTests", dependencies: ["TestSupport", "Configuration", "Model", "Parallel", "Training", "Checkpoint"], exclude: ["TRLGolden"]),
+        .testTarget(name: "TrainerTests", dependencies: ["TestSupport", "Configuration", "Model", "Parallel", "Training", "Reporting", "PluginHost",
+                                                    "Checkpoint", "TensorCore"], exclude: ["TRLGolden"]),
         .testTarget(name: "LossPluginTests", dependencies: ["TestSupport", "Model", "Objective", "Training", "PluginHost", "Autograd", "TensorCore", "Checkpoint"]),
         .testTarget(name: "LossZooTests", dependencies: ["Configuration", "Objective", "Training", "PluginHost", "Autograd", "TensorCore"], exclude: ["Golden"]),
         .testTarget(name: "DatasetPluginTests", dependencies: ["TestSupport", "PluginHost", "Training", "DataPipeline", "Tokenizers", "TensorCore", "DatasetSupport", "ChatTemplate"]),

@@ -6,7 +6,7 @@ import TensorCore
 
 /// A run's trainer: the one loop (`BasicTrainer`), in one process or spread over ranks by a
 /// strategy (its `RankShare` and `ParameterUpdate`).
-public protocol Trainer {
+protocol Trainer {
     func train() throws -> TrainingSummary
 }
 
