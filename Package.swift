@@ -109,24 +109,40 @@ let package = Package(
         .target(name: "ChatTemplate"),
         // DataPipeline: records -> tokenized, truncated, padded batches; bit-exact shuffling.
         .target(name: "DataPipeline", dependencies: ["TensorCore", "Tokenizers", "ChatTemplate"]),
-        // Collectives over Open MPI (world size 1 without mpirun); CMPI reaches mpi.h's macros.
-        .systemLibrary(name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c",
-                       providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
-        .target(name: "Distributed", dependencies: ["CMPI"]),
-        // Training: configuration, models, losses, optimizers, the trainer, reports.
+        // Training: configuration, reporting, the model, the objective, the parallel machinery and
+        // the loop, one module each, dependencies pointing down (docs/architecture.md).
         // The run's configuration, pure: config/ YAML, the user's file and overrides, TRL's flags
         // -> a typed TrainingConfig (docs/architecture.md).
         .target(name: "Configuration", dependencies: ["TensorCore", "DataPipeline", .product(name: "Yams", package: "Yams")]),
         // What a run writes as it goes: metrics.jsonl, TensorBoard event files, the MLflow store,
         // the progress line and the HTML report.
         .target(name: "Reporting", dependencies: ["Configuration", "Checkpoint"]),
+        // Collectives over Open MPI (world size 1 without mpirun); CMPI reaches mpi.h's macros and
+        // holds the bfloat16 rounding that Model's 16-bit weights share with bf16 all-reduces.
+        .systemLibrary(name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c",
+                       providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
+        // The language model: a model plugin with its weights, generation, LoRA, export, 16-bit
+        // and compact weights, the shared prompt.
+        .target(name: "Model", dependencies: [
+            "Configuration", "TensorCore", "Autograd", "PluginHost", "Checkpoint", "DataPipeline", "CMPI",
+        ], swiftSettings: kernelFlags),
+        // The objective: loss plugins as the host sees them (inputs, combined losses, LD-DPO, WPO).
+        .target(name: "Objective", dependencies: ["Configuration", "TensorCore", "Autograd", "PluginHost"],
+                swiftSettings: kernelFlags),
+        // Every collective and sharding concern: the MPI world, communicator, collective queue and
+        // watchdog, FSDP's sharded parameters, tensor parallelism's split linears.
+        .target(name: "Parallel", dependencies: ["CMPI", "Model", "TensorCore", "Autograd", "PluginHost"],
+                swiftSettings: kernelFlags),
+        // The one training loop and its strategies (Basic, FSDP, tensor-parallel), optimizers and
+        // schedules, the run's checkpoints, the data sources and TrainingSession (the run's wiring).
         .target(name: "Training", dependencies: [
-            "Configuration", "Reporting", "TensorCore", "Autograd", "Checkpoint", "PluginHost", "Tokenizers", "DataPipeline", "Distributed",
-            "ChatTemplate",
+            "Configuration", "Reporting", "Model", "Objective", "Parallel", "TensorCore", "Autograd", "Checkpoint", "PluginHost",
+            "Tokenizers", "DataPipeline", "ChatTemplate",
         ], swiftSettings: kernelFlags),
         // The command-line tool.
         .executableTarget(name: "dpohost", dependencies: [
-            "Configuration", "TensorCore", "Autograd", "PluginHost", "DataPipeline", "Tokenizers", "Training", "Checkpoint", "ChatTemplate",
+            "Configuration", "Reporting", "Model", "Objective", "TensorCore", "Autograd", "PluginHost", "DataPipeline", "Tokenizers",
+            "Training", "Checkpoint", "ChatTemplate",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -138,12 +154,13 @@ let package = Package(
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers"]),
         .testTarget(name: "ChatTemplateTests", dependencies: ["ChatTemplate"]),
         .testTarget(name: "DataTests", dependencies: ["DataPipeline", "Tokenizers", "TensorCore"], exclude: ["Golden"]),
-        .testTarget(name: "TrainingTests", dependencies: ["TestSupport", "Reporting", "Training", "Autograd", "TensorCore", "Checkpoint"], exclude: ["Golden"]),
-        .testTarget(name: "ModelTests", dependencies: ["TestSupport", "Configuration", "Training", "PluginHost", "Checkpoint", "Autograd", "TensorCore", "Tokenizers"]),
+        .testTarget(name: "TrainingTests", dependencies: ["TestSupport", "Reporting", "Model", "Training", "Autograd", "TensorCore", "Checkpoint"], exclude: ["Golden"]),
+        .testTarget(name: "ModelTests", dependencies: ["TestSupport", "Configuration", "Model", "Objective", "Training", "PluginHost", "Checkpoint", "Autograd", "TensorCore"]),
         .testTarget(name: "ConfigTests", dependencies: ["Configuration"]),
-        .testTarget(name: "TrainerTests", dependencies: ["TestSupport", "Configuration", "Training", "Distributed", "Checkpoint"], exclude: ["TRLGolden"]),
-        .testTarget(name: "LossPluginTests", dependencies: ["TestSupport", "Training", "PluginHost", "Autograd", "TensorCore", "Checkpoint"]),
-        .testTarget(name: "LossZooTests", dependencies: ["Configuration", "Training", "PluginHost", "Autograd", "TensorCore"], exclude: ["Golden"]),
+        .testTarget(name: "TrainerTests", dependencies: ["TestSupport", "Configuration", "Model", "Parallel", "Training", "Reporting", "PluginHost",
+                                                    "Checkpoint", "TensorCore"], exclude: ["TRLGolden"]),
+        .testTarget(name: "LossPluginTests", dependencies: ["TestSupport", "Model", "Objective", "Training", "PluginHost", "Autograd", "TensorCore", "Checkpoint"]),
+        .testTarget(name: "LossZooTests", dependencies: ["Configuration", "Objective", "Training", "PluginHost", "Autograd", "TensorCore"], exclude: ["Golden"]),
         .testTarget(name: "DatasetPluginTests", dependencies: ["TestSupport", "PluginHost", "Training", "DataPipeline", "Tokenizers", "TensorCore", "DatasetSupport", "ChatTemplate"]),
         // The SDK's Swift layer as a plugin uses it, against fake host tables.
         .testTarget(name: "SDKTests", dependencies: ["DPOHostSDK", "DPHLossKit", "CDPOHostSDK"]),

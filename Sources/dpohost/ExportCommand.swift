@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Model
 import Training
 
 /// `dpohost export`: a run, a checkpoint or a model directory as a Hugging Face directory.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Configuration
 import Foundation
+import Model
 import TensorCore
 import Tokenizers
 import Training

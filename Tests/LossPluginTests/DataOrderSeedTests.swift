@@ -1,3 +1,4 @@
+import Objective
 import PluginHost
 import Training
 import XCTest

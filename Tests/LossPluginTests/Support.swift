@@ -1,6 +1,8 @@
 import Autograd
 import Checkpoint
 import Foundation
+import Model
+import Objective
 import PluginHost
 import TensorCore
 import Training

@@ -1,5 +1,6 @@
 import Autograd
 import Foundation
+import Objective
 import PluginHost
 import TensorCore
 import Training

@@ -1,4 +1,5 @@
 import Autograd
+import Objective
 import PluginHost
 import Training
 import XCTest

@@ -1,6 +1,7 @@
 import Autograd
 import Checkpoint
 import Foundation
+import Model
 import TensorCore
 import TestSupport
 import Training

@@ -2,6 +2,7 @@ import Autograd
 import Checkpoint
 import Configuration
 import Foundation
+import Model
 import PluginHost
 import TensorCore
 import TestSupport

@@ -1,6 +1,7 @@
 import Autograd
 import Checkpoint
 import Foundation
+import Model
 import PluginHost
 import TensorCore
 import Training

@@ -1,5 +1,6 @@
 import Autograd
 import Foundation
+@testable import Model
 import TensorCore
 @testable import Training
 import XCTest

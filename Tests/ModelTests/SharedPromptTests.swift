@@ -1,5 +1,6 @@
 import Autograd
 import Foundation
+import Model
 import PluginHost
 import TensorCore
 import Training

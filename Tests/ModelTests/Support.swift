@@ -1,5 +1,7 @@
 import Autograd
 import Foundation
+import Model
+import Objective
 import PluginHost
 import TensorCore
 import TestSupport

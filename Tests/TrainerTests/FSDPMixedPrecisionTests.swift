@@ -1,6 +1,6 @@
 import Checkpoint
-import Distributed
 import Foundation
+import Model
 import Training
 import XCTest
 

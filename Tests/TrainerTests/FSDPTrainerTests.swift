@@ -1,5 +1,6 @@
 import Checkpoint
 import Foundation
+import Model
 import TensorCore
 import Training
 import XCTest

@@ -6,15 +6,24 @@ import XCTest
 /// plugin's declared options with their defaults, set and checked like any loss option.
 final class PluginLossConfigTests: XCTestCase, CLIRunning {
     /// examples/hinge-loss/hinge.c renamed `my_hinge` (no YAML of that name exists), built as a
-    /// user builds it.
-    func buildMyHinge() throws -> String {
+    /// user builds it. `countingInits`: its entry point also appends a line to the file
+    /// `$DPH_TEST_INIT_LOG` names, each time it runs.
+    func buildMyHinge(countingInits: Bool = false) throws -> String {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("dpohost-my-hinge-\(UUID())")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let source = try String(contentsOf: CLIHarness.repo.appendingPathComponent("examples/hinge-loss/hinge.c"), encoding: .utf8)
         XCTAssertTrue(source.contains("d->name = \"hinge\";"))
         let renamed = dir.appendingPathComponent("my_hinge.c")
-        try source.replacingOccurrences(of: "d->name = \"hinge\";", with: "d->name = \"my_hinge\";")
-            .write(to: renamed, atomically: true, encoding: .utf8)
+        var text = source.replacingOccurrences(of: "d->name = \"hinge\";", with: "d->name = \"my_hinge\";")
+        if countingInits {
+            let entry = "DPH_EXPORT dph_status dph_plugin_init(const dph_host_api *host, dph_ctx *ctx, dph_plugin_desc *d) {"
+            XCTAssertTrue(text.contains(entry))
+            text = "#include <stdio.h>\n#include <stdlib.h>\n" + text.replacingOccurrences(of: entry, with: entry + """
+
+                    { const char *log = getenv("DPH_TEST_INIT_LOG"); FILE *f = log ? fopen(log, "a") : NULL; if (f) { fputs("init\\n", f); fclose(f); } }
+                """)
+        }
+        try text.write(to: renamed, atomically: true, encoding: .utf8)
         let out = dir.appendingPathComponent("libmy_hinge.so").path
         let cc = try run(URL(fileURLWithPath: "/usr/bin/env"), ["cc", "-shared", "-fPIC", "-std=gnu11", "-I", CLIHarness.repo.appendingPathComponent("SDK/include").path,
                                           renamed.path, "-o", out, "-lm"])
@@ -49,6 +58,17 @@ final class PluginLossConfigTests: XCTestCase, CLIRunning {
         let typo = try dpohost(["--plugin", so, "train"] + common(tempRun("typo")) + ["loss=my_hinge", "loss.bta=0.3"])
         XCTAssertEqual(typo.status, 1, typo.output)
         XCTAssertTrue(typo.output.contains("error: unknown config key 'loss.bta'; did you mean 'loss.beta'?"), typo.output)
+    }
+
+    /// A library named both by `--plugin` and by the config's `plugins:` is loaded once: its
+    /// entry point runs once.
+    func testAPluginNamedOnTheCommandLineAndInTheConfigIsLoadedOnce() throws {
+        let so = try buildMyHinge(countingInits: true)
+        let log = URL(fileURLWithPath: so).deletingLastPathComponent().appendingPathComponent("inits.log")
+        let r = try dpohost(["--plugin", so, "train"] + common(tempRun("my-hinge-once")) + ["loss=my_hinge", "n_examples=4", "plugins=[\(so)]"],
+                            environment: ["DPH_TEST_INIT_LOG": log.path])
+        XCTAssertEqual(r.status, 0, r.output)
+        XCTAssertEqual(try String(contentsOf: log, encoding: .utf8), "init\n")
     }
 
     func testALossNamedByNoFileAndNoPluginListsTheChoices() throws {

@@ -1,5 +1,6 @@
 import Checkpoint
 import Foundation
+@testable import Parallel
 import PluginHost
 import TensorCore
 @testable import Training

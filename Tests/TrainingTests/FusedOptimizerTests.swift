@@ -1,5 +1,6 @@
 import Autograd
 import Foundation
+import Model
 import TensorCore
 import Training
 import XCTest

@@ -1,7 +1,7 @@
 import TensorCore
 
 /// A collective over the ranks of a tensor-parallel group, injected by the caller so that
-/// autograd stays free of any transport (MPI lives in the Distributed module).
+/// autograd stays free of any transport (MPI lives in the Parallel module).
 public typealias TensorCollective = (Tensor) throws -> Tensor
 
 extension Tape {

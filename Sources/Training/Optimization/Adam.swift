@@ -1,5 +1,6 @@
 import Autograd
 import Foundation
+import Model
 import TensorCore
 
 /// `torch.optim.Adam` / `AdamW` defaults: betas (0.9, 0.999), eps 1e-8; AdamW decays weights

@@ -1,4 +1,5 @@
 import Autograd
+import Model
 import TensorCore
 
 /// Runs an optimizer's per-element update over all parameters in one parallel pass.

@@ -1,16 +1,7 @@
 import Autograd
 import Foundation
+import Model
 import TensorCore
-
-/// A parameter under its Hugging Face name.
-public struct NamedParameter {
-    public let name: String
-    public let variable: Variable
-    public init(name: String, variable: Variable) {
-        self.name = name
-        self.variable = variable
-    }
-}
 
 /// An optimizer updates parameters in place from their accumulated gradients.
 ///

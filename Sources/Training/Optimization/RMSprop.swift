@@ -1,5 +1,6 @@
 import Autograd
 import Foundation
+import Model
 import TensorCore
 
 /// `torch.optim.RMSprop` defaults (the reference's optimizer): alpha 0.99, eps 1e-8, no momentum,

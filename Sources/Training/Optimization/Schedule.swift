@@ -1,6 +1,7 @@
-import Configuration
 import Autograd
+import Configuration
 import Foundation
+import Model
 import TensorCore
 
 /// The learning rate at each optimizer step: `lr` times a multiplier of the steps completed, as

@@ -2,8 +2,10 @@ import Autograd
 import Checkpoint
 import Configuration
 import DataPipeline
-import Distributed
 import Foundation
+import Model
+import Objective
+import Parallel
 import PluginHost
 import Reporting
 import TensorCore
@@ -86,7 +88,8 @@ public final class BasicTrainer {
     private let store: CheckpointStore
     private let update: ParameterUpdate
     private let share: RankShare
-    private let schedule: LearningRateSchedule
+    /// Every update: forward, loss and backward per microbatch, then clip and step.
+    private let trainingStep: TrainingStep
     private let length: RunLength
     private var examples = 0
     private var updates = 0
@@ -121,10 +124,11 @@ public final class BasicTrainer {
         let c = run.config
         length = RunLength(run)
         let totalSteps = length.plannedExamples / c.batchSize
-        self.schedule = LearningRateSchedule(
+        let schedule = LearningRateSchedule(
             kind: c.lrSchedulerType, baseLearningRate: c.lr,
             warmupSteps: c.warmupRatio.map { LearningRateSchedule.warmupSteps(ratio: $0, totalSteps: totalSteps) } ?? c.warmupSteps,
             totalSteps: totalSteps, minimumRate: c.minLRRate)
+        trainingStep = TrainingStep(update: update, schedule: schedule, maxGradNorm: Float(c.maxGradNorm), pool: pool)
         // Only the policy records activations; the reference always runs without grad.
         run.policy.activationCheckpointing = run.config.activationCheckpointing
         if run.config.activationCheckpointing {
@@ -259,23 +263,17 @@ public final class BasicTrainer {
         let c = run.config
         let start = Date()
         let parts = max(1, c.gradientAccumulationSteps)
-        var lists: [String: [Float]] = [:]
-        for k in 0..<parts {
-            let micro = share.slice(parts == 1 ? batch : batch.slice(part: k, of: parts, padId: run.tokenizer.padTokenId),
-                                    padId: run.tokenizer.padTokenId)
-            let tape = Tape(pool: pool)
-            let outcome = try lossOf(micro, split: .train, tape: tape)
-            guard outcome.loss.value.item.isFinite else {
-                throw TrainingError.nonFinite(what: "loss", update: updates + 1, examples: examples, checkpoint: lastCheckpointName)
+        let outcome: StepOutcome
+        do {
+            outcome = try trainingStep.run(microbatches: parts, gather: share.gather) { k, tape in
+                let micro = share.slice(parts == 1 ? batch : batch.slice(part: k, of: parts, padId: run.tokenizer.padTokenId),
+                                        padId: run.tokenizer.padTokenId)
+                return try lossOf(micro, split: .train, tape: tape)
             }
-            try tape.backward(outcome.loss, seed: 1 / Float(parts))
-            for m in outcome.metrics { lists[m.name, default: []] += m.values }
+        } catch let stopped as NonFiniteValue {
+            throw TrainingError.nonFinite(what: stopped.what, update: updates + 1, examples: examples, checkpoint: lastCheckpointName)
         }
-        lists = try share.gather(lists)
-        let norm = try update.synchronizeAndClip(maxNorm: Float(c.maxGradNorm))
-        guard norm.isFinite else { throw TrainingError.nonFinite(what: "gradient norm", update: updates + 1, examples: examples, checkpoint: lastCheckpointName) }
-        let lr = schedule.learningRate(completedSteps: update.stepCount)
-        try update.step(lr: lr, pool: pool)
+        let (lists, norm, lr) = (outcome.metrics, outcome.gradNorm, outcome.learningRate)
         examples += c.batchSize
         updates += 1
         if c.syncRefModel, let reference = run.reference, updates % c.refModelSyncSteps == 0 {

@@ -1,4 +1,6 @@
 import Autograd
+import Model
+import Objective
 import PluginHost
 import TensorCore
 

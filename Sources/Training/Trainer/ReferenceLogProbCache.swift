@@ -2,6 +2,8 @@ import Autograd
 import Configuration
 import DataPipeline
 import Foundation
+import Model
+import Objective
 import TensorCore
 import Tokenizers
 

@@ -1,6 +1,7 @@
 import Checkpoint
 import DataPipeline
 import Foundation
+import Model
 import TensorCore
 
 /// What a checkpoint records besides weights, so a resumed run continues exactly.
@@ -74,10 +75,7 @@ public struct CheckpointStore {
 
     /// Every tensor of one safetensors file, copied into memory.
     public static func tensors(inFile path: String) throws -> [String: Tensor] {
-        let file = try SafeTensorsFile(path: path)
-        var out: [String: Tensor] = [:]
-        for name in file.tensorNames { out[name] = try file.floatTensor(named: name).copy() }
-        return out
+        try SafeTensorsFile(path: path).copiedTensors()
     }
 
     /// Writes `step-<examples>` and points LATEST at it.
@@ -171,9 +169,6 @@ public struct CheckpointStore {
     /// `folder` may also be a single weights file: a `.safetensors` file or a PyTorch checkpoint
     /// such as the DPO reference's `LATEST/policy.pt` archive.
     public static func weights(in folder: String) throws -> [String: Tensor] {
-        let source = try ModelDirectory.weightFile(at: folder)
-        var out: [String: Tensor] = [:]
-        for name in source.tensorNames { out[name] = try source.floatTensor(named: name).copy() }
-        return out
+        try ModelDirectory.weightFile(at: folder).copiedTensors()
     }
 }

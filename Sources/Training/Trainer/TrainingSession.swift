@@ -1,8 +1,10 @@
 import Checkpoint
 import Configuration
 import DataPipeline
-import Distributed
 import Foundation
+import Model
+import Objective
+import Parallel
 import PluginHost
 import TensorCore
 import Tokenizers
@@ -47,7 +49,7 @@ public struct TrainingSession {
     /// The summary, and whether this process is rank 0 (the one that reports).
     public func run() throws -> (TrainingSummary, isRoot: Bool) {
         let setup = try prepare()
-        let world = try startWorld(setup.loaded.config)
+        let world = try setup.loaded.config.trainer.startWorld(setup.loaded.config)
         let summary: TrainingSummary
         do {
             summary = try run(setup, communicator: world?.communicator)
@@ -76,7 +78,7 @@ public struct TrainingSession {
 
     /// Finds the plugins, then composes the config: a loss plugin without `config/loss/NAME.yaml`
     /// gives `loss=NAME` its declared options (LossObjective.configDefaults). Plugins the config
-    /// names (`plugins: [...]`) are loaded after it, the command line's `--plugin` last (it wins).
+    /// names (`plugins: [...]`) are loaded after it, explicit as the command line's `--plugin`.
     private func prepare() throws -> Setup {
         let commandLine = try ConfigCommandLine(EasyDeLArguments.translate(arguments))
         let environment = ConfigEnvironment.current()
@@ -87,28 +89,12 @@ public struct TrainingSession {
         let loaded = try ConfigLoader(configDirectory: configDir, environment: environment,
                                       groupDefaults: LossObjective.configDefaults(registry))
             .load(arguments: commandLine.overrides, userConfigFile: commandLine.userConfigFile, worldSize: Self.launchedRanks)
-        if !loaded.config.plugins.isEmpty {
-            for path in loaded.config.plugins + extraPlugins { _ = try registry.load(path: path, origin: .explicit) }
+        // The `--plugin` files are registered already (explicit, so they win a name clash);
+        // each file is loaded once.
+        for path in loaded.config.plugins where !extraPlugins.contains(path) {
+            _ = try registry.load(path: path, origin: .explicit)
         }
         return Setup(loaded: loaded, environment: environment, registry: registry, pluginWarnings: warnings)
-    }
-
-    /// The MPI world for FSDP and tensor parallelism (one per process); BasicTrainer runs alone.
-    private func startWorld(_ config: TrainingConfig) throws -> MPIWorld? {
-        switch config.trainer {
-        case .basic:
-            let ranks = Self.launchedRanks
-            guard ranks <= 1 else {
-                throw TrainingSetupError("BasicTrainer runs in one process, but mpirun started \(ranks); use trainer=FSDPTrainer or trainer=TensorParallelTrainer")
-            }
-            return nil
-        case .fullySharded:
-            let world = try MPIWorld(collectiveTimeout: config.collectiveTimeoutSecs > 0 ? config.collectiveTimeoutSecs : nil)
-            try FSDPTrainer.validate(config, worldSize: world.communicator.size)
-            return world
-        case .tensorParallel:
-            return try MPIWorld(collectiveTimeout: config.collectiveTimeoutSecs > 0 ? config.collectiveTimeoutSecs : nil)
-        }
     }
 
     private func run(_ setup: Setup, communicator: Communicator?) throws -> TrainingSummary {
@@ -210,10 +196,8 @@ public struct TrainingSession {
         // What a precomputed cache of its log-probs is checked against: the weights as they run
         // (after the archive, before any compaction).
         let referenceFingerprint = config.precomputeRefLogProbs ? reference?.weightFingerprint() : nil
-        // Split before the run directory exists: a model that cannot be split fails first.
-        let tensorParallel = try config.trainer == .tensorParallel ? communicator.map {
-            try TensorParallelTrainer.Models(policy: policy, reference: reference, communicator: $0)
-        } : nil
+        // Tensor parallelism splits the models now, before the run directory exists.
+        let splitModels = try config.trainer.splitModels(policy: policy, reference: reference, communicator: communicator)
         if config.precomputeRefLogProbs {
             // Cached per-sequence log-probs cannot follow a moving reference nor feed a loss that
             // needs the reference's full distribution (TDPO's per-token KL).
@@ -273,13 +257,6 @@ public struct TrainingSession {
                               referenceFingerprint: referenceFingerprint)
         // The run holds the only handle now, so a trainer that is done with it can free it.
         reference = nil
-        switch (config.trainer, communicator, tensorParallel) {
-        case let (.tensorParallel, _, models?):
-            return try TensorParallelTrainer(run: run, models: models, pool: pool, log: log).train()
-        case let (.fullySharded, communicator?, _):
-            return try FSDPTrainer(run: run, pool: pool, communicator: communicator, log: log).train()
-        default:   // BasicTrainer (startWorld made a world for the other two)
-            return try BasicTrainer(run: run, pool: pool, log: log).train()
-        }
+        return try config.trainer.makeTrainer(run: run, split: splitModels, communicator: communicator, pool: pool, log: log).train()
     }
 }

@@ -1,7 +1,7 @@
 import Dispatch
 
 /// Wall-clock seconds per named phase, summed over calls: where a training step's time goes.
-/// `TrainingStep` marks the end of each phase when it has a timer (the benchmark's `--phases`).
+/// `BenchStep` marks the end of each phase when it has a timer (the benchmark's `--phases`).
 final class PhaseTimer {
     private(set) var totals: [String: Double] = [:]
     private var last = DispatchTime.now().uptimeNanoseconds

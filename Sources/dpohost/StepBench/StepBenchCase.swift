@@ -1,6 +1,8 @@
 import Autograd
 import Configuration
 import Foundation
+import Model
+import Objective
 import PluginHost
 import TensorCore
 import Training
@@ -48,8 +50,8 @@ struct StepBenchResult: Codable {
 }
 
 /// Builds one configuration (random weights through the real model plugins, the loss plugin,
-/// RMSprop with the reference's schedule and clipping) and times `TrainingStep.run`, the
-/// trainer's step. Runs in its own process so peak memory is this configuration's alone.
+/// RMSprop with the reference's schedule and clipping) and times the trainer's step
+/// (`TrainingStep`, through `BenchStep`). Runs in its own process so peak memory is this configuration's alone.
 struct StepBenchCase {
     let shape: BenchModelShape
     let loss: BenchLoss
@@ -96,9 +98,11 @@ struct StepBenchCase {
         StepBenchCase.trace("models")
         let plugin = loss.plugin
         let lossPlugin = try LossPlugin(registry.resolve(kind: .loss, name: plugin.name), options: plugin.options)
-        let update = TrainingStep(policy: policy, reference: reference, loss: LossComputation(plugin: lossPlugin),
-                                  optimizer: RMSprop(), schedule: LearningRateSchedule(baseLearningRate: 5e-7, warmupSteps: 150),
-                                  maxGradNorm: 10, pool: pool)
+        let update = BenchStep(
+            model: ModelLoss(policy: policy, reference: reference,
+                             loss: CombinedLoss([WeightedLoss(name: "loss", computation: LossComputation(plugin: lossPlugin))]), pool: pool),
+            step: TrainingStep(parameters: policy.trainableParameters, optimizer: RMSprop(),
+                               schedule: LearningRateSchedule(baseLearningRate: 5e-7, warmupSteps: 150), maxGradNorm: 10, pool: pool))
         update.model.selectsLogitRows = !allLogitRows
         update.model.sharesPrompts = sharedPrompt
         let input = try BenchBatch.make(pairs: pairs, length: shape.sequence, vocab: shape.size.vocab, loss: loss, seed: seed + 1)
@@ -113,7 +117,6 @@ struct StepBenchCase {
             if let cached { _ = try update.run([input], chosenOnly: false, cachedReference: cached) }
         }
         let profile = profileOps ? OpProfile() : nil
-        update.model.profile = profile
         let timer = phases ? PhaseTimer() : nil
         let cachedTimer = phases && cached != nil ? PhaseTimer() : nil
         StepBenchCase.trace("warmup")
@@ -121,11 +124,11 @@ struct StepBenchCase {
         let load = CPULoad()
         for _ in 0..<steps {
             update.timer = timer
-            update.model.profile = profile
+            update.profile = profile
             let start = DispatchTime.now().uptimeNanoseconds
             let outcome = try update.run([input], chosenOnly: loss == .sft)
             times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
-            update.model.profile = nil
+            update.profile = nil
             if firstLoss.isNaN { firstLoss = Self.meanLoss(outcome) }
             if let cached {
                 // Interleaved with the live steps, so both see the same machine load.
@@ -166,7 +169,7 @@ struct StepBenchCase {
         FileHandle.standardError.write("\(what): \(lines.joined(separator: " "))\n".data(using: .utf8)!)
     }
 
-    static func meanLoss(_ outcome: UpdateOutcome) -> Double {
+    static func meanLoss(_ outcome: StepOutcome) -> Double {
         guard let losses = outcome.metrics.first(where: { $0.key.hasPrefix("loss/") })?.value, !losses.isEmpty else { return .nan }
         return losses.reduce(0.0) { $0 + Double($1) } / Double(losses.count)
     }
