@@ -117,14 +117,13 @@ let package = Package(
         // What a run writes as it goes: metrics.jsonl, TensorBoard event files, the MLflow store,
         // the progress line and the HTML report.
         .target(name: "Reporting", dependencies: ["Configuration", "Checkpoint"]),
-        // Collectives over Open MPI (world size 1 without mpirun); CMPI reaches mpi.h's macros and
-        // holds the bfloat16 rounding that Model's 16-bit weights share with bf16 all-reduces.
+        // Collectives over Open MPI (world size 1 without mpirun); CMPI reaches mpi.h's macros.
         .systemLibrary(name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c",
                        providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
         // The language model: a model plugin with its weights, generation, LoRA, export, 16-bit
         // and compact weights, the shared prompt.
         .target(name: "Model", dependencies: [
-            "Configuration", "TensorCore", "Autograd", "PluginHost", "Checkpoint", "DataPipeline", "CMPI",
+            "Configuration", "TensorCore", "Autograd", "PluginHost", "Checkpoint", "DataPipeline",
         ], swiftSettings: kernelFlags),
         // The objective: loss plugins as the host sees them (inputs, combined losses, LD-DPO, WPO).
         .target(name: "Objective", dependencies: ["Configuration", "TensorCore", "Autograd", "PluginHost"],

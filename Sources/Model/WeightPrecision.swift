@@ -1,3 +1,5 @@
+import TensorCore
+
 
 /// `reference_dtype`: the type the frozen reference's weights are cast to, as the reference
 /// implementation loads its reference model (float16 by default in its model configs). The

@@ -1,6 +1,7 @@
 import Checkpoint
 import Foundation
 import Model
+import TensorCore
 import Training
 import XCTest
 

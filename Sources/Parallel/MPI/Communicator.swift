@@ -1,5 +1,6 @@
 import CMPI
 import Foundation
+import TensorCore
 
 /// Collectives over one MPI communicator on float32 buffers (plus small double and byte helpers
 /// for metrics and state). Every rank must make the same calls in the same order.
@@ -144,7 +145,13 @@ public final class Communicator: @unchecked Sendable {
     func bfloat16Sum() throws -> MPI_Op {
         if let bf16SumOp { return bf16SumOp }
         var op: MPI_Op?
-        try MPIResult.check("MPI_Op_create", cmpi_op_create_bf16_sum(&op))
+        // inout[i] = bf16(in[i] + inout[i]): each partial sum rounded to bfloat16, as a bf16
+        // all-reduce does.
+        try MPIResult.check("MPI_Op_create", MPI_Op_create({ input, output, count, _ in
+            guard let input, let output, let count else { return }
+            let a = input.assumingMemoryBound(to: UInt16.self), b = output.assumingMemoryBound(to: UInt16.self)
+            for i in 0..<Int(count.pointee) { b[i] = BFloat16.bits(BFloat16.value(a[i]) + BFloat16.value(b[i])) }
+        }, 1, &op))
         bf16SumOp = op
         return op!
     }
