@@ -70,9 +70,9 @@ let package = Package(
         // Built as in release in debug builds too: unoptimised SIMD code runs each lane through a
         // call, which made the kernels (and so every test that trains a model) many times slower,
         // and the tests then check the kernels that ship.
-        // The row kernels' vector math at 16 lanes (scripts/generate-lanes.sh renders it and
-        // TensorCore's 8-lane one from one template), compiled for AVX-512 whatever the build
-        // machine has; TensorCore calls it only where the processor has AVX-512 (run-time dispatch).
+        // The row kernels' vector math at 16 lanes (TensorCore's RowLanes.swift, linked here and
+        // compiled again), compiled for AVX-512 whatever the build machine has; TensorCore calls
+        // it only where the processor has AVX-512 (run-time dispatch).
         .target(name: "Kernels512",
                 swiftSettings: [.unsafeFlags(["-Ounchecked", "-enforce-exclusivity=unchecked"] + avx512Flags)]),
         .target(name: "TensorCore", dependencies: ["CProcessorProbe", "Kernels512"],
