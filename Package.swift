@@ -151,6 +151,7 @@ let package = Package(
 
         // What the test targets share: one process runner and the C plugin builder (no XCTest).
         .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "HostUtilityTests", dependencies: ["HostUtility"]),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"]),
         .testTarget(name: "AutogradTests", dependencies: ["Autograd", "TensorCore", "Checkpoint"]),
         .testTarget(name: "CheckpointTests", dependencies: ["TestSupport", "Checkpoint", "TensorCore"]),
