@@ -17,7 +17,6 @@ demo: build
 # second pass also runs every attention tiled (DPOHOST_ATTENTION), so every model, loss and
 # training fixture holds through both attention methods (README, "Long sequences").
 test: deps
-	./scripts/generate-lanes.sh --check
 	DPOHOST_GEMM_BACKEND=openblas $(SWIFT) test --disable-swift-testing
 	DPOHOST_GEMM_BACKEND=onednn DPOHOST_ATTENTION=tiled $(SWIFT) test --disable-swift-testing --skip-build
 

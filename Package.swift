@@ -64,12 +64,15 @@ let package = Package(
         // OpenBLAS or oneDNN — loaded at run time), worker pool, processor detection.
         // cpuid/xgetbv for processor detection (Swift has no inline assembly).
         .target(name: "CProcessorProbe", path: "Sources/CProcessorProbe"),
+        // Plain helpers the host modules share, with no dependencies: string literals quoted as
+        // JSON, YAML or Python write them, and the "did you mean" of mistyped keys.
+        .target(name: "HostUtility"),
         // Built as in release in debug builds too: unoptimised SIMD code runs each lane through a
         // call, which made the kernels (and so every test that trains a model) many times slower,
         // and the tests then check the kernels that ship.
-        // The row kernels' vector math at 16 lanes (scripts/generate-lanes.sh renders it and
-        // TensorCore's 8-lane one from one template), compiled for AVX-512 whatever the build
-        // machine has; TensorCore calls it only where the processor has AVX-512 (run-time dispatch).
+        // The row kernels' vector math at 16 lanes (TensorCore's RowLanes.swift, linked here and
+        // compiled again), compiled for AVX-512 whatever the build machine has; TensorCore calls
+        // it only where the processor has AVX-512 (run-time dispatch).
         .target(name: "Kernels512",
                 swiftSettings: [.unsafeFlags(["-Ounchecked", "-enforce-exclusivity=unchecked"] + avx512Flags)]),
         .target(name: "TensorCore", dependencies: ["CProcessorProbe", "Kernels512"],
@@ -81,7 +84,7 @@ let package = Package(
                 publicHeadersPath: "include"),
         .target(name: "DPOHostSDK", dependencies: ["CDPOHostSDK"], path: "SDK/Swift"),
         // Loads plugins (dlopen + ABI check), registry, options, bundles; bridges the SDK to the tape.
-        .target(name: "PluginHost", dependencies: ["TensorCore", "Autograd", "CDPOHostSDK", "DataPipeline"]),
+        .target(name: "PluginHost", dependencies: ["HostUtility", "TensorCore", "Autograd", "CDPOHostSDK", "DataPipeline"]),
         .target(name: "ExampleSwiftLoss", dependencies: ["DPOHostSDK"], path: "examples/swift-loss",
                 exclude: ["README.md"]),
         // Model plugins: each sees only the SDK.
@@ -101,19 +104,19 @@ let package = Package(
         .target(name: "dph_se", dependencies: ["DatasetSupport", "DPOHostSDK"], path: "Plugins/Datasets/SE"),
         .target(name: "dph_jsonl", dependencies: ["DatasetSupport", "DPOHostSDK"], path: "Plugins/Datasets/JSONL"),
         // Checkpoints: safetensors (mmap, validated), atomic writes, Hugging Face model directories.
-        .target(name: "Checkpoint", dependencies: ["TensorCore"]),
+        .target(name: "Checkpoint", dependencies: ["HostUtility", "TensorCore"]),
         // Tokenizers: byte-level BPE (GPT-2, GPT-NeoX) in Swift; SentencePiece (Llama) through a C++ shim.
         .target(name: "CSentencePiece", linkerSettings: [.linkedLibrary("sentencepiece")]),
         .target(name: "Tokenizers", dependencies: ["CSentencePiece"]),
         // ChatTemplate: the Jinja2 subset of models' chat templates, rendered as transformers does.
-        .target(name: "ChatTemplate"),
+        .target(name: "ChatTemplate", dependencies: ["HostUtility"]),
         // DataPipeline: records -> tokenized, truncated, padded batches; bit-exact shuffling.
         .target(name: "DataPipeline", dependencies: ["TensorCore", "Tokenizers", "ChatTemplate"]),
         // Training: configuration, reporting, the model, the objective, the parallel machinery and
         // the loop, one module each, dependencies pointing down (docs/architecture.md).
         // The run's configuration, pure: config/ YAML, the user's file and overrides, TRL's flags
         // -> a typed TrainingConfig (docs/architecture.md).
-        .target(name: "Configuration", dependencies: ["TensorCore", "DataPipeline", .product(name: "Yams", package: "Yams")]),
+        .target(name: "Configuration", dependencies: ["HostUtility", "TensorCore", "DataPipeline", .product(name: "Yams", package: "Yams")]),
         // What a run writes as it goes: metrics.jsonl, TensorBoard event files, the MLflow store,
         // the progress line and the HTML report.
         .target(name: "Reporting", dependencies: ["Configuration", "Checkpoint"]),
@@ -147,6 +150,7 @@ let package = Package(
 
         // What the test targets share: one process runner and the C plugin builder (no XCTest).
         .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "HostUtilityTests", dependencies: ["HostUtility"]),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"]),
         .testTarget(name: "AutogradTests", dependencies: ["Autograd", "TensorCore", "Checkpoint"]),
         .testTarget(name: "CheckpointTests", dependencies: ["TestSupport", "Checkpoint", "TensorCore"]),

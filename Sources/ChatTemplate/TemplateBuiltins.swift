@@ -1,4 +1,5 @@
 import Foundation
+import HostUtility
 
 /// The operations a template applies to values: attribute and item access, Python's binary
 /// operators, and the filters, tests and methods of Jinja2 and Python that chat templates
@@ -498,7 +499,7 @@ enum TemplateBuiltins {
             if d.isNaN { return "NaN" }
             if d.isInfinite { return d > 0 ? "Infinity" : "-Infinity" }
             return TemplateValue.pythonFloat(d)
-        case let .string(s): return jsonString(s)
+        case let .string(s): return QuotedLiteral.json.quoted(s)
         case let .list(l):
             if l.isEmpty { return "[]" }
             let items = try l.map { (newline ?? "") + (try json($0, indent: indent, sortKeys: sortKeys, level: level + 1)) }
@@ -514,30 +515,12 @@ enum TemplateBuiltins {
                 case .int, .double, .bool, .none: key = try json(e.key, indent: nil, sortKeys: false, level: 0)
                 default: throw TemplateError.render("keys must be str, int, float, bool or None, not \(e.key.repr)")
                 }
-                return (newline ?? "") + jsonString(key) + ": " + (try json(e.value, indent: indent, sortKeys: sortKeys, level: level + 1))
+                return (newline ?? "") + QuotedLiteral.json.quoted(key) + ": " + (try json(e.value, indent: indent, sortKeys: sortKeys, level: level + 1))
             }
             return "{" + items.joined(separator: itemSeparator) + closing + "}"
         case let .namespace(ns): return try json(.dict(ns.attributes), indent: indent, sortKeys: sortKeys, level: level)
         case .callable: throw TemplateError.render("a function is not JSON serializable")
         }
-    }
-
-    static func jsonString(_ s: String) -> String {
-        var out = "\""
-        for ch in s.unicodeScalars {
-            switch ch {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "\u{8}": out += "\\b"
-            case "\u{C}": out += "\\f"
-            default:
-                if ch.value < 0x20 { out += String(format: "\\u%04x", ch.value) } else { out.unicodeScalars.append(ch) }
-            }
-        }
-        return out + "\""
     }
 
     /// Python's `datetime.strftime` for the codes templates use, in UTC.

@@ -283,33 +283,22 @@ struct ExpressionParser {
         }
     }
 
-    mutating func additive() throws -> TemplateExpr {
-        var e = try concatenation()
-        while case let .op(o)? = peek, o == "+" || o == "-" {
+    mutating func additive() throws -> TemplateExpr { try leftAssociative(["+", "-"]) { try $0.concatenation() } }
+
+    mutating func concatenation() throws -> TemplateExpr { try leftAssociative(["~"]) { try $0.multiplicative() } }
+
+    mutating func multiplicative() throws -> TemplateExpr { try leftAssociative(["*", "/", "//", "%"]) { try $0.power() } }
+
+    mutating func power() throws -> TemplateExpr { try leftAssociative(["**"]) { try $0.unary() } }
+
+    /// One precedence level of binary operators, grouped from the left: `operand (op operand)*`.
+    private mutating func leftAssociative(_ operators: Set<String>,
+                                          _ operand: (inout ExpressionParser) throws -> TemplateExpr) throws -> TemplateExpr {
+        var e = try operand(&self)
+        while case let .op(o)? = peek, operators.contains(o) {
             i += 1
-            e = .binary(o, e, try concatenation())
+            e = .binary(o, e, try operand(&self))
         }
-        return e
-    }
-
-    mutating func concatenation() throws -> TemplateExpr {
-        var e = try multiplicative()
-        while accept(.op("~")) { e = .binary("~", e, try multiplicative()) }
-        return e
-    }
-
-    mutating func multiplicative() throws -> TemplateExpr {
-        var e = try power()
-        while case let .op(o)? = peek, ["*", "/", "//", "%"].contains(o) {
-            i += 1
-            e = .binary(o, e, try power())
-        }
-        return e
-    }
-
-    mutating func power() throws -> TemplateExpr {
-        var e = try unary()
-        while accept(.op("**")) { e = .binary("**", e, try unary()) }
         return e
     }
 

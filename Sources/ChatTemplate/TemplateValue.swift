@@ -1,4 +1,5 @@
 import Foundation
+import HostUtility
 
 /// A value inside a chat template, with Python's meanings as Jinja2 gives them to templates:
 /// truthiness, `str()`, `repr()`, equality and JSON as transformers' `tojson` writes it.
@@ -76,22 +77,10 @@ public indirect enum TemplateValue: Sendable {
         return s
     }
 
+    /// Python's `repr(str)`: single quotes unless the text has one and no double quote.
     static func pythonStringRepr(_ s: String) -> String {
-        let quote: Character = s.contains("'") && !s.contains("\"") ? "\"" : "'"
-        var out = String(quote)
-        for ch in s.unicodeScalars {
-            switch ch {
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if Character(ch) == quote { out += "\\" + String(quote) }
-                else if ch.value < 0x20 || ch.value == 0x7F { out += String(format: "\\x%02x", ch.value) }
-                else { out.unicodeScalars.append(ch) }
-            }
-        }
-        return out + String(quote)
+        let quote: Unicode.Scalar = s.contains("'") && !s.contains("\"") ? "\"" : "'"
+        return QuotedLiteral(quote: quote, namesBackspaceAndFormFeed: false, escapesDelete: true, hexEscape: .lowercaseByte).quoted(s)
     }
 
     /// Python's `==` between template values (values nested past 1,000 levels compare unequal).

@@ -1,3 +1,4 @@
+import HostUtility
 import TensorCore
 
 /// Serialises float32 tensors (as F32), index tensors (as I64) and string metadata to a
@@ -73,21 +74,8 @@ public struct SafeTensorsWriter {
     }
 }
 
-/// A JSON string literal: quotes, backslashes and control characters escaped, the rest raw UTF-8.
+/// A JSON string literal: quotes, backslashes and control characters escaped (the named ones
+/// `\n` `\r` `\t` only), the rest raw UTF-8.
 func jsonString(_ s: String) -> String {
-    var out = "\""
-    for scalar in s.unicodeScalars {
-        switch scalar {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        case _ where scalar.value < 0x20:
-            let hex = String(scalar.value, radix: 16)
-            out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-        default: out.unicodeScalars.append(scalar)
-        }
-    }
-    return out + "\""
+    QuotedLiteral(quote: "\"", namesBackspaceAndFormFeed: false, escapesDelete: false, hexEscape: .unicode).quoted(s)
 }

@@ -1,5 +1,5 @@
 import Foundation
-import TensorCore
+import HostUtility
 
 /// Composes the config tree the way Hydra does for the reference:
 /// 1. `config.yaml` and the group files named by its `defaults` list (`model`, `loss`), each group

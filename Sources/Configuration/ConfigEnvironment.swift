@@ -12,20 +12,9 @@ public struct ConfigEnvironment: Sendable {
     /// Relative paths (`--config`, `.cache` in `local_dirs`) are relative to this.
     public var currentDirectory: URL
     /// Process environment (`DPOHOST_CONFIG_DIR`).
-    public var variables: [String: String]
+    public var variables: [String: String] = [:]
     /// Whether a directory exists at an absolute path.
     public var directoryExists: @Sendable (String) -> Bool
-
-    public init(now: Date, timeZone: TimeZone, userName: String, currentDirectory: URL,
-                variables: [String: String] = [:],
-                directoryExists: @escaping @Sendable (String) -> Bool) {
-        self.now = now
-        self.timeZone = timeZone
-        self.userName = userName
-        self.currentDirectory = currentDirectory
-        self.variables = variables
-        self.directoryExists = directoryExists
-    }
 
     /// The running process's clock, user, directory and environment.
     public static func current() -> ConfigEnvironment {

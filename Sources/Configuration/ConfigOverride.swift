@@ -112,37 +112,38 @@ struct OverrideValueParser {
     }
 
     private mutating func list() throws -> ConfigValue {
-        i += 1 // [
         var items: [ConfigValue] = []
-        skipSpaces()
-        if i < chars.count, chars[i] == "]" { i += 1; return .list([]) }
-        while true {
-            items.append(try element(terminators: [",", "]"]))
-            skipSpaces()
-            guard i < chars.count else { throw Failure.message("unclosed '['") }
-            if chars[i] == "]" { i += 1; return .list(items) }
-            guard chars[i] == "," else { throw Failure.message("expected ',' or ']' in a list") }
-            i += 1
-        }
+        try bracketed(close: "]", name: "a list") { items.append(try $0.element(terminators: [",", "]"])) }
+        return .list(items)
     }
 
     private mutating func mapping() throws -> ConfigValue {
-        i += 1 // {
         var out = ConfigMapping()
-        skipSpaces()
-        if i < chars.count, chars[i] == "}" { i += 1; return .mapping(out) }
-        while true {
-            skipSpaces()
-            let key = try primitive(terminators: [":", ",", "}"])
-            guard !key.isEmpty, i < chars.count, chars[i] == ":" else {
+        try bracketed(close: "}", name: "a mapping") { parser in
+            parser.skipSpaces()
+            let key = try parser.primitive(terminators: [":", ",", "}"])
+            guard !key.isEmpty, parser.i < parser.chars.count, parser.chars[parser.i] == ":" else {
                 throw Failure.message("expected key:value in a mapping")
             }
-            i += 1
-            out[key] = try element(terminators: [",", "}"])
+            parser.i += 1
+            out[key] = try parser.element(terminators: [",", "}"])
+        }
+        return .mapping(out)
+    }
+
+    /// The comma-separated entries from the opening bracket at `i` to `close`, each read by `entry`.
+    private mutating func bracketed(close: Character, name: String,
+                                    _ entry: (inout OverrideValueParser) throws -> Void) throws {
+        let open = chars[i]
+        i += 1
+        skipSpaces()
+        if i < chars.count, chars[i] == close { i += 1; return }
+        while true {
+            try entry(&self)
             skipSpaces()
-            guard i < chars.count else { throw Failure.message("unclosed '{'") }
-            if chars[i] == "}" { i += 1; return .mapping(out) }
-            guard chars[i] == "," else { throw Failure.message("expected ',' or '}' in a mapping") }
+            guard i < chars.count else { throw Failure.message("unclosed '\(open)'") }
+            if chars[i] == close { i += 1; return }
+            guard chars[i] == "," else { throw Failure.message("expected ',' or '\(close)' in \(name)") }
             i += 1
         }
     }

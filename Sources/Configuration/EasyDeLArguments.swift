@@ -1,5 +1,5 @@
 import Foundation
-import TensorCore
+import HostUtility
 
 /// TRL/EasyDeL-style flags, translated into Hydra-style overrides that mean what TRL 1.16 means
 /// (`trlVersion`; EasyDeL's where TRL has no such flag):

@@ -1,4 +1,5 @@
 import Foundation
+import HostUtility
 
 /// Types an unquoted scalar the way Hydra's override grammar and OmegaConf's YAML loader agree on:
 /// null, booleans (any case), decimal integers and floats (`1e-6`, `5e-7`, `20_000`, `inf`), `???`,
@@ -71,25 +72,11 @@ enum YAMLScalarText {
     }
 
     static func string(_ s: String) -> String {
-        if canBePlain(s) { return s }
-        var out = "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\t": out += "\\t"
-            case "\r": out += "\\r"
-            default:
-                if scalar.value < 0x20 || scalar.value == 0x7F {
-                    out += String(format: "\\x%02X", scalar.value)
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
+        canBePlain(s) ? s : quoting.quoted(s)
     }
+
+    private static let quoting = QuotedLiteral(quote: "\"", namesBackspaceAndFormFeed: false, escapesDelete: true,
+                                               hexEscape: .uppercaseByte)
 
     /// Plain only when it reads back as this same string and has no YAML indicator in it.
     private static func canBePlain(_ s: String) -> Bool {

@@ -1,5 +1,5 @@
-/// The row kernels in AVX-512 registers: `Lanes16` (the 16-lane rendering of the row-kernel
-/// template) behind calls that are not inlined, in a module compiled for AVX-512 (Package.swift).
+/// The row kernels in AVX-512 registers: `Lanes16` (RowLanes.swift at 16 lanes) behind calls
+/// that are not inlined, in a module compiled for AVX-512 (Package.swift).
 /// Only called where the processor has AVX-512 (TensorCore's `VectorUnitDispatch`); nothing here checks.
 public enum Kernels512 {
     typealias L = Lanes16

@@ -44,10 +44,8 @@ public struct DatasetPlugin {
     private let vtable: dph_dataset_vtable
 
     public init(_ plugin: LoadedPlugin, options: [String: String] = [:]) throws {
-        let instance = try PluginInstance(plugin: plugin, options: options)
-        try instance.requireKind(.dataset)
-        self.instance = instance
-        self.vtable = plugin.descriptor.raw.dataset!.pointee
+        instance = try PluginInstance(plugin: plugin, options: options, kind: .dataset)
+        vtable = plugin.descriptor.raw.dataset!.pointee
     }
 
     public var truncationMode: TruncationMode { vtable.truncation_mode == DPH_KEEP_END ? .keepEnd : .keepStart }

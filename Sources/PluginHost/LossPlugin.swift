@@ -73,10 +73,9 @@ public struct LossPlugin {
     private let vtable: dph_loss_vtable
 
     public init(_ plugin: LoadedPlugin, options: [String: String] = [:]) throws {
-        let instance = try PluginInstance(plugin: plugin, options: options)
-        try instance.requireKind(.loss)
+        let instance = try PluginInstance(plugin: plugin, options: options, kind: .loss)
         self.instance = instance
-        self.vtable = plugin.descriptor.lossVTable!
+        vtable = plugin.descriptor.lossVTable!
         if let ask = vtable.instance_needs {
             var raw: UInt32 = 0
             try instance.call("instance_needs", tape: Tape(pool: .serial, recording: false)) { ask(HostAPI.table, $0, instance.state, &raw) }

@@ -9,10 +9,8 @@ public struct ModelPlugin {
     private let vtable: dph_model_vtable
 
     public init(_ plugin: LoadedPlugin, options: [String: String] = [:]) throws {
-        let instance = try PluginInstance(plugin: plugin, options: options)
-        try instance.requireKind(.model)
-        self.instance = instance
-        self.vtable = plugin.descriptor.raw.model!.pointee
+        instance = try PluginInstance(plugin: plugin, options: options, kind: .model)
+        vtable = plugin.descriptor.raw.model!.pointee
     }
 
     /// HF name pattern of the repeated block, with "{i}" for the block index.

@@ -59,7 +59,10 @@ public final class PluginInstance {
         return ctx
     }
 
-    func requireKind(_ kind: PluginKind) throws {
+    /// An instance for the wrapper of one kind (`ModelPlugin`, `LossPlugin`, `DatasetPlugin`):
+    /// created as above, then refused if the plugin is of another kind.
+    convenience init(plugin: LoadedPlugin, options: [String: String], kind: PluginKind) throws {
+        try self.init(plugin: plugin, options: options)
         guard plugin.kind == kind else {
             throw PluginError.badDescriptor(path: plugin.path, detail: "plugin '\(plugin.name)' is a \(plugin.kind) plugin, not a \(kind) plugin")
         }

@@ -1,5 +1,5 @@
 import Foundation
-import TensorCore
+import HostUtility
 
 /// A typed option value, parsed from the text a user wrote (CLI override or YAML scalar).
 public enum OptionValue: Equatable, Sendable {

@@ -30,22 +30,6 @@ public struct ProcessorFeatures: Sendable, Equatable {
     /// when XCR0 says its registers are saved).
     public var extensions: Set<Extension>
 
-    public init(vendor: String, family: Int, model: Int, name: String, megahertz: Double?, extensions: Set<Extension>) {
-        self.vendor = vendor
-        self.family = family
-        self.model = model
-        self.name = name
-        self.megahertz = megahertz
-        self.extensions = extensions
-    }
-
-    /// A recorded machine: /proc/cpuinfo's `flags` line (unknown flags are ignored).
-    public init(vendor: String, family: Int, model: Int, name: String, megahertz: Double?, cpuinfoFlags: String) {
-        let names = Set(cpuinfoFlags.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init))
-        self.init(vendor: vendor, family: family, model: model, name: name, megahertz: megahertz,
-                  extensions: Set(Extension.allCases.filter { names.contains($0.rawValue) }))
-    }
-
     public func has(_ e: Extension) -> Bool { extensions.contains(e) }
 
     /// The widest vector unit the processor offers for float32 multiply-adds.
@@ -164,6 +148,17 @@ public struct ProcessorFeatures: Sendable, Equatable {
             }
         }
         return nil
+    }
+}
+
+// In an extension, so that the struct keeps its memberwise initializer (vendor, family, model,
+// name, megahertz, extensions), which detection and the tests use.
+extension ProcessorFeatures {
+    /// A recorded machine: /proc/cpuinfo's `flags` line (unknown flags are ignored).
+    public init(vendor: String, family: Int, model: Int, name: String, megahertz: Double?, cpuinfoFlags: String) {
+        let names = Set(cpuinfoFlags.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init))
+        self.init(vendor: vendor, family: family, model: model, name: name, megahertz: megahertz,
+                  extensions: Set(Extension.allCases.filter { names.contains($0.rawValue) }))
     }
 }
 

@@ -1,6 +1,5 @@
 /// Picks the known key closest to a mistyped one (Levenshtein distance over characters): the
-/// "did you mean" of configuration keys (dotted paths) and plugin option names. Lives here, the
-/// lowest module both Configuration and PluginHost depend on.
+/// "did you mean" of configuration keys (dotted paths) and plugin option names.
 public enum KeySuggester {
     /// The first candidate at the smallest distance, if that distance is at most
     /// `max(2, key.count / 3)` (close enough to be a typo); nil otherwise.
