@@ -1,7 +1,8 @@
 // libFuzzer target: arbitrary bytes as a plugin bundle's manifest.json, checked as `plugins
 // install` and `plugins verify` check it (the listed files are absent, so nothing is loaded).
 // Built and run by scripts/fuzz.sh.
-// fuzz-modules: PluginHost Autograd TensorCore Kernels512 CProcessorProbe CDPOHostSDK
+// fuzz-modules: PluginHost HostUtility DataPipeline Tokenizers CSentencePiece ChatTemplate Autograd TensorCore Kernels512 CProcessorProbe CDPOHostSDK
+// fuzz-libraries: sentencepiece stdc++
 import Foundation
 import PluginHost
 

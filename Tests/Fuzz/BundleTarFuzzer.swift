@@ -2,8 +2,8 @@
 // so that mutations reach tar rather than gzip), installed as `plugins install` installs it into a
 // scratch plugin folder: the listing's checks (links, devices, set-id bits, size and entry
 // limits), extraction and the manifest. Built and run by scripts/fuzz.sh.
-// fuzz-modules: PluginHost Autograd TensorCore Kernels512 CProcessorProbe CDPOHostSDK
-// fuzz-libraries: z
+// fuzz-modules: PluginHost HostUtility DataPipeline Tokenizers CSentencePiece ChatTemplate Autograd TensorCore Kernels512 CProcessorProbe CDPOHostSDK
+// fuzz-libraries: z sentencepiece stdc++
 import CZlib
 import Foundation
 import PluginHost

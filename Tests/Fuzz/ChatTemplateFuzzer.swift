@@ -2,7 +2,7 @@
 // JSON), parsed and rendered with and without the generation prompt. Any outcome but a crash, a
 // hang or a leak is fine: a template error is the expected answer to most inputs. Built and run
 // by scripts/fuzz.sh (`make fuzz`), not by `swift build`.
-// fuzz-modules: ChatTemplate
+// fuzz-modules: ChatTemplate HostUtility
 import ChatTemplate
 import Foundation
 

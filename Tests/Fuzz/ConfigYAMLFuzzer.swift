@@ -2,7 +2,7 @@
 // it. The input up to its first NUL byte is the YAML file; each line after it is one command-line
 // override. Composed over the repository's config/ (the fuzzer runs from the repository root),
 // interpolated and read into the typed config. Built and run by scripts/fuzz.sh.
-// fuzz-modules: Configuration TensorCore Tokenizers DataPipeline ChatTemplate Kernels512 CProcessorProbe CSentencePiece Yams CYaml
+// fuzz-modules: Configuration HostUtility TensorCore Tokenizers DataPipeline ChatTemplate Kernels512 CProcessorProbe CSentencePiece Yams CYaml
 // fuzz-libraries: sentencepiece stdc++
 import Configuration
 import Foundation

@@ -4,9 +4,9 @@
 // score ratios, SE's HTML stripping and pairs, JSONL's flat and record rows) and the records the
 // host checks. The plugins are the shared libraries named on the fuzz-plugins line, built with
 // the same instrumentation by scripts/fuzz.sh into the folder DPOHOST_FUZZ_PLUGINS names.
-// fuzz-modules: PluginHost Autograd TensorCore Kernels512 CProcessorProbe CDPOHostSDK
+// fuzz-modules: PluginHost HostUtility DataPipeline Tokenizers CSentencePiece ChatTemplate Autograd TensorCore Kernels512 CProcessorProbe CDPOHostSDK
 // fuzz-plugins: dph_hh+DatasetSupport+DPOHostSDK dph_shp+DatasetSupport+DPOHostSDK dph_se+DatasetSupport+DPOHostSDK dph_jsonl+DatasetSupport+DPOHostSDK
-// fuzz-libraries: z
+// fuzz-libraries: z sentencepiece stdc++
 import Foundation
 import PluginHost
 

@@ -3,7 +3,8 @@
 // `dpohost train` reads it before loading weights. The plugins are the shared libraries named on
 // the fuzz-plugins line, built with the same instrumentation by scripts/fuzz.sh into the folder
 // DPOHOST_FUZZ_PLUGINS names.
-// fuzz-modules: PluginHost Autograd TensorCore Kernels512 CProcessorProbe CDPOHostSDK
+// fuzz-modules: PluginHost HostUtility DataPipeline Tokenizers CSentencePiece ChatTemplate Autograd TensorCore Kernels512 CProcessorProbe CDPOHostSDK
+// fuzz-libraries: sentencepiece stdc++
 // fuzz-plugins: GPT2Model+DPOHostSDK PythiaModel+DPOHostSDK LlamaModel+DPOHostSDK GPTJModel
 import Foundation
 import PluginHost

@@ -1,7 +1,7 @@
 // libFuzzer target: arbitrary bytes read as a safetensors file, every tensor read back. Any outcome
 // but a crash, a hang or a leak is fine (a refusal is an error, which is the expected answer to
 // most inputs). Built and run by scripts/fuzz.sh (`make fuzz`), not by `swift build`.
-// fuzz-modules: Checkpoint TensorCore Kernels512 CProcessorProbe
+// fuzz-modules: Checkpoint HostUtility TensorCore Kernels512 CProcessorProbe
 import Checkpoint
 import Foundation
 
