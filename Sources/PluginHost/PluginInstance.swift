@@ -59,13 +59,13 @@ public final class PluginInstance {
         return ctx
     }
 
-    /// An instance for the wrapper of one kind (`ModelPlugin`, `LossPlugin`, `DatasetPlugin`):
-    /// created as above, then refused if the plugin is of another kind.
+    /// An instance for the wrapper of one kind (`ModelPlugin`, `LossPlugin`, `DatasetPlugin`): a
+    /// plugin of another kind is refused before its options are read or its `create` runs.
     convenience init(plugin: LoadedPlugin, options: [String: String], kind: PluginKind) throws {
-        try self.init(plugin: plugin, options: options)
         guard plugin.kind == kind else {
             throw PluginError.badDescriptor(path: plugin.path, detail: "plugin '\(plugin.name)' is a \(plugin.kind) plugin, not a \(kind) plugin")
         }
+        try self.init(plugin: plugin, options: options)
     }
 }
 

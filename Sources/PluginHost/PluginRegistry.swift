@@ -25,9 +25,15 @@ public final class PluginRegistry {
         entries.append(Entry(plugin: plugin, origin: origin))
     }
 
-    /// Loads `path` (after `check` of the opened file, when given) and adds it.
+    /// Loads `path` (after `check` of the opened file, when given) and adds it. A file already
+    /// registered is not loaded again (its entry point runs once); an explicit origin still wins.
     @discardableResult
     public func load(path: String, origin: PluginOrigin, check: ((Int32) throws -> Void)? = nil) throws -> LoadedPlugin {
+        let absolute = SharedLibrary.absolutePath(path)
+        if let known = entries.first(where: { $0.plugin.path == absolute })?.plugin {
+            add(known, origin: origin)
+            return known
+        }
         let plugin = try PluginLoader.load(path: path, check: check)
         add(plugin, origin: origin)
         return plugin

@@ -11,7 +11,7 @@ struct SharedLibrary {
 
     /// `check`, when given, sees the opened file before anything of it runs; its error refuses it.
     init(path: String, check: ((Int32) throws -> Void)? = nil) throws {
-        let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
+        let absolute = Self.absolutePath(path)
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: absolute, isDirectory: &isDir) else {
             throw PluginError.notSharedObject(path: path, reason: "no such file")
@@ -42,6 +42,9 @@ struct SharedLibrary {
         self.path = absolute
         self.handle = h
     }
+
+    /// The path a library is known by once loaded (`LoadedPlugin.path`).
+    static func absolutePath(_ path: String) -> String { URL(fileURLWithPath: path).standardizedFileURL.path }
 
     func symbol(_ name: String) -> UnsafeMutableRawPointer? {
         dlsym(handle, name)

@@ -89,11 +89,8 @@ public struct TrainingSession {
         let loaded = try ConfigLoader(configDirectory: configDir, environment: environment,
                                       groupDefaults: LossObjective.configDefaults(registry))
             .load(arguments: commandLine.overrides, userConfigFile: commandLine.userConfigFile, worldSize: Self.launchedRanks)
-        // The `--plugin` files are registered already (explicit, so they win a name clash);
-        // each file is loaded once.
-        for path in loaded.config.plugins where !extraPlugins.contains(path) {
-            _ = try registry.load(path: path, origin: .explicit)
-        }
+        // A file the command line's `--plugin` named too is registered already (loaded once).
+        for path in loaded.config.plugins { _ = try registry.load(path: path, origin: .explicit) }
         return Setup(loaded: loaded, environment: environment, registry: registry, pluginWarnings: warnings)
     }
 
