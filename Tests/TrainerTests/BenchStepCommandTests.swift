@@ -75,5 +75,27 @@ final class BenchStepCommandTests: XCTestCase {
             XCTAssertGreaterThan(values[1] + values[2], 0, "\(name): \(text)")
         }
     }
-}
 
+    func testProfileOpsPrintsTheStepsProductsBesideTheSameCallsOnWarmCaches() throws {
+        let (status, text) = try dpohost(["bench", "step", "--arch", "gpt2", "--size", "tiny", "--loss", "sft", "--steps", "1",
+                                          "--warmup", "0", "--sgemm-seconds", "0", "--profile-ops"])
+        XCTAssertEqual(status, 0, text)
+        let lines = text.split(separator: "\n").map(String.init)
+        let summary = try XCTUnwrap(lines.first { $0.hasPrefix("    products in the step: ") }, text)
+        XCTAssertTrue(summary.contains("the same calls on warm caches: "), summary)
+        XCTAssertTrue(summary.hasSuffix("of the best library's speed at the step's shapes"), summary)
+        let header = try XCTUnwrap(lines.firstIndex { $0.hasPrefix("    product (op(A) op(B) MxNxK)") }, text)
+        var rows = 0
+        for line in lines[(header + 1)...] {
+            let f = line.split(separator: " ")
+            guard f.count >= 6, f.last == "%", f[0].count == 2 else { break }
+            // gpt2 tiny's head: the vocabulary of 1000 as N (forward) or K (input gradient).
+            let numbers = f[f.count - 5 ..< f.count - 1].compactMap { Double($0) }
+            XCTAssertEqual(numbers.count, 4, line)
+            XCTAssertTrue(numbers[..<3].allSatisfy { $0 > 0 }, line)   // calls, step ms, warm ms
+            rows += 1
+        }
+        XCTAssertGreaterThan(rows, 0, text)
+        XCTAssertTrue(lines[(header + 1)...].contains { $0.contains("x1000x") || $0.hasSuffix("x1000") }, text)
+    }
+}

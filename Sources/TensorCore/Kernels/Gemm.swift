@@ -18,6 +18,8 @@ public enum Gemm {
     nonisolated(unsafe) static var kernel = GemmKernel.none
     /// Below this many multiply-adds a product runs on the calling thread.
     public static let minimumParallelWork = 1 << 18
+    /// Where products are logged (`logging(into:_:)`); nil outside a profiled benchmark step.
+    nonisolated(unsafe) static var productLog: GemmProductLog?
 
     @inline(__always)
     public static func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
@@ -34,6 +36,21 @@ public enum Gemm {
             for i in 0..<m { for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : c[i * ldc + j] * beta } }
             return
         }
+        guard let log = productLog else {
+            return split(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, parallel)
+        }
+        let start = DispatchTime.now().uptimeNanoseconds
+        split(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, parallel)
+        log.record(GemmProductLog.Shape(transA: transA, transB: transB, m: m, n: n, k: k, lda: lda, ldb: ldb, ldc: ldc,
+                                        accumulates: beta != 0, parallel: parallel),
+                   seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+    }
+
+    /// A product over `threads` blocks of rows (or columns) of C, or on this thread when small.
+    @inline(__always)
+    static func split(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
+                      _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
+                      _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ parallel: Bool) {
         let blocks = parallel ? min(threads, max(m, n) / 16) : 1
         if blocks <= 1 || m * n * k < minimumParallelWork {
             call(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
@@ -59,6 +76,15 @@ public enum Gemm {
                      beta, p.value.c + lo, ldc)
             }
         }
+    }
+
+    /// Runs `body` with every product's shape and time logged into `log` (the step benchmark's
+    /// `--profile-ops`); not for use while other threads start products outside `body`.
+    public static func logging<T>(into log: GemmProductLog?, _ body: () throws -> T) rethrows -> T {
+        let saved = productLog
+        productLog = log
+        defer { productLog = saved }
+        return try body()
     }
 
     /// Runs `body` with every product on `library` (the benchmark's ceiling compares libraries);

@@ -7,7 +7,7 @@ import TensorCore
 /// backward products, the head over the vocabulary), split over dpohost's threads as `Gemm` runs
 /// them. The best library's GFLOP/s over those products is what `%peak` divides by.
 struct ProductCeiling {
-    struct Product: Hashable { let transA, transB: Bool; let m, n, k: Int }
+    typealias Product = GemmProductLog.Shape
     struct Measurement { let library: GemmLibrary; let gflops: Double }
 
     let seconds: Double
@@ -26,15 +26,21 @@ struct ProductCeiling {
     }
 
     /// GFLOP/s of each library that loads over `products` (the sum of each product's best time).
+    func measure(_ products: [Product], rounds: Int = 3) -> [Measurement] {
+        let flops = products.reduce(0.0) { $0 + $1.flops }
+        return fastestCalls(products, rounds: rounds).map { Measurement(library: $0.library, gflops: flops / $0.seconds.reduce(0, +) / 1e9) }
+    }
+
+    /// Each library that loads, with the seconds of its fastest call of each product (warm caches).
     /// The libraries take turns over `rounds` rounds and each product keeps its best time, so a
     /// passing disturbance of a shared machine lowers neither library's figure.
-    func measure(_ products: [Product], rounds: Int = 3) -> [Measurement] {
+    func fastestCalls(_ products: [Product], rounds: Int = 3) -> [(library: GemmLibrary, seconds: [Double])] {
         let libraries = GemmBackendKind.allCases.compactMap { try? Gemm.library($0) }
         var rng = SplitMix64(seed: 7)
         let operands = products.map { p -> (Tensor, Tensor, Tensor) in
-            (Tensor.randomNormal([p.m * p.k], using: &rng), Tensor.randomNormal([p.k * p.n], using: &rng), Tensor(zeros: [p.m * p.n]))
+            let n = p.operandCounts
+            return (Tensor.randomNormal([n.a], using: &rng), Tensor.randomNormal([n.b], using: &rng), Tensor(zeros: [n.c]))
         }
-        let flops = products.reduce(0.0) { $0 + 2 * Double($1.m * $1.n * $1.k) }
         var fastest = [[Double]](repeating: [Double](repeating: .infinity, count: products.count), count: libraries.count)
         for _ in 0..<rounds {
             for (l, library) in libraries.enumerated() {
@@ -42,14 +48,14 @@ struct ProductCeiling {
                     for (i, (p, (a, b, c))) in zip(products, operands).enumerated() {
                         fastest[l][i] = min(fastest[l][i], best {
                             Gemm.sgemm(transA: p.transA, transB: p.transB, m: p.m, n: p.n, k: p.k,
-                                       a: a.pointer, lda: p.transA ? p.m : p.k, b: b.pointer, ldb: p.transB ? p.k : p.n,
-                                       c: c.pointer, ldc: p.n)
+                                       a: a.pointer, lda: p.lda, b: b.pointer, ldb: p.ldb,
+                                       beta: p.accumulates ? 1 : 0, c: c.pointer, ldc: p.ldc, parallel: p.parallel)
                         })
                     }
                 }
             }
         }
-        return zip(libraries, fastest).map { Measurement(library: $0, gflops: flops / $1.reduce(0, +) / 1e9) }
+        return Array(zip(libraries, fastest)).map { (library: $0.0, seconds: $0.1) }
     }
 
     /// Seconds of the fastest call, after one untimed call (page faults), within `seconds` per

@@ -27,6 +27,8 @@ struct StepBenchResult: Codable {
     var cachedPhases: [String: Double]?
     /// Per op, milliseconds per timed step (with `--profile-ops`), slowest first.
     var ops: [OpTime]?
+    /// The live steps' matrix products against the same calls on warm caches (with `--profile-ops`).
+    var products: StepProducts?
 
     struct OpTime: Codable {
         var op: String
@@ -68,8 +70,10 @@ struct StepBenchCase {
     var allLogitRows = false
     /// Run each pair's prompt once (`ModelLoss.sharesPrompts`).
     var sharedPrompt = true
-    /// Time every op of the live steps (`OpProfile`).
+    /// Time every op of the live steps (`OpProfile`) and every matrix product (`GemmProductLog`).
     var profileOps = false
+    /// Seconds per product and round when the logged products are timed again on warm caches.
+    var productSeconds = 0.1
     /// LoRA rank: adapters on every linear, the base frozen, the reference its adapters-off view.
     var lora: Int?
     /// The frozen base's type under LoRA (`model.reference_dtype`): 16-bit held compact.
@@ -117,6 +121,7 @@ struct StepBenchCase {
             if let cached { _ = try update.run([input], chosenOnly: false, cachedReference: cached) }
         }
         let profile = profileOps ? OpProfile() : nil
+        let productLog = GemmProductLog()
         let timer = phases ? PhaseTimer() : nil
         let cachedTimer = phases && cached != nil ? PhaseTimer() : nil
         StepBenchCase.trace("warmup")
@@ -126,7 +131,7 @@ struct StepBenchCase {
             update.timer = timer
             update.profile = profile
             let start = DispatchTime.now().uptimeNanoseconds
-            let outcome = try update.run([input], chosenOnly: loss == .sft)
+            let outcome = try Gemm.logging(into: profileOps ? productLog : nil) { try update.run([input], chosenOnly: loss == .sft) }
             times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
             update.profile = nil
             if firstLoss.isNaN { firstLoss = Self.meanLoss(outcome) }
@@ -139,6 +144,9 @@ struct StepBenchCase {
             }
         }
         update.timer = nil
+        // Read before the logged products are timed again: their operands are the benchmark's, not the step's.
+        let peak = ResourceUsage.peakResidentMiB()
+        let products = profileOps ? StepProducts(productLog, steps: steps, ceiling: ProductCeiling(seconds: productSeconds)) : nil
 
         let rows = input.ids.shape[0]
         let tokens = rows * shape.sequence
@@ -148,7 +156,7 @@ struct StepBenchCase {
             model: shape.name, arch: shape.arch.rawValue, size: shape.size.rawValue, loss: loss.rawValue,
             batch: pairs, seq: shape.sequence, steps: steps, warmup: warmup, threads: pool.threads,
             flopParameters: n, tokensPerStep: tokens, flopsPerStep: flops, stepSeconds: times,
-            peakRSSMiB: ResourceUsage.peakResidentMiB(), firstLoss: firstLoss,
+            peakRSSMiB: peak, firstLoss: firstLoss,
             otherLoad: load.flatMap { start in CPULoad()?.otherLoad(since: start) },
             phases: timer.map { t in t.totals.mapValues { $0 / Double(max(steps, 1)) } },
             cachedStepSeconds: cached == nil ? nil : cachedTimes,
@@ -159,7 +167,8 @@ struct StepBenchCase {
                                                               forwardMs: $0.value.forwardSeconds * 1000 / n,
                                                               backwardMs: $0.value.backwardSeconds * 1000 / n) }
                     .sorted { $0.forwardMs + $0.backwardMs > $1.forwardMs + $1.backwardMs }
-            })
+            },
+            products: products)
     }
 
     static func trace(_ what: String) {

@@ -39,7 +39,7 @@ struct StepBench: ParsableCommand {
     @Option(help: "Untimed warm-up steps.") var warmup = 1
     @Option(help: "Worker threads, which also run the matrix products (default: all cores).") var threads: Int?
     @OptionGroup var gemm: GemmBackendOptions
-    @Option(help: "Seconds spent on each product in each of three rounds when measuring the ceiling.") var sgemmSeconds = 0.1
+    @Option(help: "Seconds spent on each product in each of three rounds when measuring the ceiling (and, with --profile-ops, the step's own products).") var sgemmSeconds = 0.1
     @Flag(help: "Also print where each step's time goes (policy forward, reference forward, loss, backward, clip, optimizer).")
     var phases = false
     @Flag(inversion: .prefixedNo,
@@ -58,7 +58,7 @@ struct StepBench: ParsableCommand {
     @Flag(inversion: .prefixedNo,
           help: "Run each pair's prompt once for chosen and rejected (share_prompt, the trainer's default); --no-shared-prompt runs every row whole, as PyTorch's benchmark does.")
     var sharedPrompt = true
-    @Flag(help: "Time every op of the timed steps (forward from the previous op's end, and backward) and print them, slowest first. Profiling adds a little time per op.")
+    @Flag(help: "Time every op of the timed steps (forward from the previous op's end, and backward) and print them, slowest first; then every matrix product of those steps against the same calls timed again on each library with warm caches. Profiling adds a little time per op.")
     var profileOps = false
     @Option(help: "Also time each configuration with LoRA adapters of this rank on every linear (alpha 2r), the base frozen and the reference its adapters-off view, and print time and peak memory against the full step.")
     var lora: Int?
@@ -126,7 +126,7 @@ struct StepBench: ParsableCommand {
                                        pairs: c.pairs, steps: c.steps, warmup: c.warmup, threads: threads, seed: 0,
                                        phases: phases, cachedReference: cachedReference,
                                        activationCheckpointing: activationCheckpointing, allLogitRows: allLogitRows,
-                                       sharedPrompt: sharedPrompt, profileOps: profileOps,
+                                       sharedPrompt: sharedPrompt, profileOps: profileOps, productSeconds: sgemmSeconds,
                                        lora: loraChild ? lora : nil, loraBase: try loraBases.first ?? .float32).run()
         let data = try JSONEncoder().encode(result)
         print(String(decoding: data, as: UTF8.self))
@@ -176,6 +176,7 @@ struct StepBench: ParsableCommand {
             if phases, let p = ours.phases { print(table.phaseLine(p, total: ours.stepSeconds.reduce(0, +) / Double(ours.steps))) }
             if let line = table.cachedLine(ours) { print(line) }
             if let ops = ours.ops { print(table.opLines(ops, total: ours.stepSeconds.reduce(0, +) / Double(ours.steps))) }
+            if let products = ours.products { print(products.lines()) }
             if phases, let p = ours.cachedPhases, let s = ours.cachedStepSeconds {
                 print(table.phaseLine(p, total: s.reduce(0, +) / Double(max(s.count, 1)), label: "cached phases"))
             }
@@ -234,7 +235,7 @@ struct StepBench: ParsableCommand {
         if activationCheckpointing { args.append("--activation-checkpointing") }
         if allLogitRows { args.append("--all-logit-rows") }
         if !sharedPrompt { args.append("--no-shared-prompt") }
-        if profileOps { args.append("--profile-ops") }
+        if profileOps { args += ["--profile-ops", "--sgemm-seconds", "\(sgemmSeconds)"] }
         if let lora { args += ["--lora", "\(lora)", "--lora-child", "--lora-base-dtype", base.rawValue] }
         args += ["--gemm-backend", Gemm.setup.library.kind.rawValue]
         let (status, out, err) = TorchAnchor.execute(Self.executablePath, args, environment: [:])
