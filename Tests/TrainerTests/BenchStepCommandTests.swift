@@ -84,6 +84,7 @@ final class BenchStepCommandTests: XCTestCase {
         let summary = try XCTUnwrap(lines.first { $0.hasPrefix("    products in the step: ") }, text)
         XCTAssertTrue(summary.contains("the same calls on warm caches: "), summary)
         XCTAssertTrue(summary.hasSuffix("of the best library's speed at the step's shapes"), summary)
+        XCTAssertTrue(lines.contains { $0.hasPrefix("    the same calls with their operands out of every cache: ") }, text)
         let header = try XCTUnwrap(lines.firstIndex { $0.hasPrefix("    product (op(A) op(B) MxNxK)") }, text)
         var rows = 0
         for line in lines[(header + 1)...] {

@@ -1,5 +1,6 @@
 import Autograd
 import Dispatch
+import Foundation
 import TensorCore
 
 /// The machine's real matrix-product ceiling for a step, measured in the same run as the steps:
@@ -31,22 +32,27 @@ struct ProductCeiling {
         return fastestCalls(products, rounds: rounds).map { Measurement(library: $0.library, gflops: flops / $0.seconds.reduce(0, +) / 1e9) }
     }
 
-    /// Each library that loads, with the seconds of its fastest call of each product (warm caches).
-    /// The libraries take turns over `rounds` rounds and each product keeps its best time, so a
-    /// passing disturbance of a shared machine lowers neither library's figure.
-    func fastestCalls(_ products: [Product], rounds: Int = 3) -> [(library: GemmLibrary, seconds: [Double])] {
-        let libraries = GemmBackendKind.allCases.compactMap { try? Gemm.library($0) }
+    /// Each library (every one that loads, unless named), with the seconds of its fastest call of
+    /// each product. The libraries take turns over `rounds` rounds and each product keeps its best
+    /// time, so a passing disturbance of a shared machine lowers neither library's figure. Caches
+    /// are warm (the same operands call after call) unless `coldCaches`: then a buffer larger than
+    /// the last-level cache is written before each timed call, as a step's other work does between
+    /// two uses of one weight.
+    func fastestCalls(_ products: [Product], rounds: Int = 3, libraries chosen: [GemmLibrary]? = nil,
+                      coldCaches: Bool = false) -> [(library: GemmLibrary, seconds: [Double])] {
+        let libraries = chosen ?? GemmBackendKind.allCases.compactMap { try? Gemm.library($0) }
         var rng = SplitMix64(seed: 7)
         let operands = products.map { p -> (Tensor, Tensor, Tensor) in
             let n = p.operandCounts
             return (Tensor.randomNormal([n.a], using: &rng), Tensor.randomNormal([n.b], using: &rng), Tensor(zeros: [n.c]))
         }
+        let eviction = coldCaches ? Tensor(zeros: [Self.evictionFloats]) : nil
         var fastest = [[Double]](repeating: [Double](repeating: .infinity, count: products.count), count: libraries.count)
         for _ in 0..<rounds {
             for (l, library) in libraries.enumerated() {
                 Gemm.using(library) {
                     for (i, (p, (a, b, c))) in zip(products, operands).enumerated() {
-                        fastest[l][i] = min(fastest[l][i], best {
+                        fastest[l][i] = min(fastest[l][i], best(before: { eviction.map(Self.overwrite) }) {
                             Gemm.sgemm(transA: p.transA, transB: p.transB, m: p.m, n: p.n, k: p.k,
                                        a: a.pointer, lda: p.lda, b: b.pointer, ldb: p.ldb,
                                        beta: p.accumulates ? 1 : 0, c: c.pointer, ldc: p.ldc, parallel: p.parallel)
@@ -58,12 +64,22 @@ struct ProductCeiling {
         return Array(zip(libraries, fastest)).map { (library: $0.0, seconds: $0.1) }
     }
 
+    /// Twice the last-level cache that Linux reports (256 MiB where it reports none).
+    static let evictionFloats: Int = {
+        let text = (try? String(contentsOfFile: "/sys/devices/system/cpu/cpu0/cache/index3/size", encoding: .utf8)) ?? ""
+        let kib = Int(text.trimmingCharacters(in: .whitespacesAndNewlines).dropLast()) ?? 128 << 10
+        return 2 * kib * 1024 / MemoryLayout<Float>.size
+    }()
+
+    static func overwrite(_ t: Tensor) { t.pointer.update(repeating: 1, count: t.count) }
+
     /// Seconds of the fastest call, after one untimed call (page faults), within `seconds` per
-    /// product and round.
-    func best(_ body: () -> Void) -> Double {
+    /// product and round; `before` runs ahead of each call, untimed.
+    func best(before: () -> Void = {}, _ body: () -> Void) -> Double {
         body()
         var fastest = Double.infinity, spent = 0.0, reps = 0
         while reps < 3 || spent < seconds {
+            before()
             let start = DispatchTime.now().uptimeNanoseconds
             body()
             let s = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9

@@ -16,6 +16,8 @@ struct StepProducts: Codable {
         var stepMs: Double
         /// The best library's warm time for the same calls.
         var warmMs: Double
+        /// The best library's time for the same calls with their operands out of every cache.
+        var coldMs: Double
     }
 
     var gflopPerStep: Double
@@ -32,11 +34,14 @@ struct StepProducts: Codable {
             zip(logged, seconds).map { Double($0.value.calls) * $1 * perStep * 1000 }
         }
         libraries = measured.map { Library(name: "\($0.library.version) \($0.library.kernel)", msPerStep: perStepMs($0.seconds).reduce(0, +)) }
-        let bestWarm = measured.min { perStepMs($0.seconds).reduce(0, +) < perStepMs($1.seconds).reduce(0, +) }.map { perStepMs($0.seconds) }
-            ?? [Double](repeating: .nan, count: logged.count)
-        shapes = zip(logged, bestWarm).map { entry, warm in
+        let best = measured.min { perStepMs($0.seconds).reduce(0, +) < perStepMs($1.seconds).reduce(0, +) }
+        let none = [Double](repeating: .nan, count: logged.count)
+        let bestWarm = best.map { perStepMs($0.seconds) } ?? none
+        let bestCold = best.flatMap { ceiling.fastestCalls(logged.map(\.key), rounds: 1, libraries: [$0.library], coldCaches: true).first }
+            .map { perStepMs($0.seconds) } ?? none
+        shapes = zip(logged, zip(bestWarm, bestCold)).map { entry, times in
             Shape(label: entry.key.label, callsPerStep: Double(entry.value.calls) * perStep,
-                  stepMs: entry.value.seconds * perStep * 1000, warmMs: warm)
+                  stepMs: entry.value.seconds * perStep * 1000, warmMs: times.0, coldMs: times.1)
         }
         gflopPerStep = logged.reduce(0) { $0 + $1.key.flops * Double($1.value.calls) } * perStep / 1e9
         msPerStep = shapes.reduce(0) { $0 + $1.stepMs }
@@ -45,17 +50,22 @@ struct StepProducts: Codable {
     /// The best library's warm time over the step's: 1 is the library's own speed at these shapes.
     var efficiency: Double { (libraries.map(\.msPerStep).min() ?? .nan) / msPerStep }
 
+    /// The best library's time for the step's calls with cold caches over the step's own.
+    var coldEfficiency: Double { shapes.reduce(0) { $0 + $1.coldMs } / msPerStep }
+
     /// A summary line, then the `top` slowest shapes.
     func lines(top: Int = 8) -> String {
         var lines = ["    products in the step: \(Fmt.f(gflopPerStep, 1)) GFLOP in \(Fmt.f(msPerStep, 1)) ms "
                      + "(\(Fmt.f(1000 * gflopPerStep / msPerStep, 1)) GFLOP/s); the same calls on warm caches: "
                      + libraries.map { "\($0.name) \(Fmt.f($0.msPerStep, 1)) ms" }.joined(separator: ", ")
-                     + ": \(Fmt.f(100 * efficiency, 1)) % of the best library's speed at the step's shapes"]
+                     + ": \(Fmt.f(100 * efficiency, 1)) % of the best library's speed at the step's shapes",
+                     "    the same calls with their operands out of every cache: \(Fmt.f(shapes.reduce(0) { $0 + $1.coldMs }, 1)) ms, "
+                     + "\(Fmt.f(100 * coldEfficiency, 1)) % of the step's time"]
         lines.append("    " + Fmt.pad("product (op(A) op(B) MxNxK)", 36) + Fmt.pad("calls", 8) + Fmt.pad("step ms", 10)
-                     + Fmt.pad("warm ms", 10) + "warm/step")
+                     + Fmt.pad("warm ms", 10) + Fmt.pad("cold ms", 10) + "warm/step")
         for s in shapes.prefix(top) {
             lines.append("    " + Fmt.pad(s.label, 36) + Fmt.pad(Fmt.f(s.callsPerStep, 0), 8) + Fmt.pad(Fmt.f(s.stepMs, 2), 10)
-                         + Fmt.pad(Fmt.f(s.warmMs, 2), 10) + Fmt.f(100 * s.warmMs / s.stepMs, 0) + " %")
+                         + Fmt.pad(Fmt.f(s.warmMs, 2), 10) + Fmt.pad(Fmt.f(s.coldMs, 2), 10) + Fmt.f(100 * s.warmMs / s.stepMs, 0) + " %")
         }
         return lines.joined(separator: "\n")
     }
