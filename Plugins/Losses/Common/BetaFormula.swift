@@ -26,8 +26,8 @@ public protocol SeparableFormula: BetaFormula {
 
 extension SeparableFormula {
     public static func losses(_ host: Host, _ logps: SequenceLogps, beta: Float) throws -> dph_tensor {
-        let chosen = try chosen(host, try logps.chosenLogRatio(host), beta: beta)
-        return try host.add(chosen, try rejected(host, try logps.rejectedLogRatio(host), beta: beta))
+        let chosenTerm = try chosen(host, try logps.chosenLogRatio(host), beta: beta)
+        return try host.add(chosenTerm, try rejected(host, try logps.rejectedLogRatio(host), beta: beta))
     }
 }
 
