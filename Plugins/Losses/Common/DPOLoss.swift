@@ -16,17 +16,17 @@ public final class DPOLoss: LossInstance, VaryingNeeds {
     /// `beta` and `label_smoothing` take the default of the plugin that publishes the loss (their
     /// rules are one): `beta` is required, as in the reference's configs, except for `rpo`, which
     /// takes TRL's 0.1; `label_smoothing` is 0 for dpo, 0.2 for cdpo.
-    public static func beta(default value: String? = nil) -> LossOption<Float> {
+    static func beta(default value: String? = nil) -> LossOption<Float> {
         LossOptions.beta(default: value, help: "temperature of the implicit reward beta*log(pi/ref), > 0 (the reference's configs use 0.1)")
     }
-    public static func labelSmoothing(default value: String = "0") -> LossOption<Float> {
+    static func labelSmoothing(default value: String = "0") -> LossOption<Float> {
         LossOptions.labelSmoothing(default: value, help: "cDPO: assumed fraction of flipped preference labels, in [0, 0.5); 0 is plain DPO")
     }
-    public static let referenceFree = LossOptions.referenceFree(help: "drop the reference log-ratio from the loss (rewards still use the reference)")
-    public static let averageLogProb = LossOptions.averageLogProb(help: "divide every sequence log-prob by its response length (the references sum)")
-    public static let lengthNormalized = LossOptions.lengthNormalized(
+    static let referenceFree = LossOptions.referenceFree(help: "drop the reference log-ratio from the loss (rewards still use the reference)")
+    static let averageLogProb = LossOptions.averageLogProb(help: "divide every sequence log-prob by its response length (the references sum)")
+    static let lengthNormalized = LossOptions.lengthNormalized(
         help: "divide each log-ratio by its response length in the loss only (TRL's sigmoid_norm)")
-    public static let referenceRewards = LossOption<Bool>.flag("reference_rewards", default: "true",
+    static let referenceRewards = LossOption<Bool>.flag("reference_rewards", default: "true",
         help: "false with reference_free: reference log-probs 0 in the rewards too, no reference model runs (TRL<=0.27/EasyDeL)")
 
     /// The options of a plugin publishing this loss, in the descriptor's order.

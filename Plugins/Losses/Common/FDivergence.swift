@@ -14,9 +14,9 @@ public struct FDivergence {
     /// The alpha of the alpha-divergence.
     public let alpha: Float
 
-    public static let kind = LossOption<Kind>.choice("f_divergence_type", default: .reverseKL,
+    static let kind = LossOption<Kind>.choice("f_divergence_type", default: .reverseKL,
         help: "regulariser: reverse_kl (DPO), forward_kl, js_divergence or alpha_divergence (TRL's f_divergence_type)")
-    public static let alpha = LossOption<Float>.finite("f_alpha_divergence_coef", default: "0.5",
+    static let alpha = LossOption<Float>.finite("f_alpha_divergence_coef", default: "0.5",
                                                        help: "alpha of alpha_divergence (TRL's f_alpha_divergence_coef)")
     public static var options: [any DeclaredOption] { [kind, alpha] }
 

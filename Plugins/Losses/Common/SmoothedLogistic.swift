@@ -7,8 +7,8 @@ public struct SmoothedLogistic {
     public let beta: Float
     public let labelSmoothing: Float
 
-    public static let beta = LossOptions.beta()
-    public static let labelSmoothing = LossOptions.labelSmoothing(help: "eps of the smoothed logistic on the sorted differences, in [0, 0.5)")
+    static let beta = LossOptions.beta()
+    static let labelSmoothing = LossOptions.labelSmoothing(help: "eps of the smoothed logistic on the sorted differences, in [0, 0.5)")
     public static var options: [any DeclaredOption] { [beta, labelSmoothing] }
 
     public init(_ host: Host) throws {
