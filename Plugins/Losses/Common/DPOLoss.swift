@@ -26,7 +26,7 @@ public final class DPOLoss: LossInstance, VaryingNeeds {
     static let averageLogProb = LossOptions.averageLogProb(help: "divide every sequence log-prob by its response length (the references sum)")
     static let lengthNormalized = LossOptions.lengthNormalized(
         help: "divide each log-ratio by its response length in the loss only (TRL's sigmoid_norm)")
-    static let referenceRewards = LossOption<Bool>.flag("reference_rewards", default: "true",
+    static let referenceRewards = LossOption<Bool>.flag("reference_rewards", default: true,
         help: "false with reference_free: reference log-probs 0 in the rewards too, no reference model runs (TRL<=0.27/EasyDeL)")
 
     /// The options of a plugin publishing this loss, in the descriptor's order.

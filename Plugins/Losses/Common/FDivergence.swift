@@ -17,7 +17,7 @@ public struct FDivergence {
     static let kind = LossOption<Kind>.choice("f_divergence_type", default: .reverseKL,
         help: "regulariser: reverse_kl (DPO), forward_kl, js_divergence or alpha_divergence (TRL's f_divergence_type)")
     static let alpha = LossOption<Float>.finite("f_alpha_divergence_coef", default: "0.5",
-                                                       help: "alpha of alpha_divergence (TRL's f_alpha_divergence_coef)")
+        help: "alpha of alpha_divergence (TRL's f_alpha_divergence_coef)")
     public static var options: [any DeclaredOption] { [kind, alpha] }
 
     public init(_ host: Host) throws {

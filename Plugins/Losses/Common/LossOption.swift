@@ -21,6 +21,7 @@ public protocol DeclaredOption: Sendable {
     var spec: PluginDescription.Option { get }
 }
 
+/// Float defaults are the text the descriptor shows (`plugins info`), as written.
 extension LossOption where Value == Float {
     /// A float that must be > 0 (a temperature such as beta); `default` nil makes it required.
     public static func positive(_ name: String, default value: String?, help: String) -> Self {
@@ -49,9 +50,9 @@ extension LossOption where Value == Float {
 }
 
 extension LossOption where Value == Bool {
-    /// A boolean, off unless set (or unless `default` says "true").
-    public static func flag(_ name: String, default value: String = "false", help: String) -> Self {
-        Self(.init(name, DPH_OPTION_BOOL, default: value, help: help)) { try $0.flag($1) }
+    /// A boolean, off unless set (or unless `default` is true).
+    public static func flag(_ name: String, default value: Bool = false, help: String) -> Self {
+        Self(.init(name, DPH_OPTION_BOOL, default: value ? "true" : "false", help: help)) { try $0.flag($1) }
     }
 }
 

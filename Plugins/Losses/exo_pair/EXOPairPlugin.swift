@@ -18,7 +18,7 @@ enum EXOPair: ScaledFormula {
     static let summary = "EXO (pairwise): s*(logsig(beta*h) - log(1-eps)) + (1-s)*(logsig(-beta*h) - log(eps)), s = sigmoid(beta*h); eps = label_smoothing (default 1e-3, TRL<=0.27)"
     /// label_smoothing, but in (0, 0.5): its log is taken.
     static let parameter = LossOption<Float>.open("label_smoothing", 0, 0.5, default: "0.001",
-                                                  help: "eps in (0, 0.5); 0 is refused (log 0); default 1e-3 is what TRL<=0.27 uses for 0")
+        help: "eps in (0, 0.5); 0 is refused (log 0); default 1e-3 is what TRL<=0.27 uses for 0")
 
     static func losses(_ host: Host, _ x: dph_tensor, _ eps: Float) throws -> dph_tensor {
         let minusX = try host.neg(x)

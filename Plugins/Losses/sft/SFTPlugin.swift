@@ -11,7 +11,7 @@ import DPOHostSDK
 final class SFTLoss: RegisteredLoss, VaryingNeeds {
     static let averageLogProb = LossOptions.averageLogProb(help: "divide each sequence's NLL by its response length (the DPO reference sums)")
     static let tokenMean = LossOption<Bool>.flag("token_mean",
-                                                 help: "TRL's sft: the NLL of all chosen response tokens of the batch over their count")
+        help: "TRL's sft: the NLL of all chosen response tokens of the batch over their count")
 
     /// Reads the chosen rows (the SFT targets) only, and no reference model.
     static let plugin = LossDescription(

@@ -13,7 +13,7 @@ final class TDPOLoss: RegisteredLoss {
     static let tdpo2 = LossOption<Bool>.flag("if_tdpo2",
         help: "TDPO2: alpha-weighted KL term with the chosen KL detached; false is TDPO1 (the YAML default)")
     static let alpha = LossOption<Float>.nonNegative("alpha", default: "0.5",
-                                                     help: "TDPO2 weight of the sequential KL difference, >= 0; unused by TDPO1")
+        help: "TDPO2 weight of the sequential KL difference, >= 0; unused by TDPO1")
     static let beta = LossOptions.beta(help: "temperature of the token-level reward, > 0")
     static let averageLogProb = LossOptions.averageLogProb(
         help: "divide margin, KL and log-prob sums by the response length (the reference sums)")
