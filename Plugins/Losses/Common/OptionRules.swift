@@ -1,8 +1,8 @@
 import DPOHostSDK
 
 /// The checks of a loss plugin's options in `create` (`LossOption` pairs each option with one):
-/// refuses values the math cannot use, naming the option, the value and the allowed range. The host has already checked the types, and its
-/// error message names the plugin.
+/// they refuse values the math cannot use, naming the option, the value and the allowed range.
+/// The host has already checked the types, and its error message names the plugin.
 public struct OptionRules {
     let host: Host
 
