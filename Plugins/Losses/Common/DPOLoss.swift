@@ -13,30 +13,40 @@ public final class DPOLoss: LossInstance, VaryingNeeds {
     public let referenceRewards: Bool
     public let divergence: FDivergence
 
-    /// The options both plugins declare; `labelSmoothingDefault` is "0" for dpo, "0.2" for cdpo.
-    /// `betaDefault` is nil (required, as in the reference's configs) except for `rpo`, which
-    /// takes TRL's 0.1.
-    public static func options(labelSmoothingDefault: String, betaDefault: String? = nil) -> [PluginDescription.Option] {
-        [LossOptions.beta(default: betaDefault,
-                          help: "temperature of the implicit reward beta*log(pi/ref), > 0 (the reference's configs use 0.1)"),
-         LossOptions.labelSmoothing(default: labelSmoothingDefault,
-                                    help: "cDPO: assumed fraction of flipped preference labels, in [0, 0.5); 0 is plain DPO"),
-         LossOptions.referenceFree(help: "drop the reference log-ratio from the loss (rewards still use the reference)"),
-         LossOptions.averageLogProb(help: "divide every sequence log-prob by its response length (the references sum)"),
-         LossOptions.lengthNormalized(help: "divide each log-ratio by its response length in the loss only (TRL's sigmoid_norm)"),
-         .init("reference_rewards", DPH_OPTION_BOOL, default: "true",
-               help: "false with reference_free: reference log-probs 0 in the rewards too, no reference model runs (TRL<=0.27/EasyDeL)")]
-            + FDivergence.options
+    /// `beta` and `label_smoothing` take the default of the plugin that publishes the loss (their
+    /// rules are one): `beta` is required, as in the reference's configs, except for `rpo`, which
+    /// takes TRL's 0.1; `label_smoothing` is 0 for dpo, 0.2 for cdpo.
+    static func beta(default value: String? = nil) -> LossOption<Float> {
+        LossOptions.beta(default: value, help: "temperature of the implicit reward beta*log(pi/ref), > 0 (the reference's configs use 0.1)")
+    }
+    static func labelSmoothing(default value: String = "0") -> LossOption<Float> {
+        LossOptions.labelSmoothing(default: value, help: "cDPO: assumed fraction of flipped preference labels, in [0, 0.5); 0 is plain DPO")
+    }
+    static let referenceFree = LossOptions.referenceFree(help: "drop the reference log-ratio from the loss (rewards still use the reference)")
+    static let averageLogProb = LossOptions.averageLogProb(help: "divide every sequence log-prob by its response length (the references sum)")
+    static let lengthNormalized = LossOptions.lengthNormalized(
+        help: "divide each log-ratio by its response length in the loss only (TRL's sigmoid_norm)")
+    static let referenceRewards = LossOption<Bool>.flag("reference_rewards", default: true,
+        help: "false with reference_free: reference log-probs 0 in the rewards too, no reference model runs (TRL<=0.27/EasyDeL)")
+
+    /// The options of a plugin publishing this loss, in the descriptor's order.
+    public static func options(labelSmoothingDefault: String, betaDefault: String? = nil) -> [any DeclaredOption] {
+        [beta(default: betaDefault), labelSmoothing(default: labelSmoothingDefault), referenceFree, averageLogProb,
+         lengthNormalized, referenceRewards] + FDivergence.options
+    }
+
+    /// The description of a plugin that publishes this loss as it is (`dpo`, `cdpo`).
+    public static func plugin(name: String, summary: String, labelSmoothingDefault: String) -> LossDescription {
+        LossDescription(name: name, summary: summary, options: options(labelSmoothingDefault: labelSmoothingDefault))
     }
 
     public init(_ host: Host) throws {
-        let rules = OptionRules(host)
-        beta = try rules.positive("beta")
-        labelSmoothing = try rules.halfOpen("label_smoothing", 0, 0.5)
-        referenceFree = try rules.flag("reference_free")
-        averageLogProb = try rules.flag("average_log_prob")
-        lengthNormalized = try rules.flag("length_normalized")
-        referenceRewards = try rules.flag("reference_rewards")
+        beta = try Self.beta().read(host)
+        labelSmoothing = try Self.labelSmoothing().read(host)
+        referenceFree = try Self.referenceFree.read(host)
+        averageLogProb = try Self.averageLogProb.read(host)
+        lengthNormalized = try Self.lengthNormalized.read(host)
+        referenceRewards = try Self.referenceRewards.read(host)
         divergence = try FDivergence(host)
         if referenceFree && !divergence.isReverseKL {
             throw DPHError(Int32(DPH_ERR_INVALID_ARGUMENT), "option 'f_divergence_type' other than reverse_kl needs a reference (reference_free=false)")

@@ -6,7 +6,7 @@ import DPOHostSDK
 /// that difference (dpo, ipo, hinge, robust, exo_pair, discopop); reverse KL is the identity, so
 /// those losses compute exactly what they computed without it.
 public struct FDivergence {
-    public enum Kind: String, CaseIterable {
+    public enum Kind: String, CaseIterable, Sendable {
         case reverseKL = "reverse_kl", forwardKL = "forward_kl", jsDivergence = "js_divergence", alphaDivergence = "alpha_divergence"
     }
 
@@ -14,21 +14,15 @@ public struct FDivergence {
     /// The alpha of the alpha-divergence.
     public let alpha: Float
 
-    public static var options: [PluginDescription.Option] { [
-        .init("f_divergence_type", DPH_OPTION_STRING, default: "reverse_kl",
-              help: "regulariser: reverse_kl (DPO), forward_kl, js_divergence or alpha_divergence (TRL's f_divergence_type)"),
-        .init("f_alpha_divergence_coef", DPH_OPTION_FLOAT, default: "0.5",
-              help: "alpha of alpha_divergence (TRL's f_alpha_divergence_coef)"),
-    ] }
+    static let kind = LossOption<Kind>.choice("f_divergence_type", default: .reverseKL,
+        help: "regulariser: reverse_kl (DPO), forward_kl, js_divergence or alpha_divergence (TRL's f_divergence_type)")
+    static let alpha = LossOption<Float>.finite("f_alpha_divergence_coef", default: "0.5",
+        help: "alpha of alpha_divergence (TRL's f_alpha_divergence_coef)")
+    public static var options: [any DeclaredOption] { [kind, alpha] }
 
     public init(_ host: Host) throws {
-        let rules = OptionRules(host)
-        kind = Kind(rawValue: try rules.choice("f_divergence_type", Kind.allCases.map(\.rawValue)))!
-        let a = try host.optionFloat("f_alpha_divergence_coef")
-        guard a.isFinite else {
-            throw DPHError(Int32(DPH_ERR_INVALID_ARGUMENT), "option 'f_alpha_divergence_coef' must be finite, got \(a)")
-        }
-        alpha = Float(a)
+        kind = try Self.kind.read(host)
+        alpha = try Self.alpha.read(host)
     }
 
     public var isReverseKL: Bool { kind == .reverseKL || (kind == .alphaDivergence && abs(alpha - 1) < 1e-6) }

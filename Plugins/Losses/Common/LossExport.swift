@@ -7,9 +7,9 @@ public struct LossDescription: Sendable {
     public let options: [PluginDescription.Option]
     public let needs: UInt32
 
-    public init(name: String, version: String = "1.0.0", summary: String, options: [PluginDescription.Option],
+    public init(name: String, version: String = "1.0.0", summary: String, options: [any DeclaredOption],
                 needs: UInt32 = LossNeeds.sequence) {
-        (self.name, self.version, self.summary, self.options, self.needs) = (name, version, summary, options, needs)
+        (self.name, self.version, self.summary, self.options, self.needs) = (name, version, summary, options.map(\.spec), needs)
     }
 }
 

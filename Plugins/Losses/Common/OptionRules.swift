@@ -1,8 +1,8 @@
 import DPOHostSDK
 
-/// Reads a loss plugin's options in `create` and refuses values the math cannot use, naming the
-/// option, the value and the allowed range. The host has already checked the types, and its
-/// error message names the plugin.
+/// The checks of a loss plugin's options in `create` (`LossOption` pairs each option with one):
+/// they refuse values the math cannot use, naming the option, the value and the allowed range.
+/// The host has already checked the types, and its error message names the plugin.
 public struct OptionRules {
     let host: Host
 
@@ -33,6 +33,13 @@ public struct OptionRules {
     public func open(_ name: String, _ lower: Double, _ upper: Double) throws -> Float {
         let v = try host.optionFloat(name)
         guard v > lower, v < upper else { throw invalid(name, v, "must be in (\(lower), \(upper))") }
+        return Float(v)
+    }
+
+    /// A float option that must be finite (a coefficient of either sign).
+    public func finite(_ name: String) throws -> Float {
+        let v = try host.optionFloat(name)
+        guard v.isFinite else { throw invalid(name, v, "must be finite") }
         return Float(v)
     }
 

@@ -6,24 +6,18 @@ import DPOHostSDK
 // -(1-eps) logsig(beta*d) - eps logsig(-beta*d). Batch-level: example k of the loss is the
 // k-th smallest, not pair k. TRL and EasyDeL agree.
 
-/// The `aot` plugin's settings and formula.
-final class AOTLoss: SortedDifferenceLoss, RegisteredLoss {
-    let logistic: SmoothedLogistic
-
-    static let plugin = LossDescription(
-        name: "aot",
-        summary: "AOT: d = sort(pc-pr) - sort(qc-qr) over the batch, -(1-eps)*logsig(beta*d) - eps*logsig(-beta*d), as in TRL and EasyDeL",
-        options: SmoothedLogistic.options)
-
-    init(_ host: Host) throws { logistic = try SmoothedLogistic(host) }
+/// The `aot` plugin's terms.
+enum AOT: SortedDifference {
+    static let name = "aot"
+    static let summary = "AOT: d = sort(pc-pr) - sort(qc-qr) over the batch, -(1-eps)*logsig(beta*d) - eps*logsig(-beta*d), as in TRL and EasyDeL"
 
     /// The policy's log-ratios pc - pr and the reference's qc - qr.
-    func terms(_ host: Host, _ logps: SequenceLogps) throws -> (first: dph_tensor, second: dph_tensor) {
+    static func terms(_ host: Host, _ logps: SequenceLogps) throws -> (first: dph_tensor, second: dph_tensor) {
         (try host.sub(logps.policyChosen, logps.policyRejected), try host.sub(logps.referenceChosen, logps.referenceRejected))
     }
 }
 
 @_cdecl("dph_plugin_init")
 public func dphPluginInit(_: DPHHostAPI?, _: OpaquePointer?, _ desc: DPHPluginDesc?) -> dph_status {
-    LossExport.initialize(desc, as: AOTLoss.self)
+    LossExport.initialize(desc, as: SortedDifferenceLoss<AOT>.self)
 }

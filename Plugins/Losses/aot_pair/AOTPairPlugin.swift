@@ -5,24 +5,18 @@ import DPOHostSDK
 // Dw = pc - qc and Dl = pr - qr over the batch independently, d = sort(Dw) - sort(Dl), then the
 // smoothed logistic -(1-eps) logsig(beta*d) - eps logsig(-beta*d).
 
-/// The `aot_pair` plugin's settings and formula.
-final class AOTPairLoss: SortedDifferenceLoss, RegisteredLoss {
-    let logistic: SmoothedLogistic
-
-    static let plugin = LossDescription(
-        name: "aot_pair",
-        summary: "AOT (unpaired; TRL HEAD aot_unpaired): d = sort(Dw) - sort(Dl) over the batch, -(1-eps)*logsig(beta*d) - eps*logsig(-beta*d)",
-        options: SmoothedLogistic.options)
-
-    init(_ host: Host) throws { logistic = try SmoothedLogistic(host) }
+/// The `aot_pair` plugin's terms.
+enum AOTPair: SortedDifference {
+    static let name = "aot_pair"
+    static let summary = "AOT (unpaired; TRL HEAD aot_unpaired): d = sort(Dw) - sort(Dl) over the batch, -(1-eps)*logsig(beta*d) - eps*logsig(-beta*d)"
 
     /// Dw = pc - qc and Dl = pr - qr.
-    func terms(_ host: Host, _ logps: SequenceLogps) throws -> (first: dph_tensor, second: dph_tensor) {
+    static func terms(_ host: Host, _ logps: SequenceLogps) throws -> (first: dph_tensor, second: dph_tensor) {
         (try logps.chosenLogRatio(host), try logps.rejectedLogRatio(host))
     }
 }
 
 @_cdecl("dph_plugin_init")
 public func dphPluginInit(_: DPHHostAPI?, _: OpaquePointer?, _ desc: DPHPluginDesc?) -> dph_status {
-    LossExport.initialize(desc, as: AOTPairLoss.self)
+    LossExport.initialize(desc, as: SortedDifferenceLoss<AOTPair>.self)
 }

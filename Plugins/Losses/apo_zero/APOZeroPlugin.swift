@@ -5,16 +5,14 @@ import DPOHostSDK
 // l = (1 - sigmoid(beta*Dw)) + sigmoid(beta*Dl). TRL and EasyDeL agree.
 
 /// The `apo_zero` plugin's formula.
-enum APOZero: BetaFormula {
+enum APOZero: SeparableFormula {
     static let name = "apo_zero"
     static let summary = "APO-zero: (1 - sigmoid(beta*Dw)) + sigmoid(beta*Dl), Dw = pc-qc, Dl = pr-qr, as in TRL and EasyDeL"
 
-    static func losses(_ host: Host, _ logps: SequenceLogps, beta: Float) throws -> dph_tensor {
-        // 1 - sigmoid(x) = sigmoid(-x), without the cancellation near x >> 0.
-        let chosen = try host.sigmoid(try host.scale(try logps.chosenLogRatio(host), -beta))
-        let rejected = try host.sigmoid(try host.scale(try logps.rejectedLogRatio(host), beta))
-        return try host.add(chosen, rejected)
-    }
+    /// 1 - sigmoid(beta*Dw) as sigmoid(-beta*Dw), without the cancellation near beta*Dw >> 0.
+    static func chosen(_ host: Host, _ dw: dph_tensor, beta: Float) throws -> dph_tensor { try host.sigmoid(try host.scale(dw, -beta)) }
+
+    static func rejected(_ host: Host, _ dl: dph_tensor, beta: Float) throws -> dph_tensor { try host.sigmoid(try host.scale(dl, beta)) }
 }
 
 @_cdecl("dph_plugin_init")

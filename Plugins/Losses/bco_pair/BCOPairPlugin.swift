@@ -35,25 +35,24 @@ final class RunningMean {
 final class BCOPairLoss: PairwiseLoss, RegisteredLoss {
     enum Delta: String, CaseIterable { case batch, running, zero }
 
-    let beta: Float
-    let delta: Delta
-    private let running = RunningMean()
+    static let beta = LossOptions.beta()
+    static let delta = LossOption<Delta>.choice("delta", default: .batch,
+        help: "baseline d: batch (EasyDeL: this batch's mean reward), running (TRL<=0.27: running mean "
+            + "of batch means, kept per run, not checkpointed) or zero (TRL HEAD)")
 
     static let plugin = LossDescription(
         name: "bco_pair",
         summary: "BCO (pairwise): -logsig(beta*Dw - d) - logsig(-(beta*Dl - d)); d = delta: batch mean "
             + "reward (default, EasyDeL), running mean (TRL<=0.27) or zero (TRL HEAD)",
-        options: [
-            LossOptions.beta(),
-            .init("delta", DPH_OPTION_STRING, default: "batch",
-                  help: "baseline d: batch (EasyDeL: this batch's mean reward), running (TRL<=0.27: running mean "
-                      + "of batch means, kept per run, not checkpointed) or zero (TRL HEAD)"),
-        ])
+        options: [beta, delta])
+
+    let beta: Float
+    let delta: Delta
+    private let running = RunningMean()
 
     init(_ host: Host) throws {
-        let rules = OptionRules(host)
-        beta = try rules.positive("beta")
-        delta = Delta(rawValue: try rules.choice("delta", Delta.allCases.map(\.rawValue)))!
+        beta = try Self.beta.read(host)
+        delta = try Self.delta.read(host)
     }
 
     func losses(_ host: Host, _ logps: SequenceLogps) throws -> dph_tensor {

@@ -6,16 +6,17 @@ import DPOHostSDK
 
 /// The `hinge` plugin's settings and formula.
 final class HingeLoss: PairwiseLoss, RegisteredLoss {
-    let preference: ScaledPreference
-    var beta: Float { preference.beta }
+    static let beta = LossOptions.beta(help: "inverse margin: the loss is 0 once h >= 1/beta, > 0 (TRL/EasyDeL default 0.1)")
 
     static let plugin = LossDescription(
         name: "hinge",
         summary: "SLiC hinge loss max(0, 1 - beta*h), h = (pc-pr) - (qc-qr), as in TRL and EasyDeL",
-        options: ScaledPreference.options(
-            beta: LossOptions.beta(help: "inverse margin: the loss is 0 once h >= 1/beta, > 0 (TRL/EasyDeL default 0.1)")))
+        options: ScaledPreference.options(beta: beta))
 
-    init(_ host: Host) throws { preference = try ScaledPreference(host) }
+    let preference: ScaledPreference
+    var beta: Float { preference.beta }
+
+    init(_ host: Host) throws { preference = try ScaledPreference(host, beta: Self.beta) }
 
     func losses(_ host: Host, _ logps: SequenceLogps) throws -> dph_tensor {
         try host.relu(try host.addScalar(try host.neg(try preference.logits(host, logps)), 1))

@@ -8,26 +8,26 @@ import DPOHostSDK
 
 /// The `ipo` plugin's settings.
 final class IPOLoss: RegisteredLoss {
+    static let beta = LossOptions.beta(default: nil, help: "IPO regularisation; the target log-ratio margin is 1/(2*beta), > 0")
+    static let averageLogProb = LossOptions.averageLogProb(
+        help: "length-average log-probs first, rewards too (EasyDeL's IPO); false sums them (DPO reference)")
+    static let lengthNormalized = LossOptions.lengthNormalized(
+        help: "divide each log-ratio by its response length in the loss only, rewards summed (TRL's IPO)")
+
+    static let plugin = LossDescription(
+        name: "ipo",
+        summary: "IPO loss (h - 1/(2*beta))^2 on summed log-probs as in the DPO reference; average_log_prob gives TRL's IPO",
+        options: [beta, averageLogProb, lengthNormalized] + FDivergence.options)
+
     let beta: Float
     let averageLogProb: Bool
     let lengthNormalized: Bool
     let divergence: FDivergence
 
-    static let plugin = LossDescription(
-        name: "ipo",
-        summary: "IPO loss (h - 1/(2*beta))^2 on summed log-probs as in the DPO reference; "
-            + "average_log_prob gives TRL's IPO",
-        options: [
-            LossOptions.beta(default: nil, help: "IPO regularisation; the target log-ratio margin is 1/(2*beta), > 0"),
-            LossOptions.averageLogProb(help: "length-average log-probs first, rewards too (EasyDeL's IPO); false sums them (DPO reference)"),
-            LossOptions.lengthNormalized(help: "divide each log-ratio by its response length in the loss only, rewards summed (TRL's IPO)"),
-        ] + FDivergence.options)
-
     init(_ host: Host) throws {
-        let rules = OptionRules(host)
-        beta = try rules.positive("beta")
-        averageLogProb = try rules.flag("average_log_prob")
-        lengthNormalized = try rules.flag("length_normalized")
+        beta = try Self.beta.read(host)
+        averageLogProb = try Self.averageLogProb.read(host)
+        lengthNormalized = try Self.lengthNormalized.read(host)
         divergence = try FDivergence(host)
         if averageLogProb && lengthNormalized {
             throw DPHError(Int32(DPH_ERR_INVALID_ARGUMENT), "options 'average_log_prob' and 'length_normalized' exclude each other")

@@ -8,22 +8,22 @@ import DPOHostSDK
 
 /// The `rpo` plugin's settings: the `dpo` plugin's, plus `alpha`.
 final class RPOLoss: RegisteredLoss, VaryingNeeds {
-    let dpo: DPOLoss
-    let alpha: Float
+    static let alpha = LossOption<Float>.nonNegative("alpha", default: "1.0",
+        help: "weight of the token-mean NLL on the chosen responses, >= 0 (TRL rpo_alpha; the RPO paper uses 1)")
 
     static let plugin = LossDescription(
         name: "rpo",
         summary: "RPO: the dpo loss -logsig(beta*h) (options as dpo) + alpha * token-mean NLL of the "
             + "chosen responses of the batch, as TRL<=0.27's rpo_alpha",
-        options: DPOLoss.options(labelSmoothingDefault: "0", betaDefault: "0.1") + [
-            .init("alpha", DPH_OPTION_FLOAT, default: "1.0",
-                  help: "weight of the token-mean NLL on the chosen responses, >= 0 (TRL rpo_alpha; the RPO paper uses 1)"),
-        ],
+        options: DPOLoss.options(labelSmoothingDefault: "0", betaDefault: "0.1") + [alpha],
         needs: LossNeeds.sequence | UInt32(DPH_LOSS_NEEDS_TOKEN))
+
+    let dpo: DPOLoss
+    let alpha: Float
 
     init(_ host: Host) throws {
         dpo = try DPOLoss(host)
-        alpha = try OptionRules(host).nonNegative("alpha")
+        alpha = try Self.alpha.read(host)
     }
 
     func compute(_ host: Host, _ inputs: dph_loss_inputs) throws -> dph_tensor {

@@ -9,24 +9,24 @@ import DPOHostSDK
 
 /// The `sft` plugin's settings.
 final class SFTLoss: RegisteredLoss, VaryingNeeds {
-    let averageLogProb: Bool
-    let tokenMean: Bool
+    static let averageLogProb = LossOptions.averageLogProb(help: "divide each sequence's NLL by its response length (the DPO reference sums)")
+    static let tokenMean = LossOption<Bool>.flag("token_mean",
+        help: "TRL's sft: the NLL of all chosen response tokens of the batch over their count")
 
     /// Reads the chosen rows (the SFT targets) only, and no reference model.
     static let plugin = LossDescription(
         name: "sft",
         summary: "Supervised fine-tuning: mean over sequences of the summed response NLL "
             + "(DPO reference; not token-mean cross-entropy)",
-        options: [
-            LossOptions.averageLogProb(help: "divide each sequence's NLL by its response length (the DPO reference sums)"),
-            LossOptions.flag("token_mean", help: "TRL's sft: the NLL of all chosen response tokens of the batch over their count"),
-        ],
+        options: [averageLogProb, tokenMean],
         needs: LossNeeds.sequence | UInt32(DPH_LOSS_REFERENCE_FREE) | UInt32(DPH_LOSS_CHOSEN_ONLY))
 
+    let averageLogProb: Bool
+    let tokenMean: Bool
+
     init(_ host: Host) throws {
-        let rules = OptionRules(host)
-        averageLogProb = try rules.flag("average_log_prob")
-        tokenMean = try rules.flag("token_mean")
+        averageLogProb = try Self.averageLogProb.read(host)
+        tokenMean = try Self.tokenMean.read(host)
         if averageLogProb && tokenMean {
             throw DPHError(Int32(DPH_ERR_INVALID_ARGUMENT), "options 'average_log_prob' and 'token_mean' exclude each other")
         }

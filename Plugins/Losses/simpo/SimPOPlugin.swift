@@ -9,27 +9,27 @@ import DPOHostSDK
 
 /// The `simpo` plugin's settings and formula.
 final class SimPOLoss: RegisteredLoss {
-    let beta: Float
-    let gamma: Float
-    let labelSmoothing: Float
+    static let beta = LossOptions.beta(help: "scale of the averaged log-prob reward, > 0 (TRL default 0.1; the SimPO paper uses 2 to 2.5)")
+    static let gamma = LossOption<Float>.nonNegative("gamma", default: "0.5",
+        help: "target reward margin; the log-prob gap must exceed gamma/beta, >= 0 (TRL simpo_gamma 0.5)")
+    static let labelSmoothing = LossOptions.labelSmoothing(
+        help: "assumed fraction of flipped preference labels, in [0, 0.5) (TRL CPO's label_smoothing)")
 
     static let plugin = LossDescription(
         name: "simpo",
         summary: "SimPO (reference-free): g = pc/lc - pr/lr - gamma/beta, -(1-eps)*logsig(beta*g) "
             + "- eps*logsig(-beta*g), as TRL's CPO trainer with loss_type=simpo",
-        options: [
-            LossOptions.beta(help: "scale of the averaged log-prob reward, > 0 (TRL default 0.1; the SimPO paper uses 2 to 2.5)"),
-            .init("gamma", DPH_OPTION_FLOAT, default: "0.5",
-                  help: "target reward margin; the log-prob gap must exceed gamma/beta, >= 0 (TRL simpo_gamma 0.5)"),
-            LossOptions.labelSmoothing(help: "assumed fraction of flipped preference labels, in [0, 0.5) (TRL CPO's label_smoothing)"),
-        ],
+        options: [beta, gamma, labelSmoothing],
         needs: LossNeeds.sequence | UInt32(DPH_LOSS_REFERENCE_FREE))
 
+    let beta: Float
+    let gamma: Float
+    let labelSmoothing: Float
+
     init(_ host: Host) throws {
-        let rules = OptionRules(host)
-        beta = try rules.positive("beta")
-        gamma = try rules.nonNegative("gamma")
-        labelSmoothing = try rules.halfOpen("label_smoothing", 0, 0.5)
+        beta = try Self.beta.read(host)
+        gamma = try Self.gamma.read(host)
+        labelSmoothing = try Self.labelSmoothing.read(host)
     }
 
     func compute(_ host: Host, _ inputs: dph_loss_inputs) throws -> dph_tensor {

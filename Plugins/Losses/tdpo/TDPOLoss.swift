@@ -10,10 +10,17 @@ import DPOHostSDK
 /// `0 * -inf = NaN`; we use `log_softmax` (equal wherever the reference is finite) and warn
 /// about positions where the reference softmax underflows to exactly 0.
 final class TDPOLoss: RegisteredLoss {
-    let tdpo2: Bool
-    let alpha: Float
-    let beta: Float
-    let averageLogProb: Bool
+    static let tdpo2 = LossOption<Bool>.flag("if_tdpo2",
+        help: "TDPO2: alpha-weighted KL term with the chosen KL detached; false is TDPO1 (the YAML default)")
+    static let alpha = LossOption<Float>.nonNegative("alpha", default: "0.5",
+        help: "TDPO2 weight of the sequential KL difference, >= 0; unused by TDPO1")
+    static let beta = LossOptions.beta(help: "temperature of the token-level reward, > 0")
+    static let averageLogProb = LossOptions.averageLogProb(
+        help: "divide margin, KL and log-prob sums by the response length (the reference sums)")
+    // tdpo.yaml of the TDPO reference carries this key but never reads it; accepted as there,
+    // and a run that sets it is told that it changes nothing.
+    static let referenceFree = LossOptions.referenceFree(
+        help: "in the TDPO reference's config but unused there; TDPO always uses the reference (true is accepted and reported as unused)")
 
     // The KL is read only where the response mask is 1, so the host may skip the other positions.
     // The TDPO reference's data order (31-bit permutation seeds) comes with its loss.
@@ -23,27 +30,21 @@ final class TDPOLoss: RegisteredLoss {
         name: "tdpo",
         summary: "Token-level DPO (TDPO1, or TDPO2 with if_tdpo2): DPO margin minus the "
             + "sequential KL(reference || policy), as in the TDPO reference",
-        options: [
-            LossOptions.flag("if_tdpo2", help: "TDPO2: alpha-weighted KL term with the chosen KL detached; false is TDPO1 (the YAML default)"),
-            .init("alpha", DPH_OPTION_FLOAT, default: "0.5",
-                  help: "TDPO2 weight of the sequential KL difference, >= 0; unused by TDPO1"),
-            LossOptions.beta(help: "temperature of the token-level reward, > 0"),
-            LossOptions.averageLogProb(help: "divide margin, KL and log-prob sums by the response length (the reference sums)"),
-            // tdpo.yaml of the TDPO reference carries this key but never reads it; accepted as there,
-            // and a run that sets it is told that it changes nothing.
-            LossOptions.referenceFree(
-                help: "in the TDPO reference's config but unused there; TDPO always uses the reference (true is accepted and reported as unused)"),
-        ],
+        options: [tdpo2, alpha, beta, averageLogProb, referenceFree],
         needs: UInt32(DPH_LOSS_NEEDS_TOKEN) | UInt32(DPH_LOSS_NEEDS_LOGITS) | UInt32(DPH_LOSS_LOGITS_SCORED_ONLY)
             | UInt32(DPH_LOSS_DATA_ORDER_31_BIT_SEEDS))
 
+    let tdpo2: Bool
+    let alpha: Float
+    let beta: Float
+    let averageLogProb: Bool
+
     init(_ host: Host) throws {
-        let rules = OptionRules(host)
-        tdpo2 = try rules.flag("if_tdpo2")
-        alpha = try rules.nonNegative("alpha")
-        beta = try rules.positive("beta")
-        averageLogProb = try rules.flag("average_log_prob")
-        if try rules.flag("reference_free") {
+        tdpo2 = try Self.tdpo2.read(host)
+        alpha = try Self.alpha.read(host)
+        beta = try Self.beta.read(host)
+        averageLogProb = try Self.averageLogProb.read(host)
+        if try Self.referenceFree.read(host) {
             host.log("reference_free=true is unused by TDPO, as in the TDPO reference: the reference model's token distributions are still used")
         }
         host.log(tdpo2 ? "TDPO2 (alpha \(alpha), beta \(beta))" : "TDPO1 (beta \(beta); alpha unused; if_tdpo2=true for TDPO2)")
