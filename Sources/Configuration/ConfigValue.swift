@@ -83,7 +83,7 @@ public enum ConfigValue: Sendable, Equatable {
     public var displayText: String { flowText(.display) }
 
     /// How `flowText` writes strings and separates items: the YAML writer's flow style
-    /// (`[a, 'b c']`, `{k: v}`) or error messages' short form (`[a,b c]`, `{k:v}`).
+    /// (`[a, "b c"]`, `{k: v}`) or error messages' short form (`[a,b c]`, `{k:v}`).
     struct FlowStyle: Sendable {
         /// A string scalar or a mapping's key as written.
         let string: @Sendable (String) -> String
