@@ -65,7 +65,8 @@ let package = Package(
         // cpuid/xgetbv for processor detection (Swift has no inline assembly).
         .target(name: "CProcessorProbe", path: "Sources/CProcessorProbe"),
         // Plain helpers the host modules share, with no dependencies: string literals quoted as
-        // JSON, YAML or Python write them, and the "did you mean" of mistyped keys.
+        // JSON, YAML or Python write them, the "did you mean" of mistyped keys, and the
+        // `<path>: <problem>` message of an error about a file.
         .target(name: "HostUtility"),
         // Built as in release in debug builds too: unoptimised SIMD code runs each lane through a
         // call, which made the kernels (and so every test that trains a model) many times slower,

@@ -1,18 +1,19 @@
 import Foundation
+import HostUtility
 
 /// Where a model keeps its chat template, as transformers reads it: `chat_template.jinja` in
 /// the tokenizer's folder, else `chat_template` of `tokenizer_config.json` (a string, or a list
 /// of `{name, template}` of which `default` is taken).
 public enum ChatTemplateFile {
-    public enum LoadError: Error, CustomStringConvertible {
+    public enum LoadError: FileError {
         case unreadable(path: String, reason: String)
         case noDefault(path: String, names: [String])
 
-        public var description: String {
+        public var fault: (file: String, problem: String) {
             switch self {
-            case let .unreadable(path, reason): return "\(path): \(reason)"
+            case let .unreadable(path, reason): return (path, reason)
             case let .noDefault(path, names):
-                return "\(path): chat_template lists templates \(names.joined(separator: ", ")) but none named 'default'"
+                return (path, "chat_template lists templates \(names.joined(separator: ", ")) but none named 'default'")
             }
         }
     }

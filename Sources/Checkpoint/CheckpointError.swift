@@ -1,8 +1,11 @@
+import HostUtility
+
 /// Everything that can go wrong reading or writing a checkpoint.
 ///
 /// Every case carries the file (or directory) it is about, and the tensor or key where one is
-/// involved, so a message alone is enough to find the broken input.
-public enum CheckpointError: Error, Equatable, CustomStringConvertible {
+/// involved, so a message alone is enough to find the broken input: `<file>: <problem>`
+/// (`FileError`).
+public enum CheckpointError: FileError, Equatable {
     /// The file could not be opened, stat'ed or mapped.
     case cannotOpen(file: String, reason: String)
     /// Shorter than the 8-byte header length prefix.
@@ -44,72 +47,52 @@ public enum CheckpointError: Error, Equatable, CustomStringConvertible {
     /// The writer was handed something it cannot store under that name.
     case invalidTensor(file: String, tensor: String, detail: String)
 
-    /// The file or directory the error is about.
-    public var file: String {
-        switch self {
-        case let .cannotOpen(file, _), let .truncated(file, _), let .headerTooLarge(file, _, _),
-             let .headerExceedsFile(file, _, _), let .malformedHeader(file, _),
-             let .malformedEntry(file, _, _), let .unknownDType(file, _, _),
-             let .sizeMismatch(file, _, _, _, _), let .offsetsOutOfRange(file, _, _, _, _),
-             let .overlappingTensors(file, _, _), let .tensorNotFound(file, _),
-             let .unsupportedConversion(file, _, _, _), let .valueOutOfRange(file, _, _),
-             let .malformedIndex(file, _), let .invalidJSON(file, _),
-             let .malformedArchive(file, _), let .refusedPickle(file, _),
-             let .writeFailed(file, _), let .invalidTensor(file, _, _):
-            return file
-        case let .shardMissingTensor(index, _, _): return index
-        case let .missingDirectory(path): return path
-        case let .noWeights(directory): return directory
-        }
-    }
-
-    public var description: String {
+    public var fault: (file: String, problem: String) {
         switch self {
         case let .cannotOpen(file, reason):
-            return "\(file): cannot open: \(reason)"
+            return (file, "cannot open: \(reason)")
         case let .truncated(file, size):
-            return "\(file): truncated: \(size) bytes, a safetensors file needs at least 8"
+            return (file, "truncated: \(size) bytes, a safetensors file needs at least 8")
         case let .headerTooLarge(file, claimed, limit):
-            return "\(file): header length \(claimed) bytes exceeds the \(limit)-byte limit"
+            return (file, "header length \(claimed) bytes exceeds the \(limit)-byte limit")
         case let .headerExceedsFile(file, claimed, fileSize):
-            return "\(file): header length \(claimed) bytes is larger than the file (\(fileSize) bytes)"
+            return (file, "header length \(claimed) bytes is larger than the file (\(fileSize) bytes)")
         case let .malformedHeader(file, detail):
-            return "\(file): malformed header: \(detail)"
+            return (file, "malformed header: \(detail)")
         case let .malformedEntry(file, tensor, detail):
-            return "\(file): tensor '\(tensor)': malformed entry: \(detail)"
+            return (file, "tensor '\(tensor)': malformed entry: \(detail)")
         case let .unknownDType(file, tensor, dtype):
-            return "\(file): tensor '\(tensor)': unknown dtype '\(dtype)'"
+            return (file, "tensor '\(tensor)': unknown dtype '\(dtype)'")
         case let .sizeMismatch(file, tensor, shape, dtype, byteCount):
-            return "\(file): tensor '\(tensor)': shape \(shape) of \(dtype) does not fit its \(byteCount) data bytes"
+            return (file, "tensor '\(tensor)': shape \(shape) of \(dtype) does not fit its \(byteCount) data bytes")
         case let .offsetsOutOfRange(file, tensor, begin, end, dataSize):
-            return "\(file): tensor '\(tensor)': data_offsets [\(begin), \(end)] outside the \(dataSize)-byte data region"
+            return (file, "tensor '\(tensor)': data_offsets [\(begin), \(end)] outside the \(dataSize)-byte data region")
         case let .overlappingTensors(file, tensor, other):
-            return "\(file): tensor '\(tensor)': data overlaps tensor '\(other)'"
+            return (file, "tensor '\(tensor)': data overlaps tensor '\(other)'")
         case let .tensorNotFound(file, tensor):
-            return "\(file): no tensor named '\(tensor)'"
+            return (file, "no tensor named '\(tensor)'")
         case let .unsupportedConversion(file, tensor, dtype, target):
-            return "\(file): tensor '\(tensor)': dtype \(dtype) cannot be read as \(target)"
+            return (file, "tensor '\(tensor)': dtype \(dtype) cannot be read as \(target)")
         case let .valueOutOfRange(file, tensor, detail):
-            return "\(file): tensor '\(tensor)': \(detail)"
+            return (file, "tensor '\(tensor)': \(detail)")
         case let .shardMissingTensor(index, shard, tensor):
-            return "\(index): tensor '\(tensor)' is mapped to shard \(shard), which does not contain it"
+            return (index, "tensor '\(tensor)' is mapped to shard \(shard), which does not contain it")
         case let .malformedIndex(file, detail):
-            return "\(file): malformed index: \(detail)"
+            return (file, "malformed index: \(detail)")
         case let .missingDirectory(path):
-            return "\(path): model directory does not exist or is not a directory"
+            return (path, "model directory does not exist or is not a directory")
         case let .malformedArchive(file, detail):
-            return "\(file): not a readable PyTorch checkpoint: \(detail)"
+            return (file, "not a readable PyTorch checkpoint: \(detail)")
         case let .refusedPickle(file, detail):
-            return "\(file): refused: \(detail); only tensors, storages, dicts, lists, tuples, strings and numbers are read (as torch.load(weights_only=True)), and nothing in the file was run"
+            return (file, "refused: \(detail); only tensors, storages, dicts, lists, tuples, strings and numbers are read (as torch.load(weights_only=True)), and nothing in the file was run")
         case let .noWeights(directory):
-            return "\(directory): no weights found (looked for model.safetensors, "
-                + "model.safetensors.index.json, pytorch_model.bin)"
+            return (directory, "no weights found (looked for model.safetensors, model.safetensors.index.json, pytorch_model.bin)")
         case let .invalidJSON(file, detail):
-            return "\(file): \(detail)"
+            return (file, detail)
         case let .writeFailed(file, detail):
-            return "\(file): write failed, target left unchanged: \(detail)"
+            return (file, "write failed, target left unchanged: \(detail)")
         case let .invalidTensor(file, tensor, detail):
-            return "\(file): tensor '\(tensor)': \(detail)"
+            return (file, "tensor '\(tensor)': \(detail)")
         }
     }
 }

@@ -80,17 +80,33 @@ public enum ConfigValue: Sendable, Equatable {
     }
 
     /// A short rendering for error messages: scalars as written, collections in flow style.
-    public var displayText: String {
+    public var displayText: String { flowText(.display) }
+
+    /// How `flowText` writes strings and separates items: the YAML writer's flow style
+    /// (`[a, "b c"]`, `{k: v}`) or error messages' short form (`[a,b c]`, `{k:v}`).
+    struct FlowStyle: Sendable {
+        /// A string scalar or a mapping's key as written.
+        let string: @Sendable (String) -> String
+        /// Between the items of a collection, and between a key and its value.
+        let itemSeparator, keySeparator: String
+
+        static let yaml = FlowStyle(string: YAMLScalarText.string, itemSeparator: ", ", keySeparator: ": ")
+        static let display = FlowStyle(string: { $0 }, itemSeparator: ",", keySeparator: ":")
+    }
+
+    /// The value on one line, collections in flow style.
+    func flowText(_ style: FlowStyle) -> String {
         switch self {
         case .null: return "null"
         case .missing: return "???"
         case let .bool(b): return b ? "true" : "false"
         case let .int(i): return String(i)
         case let .double(d): return YAMLScalarText.double(d)
-        case let .string(s): return s
-        case let .list(items): return "[" + items.map(\.displayText).joined(separator: ",") + "]"
+        case let .string(s): return style.string(s)
+        case let .list(items): return "[" + items.map { $0.flowText(style) }.joined(separator: style.itemSeparator) + "]"
         case let .mapping(m):
-            return "{" + m.entries.map { "\($0.key):\($0.value.displayText)" }.joined(separator: ",") + "}"
+            return "{" + m.entries.map { style.string($0.key) + style.keySeparator + $0.value.flowText(style) }
+                .joined(separator: style.itemSeparator) + "}"
         }
     }
 

@@ -107,17 +107,5 @@ enum YAMLWriter {
     }
 
     /// Flow style (`[a, b]`, `{}`), used for empty and nested collections.
-    private static func flow(_ v: ConfigValue) -> String {
-        switch v {
-        case .null: return "null"
-        case .missing: return "???"
-        case let .bool(b): return b ? "true" : "false"
-        case let .int(i): return String(i)
-        case let .double(d): return YAMLScalarText.double(d)
-        case let .string(s): return YAMLScalarText.string(s)
-        case let .list(items): return "[" + items.map(flow).joined(separator: ", ") + "]"
-        case let .mapping(m):
-            return "{" + m.entries.map { "\(YAMLScalarText.string($0.key)): \(flow($0.value))" }.joined(separator: ", ") + "}"
-        }
-    }
+    private static func flow(_ v: ConfigValue) -> String { v.flowText(.yaml) }
 }

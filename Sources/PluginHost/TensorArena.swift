@@ -8,6 +8,11 @@ final class TensorArena {
     enum Slot {
         case float(Variable)
         case index(IndexTensor)
+
+        var variable: Variable? { if case let .float(v) = self { v } else { nil } }
+        var indexTensor: IndexTensor? { if case let .index(t) = self { t } else { nil } }
+        /// The element type, as the SDK names it.
+        var dtype: String { if case .float = self { "float32" } else { "int32" } }
     }
 
     let tape: Tape
@@ -32,11 +37,18 @@ final class TensorArena {
         return slots[Int(h) - 1]
     }
 
-    func float(_ h: dph_tensor, _ what: String = "tensor") throws -> Variable {
-        guard case let .float(v) = try slot(h) else {
-            throw HostCallError.invalid("\(what) (handle \(h)) is int32; a float32 tensor is required")
+    /// The tensor behind `h` as `read` takes it from its slot; a tensor of the other type is an
+    /// error naming `what` and both types.
+    private func typed<T>(_ h: dph_tensor, _ what: String, _ read: (Slot) -> T?, required: String) throws -> T {
+        let slot = try slot(h)
+        guard let tensor = read(slot) else {
+            throw HostCallError.invalid("\(what) (handle \(h)) is \(slot.dtype); \(required) tensor is required")
         }
-        return v
+        return tensor
+    }
+
+    func float(_ h: dph_tensor, _ what: String = "tensor") throws -> Variable {
+        try typed(h, what, \.variable, required: "a float32")
     }
 
     func optionalFloat(_ h: dph_tensor, _ what: String) throws -> Variable? {
@@ -44,10 +56,7 @@ final class TensorArena {
     }
 
     func index(_ h: dph_tensor, _ what: String = "tensor") throws -> IndexTensor {
-        guard case let .index(t) = try slot(h) else {
-            throw HostCallError.invalid("\(what) (handle \(h)) is float32; an int32 tensor is required")
-        }
-        return t
+        try typed(h, what, \.indexTensor, required: "an int32")
     }
 
     func optionalIndex(_ h: dph_tensor, _ what: String) throws -> IndexTensor? {

@@ -13,19 +13,14 @@ enum HHDataset: RegisteredDataset {
     static let plugin = DatasetDescription(
         name: "hh",
         summary: "Anthropic HH-RLHF preference pairs from local .jsonl/.jsonl.gz files",
-        options: [
-            .init("data_dir", DPH_OPTION_STRING, default: nil,
-                  help: "folder with <split>.jsonl(.gz), or subset folders each holding one "
-                      + "(harmless-base/train.jsonl.gz, ...; read in sorted order)"),
-            LineLimit.option,
-        ],
+        dataDirectory: .splitFiles(extensions: "jsonl(.gz)", subfolders: "subset", example: "harmless-base/train.jsonl.gz"),
+        options: [LineLimit.option],
         truncationMode: DPH_KEEP_END)
 
     static let marker = Array("\n\nAssistant:".utf8)
 
     static func load(host: Host, split: String) throws {
-        try DatasetFiles.requireSplit(split, plugin: "hh")
-        let files = try DatasetFiles.splitFiles(dataDir: try host.optionString("data_dir"), split: split, plugin: "hh")
+        let files = try dataFiles(host: host, split: split)
         var table = RecordTable()
         var rows = 0, prefixMismatches = 0
         for path in files {

@@ -19,9 +19,8 @@ enum SEDataset: RegisteredDataset {
     static let plugin = DatasetDescription(
         name: "se",
         summary: "StackExchange answer pairs by pm_score from local JSON Lines files (converted from the Parquet shards)",
+        dataDirectory: .anyDepth,
         options: [
-            .init("data_dir", DPH_OPTION_STRING, default: nil,
-                  help: "folder holding *.jsonl(.gz) files at any depth (read in sorted path order)"),
             .init("test_fraction", DPH_OPTION_FLOAT, default: "0.01",
                   help: "test = the first int(N * test_fraction) rows of the shuffled order, train = the rest"),
             .init("shuffle", DPH_OPTION_BOOL, default: "true",
@@ -33,11 +32,7 @@ enum SEDataset: RegisteredDataset {
         ])
 
     static func load(host: Host, split: String) throws {
-        try DatasetFiles.requireSplit(split, plugin: "se")
-        let files = try DatasetFiles.allFiles(under: try host.optionString("data_dir"), plugin: "se")
-        guard !files.isEmpty else {
-            throw DPHError(Int32(DPH_ERR_IO), "se: no .jsonl or .jsonl.gz files under \(try host.optionString("data_dir"))")
-        }
+        let files = try dataFiles(host: host, split: split)
         var questions: [SEQuestion?] = [] // nil: a row without answers (the reference would crash on it)
         for path in files {
             try JSONRow.forEach(path: path, maximumLineBytes: try LineLimit.read(host)) { row in questions.append(try question(row)) }

@@ -9,18 +9,15 @@ enum SHPDataset: RegisteredDataset {
     static let plugin = DatasetDescription(
         name: "shp",
         summary: "Stanford SHP comment pairs (score ratio >= 2) from local JSON Lines files",
+        dataDirectory: .splitFiles(extensions: "json(l)(.gz)", subfolders: "domain", example: "askculinary/train.json"),
         options: [
-            .init("data_dir", DPH_OPTION_STRING, default: nil,
-                  help: "folder with <split>.json(l)(.gz), or domain folders each holding one "
-                      + "(askculinary/train.json, ...; read in sorted order)"),
             .init("max_pairs_per_prompt", DPH_OPTION_INT, default: "0",
                   help: "keep at most this many pairs per post, in file order (0 = no cap, as the reference)"),
             LineLimit.option,
         ])
 
     static func load(host: Host, split: String) throws {
-        try DatasetFiles.requireSplit(split, plugin: "shp")
-        let files = try DatasetFiles.splitFiles(dataDir: try host.optionString("data_dir"), split: split, plugin: "shp")
+        let files = try dataFiles(host: host, split: split)
         let cap = try host.optionInt("max_pairs_per_prompt")
         guard cap >= 0 else {
             throw DPHError(Int32(DPH_ERR_INVALID_ARGUMENT), "shp: max_pairs_per_prompt must be >= 0, got \(cap)")

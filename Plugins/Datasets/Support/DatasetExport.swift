@@ -2,14 +2,18 @@ import DPOHostSDK
 
 /// What a dataset plugin publishes in its descriptor: name, version, summary (`plugins info`),
 /// options and how the host truncates its prompts (plugin.h, `dph_dataset_vtable.truncation_mode`).
+/// A published dataset's `data_dir` comes first among its options.
 public struct DatasetDescription: Sendable {
     public let name, version, summary: String
+    public let dataDirectory: DataDirectory?
     public let options: [PluginDescription.Option]
     public let truncationMode: dph_truncation_mode
 
-    public init(name: String, version: String = "1.0.0", summary: String, options: [PluginDescription.Option],
-                truncationMode: dph_truncation_mode = DPH_KEEP_START) {
-        (self.name, self.version, self.summary, self.options, self.truncationMode) = (name, version, summary, options, truncationMode)
+    public init(name: String, version: String = "1.0.0", summary: String, dataDirectory: DataDirectory? = nil,
+                options: [PluginDescription.Option], truncationMode: dph_truncation_mode = DPH_KEEP_START) {
+        (self.name, self.version, self.summary, self.dataDirectory, self.truncationMode) =
+            (name, version, summary, dataDirectory, truncationMode)
+        self.options = (dataDirectory.map { [$0.option] } ?? []) + options
     }
 }
 
@@ -19,6 +23,16 @@ public protocol RegisteredDataset {
     static var plugin: DatasetDescription { get }
     /// Reads the split's files and hands every record to the host (`host.emitRecord`).
     static func load(host: Host, split: String) throws
+}
+
+extension RegisteredDataset {
+    /// The files of `split` in the folder of the `data_dir` the plugin's description declares.
+    public static func dataFiles(host: Host, split: String) throws -> [String] {
+        guard let layout = plugin.dataDirectory else {
+            throw DPHError(Int32(DPH_ERR_PLUGIN), "\(plugin.name) declares no \(DataDirectory.optionName) option")
+        }
+        return try layout.files(host: host, split: split, plugin: plugin.name)
+    }
 }
 
 /// The bodies of a dataset plugin's two exports, one call each, as a loss plugin's:

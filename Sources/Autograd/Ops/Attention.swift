@@ -24,35 +24,35 @@ extension Tape {
         let qv = query.value.contiguous(), kv = key.value.contiguous(), vv = value.value.contiguous()
         let out = Tensor(uninitialized: q)
         let mask = keyMask?.values
-        // The gradient buffers backward accumulates into (nil for an input that needs none).
-        let gradients = {
-            (query.requiresGrad ? query.gradBuffer().pointer : nil, key.requiresGrad ? key.gradBuffer().pointer : nil,
-             value.requiresGrad ? value.gradBuffer().pointer : nil)
-        }
+        // The kernel's backward, given the output's gradient (contiguous) and the gradient
+        // buffers it accumulates into (nil for an input that needs none).
+        typealias Gradients = (dq: UnsafeMutablePointer<Float>?, dk: UnsafeMutablePointer<Float>?, dv: UnsafeMutablePointer<Float>?)
+        let backward: (Tensor, Gradients) -> Void
         switch AttentionKernel.method(for: s) {
         case .tiled:
             // One log-sum-exp per query row and head; backward recomputes the probabilities.
             let logSumExp = Tensor(uninitialized: [AttentionKernel.logSumExpCount(s)])
             AttentionKernel.forwardTiled(q: qv.pointer, k: kv.pointer, v: vv.pointer, keyMask: mask, scale: sc,
                                          shape: s, out: out.pointer, logSumExp: logSumExp.pointer, pool: pool)
-            return result(out, inputs: [query, key, value]) { [pool] dy in
-                let dy = dy.contiguous()
-                let (dq, dk, dv) = gradients()
+            backward = { [pool] dy, g in
                 AttentionKernel.backwardTiled(q: qv.pointer, k: kv.pointer, v: vv.pointer, out: out.pointer,
                                               logSumExp: logSumExp.pointer, dOut: dy.pointer, keyMask: mask,
-                                              scale: sc, shape: s, dq: dq, dk: dk, dv: dv, pool: pool)
+                                              scale: sc, shape: s, dq: g.dq, dk: g.dk, dv: g.dv, pool: pool)
             }
         case .materialized:
             // Both are written in full: every (batch, head) block of scores and of the output.
             let probs = Tensor(uninitialized: [s.probabilityCount])
             AttentionKernel.forward(q: qv.pointer, k: kv.pointer, v: vv.pointer, keyMask: mask, scale: sc,
                                     shape: s, out: out.pointer, probs: probs.pointer, pool: pool)
-            return result(out, inputs: [query, key, value]) { [pool] dy in
-                let dy = dy.contiguous()
-                let (dq, dk, dv) = gradients()
+            backward = { [pool] dy, g in
                 AttentionKernel.backward(q: qv.pointer, k: kv.pointer, v: vv.pointer, probs: probs.pointer,
-                                         dOut: dy.pointer, scale: sc, shape: s, dq: dq, dk: dk, dv: dv, pool: pool)
+                                         dOut: dy.pointer, scale: sc, shape: s, dq: g.dq, dk: g.dk, dv: g.dv, pool: pool)
             }
+        }
+        return result(out, inputs: [query, key, value]) { dy in
+            backward(dy.contiguous(), (query.requiresGrad ? query.gradBuffer().pointer : nil,
+                                       key.requiresGrad ? key.gradBuffer().pointer : nil,
+                                       value.requiresGrad ? value.gradBuffer().pointer : nil))
         }
     }
 }
