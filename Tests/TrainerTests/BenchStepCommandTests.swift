@@ -81,19 +81,21 @@ final class BenchStepCommandTests: XCTestCase {
                                           "--warmup", "0", "--sgemm-seconds", "0", "--profile-ops"])
         XCTAssertEqual(status, 0, text)
         let lines = text.split(separator: "\n").map(String.init)
-        let summary = try XCTUnwrap(lines.first { $0.hasPrefix("    products in the step: ") }, text)
-        XCTAssertTrue(summary.contains("the same calls on warm caches: "), summary)
-        XCTAssertTrue(summary.hasSuffix("of the best library's speed at the step's shapes"), summary)
-        XCTAssertTrue(lines.contains { $0.hasPrefix("    the same calls with their operands out of every cache: ") }, text)
+        XCTAssertTrue(lines.contains { $0.hasPrefix("    products in the step: ") && $0.hasSuffix("GFLOP/s)") }, text)
+        XCTAssertTrue(lines.contains { $0.hasPrefix("    the same calls on warm caches, mean / fastest: ") }, text)
+        let verdict = try XCTUnwrap(lines.first { $0.hasPrefix("    the step's products at ") }, text)
+        XCTAssertTrue(verdict.contains("% of the best library's mean call at the step's shapes"), verdict)
+        XCTAssertTrue(verdict.contains("with their operands out of every cache its fastest take "), verdict)
         let header = try XCTUnwrap(lines.firstIndex { $0.hasPrefix("    product (op(A) op(B) MxNxK)") }, text)
         var rows = 0
         for line in lines[(header + 1)...] {
             let f = line.split(separator: " ")
-            guard f.count >= 6, f.last == "%", f[0].count == 2 else { break }
-            // gpt2 tiny's head: the vocabulary of 1000 as N (forward) or K (input gradient).
-            let numbers = f[f.count - 5 ..< f.count - 1].compactMap { Double($0) }
-            XCTAssertEqual(numbers.count, 4, line)
-            XCTAssertTrue(numbers[..<3].allSatisfy { $0 > 0 }, line)   // calls, step ms, warm ms
+            guard f.count >= 8, f.last == "%", f[0].count == 2 else { break }
+            // calls, step ms, mean ms, fastest ms, cold ms, mean/step
+            let numbers = f[f.count - 7 ..< f.count - 1].compactMap { Double($0) }
+            XCTAssertEqual(numbers.count, 6, line)
+            XCTAssertTrue(numbers[..<5].allSatisfy { $0 > 0 }, line)
+            XCTAssertLessThanOrEqual(numbers[3], numbers[2], "the fastest call is no slower than the mean: \(line)")
             rows += 1
         }
         XCTAssertGreaterThan(rows, 0, text)

@@ -29,17 +29,26 @@ struct ProductCeiling {
     /// GFLOP/s of each library that loads over `products` (the sum of each product's best time).
     func measure(_ products: [Product], rounds: Int = 3) -> [Measurement] {
         let flops = products.reduce(0.0) { $0 + $1.flops }
-        return fastestCalls(products, rounds: rounds).map { Measurement(library: $0.library, gflops: flops / $0.seconds.reduce(0, +) / 1e9) }
+        return timedCalls(products, rounds: rounds).map {
+            Measurement(library: $0.library, gflops: flops / $0.calls.reduce(0) { $0 + $1.fastest } / 1e9)
+        }
     }
 
-    /// Each library (every one that loads, unless named), with the seconds of its fastest call of
-    /// each product. The libraries take turns over `rounds` rounds and each product keeps its best
-    /// time, so a passing disturbance of a shared machine lowers neither library's figure. Caches
-    /// are warm (the same operands call after call) unless `coldCaches`: then a buffer larger than
-    /// the last-level cache is written before each timed call, as a step's other work does between
-    /// two uses of one weight.
-    func fastestCalls(_ products: [Product], rounds: Int = 3, libraries chosen: [GemmLibrary]? = nil,
-                      coldCaches: Bool = false) -> [(library: GemmLibrary, seconds: [Double])] {
+    /// One product's calls on one library: the fastest and the mean, in seconds.
+    struct CallTimes {
+        var fastest = Double.infinity
+        var total = 0.0
+        var count = 0
+        var mean: Double { total / Double(max(count, 1)) }
+    }
+
+    /// Each library (every one that loads, unless named), with the times of its calls of each
+    /// product. The libraries take turns over `rounds` rounds, so a passing disturbance of a shared
+    /// machine lowers neither library's fastest call alone. Caches are warm (the same operands call
+    /// after call) unless `coldCaches`: then a buffer larger than the last-level cache is written
+    /// before each timed call, as a step's other work does between two uses of one weight.
+    func timedCalls(_ products: [Product], rounds: Int = 3, libraries chosen: [GemmLibrary]? = nil,
+                    coldCaches: Bool = false) -> [(library: GemmLibrary, calls: [CallTimes])] {
         let libraries = chosen ?? GemmBackendKind.allCases.compactMap { try? Gemm.library($0) }
         var rng = SplitMix64(seed: 7)
         let operands = products.map { p -> (Tensor, Tensor, Tensor) in
@@ -47,21 +56,21 @@ struct ProductCeiling {
             return (Tensor.randomNormal([n.a], using: &rng), Tensor.randomNormal([n.b], using: &rng), Tensor(zeros: [n.c]))
         }
         let eviction = coldCaches ? Tensor(zeros: [Self.evictionFloats]) : nil
-        var fastest = [[Double]](repeating: [Double](repeating: .infinity, count: products.count), count: libraries.count)
+        var times = [[CallTimes]](repeating: [CallTimes](repeating: CallTimes(), count: products.count), count: libraries.count)
         for _ in 0..<rounds {
             for (l, library) in libraries.enumerated() {
                 Gemm.using(library) {
                     for (i, (p, (a, b, c))) in zip(products, operands).enumerated() {
-                        fastest[l][i] = min(fastest[l][i], best(before: { eviction.map(Self.overwrite) }) {
+                        time(into: &times[l][i], before: { eviction.map(Self.overwrite) }) {
                             Gemm.sgemm(transA: p.transA, transB: p.transB, m: p.m, n: p.n, k: p.k,
                                        a: a.pointer, lda: p.lda, b: b.pointer, ldb: p.ldb,
                                        beta: p.accumulates ? 1 : 0, c: c.pointer, ldc: p.ldc, parallel: p.parallel)
-                        })
+                        }
                     }
                 }
             }
         }
-        return Array(zip(libraries, fastest)).map { (library: $0.0, seconds: $0.1) }
+        return Array(zip(libraries, times)).map { (library: $0.0, calls: $0.1) }
     }
 
     /// Twice the last-level cache that Linux reports (256 MiB where it reports none).
@@ -73,18 +82,20 @@ struct ProductCeiling {
 
     static func overwrite(_ t: Tensor) { t.pointer.update(repeating: 1, count: t.count) }
 
-    /// Seconds of the fastest call, after one untimed call (page faults), within `seconds` per
-    /// product and round; `before` runs ahead of each call, untimed.
-    func best(before: () -> Void = {}, _ body: () -> Void) -> Double {
+    /// Calls `body` once untimed (page faults), then times calls for at least `seconds` (and
+    /// three calls) into `times`; `before` runs ahead of each timed call, untimed.
+    func time(into times: inout CallTimes, before: () -> Void = {}, _ body: () -> Void) {
         body()
-        var fastest = Double.infinity, spent = 0.0, reps = 0
+        var spent = 0.0, reps = 0
         while reps < 3 || spent < seconds {
             before()
             let start = DispatchTime.now().uptimeNanoseconds
             body()
             let s = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-            fastest = min(fastest, s); spent += s; reps += 1
+            times.fastest = min(times.fastest, s)
+            times.total += s
+            times.count += 1
+            spent += s; reps += 1
         }
-        return fastest
     }
 }
