@@ -60,19 +60,12 @@ public final class ReferenceLogProbCache {
             guard !pending.isEmpty else { return }
             let batch = collator.collate(pending)
             let (ids, mask, labels) = batch.concatenated()
-            let tape = Tape(pool: pool, recording: false)
             // Every rank fills the same pairs (FSDP's ranks run the same passes).
-            let prompt = sharePrompts ? SharedPrompt(ids: ids, mask: mask, labels: labels) : nil
-            let scored = prompt?.rowPart(labels) ?? labels
-            let logits = try reference.forward(ids: ids, mask: mask, sharing: prompt, logitRows: ModelLoss.scoredRows(labels: scored),
-                                               wholeRowLogitRows: ModelLoss.scoredRows(labels: labels), tape: tape).logits
-            let tokens = try tape.labelLogProbs(logits: logits, labels: scored)
-            let sums = try (desensitization.map { try $0.sequenceLogps(tokens: tokens, labels: scored, tape: tape) }
-                            ?? tape.sum(tokens, axis: 1)).value.scalars
-            let b = pending.count
+            let sums = try Self.sequenceLogProbs(reference: reference, ids: ids, mask: mask, labels: labels, sharePrompts: sharePrompts,
+                                                 desensitization: desensitization, pool: pool)
             for (i, e) in pending.enumerated() {
                 add(Line(prompt: e.prompt, chosen: e.chosenResponse, rejected: e.rejectedResponse ?? "",
-                         chosen_logp: sums[i], rejected_logp: sums[b + i]))
+                         chosen_logp: sums.chosen[i], rejected_logp: sums.rejected[i]))
             }
             pending.removeAll()
         }
@@ -86,6 +79,24 @@ public final class ReferenceLogProbCache {
             }
         }
         try flush()
+    }
+
+    /// The reference's summed log-probs of each pair of one preference batch (`[2B, T]`: chosen
+    /// rows, then rejected), without a tape: what the cache holds, and what the step benchmark
+    /// hands the cached-reference step.
+    public static func sequenceLogProbs(reference: LanguageModel, ids: IndexTensor, mask: IndexTensor, labels: IndexTensor,
+                                        sharePrompts: Bool, desensitization: LengthDesensitization? = nil,
+                                        pool: WorkerPool) throws -> (chosen: [Float], rejected: [Float]) {
+        let tape = Tape(pool: pool, recording: false)
+        let prompt = sharePrompts ? SharedPrompt(ids: ids, mask: mask, labels: labels) : nil
+        let scored = prompt?.rowPart(labels) ?? labels
+        let logits = try reference.forward(ids: ids, mask: mask, sharing: prompt, logitRows: ModelLoss.scoredRows(labels: scored),
+                                           wholeRowLogitRows: ModelLoss.scoredRows(labels: labels), tape: tape).logits
+        let tokens = try tape.labelLogProbs(logits: logits, labels: scored)
+        let sums = try (desensitization.map { try $0.sequenceLogps(tokens: tokens, labels: scored, tape: tape) }
+                        ?? tape.sum(tokens, axis: 1)).value.scalars
+        let b = sums.count / 2
+        return (Array(sums[..<b]), Array(sums[b...]))
     }
 
     private func add(_ line: Line) {

@@ -50,12 +50,8 @@ final class BenchStep {
     /// `ReferenceLogProbCache.fill` computes them before training.
     func referenceLogProbs(_ input: StepInput) throws -> (chosen: [Float], rejected: [Float]) {
         guard let reference = model.reference else { throw BenchError("no reference model to cache log-probs from") }
-        let tape = Tape(pool: pool, recording: false)
-        let logits = try reference.forward(ids: input.ids, mask: input.mask,
-                                           logitRows: model.logitRows(labels: input.labels), tape: tape)
-        let sums = try tape.sum(tape.labelLogProbs(logits: logits, labels: input.labels), axis: 1).value.scalars
-        let b = sums.count / 2
-        return (Array(sums[..<b]), Array(sums[b...]))
+        return try ReferenceLogProbCache.sequenceLogProbs(reference: reference, ids: input.ids, mask: input.mask, labels: input.labels,
+                                                          sharePrompts: model.sharesPrompts, pool: pool)
     }
 
     /// One update: gradients averaged over `microbatches`, then clipped and stepped.
