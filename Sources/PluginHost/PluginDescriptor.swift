@@ -113,7 +113,11 @@ enum DescriptorValidator {
         switch kind {
         case .model:
             guard let v = d.model?.pointee else { throw bad("a model plugin must set the model vtable") }
-            try checkSize(v.struct_size, MemoryLayout<dph_model_vtable>.size, "model", bad)
+            // block_classes and position_limit_key were appended: a vtable that ends before
+            // either is an older plugin's (plugin.h), read without them.
+            let older = [\dph_model_vtable.block_classes, \dph_model_vtable.position_limit_key]
+                .map { UInt32(MemoryLayout<dph_model_vtable>.offset(of: $0)!) }
+            if !older.contains(v.struct_size) { try checkSize(v.struct_size, MemoryLayout<dph_model_vtable>.size, "model", bad) }
             guard v.configure != nil, v.forward != nil else { throw bad("model vtable needs configure and forward") }
             guard v.block_name != nil else {
                 throw bad("model vtable needs block_name")

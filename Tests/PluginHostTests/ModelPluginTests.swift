@@ -32,7 +32,10 @@ final class ModelPluginTests: XCTestCase {
         return host->linear(ctx, x, head, 0, DPH_LINEAR_OUT_IN, out);
     }
 
-    static const dph_model_vtable vtable = {sizeof(dph_model_vtable), "h.{i}", configure, forward};
+    #ifndef VTABLE_SIZE
+    #define VTABLE_SIZE sizeof(dph_model_vtable)
+    #endif
+    static const dph_model_vtable vtable = {VTABLE_SIZE, "h.{i}", configure, forward, 0, "Block", "n_positions"};
 
     DPH_EXPORT dph_status dph_plugin_init(const dph_host_api *host, dph_ctx *ctx, dph_plugin_desc *d) {
         (void)host; (void)ctx;
@@ -45,6 +48,29 @@ final class ModelPluginTests: XCTestCase {
         return DPH_OK;
     }
     """#
+
+    func testAModelVTableFromBeforeTheAppendedFieldsLoadsWithoutThem() throws {
+        let dir = try Build.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let current = try ModelPlugin(try PluginLoader.load(path: try Build.plugin(code: Self.source, into: dir, name: "current")))
+        XCTAssertEqual(current.blockClasses, ["Block"])
+        XCTAssertEqual(current.positionLimitKey, "n_positions")
+        let beforeBoth = try ModelPlugin(try PluginLoader.load(path: try Build.plugin(
+            code: Self.source, into: dir, name: "before-classes", defines: ["VTABLE_SIZE=offsetof(dph_model_vtable,block_classes)"])))
+        XCTAssertEqual(beforeBoth.blockClasses, [])
+        XCTAssertNil(beforeBoth.positionLimitKey)
+        let beforeLimit = try ModelPlugin(try PluginLoader.load(path: try Build.plugin(
+            code: Self.source, into: dir, name: "before-limit", defines: ["VTABLE_SIZE=offsetof(dph_model_vtable,position_limit_key)"])))
+        XCTAssertEqual(beforeLimit.blockClasses, ["Block"])
+        XCTAssertNil(beforeLimit.positionLimitKey)
+    }
+
+    func testAModelVTableOfAnyOtherSizeIsRefused() throws {
+        let dir = try Build.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = try Build.plugin(code: Self.source, into: dir, name: "odd", defines: ["VTABLE_SIZE=(sizeof(dph_model_vtable)-4)"])
+        XCTAssertThrowsPluginError(try PluginLoader.load(path: path), contains: ["model vtable struct_size is"])
+    }
 
     func testAModelPluginDeclaresParametersAndItsForwardIsDifferentiable() throws {
         let dir = try Build.tempDir()
