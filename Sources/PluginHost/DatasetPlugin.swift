@@ -45,7 +45,7 @@ public struct DatasetPlugin {
 
     public init(_ plugin: LoadedPlugin, options: [String: String] = [:]) throws {
         instance = try PluginInstance(plugin: plugin, options: options, kind: .dataset)
-        vtable = plugin.descriptor.raw.dataset!.pointee
+        vtable = PluginDescriptor.vtable(plugin.descriptor.raw.dataset, empty: dph_dataset_vtable())!
     }
 
     public var truncationMode: TruncationMode { vtable.truncation_mode == DPH_KEEP_END ? .keepEnd : .keepStart }

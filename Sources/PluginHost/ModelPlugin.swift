@@ -10,7 +10,7 @@ public struct ModelPlugin {
 
     public init(_ plugin: LoadedPlugin, options: [String: String] = [:]) throws {
         instance = try PluginInstance(plugin: plugin, options: options, kind: .model)
-        vtable = plugin.descriptor.raw.model!.pointee
+        vtable = plugin.descriptor.modelVTable!
     }
 
     /// HF name pattern of the repeated block, with "{i}" for the block index.

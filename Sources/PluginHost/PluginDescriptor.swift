@@ -38,10 +38,16 @@ public struct PluginDescriptor: @unchecked Sendable {
 
     /// The loss vtable as the host's struct: a plugin built before `instance_needs` was appended
     /// wrote a shorter one, whose missing fields read as NULL.
-    var lossVTable: dph_loss_vtable? {
-        guard let p = raw.loss else { return nil }
-        var v = dph_loss_vtable()
-        let bytes = min(Int(p.pointee.struct_size), MemoryLayout<dph_loss_vtable>.size)
+    var lossVTable: dph_loss_vtable? { Self.vtable(raw.loss, empty: dph_loss_vtable()) }
+    /// The model vtable likewise (`block_classes` and `position_limit_key` were appended).
+    var modelVTable: dph_model_vtable? { Self.vtable(raw.model, empty: dph_model_vtable()) }
+
+    /// A plugin's vtable copied into the host's struct: only the `struct_size` bytes the plugin
+    /// wrote are read (every vtable starts with its `struct_size`), the rest stay as in `empty`.
+    static func vtable<VTable>(_ p: UnsafePointer<VTable>?, empty: VTable) -> VTable? {
+        guard let p else { return nil }
+        var v = empty
+        let bytes = min(Int(UnsafeRawPointer(p).load(as: UInt32.self)), MemoryLayout<VTable>.size)
         withUnsafeMutableBytes(of: &v) { $0.copyMemory(from: UnsafeRawBufferPointer(start: UnsafeRawPointer(p), count: bytes)) }
         return v
     }
@@ -112,7 +118,7 @@ enum DescriptorValidator {
         }
         switch kind {
         case .model:
-            guard let v = d.model?.pointee else { throw bad("a model plugin must set the model vtable") }
+            guard let v = PluginDescriptor.vtable(d.model, empty: dph_model_vtable()) else { throw bad("a model plugin must set the model vtable") }
             // block_classes and position_limit_key were appended: a vtable that ends before
             // either is an older plugin's (plugin.h), read without them.
             let older = [\dph_model_vtable.block_classes, \dph_model_vtable.position_limit_key]
@@ -123,14 +129,14 @@ enum DescriptorValidator {
                 throw bad("model vtable needs block_name")
             }
         case .dataset:
-            guard let v = d.dataset?.pointee else { throw bad("a dataset plugin must set the dataset vtable") }
+            guard let v = PluginDescriptor.vtable(d.dataset, empty: dph_dataset_vtable()) else { throw bad("a dataset plugin must set the dataset vtable") }
             try checkSize(v.struct_size, MemoryLayout<dph_dataset_vtable>.size, "dataset", bad)
             guard v.load != nil else { throw bad("dataset vtable needs load") }
             guard v.truncation_mode == DPH_KEEP_START || v.truncation_mode == DPH_KEEP_END else {
                 throw bad("dataset truncation_mode \(v.truncation_mode.rawValue) is neither keep_start nor keep_end")
             }
         case .loss:
-            guard let v = d.loss?.pointee else { throw bad("a loss plugin must set the loss vtable") }
+            guard let v = PluginDescriptor.vtable(d.loss, empty: dph_loss_vtable()) else { throw bad("a loss plugin must set the loss vtable") }
             // The size before `instance_needs` was appended is the older plugins' (plugin.h).
             let older = MemoryLayout<dph_loss_vtable>.offset(of: \dph_loss_vtable.instance_needs)!
             if v.struct_size != UInt32(older) { try checkSize(v.struct_size, MemoryLayout<dph_loss_vtable>.size, "loss", bad) }
