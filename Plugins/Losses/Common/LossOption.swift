@@ -16,9 +16,14 @@ public struct LossOption<Value>: DeclaredOption {
     public func read(_ host: Host) throws -> Value { try rule(OptionRules(host), spec.name) }
 }
 
-/// What a descriptor lists: a `LossOption` of any value type.
+/// What a descriptor lists: a `LossOption` of any value type, or a bare SDK option that the
+/// plugin reads itself.
 public protocol DeclaredOption: Sendable {
     var spec: PluginDescription.Option { get }
+}
+
+extension PluginDescription.Option: DeclaredOption {
+    public var spec: PluginDescription.Option { self }
 }
 
 /// Float defaults are the text the descriptor shows (`plugins info`), as written.

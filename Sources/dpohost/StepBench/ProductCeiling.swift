@@ -45,8 +45,9 @@ struct ProductCeiling {
     /// Each library (every one that loads, unless named), with the times of its calls of each
     /// product. The libraries take turns over `rounds` rounds, so a passing disturbance of a shared
     /// machine lowers neither library's fastest call alone. Caches are warm (the same operands call
-    /// after call) unless `coldCaches`: then a buffer larger than the last-level cache is written
-    /// before each timed call, as a step's other work does between two uses of one weight.
+    /// after call) unless `coldCaches`: then a buffer twice the last-level cache is written from
+    /// this thread before each timed call, as a step's other work does between two uses of one
+    /// weight (another core's private cache, or another L3 of the processor, may keep some).
     func timedCalls(_ products: [Product], rounds: Int = 3, libraries chosen: [GemmLibrary]? = nil,
                     coldCaches: Bool = false) -> [(library: GemmLibrary, calls: [CallTimes])] {
         let libraries = chosen ?? GemmBackendKind.allCases.compactMap { try? Gemm.library($0) }

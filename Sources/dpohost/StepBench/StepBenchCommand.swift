@@ -39,7 +39,7 @@ struct StepBench: ParsableCommand {
     @Option(help: "Untimed warm-up steps.") var warmup = 1
     @Option(help: "Worker threads, which also run the matrix products (default: all cores).") var threads: Int?
     @OptionGroup var gemm: GemmBackendOptions
-    @Option(help: "Seconds spent on each product in each of three rounds when measuring the ceiling (and, with --profile-ops, the step's own products).") var sgemmSeconds = 0.1
+    @Option(help: "Seconds spent on each product in each of three rounds when measuring the ceiling (and, with --profile-ops, the step's own products; their cold timing is one round on the best library).") var sgemmSeconds = 0.1
     @Flag(help: "Also print where each step's time goes (policy forward, reference forward, loss, backward, clip, optimizer).")
     var phases = false
     @Flag(inversion: .prefixedNo,
@@ -58,7 +58,7 @@ struct StepBench: ParsableCommand {
     @Flag(inversion: .prefixedNo,
           help: "Run each pair's prompt once for chosen and rejected (share_prompt, the trainer's default); --no-shared-prompt runs every row whole, as PyTorch's benchmark does.")
     var sharedPrompt = true
-    @Flag(help: "Time every op of the timed steps (forward from the previous op's end, and backward) and print them, slowest first; then every matrix product of those steps against the same calls timed again on each library with warm caches. Profiling adds a little time per op.")
+    @Flag(help: "Time every op of the timed steps (forward from the previous op's end, and backward) and print them, slowest first; then every matrix product of those steps against the same calls timed again on each library with warm caches, and on the best one with the last-level cache overwritten. Profiling adds a little time per op.")
     var profileOps = false
     @Option(help: "Also time each configuration with LoRA adapters of this rank on every linear (alpha 2r), the base frozen and the reference its adapters-off view, and print time and peak memory against the full step.")
     var lora: Int?

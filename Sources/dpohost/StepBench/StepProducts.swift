@@ -7,7 +7,9 @@ import TensorCore
 /// Two comparisons, because one product's time varies from call to call even in a tight loop on
 /// a shared machine (docs/performance.md): the step's mean call against the library's mean call
 /// on warm caches (like with like), and against the library's fastest call (the strict ceiling).
-/// The same calls with their operands evicted from every cache show what cold weights cost.
+/// The best library's fastest calls after the last-level cache was overwritten show what cold
+/// weights cost. Times are sums over calls: products that worker threads ran at the same time
+/// (the attention kernels' single-thread ones) count each, in the step and when timed again.
 struct StepProducts: Codable {
     struct Library: Codable {
         var name: String
@@ -20,7 +22,8 @@ struct StepProducts: Codable {
         var label: String
         var callsPerStep: Double
         var stepMs: Double
-        /// The best library's times for the same calls: mean and fastest warm, fastest cold.
+        /// The best library's times for the same calls: mean and fastest warm, fastest with the
+        /// last-level cache overwritten before each call.
         var meanMs: Double
         var fastestMs: Double
         var coldMs: Double
@@ -71,7 +74,7 @@ struct StepProducts: Codable {
             "    the same calls on warm caches, mean / fastest: "
                 + libraries.map { "\($0.name) \(Fmt.f($0.meanMs, 1)) / \(Fmt.f($0.fastestMs, 1)) ms" }.joined(separator: ", "),
             "    the step's products at \(Fmt.f(100 * efficiency, 1)) % of the best library's mean call at the step's shapes, "
-                + "\(Fmt.f(100 * strictEfficiency, 1)) % of its fastest; with their operands out of every cache its fastest take "
+                + "\(Fmt.f(100 * strictEfficiency, 1)) % of its fastest; with the last-level cache overwritten before each call its fastest take "
                 + "\(Fmt.f(coldMs, 1)) ms",
             "    " + Fmt.pad("product (op(A) op(B) MxNxK)", 36) + Fmt.pad("calls", 7) + Fmt.pad("step ms", 9) + Fmt.pad("mean ms", 9)
                 + Fmt.pad("fast ms", 9) + Fmt.pad("cold ms", 9) + "mean/step",
