@@ -7,12 +7,12 @@ import TensorCore
 extension HostAPI {
     static func installBlocks(_ api: inout dph_host_api) {
         api.run_block = { p, layer, fn, user, inputs, n, out in CallContext.run(p) { ctx in
-            let instance = try HostAPI.modelInstance(ctx, "run_block")
+            let (instance, model) = try HostAPI.modelInstance(ctx, "run_block")
             guard let fn else { throw HostCallError.invalid("run_block: fn is NULL") }
             guard n >= 0, n == 0 || inputs != nil else { throw HostCallError.invalid("run_block: inputs is NULL for \(n) handles") }
             let o = try requireOut(out)
             let tape = ctx.arena.tape
-            guard instance.activationCheckpointing, tape.isRecording, instance.forwardPass?.passesKeysThrough ?? true else {
+            guard model.activationCheckpointing, tape.isRecording, model.forwardPass?.passesKeysThrough ?? true else {
                 // Nothing to save: the block is the plugin's own code, called in this context.
                 let status = fn(HostAPI.table, p, user, layer, inputs, n, o)
                 guard status == Int32(DPH_OK) else {
@@ -24,8 +24,8 @@ extension HostAPI {
             // To a ParameterAccess (FSDP) a checkpointed block is a forward of its own (see
             // CheckpointedBlock.run): what the forward gathered before it ends here, on the
             // recording tape, so that backward gathers it again after recomputing this block.
-            try instance.parameterAccess?.forwardEnded(tape: tape)
-            let block = CheckpointedBlock(instance: instance, fn: fn, user: user, layer: layer,
+            try model.parameterAccess?.forwardEnded(tape: tape)
+            let block = CheckpointedBlock(instance: instance, model: model, fn: fn, user: user, layer: layer,
                                           slots: try (0..<Int(n)).map { try ctx.arena.slot(inputs![$0]) })
             do {
                 let output = try tape.checkpoint(block.floatInputs, dependencies: block.trainableParameters) { t, floats in
@@ -44,6 +44,7 @@ extension HostAPI {
 /// run in a context of its own, whose arena (the block's intermediate handles) goes with it.
 private struct CheckpointedBlock {
     let instance: PluginInstance
+    let model: ModelInstanceState
     let fn: dph_block_fn
     let user: UnsafeMutableRawPointer?
     let layer: Int32
@@ -57,7 +58,7 @@ private struct CheckpointedBlock {
     /// Whether the block's parameters may need gradients even when its inputs do not (the
     /// host cannot see which parameters `fn` will fetch without running it).
     var trainableParameters: [Variable] {
-        instance.parameters.values.first { $0.requiresGrad }.map { [$0] } ?? []
+        model.parameters.values.first { $0.requiresGrad }.map { [$0] } ?? []
     }
 
     /// Runs the block on `tape` with `floats` in place of the float inputs: without recording
@@ -69,7 +70,7 @@ private struct CheckpointedBlock {
     /// backward (a hook recorded first runs last, after the block's gradients were reduced), so
     /// the parameters stay whole for the block's backward and nothing is gathered again later.
     func run(on tape: Tape, floats: [Variable]) throws -> Variable {
-        let access = instance.parameterAccess
+        let access = model.parameterAccess
         if let access, tape.isRecording {
             tape.recordHook { [weak tape] in
                 guard let tape else { return }
@@ -85,9 +86,9 @@ private struct CheckpointedBlock {
             }
         }
         // Checkpointing never runs with the key/value cache (a generation forward calls fn directly).
-        let pass = instance.forwardPass
-        instance.forwardPass = ForwardPass(keys: .passThrough, logitRows: pass?.logitRows)
-        defer { instance.forwardPass = pass }
+        let pass = model.forwardPass
+        model.forwardPass = ForwardPass(keys: .passThrough, logitRows: pass?.logitRows)
+        defer { model.forwardPass = pass }
         var out: dph_tensor = 0
         let status = ctx.withPointer { p in
             handles.withUnsafeBufferPointer { fn(HostAPI.table, p, user, layer, $0.baseAddress, Int32($0.count), &out) }

@@ -5,16 +5,16 @@ import TensorCore
 
 /// Host functions only model plugins use: the HF config, parameters, the key/value cache.
 extension HostAPI {
-    static func modelInstance(_ ctx: CallContext, _ what: String) throws -> PluginInstance {
-        guard let instance = ctx.instance, instance.plugin.kind == .model else {
+    static func modelInstance(_ ctx: CallContext, _ what: String) throws -> (instance: PluginInstance, model: ModelInstanceState) {
+        guard let instance = ctx.instance, let model = instance.model else {
             throw HostCallError(status: Int32(DPH_ERR_UNSUPPORTED), message: "\(what) is only available to model plugins")
         }
-        return instance
+        return (instance, model)
     }
 
     static func configValue(_ ctx: CallContext, _ key: UnsafePointer<CChar>?) throws -> (String, Any) {
         let k = try requireString(key, "config key")
-        guard let config = try HostAPI.modelInstance(ctx, "config").config else {
+        guard let config = try HostAPI.modelInstance(ctx, "config").model.config else {
             throw HostCallError(status: Int32(DPH_ERR_UNSUPPORTED), message: "no config.json is loaded yet (call from configure)")
         }
         guard let v = config.value(k) else { throw HostCallError.notFound("config.json has no key '\(k)'") }
@@ -23,8 +23,8 @@ extension HostAPI {
 
     static func installModel(_ api: inout dph_host_api) {
         api.config_json = { p, out in CallContext.run(p) { ctx in
-            let instance = try HostAPI.modelInstance(ctx, "config_json")
-            guard let config = instance.config else { throw HostCallError.notFound("no config.json is loaded") }
+            let (instance, model) = try HostAPI.modelInstance(ctx, "config_json")
+            guard let config = model.config else { throw HostCallError.notFound("no config.json is loaded") }
             try requireOut(out).pointee = instance.strings.intern(config.text)
         } }
         api.config_int = { p, key, out in CallContext.run(p) { ctx in
@@ -50,56 +50,56 @@ extension HostAPI {
             try requireOut(out).pointee = ctx.instance!.strings.intern(s)
         } }
         api.declare_parameter = { p, name, shape, rank, parallel in CallContext.run(p) { ctx in
-            let instance = try HostAPI.modelInstance(ctx, "declare_parameter")
+            let model = try HostAPI.modelInstance(ctx, "declare_parameter").model
             guard ctx.declaring else { throw HostCallError.invalid("declare_parameter is only allowed during configure") }
             let n = try requireString(name, "parameter name")
             guard !n.isEmpty else { throw HostCallError.invalid("parameter name is empty") }
-            guard !instance.declaredNames.contains(n) else {
+            guard !model.declaredNames.contains(n) else {
                 throw HostCallError.invalid("parameter '\(n)' is declared twice")
             }
             guard let style = ParallelStyle(abi: parallel) else {
                 throw HostCallError.invalid("parameter '\(n)': unknown parallel style \(parallel.rawValue)")
             }
             let spec = ParameterSpec(name: n, shape: try HostAPI.readShape(shape, rank), parallel: style)
-            instance.declaredBytes = try ParameterBudget(machineBytes: ProcessInfo.processInfo.physicalMemory)
-                .total(adding: spec, to: instance.declaredBytes)
-            instance.declared.append(spec)
-            instance.declaredNames.insert(n)
+            model.declaredBytes = try ParameterBudget(machineBytes: ProcessInfo.processInfo.physicalMemory)
+                .total(adding: spec, to: model.declaredBytes)
+            model.declared.append(spec)
+            model.declaredNames.insert(n)
         } }
         api.declare_parameter_alias = { p, name, alias in CallContext.run(p) { ctx in
-            let instance = try HostAPI.modelInstance(ctx, "declare_parameter_alias")
+            let model = try HostAPI.modelInstance(ctx, "declare_parameter_alias").model
             guard ctx.declaring else { throw HostCallError.invalid("declare_parameter_alias is only allowed during configure") }
             let n = try requireString(name, "parameter name"), a = try requireString(alias, "alias")
-            guard let i = instance.declared.firstIndex(where: { $0.name == n }) else {
+            guard let i = model.declared.firstIndex(where: { $0.name == n }) else {
                 throw HostCallError.notFound("declare_parameter_alias: parameter '\(n)' is not declared")
             }
             guard !a.isEmpty, a != n else { throw HostCallError.invalid("declare_parameter_alias: '\(a)' is not another name for '\(n)'") }
-            instance.declared[i].aliases.append(a)
+            model.declared[i].aliases.append(a)
         } }
         api.parameter = { p, name, out in CallContext.run(p) { ctx in
-            let instance = try HostAPI.modelInstance(ctx, "parameter")
+            let model = try HostAPI.modelInstance(ctx, "parameter").model
             let n = try requireString(name, "parameter name")
-            guard let bound = instance.parameters[n] else {
+            guard let bound = model.parameters[n] else {
                 throw HostCallError.notFound("parameter '\(n)' is not declared or not bound")
             }
-            try instance.parameterAccess?.willUse(n, tape: ctx.arena.tape)
-            try requireOut(out).pointee = ctx.arena.add(instance.linearInterceptor?.substitute(parameter: n) ?? bound)
+            try model.parameterAccess?.willUse(n, tape: ctx.arena.tape)
+            try requireOut(out).pointee = ctx.arena.add(model.linearInterceptor?.substitute(parameter: n) ?? bound)
         } }
         api.kv_cache_append = { p, layer, k, v, outK, outV in CallContext.run(p) { ctx in
-            let instance = try HostAPI.modelInstance(ctx, "kv_cache_append")
+            let model = try HostAPI.modelInstance(ctx, "kv_cache_append").model
             let key = try ctx.arena.float(k, "k"), value = try ctx.arena.float(v, "v")
             let ok = try requireOut(outK, "out_k"), ov = try requireOut(outV, "out_v")
-            instance.appendsKeys = true
-            let out = try HostAPI.appendKeys(instance, layer: layer, key: key, value: value, tape: ctx.arena.tape)
+            model.appendsKeys = true
+            let out = try HostAPI.appendKeys(model, layer: layer, key: key, value: value, tape: ctx.arena.tape)
             ok.pointee = ctx.arena.add(out.key)
             ov.pointee = ctx.arena.add(out.value)
         } }
     }
 
     /// `kv_cache_append` by the forward pass in progress: the keys and values the layer attends to.
-    static func appendKeys(_ instance: PluginInstance, layer: Int32, key: Variable, value: Variable,
+    static func appendKeys(_ model: ModelInstanceState, layer: Int32, key: Variable, value: Variable,
                            tape: Tape) throws -> (key: Variable, value: Variable) {
-        switch instance.forwardPass?.keys ?? .passThrough {
+        switch model.forwardPass?.keys ?? .passThrough {
         case .passThrough:
             return (key, value)
         case let .generation(cache):

@@ -44,7 +44,7 @@ extension HostAPI {
         }
         let input = try ctx.arena.float(x, "x"), weight = try ctx.arena.float(w, "weight")
         let bias = try ctx.arena.optionalFloat(b, "bias")
-        if let interceptor = ctx.instance?.linearInterceptor,
+        if let interceptor = ctx.instance?.model?.linearInterceptor,
            let out = try interceptor.linear(input, weight: weight, bias: bias, layout: l, tape: t) {
             return out
         }
@@ -92,7 +92,7 @@ extension HostAPI {
         } }
         api.lm_head = { p, x, w, b, layout, out in HostAPI.op(p, out) { ctx, t in
             try HostAPI.linearCall(ctx, t, x, w, b, layout) {
-                try t.lmHead($0, weight: $1, bias: $2, layout: $3, rows: ctx.instance?.forwardPass?.logitRows)
+                try t.lmHead($0, weight: $1, bias: $2, layout: $3, rows: ctx.instance?.model?.forwardPass?.logitRows)
             }
         } }
         api.embedding = { p, ids, table, out in HostAPI.op(p, out) { ctx, t in

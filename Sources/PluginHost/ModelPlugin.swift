@@ -6,16 +6,19 @@ import TensorCore
 /// A model plugin instance: configure from a HF config.json, bind parameters, run forward.
 public struct ModelPlugin {
     public let instance: PluginInstance
+    /// The instance's model state (a model-kind instance always has one).
+    let modelState: ModelInstanceState
     private let vtable: dph_model_vtable
 
     public init(_ plugin: LoadedPlugin, options: [String: String] = [:]) throws {
         instance = try PluginInstance(plugin: plugin, options: options, kind: .model)
+        modelState = instance.model!
         vtable = plugin.descriptor.modelVTable!
     }
 
     /// HF name pattern of the repeated block, with "{i}" for the block index.
     public var blockName: String { String(cString: vtable.block_name) }
-    public var parameterSpecs: [ParameterSpec] { instance.declared }
+    public var parameterSpecs: [ParameterSpec] { modelState.declared }
     /// transformers' class names of the repeated block (what `model.block_name` names); empty
     /// when the plugin names none or predates the field.
     public var blockClasses: [String] {
@@ -37,8 +40,8 @@ public struct ModelPlugin {
     /// `run_block` keeps only its inputs and is recomputed during backward (fewer activations
     /// held, one more forward of every block). Off by default; no effect on no-grad forwards.
     public var activationCheckpointing: Bool {
-        get { instance.activationCheckpointing }
-        nonmutating set { instance.activationCheckpointing = newValue }
+        get { modelState.activationCheckpointing }
+        nonmutating set { modelState.activationCheckpointing = newValue }
     }
     /// The Hugging Face `model_type` values this plugin runs (its own name when it lists none).
     public var modelTypes: [String] {
@@ -50,24 +53,24 @@ public struct ModelPlugin {
     @discardableResult
     public func configure(configJSON: String) throws -> [ParameterSpec] {
         do {
-            instance.config = try ConfigJSON(text: configJSON)
+            modelState.config = try ConfigJSON(text: configJSON)
         } catch let e as HostCallError {
             throw PluginError.pluginFailed(plugin: instance.plugin.name, call: "configure", status: e.status, message: e.message)
         }
-        instance.declared = []
+        modelState.declared = []
         let configure = vtable.configure!
         let state = instance.state
         _ = try instance.call("configure", tape: Tape(pool: .serial, recording: false)) { p in
             CallContext.from(p)!.declaring = true
             return configure(HostAPI.table, p, state)
         }
-        return instance.declared
+        return modelState.declared
     }
 
     /// Supplies the values of every declared parameter (shapes checked). `shapes` replaces the
     /// declared shape of the parameters it names (a rank's shard under tensor parallelism).
     public func bind(_ parameters: [String: Variable], shapes: [String: [Int]] = [:]) throws {
-        for declared in instance.declared {
+        for declared in modelState.declared {
             var spec = ParameterSpec(name: declared.name, shape: shapes[declared.name] ?? declared.shape, parallel: declared.parallel)
             spec.aliases = declared.aliases
             guard let v = parameters[spec.name] else {
@@ -79,7 +82,7 @@ public struct ModelPlugin {
                                                message: "parameter '\(spec.name)' declared \(spec.shape), given \(v.shape)")
             }
         }
-        instance.parameters = parameters
+        modelState.parameters = parameters
     }
 
     /// Logits `[N, T, V]` for `inputIDs`/`attentionMask` `[N, T]`, recorded on `tape`.
@@ -88,7 +91,7 @@ public struct ModelPlugin {
     public func forward(inputIDs: IndexTensor, attentionMask: IndexTensor, positionIDs: IndexTensor? = nil,
                         useCache: Bool = false, logitRows: RowSelection? = nil, tape: Tape) throws -> Variable {
         try run(inputIDs: inputIDs, attentionMask: attentionMask, positionIDs: positionIDs,
-                keys: useCache ? .generation(instance.generationCache) : .passThrough, logitRows: logitRows, tape: tape)
+                keys: useCache ? .generation(modelState.generationCache) : .passThrough, logitRows: logitRows, tape: tape)
     }
 
     /// Logits `[N, T - prompt, V]` of positions `prompt..<T` of `inputIDs`/`attentionMask`
@@ -105,7 +108,7 @@ public struct ModelPlugin {
         let (n, t) = (inputIDs.shape[0], inputIDs.shape[1])
         precondition(prompt > 0 && prompt < t && promptRows > 0 && n % promptRows == 0,
                      "forwardSharingPrompt: prompt \(prompt) of \(t) positions, \(promptRows) prompt rows of \(n)")
-        guard instance.appendsKeys != false else { return nil }
+        guard modelState.appendsKeys != false else { return nil }
         let shared = KeyValueCache()
         let head = 0..<prompt
         _ = try run(inputIDs: inputIDs.rows(0..<promptRows).columns(head),
@@ -113,7 +116,7 @@ public struct ModelPlugin {
                     positionIDs: try IndexTensor(shape: [promptRows, prompt], values: (0..<promptRows).flatMap { _ in head.map(Int32.init) }),
                     keys: .recordPrompt(shared), logitRows: RowSelection(rows: promptRows * prompt) { _ in false }, tape: tape)
         guard !shared.layers.isEmpty else {
-            instance.appendsKeys = false
+            modelState.appendsKeys = false
             return nil
         }
         let logits = try run(inputIDs: inputIDs.columns(prompt..<t), attentionMask: attentionMask,
@@ -132,12 +135,12 @@ public struct ModelPlugin {
         let forward = vtable.forward!
         let state = instance.state
         let pass = ForwardPass(keys: keys, logitRows: logitRows)
-        instance.forwardPass = pass
-        defer { instance.forwardPass = nil }
+        modelState.forwardPass = pass
+        defer { modelState.forwardPass = nil }
         var out: dph_tensor = 0
         var arena: TensorArena?
         var ended = false
-        defer { if !ended { try? instance.parameterAccess?.forwardEnded(tape: tape) } }
+        defer { if !ended { try? modelState.parameterAccess?.forwardEnded(tape: tape) } }
         _ = try instance.call("forward", tape: tape) { p in
             let a = CallContext.from(p)!.arena
             arena = a
@@ -151,7 +154,7 @@ public struct ModelPlugin {
             return forward(HostAPI.table, p, state, &args, &out)
         }
         ended = true
-        try instance.parameterAccess?.forwardEnded(tape: tape)
+        try modelState.parameterAccess?.forwardEnded(tape: tape)
         do {
             return try arena!.float(out, "the returned logits")
         } catch let e as HostCallError {
@@ -161,16 +164,16 @@ public struct ModelPlugin {
 
     /// Takes over `linear` for the weights it handles (nil: every linear runs as declared).
     public var linearInterceptor: LinearInterceptor? {
-        get { instance.linearInterceptor }
-        nonmutating set { instance.linearInterceptor = newValue }
+        get { modelState.linearInterceptor }
+        nonmutating set { modelState.linearInterceptor = newValue }
     }
 
     /// Sees every parameter fetch and the end of every forward (nil: parameters are plain).
     public var parameterAccess: ParameterAccess? {
-        get { instance.parameterAccess }
-        nonmutating set { instance.parameterAccess = newValue }
+        get { modelState.parameterAccess }
+        nonmutating set { modelState.parameterAccess = newValue }
     }
 
     /// Forgets cached keys and values (start of a new generation).
-    public func resetCache() { instance.generationCache.layers = [:] }
+    public func resetCache() { modelState.generationCache.layers = [:] }
 }

@@ -4,40 +4,21 @@ import Foundation
 import TensorCore
 
 /// One configured instance of a plugin: its validated options, its private state (from
-/// `create`) and, for models, its config, declared parameters and key/value cache.
+/// `create`) and, for models, a `ModelInstanceState`.
 public final class PluginInstance {
     public let plugin: LoadedPlugin
     public let options: ResolvedOptions
     let strings = CStringPool()
     private(set) var state: UnsafeMutableRawPointer?
 
-    // Model instances only.
-    var config: ConfigJSON?
-    var declared: [ParameterSpec] = [] {
-        didSet { if declared.isEmpty { declaredBytes = 0; declaredNames = [] } }
-    }
-    /// The float32 bytes of `declared`, kept as they are declared (`ParameterBudget`).
-    var declaredBytes = 0.0
-    /// The names in `declared`, so that refusing a second declaration costs no scan of them all.
-    var declaredNames: Set<String> = []
-    var parameters: [String: Variable] = [:]
-    /// Whether `run_block` checkpoints blocks on recording forwards (set by the trainer).
-    var activationCheckpointing = false
-    /// The forward call in progress (nil between calls): what `kv_cache_append` and `lm_head` do.
-    var forwardPass: ForwardPass?
-    /// Generation's keys and values, kept across forward calls until `resetCache`.
-    let generationCache = KeyValueCache()
-    /// Whether the plugin's forward passes its keys through `kv_cache_append` (nil: not seen
-    /// yet). One that does not cannot continue from a shared prompt's keys.
-    var appendsKeys: Bool?
-    /// Handles `linear` for weights the host split across ranks (tensor parallelism).
-    var linearInterceptor: LinearInterceptor?
-    var parameterAccess: ParameterAccess?
+    /// A model plugin's config, parameters and forward call in progress; nil for other kinds.
+    let model: ModelInstanceState?
 
     /// Validates `options` (name -> text) against the descriptor, then calls the plugin's `create`.
     public init(plugin: LoadedPlugin, options: [String: String] = [:]) throws {
         self.plugin = plugin
         self.options = try ResolvedOptions(plugin: plugin.name, specs: plugin.descriptor.options, given: options)
+        model = plugin.kind == .model ? ModelInstanceState() : nil
         if let create = plugin.descriptor.raw.create {
             var out: UnsafeMutableRawPointer?
             try call("create", tape: Tape(pool: .serial, recording: false)) { create(HostAPI.table, $0, &out) }

@@ -150,10 +150,10 @@ final class ModelPluginTests: XCTestCase {
             XCTAssertNil(try model.forwardSharingPrompt(inputIDs: ids, attentionMask: IndexTensor(shape: [2, 4], repeating: 1),
                                                         prompt: 2, promptRows: 1, tape: Tape(pool: .serial)))
         }
-        XCTAssertEqual(model.instance.appendsKeys, false)
+        XCTAssertEqual(model.modelState.appendsKeys, false)
         // Nothing of the call stays on the instance: no pass in progress, no keys kept.
-        XCTAssertNil(model.instance.forwardPass)
-        XCTAssertTrue(model.instance.generationCache.layers.isEmpty)
+        XCTAssertNil(model.modelState.forwardPass)
+        XCTAssertTrue(model.modelState.generationCache.layers.isEmpty)
     }
 
     func testAModelThatKeepsPromptKeysButDoesNotAppendAfterThemFails() throws {
@@ -173,8 +173,8 @@ final class ModelPluginTests: XCTestCase {
                                                                    prompt: 2, promptRows: 1, tape: Tape(pool: .serial)) as Any,
                                    contains: ["layers [0] kept keys in the shared-prompt pass but did not append to them after it"])
         // Nothing of the call stays on the instance: no pass in progress, no keys kept.
-        XCTAssertNil(model.instance.forwardPass)
-        XCTAssertTrue(model.instance.generationCache.layers.isEmpty)
+        XCTAssertNil(model.modelState.forwardPass)
+        XCTAssertTrue(model.modelState.generationCache.layers.isEmpty)
     }
 }
 

@@ -172,7 +172,7 @@ final class RunBlockTests: XCTestCase {
         let f = try fixture()
         f.model.activationCheckpointing = true
         // Unbound parameter: the block's host->parameter fails inside the checkpointed run.
-        f.model.instance.parameters["h.1.weight"] = nil
+        f.model.modelState.parameters["h.1.weight"] = nil
         XCTAssertThrowsPluginError(try f.forward(Tape(pool: .serial)), contains: ["h.1.weight"])
     }
 }
