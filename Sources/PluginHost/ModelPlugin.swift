@@ -20,19 +20,16 @@ public struct ModelPlugin {
     public var blockName: String { String(cString: vtable.block_name) }
     public var parameterSpecs: [ParameterSpec] { modelState.declared }
     /// transformers' class names of the repeated block (what `model.block_name` names); empty
-    /// when the plugin names none or predates the field.
+    /// when the plugin names none or predates the field (`modelVTable` leaves it NULL then).
     public var blockClasses: [String] {
-        let offset = MemoryLayout<dph_model_vtable>.offset(of: \dph_model_vtable.block_classes)!
-        guard Int(vtable.struct_size) >= offset + MemoryLayout<UnsafePointer<CChar>?>.size, let names = vtable.block_classes else { return [] }
+        guard let names = vtable.block_classes else { return [] }
         return String(cString: names).split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
     }
 
     /// The config.json key holding a hard limit on positions (`position_limit_key`), nil when the
     /// model has none or the plugin predates the field.
     public var positionLimitKey: String? {
-        let offset = MemoryLayout<dph_model_vtable>.offset(of: \dph_model_vtable.position_limit_key)!
-        guard Int(vtable.struct_size) >= offset + MemoryLayout<UnsafePointer<CChar>?>.size,
-              let key = vtable.position_limit_key else { return nil }
+        guard let key = vtable.position_limit_key else { return nil }
         return String(cString: key)
     }
 

@@ -121,16 +121,14 @@ enum DescriptorValidator {
             guard let v = PluginDescriptor.vtable(d.model, empty: dph_model_vtable()) else { throw bad("a model plugin must set the model vtable") }
             // block_classes and position_limit_key were appended: a vtable that ends before
             // either is an older plugin's (plugin.h), read without them.
-            let older = [\dph_model_vtable.block_classes, \dph_model_vtable.position_limit_key]
-                .map { UInt32(MemoryLayout<dph_model_vtable>.offset(of: $0)!) }
-            if !older.contains(v.struct_size) { try checkSize(v.struct_size, MemoryLayout<dph_model_vtable>.size, "model", bad) }
+            try checkSize(v.struct_size, appended: [\dph_model_vtable.block_classes, \dph_model_vtable.position_limit_key], "model", bad)
             guard v.configure != nil, v.forward != nil else { throw bad("model vtable needs configure and forward") }
             guard v.block_name != nil else {
                 throw bad("model vtable needs block_name")
             }
         case .dataset:
             guard let v = PluginDescriptor.vtable(d.dataset, empty: dph_dataset_vtable()) else { throw bad("a dataset plugin must set the dataset vtable") }
-            try checkSize(v.struct_size, MemoryLayout<dph_dataset_vtable>.size, "dataset", bad)
+            try checkSize(v.struct_size, appended: [PartialKeyPath<dph_dataset_vtable>](), "dataset", bad)
             guard v.load != nil else { throw bad("dataset vtable needs load") }
             guard v.truncation_mode == DPH_KEEP_START || v.truncation_mode == DPH_KEEP_END else {
                 throw bad("dataset truncation_mode \(v.truncation_mode.rawValue) is neither keep_start nor keep_end")
@@ -138,15 +136,19 @@ enum DescriptorValidator {
         case .loss:
             guard let v = PluginDescriptor.vtable(d.loss, empty: dph_loss_vtable()) else { throw bad("a loss plugin must set the loss vtable") }
             // The size before `instance_needs` was appended is the older plugins' (plugin.h).
-            let older = MemoryLayout<dph_loss_vtable>.offset(of: \dph_loss_vtable.instance_needs)!
-            if v.struct_size != UInt32(older) { try checkSize(v.struct_size, MemoryLayout<dph_loss_vtable>.size, "loss", bad) }
+            try checkSize(v.struct_size, appended: [\dph_loss_vtable.instance_needs], "loss", bad)
             guard v.compute != nil else { throw bad("loss vtable needs compute") }
             if let problem = LossPlugin.Needs.problem(v.needs) { throw bad(problem) }
         }
     }
 
-    private static func checkSize(_ got: UInt32, _ expected: Int, _ what: String, _ bad: (String) -> PluginError) throws {
-        guard got == UInt32(expected) else {
+    /// A vtable's `struct_size` must be the host's, or end right before one of the fields
+    /// `appended` after the first plugins (plugin.h: a reader never touches bytes beyond it).
+    private static func checkSize<VTable>(_ got: UInt32, appended: [PartialKeyPath<VTable>], _ what: String,
+                                          _ bad: (String) -> PluginError) throws {
+        let expected = MemoryLayout<VTable>.size
+        let older = appended.map { MemoryLayout<VTable>.offset(of: $0)! }
+        guard got == UInt32(expected) || older.contains(Int(got)) else {
             throw bad("\(what) vtable struct_size is \(got), expected \(expected)")
         }
     }

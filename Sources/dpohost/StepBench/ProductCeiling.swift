@@ -50,18 +50,34 @@ struct ProductCeiling {
     /// weight (another core's private cache, or another L3 of the processor, may keep some).
     func timedCalls(_ products: [Product], rounds: Int = 3, libraries chosen: [GemmLibrary]? = nil,
                     coldCaches: Bool = false) -> [(library: GemmLibrary, calls: [CallTimes])] {
-        let libraries = chosen ?? GemmBackendKind.allCases.compactMap { try? Gemm.library($0) }
-        var rng = SplitMix64(seed: 7)
-        let operands = products.map { p -> (Tensor, Tensor, Tensor) in
-            let n = p.operandCounts
-            return (Tensor.randomNormal([n.a], using: &rng), Tensor.randomNormal([n.b], using: &rng), Tensor(zeros: [n.c]))
+        timedCalls(Operands(products), rounds: rounds, libraries: chosen, coldCaches: coldCaches)
+    }
+
+    /// Random A and B and a C for each product, made once for every pass that times them.
+    struct Operands {
+        let products: [Product]
+        let tensors: [(a: Tensor, b: Tensor, c: Tensor)]
+
+        init(_ products: [Product]) {
+            var rng = SplitMix64(seed: 7)
+            self.products = products
+            tensors = products.map { p in
+                let n = p.operandCounts
+                return (Tensor.randomNormal([n.a], using: &rng), Tensor.randomNormal([n.b], using: &rng), Tensor(zeros: [n.c]))
+            }
         }
+    }
+
+    func timedCalls(_ operands: Operands, rounds: Int = 3, libraries chosen: [GemmLibrary]? = nil,
+                    coldCaches: Bool = false) -> [(library: GemmLibrary, calls: [CallTimes])] {
+        let libraries = chosen ?? GemmBackendKind.allCases.compactMap { try? Gemm.library($0) }
+        let products = operands.products
         let eviction = coldCaches ? Tensor(zeros: [Self.evictionFloats]) : nil
         var times = [[CallTimes]](repeating: [CallTimes](repeating: CallTimes(), count: products.count), count: libraries.count)
         for _ in 0..<rounds {
             for (l, library) in libraries.enumerated() {
                 Gemm.using(library) {
-                    for (i, (p, (a, b, c))) in zip(products, operands).enumerated() {
+                    for (i, (p, (a, b, c))) in zip(products, operands.tensors).enumerated() {
                         time(into: &times[l][i], before: { eviction.map(Self.overwrite) }) {
                             Gemm.sgemm(transA: p.transA, transB: p.transB, m: p.m, n: p.n, k: p.k,
                                        a: a.pointer, lda: p.lda, b: b.pointer, ldb: p.ldb,

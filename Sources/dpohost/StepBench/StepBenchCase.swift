@@ -121,7 +121,7 @@ struct StepBenchCase {
             if let cached { _ = try update.run([input], chosenOnly: false, cachedReference: cached) }
         }
         let profile = profileOps ? OpProfile() : nil
-        let productLog = GemmProductLog()
+        let productLog = profileOps ? GemmProductLog() : nil
         let timer = phases ? PhaseTimer() : nil
         let cachedTimer = phases && cached != nil ? PhaseTimer() : nil
         StepBenchCase.trace("warmup")
@@ -131,7 +131,7 @@ struct StepBenchCase {
             update.timer = timer
             update.profile = profile
             let start = DispatchTime.now().uptimeNanoseconds
-            let outcome = try Gemm.logging(into: profileOps ? productLog : nil) { try update.run([input], chosenOnly: loss == .sft) }
+            let outcome = try Gemm.logging(into: productLog) { try update.run([input], chosenOnly: loss == .sft) }
             times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
             update.profile = nil
             if firstLoss.isNaN { firstLoss = Self.meanLoss(outcome) }
@@ -144,9 +144,11 @@ struct StepBenchCase {
             }
         }
         update.timer = nil
-        // Read before the logged products are timed again: their operands are the benchmark's, not the step's.
+        // Read before the logged products are timed again: their operands and time are the
+        // benchmark's, not the step's.
         let peak = ResourceUsage.peakResidentMiB()
-        let products = profileOps ? StepProducts(productLog, steps: steps, ceiling: ProductCeiling(seconds: productSeconds)) : nil
+        let otherLoad = load.flatMap { start in CPULoad()?.otherLoad(since: start) }
+        let products = productLog.map { StepProducts($0, steps: steps, ceiling: ProductCeiling(seconds: productSeconds)) }
 
         let rows = input.ids.shape[0]
         let tokens = rows * shape.sequence
@@ -157,7 +159,7 @@ struct StepBenchCase {
             batch: pairs, seq: shape.sequence, steps: steps, warmup: warmup, threads: pool.threads,
             flopParameters: n, tokensPerStep: tokens, flopsPerStep: flops, stepSeconds: times,
             peakRSSMiB: peak, firstLoss: firstLoss,
-            otherLoad: load.flatMap { start in CPULoad()?.otherLoad(since: start) },
+            otherLoad: otherLoad,
             phases: timer.map { t in t.totals.mapValues { $0 / Double(max(steps, 1)) } },
             cachedStepSeconds: cached == nil ? nil : cachedTimes,
             cachedPhases: cachedTimer.map { t in t.totals.mapValues { $0 / Double(max(steps, 1)) } },

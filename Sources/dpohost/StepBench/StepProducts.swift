@@ -42,7 +42,8 @@ struct StepProducts: Codable {
         func perStepMs(_ seconds: [Double]) -> [Double] {
             zip(logged, seconds).map { Double($0.value.calls) * $1 * perStep * 1000 }
         }
-        let measured = ceiling.timedCalls(logged.map(\.key))
+        let operands = ProductCeiling.Operands(logged.map(\.key))
+        let measured = ceiling.timedCalls(operands)
         libraries = measured.map {
             Library(name: "\($0.library.version) \($0.library.kernel)", meanMs: perStepMs($0.calls.map(\.mean)).reduce(0, +),
                     fastestMs: perStepMs($0.calls.map(\.fastest)).reduce(0, +))
@@ -51,7 +52,7 @@ struct StepProducts: Codable {
         let best = measured.min { perStepMs($0.calls.map(\.mean)).reduce(0, +) < perStepMs($1.calls.map(\.mean)).reduce(0, +) }
         let mean = best.map { perStepMs($0.calls.map(\.mean)) } ?? none
         let fastest = best.map { perStepMs($0.calls.map(\.fastest)) } ?? none
-        let cold = best.flatMap { ceiling.timedCalls(logged.map(\.key), rounds: 1, libraries: [$0.library], coldCaches: true).first }
+        let cold = best.flatMap { ceiling.timedCalls(operands, rounds: 1, libraries: [$0.library], coldCaches: true).first }
             .map { perStepMs($0.calls.map(\.fastest)) } ?? none
         shapes = logged.indices.map { i in
             Shape(label: logged[i].key.label, callsPerStep: Double(logged[i].value.calls) * perStep,
