@@ -238,7 +238,8 @@ public typealias dph_model_forward_fn = @convention(c) (
 extension PluginDescription {
     /// A model vtable that lives as long as the library.
     public static func modelVTable(blockName: String, modelTypes: [String], blockClasses: [String] = [],
-                                   positionLimitKey: String? = nil, configure: dph_model_configure_fn,
+                                   positionLimitKey: String? = nil, attendsThroughHost: Bool = false,
+                                   configure: dph_model_configure_fn,
                                    forward: dph_model_forward_fn) -> UnsafePointer<dph_model_vtable> {
         let v = UnsafeMutablePointer<dph_model_vtable>.allocate(capacity: 1)
         var t = dph_model_vtable()
@@ -249,6 +250,7 @@ extension PluginDescription {
         t.model_types = UnsafePointer(strdup(modelTypes.joined(separator: ",")))
         t.block_classes = blockClasses.isEmpty ? nil : UnsafePointer(strdup(blockClasses.joined(separator: ",")))
         t.position_limit_key = positionLimitKey.map { UnsafePointer(strdup($0)) }
+        t.attends_through_host = attendsThroughHost ? 1 : 0
         v.initialize(to: t)
         return UnsafePointer(v)
     }

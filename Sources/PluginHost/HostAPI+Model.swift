@@ -126,6 +126,8 @@ extension HostAPI {
             }
             shared.continued.insert(layer)
             return (try tape.prefixed(key, with: prompt.key), try tape.prefixed(value, with: prompt.value))
+        case let .packed(packing):
+            return try packing.append(layer: layer, key: key, value: value)
         }
     }
 }

@@ -34,7 +34,7 @@ extension HostAPI {
     /// `linear` or `lm_head`: the operands resolved, then the tensor-parallel interceptor when it
     /// handles the weight, else `run`.
     static func linearCall(_ ctx: CallContext, _ t: Tape, _ x: dph_tensor, _ w: dph_tensor, _ b: dph_tensor,
-                           _ layout: dph_linear_layout,
+                           _ layout: dph_linear_layout, input prepare: (Variable) throws -> Variable = { $0 },
                            run: (Variable, Variable, Variable?, LinearLayout) throws -> Variable) throws -> Variable {
         let l: LinearLayout
         switch layout {
@@ -42,7 +42,7 @@ extension HostAPI {
         case DPH_LINEAR_IN_OUT: l = .inOut
         default: throw HostCallError.invalid("unknown linear layout \(layout.rawValue)")
         }
-        let input = try ctx.arena.float(x, "x"), weight = try ctx.arena.float(w, "weight")
+        let input = try prepare(ctx.arena.float(x, "x")), weight = try ctx.arena.float(w, "weight")
         let bias = try ctx.arena.optionalFloat(b, "bias")
         if let interceptor = ctx.instance?.model?.linearInterceptor,
            let out = try interceptor.linear(input, weight: weight, bias: bias, layout: l, tape: t) {
@@ -91,8 +91,9 @@ extension HostAPI {
             try HostAPI.linearCall(ctx, t, x, w, b, layout) { try t.linear($0, weight: $1, bias: $2, layout: $3) }
         } }
         api.lm_head = { p, x, w, b, layout, out in HostAPI.op(p, out) { ctx, t in
-            try HostAPI.linearCall(ctx, t, x, w, b, layout) {
-                try t.lmHead($0, weight: $1, bias: $2, layout: $3, rows: ctx.instance?.model?.forwardPass?.logitRows)
+            let pass = ctx.instance?.model?.forwardPass
+            return try HostAPI.linearCall(ctx, t, x, w, b, layout, input: { try pass?.packing?.headInput($0, tape: t) ?? $0 }) {
+                try t.lmHead($0, weight: $1, bias: $2, layout: $3, rows: pass?.logitRows)
             }
         } }
         api.embedding = { p, ids, table, out in HostAPI.op(p, out) { ctx, t in
@@ -106,9 +107,13 @@ extension HostAPI {
             try t.rmsNorm(try ctx.arena.float(x, "x"), weight: try ctx.arena.float(w, "weight"), eps: eps)
         } }
         api.attention = { p, q, k, v, mask, hasScale, scale, out in HostAPI.op(p, out) { ctx, t in
-            try t.attention(query: try ctx.arena.float(q, "query"), key: try ctx.arena.float(k, "key"),
-                            value: try ctx.arena.float(v, "value"), keyMask: try ctx.arena.optionalIndex(mask, "key_mask"),
-                            scale: hasScale != 0 ? scale : nil)
+            let query = try ctx.arena.float(q, "query"), key = try ctx.arena.float(k, "key"), value = try ctx.arena.float(v, "value")
+            let keyMask = try ctx.arena.optionalIndex(mask, "key_mask"), scale = hasScale != 0 ? scale : nil
+            // A packed forward's mask is the sequence's; the packing knows each part's own.
+            if let packing = ctx.instance?.model?.forwardPass?.packing {
+                return try packing.attention(query: query, key: key, value: value, scale: scale, tape: t)
+            }
+            return try t.attention(query: query, key: key, value: value, keyMask: keyMask, scale: scale)
         } }
         api.rotary = { p, x, positions, dims, invFreq, n, out in HostAPI.op(p, out) { ctx, t in
             guard n >= 0, n == 0 || invFreq != nil else { throw HostCallError.invalid("inv_freq is NULL for \(n) values") }

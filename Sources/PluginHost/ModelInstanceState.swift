@@ -23,6 +23,9 @@ final class ModelInstanceState {
     /// Whether the plugin's forward passes its keys through `kv_cache_append` (nil: not seen
     /// yet). One that does not cannot continue from a shared prompt's keys.
     var appendsKeys: Bool?
+    /// Whether a shared prompt and its rows run as one packed sequence (`PackedPrompt`); set from
+    /// the vtable's `attends_through_host`.
+    var packsSharedPrompt = false
     /// Handles `linear` for weights the host split across ranks (tensor parallelism).
     var linearInterceptor: LinearInterceptor?
     var parameterAccess: ParameterAccess?

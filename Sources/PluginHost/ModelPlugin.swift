@@ -14,6 +14,7 @@ public struct ModelPlugin {
         instance = try PluginInstance(plugin: plugin, options: options, kind: .model)
         modelState = instance.model!
         vtable = plugin.descriptor.modelVTable!
+        modelState.packsSharedPrompt = vtable.attends_through_host != 0
     }
 
     /// HF name pattern of the repeated block, with "{i}" for the block index.
@@ -91,13 +92,22 @@ public struct ModelPlugin {
                 keys: useCache ? .generation(modelState.generationCache) : .passThrough, logitRows: logitRows, tape: tape)
     }
 
+    /// Whether a shared prompt and the rows after it run as one sequence (the plugin's
+    /// `attends_through_host`), rather than the prompt as a forward of its own.
+    public var packsSharedPrompt: Bool {
+        get { modelState.packsSharedPrompt }
+        nonmutating set { modelState.packsSharedPrompt = newValue }
+    }
+
     /// Logits `[N, T - prompt, V]` of positions `prompt..<T` of `inputIDs`/`attentionMask`
     /// `[N, T]`, whose first `prompt` positions are the same in rows r and r + P for
     /// P = `promptRows` (a preference batch: its B pairs, N = 2B). Those positions run once, on
-    /// rows 0..<P, keeping each layer's keys and values (the plugin's `kv_cache_append`); every
-    /// row then runs its own positions against them. Causal attention makes that the rows' own
-    /// result (no position sees a later one), for (N - P)·prompt fewer positions through every
-    /// block. Recorded on `tape`: gradients reach the prompt pass through the shared keys.
+    /// rows 0..<P; every row's own positions attend to its pair's prompt keys, then to their own.
+    /// Causal attention makes that the rows' own result (no position sees a later one), for
+    /// (N - P)·prompt fewer positions through every block. With `packsSharedPrompt` the prompts
+    /// and the rows run as one sequence (`PackedPrompt`); otherwise the prompts run first, keeping
+    /// each layer's keys and values (the plugin's `kv_cache_append`), and the rows after them.
+    /// Recorded on `tape`: gradients reach the prompts through the shared keys.
     /// `logitRows`: the positions of `[N * (T - prompt)]` whose logits are read.
     /// nil when the plugin does not pass its keys through `kv_cache_append` (use `forward`).
     public func forwardSharingPrompt(inputIDs: IndexTensor, attentionMask: IndexTensor, prompt: Int, promptRows: Int,
@@ -106,6 +116,10 @@ public struct ModelPlugin {
         precondition(prompt > 0 && prompt < t && promptRows > 0 && n % promptRows == 0,
                      "forwardSharingPrompt: prompt \(prompt) of \(t) positions, \(promptRows) prompt rows of \(n)")
         guard modelState.appendsKeys != false else { return nil }
+        if packsSharedPrompt {
+            return try forwardPacked(PackedPrompt(ids: inputIDs, mask: attentionMask, prompt: prompt, promptRows: promptRows),
+                                     logitRows: logitRows, tape: tape)
+        }
         let shared = KeyValueCache()
         let head = 0..<prompt
         _ = try run(inputIDs: inputIDs.rows(0..<promptRows).columns(head),
@@ -125,6 +139,26 @@ public struct ModelPlugin {
                                            message: "layers \(skipped.sorted()) kept keys in the shared-prompt pass but did not append to them after it")
         }
         return logits
+    }
+
+    /// The packed forward of `forwardSharingPrompt`: one pass over prompts and rows.
+    private func forwardPacked(_ packing: PackedPrompt, logitRows: RowSelection?, tape: Tape) throws -> Variable? {
+        let logits = try run(inputIDs: packing.inputIDs, attentionMask: packing.attentionMask, positionIDs: packing.positionIDs,
+                             keys: .packed(packing), logitRows: logitRows, tape: tape)
+        guard packing.appendedAny else {
+            modelState.appendsKeys = false
+            return nil
+        }
+        let unattended = packing.unattended
+        guard unattended.isEmpty else {
+            throw PluginError.pluginFailed(plugin: instance.plugin.name, call: "forward", status: Int32(DPH_ERR_INVALID_ARGUMENT),
+                                           message: "layers \(unattended) appended keys in a packed forward (attends_through_host) but host attention never ran on them")
+        }
+        do {
+            return try packing.rowLogits(logits, tape: tape)
+        } catch let e as HostCallError {
+            throw PluginError.pluginFailed(plugin: instance.plugin.name, call: "forward", status: e.status, message: e.message)
+        }
     }
 
     private func run(inputIDs: IndexTensor, attentionMask: IndexTensor, positionIDs: IndexTensor?,

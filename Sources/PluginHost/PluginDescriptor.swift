@@ -39,7 +39,8 @@ public struct PluginDescriptor: @unchecked Sendable {
     /// The loss vtable as the host's struct: a plugin built before `instance_needs` was appended
     /// wrote a shorter one, whose missing fields read as NULL.
     var lossVTable: dph_loss_vtable? { Self.vtable(raw.loss, empty: dph_loss_vtable()) }
-    /// The model vtable likewise (`block_classes` and `position_limit_key` were appended).
+    /// The model vtable likewise (`block_classes`, `position_limit_key` and `attends_through_host`
+    /// were appended).
     var modelVTable: dph_model_vtable? { Self.vtable(raw.model, empty: dph_model_vtable()) }
 
     /// A plugin's vtable copied into the host's struct: only the `struct_size` bytes the plugin
@@ -119,9 +120,10 @@ enum DescriptorValidator {
         switch kind {
         case .model:
             guard let v = PluginDescriptor.vtable(d.model, empty: dph_model_vtable()) else { throw bad("a model plugin must set the model vtable") }
-            // block_classes and position_limit_key were appended: a vtable that ends before
-            // either is an older plugin's (plugin.h), read without them.
-            try checkSize(v.struct_size, appended: [\dph_model_vtable.block_classes, \dph_model_vtable.position_limit_key], "model", bad)
+            // block_classes, position_limit_key and attends_through_host were appended: a vtable
+            // that ends before one is an older plugin's (plugin.h), read without them.
+            try checkSize(v.struct_size, appended: [\dph_model_vtable.block_classes, \dph_model_vtable.position_limit_key,
+                                                    \dph_model_vtable.attends_through_host], "model", bad)
             guard v.configure != nil, v.forward != nil else { throw bad("model vtable needs configure and forward") }
             guard v.block_name != nil else {
                 throw bad("model vtable needs block_name")

@@ -69,6 +69,9 @@ final class ForwardPass {
         /// The pass over the rows that continue from the recorded prompt: row r attends to prompt
         /// row `r % prompts` (the recorded keys repeated along the batch) and then to its own keys.
         case continuePrompt(KeyValueCache)
+        /// Shared prompts and the rows that continue from them in one sequence: keys and values
+        /// pass through, and `attention` and `lm_head` take the packing apart.
+        case packed(PackedPrompt)
     }
 
     let keys: Keys
@@ -81,6 +84,9 @@ final class ForwardPass {
     }
 
     var passesKeysThrough: Bool { if case .passThrough = keys { return true } else { return false } }
+
+    /// The packing of this forward, nil unless it runs shared prompts and rows as one sequence.
+    var packing: PackedPrompt? { if case let .packed(p) = keys { return p } else { return nil } }
 }
 
 /// Each layer's keys and values, and (for a shared prompt) the layers the continuation read.

@@ -80,9 +80,21 @@ final class SharedPromptTests: XCTestCase {
     static let models = ["gpt2-tiny", "pythia-tiny", "pythia-tiny-seq", "llama-tiny", "gptj-tiny"]
 
     func testSharedPromptLogitsAreTheWholeRowsLogitsForEveryBuiltInModel() throws {
+        try assertSharedPromptLogitsAreTheWholeRowsLogits(packed: true)
+    }
+
+    /// A model plugin that does not set `attends_through_host` runs the prompts as a forward of
+    /// their own before the rows.
+    func testSharedPromptLogitsFromAPromptPassOfItsOwnAreTheWholeRowsLogits() throws {
+        try assertSharedPromptLogitsAreTheWholeRowsLogits(packed: false)
+    }
+
+    func assertSharedPromptLogitsAreTheWholeRowsLogits(packed: Bool, file: StaticString = #filePath, line: UInt = #line) throws {
         let registry = try ModelFixtures.registry()
         for name in Self.models {
             let model = try LanguageModel(directory: ModelFixtures.model(name), registry: registry, trainable: false)
+            XCTAssertTrue(model.plugin.packsSharedPrompt, "\(name): every built-in model attends through the host", file: file, line: line)
+            model.plugin.packsSharedPrompt = packed
             let (ids, mask, labels) = try batch(vocab: model.parameters[0].variable.shape[0])
             let prompt = try XCTUnwrap(SharedPrompt(ids: ids, mask: mask, labels: labels))
             XCTAssertEqual(prompt.length, 5)
@@ -91,7 +103,7 @@ final class SharedPromptTests: XCTestCase {
             let shared = try XCTUnwrap(model.plugin.forwardSharingPrompt(inputIDs: ids, attentionMask: mask, prompt: prompt.length,
                                                                          promptRows: prompt.pairs, tape: tape), name).value
             let (n, t, v) = (whole.shape[0], whole.shape[1], whole.shape[2])
-            XCTAssertEqual(shared.shape, [n, t - prompt.length, v], name)
+            XCTAssertEqual(shared.shape, [n, t - prompt.length, v], name, file: file, line: line)
             var worst: Float = 0
             for r in 0..<n {
                 for p in prompt.length..<t where mask[r, p] == 1 {
@@ -101,15 +113,33 @@ final class SharedPromptTests: XCTestCase {
             // A prompt pass and whole rows are products of other heights, which the libraries block
             // (and so round) differently: oneDNN's came to 1.0e-5 on llama-tiny, OpenBLAS's below.
             // The fixtures allow 1e-4 for logits against PyTorch.
-            XCTAssertLessThanOrEqual(worst, 4e-5, "\(name): largest logit difference")
+            XCTAssertLessThanOrEqual(worst, 4e-5, "\(name): largest logit difference", file: file, line: line)
         }
     }
 
-    func testThePromptPassStopsAfterTheLastLayersKeys() throws {
+    func testAPackedForwardRunsEachLinearOnceOverPromptsAndRows() throws {
+        // pythia-tiny: 2 blocks of 4 linears, each one product over prompts and rows; attention
+        // twice per block (the prompts, then the rows after them); the head once, over the rows.
+        let registry = try ModelFixtures.registry()
+        let model = try LanguageModel(directory: ModelFixtures.model("pythia-tiny"), registry: registry, trainable: false)
+        let (ids, mask, labels) = try batch(vocab: model.parameters[0].variable.shape[0])
+        let prompt = try XCTUnwrap(SharedPrompt(ids: ids, mask: mask, labels: labels))
+        let tape = Tape(pool: .serial, recording: false)
+        let profile = OpProfile()
+        tape.profile = profile
+        _ = try model.plugin.forwardSharingPrompt(inputIDs: ids, attentionMask: mask, prompt: prompt.length,
+                                                  promptRows: prompt.pairs, tape: tape)
+        XCTAssertEqual(profile.entries["linear"]?.calls, 2 * 4 + 1)
+        XCTAssertEqual(profile.entries["attention"]?.calls, 2 * 2)
+        XCTAssertEqual(profile.entries["layerNorm"]?.calls, 2 * 2 + 1)
+    }
+
+    func testAPromptPassOfItsOwnStopsAfterTheLastLayersKeys() throws {
         // pythia-tiny: 2 blocks of 4 linears. The prompt pass runs block 0 whole and block 1 up to
         // its keys (the fused query/key/value linear); the rows' pass runs both blocks and the head.
         let registry = try ModelFixtures.registry()
         let model = try LanguageModel(directory: ModelFixtures.model("pythia-tiny"), registry: registry, trainable: false)
+        model.plugin.packsSharedPrompt = false
         let (ids, mask, labels) = try batch(vocab: model.parameters[0].variable.shape[0])
         let prompt = try XCTUnwrap(SharedPrompt(ids: ids, mask: mask, labels: labels))
         let tape = Tape(pool: .serial, recording: false)
@@ -123,13 +153,20 @@ final class SharedPromptTests: XCTestCase {
         XCTAssertEqual(profile.entries["layerNorm"]?.calls, 2 + 1 + 2 * 2 + 1)
     }
 
-    func dpoStep(_ name: String, loss: String = "dpo", sharing: Bool) throws -> FixtureDPOStep {
+    func dpoStep(_ name: String, loss: String = "dpo", sharing: Bool, packed: Bool = true) throws -> FixtureDPOStep {
         let options = loss == "tdpo" ? ["if_tdpo2": "true"] : ["beta": "0.1"]
-        return try FixtureDPOStep(name, loss: loss, options: options, batch: batch) { _, model in model.sharesPrompts = sharing }
+        return try FixtureDPOStep(name, loss: loss, options: options, batch: batch) { policy, model in
+            model.sharesPrompts = sharing
+            policy.plugin.packsSharedPrompt = packed
+        }
     }
 
     func testADPOStepWithASharedPromptHasTheWholeRowsLossAndEveryGradient() throws {
         for name in Self.models { try assertSharedPromptStepMatchesWholeRows(name, loss: "dpo") }
+    }
+
+    func testADPOStepWithAPromptPassOfItsOwnHasTheWholeRowsLossAndEveryGradient() throws {
+        for name in ["gpt2-tiny", "llama-tiny"] { try assertSharedPromptStepMatchesWholeRows(name, loss: "dpo", packed: false) }
     }
 
     /// TDPO reads the reference's logits (cut to the positions after the prompt, like the
@@ -138,9 +175,10 @@ final class SharedPromptTests: XCTestCase {
         for name in ["pythia-tiny", "llama-tiny"] { try assertSharedPromptStepMatchesWholeRows(name, loss: "tdpo") }
     }
 
-    func assertSharedPromptStepMatchesWholeRows(_ name: String, loss: String, file: StaticString = #filePath,
+    func assertSharedPromptStepMatchesWholeRows(_ name: String, loss: String, packed: Bool = true, file: StaticString = #filePath,
                                                 line: UInt = #line) throws {
-        let whole = try dpoStep(name, loss: loss, sharing: false), shared = try dpoStep(name, loss: loss, sharing: true)
+        let whole = try dpoStep(name, loss: loss, sharing: false)
+        let shared = try dpoStep(name, loss: loss, sharing: true, packed: packed)
         XCTAssertTrue(whole.loss.isFinite && whole.loss != 0, "\(name): loss \(whole.loss)", file: file, line: line)
         XCTAssertEqual(shared.loss, whole.loss, accuracy: 1e-6 * max(1, abs(whole.loss)), "\(name): \(loss) loss",
                        file: file, line: line)

@@ -34,7 +34,8 @@ final class ModelPluginTests: XCTestCase {
 
     #if defined(OLDER_VTABLE_FIELDS)
     /* Built against a header whose vtable ended before the appended fields (0: before
-     * block_classes, 1: before position_limit_key): the struct really is that short. */
+     * block_classes, 1: before position_limit_key, 2: before attends_through_host): the struct
+     * really is that short. */
     static const struct {
         uint32_t struct_size;
         const char *block_name;
@@ -44,9 +45,15 @@ final class ModelPluginTests: XCTestCase {
     #if OLDER_VTABLE_FIELDS > 0
         const char *block_classes;
     #endif
+    #if OLDER_VTABLE_FIELDS > 1
+        const char *position_limit_key;
+    #endif
     } older = {sizeof(older), "h.{i}", configure, forward, 0
     #if OLDER_VTABLE_FIELDS > 0
         , "Block"
+    #endif
+    #if OLDER_VTABLE_FIELDS > 1
+        , "n_positions"
     #endif
     };
     #define VTABLE ((const dph_model_vtable *)(const void *)&older)
@@ -54,7 +61,11 @@ final class ModelPluginTests: XCTestCase {
     #ifndef VTABLE_SIZE
     #define VTABLE_SIZE sizeof(dph_model_vtable)
     #endif
-    static const dph_model_vtable vtable = {VTABLE_SIZE, "h.{i}", configure, forward, 0, "Block", "n_positions"};
+    #ifndef ATTENDS_THROUGH_HOST
+    #define ATTENDS_THROUGH_HOST 0
+    #endif
+    static const dph_model_vtable vtable = {VTABLE_SIZE, "h.{i}", configure, forward, 0, "Block", "n_positions",
+                                            ATTENDS_THROUGH_HOST};
     #define VTABLE (&vtable)
     #endif
 
@@ -76,6 +87,10 @@ final class ModelPluginTests: XCTestCase {
         let current = try ModelPlugin(try PluginLoader.load(path: try Build.plugin(code: Self.source, into: dir, name: "current")))
         XCTAssertEqual(current.blockClasses, ["Block"])
         XCTAssertEqual(current.positionLimitKey, "n_positions")
+        XCTAssertFalse(current.packsSharedPrompt)
+        let attending = try ModelPlugin(try PluginLoader.load(path: try Build.plugin(
+            code: Self.source, into: dir, name: "attending", defines: ["ATTENDS_THROUGH_HOST=1"])))
+        XCTAssertTrue(attending.packsSharedPrompt)
         let beforeBoth = try ModelPlugin(try PluginLoader.load(path: try Build.plugin(
             code: Self.source, into: dir, name: "before-classes", defines: ["OLDER_VTABLE_FIELDS=0"])))
         XCTAssertEqual(beforeBoth.blockClasses, [])
@@ -84,6 +99,10 @@ final class ModelPluginTests: XCTestCase {
             code: Self.source, into: dir, name: "before-limit", defines: ["OLDER_VTABLE_FIELDS=1"])))
         XCTAssertEqual(beforeLimit.blockClasses, ["Block"])
         XCTAssertNil(beforeLimit.positionLimitKey)
+        let beforeAttends = try ModelPlugin(try PluginLoader.load(path: try Build.plugin(
+            code: Self.source, into: dir, name: "before-attends", defines: ["OLDER_VTABLE_FIELDS=2"])))
+        XCTAssertEqual(beforeAttends.positionLimitKey, "n_positions")
+        XCTAssertFalse(beforeAttends.packsSharedPrompt)
     }
 
     func testAModelVTableOfAnyOtherSizeIsRefused() throws {
@@ -176,5 +195,69 @@ final class ModelPluginTests: XCTestCase {
         XCTAssertNil(model.modelState.forwardPass)
         XCTAssertTrue(model.modelState.generationCache.layers.isEmpty)
     }
-}
 
+    /// The tiny model with `attends_through_host` set and `body` run after its embedding (x is
+    /// [N, T, 3]; `x4` its [N, T, 1, 3] view, one head of 3).
+    func loadPackedTinyLinear(_ body: String, in dir: URL) throws -> ModelPlugin {
+        let source = Self.source.replacingOccurrences(of: "TRY(host->embedding(ctx, a->input_ids, wte, &x));", with: """
+            TRY(host->embedding(ctx, a->input_ids, wte, &x));
+            int64_t dims[3], shape4[4];
+            TRY(host->tensor_shape(ctx, x, dims, 3));
+            shape4[0] = dims[0]; shape4[1] = dims[1]; shape4[2] = 1; shape4[3] = 3;
+            dph_tensor x4, k, v, attended;
+            TRY(host->reshape(ctx, x, shape4, 4, &x4));
+            \(body)
+            """).replacingOccurrences(of: "#ifndef ATTENDS_THROUGH_HOST", with: "#define ATTENDS_THROUGH_HOST 1\n#ifndef ATTENDS_THROUGH_HOST")
+        return try loadTinyLinear(source, in: dir)
+    }
+
+    func testAPackedForwardRefusesAttentionOverKeysThatKVCacheAppendDidNotReturn() throws {
+        let dir = try Build.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let model = try loadPackedTinyLinear("""
+            dph_tensor other;
+            TRY(host->kv_cache_append(ctx, 0, x4, x4, &k, &v));
+            TRY(host->scale(ctx, k, 2.0f, &other));
+            TRY(host->attention(ctx, x4, other, v, a->attention_mask, 0, 0.0f, &attended));
+            """, in: dir)
+        let ids = try IndexTensor(shape: [2, 4], values: [1, 2, 3, 4, 1, 2, 0, 4])
+        XCTAssertThrowsPluginError(try model.forwardSharingPrompt(inputIDs: ids, attentionMask: IndexTensor(shape: [2, 4], repeating: 1),
+                                                                   prompt: 2, promptRows: 1, tape: Tape(pool: .serial)) as Any,
+                                   contains: ["must be given the keys and values kv_cache_append returned"])
+        XCTAssertNil(model.modelState.forwardPass)
+    }
+
+    func testAPackedForwardFailsWhenALayersKeysNeverReachTheHostsAttention() throws {
+        let dir = try Build.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let model = try loadPackedTinyLinear("TRY(host->kv_cache_append(ctx, 0, x4, x4, &k, &v)); (void)attended;", in: dir)
+        let ids = try IndexTensor(shape: [2, 4], values: [1, 2, 3, 4, 1, 2, 0, 4])
+        XCTAssertThrowsPluginError(try model.forwardSharingPrompt(inputIDs: ids, attentionMask: IndexTensor(shape: [2, 4], repeating: 1),
+                                                                   prompt: 2, promptRows: 1, tape: Tape(pool: .serial)) as Any,
+                                   contains: ["layers [0] appended keys in a packed forward (attends_through_host) but host attention never ran on them"])
+        XCTAssertNil(model.modelState.forwardPass)
+    }
+
+    func testAPackedForwardGivesTheRowsLogitsAfterTheirPairsPrompt() throws {
+        let dir = try Build.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        // Attention's output is added to x, so every logit depends on the keys before it.
+        let model = try loadPackedTinyLinear("""
+            TRY(host->kv_cache_append(ctx, 0, x4, x4, &k, &v));
+            TRY(host->attention(ctx, x4, k, v, a->attention_mask, 0, 0.0f, &attended));
+            TRY(host->reshape(ctx, attended, dims, 3, &attended));
+            TRY(host->binary(ctx, DPH_BINARY_ADD, x, attended, &x));
+            """, in: dir)
+        let ids = try IndexTensor(shape: [4, 5], values: [1, 2, 3, 4, 0, 3, 1, 2, 2, 4, 1, 2, 0, 4, 3, 3, 1, 4, 0, 0])
+        let mask = try IndexTensor(shape: [4, 5], values: [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0])
+        let tape = Tape(pool: .serial, recording: false)
+        let whole = try model.forward(inputIDs: ids, attentionMask: mask, tape: tape).value
+        let packed = try XCTUnwrap(model.forwardSharingPrompt(inputIDs: ids, attentionMask: mask, prompt: 2, promptRows: 2, tape: tape)).value
+        XCTAssertEqual(packed.shape, [4, 3, 5])
+        for r in 0..<4 {
+            for p in 2..<5 where mask[r, p] == 1 {
+                for k in 0..<5 { XCTAssertEqual(packed[r, p - 2, k], whole[r, p, k], accuracy: 1e-5, "row \(r) position \(p)") }
+            }
+        }
+    }
+}

@@ -65,10 +65,10 @@ final class BenchStepCommandTests: XCTestCase {
             guard f.count == 5, f[4].hasSuffix("%") else { break }
             ops[String(f[0])] = f[1...3].compactMap { Double($0) }
         }
-        // Llama tiny (2 blocks of 7 linears), shared prompt, two models: the prompt pass runs block 0
-        // and block 1's key and value projections, the rows' pass both blocks.
-        XCTAssertEqual(ops["linear"]?.first, 2 * (7 + 2 + 2 * 7), text)
-        XCTAssertEqual(ops["attention"]?.first, 2 * (1 + 2), text)
+        // Llama tiny (2 blocks of 7 linears), shared prompt packed with the rows, two models: each
+        // linear once per block, attention twice (the prompts, then the rows after them).
+        XCTAssertEqual(ops["linear"]?.first, 2 * (2 * 7), text)
+        XCTAssertEqual(ops["attention"]?.first, 2 * (2 * 2), text)
         for name in ["linear", "attention", "rmsNorm", "labelLogProbs"] {
             let values = try XCTUnwrap(ops[name], "\(name) missing: \(text)")
             XCTAssertEqual(values.count, 3, text)

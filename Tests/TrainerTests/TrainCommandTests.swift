@@ -104,7 +104,21 @@ final class TrainCommandTests: XCTestCase, CLIRunning {
         let r = try dpohost(["train"] + common(run) + ["loss=dpo", "loss.beta=0.1", "n_examples=24", "resume=\(run.path)"])
         XCTAssertEqual(r.status, 0, r.output)
         XCTAssertTrue(r.output.contains("resumed from"), r.output)
+        // That build ran each shared prompt as a forward of its own: the resume does too, and says so.
+        XCTAssertTrue(r.output.contains("resuming with each shared prompt as a forward of its own, as step-8 was computed"), r.output)
         return EarlierBuildResume(run: run, output: r.output)
+    }
+
+    func testACheckpointRecordsThatItsPromptsRanPackedAndItsResumeKeepsPackingThem() throws {
+        let run = tempRun("packed-prompts")
+        let first = try dpohost(["train"] + common(run) + ["loss=dpo", "loss.beta=0.1", "n_examples=8"])
+        XCTAssertEqual(first.status, 0, first.output)
+        let state = { try JSONDecoder().decode(TrainerState.self, from: Data(contentsOf: run.appendingPathComponent("LATEST/trainer_state.json"))) }
+        XCTAssertEqual(try state().packedPrompts, true)
+        let resumed = try dpohost(["train"] + common(run) + ["loss=dpo", "loss.beta=0.1", "n_examples=12", "resume=\(run.path)"])
+        XCTAssertEqual(resumed.status, 0, resumed.output)
+        XCTAssertFalse(resumed.output.contains("shared prompt as a forward of its own"), resumed.output)
+        XCTAssertEqual(try state().packedPrompts, true)
     }
 
     func testACheckpointWrittenByAnEarlierBuildResumesToTheSameRunUpToRounding() throws {

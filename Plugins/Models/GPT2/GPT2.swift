@@ -115,6 +115,7 @@ enum GPT2Model: RegisteredModel {
         summary: "GPT-2 (Conv1D layout, learned positions, tied head)",
         blockName: "transformer.h.{i}", modelTypes: ["gpt2"], blockClasses: ["GPT2Block"],
         positionLimitKey: "n_positions",
+        attendsThroughHost: true,
         configure: { ModelEntry.configure($0, $1, $2, as: GPT2Config.self) },
         forward: { ModelEntry.forward($0, $1, $2, $3, $4, as: GPT2Config.self) })
 }

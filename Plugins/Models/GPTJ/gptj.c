@@ -214,6 +214,8 @@ static dph_status forward(const dph_host_api *host, dph_ctx *ctx, void *state, c
 
 static const dph_model_vtable vtable = {
     sizeof(dph_model_vtable), "transformer.h.{i}", configure, forward, "gptj", "GPTJBlock",
+    NULL, /* position_limit_key: rotary, no hard limit */
+    1,    /* attends_through_host: positions meet only in host->attention */
 };
 
 DPH_EXPORT dph_status dph_plugin_init(const dph_host_api *host, dph_ctx *ctx, dph_plugin_desc *d) {

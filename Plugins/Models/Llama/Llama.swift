@@ -151,6 +151,7 @@ enum LlamaModel: RegisteredModel {
         name: "llama",
         summary: "Llama (RMSNorm, SwiGLU, rotary with rope_theta, grouped-query attention)",
         blockName: "model.layers.{i}", modelTypes: ["llama"], blockClasses: ["LlamaDecoderLayer"],
+        attendsThroughHost: true,
         configure: { ModelEntry.configure($0, $1, $2, as: LlamaConfig.self) },
         forward: { ModelEntry.forward($0, $1, $2, $3, $4, as: LlamaConfig.self) })
 }

@@ -142,6 +142,7 @@ enum PythiaModel: RegisteredModel {
         name: "pythia",
         summary: "GPT-NeoX / Pythia (parallel or sequential residual, partial rotary)",
         blockName: "gpt_neox.layers.{i}", modelTypes: ["gpt_neox"], blockClasses: ["GPTNeoXLayer"],
+        attendsThroughHost: true,
         configure: { ModelEntry.configure($0, $1, $2, as: NeoXConfig.self) },
         forward: { ModelEntry.forward($0, $1, $2, $3, $4, as: NeoXConfig.self) })
 }

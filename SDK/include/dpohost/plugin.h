@@ -462,6 +462,16 @@ typedef struct dph_model_vtable {
      * "n_positions"). The host refuses a max_length or a generation past it before a run
      * starts. NULL for rotary models, which run past their trained length. */
     const char *position_limit_key;
+    /* Appended (read when struct_size covers it): nonzero when the positions of a forward meet
+     * only in host->attention, over the keys and values kv_cache_append returned, and every other
+     * op the plugin runs acts on each position alone (linears, norms, embeddings, rotary with
+     * position_ids, lm_head), with lm_head's output returned as the logits (or changed position
+     * by position). The host may then run a preference batch's shared prompts and its rows as
+     * one sequence, input_ids [1, S]: one product per linear over them all, each weight read
+     * once per pass; host->attention and lm_head take the packing apart, so the plugin sees
+     * plain tensors. 0 (or a vtable that ends before this field): a shared prompt runs as a
+     * forward of its own. */
+    int32_t attends_through_host;
 } dph_model_vtable;
 
 /* Every callback receives the host table (the same pointer as in dph_plugin_init) and its

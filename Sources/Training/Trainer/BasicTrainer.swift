@@ -414,7 +414,8 @@ public final class BasicTrainer {
         let state = TrainerState(examples: examples, updates: updates, optimizer: update.optimizerName,
                                  optimizerSteps: update.stepCount, data: position,
                                  samplingSeed: UInt64(run.config.seed), evalMetrics: evalMetrics,
-                                 gemmBackend: Gemm.setup.library.kind.rawValue)
+                                 gemmBackend: Gemm.setup.library.kind.rawValue,
+                                 packedPrompts: run.policy.plugin.packsSharedPrompt)
         try store.save(policy: policyState, optimizerState: optimizerState, state: state,
                        reference: referenceState ?? nil, adapter: adapter,
                        modelConfigText: run.policy.configText, sideFilesFrom: run.policy.directory)

@@ -16,12 +16,38 @@ public struct TrainerState: Codable, Equatable, Sendable {
     /// The matrix-product library that computed the run so far (`openblas`, `onednn`): a resume
     /// keeps it, since another library rounds differently. Absent in older checkpoints.
     public var gemmBackend: String?
+    /// Whether shared prompts ran packed with their rows (`ModelPlugin.packsSharedPrompt`): a
+    /// resume keeps it, since the packed products round differently. Absent in checkpoints of
+    /// builds that ran every shared prompt as a forward of its own.
+    public var packedPrompts: Bool?
 
     public init(examples: Int, updates: Int, optimizer: String, optimizerSteps: Int, data: IteratorPosition,
-                samplingSeed: UInt64, evalMetrics: [String: Double], gemmBackend: String? = nil) {
+                samplingSeed: UInt64, evalMetrics: [String: Double], gemmBackend: String? = nil, packedPrompts: Bool? = nil) {
         self.examples = examples; self.updates = updates; self.optimizer = optimizer
         self.optimizerSteps = optimizerSteps; self.data = data; self.samplingSeed = samplingSeed
-        self.evalMetrics = evalMetrics; self.gemmBackend = gemmBackend
+        self.evalMetrics = evalMetrics; self.gemmBackend = gemmBackend; self.packedPrompts = packedPrompts
+    }
+
+    /// The state of the newest complete checkpoint of the run directory `resume`, and its folder.
+    static func newest(in resume: String?) -> (folder: URL, state: TrainerState)? {
+        guard let resume, let folder = CheckpointStore(runDirectory: URL(fileURLWithPath: resume)).newestComplete(),
+              let data = try? Data(contentsOf: folder.appendingPathComponent("trainer_state.json")),
+              let state = try? JSONDecoder().decode(TrainerState.self, from: data) else { return nil }
+        return (folder, state)
+    }
+}
+
+/// How a resumed run runs its shared prompts: as the run it continues did, so that it gives the
+/// same numbers as an uninterrupted run.
+public enum ResumedPromptPacking {
+    /// Turns packing off on `models` when the checkpoint was computed without it (and their
+    /// plugins could pack); the line to log then.
+    public static func apply(resume: String?, to models: [LanguageModel]) -> String? {
+        guard let (folder, state) = TrainerState.newest(in: resume), state.packedPrompts != true else { return nil }
+        let packing = models.filter(\.plugin.packsSharedPrompt)
+        guard !packing.isEmpty else { return nil }
+        for model in packing { model.plugin.packsSharedPrompt = false }
+        return "resuming with each shared prompt as a forward of its own, as \(folder.lastPathComponent) was computed"
     }
 }
 
@@ -32,9 +58,7 @@ public enum ResumedGemmBackend {
     /// library; an explicit choice that differs from it stands, with a warning.
     public static func choose(_ choice: GemmBackendChoice, resume: String?) throws -> (GemmBackendChoice, String?) {
         let resolved = try choice.resolvingEnvironment()
-        guard let resume, let folder = CheckpointStore(runDirectory: URL(fileURLWithPath: resume)).newestComplete(),
-              let data = try? Data(contentsOf: folder.appendingPathComponent("trainer_state.json")),
-              let saved = (try? JSONDecoder().decode(TrainerState.self, from: data))?.gemmBackend,
+        guard let (folder, state) = TrainerState.newest(in: resume), let saved = state.gemmBackend,
               let savedChoice = GemmBackendChoice(rawValue: saved) else { return (resolved, nil) }
         if resolved == .auto {
             return (savedChoice, "resuming with gemm_backend=\(saved), the library \(folder.lastPathComponent) was computed with")

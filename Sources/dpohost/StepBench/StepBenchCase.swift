@@ -70,6 +70,9 @@ struct StepBenchCase {
     var allLogitRows = false
     /// Run each pair's prompt once (`ModelLoss.sharesPrompts`).
     var sharedPrompt = true
+    /// Run shared prompts and rows as one sequence where the plugin allows it
+    /// (`ModelPlugin.packsSharedPrompt`); false: the prompts as a forward of their own.
+    var packedPrompt = true
     /// Time every op of the live steps (`OpProfile`) and every matrix product (`GemmProductLog`).
     var profileOps = false
     /// Seconds per product and round when the logged products are timed again on warm caches.
@@ -109,6 +112,7 @@ struct StepBenchCase {
                                schedule: LearningRateSchedule(baseLearningRate: 5e-7, warmupSteps: 150), maxGradNorm: 10, pool: pool))
         update.model.selectsLogitRows = !allLogitRows
         update.model.sharesPrompts = sharedPrompt
+        for model in [policy, reference].compactMap({ $0 }) where !packedPrompt { model.plugin.packsSharedPrompt = false }
         let input = try BenchBatch.make(pairs: pairs, length: shape.sequence, vocab: shape.size.vocab, loss: loss, seed: seed + 1)
 
         let cached = cachedReference && loss.cachesReference

@@ -58,6 +58,9 @@ struct StepBench: ParsableCommand {
     @Flag(inversion: .prefixedNo,
           help: "Run each pair's prompt once for chosen and rejected (share_prompt, the trainer's default); --no-shared-prompt runs every row whole, as PyTorch's benchmark does.")
     var sharedPrompt = true
+    @Flag(inversion: .prefixedNo,
+          help: "Run shared prompts and their rows as one sequence where the model plugin allows (attends_through_host; every built-in model); --no-packed-prompt runs the prompts as a forward of their own, as for a plugin without it.")
+    var packedPrompt = true
     @Flag(help: "Time every op of the timed steps (forward from the previous op's end, and backward) and print them, slowest first; then every matrix product of those steps against the same calls timed again on each library with warm caches, and on the best one with the last-level cache overwritten. Profiling adds a little time per op.")
     var profileOps = false
     @Option(help: "Also time each configuration with LoRA adapters of this rank on every linear (alpha 2r), the base frozen and the reference its adapters-off view, and print time and peak memory against the full step.")
@@ -126,7 +129,7 @@ struct StepBench: ParsableCommand {
                                        pairs: c.pairs, steps: c.steps, warmup: c.warmup, threads: threads, seed: 0,
                                        phases: phases, cachedReference: cachedReference,
                                        activationCheckpointing: activationCheckpointing, allLogitRows: allLogitRows,
-                                       sharedPrompt: sharedPrompt, profileOps: profileOps, productSeconds: sgemmSeconds,
+                                       sharedPrompt: sharedPrompt, packedPrompt: packedPrompt, profileOps: profileOps, productSeconds: sgemmSeconds,
                                        lora: loraChild ? lora : nil, loraBase: try loraBases.first ?? .float32).run()
         let data = try JSONEncoder().encode(result)
         print(String(decoding: data, as: UTF8.self))
@@ -235,6 +238,7 @@ struct StepBench: ParsableCommand {
         if activationCheckpointing { args.append("--activation-checkpointing") }
         if allLogitRows { args.append("--all-logit-rows") }
         if !sharedPrompt { args.append("--no-shared-prompt") }
+        if !packedPrompt { args.append("--no-packed-prompt") }
         if profileOps { args += ["--profile-ops", "--sgemm-seconds", "\(sgemmSeconds)"] }
         if let lora { args += ["--lora", "\(lora)", "--lora-child", "--lora-base-dtype", base.rawValue] }
         args += ["--gemm-backend", Gemm.setup.library.kind.rawValue]
