@@ -18,6 +18,10 @@ public enum Gemm {
     nonisolated(unsafe) static var kernel = GemmKernel.none
     /// Below this many multiply-adds a product runs on the calling thread.
     public static let minimumParallelWork = 1 << 18
+    /// A product `x · Wᵀ` (a linear's forward with the weight stored outputs first, an input's
+    /// gradient with it stored inputs first) whose W is at most this large is split by rows of x
+    /// even when C has more columns (docs/performance.md, eighth round).
+    static let rowSplitWeightBytes = 8 << 20
     /// Where products are logged (`logging(into:_:)`); nil outside a profiled benchmark step.
     nonisolated(unsafe) static var productLog: GemmProductLog?
 
@@ -57,7 +61,7 @@ public enum Gemm {
             return
         }
         let p = UnsafeSendable((a: a, b: b, c: c)) // workers write disjoint blocks of C
-        if m >= n {
+        if m >= n || splitsRows(transA, transB, m, n, k, blocks) {
             // Rows of C and of op(A): op(A) row i is A[i, :] (no transpose) or A[:, i].
             let per = (m + blocks - 1) / blocks
             WorkerThreads.shared.run(chunks: blocks) { i in
@@ -76,6 +80,19 @@ public enum Gemm {
                      beta, p.value.c + lo, ldc)
             }
         }
+    }
+
+    /// Whether a product with fewer rows than columns still goes to the threads by rows: `x · Wᵀ`
+    /// with a W that fits the last-level cache a few times over. Each thread then reads the rows
+    /// of x that the op before it wrote on that core, and the whole of W (which both threads
+    /// stream at once); split by columns, each thread reads all of x, half of it from the other
+    /// core, and llama-base's forward products ran at 61-81 % of the library's speed inside a step
+    /// against 80-97 % split by rows (the library alone is equal either way). Not for `x · W`:
+    /// GPT-2's forward products of that layout ran slower split by rows (one run). A large W (the
+    /// head's) still splits by columns: each thread then streams half of it.
+    @inline(__always)
+    static func splitsRows(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _ blocks: Int) -> Bool {
+        !transA && transB && n * k * MemoryLayout<Float>.size <= rowSplitWeightBytes && m >= 32 * blocks
     }
 
     /// Runs `body` with every product's shape and time logged into `log` (the step benchmark's
