@@ -143,9 +143,15 @@ public struct ModelPlugin {
 
     /// The packed forward of `forwardSharingPrompt`: one pass over prompts and rows.
     private func forwardPacked(_ packing: PackedPrompt, logitRows: RowSelection?, tape: Tape) throws -> Variable? {
-        let logits = try run(inputIDs: packing.inputIDs, attentionMask: packing.attentionMask, positionIDs: packing.positionIDs,
+        let logits: Variable
+        do {
+            logits = try run(inputIDs: packing.inputIDs, attentionMask: packing.attentionMask, positionIDs: packing.positionIDs,
                              keys: .packed(packing), logitRows: logitRows, tape: tape)
-        guard packing.appendedAny else {
+        } catch where packing.attendedWithoutKeys {
+            modelState.appendsKeys = false
+            return nil
+        }
+        guard !packing.appendedNone else {
             modelState.appendsKeys = false
             return nil
         }

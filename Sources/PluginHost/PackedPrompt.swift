@@ -24,6 +24,9 @@ final class PackedPrompt {
     /// attention has run on them.
     private var appended: [Int32: (key: ObjectIdentifier, value: ObjectIdentifier)] = [:]
     private(set) var attended: Set<Int32> = []
+    /// Set when attention ran before any layer appended keys: the plugin does not pass its keys
+    /// through `kv_cache_append`, so the packing cannot be taken apart (whole rows run instead).
+    private(set) var attendedWithoutKeys = false
 
     /// `ids` and `mask` `[N, T]` whose first `prompt` positions are the same in rows r and
     /// r + `promptRows` (N = 2·promptRows).
@@ -61,6 +64,10 @@ final class PackedPrompt {
     /// keys and values `kv_cache_append` returned. The prompts attend to themselves; each row
     /// to its pair's prompt and then to its own positions; both parts go back in their places.
     func attention(query: Variable, key: Variable, value: Variable, scale: Float?, tape: Tape) throws -> Variable {
+        guard !appended.isEmpty else {
+            attendedWithoutKeys = true
+            throw HostCallError.invalid("attention in a packed forward before any kv_cache_append")
+        }
         guard let layer = appended.first(where: { $0.value.key == ObjectIdentifier(key) && $0.value.value == ObjectIdentifier(value) })?.key else {
             throw HostCallError.invalid("attention in a packed forward (attends_through_host) must be given the keys and values kv_cache_append returned")
         }
@@ -106,5 +113,7 @@ final class PackedPrompt {
 
     /// Layers that appended keys but whose attention did not run on them (empty when all did).
     var unattended: [Int32] { Set(appended.keys).subtracting(attended).sorted() }
-    var appendedAny: Bool { !appended.isEmpty }
+    /// Whether the plugin passed no keys through `kv_cache_append` (it attended to others, or
+    /// never attended): it cannot share a prompt.
+    var appendedNone: Bool { appended.isEmpty }
 }

@@ -157,7 +157,7 @@ final class SharedPromptTests: XCTestCase {
         let options = loss == "tdpo" ? ["if_tdpo2": "true"] : ["beta": "0.1"]
         return try FixtureDPOStep(name, loss: loss, options: options, batch: batch) { policy, model in
             model.sharesPrompts = sharing
-            policy.plugin.packsSharedPrompt = packed
+            for m in [policy, model.reference].compactMap({ $0 }) { m.plugin.packsSharedPrompt = packed }
         }
     }
 
@@ -166,7 +166,11 @@ final class SharedPromptTests: XCTestCase {
     }
 
     func testADPOStepWithAPromptPassOfItsOwnHasTheWholeRowsLossAndEveryGradient() throws {
-        for name in ["gpt2-tiny", "llama-tiny"] { try assertSharedPromptStepMatchesWholeRows(name, loss: "dpo", packed: false) }
+        for name in Self.models { try assertSharedPromptStepMatchesWholeRows(name, loss: "dpo", packed: false) }
+    }
+
+    func testATDPOStepWithAPromptPassOfItsOwnHasTheWholeRowsLossAndEveryGradient() throws {
+        for name in ["pythia-tiny", "llama-tiny"] { try assertSharedPromptStepMatchesWholeRows(name, loss: "tdpo", packed: false) }
     }
 
     /// TDPO reads the reference's logits (cut to the positions after the prompt, like the

@@ -248,8 +248,9 @@ final class ModelPluginTests: XCTestCase {
             TRY(host->reshape(ctx, attended, dims, 3, &attended));
             TRY(host->binary(ctx, DPH_BINARY_ADD, x, attended, &x));
             """, in: dir)
-        let ids = try IndexTensor(shape: [4, 5], values: [1, 2, 3, 4, 0, 3, 1, 2, 2, 4, 1, 2, 0, 4, 3, 3, 1, 4, 0, 0])
-        let mask = try IndexTensor(shape: [4, 5], values: [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0])
+        // Pairs are rows 0/2 and 1/3; pair 0's prompt is left-padded, row 3 right-padded.
+        let ids = try IndexTensor(shape: [4, 5], values: [0, 2, 3, 4, 0, 3, 1, 2, 2, 4, 0, 2, 0, 4, 3, 3, 1, 4, 0, 0])
+        let mask = try IndexTensor(shape: [4, 5], values: [0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 0, 0])
         let tape = Tape(pool: .serial, recording: false)
         let whole = try model.forward(inputIDs: ids, attentionMask: mask, tape: tape).value
         let packed = try XCTUnwrap(model.forwardSharingPrompt(inputIDs: ids, attentionMask: mask, prompt: 2, promptRows: 2, tape: tape)).value
@@ -259,5 +260,19 @@ final class ModelPluginTests: XCTestCase {
                 for k in 0..<5 { XCTAssertEqual(packed[r, p - 2, k], whole[r, p, k], accuracy: 1e-5, "row \(r) position \(p)") }
             }
         }
+    }
+
+    func testAPackedModelThatAttendsWithoutAppendingKeysRunsWholeRows() throws {
+        let dir = try Build.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let model = try loadPackedTinyLinear("""
+            (void)k; (void)v;
+            TRY(host->attention(ctx, x4, x4, x4, a->attention_mask, 0, 0.0f, &attended));
+            """, in: dir)
+        let ids = try IndexTensor(shape: [2, 4], values: [1, 2, 3, 4, 1, 2, 0, 4])
+        XCTAssertNil(try model.forwardSharingPrompt(inputIDs: ids, attentionMask: IndexTensor(shape: [2, 4], repeating: 1),
+                                                    prompt: 2, promptRows: 1, tape: Tape(pool: .serial)))
+        XCTAssertEqual(model.modelState.appendsKeys, false)
+        XCTAssertNil(model.modelState.forwardPass)
     }
 }

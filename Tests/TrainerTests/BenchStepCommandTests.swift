@@ -53,9 +53,10 @@ final class BenchStepCommandTests: XCTestCase {
         XCTAssertTrue(text.contains("--seq: '2' is not a length of at least 4 tokens"), text)
     }
 
-    func testProfileOpsPrintsEveryOpWithItsCallsAndTimes() throws {
+    /// The op table of a profiled llama-tiny DPO step: op name -> calls, forward ms, backward ms.
+    func profiledOps(_ extra: [String] = []) throws -> (ops: [String: [Double]], text: String) {
         let (status, text) = try dpohost(["bench", "step", "--arch", "llama", "--size", "tiny", "--loss", "dpo", "--steps", "1",
-                                          "--warmup", "0", "--sgemm-seconds", "0", "--no-cached-reference", "--profile-ops"])
+                                          "--warmup", "0", "--sgemm-seconds", "0", "--no-cached-reference", "--profile-ops"] + extra)
         XCTAssertEqual(status, 0, text)
         let lines = text.split(separator: "\n").map(String.init)
         let header = try XCTUnwrap(lines.firstIndex { $0.hasPrefix("    op ") }, text)
@@ -65,6 +66,19 @@ final class BenchStepCommandTests: XCTestCase {
             guard f.count == 5, f[4].hasSuffix("%") else { break }
             ops[String(f[0])] = f[1...3].compactMap { Double($0) }
         }
+        return (ops, text)
+    }
+
+    func testNoPackedPromptRunsEachPromptAsAForwardOfItsOwn() throws {
+        let (ops, text) = try profiledOps(["--no-packed-prompt"])
+        // Two models: the prompt pass runs block 0 and block 1's key and value projections, the
+        // rows' pass both blocks; attention once per block and pass.
+        XCTAssertEqual(ops["linear"]?.first, 2 * (7 + 2 + 2 * 7), text)
+        XCTAssertEqual(ops["attention"]?.first, 2 * (1 + 2), text)
+    }
+
+    func testProfileOpsPrintsEveryOpWithItsCallsAndTimes() throws {
+        let (ops, text) = try profiledOps()
         // Llama tiny (2 blocks of 7 linears), shared prompt packed with the rows, two models: each
         // linear once per block, attention twice (the prompts, then the rows after them).
         XCTAssertEqual(ops["linear"]?.first, 2 * (2 * 7), text)

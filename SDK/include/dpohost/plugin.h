@@ -200,7 +200,9 @@ typedef struct dph_forward_args {
     dph_tensor attention_mask; /* [N, T] int32, 1 = real token, 0 = padding */
     dph_tensor position_ids;   /* [N, T] int32, or 0 for 0..T-1 on every row */
     int32_t use_cache;         /* nonzero: keys/values go through kv_cache_append (generation, or the
-                                * host's shared-prompt passes); attention_mask spans the keys */
+                                * host's shared-prompt passes); attention_mask spans the keys.
+                                * A packed forward (attends_through_host) has N = 1 and S positions:
+                                * rows and prompts in one sequence, taken apart by the host */
     /* Appended after the first v1 hosts (read it only when struct_size covers it, see
      * DPH_FORWARD_ARGS_HAVE): nonzero when the host reads nothing of this forward but what it passes
      * to kv_cache_append (a shared prompt's pass). The plugin may then skip everything after its
@@ -337,7 +339,9 @@ struct dph_host_api {
      * prompt's keys in front of each row's own; both get position_ids. Call it once per layer in
      * every cached forward, with the keys the layer's attention would use (after rotary), and
      * keep no other state between forwards (a recurrent layer's would be wrong there: such a
-     * model must not call it, or the user sets share_prompt=false). */
+     * model must not call it, or the user sets share_prompt=false). A model that sets
+     * attends_through_host gets one packed forward instead (see dph_model_vtable): keys and
+     * values pass through, and host->attention must then be given exactly what this returned. */
     dph_status (*kv_cache_append)(dph_ctx *ctx, int32_t layer, dph_tensor k, dph_tensor v,
                                   dph_tensor *out_k, dph_tensor *out_v);
 
@@ -369,7 +373,8 @@ struct dph_host_api {
                             int32_t n_inputs, dph_tensor *out);
 
     /* During `forward`: the model's output projection to the vocabulary, x [N,T,H] -> out
-     * [N,T,V]. The same as linear(x, weight, bias, layout), except that the host may compute
+     * [N,T,V] (in a packed forward, attends_through_host: x [1,S,H] -> the rows' positions only,
+     * [rows, positions per row, V]). The same as linear(x, weight, bias, layout), except that the host may compute
      * only the positions whose logits are read: in a training forward whose losses need only
      * label log-probs, position t of row n is computed only where label t+1 counts (not -100);
      * the other rows of out are 0 and pass no gradient. Call it instead of linear for the last

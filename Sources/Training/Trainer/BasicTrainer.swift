@@ -415,7 +415,7 @@ public final class BasicTrainer {
                                  optimizerSteps: update.stepCount, data: position,
                                  samplingSeed: UInt64(run.config.seed), evalMetrics: evalMetrics,
                                  gemmBackend: Gemm.setup.library.kind.rawValue,
-                                 packedPrompts: run.policy.plugin.packsSharedPrompt)
+                                 packedPrompts: ResumedPromptPacking.recorded(for: [run.policy] + [run.reference].compactMap { $0 }))
         try store.save(policy: policyState, optimizerState: optimizerState, state: state,
                        reference: referenceState ?? nil, adapter: adapter,
                        modelConfigText: run.policy.configText, sideFilesFrom: run.policy.directory)

@@ -16,9 +16,10 @@ public struct TrainerState: Codable, Equatable, Sendable {
     /// The matrix-product library that computed the run so far (`openblas`, `onednn`): a resume
     /// keeps it, since another library rounds differently. Absent in older checkpoints.
     public var gemmBackend: String?
-    /// Whether shared prompts ran packed with their rows (`ModelPlugin.packsSharedPrompt`): a
-    /// resume keeps it, since the packed products round differently. Absent in checkpoints of
-    /// builds that ran every shared prompt as a forward of its own.
+    /// Whether the run packs shared prompts with their rows wherever a model's plugin allows it
+    /// (`ModelPlugin.packsSharedPrompt` of the policy or the reference): a resume keeps it, since
+    /// the packed products round differently. Absent in checkpoints of builds that ran every
+    /// shared prompt as a forward of its own.
     public var packedPrompts: Bool?
 
     public init(examples: Int, updates: Int, optimizer: String, optimizerSteps: Int, data: IteratorPosition,
@@ -40,14 +41,19 @@ public struct TrainerState: Codable, Equatable, Sendable {
 /// How a resumed run runs its shared prompts: as the run it continues did, so that it gives the
 /// same numbers as an uninterrupted run.
 public enum ResumedPromptPacking {
-    /// Turns packing off on `models` when the checkpoint was computed without it (and their
-    /// plugins could pack); the line to log then.
-    public static func apply(resume: String?, to models: [LanguageModel]) -> String? {
+    /// Turns packing off on `models` when the checkpoint was computed without it; the line to log
+    /// when that changes how this run's shared prompts run (`sharing`: `share_prompt`).
+    public static func apply(resume: String?, to models: [LanguageModel], sharing: Bool) -> String? {
         guard let (folder, state) = TrainerState.newest(in: resume), state.packedPrompts != true else { return nil }
         let packing = models.filter(\.plugin.packsSharedPrompt)
-        guard !packing.isEmpty else { return nil }
         for model in packing { model.plugin.packsSharedPrompt = false }
+        guard sharing, !packing.isEmpty else { return nil }
         return "resuming with each shared prompt as a forward of its own, as \(folder.lastPathComponent) was computed"
+    }
+
+    /// What a checkpoint records: whether any of `models` packs its shared prompts.
+    public static func recorded(for models: [LanguageModel]) -> Bool {
+        models.contains(where: \.plugin.packsSharedPrompt)
     }
 }
 

@@ -145,7 +145,8 @@ public struct TrainingSession {
             try Self.checkSameVocabulary(policy: policy, reference: reference)
             log("reference model: \(referencePath)")
         }
-        if let note = ResumedPromptPacking.apply(resume: config.resume, to: [policy] + [reference].compactMap { $0 }) { log(note) }
+        if let note = ResumedPromptPacking.apply(resume: config.resume, to: [policy] + [reference].compactMap { $0 },
+                                                 sharing: config.sharePrompt) { log(note) }
         // The reference's weights in reference_dtype, as the reference implementation casts them.
         reference?.castWeights(to: try WeightPrecision(configValue: config.model.referenceDtype))
         if reference == nil && config.syncRefModel {

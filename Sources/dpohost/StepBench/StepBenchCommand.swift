@@ -59,7 +59,7 @@ struct StepBench: ParsableCommand {
           help: "Run each pair's prompt once for chosen and rejected (share_prompt, the trainer's default); --no-shared-prompt runs every row whole, as PyTorch's benchmark does.")
     var sharedPrompt = true
     @Flag(inversion: .prefixedNo,
-          help: "Run shared prompts and their rows as one sequence where the model plugin allows (attends_through_host; every built-in model); --no-packed-prompt runs the prompts as a forward of their own, as for a plugin without it.")
+          help: "Run shared prompts and their rows as one sequence where the model plugin allows (attends_through_host; every built-in model); --no-packed-prompt runs the prompts as a forward of their own, as for a plugin without it. No effect when prompts are not shared (--no-shared-prompt, --activation-checkpointing).")
     var packedPrompt = true
     @Flag(help: "Time every op of the timed steps (forward from the previous op's end, and backward) and print them, slowest first; then every matrix product of those steps against the same calls timed again on each library with warm caches, and on the best one with the last-level cache overwritten. Profiling adds a little time per op.")
     var profileOps = false
