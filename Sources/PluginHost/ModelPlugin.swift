@@ -50,11 +50,7 @@ public struct ModelPlugin {
     /// Reads `configJSON` and returns the parameters the plugin declared for it.
     @discardableResult
     public func configure(configJSON: String) throws -> [ParameterSpec] {
-        do {
-            modelState.config = try ConfigJSON(text: configJSON)
-        } catch let e as HostCallError {
-            throw PluginError.pluginFailed(plugin: instance.plugin.name, call: "configure", status: e.status, message: e.message)
-        }
+        modelState.config = try failing(as: "configure") { try ConfigJSON(text: configJSON) }
         modelState.declared = []
         let configure = vtable.configure!
         let state = instance.state
@@ -143,15 +139,14 @@ public struct ModelPlugin {
 
     /// The packed forward of `forwardSharingPrompt`: one pass over prompts and rows.
     private func forwardPacked(_ packing: PackedPrompt, logitRows: RowSelection?, tape: Tape) throws -> Variable? {
-        let logits: Variable
+        let logits: Variable?
         do {
             logits = try run(inputIDs: packing.inputIDs, attentionMask: packing.attentionMask, positionIDs: packing.positionIDs,
                              keys: .packed(packing), logitRows: logitRows, tape: tape)
         } catch where packing.attendedWithoutKeys {
-            modelState.appendsKeys = false
-            return nil
+            logits = nil
         }
-        guard !packing.appendedNone else {
+        guard let logits, !packing.appendedNone else {
             modelState.appendsKeys = false
             return nil
         }
@@ -160,10 +155,15 @@ public struct ModelPlugin {
             throw PluginError.pluginFailed(plugin: instance.plugin.name, call: "forward", status: Int32(DPH_ERR_INVALID_ARGUMENT),
                                            message: "layers \(unattended) appended keys in a packed forward (attends_through_host) but host attention never ran on them")
         }
+        return try failing(as: "forward") { try packing.rowLogits(logits, tape: tape) }
+    }
+
+    /// `body`, with a host function's error given as this plugin's failure in `call`.
+    private func failing<T>(as call: String, _ body: () throws -> T) throws -> T {
         do {
-            return try packing.rowLogits(logits, tape: tape)
+            return try body()
         } catch let e as HostCallError {
-            throw PluginError.pluginFailed(plugin: instance.plugin.name, call: "forward", status: e.status, message: e.message)
+            throw PluginError.pluginFailed(plugin: instance.plugin.name, call: call, status: e.status, message: e.message)
         }
     }
 
@@ -192,11 +192,7 @@ public struct ModelPlugin {
         }
         ended = true
         try modelState.parameterAccess?.forwardEnded(tape: tape)
-        do {
-            return try arena!.float(out, "the returned logits")
-        } catch let e as HostCallError {
-            throw PluginError.pluginFailed(plugin: instance.plugin.name, call: "forward", status: e.status, message: e.message)
-        }
+        return try failing(as: "forward") { try arena!.float(out, "the returned logits") }
     }
 
     /// Takes over `linear` for the weights it handles (nil: every linear runs as declared).

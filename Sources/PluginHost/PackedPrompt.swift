@@ -20,9 +20,9 @@ final class PackedPrompt {
     /// What each part's keys may see: a row's are its pair's prompt and its own (`[rows, T]`),
     /// a prompt's its own (`[pairs, prompt]`).
     private let rowKeyMask: IndexTensor, promptKeyMask: IndexTensor
-    /// The keys and values `kv_cache_append` returned for each layer, and the layers whose
+    /// The layer and values of each keys `kv_cache_append` returned, and the layers whose
     /// attention has run on them.
-    private var appended: [Int32: (key: ObjectIdentifier, value: ObjectIdentifier)] = [:]
+    private var appended: [ObjectIdentifier: (layer: Int32, value: ObjectIdentifier)] = [:]
     private(set) var attended: Set<Int32> = []
     /// Set when attention ran before any layer appended keys: the plugin does not pass its keys
     /// through `kv_cache_append`, so the packing cannot be taken apart (whole rows run instead).
@@ -53,10 +53,10 @@ final class PackedPrompt {
     /// `kv_cache_append` of `layer`: the keys and values pass through, and are remembered so that
     /// the attention over them can be checked to be the host's.
     func append(layer: Int32, key: Variable, value: Variable) throws -> (key: Variable, value: Variable) {
-        guard appended[layer] == nil else {
+        guard !appended.values.contains(where: { $0.layer == layer }) else {
             throw HostCallError.invalid("kv_cache_append: layer \(layer) appended twice in one forward")
         }
-        appended[layer] = (ObjectIdentifier(key), ObjectIdentifier(value))
+        appended[ObjectIdentifier(key)] = (layer, ObjectIdentifier(value))
         return (key, value)
     }
 
@@ -68,7 +68,7 @@ final class PackedPrompt {
             attendedWithoutKeys = true
             throw HostCallError.invalid("attention in a packed forward before any kv_cache_append")
         }
-        guard let layer = appended.first(where: { $0.value.key == ObjectIdentifier(key) && $0.value.value == ObjectIdentifier(value) })?.key else {
+        guard let (layer, values) = appended[ObjectIdentifier(key)], values == ObjectIdentifier(value) else {
             throw HostCallError.invalid("attention in a packed forward (attends_through_host) must be given the keys and values kv_cache_append returned")
         }
         let (q, k) = (query.shape, key.shape)
@@ -112,7 +112,7 @@ final class PackedPrompt {
     }
 
     /// Layers that appended keys but whose attention did not run on them (empty when all did).
-    var unattended: [Int32] { Set(appended.keys).subtracting(attended).sorted() }
+    var unattended: [Int32] { Set(appended.values.map(\.layer)).subtracting(attended).sorted() }
     /// Whether the plugin passed no keys through `kv_cache_append` (it attended to others, or
     /// never attended): it cannot share a prompt.
     var appendedNone: Bool { appended.isEmpty }

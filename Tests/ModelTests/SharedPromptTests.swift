@@ -59,15 +59,15 @@ final class SharedPromptTests: XCTestCase {
 
     // MARK: - The models
 
-    /// 2 pairs (4 rows) of 12 tokens: a 6-token prompt per pair, different responses, the second
-    /// rejected row padded by 2. The shared prompt is positions 0..<5.
+    /// 2 pairs (4 rows) of 12 tokens: a 6-token prompt per pair, the first pair's left-padded by 1,
+    /// different responses, the second rejected row padded by 2. The shared prompt is positions 0..<5.
     func batch(vocab: Int) throws -> (ids: IndexTensor, mask: IndexTensor, labels: IndexTensor) {
         let (rows, t, prompt) = (4, 12, 6)
         var ids: [Int32] = [], mask: [Int32] = [], labels: [Int32] = []
         for r in 0..<rows {
             for p in 0..<t {
                 let id = Int32(p < prompt ? ((r % 2) * 29 + p * 13 + 3) % vocab : (r * 31 + p * 17 + 5) % vocab)
-                let real = r != 3 || p < t - 2
+                let real = (r != 3 || p < t - 2) && (r % 2 == 1 || p > 0)
                 ids.append(real ? id : 0)
                 mask.append(real ? 1 : 0)
                 labels.append(real && p >= prompt ? id : -100)
@@ -117,11 +117,11 @@ final class SharedPromptTests: XCTestCase {
         }
     }
 
-    func testAPackedForwardRunsEachLinearOnceOverPromptsAndRows() throws {
-        // pythia-tiny: 2 blocks of 4 linears, each one product over prompts and rows; attention
-        // twice per block (the prompts, then the rows after them); the head once, over the rows.
+    /// The ops of one shared-prompt forward of pythia-tiny over `batch`, packed or not.
+    func sharedPromptOps(packed: Bool) throws -> OpProfile {
         let registry = try ModelFixtures.registry()
         let model = try LanguageModel(directory: ModelFixtures.model("pythia-tiny"), registry: registry, trainable: false)
+        model.plugin.packsSharedPrompt = packed
         let (ids, mask, labels) = try batch(vocab: model.parameters[0].variable.shape[0])
         let prompt = try XCTUnwrap(SharedPrompt(ids: ids, mask: mask, labels: labels))
         let tape = Tape(pool: .serial, recording: false)
@@ -129,6 +129,13 @@ final class SharedPromptTests: XCTestCase {
         tape.profile = profile
         _ = try model.plugin.forwardSharingPrompt(inputIDs: ids, attentionMask: mask, prompt: prompt.length,
                                                   promptRows: prompt.pairs, tape: tape)
+        return profile
+    }
+
+    func testAPackedForwardRunsEachLinearOnceOverPromptsAndRows() throws {
+        // pythia-tiny: 2 blocks of 4 linears, each one product over prompts and rows; attention
+        // twice per block (the prompts, then the rows after them); the head once, over the rows.
+        let profile = try sharedPromptOps(packed: true)
         XCTAssertEqual(profile.entries["linear"]?.calls, 2 * 4 + 1)
         XCTAssertEqual(profile.entries["attention"]?.calls, 2 * 2)
         XCTAssertEqual(profile.entries["layerNorm"]?.calls, 2 * 2 + 1)
@@ -137,16 +144,7 @@ final class SharedPromptTests: XCTestCase {
     func testAPromptPassOfItsOwnStopsAfterTheLastLayersKeys() throws {
         // pythia-tiny: 2 blocks of 4 linears. The prompt pass runs block 0 whole and block 1 up to
         // its keys (the fused query/key/value linear); the rows' pass runs both blocks and the head.
-        let registry = try ModelFixtures.registry()
-        let model = try LanguageModel(directory: ModelFixtures.model("pythia-tiny"), registry: registry, trainable: false)
-        model.plugin.packsSharedPrompt = false
-        let (ids, mask, labels) = try batch(vocab: model.parameters[0].variable.shape[0])
-        let prompt = try XCTUnwrap(SharedPrompt(ids: ids, mask: mask, labels: labels))
-        let tape = Tape(pool: .serial, recording: false)
-        let profile = OpProfile()
-        tape.profile = profile
-        _ = try model.plugin.forwardSharingPrompt(inputIDs: ids, attentionMask: mask, prompt: prompt.length,
-                                                  promptRows: prompt.pairs, tape: tape)
+        let profile = try sharedPromptOps(packed: false)
         // Every row's logits are asked for, so the head is a plain linear (once, in the rows' pass).
         XCTAssertEqual(profile.entries["linear"]?.calls, 4 + 1 + 2 * 4 + 1)
         XCTAssertEqual(profile.entries["attention"]?.calls, 1 + 2)

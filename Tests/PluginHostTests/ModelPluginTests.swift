@@ -211,31 +211,31 @@ final class ModelPluginTests: XCTestCase {
         return try loadTinyLinear(source, in: dir)
     }
 
-    func testAPackedForwardRefusesAttentionOverKeysThatKVCacheAppendDidNotReturn() throws {
+    /// A packed forward of the tiny model with `body` (see `loadPackedTinyLinear`) fails with
+    /// `message`, and leaves no pass in progress on the instance.
+    func assertPackedForwardFails(_ body: String, with message: String, file: StaticString = #filePath, line: UInt = #line) throws {
         let dir = try Build.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let model = try loadPackedTinyLinear("""
+        let model = try loadPackedTinyLinear(body, in: dir)
+        let ids = try IndexTensor(shape: [2, 4], values: [1, 2, 3, 4, 1, 2, 0, 4])
+        XCTAssertThrowsPluginError(try model.forwardSharingPrompt(inputIDs: ids, attentionMask: IndexTensor(shape: [2, 4], repeating: 1),
+                                                                   prompt: 2, promptRows: 1, tape: Tape(pool: .serial)) as Any,
+                                   contains: [message], file: file, line: line)
+        XCTAssertNil(model.modelState.forwardPass, file: file, line: line)
+    }
+
+    func testAPackedForwardRefusesAttentionOverKeysThatKVCacheAppendDidNotReturn() throws {
+        try assertPackedForwardFails("""
             dph_tensor other;
             TRY(host->kv_cache_append(ctx, 0, x4, x4, &k, &v));
             TRY(host->scale(ctx, k, 2.0f, &other));
             TRY(host->attention(ctx, x4, other, v, a->attention_mask, 0, 0.0f, &attended));
-            """, in: dir)
-        let ids = try IndexTensor(shape: [2, 4], values: [1, 2, 3, 4, 1, 2, 0, 4])
-        XCTAssertThrowsPluginError(try model.forwardSharingPrompt(inputIDs: ids, attentionMask: IndexTensor(shape: [2, 4], repeating: 1),
-                                                                   prompt: 2, promptRows: 1, tape: Tape(pool: .serial)) as Any,
-                                   contains: ["must be given the keys and values kv_cache_append returned"])
-        XCTAssertNil(model.modelState.forwardPass)
+            """, with: "must be given the keys and values kv_cache_append returned")
     }
 
     func testAPackedForwardFailsWhenALayersKeysNeverReachTheHostsAttention() throws {
-        let dir = try Build.tempDir()
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let model = try loadPackedTinyLinear("TRY(host->kv_cache_append(ctx, 0, x4, x4, &k, &v)); (void)attended;", in: dir)
-        let ids = try IndexTensor(shape: [2, 4], values: [1, 2, 3, 4, 1, 2, 0, 4])
-        XCTAssertThrowsPluginError(try model.forwardSharingPrompt(inputIDs: ids, attentionMask: IndexTensor(shape: [2, 4], repeating: 1),
-                                                                   prompt: 2, promptRows: 1, tape: Tape(pool: .serial)) as Any,
-                                   contains: ["layers [0] appended keys in a packed forward (attends_through_host) but host attention never ran on them"])
-        XCTAssertNil(model.modelState.forwardPass)
+        try assertPackedForwardFails("TRY(host->kv_cache_append(ctx, 0, x4, x4, &k, &v)); (void)attended;",
+                                     with: "layers [0] appended keys in a packed forward (attends_through_host) but host attention never ran on them")
     }
 
     func testAPackedForwardGivesTheRowsLogitsAfterTheirPairsPrompt() throws {

@@ -29,8 +29,9 @@ public struct TrainerState: Codable, Equatable, Sendable {
         self.evalMetrics = evalMetrics; self.gemmBackend = gemmBackend; self.packedPrompts = packedPrompts
     }
 
-    /// The state of the newest complete checkpoint of the run directory `resume`, and its folder.
-    static func newest(in resume: String?) -> (folder: URL, state: TrainerState)? {
+    /// The state of the newest complete checkpoint of the run directory `resume`, and its folder
+    /// (read once when a run resumes; what it computed with is kept).
+    public static func newest(in resume: String?) -> (folder: URL, state: TrainerState)? {
         guard let resume, let folder = CheckpointStore(runDirectory: URL(fileURLWithPath: resume)).newestComplete(),
               let data = try? Data(contentsOf: folder.appendingPathComponent("trainer_state.json")),
               let state = try? JSONDecoder().decode(TrainerState.self, from: data) else { return nil }
@@ -43,8 +44,8 @@ public struct TrainerState: Codable, Equatable, Sendable {
 public enum ResumedPromptPacking {
     /// Turns packing off on `models` when the checkpoint was computed without it; the line to log
     /// when that changes how this run's shared prompts run (`sharing`: `share_prompt`).
-    public static func apply(resume: String?, to models: [LanguageModel], sharing: Bool) -> String? {
-        guard let (folder, state) = TrainerState.newest(in: resume), state.packedPrompts != true else { return nil }
+    public static func apply(resumed: (folder: URL, state: TrainerState)?, to models: [LanguageModel], sharing: Bool) -> String? {
+        guard let (folder, state) = resumed, state.packedPrompts != true else { return nil }
         let packing = models.filter(\.plugin.packsSharedPrompt)
         for model in packing { model.plugin.packsSharedPrompt = false }
         guard sharing, !packing.isEmpty else { return nil }
@@ -62,9 +63,9 @@ public enum ResumedPromptPacking {
 public enum ResumedGemmBackend {
     /// `choice` after `DPOHOST_GEMM_BACKEND`, and the line to log: `auto` takes the checkpoint's
     /// library; an explicit choice that differs from it stands, with a warning.
-    public static func choose(_ choice: GemmBackendChoice, resume: String?) throws -> (GemmBackendChoice, String?) {
+    public static func choose(_ choice: GemmBackendChoice, resumed: (folder: URL, state: TrainerState)?) throws -> (GemmBackendChoice, String?) {
         let resolved = try choice.resolvingEnvironment()
-        guard let (folder, state) = TrainerState.newest(in: resume), let saved = state.gemmBackend,
+        guard let (folder, state) = resumed, let saved = state.gemmBackend,
               let savedChoice = GemmBackendChoice(rawValue: saved) else { return (resolved, nil) }
         if resolved == .auto {
             return (savedChoice, "resuming with gemm_backend=\(saved), the library \(folder.lastPathComponent) was computed with")

@@ -108,7 +108,8 @@ public struct TrainingSession {
 
         // Before any product: the library is loaded once, with the kernel chosen for this processor
         // (a resumed run keeps the library its checkpoint was computed with).
-        let (backend, resumeNote) = try ResumedGemmBackend.choose(config.gemmBackend, resume: config.resume)
+        let resumed = TrainerState.newest(in: config.resume)
+        let (backend, resumeNote) = try ResumedGemmBackend.choose(config.gemmBackend, resumed: resumed)
         let gemm = try Gemm.use(backend)
         for line in gemm.report { log(line) }
         if let resumeNote { log(resumeNote) }
@@ -145,7 +146,7 @@ public struct TrainingSession {
             try Self.checkSameVocabulary(policy: policy, reference: reference)
             log("reference model: \(referencePath)")
         }
-        if let note = ResumedPromptPacking.apply(resume: config.resume, to: [policy] + [reference].compactMap { $0 },
+        if let note = ResumedPromptPacking.apply(resumed: resumed, to: [policy] + [reference].compactMap { $0 },
                                                  sharing: config.sharePrompt) { log(note) }
         // The reference's weights in reference_dtype, as the reference implementation casts them.
         reference?.castWeights(to: try WeightPrecision(configValue: config.model.referenceDtype))
