@@ -10,7 +10,7 @@ final class GemmProductLogTests: XCTestCase {
                    beta: beta, c: &c, ldc: ldc ?? n, parallel: parallel)
     }
 
-    func testEveryProductInsideIsLoggedByItsShapeWithItsCallCount() {
+    func testEveryProductInsideIsLoggedByItsShapeWithItsCallCountAndFastestCall() throws {
         let log = GemmProductLog()
         Gemm.logging(into: log) {
             product(m: 64, n: 32, k: 16)
@@ -22,6 +22,9 @@ final class GemmProductLogTests: XCTestCase {
         let plain = GemmProductLog.Shape(transA: false, transB: false, m: 64, n: 32, k: 16)
         XCTAssertEqual(entries[plain]?.calls, 2)
         XCTAssertGreaterThan(entries[plain]?.seconds ?? 0, 0)
+        let fastest = try XCTUnwrap(entries[plain]?.fastest)
+        XCTAssertGreaterThan(fastest, 0)
+        XCTAssertLessThanOrEqual(2 * fastest, entries[plain]?.seconds ?? 0) // the faster of two calls
         let strided = GemmProductLog.Shape(transA: false, transB: true, m: 8, n: 16, k: 4, ldc: 20, accumulates: true, parallel: false)
         XCTAssertEqual(entries[strided]?.calls, 1)
         XCTAssertEqual(strided.label, "NT 8x16x4 += (1 thread)")

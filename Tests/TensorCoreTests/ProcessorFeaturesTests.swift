@@ -17,12 +17,18 @@ final class ProcessorFeaturesTests: XCTestCase {
         vendor: "AuthenticAMD", family: 25, model: 1, name: "AMD EPYC 7B13", megahertz: 2450,
         cpuinfoFlags: "fpu vme de pse tsc msr pae mce cx8 apic sep mtrr pge mca cmov pat pse36 clflush mmx fxsr sse sse2 ht syscall nx mmxext fxsr_opt pdpe1gb rdtscp lm constant_tsc rep_good nopl nonstop_tsc cpuid extd_apicid tsc_known_freq pni pclmulqdq ssse3 fma cx16 pcid sse4_1 sse4_2 x2apic movbe popcnt aes xsave avx f16c rdrand hypervisor lahf_lm cmp_legacy cr8_legacy abm sse4a misalignsse 3dnowprefetch osvw topoext invpcid_single ssbd ibrs ibpb stibp vmmcall fsgsbase tsc_adjust bmi1 avx2 smep bmi2 erms invpcid rdseed adx smap clflushopt clwb sha_ni xsaveopt xsavec xgetbv1 xsaves clzero xsaveerptr arat npt nrip_save umip vaes vpclmulqdq rdpid fsrm")
 
+    /// AMD EPYC VM, family 26 model 2 (the seventh to ninth rounds of docs/performance.md): AVX-512
+    /// with bfloat16, which OpenBLAS 0.3.21 knows on no AMD core.
+    static let epycFamily26 = ProcessorFeatures(
+        vendor: "AuthenticAMD", family: 26, model: 2, name: "AMD EPYC", megahertz: 2596.12,
+        cpuinfoFlags: "fpu vme de pse tsc msr pae mce cx8 apic sep mtrr pge mca cmov pat pse36 clflush mmx fxsr sse sse2 ht syscall nx mmxext fxsr_opt pdpe1gb rdtscp lm constant_tsc rep_good nopl xtopology nonstop_tsc cpuid extd_apicid tsc_known_freq pni pclmulqdq ssse3 fma cx16 pcid sse4_1 sse4_2 x2apic movbe popcnt tsc_deadline_timer aes xsave avx f16c rdrand hypervisor lahf_lm cmp_legacy cr8_legacy abm sse4a misalignsse 3dnowprefetch osvw topoext vmmcall fsgsbase tsc_adjust bmi1 avx2 smep bmi2 erms invpcid avx512f avx512dq adx smap avx512ifma clflushopt clwb avx512cd sha_ni avx512bw avx512vl xsaveopt xsavec xgetbv1 xsaves avx_vnni avx512_bf16 clzero xsaveerptr arat avx512vbmi umip avx512_vbmi2 gfni vaes vpclmulqdq avx512_vnni avx512_bitalg avx512_vpopcntdq rdpid fsrm avx512_vp2intersect")
+
     /// A Skylake-SP server: AVX-512 without the bfloat16 extension.
     static let skylakeServer = ProcessorFeatures(
         vendor: "GenuineIntel", family: 6, model: 85, name: "Intel(R) Xeon(R) Gold 6148 CPU @ 2.40GHz", megahertz: nil,
         cpuinfoFlags: "sse sse2 pni ssse3 fma sse4_1 sse4_2 avx f16c avx2 avx512f avx512dq avx512cd avx512bw avx512vl")
 
-    static let recorded = [xeon207, epyc, skylakeServer]
+    static let recorded = [xeon207, epyc, epycFamily26, skylakeServer]
 
     func testTheXeonModel207HasAVX512AndGetsOpenBLASsCooperlakeKernel() {
         XCTAssertEqual(Self.xeon207.vectorUnit, .avx512)
@@ -32,6 +38,12 @@ final class ProcessorFeaturesTests: XCTestCase {
     func testTheAMDEPYCHasAVX2AndGetsOpenBLASsZenKernel() {
         XCTAssertEqual(Self.epyc.vectorUnit, .avx2FMA)
         XCTAssertEqual(OpenBLASCore.choose(for: Self.epyc), "Zen")
+    }
+
+    func testTheAMDEPYCFamily26HasAVX512AndGetsCooperlakeAndOneDNNFirst() {
+        XCTAssertEqual(Self.epycFamily26.vectorUnit, .avx512)
+        XCTAssertEqual(OpenBLASCore.choose(for: Self.epycFamily26), "Cooperlake")
+        XCTAssertEqual(GemmBackendKind.automaticOrder(for: Self.epycFamily26), [.onednn, .openblas])
     }
 
     func testAnAVX512ProcessorWithoutBFloat16GetsSkylakeX() {

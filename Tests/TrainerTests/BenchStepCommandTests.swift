@@ -100,16 +100,20 @@ final class BenchStepCommandTests: XCTestCase {
         let verdict = try XCTUnwrap(lines.first { $0.hasPrefix("    the step's products at ") }, text)
         XCTAssertTrue(verdict.contains("% of the best library's mean call at the step's shapes"), verdict)
         XCTAssertTrue(verdict.contains("with the last-level cache overwritten before each call its fastest take "), verdict)
+        let fastest = try XCTUnwrap(lines.first { $0.hasPrefix("    fastest against fastest: the step's fastest call of each shape, ") }, text)
+        XCTAssertTrue(fastest.contains("% of the best library's fastest on warm caches and "), fastest)
+        XCTAssertTrue(fastest.hasSuffix("% of its fastest with the cache overwritten"), fastest)
         let header = try XCTUnwrap(lines.firstIndex { $0.hasPrefix("    product (op(A) op(B) MxNxK)") }, text)
         var rows = 0
         for line in lines[(header + 1)...] {
             let f = line.split(separator: " ")
-            guard f.count >= 8, f.last == "%", f[0].count == 2 else { break }
-            // calls, step ms, mean ms, fastest ms, cold ms, mean/step
-            let numbers = f[f.count - 7 ..< f.count - 1].compactMap { Double($0) }
-            XCTAssertEqual(numbers.count, 6, line)
+            guard f.count >= 9, f.last == "%", f[0].count == 2 else { break }
+            // calls, step ms, step's fastest ms, mean ms, fastest ms, cold ms, mean/step
+            let numbers = f[f.count - 8 ..< f.count - 1].compactMap { Double($0) }
+            XCTAssertEqual(numbers.count, 7, line)
             XCTAssertGreaterThan(numbers[0], 0, line)   // calls per step
-            XCTAssertTrue(numbers[1..<5].allSatisfy { $0 >= 0 }, line)
+            XCTAssertTrue(numbers[1..<6].allSatisfy { $0 >= 0 }, line)
+            XCTAssertLessThanOrEqual(numbers[2], numbers[1], line) // the step's fastest calls, never above its mean
             rows += 1
         }
         XCTAssertGreaterThan(rows, 0, text)

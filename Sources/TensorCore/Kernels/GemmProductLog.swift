@@ -38,6 +38,9 @@ public final class GemmProductLog: @unchecked Sendable {
     public struct Entry: Sendable, Codable {
         public var calls = 0
         public var seconds = 0.0
+        /// The fastest call's seconds: beside the library's fastest call, it compares the two with
+        /// a shared machine's passing slowdowns left out of both (docs/performance.md).
+        public var fastest = Double.infinity
     }
 
     private let lock = NSLock()
@@ -56,7 +59,10 @@ public final class GemmProductLog: @unchecked Sendable {
     func record(_ shape: Shape, seconds: Double) {
         lock.lock()
         defer { lock.unlock() }
-        table[shape, default: Entry()].calls += 1
-        table[shape, default: Entry()].seconds += seconds
+        var entry = table[shape, default: Entry()]
+        entry.calls += 1
+        entry.seconds += seconds
+        entry.fastest = min(entry.fastest, seconds)
+        table[shape] = entry
     }
 }

@@ -45,9 +45,9 @@ struct ProductCeiling {
     /// Each library (every one that loads, unless named), with the times of its calls of each
     /// product. The libraries take turns over `rounds` rounds, so a passing disturbance of a shared
     /// machine lowers neither library's fastest call alone. Caches are warm (the same operands call
-    /// after call) unless `coldCaches`: then a buffer twice the last-level cache is written from
-    /// this thread before each timed call, as a step's other work does between two uses of one
-    /// weight (another core's private cache, or another L3 of the processor, may keep some).
+    /// after call) unless `coldCaches`: then a buffer twice the last-level cache is written by
+    /// every thread before each timed call, as a step's other work does between two uses of one
+    /// weight (another L3 of the processor may keep some).
     func timedCalls(_ products: [Product], rounds: Int = 3, libraries chosen: [GemmLibrary]? = nil,
                     coldCaches: Bool = false) -> [(library: GemmLibrary, calls: [CallTimes])] {
         timedCalls(Operands(products), rounds: rounds, libraries: chosen, coldCaches: coldCaches)
@@ -97,7 +97,16 @@ struct ProductCeiling {
         return 2 * kib * 1024 / MemoryLayout<Float>.size
     }()
 
-    static func overwrite(_ t: Tensor) { t.pointer.update(repeating: 1, count: t.count) }
+    /// Written by every thread that runs products, each its own part, so that no core's private
+    /// cache keeps the operands either.
+    static func overwrite(_ t: Tensor) {
+        let blocks = max(Gemm.threads, 1), per = (t.count + blocks - 1) / blocks
+        let base = UnsafeSendable(t.pointer)
+        WorkerThreads.shared.run(chunks: blocks) { i in
+            let lo = i * per, hi = min(t.count, lo + per)
+            if lo < hi { (base.value + lo).update(repeating: 1, count: hi - lo) }
+        }
+    }
 
     /// Calls `body` once untimed (page faults), then times calls for at least `seconds` (and
     /// three calls) into `times`; `before` runs ahead of each timed call, untimed.

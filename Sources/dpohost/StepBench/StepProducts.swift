@@ -4,12 +4,14 @@ import TensorCore
 /// each library (`ProductCeiling`): how close the step's products come to the best library at the
 /// step's own shapes, rows and leading dimensions included.
 ///
-/// Two comparisons, because one product's time varies from call to call even in a tight loop on
-/// a shared machine (docs/performance.md): the step's mean call against the library's mean call
-/// on warm caches (like with like), and against the library's fastest call (the strict ceiling).
-/// The best library's fastest calls after the last-level cache was overwritten show what cold
-/// weights cost. Times are sums over calls: products that worker threads ran at the same time
-/// (the attention kernels' single-thread ones) count each, in the step and when timed again.
+/// Several comparisons, because one product's time varies from call to call even in a tight loop
+/// on a shared machine (docs/performance.md): the step's mean call against the library's mean call
+/// on warm caches (like with like), and against the library's fastest call (the strict ceiling);
+/// then the step's fastest call of each shape against the library's fastest, warm and with the
+/// last-level cache overwritten first (what cold weights cost), which leaves the machine's
+/// passing slowdowns out of both sides. Times are sums over calls: products that worker threads
+/// ran at the same time (the attention kernels' single-thread ones) count each, in the step and
+/// when timed again.
 struct StepProducts: Codable {
     struct Library: Codable {
         var name: String
@@ -22,6 +24,8 @@ struct StepProducts: Codable {
         var label: String
         var callsPerStep: Double
         var stepMs: Double
+        /// The step's calls, each at the step's fastest call of this shape.
+        var stepFastestMs: Double
         /// The best library's times for the same calls: mean and fastest warm, fastest with the
         /// last-level cache overwritten before each call.
         var meanMs: Double
@@ -54,9 +58,11 @@ struct StepProducts: Codable {
         let fastest = best.map { perStepMs($0.calls.map(\.fastest)) } ?? none
         let cold = best.flatMap { ceiling.timedCalls(operands, rounds: 1, libraries: [$0.library], coldCaches: true).first }
             .map { perStepMs($0.calls.map(\.fastest)) } ?? none
+        let stepFastest = perStepMs(logged.map(\.value.fastest))
         shapes = logged.indices.map { i in
             Shape(label: logged[i].key.label, callsPerStep: Double(logged[i].value.calls) * perStep,
-                  stepMs: logged[i].value.seconds * perStep * 1000, meanMs: mean[i], fastestMs: fastest[i], coldMs: cold[i])
+                  stepMs: logged[i].value.seconds * perStep * 1000, stepFastestMs: stepFastest[i],
+                  meanMs: mean[i], fastestMs: fastest[i], coldMs: cold[i])
         }
         gflopPerStep = logged.reduce(0) { $0 + $1.key.flops * Double($1.value.calls) } * perStep / 1e9
         stepMs = shapes.reduce(0) { $0 + $1.stepMs }
@@ -67,6 +73,8 @@ struct StepProducts: Codable {
     /// The same against the library's fastest calls.
     var strictEfficiency: Double { (libraries.map(\.fastestMs).min() ?? .nan) / stepMs }
     var coldMs: Double { shapes.reduce(0) { $0 + $1.coldMs } }
+    var stepFastestMs: Double { shapes.reduce(0) { $0 + $1.stepFastestMs } }
+    var fastestMs: Double { shapes.reduce(0) { $0 + $1.fastestMs } }
 
     /// Summary lines, then the `top` slowest shapes.
     func lines(top: Int = 8) -> String {
@@ -77,11 +85,15 @@ struct StepProducts: Codable {
             "    the step's products at \(Fmt.f(100 * efficiency, 1)) % of the best library's mean call at the step's shapes, "
                 + "\(Fmt.f(100 * strictEfficiency, 1)) % of its fastest; with the last-level cache overwritten before each call its fastest take "
                 + "\(Fmt.f(coldMs, 1)) ms",
-            "    " + Fmt.pad("product (op(A) op(B) MxNxK)", 36) + Fmt.pad("calls", 7) + Fmt.pad("step ms", 9) + Fmt.pad("mean ms", 9)
-                + Fmt.pad("fast ms", 9) + Fmt.pad("cold ms", 9) + "mean/step",
+            "    fastest against fastest: the step's fastest call of each shape, \(Fmt.f(stepFastestMs, 1)) ms, at "
+                + "\(Fmt.f(100 * fastestMs / stepFastestMs, 1)) % of the best library's fastest on warm caches and "
+                + "\(Fmt.f(100 * coldMs / stepFastestMs, 1)) % of its fastest with the cache overwritten",
+            "    " + Fmt.pad("product (op(A) op(B) MxNxK)", 36) + Fmt.pad("calls", 7) + Fmt.pad("step ms", 9) + Fmt.pad("step fast", 11)
+                + Fmt.pad("mean ms", 9) + Fmt.pad("fast ms", 9) + Fmt.pad("cold ms", 9) + "mean/step",
         ]
         for s in shapes.prefix(top) {
             lines.append("    " + Fmt.pad(s.label, 36) + Fmt.pad(Fmt.f(s.callsPerStep, 0), 7) + Fmt.pad(Fmt.f(s.stepMs, 2), 9)
+                         + Fmt.pad(Fmt.f(s.stepFastestMs, 2), 11)
                          + Fmt.pad(Fmt.f(s.meanMs, 2), 9) + Fmt.pad(Fmt.f(s.fastestMs, 2), 9) + Fmt.pad(Fmt.f(s.coldMs, 2), 9)
                          + Fmt.f(100 * s.meanMs / s.stepMs, 0) + " %")
         }
