@@ -12,6 +12,19 @@ final class BenchStepCommandTests: XCTestCase {
         return (r.status, r.stdout)
     }
 
+    func testAnUnknownSizeIsOneErrorLineNamingTheOptionTheValueAndTheChoices() throws {
+        let (status, text) = try dpohost(["bench", "step", "--size", "tiny,bogus"])
+        XCTAssertEqual(status, 1, text)
+        XCTAssertEqual(text.trimmingCharacters(in: .whitespacesAndNewlines),
+                       "error: --size: 'bogus' is not a size; choose from tiny, small, base, 2.8b")
+    }
+
+    func testBadStepCountsAreOneErrorLine() throws {
+        let (status, text) = try dpohost(["bench", "step", "--steps", "0"])
+        XCTAssertEqual(status, 1, text)
+        XCTAssertEqual(text.trimmingCharacters(in: .whitespacesAndNewlines), "error: --steps and --batch must be >= 1, --warmup >= 0")
+    }
+
     func testOneTinyConfigurationPrintsTheColumnsAndTheTorchSkipReason() throws {
         let (status, text) = try dpohost(["bench", "step", "--arch", "pythia", "--size", "tiny", "--loss", "dpo", "--steps", "1",
                                           "--warmup", "0", "--sgemm-seconds", "0", "--vs-torch", "--python", "/nonexistent/python3",

@@ -61,7 +61,7 @@ struct StepBench: ParsableCommand {
     @Flag(inversion: .prefixedNo,
           help: "Run shared prompts and their rows as one sequence where the model plugin allows (attends_through_host; every built-in model); --no-packed-prompt runs the prompts as a forward of their own, as for a plugin without it. No effect when prompts are not shared (--no-shared-prompt, --activation-checkpointing).")
     var packedPrompt = true
-    @Flag(help: "Time every op of the timed steps (forward from the previous op's end, and backward) and print them, slowest first; then every matrix product of those steps against the same calls timed again on each library with warm caches, and on the best one with the last-level cache overwritten. Profiling adds a little time per op.")
+    @Flag(help: "Time every op of the timed steps (forward from the previous op's end, and backward) and print them, slowest first; then every matrix product of those steps against the same calls timed again on each library with warm caches, and on the best one with the last-level cache overwritten (mean against mean, and the step's fastest call of each shape against the library's fastest). Profiling adds a little time per op.")
     var profileOps = false
     @Option(help: "Also time each configuration with LoRA adapters of this rank on every linear (alpha 2r), the base frozen and the reference its adapters-off view, and print time and peak memory against the full step.")
     var lora: Int?
@@ -77,7 +77,8 @@ struct StepBench: ParsableCommand {
     @Flag(help: .hidden) var loraChild = false
     @Flag(help: .hidden) var single = false
 
-    func validate() throws {
+    /// Checked inside `run`, so that a bad value is one `error:` line like every other command's.
+    func checkOptions() throws {
         if loraOnly && lora == nil { throw ValidationError("--lora-only needs --lora R") }
         do { _ = try loraBases } catch { throw ValidationError("--lora-base-dtype: \(error)") }
         guard steps >= 1, warmup >= 0, (batch ?? 1) >= 1 else {
@@ -88,6 +89,7 @@ struct StepBench: ParsableCommand {
 
     func run() throws {
         try CLIErrors.run {
+            try checkOptions()
             if single {
                 try gemm.apply(printTo: .none)
                 return try runSingle()
@@ -98,17 +100,18 @@ struct StepBench: ParsableCommand {
     }
 
     func cases() throws -> [BenchCaseSpec] {
-        func parse<T: RawRepresentable>(_ text: String, _ what: String) throws -> [T] where T.RawValue == String {
+        func parse<T: RawRepresentable & CaseIterable>(_ text: String, _ option: String, _ what: String) throws -> [T] where T.RawValue == String {
             try text.split(separator: ",").map { word in
                 guard let v = T(rawValue: word.trimmingCharacters(in: .whitespaces)) else {
-                    throw ValidationError("unknown \(what) '\(word)'")
+                    let choices = T.allCases.map(\.rawValue).joined(separator: ", ")
+                    throw ValidationError("\(option): '\(word)' is not \(what); choose from \(choices)")
                 }
                 return v
             }
         }
-        let archs: [BenchArch] = try parse(arch, "architecture")
-        let sizes: [BenchSize] = try parse(size, "size")
-        let losses: [BenchLoss] = try parse(loss, "loss")
+        let archs: [BenchArch] = try parse(arch, "--arch", "an architecture")
+        let sizes: [BenchSize] = try parse(size, "--size", "a size")
+        let losses: [BenchLoss] = try parse(loss, "--loss", "a loss")
         let lengths: [Int] = try seq.split(separator: ",").map { word in
             guard let n = Int(word.trimmingCharacters(in: .whitespaces)), n >= 4 else {
                 throw ValidationError("--seq: '\(word)' is not a length of at least 4 tokens")
