@@ -46,7 +46,7 @@ final class GemmBackendCommandTests: XCTestCase, CLIRunning {
                                                          "DPOHOST_GEMM_BACKEND": ""])
         XCTAssertEqual(r.status, 0, r.output)
         XCTAssertTrue(r.output.contains("warning: gemm_backend=onednn: cannot load /nonexistent/libdnnl.so.2"), r.output)
-        XCTAssertTrue(r.output.contains("gemm_backend=openblas"), r.output)
+        XCTAssertTrue(r.output.contains("gemm_backend=auto (openblas)"), r.output)
     }
 
     func testSelfcheckChecksEveryLibraryAndRefusesABogusBackend() throws {

@@ -232,10 +232,12 @@ public struct GemmSetup: Sendable {
     public let processor: ProcessorFeatures
     /// Warnings (a missing library under auto, a kernel that leaves vector units idle).
     public let warnings: [String]
+    /// Whether `auto` chose the library (the report then says so, beside the library it took).
+    public var automatic = false
 
     /// The lines printed at the start of `train`, `bench` and `selfcheck`.
     public var report: [String] {
-        [processor.summary, "matrix products: \(library.summary), gemm_backend=\(library.kind.rawValue)",
+        [processor.summary, "matrix products: \(library.summary), gemm_backend=" + (automatic ? "auto (\(library.kind.rawValue))" : library.kind.rawValue),
          "row kernels: \(VectorUnitDispatch.summary)"] + warnings
     }
 }
@@ -293,7 +295,8 @@ extension Gemm {
             warnings.append("warning: this dpohost was built without AVX2 and FMA (DPOHOST_PORTABLE=1, or on a machine without them), which this processor has: its row kernels run at a fraction of its speed; rebuild without DPOHOST_PORTABLE")
         }
         #endif
-        let setup = GemmSetup(library: library, processor: processor, warnings: warnings)
+        var setup = GemmSetup(library: library, processor: processor, warnings: warnings)
+        setup.automatic = GemmBackendKind(rawValue: resolved.rawValue) == nil
         setupLock.withLock { $0 = setup }
         kernel = library.entry
         return setup
