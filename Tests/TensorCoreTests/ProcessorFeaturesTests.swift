@@ -77,6 +77,7 @@ final class ProcessorFeaturesTests: XCTestCase {
     func testTheoreticalPeakIsLanesTimesTwoFMAUnitsTimesTwoTimesClockPerCore() throws {
         XCTAssertEqual(try XCTUnwrap(Self.xeon207.theoreticalPeakGFLOPS(cores: 2)), 2 * 16 * 2 * 2 * 2.1, accuracy: 1e-9)
         XCTAssertEqual(try XCTUnwrap(Self.epyc.theoreticalPeakGFLOPS(cores: 2)), 2 * 8 * 2 * 2 * 2.45, accuracy: 1e-9)
+        XCTAssertEqual(try XCTUnwrap(Self.epycFamily26.theoreticalPeakGFLOPS(cores: 2)), 2 * 16 * 2 * 2 * 2.59612, accuracy: 1e-9)
         XCTAssertNil(Self.skylakeServer.theoreticalPeakGFLOPS(cores: 2))
     }
 

@@ -19,10 +19,22 @@ final class BenchStepCommandTests: XCTestCase {
                        "error: --size: 'bogus' is not a size; choose from tiny, small, base, 2.8b")
     }
 
-    func testBadStepCountsAreOneErrorLine() throws {
-        let (status, text) = try dpohost(["bench", "step", "--steps", "0"])
-        XCTAssertEqual(status, 1, text)
-        XCTAssertEqual(text.trimmingCharacters(in: .whitespacesAndNewlines), "error: --steps and --batch must be >= 1, --warmup >= 0")
+    func testAnUnknownArchitectureLossOrLengthIsOneErrorLine() throws {
+        for (arguments, line) in [(["--arch", "bert"], "error: --arch: 'bert' is not an architecture; choose from gpt2, pythia, llama"),
+                                  (["--loss", "kto"], "error: --loss: 'kto' is not a loss; choose from sft, dpo, tdpo"),
+                                  (["--seq", "2"], "error: --seq: '2' is not a length of at least 4 tokens")] {
+            let (status, text) = try dpohost(["bench", "step"] + arguments)
+            XCTAssertEqual(status, 1, text)
+            XCTAssertEqual(text.trimmingCharacters(in: .whitespacesAndNewlines), line)
+        }
+    }
+
+    func testAStepCountBelowItsLeastIsOneErrorLineNamingTheOptionAndTheValue() throws {
+        for (option, value, least) in [("--steps", "0", "1"), ("--warmup", "-1", "0"), ("--batch", "0", "1")] {
+            let (status, text) = try dpohost(["bench", "step", "\(option)=\(value)"])
+            XCTAssertEqual(status, 1, text)
+            XCTAssertEqual(text.trimmingCharacters(in: .whitespacesAndNewlines), "error: \(option): '\(value)' is below \(least)")
+        }
     }
 
     func testOneTinyConfigurationPrintsTheColumnsAndTheTorchSkipReason() throws {
@@ -116,6 +128,12 @@ final class BenchStepCommandTests: XCTestCase {
         let fastest = try XCTUnwrap(lines.first { $0.hasPrefix("    fastest against fastest: the step's fastest call of each shape, ") }, text)
         XCTAssertTrue(fastest.contains("% of the best library's fastest on warm caches and "), fastest)
         XCTAssertTrue(fastest.hasSuffix("% of its fastest with the cache overwritten"), fastest)
+        // Both shares are numbers (a missing side would print "-").
+        let shares = fastest.split(separator: " ").enumerated().compactMap { i, word in
+            word == "%" ? Double(fastest.split(separator: " ")[i - 1]) : nil
+        }
+        XCTAssertEqual(shares.count, 2, fastest)
+        XCTAssertTrue(shares.allSatisfy { $0.isFinite && $0 > 0 }, fastest)
         let header = try XCTUnwrap(lines.firstIndex { $0.hasPrefix("    product (op(A) op(B) MxNxK)") }, text)
         var rows = 0
         for line in lines[(header + 1)...] {

@@ -35,7 +35,7 @@ public final class GemmProductLog: @unchecked Sendable {
         }
     }
 
-    public struct Entry: Sendable, Codable {
+    public struct Entry: Sendable {
         public var calls = 0
         public var seconds = 0.0
         /// The fastest call's seconds: beside the library's fastest call, it compares the two with

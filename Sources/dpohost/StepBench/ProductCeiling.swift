@@ -45,8 +45,8 @@ struct ProductCeiling {
     /// Each library (every one that loads, unless named), with the times of its calls of each
     /// product. The libraries take turns over `rounds` rounds, so a passing disturbance of a shared
     /// machine lowers neither library's fastest call alone. Caches are warm (the same operands call
-    /// after call) unless `coldCaches`: then a buffer twice the last-level cache is written by
-    /// every thread before each timed call, as a step's other work does between two uses of one
+    /// after call) unless `coldCaches`: then a buffer twice the last-level cache is written, in
+    /// one part per thread, before each timed call, as a step's other work does between two uses of one
     /// weight (another L3 of the processor may keep some).
     func timedCalls(_ products: [Product], rounds: Int = 3, libraries chosen: [GemmLibrary]? = nil,
                     coldCaches: Bool = false) -> [(library: GemmLibrary, calls: [CallTimes])] {
@@ -97,8 +97,9 @@ struct ProductCeiling {
         return 2 * kib * 1024 / MemoryLayout<Float>.size
     }()
 
-    /// Written by every thread that runs products, each its own part, so that no core's private
-    /// cache keeps the operands either.
+    /// Cut into one part per thread that runs products, so that the workers write too and no
+    /// core's private cache is likely to keep the operands (parts go to whichever thread asks
+    /// first, so a worker that wakes late may leave its part to the caller).
     static func overwrite(_ t: Tensor) {
         let blocks = max(Gemm.threads, 1), per = (t.count + blocks - 1) / blocks
         let base = UnsafeSendable(t.pointer)

@@ -30,7 +30,7 @@ struct StepBench: ParsableCommand {
         """)
 
     @Option(help: "Architectures, comma-separated (gpt2, pythia, llama).") var arch = "gpt2,pythia,llama"
-    @Option(help: "Sizes, comma-separated (tiny, small, base).") var size = "tiny,small"
+    @Option(help: "Sizes, comma-separated (tiny, small, base, 2.8b).") var size = "tiny,small"
     @Option(help: "Losses, comma-separated (sft, dpo, tdpo).") var loss = "sft,dpo,tdpo"
     @Option(help: "Preference pairs per step (default 4; 2 at base size, as the PyTorch grid).") var batch: Int?
     @Option(help: "Tokens per sequence, comma-separated for several lengths (e.g. 512,2048,4096,8192); the first half is the prompt.")
@@ -81,8 +81,8 @@ struct StepBench: ParsableCommand {
     func checkOptions() throws {
         if loraOnly && lora == nil { throw ValidationError("--lora-only needs --lora R") }
         do { _ = try loraBases } catch { throw ValidationError("--lora-base-dtype: \(error)") }
-        guard steps >= 1, warmup >= 0, (batch ?? 1) >= 1 else {
-            throw ValidationError("--steps and --batch must be >= 1, --warmup >= 0")
+        for (option, value, least) in [("--steps", steps, 1), ("--warmup", warmup, 0), ("--batch", batch ?? 1, 1)] where value < least {
+            throw ValidationError("\(option): '\(value)' is below \(least)")
         }
         _ = try cases()
     }
