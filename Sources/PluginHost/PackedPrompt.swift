@@ -20,8 +20,8 @@ final class PackedPrompt {
     /// What each part's keys may see: a row's are its pair's prompt and its own (`[rows, T]`),
     /// a prompt's its own (`[pairs, prompt]`).
     private let rowKeyMask: IndexTensor, promptKeyMask: IndexTensor
-    /// The layer and values of each keys `kv_cache_append` returned, and the layers whose
-    /// attention has run on them.
+    /// By the keys `kv_cache_append` returned: their layer and the values returned with them;
+    /// and the layers whose attention has run on them.
     private var appended: [ObjectIdentifier: (layer: Int32, value: ObjectIdentifier)] = [:]
     private(set) var attended: Set<Int32> = []
     /// Set when attention ran before any layer appended keys: the plugin does not pass its keys

@@ -101,12 +101,8 @@ struct ProductCeiling {
     /// core's private cache is likely to keep the operands (parts go to whichever thread asks
     /// first, so a worker that wakes late may leave its part to the caller).
     static func overwrite(_ t: Tensor) {
-        let blocks = max(Gemm.threads, 1), per = (t.count + blocks - 1) / blocks
-        let base = UnsafeSendable(t.pointer)
-        WorkerThreads.shared.run(chunks: blocks) { i in
-            let lo = i * per, hi = min(t.count, lo + per)
-            if lo < hi { (base.value + lo).update(repeating: 1, count: hi - lo) }
-        }
+        let p = t.pointer
+        WorkerPool(threads: Gemm.threads).parallelFor(t.count) { r in (p + r.lowerBound).update(repeating: 1, count: r.count) }
     }
 
     /// Calls `body` once untimed (page faults), then times calls for at least `seconds` (and
